@@ -1,0 +1,69 @@
+"""Scheduled work for agreements. The scheduler that calls these on a timetable is wired in app.py."""
+
+from datetime import date, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from agreements.models import Agreement, AgreementReminder
+from agreements.schemas import AgreementStatus, Reminder
+from cooperation.db import new_id, utcnow
+
+A = Agreement.__table__.c  # type: ignore[attr-defined]
+
+# How far ahead each reminder is produced.
+NOTICE_LEAD_DAYS = 30
+EXPIRY_LEAD_DAYS = 90
+
+
+def _insert(session: AsyncSession):  # type: ignore[no-untyped-def]
+    return postgresql.insert if session.bind.dialect.name == "postgresql" else sqlite.insert
+
+
+async def produce_expiry_reminders(
+    session: AsyncSession,
+    today: date,
+    *,
+    notice_lead_days: int = NOTICE_LEAD_DAYS,
+    expiry_lead_days: int = EXPIRY_LEAD_DAYS,
+) -> list[Reminder]:
+    """Find in-force agreements whose notice deadline or expiry is near and record one reminder for each.
+
+    Idempotent: a reminder is recorded once per (agreement, kind, date) — the INSERT ... ON CONFLICT
+    DO NOTHING is the claim — so calling this again the same day, or twice at once, produces nothing new.
+    Returns the reminders created by this call.
+    """
+    rows = await session.execute(
+        select(A.id, A.reference, A.title, A.expires_on, A.notice_period_days).where(
+            A.status == AgreementStatus.IN_FORCE.value,
+            A.archived_at.is_(None),
+            A.expires_on.is_not(None),
+            A.expires_on >= today,
+        )
+    )
+    candidates: list[Reminder] = []
+    for agreement_id, reference, title, expires_on, notice_days in rows:
+        if notice_days:
+            notice_by = expires_on - timedelta(days=notice_days)
+            if today <= notice_by <= today + timedelta(days=notice_lead_days):
+                candidates.append(Reminder(agreement_id, reference, title, "notice", notice_by, (notice_by - today).days))
+        if expires_on <= today + timedelta(days=expiry_lead_days):
+            candidates.append(Reminder(agreement_id, reference, title, "expiry", expires_on, (expires_on - today).days))
+    insert = _insert(session)
+    created: list[Reminder] = []
+    for reminder in candidates:
+        statement = (
+            insert(AgreementReminder.__table__)  # type: ignore[attr-defined]
+            .values(id=new_id(), agreement_id=reminder.agreement_id, kind=reminder.kind, due_on=reminder.due_on, created_at=utcnow())
+            .on_conflict_do_nothing(index_elements=["agreement_id", "kind", "due_on"])
+        )
+        result = await session.execute(statement)
+        if result.rowcount == 1:  # type: ignore[attr-defined]
+            created.append(reminder)
+    await session.commit()
+    created.sort(key=lambda r: (r.due_on, r.reference, r.kind))
+    return created
+
+
+jobs = [produce_expiry_reminders]

@@ -1,0 +1,88 @@
+"""Bilateral and multilateral agreements, their parties, commitments and expiry reminders."""
+
+import uuid
+from datetime import date, datetime
+
+from sqlalchemy import JSON, Column, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from cooperation.db import UTCDateTime, new_id, utcnow
+from cooperation.records import RecordBase
+
+
+class Agreement(RecordBase, table=True):
+    __tablename__ = "agreement"
+
+    reference: str = Field(max_length=60, unique=True, index=True)
+    title: str = Field(max_length=400)
+    title_native: str | None = Field(default=None, max_length=400)
+    kind: str = Field(max_length=40)
+    summary: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    scope_tags: list[str] = Field(default_factory=list, sa_type=JSON)
+    status: str = Field(default="draft", max_length=20, index=True)
+    signed_on: date | None = None
+    effective_on: date | None = None
+    expires_on: date | None = Field(default=None, index=True)
+    auto_renew: bool = False
+    renewal_term_months: int | None = None
+    notice_period_days: int | None = None
+    confidentiality: str = Field(default="parties", max_length=20)
+    predecessor_id: uuid.UUID | None = Field(default=None, foreign_key="agreement.id", nullable=True, index=True)
+    status_note: str | None = Field(default=None, max_length=1000)
+    search_text: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+
+
+class AgreementParty(SQLModel, table=True):
+    __tablename__ = "agreement_party"
+    __table_args__ = (UniqueConstraint("agreement_id", "institution_id", name="uq_agreement_party"),)
+
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    agreement_id: uuid.UUID = Field(foreign_key="agreement.id", index=True)
+    institution_id: uuid.UUID = Field(foreign_key="institution.id", index=True)
+    position: int = 0
+    signatory_name: str | None = Field(default=None, max_length=200)
+    signatory_title: str | None = Field(default=None, max_length=200)
+    signed_on: date | None = None
+
+
+class Commitment(RecordBase, table=True):
+    __tablename__ = "commitment"
+
+    agreement_id: uuid.UUID = Field(foreign_key="agreement.id", index=True)
+    position: int = 0
+    text: str = Field(max_length=1000)
+    responsible_institution_id: uuid.UUID | None = Field(default=None, foreign_key="institution.id", nullable=True)
+    due_on: date | None = None
+    yearly_target: int | None = None
+    unit: str | None = Field(default=None, max_length=60)
+    status: str = Field(default="planned", max_length=20)
+    progress: int = 0
+    notes: str | None = Field(default=None, max_length=2000)
+
+
+class CommitmentLink(SQLModel, table=True):
+    """A record (visit, exchange, project, ...) that fulfils a commitment."""
+
+    __tablename__ = "commitment_link"
+    __table_args__ = (UniqueConstraint("commitment_id", "record_type", "record_id", name="uq_commitment_link"),)
+
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    commitment_id: uuid.UUID = Field(foreign_key="commitment.id", index=True)
+    record_type: str = Field(max_length=40)
+    record_id: uuid.UUID
+    label: str = Field(max_length=300)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class AgreementReminder(SQLModel, table=True):
+    """A reminder produced once for an agreement's notice deadline or expiry date."""
+
+    __tablename__ = "agreement_reminder"
+    __table_args__ = (UniqueConstraint("agreement_id", "kind", "due_on", name="uq_agreement_reminder"),)
+
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    agreement_id: uuid.UUID = Field(foreign_key="agreement.id", index=True)
+    kind: str = Field(max_length=20)
+    due_on: date
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime, nullable=True)

@@ -1,0 +1,775 @@
+"""Every rule and every write for agreements: validation, lifecycle, renewal, commitments, views."""
+
+import uuid
+from datetime import date, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, delete, exists, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from agreements.models import Agreement, AgreementParty, Commitment, CommitmentLink
+from agreements.schemas import (
+    AgreementIn,
+    AgreementOut,
+    AgreementPage,
+    AgreementRef,
+    AgreementRow,
+    AgreementStatus,
+    AgreementUpdate,
+    AgreementView,
+    CommitmentIn,
+    CommitmentLinkOut,
+    CommitmentOut,
+    CommitmentProgressIn,
+    CommitmentStatus,
+    CommitmentUpdate,
+    Confidentiality,
+    FieldChange,
+    PartyIn,
+    PartyOut,
+    PartyUpdate,
+    RenewalDiff,
+    TransitionIn,
+)
+from cooperation import audit
+from cooperation.auth.access import Principal, may_change_part_of, require_manager, visible
+from cooperation.files import Owner
+from cooperation.db import utcnow
+from cooperation.errors import (
+    ConflictError,
+    ForbiddenError,
+    NotFoundError,
+    StaleVersionError,
+    TransitionRefused,
+    ValidationFailed,
+)
+from cooperation.partners.models import Institution
+from cooperation.partners.services import institution_visibility
+from cooperation.records import (
+    changes_between,
+    fetch_page,
+    fold_for_search,
+    nfc,
+    order_by,
+    search_terms,
+    update_versioned,
+)
+
+A = Agreement.__table__.c  # type: ignore[attr-defined]
+AP = AgreementParty.__table__.c  # type: ignore[attr-defined]
+C = Commitment.__table__.c  # type: ignore[attr-defined]
+CL = CommitmentLink.__table__.c  # type: ignore[attr-defined]
+I = Institution.__table__.c  # type: ignore[attr-defined]  # noqa: E741
+
+S = AgreementStatus
+
+# The lifecycle: which status may follow which. Preconditions are checked in `_refusal`.
+TRANSITIONS: dict[AgreementStatus, tuple[AgreementStatus, ...]] = {
+    S.DRAFT: (S.NEGOTIATING,),
+    S.NEGOTIATING: (S.DRAFT, S.SIGNED),
+    S.SIGNED: (S.IN_FORCE, S.TERMINATED),
+    S.IN_FORCE: (S.EXPIRED, S.TERMINATED, S.SUPERSEDED),
+    S.EXPIRED: (S.SUPERSEDED,),
+    S.TERMINATED: (),
+    S.SUPERSEDED: (),
+}
+STATUS_LABELS = {
+    S.DRAFT: "draft",
+    S.NEGOTIATING: "negotiating",
+    S.SIGNED: "signed",
+    S.IN_FORCE: "in force",
+    S.EXPIRED: "expired",
+    S.TERMINATED: "terminated",
+    S.SUPERSEDED: "superseded",
+}
+# Once signed, the terms are fixed: changing them means an addendum or a renewal.
+EDITABLE_STATUSES = {S.DRAFT, S.NEGOTIATING}
+RENEWABLE_STATUSES = {S.SIGNED, S.IN_FORCE, S.EXPIRED}
+LIVE_SUCCESSOR_STATUSES = (S.SIGNED.value, S.IN_FORCE.value)
+
+
+def today() -> date:
+    return utcnow().date()
+
+
+def participants_of_agreement() -> Any:
+    return select(AP.institution_id).where(AP.agreement_id == A.id)
+
+
+def agreement_visibility(principal: Principal) -> ColumnElement[bool]:
+    return visible(principal, participants=participants_of_agreement(), internal=A.confidentiality == Confidentiality.INTERNAL.value)
+
+
+def institutions_sharing_with(institution_id: uuid.UUID) -> Any:
+    """Institutions that are party, with `institution_id`, to an agreement that is not internal."""
+    mine = select(AP.agreement_id).where(AP.institution_id == institution_id)
+    other = AgreementParty.__table__.alias("other_party")  # type: ignore[attr-defined]
+    agreement = Agreement.__table__.alias("shared_agreement")  # type: ignore[attr-defined]
+    return (
+        select(other.c.institution_id)
+        .join(agreement, agreement.c.id == other.c.agreement_id)
+        .where(other.c.agreement_id.in_(mine), agreement.c.confidentiality != Confidentiality.INTERNAL.value)
+    )
+
+
+# ---- reading ------------------------------------------------------------------------------------
+
+_SORTS = {
+    "reference": A.reference,
+    "title": A.title,
+    "kind": A.kind,
+    "status": A.status,
+    "signed_on": A.signed_on,
+    "effective_on": A.effective_on,
+    "expires_on": A.expires_on,
+    "updated_at": A.updated_at,
+}
+_ROW_COLUMNS = (A.id, A.reference, A.title, A.kind, A.status, A.signed_on, A.effective_on, A.expires_on, A.confidentiality)
+
+
+def _not_renewed() -> ColumnElement[bool]:
+    successor = Agreement.__table__.alias("successor")  # type: ignore[attr-defined]
+    return ~exists(
+        select(successor.c.id).where(
+            successor.c.predecessor_id == A.id,
+            successor.c.status.in_(LIVE_SUCCESSOR_STATUSES),
+            successor.c.archived_at.is_(None),
+        )
+    )
+
+
+def view_clause(view: AgreementView, *, on: date, days: int) -> ColumnElement[bool] | None:
+    if view is AgreementView.IN_FORCE:
+        return A.status == S.IN_FORCE.value
+    if view is AgreementView.EXPIRING:
+        return and_(A.status == S.IN_FORCE.value, A.expires_on.is_not(None), A.expires_on >= on, A.expires_on <= on + timedelta(days=days))
+    if view is AgreementView.EXPIRED_NOT_RENEWED:
+        lapsed = or_(A.status == S.EXPIRED.value, and_(A.status == S.IN_FORCE.value, A.expires_on < on))
+        return and_(lapsed, _not_renewed())
+    return None
+
+
+async def list_agreements(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    page: int = 1,
+    per_page: int = 25,
+    sort: str | None = None,
+    q: str | None = None,
+    view: AgreementView = AgreementView.ALL,
+    days: int = 90,
+    status: str | None = None,
+    kind: str | None = None,
+    partner_id: uuid.UUID | None = None,
+    country: str | None = None,
+    archived: bool = False,
+    on: date | None = None,
+) -> AgreementPage:
+    """One page of agreements as plain rows: three queries (count, rows, parties) whatever the page size."""
+    if days < 0 or days > 3650:
+        raise ValidationFailed({"days": "must be between 0 and 3650"})
+    statement = select(*_ROW_COLUMNS).where(agreement_visibility(principal))
+    statement = statement.where(A.archived_at.is_not(None) if archived else A.archived_at.is_(None))
+    clause = view_clause(view, on=on or today(), days=days)
+    if clause is not None:
+        statement = statement.where(clause)
+    for term in search_terms(q):
+        statement = statement.where(A.search_text.contains(term, autoescape=True))
+    if status:
+        if status not in S.__members__.values():
+            raise ValidationFailed({"status": f"unknown status {status!r}"})
+        statement = statement.where(A.status == status)
+    if kind:
+        statement = statement.where(A.kind == kind)
+    if partner_id:
+        statement = statement.where(exists(select(AP.id).where(AP.agreement_id == A.id, AP.institution_id == partner_id)))
+    if country:
+        statement = statement.where(
+            exists(
+                select(AP.id)
+                .join(Institution.__table__, I.id == AP.institution_id)  # type: ignore[attr-defined]
+                .where(AP.agreement_id == A.id, I.country == country.upper(), I.is_home.is_(False))
+            )
+        )
+    rows, total = await fetch_page(session, statement, page=page, per_page=per_page, order=order_by(sort, _SORTS, "-signed_on"), tiebreak=A.id)
+    items = [AgreementRow(*row) for row in rows]
+    codes = await _party_codes(session, [item.id for item in items])
+    for item in items:
+        item.parties = codes.get(item.id, [])
+    return AgreementPage(items=items, total=total, page=page, per_page=per_page)
+
+
+async def _party_codes(session: AsyncSession, agreement_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[str]]:
+    if not agreement_ids:
+        return {}
+    rows = await session.execute(
+        select(AP.agreement_id, I.code)
+        .join(Institution.__table__, I.id == AP.institution_id)  # type: ignore[attr-defined]
+        .where(AP.agreement_id.in_(agreement_ids))
+        .order_by(AP.agreement_id, AP.position)
+    )
+    codes: dict[uuid.UUID, list[str]] = {}
+    for agreement_id, code in rows:
+        codes.setdefault(agreement_id, []).append(code)
+    return codes
+
+
+async def _visible_row(session: AsyncSession, principal: Principal, agreement_id: uuid.UUID) -> Any:
+    row = (
+        await session.execute(select(Agreement.__table__).where(A.id == agreement_id, agreement_visibility(principal)))  # type: ignore[arg-type]
+    ).mappings().first()
+    if row is None:
+        raise NotFoundError("agreement")
+    return row
+
+
+def notice_date(expires_on: date | None, notice_period_days: int | None) -> date | None:
+    if expires_on is None or notice_period_days is None:
+        return None
+    return expires_on - timedelta(days=notice_period_days)
+
+
+async def get_agreement(session: AsyncSession, principal: Principal, agreement_id: uuid.UUID) -> AgreementOut:
+    row = await _visible_row(session, principal, agreement_id)
+    parties = await _parties(session, agreement_id)
+    commitments = await _commitments(session, principal, [agreement_id])
+    predecessor = None
+    if row["predecessor_id"]:
+        pred = (await session.execute(select(A.id, A.reference, A.title, A.status).where(A.id == row["predecessor_id"], agreement_visibility(principal)))).first()
+        predecessor = AgreementRef(*pred) if pred else None
+    successors = [
+        AgreementRef(*r)
+        for r in await session.execute(
+            select(A.id, A.reference, A.title, A.status)
+            .where(A.predecessor_id == agreement_id, A.archived_at.is_(None), agreement_visibility(principal))
+            .order_by(A.created_at)
+        )
+    ]
+    status = AgreementStatus(row["status"])
+    return AgreementOut(
+        id=row["id"],
+        reference=row["reference"],
+        title=row["title"],
+        title_native=row["title_native"],
+        kind=row["kind"],
+        summary=row["summary"],
+        scope_tags=list(row["scope_tags"] or []),
+        status=status.value,
+        status_note=row["status_note"],
+        signed_on=row["signed_on"],
+        effective_on=row["effective_on"],
+        expires_on=row["expires_on"],
+        notice_by=notice_date(row["expires_on"], row["notice_period_days"]),
+        auto_renew=row["auto_renew"],
+        renewal_term_months=row["renewal_term_months"],
+        notice_period_days=row["notice_period_days"],
+        confidentiality=row["confidentiality"],
+        archived=row["archived_at"] is not None,
+        version=row["version"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        parties=parties,
+        commitments=commitments.get(agreement_id, []),
+        predecessor=predecessor,
+        successors=successors,
+        allowed_transitions=[t.value for t in TRANSITIONS[status]] if principal.manages_records and row["archived_at"] is None else [],
+    )
+
+
+async def _parties(session: AsyncSession, agreement_id: uuid.UUID) -> list[PartyOut]:
+    rows = await session.execute(
+        select(AP.institution_id, I.code, I.name, I.name_native, I.country, I.is_home, AP.signatory_name, AP.signatory_title, AP.signed_on)
+        .join(Institution.__table__, I.id == AP.institution_id)  # type: ignore[attr-defined]
+        .where(AP.agreement_id == agreement_id)
+        .order_by(AP.position)
+    )
+    return [PartyOut(*row) for row in rows]
+
+
+async def _commitments(session: AsyncSession, principal: Principal, agreement_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[CommitmentOut]]:
+    responsible = Institution.__table__.alias("responsible")  # type: ignore[attr-defined]
+    rows = await session.execute(
+        select(
+            C.id, C.agreement_id, C.text, C.responsible_institution_id, responsible.c.code, C.due_on, C.yearly_target,
+            C.unit, C.status, C.progress, C.notes, C.version,
+        )
+        .outerjoin(responsible, responsible.c.id == C.responsible_institution_id)
+        .where(C.agreement_id.in_(agreement_ids), C.archived_at.is_(None))
+        .order_by(C.agreement_id, C.position, C.created_at)
+    )
+    items = [CommitmentOut(*row) for row in rows]
+    links: dict[uuid.UUID, list[CommitmentLinkOut]] = {}
+    if items:
+        for commitment_id, record_type, record_id, label in await session.execute(
+            select(CL.commitment_id, CL.record_type, CL.record_id, CL.label).where(CL.commitment_id.in_([i.id for i in items])).order_by(CL.created_at)
+        ):
+            links.setdefault(commitment_id, []).append(CommitmentLinkOut(record_type, record_id, label))
+    grouped: dict[uuid.UUID, list[CommitmentOut]] = {}
+    for item in items:
+        item.links = links.get(item.id, [])
+        item.may_update = may_change_part_of(principal, item.responsible_institution_id)
+        grouped.setdefault(item.agreement_id, []).append(item)
+    return grouped
+
+
+# ---- validation ---------------------------------------------------------------------------------
+
+
+async def _clean(session: AsyncSession, principal: Principal, data: AgreementIn, *, agreement_id: uuid.UUID | None = None) -> dict[str, Any]:
+    errors: dict[str, str] = {}
+    reference = data.reference.strip()
+    if not reference:
+        errors["reference"] = "is required"
+    else:
+        taken = select(A.id).where(A.reference == reference)
+        if agreement_id:
+            taken = taken.where(A.id != agreement_id)
+        if await session.scalar(taken) is not None:
+            errors["reference"] = f"{reference} is already used by another agreement"
+    if not data.title.strip():
+        errors["title"] = "is required"
+    institution_ids = [p.institution_id for p in data.parties]
+    if len(institution_ids) < 2:
+        errors["parties"] = "an agreement needs at least two parties"
+    elif len(set(institution_ids)) != len(institution_ids):
+        errors["parties"] = "the same institution is listed twice"
+    else:
+        known = set(
+            await session.scalars(
+                select(I.id).where(I.id.in_(institution_ids), I.archived_at.is_(None), institution_visibility(principal))
+            )
+        )
+        unknown = [str(i) for i in institution_ids if i not in known]
+        if unknown:
+            errors["parties"] = f"unknown institution(s): {', '.join(unknown)}"
+    if data.effective_on and data.expires_on and data.expires_on <= data.effective_on:
+        errors["expires_on"] = "must be after the effective date"
+    if data.signed_on and data.expires_on and data.expires_on <= data.signed_on:
+        errors["expires_on"] = "must be after the signing date"
+    for index, party in enumerate(data.parties):
+        if party.signed_on and data.expires_on and party.signed_on >= data.expires_on:
+            errors[f"parties.{index}.signed_on"] = "a party cannot sign on or after the expiry date"
+    if data.auto_renew:
+        if not data.renewal_term_months:
+            errors["renewal_term_months"] = "is required when the agreement renews automatically"
+        if not data.expires_on:
+            errors["expires_on"] = "is required when the agreement renews automatically"
+    if errors:
+        raise ValidationFailed(errors)
+    tags = []
+    for tag in data.scope_tags:
+        cleaned = nfc(tag.strip().lower())
+        if cleaned and cleaned not in tags:
+            tags.append(cleaned)
+    title = nfc(data.title.strip())
+    title_native = nfc(data.title_native.strip()) if data.title_native and data.title_native.strip() else None
+    summary = nfc(data.summary.strip())
+    return {
+        "reference": reference,
+        "title": title,
+        "title_native": title_native,
+        "kind": data.kind.value,
+        "summary": summary,
+        "scope_tags": tags,
+        "signed_on": data.signed_on,
+        "effective_on": data.effective_on,
+        "expires_on": data.expires_on,
+        "auto_renew": data.auto_renew,
+        "renewal_term_months": data.renewal_term_months,
+        "notice_period_days": data.notice_period_days,
+        "confidentiality": data.confidentiality.value,
+        "search_text": fold_for_search(reference, title, title_native, summary, " ".join(tags)),
+    }
+
+
+def _party_rows(agreement_id: uuid.UUID, data: AgreementIn) -> list[AgreementParty]:
+    return [
+        AgreementParty(
+            agreement_id=agreement_id,
+            institution_id=party.institution_id,
+            position=position,
+            signatory_name=nfc(party.signatory_name.strip()) if party.signatory_name and party.signatory_name.strip() else None,
+            signatory_title=nfc(party.signatory_title.strip()) if party.signatory_title and party.signatory_title.strip() else None,
+            signed_on=party.signed_on,
+        )
+        for position, party in enumerate(data.parties)
+    ]
+
+
+def _party_snapshot(parties: list[AgreementParty] | list[PartyOut]) -> list[dict[str, Any]]:
+    return [
+        {"institution_id": str(p.institution_id), "signatory_name": p.signatory_name, "signatory_title": p.signatory_title, "signed_on": p.signed_on}
+        for p in parties
+    ]
+
+
+# ---- writing ------------------------------------------------------------------------------------
+
+
+async def create_agreement(session: AsyncSession, principal: Principal, data: AgreementIn, *, predecessor_id: uuid.UUID | None = None) -> uuid.UUID:
+    require_manager(principal, "create agreements")
+    values = await _clean(session, principal, data)
+    agreement = Agreement(**values, status=S.DRAFT.value, predecessor_id=predecessor_id)
+    session.add(agreement)
+    await session.flush()
+    parties = _party_rows(agreement.id, data)
+    session.add_all(parties)
+    changes = {k: [None, v] for k, v in values.items() if k != "search_text"}
+    changes["parties"] = [None, _party_snapshot(parties)]
+    audit.record(session, principal, "create", "agreement", agreement.id, summary=f"Created agreement {values['reference']}", changes=changes)
+    await session.flush()
+    return agreement.id
+
+
+async def create_agreement_and_commit(session: AsyncSession, principal: Principal, data: AgreementIn) -> uuid.UUID:
+    agreement_id = await create_agreement(session, principal, data)
+    await session.commit()
+    return agreement_id
+
+
+async def update_agreement(session: AsyncSession, principal: Principal, agreement_id: uuid.UUID, data: AgreementUpdate) -> int:
+    before = await _visible_row(session, principal, agreement_id)
+    require_manager(principal, "change an agreement's terms")
+    status = AgreementStatus(before["status"])
+    if before["archived_at"] is not None:
+        raise ConflictError("This agreement is archived; restore it before editing.")
+    if status not in EDITABLE_STATUSES:
+        raise ConflictError(
+            f"The agreement is {STATUS_LABELS[status]}: its terms are fixed. Record changes as an addendum or renew it."
+        )
+    values = await _clean(session, principal, data, agreement_id=agreement_id)
+    old_parties = await _parties(session, agreement_id)
+    version = await update_versioned(session, Agreement, agreement_id, data.version, values, what="agreement")
+    await session.execute(delete(AgreementParty).where(AP.agreement_id == agreement_id))
+    new_parties = _party_rows(agreement_id, data)
+    session.add_all(new_parties)
+    changes = {k: v for k, v in changes_between(dict(before), values).items() if k != "search_text"}
+    if _party_snapshot(old_parties) != _party_snapshot(new_parties):
+        changes["parties"] = [_party_snapshot(old_parties), _party_snapshot(new_parties)]
+    audit.record(session, principal, "update", "agreement", agreement_id, summary=f"Edited agreement {values['reference']}", changes=changes)
+    await session.commit()
+    return version
+
+
+async def update_party(session: AsyncSession, principal: Principal, agreement_id: uuid.UUID, institution_id: uuid.UUID, data: PartyUpdate) -> None:
+    """A party's own signatory and signing date; a partner may change only its own institution's part."""
+    row = await _visible_row(session, principal, agreement_id)
+    party = await session.scalar(select(AgreementParty).where(AgreementParty.agreement_id == agreement_id, AgreementParty.institution_id == institution_id))  # type: ignore[arg-type]
+    if party is None:
+        raise NotFoundError("party")
+    if not may_change_part_of(principal, institution_id):
+        raise ForbiddenError("You may only change your own institution's part of this agreement.")
+    if AgreementStatus(row["status"]) not in (S.DRAFT, S.NEGOTIATING, S.SIGNED):
+        raise ConflictError("Signatories can no longer change once the agreement is in force.")
+    if data.signed_on and row["expires_on"] and data.signed_on >= row["expires_on"]:
+        raise ValidationFailed({"signed_on": "a party cannot sign on or after the expiry date"})
+    before = _party_snapshot([party])[0]
+    party.signatory_name = nfc(data.signatory_name.strip()) if data.signatory_name and data.signatory_name.strip() else None
+    party.signatory_title = nfc(data.signatory_title.strip()) if data.signatory_title and data.signatory_title.strip() else None
+    party.signed_on = data.signed_on
+    after = _party_snapshot([party])[0]
+    await update_versioned(session, Agreement, agreement_id, row["version"], {}, what="agreement")
+    audit.record(session, principal, "update_party", "agreement", agreement_id, summary="Updated a party's signatory", changes=changes_between(before, after))
+    await session.commit()
+
+
+def _refusal(row: Any, target: AgreementStatus, parties: list[PartyOut], note: str | None, on: date, live_successor: bool) -> str | None:
+    """Why the agreement cannot move to `target` now, or None if it can."""
+    current = AgreementStatus(row["status"])
+    if target not in TRANSITIONS[current]:
+        allowed = ", ".join(STATUS_LABELS[t] for t in TRANSITIONS[current]) or "none (this is a final state)"
+        return f"An agreement that is {STATUS_LABELS[current]} cannot become {STATUS_LABELS[target]}; allowed next: {allowed}."
+    if target is S.SIGNED:
+        if len(parties) < 2:
+            return "It cannot be signed with fewer than two parties."
+        unsigned = [p.code for p in parties if p.signed_on is None]
+        if unsigned:
+            return f"It cannot be marked signed: {', '.join(unsigned)} has no signing date yet."
+    if target is S.IN_FORCE:
+        if row["effective_on"] is None:
+            return "It cannot enter into force without an effective date."
+        if row["effective_on"] > on:
+            return f"It cannot be in force before its effective date ({row['effective_on'].isoformat()})."
+        if row["expires_on"] is not None and row["expires_on"] < on:
+            return f"It expired on {row['expires_on'].isoformat()}; it cannot enter into force now."
+    if target is S.EXPIRED:
+        if row["expires_on"] is None:
+            return "It has no expiry date (open-ended); terminate it instead."
+        if row["expires_on"] >= on:
+            return f"It runs until {row['expires_on'].isoformat()}; it cannot be expired before then."
+    if target is S.TERMINATED and not (note and note.strip()):
+        return "Say why it is terminated (a note is required)."
+    if target is S.SUPERSEDED and not live_successor:
+        return "It can only be superseded by a renewal or successor that is signed or in force."
+    return None
+
+
+async def transition(session: AsyncSession, principal: Principal, agreement_id: uuid.UUID, data: TransitionIn, *, on: date | None = None) -> int:
+    row = await _visible_row(session, principal, agreement_id)
+    require_manager(principal, "change an agreement's status")
+    if row["archived_at"] is not None:
+        raise ConflictError("This agreement is archived; restore it first.")
+    if row["version"] != data.version:
+        raise StaleVersionError("agreement")
+    parties = await _parties(session, agreement_id)
+    live_successor = (
+        await session.scalar(
+            select(A.id).where(A.predecessor_id == agreement_id, A.status.in_(LIVE_SUCCESSOR_STATUSES), A.archived_at.is_(None))
+        )
+    ) is not None
+    reason = _refusal(row, data.to, parties, data.note, on or today(), live_successor)
+    if reason:
+        raise TransitionRefused(reason, errors={"to": reason})
+    values: dict[str, Any] = {"status": data.to.value, "status_note": (data.note or "").strip() or None}
+    if data.to is S.SIGNED and row["signed_on"] is None:
+        values["signed_on"] = max(p.signed_on for p in parties if p.signed_on)
+    version = await update_versioned(session, Agreement, agreement_id, data.version, values, what="agreement")
+    audit.record(
+        session, principal, "transition", "agreement", agreement_id,
+        summary=f"{row['reference']}: {STATUS_LABELS[AgreementStatus(row['status'])]} → {STATUS_LABELS[data.to]}"
+        + (f" ({values['status_note']})" if values["status_note"] else ""),
+        changes=changes_between(dict(row), values),
+    )
+    await session.commit()
+    return version
+
+
+async def set_archived(session: AsyncSession, principal: Principal, agreement_id: uuid.UUID, *, archived: bool, version: int) -> int:
+    row = await _visible_row(session, principal, agreement_id)
+    require_manager(principal, "archive agreements")
+    if (row["archived_at"] is not None) == archived:
+        raise ConflictError(f"This agreement is already {'archived' if archived else 'active'}.")
+    new_version = await update_versioned(session, Agreement, agreement_id, version, {"archived_at": utcnow() if archived else None}, what="agreement")
+    audit.record(session, principal, "archive" if archived else "restore", "agreement", agreement_id,
+                 summary=f"{'Archived' if archived else 'Restored'} {row['reference']}")
+    await session.commit()
+    return new_version
+
+
+def _add_months(day: date, months: int) -> date:
+    month_index = day.month - 1 + months
+    year, month = day.year + month_index // 12, month_index % 12 + 1
+    for candidate in (day.day, 30, 29, 28):
+        try:
+            return date(year, month, min(day.day, candidate))
+        except ValueError:
+            continue
+    raise ValueError(day)
+
+
+def _renewal_reference(reference: str, existing: set[str]) -> str:
+    base = reference
+    number = 1
+    if "-R" in reference and reference.rsplit("-R", 1)[1].isdigit():
+        base, digits = reference.rsplit("-R", 1)
+        number = int(digits) + 1
+    while f"{base}-R{number}" in existing:
+        number += 1
+    return f"{base}-R{number}"
+
+
+async def renew(session: AsyncSession, principal: Principal, agreement_id: uuid.UUID) -> uuid.UUID:
+    """Create the successor as a draft linked to this agreement, carrying its parties and commitments."""
+    row = await _visible_row(session, principal, agreement_id)
+    require_manager(principal, "renew agreements")
+    status = AgreementStatus(row["status"])
+    if status not in RENEWABLE_STATUSES:
+        raise TransitionRefused(f"Only a signed, in-force or expired agreement can be renewed; this one is {STATUS_LABELS[status]}.")
+    existing_successor = await session.scalar(select(A.reference).where(A.predecessor_id == agreement_id, A.archived_at.is_(None), A.status.not_in((S.TERMINATED.value,))))
+    if existing_successor:
+        raise ConflictError(f"This agreement already has a successor ({existing_successor}).")
+    references = set(await session.scalars(select(A.reference).where(A.reference.startswith(row["reference"].split("-R")[0]))))
+    effective = (row["expires_on"] + timedelta(days=1)) if row["expires_on"] else today()
+    if row["renewal_term_months"]:
+        expires = _add_months(effective, row["renewal_term_months"])
+    elif row["effective_on"] and row["expires_on"]:
+        expires = effective + (row["expires_on"] - row["effective_on"])
+    else:
+        expires = None
+    parties = await _parties(session, agreement_id)
+    data = AgreementIn(
+        reference=_renewal_reference(row["reference"], references),
+        title=row["title"],
+        title_native=row["title_native"],
+        kind=row["kind"],
+        summary=row["summary"],
+        scope_tags=list(row["scope_tags"] or []),
+        parties=[
+            PartyIn(institution_id=p.institution_id, signatory_name=p.signatory_name, signatory_title=p.signatory_title)
+            for p in parties
+        ],
+        effective_on=effective,
+        expires_on=expires,
+        auto_renew=row["auto_renew"],
+        renewal_term_months=row["renewal_term_months"],
+        notice_period_days=row["notice_period_days"],
+        confidentiality=row["confidentiality"],
+    )
+    successor_id = await create_agreement(session, principal, data, predecessor_id=agreement_id)
+    commitments = (await _commitments(session, principal, [agreement_id])).get(agreement_id, [])
+    for position, c in enumerate(commitments):
+        if c.status == CommitmentStatus.CANCELLED.value:
+            continue
+        session.add(Commitment(agreement_id=successor_id, position=position, text=c.text, responsible_institution_id=c.responsible_institution_id,
+                               due_on=None, yearly_target=c.yearly_target, unit=c.unit))
+    audit.record(session, principal, "renew", "agreement", agreement_id, summary=f"Renewal drafted as {data.reference}", changes={"successor": [None, str(successor_id)]})
+    await session.commit()
+    return successor_id
+
+
+async def renewal_diff(session: AsyncSession, principal: Principal, successor_id: uuid.UUID) -> RenewalDiff | None:
+    """What changed between an agreement and the one it renews (None if it renews nothing visible)."""
+    successor = await get_agreement(session, principal, successor_id)
+    if successor.predecessor is None:
+        return None
+    predecessor = await get_agreement(session, principal, successor.predecessor.id)
+    fields = []
+    for name in ("title", "title_native", "kind", "summary", "scope_tags", "effective_on", "expires_on", "auto_renew",
+                 "renewal_term_months", "notice_period_days", "confidentiality"):
+        before, after = getattr(predecessor, name), getattr(successor, name)
+        if before != after:
+            fields.append(FieldChange(field=name, before=before, after=after))
+    old_parties = {p.code for p in predecessor.parties}
+    new_parties = {p.code for p in successor.parties}
+    old_commitments = {c.text for c in predecessor.commitments}
+    new_commitments = {c.text for c in successor.commitments}
+    return RenewalDiff(
+        predecessor=AgreementRef(predecessor.id, predecessor.reference, predecessor.title, predecessor.status),
+        successor=AgreementRef(successor.id, successor.reference, successor.title, successor.status),
+        fields=fields,
+        parties_added=sorted(new_parties - old_parties),
+        parties_removed=sorted(old_parties - new_parties),
+        commitments_added=sorted(new_commitments - old_commitments),
+        commitments_removed=sorted(old_commitments - new_commitments),
+    )
+
+
+# ---- commitments --------------------------------------------------------------------------------
+
+
+async def _clean_commitment(session: AsyncSession, agreement_id: uuid.UUID, data: CommitmentIn) -> dict[str, Any]:
+    errors: dict[str, str] = {}
+    if not data.text.strip():
+        errors["text"] = "is required"
+    if data.responsible_institution_id is not None:
+        is_party = await session.scalar(select(AP.id).where(AP.agreement_id == agreement_id, AP.institution_id == data.responsible_institution_id))
+        if is_party is None:
+            errors["responsible_institution_id"] = "must be one of the agreement's parties"
+    if data.status is CommitmentStatus.DONE and data.progress != 100:
+        errors["progress"] = "a commitment that is done is at 100%"
+    if errors:
+        raise ValidationFailed(errors)
+    return {
+        "text": nfc(data.text.strip()),
+        "responsible_institution_id": data.responsible_institution_id,
+        "due_on": data.due_on,
+        "yearly_target": data.yearly_target,
+        "unit": nfc(data.unit.strip()) if data.unit and data.unit.strip() else None,
+        "status": data.status.value,
+        "progress": data.progress,
+        "notes": nfc(data.notes.strip()) if data.notes and data.notes.strip() else None,
+    }
+
+
+async def add_commitment(session: AsyncSession, principal: Principal, agreement_id: uuid.UUID, data: CommitmentIn) -> uuid.UUID:
+    row = await _visible_row(session, principal, agreement_id)
+    require_manager(principal, "add commitments")
+    if row["archived_at"] is not None:
+        raise ConflictError("This agreement is archived; restore it first.")
+    values = await _clean_commitment(session, agreement_id, data)
+    count = len((await _commitments(session, principal, [agreement_id])).get(agreement_id, []))
+    commitment = Commitment(agreement_id=agreement_id, position=count, **values)
+    session.add(commitment)
+    await session.flush()
+    audit.record(session, principal, "add_commitment", "agreement", agreement_id, summary=f"Commitment added: {values['text'][:200]}",
+                 changes={k: [None, v] for k, v in values.items()})
+    await session.commit()
+    return commitment.id
+
+
+async def _commitment_row(session: AsyncSession, principal: Principal, agreement_id: uuid.UUID, commitment_id: uuid.UUID) -> Any:
+    await _visible_row(session, principal, agreement_id)
+    row = (await session.execute(select(Commitment.__table__).where(C.id == commitment_id, C.agreement_id == agreement_id))).mappings().first()  # type: ignore[arg-type]
+    if row is None:
+        raise NotFoundError("commitment")
+    return row
+
+
+async def update_commitment(session: AsyncSession, principal: Principal, agreement_id: uuid.UUID, commitment_id: uuid.UUID, data: CommitmentUpdate) -> int:
+    before = await _commitment_row(session, principal, agreement_id, commitment_id)
+    require_manager(principal, "edit commitments")
+    values = await _clean_commitment(session, agreement_id, data)
+    version = await update_versioned(session, Commitment, commitment_id, data.version, values, what="commitment")
+    audit.record(session, principal, "update_commitment", "agreement", agreement_id, summary=f"Commitment edited: {values['text'][:200]}",
+                 changes=changes_between(dict(before), values))
+    await session.commit()
+    return version
+
+
+async def record_commitment_progress(session: AsyncSession, principal: Principal, agreement_id: uuid.UUID, commitment_id: uuid.UUID, data: CommitmentProgressIn) -> CommitmentOut:
+    """Status and progress only: coordinators for any commitment, a partner for those its institution is responsible for."""
+    before = await _commitment_row(session, principal, agreement_id, commitment_id)
+    if not may_change_part_of(principal, before["responsible_institution_id"]):
+        raise ForbiddenError("You may only report progress on commitments your institution is responsible for.")
+    if data.status is CommitmentStatus.DONE and data.progress != 100:
+        raise ValidationFailed({"progress": "a commitment that is done is at 100%"})
+    values: dict[str, Any] = {"status": data.status.value, "progress": data.progress}
+    if data.notes is not None:
+        values["notes"] = nfc(data.notes.strip()) or None
+    await update_versioned(session, Commitment, commitment_id, data.version, values, what="commitment")
+    audit.record(session, principal, "commitment_progress", "agreement", agreement_id,
+                 summary=f"Progress on “{before['text'][:120]}”: {data.status.value}, {data.progress}%", changes=changes_between(dict(before), values))
+    await session.commit()
+    found = next(c for c in (await _commitments(session, principal, [agreement_id]))[agreement_id] if c.id == commitment_id)
+    return found
+
+
+async def set_commitment_archived(session: AsyncSession, principal: Principal, agreement_id: uuid.UUID, commitment_id: uuid.UUID, *, version: int) -> None:
+    before = await _commitment_row(session, principal, agreement_id, commitment_id)
+    require_manager(principal, "remove commitments")
+    await update_versioned(session, Commitment, commitment_id, version, {"archived_at": utcnow()}, what="commitment")
+    audit.record(session, principal, "archive_commitment", "agreement", agreement_id, summary=f"Commitment archived: {before['text'][:200]}")
+    await session.commit()
+
+
+async def link_commitment(session: AsyncSession, principal: Principal, commitment_id: uuid.UUID, *, record_type: str, record_id: uuid.UUID, label: str) -> None:
+    """Later domains (visits, exchanges, projects) call this to say a record fulfils a commitment."""
+    agreement_id = await session.scalar(select(C.agreement_id).where(C.id == commitment_id, C.archived_at.is_(None)))
+    if agreement_id is None:
+        raise NotFoundError("commitment")
+    await _visible_row(session, principal, agreement_id)
+    require_manager(principal, "link records to commitments")
+    exists_already = await session.scalar(select(CL.id).where(CL.commitment_id == commitment_id, CL.record_type == record_type, CL.record_id == record_id))
+    if exists_already is None:
+        session.add(CommitmentLink(commitment_id=commitment_id, record_type=record_type, record_id=record_id, label=nfc(label)[:300]))
+        audit.record(session, principal, "link_commitment", "agreement", agreement_id, summary=f"{record_type} “{label[:120]}” fulfils a commitment")
+    await session.flush()
+
+
+# ---- what other parts of the application ask of agreements ----------------------------------------
+
+
+async def attachment_owner(session: AsyncSession, principal: Principal, agreement_id: uuid.UUID) -> Owner:
+    """Documents of an agreement (signed copies...): parties' staff may add, everyone who sees it may read."""
+    row = await _visible_row(session, principal, agreement_id)
+    is_party = principal.institution_id is not None and (
+        await session.scalar(select(AP.id).where(AP.agreement_id == agreement_id, AP.institution_id == principal.institution_id))
+    ) is not None
+    return Owner(
+        label=f"agreement {row['reference']}",
+        url=f"/agreements/{agreement_id}",
+        may_add=principal.manages_records or (principal.is_partner and is_party),
+    )
+
+
+async def expiring_soon(session: AsyncSession, principal: Principal, *, days: int = 90, limit: int = 10) -> list[AgreementRow]:
+    page = await list_agreements(session, principal, view=AgreementView.EXPIRING, days=days, per_page=limit, sort="expires_on")
+    return page.items
+
+
+async def status_counts(session: AsyncSession, principal: Principal) -> dict[str, int]:
+    rows = await session.execute(
+        select(A.status, func.count()).where(agreement_visibility(principal), A.archived_at.is_(None)).group_by(A.status)
+    )
+    return {status: count for status, count in rows}

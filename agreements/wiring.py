@@ -1,0 +1,11 @@
+"""What this domain plugs into the application (collected by cooperation/app.py)."""
+
+from agreements import api, demo, jobs, services, views
+
+routes = [*views.routes, *api.routes]
+jobs = jobs.jobs
+sharing_sources = [services.institutions_sharing_with]
+attachment_owners = {"agreement": services.attachment_owner}
+dashboard_panels = [views.dashboard_panel]
+demo_loaders = [demo.load_demo]
+scale_loaders = [demo.load_scale]

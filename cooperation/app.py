@@ -1,0 +1,206 @@
+"""create_app: the one place that imports every domain and wires them into one application."""
+
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+from litestar import Litestar, MediaType, Request, Response, get
+from litestar.config.csrf import CSRFConfig
+from litestar.datastructures import State
+from litestar.di import NamedDependency, Provide
+from litestar.exceptions import (
+    HTTPException,
+    NotAuthorizedException,
+    PermissionDeniedException,
+    ValidationException,
+)
+from litestar.middleware import DefineMiddleware
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import RapidocRenderPlugin
+from litestar.plugins.htmx import HTMXPlugin
+from litestar.response import Redirect
+from litestar.static_files import create_static_files_router
+from litestar.template.config import TemplateConfig
+from litestar.plugins.jinja import JinjaTemplateEngine
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from agreements import wiring as agreements_wiring
+from cooperation import dashboard, files
+from cooperation.auth import views as auth_views
+from cooperation.auth.access import Principal
+from cooperation.auth.middleware import PUBLIC_OPT, SessionAuthenticationMiddleware
+from cooperation.db import create_engine, session_factory, session_scope
+from cooperation.errors import ServiceError
+from cooperation.logs import configure_logging
+from cooperation.partners import api as partners_api
+from cooperation.partners import services as partners_services
+from cooperation.partners import views as partners_views
+from cooperation.settings import PROJECT_ROOT, Settings
+from cooperation.web import JINJA_FILTERS, JINJA_GLOBALS, render
+
+log = logging.getLogger("cooperation")
+
+API_PREFIX = "/api/v1"
+
+
+def import_all_models() -> None:
+    """Every table, for Alembic and for tests that build a schema from the models."""
+    import agreements.models  # noqa: F401
+    import cooperation.audit  # noqa: F401
+    import cooperation.auth.models  # noqa: F401
+    import cooperation.files  # noqa: F401
+    import cooperation.partners.models  # noqa: F401
+
+
+async def provide_db(state: State) -> AsyncIterator[AsyncSession]:
+    async for session in session_scope(state.session_factory):
+        yield session
+
+
+def provide_principal(request: Request[Any, Any, Any]) -> Principal:
+    return request.user  # type: ignore[no-any-return]
+
+
+@get("/health", opt={PUBLIC_OPT: True}, include_in_schema=False, name="health")
+async def health(db: NamedDependency[AsyncSession]) -> dict[str, str]:
+    await db.execute(text("SELECT 1"))
+    return {"status": "ok", "database": "ok"}
+
+
+# ---- errors: problem+json for the API, friendly pages for people --------------------------------
+
+
+def _wants_json(request: Request[Any, Any, Any]) -> bool:
+    return request.url.path.startswith(API_PREFIX)
+
+
+def _problem(status: int, title: str, detail: str, slug: str, errors: dict[str, str] | None = None) -> Response[Any]:
+    body: dict[str, Any] = {"type": f"https://libcoop.example/problems/{slug}", "title": title, "status": status, "detail": detail}
+    if errors:
+        body["errors"] = errors
+    return Response(content=body, status_code=status, media_type="application/problem+json")
+
+
+def _page(request: Request[Any, Any, Any], status: int, title: str, detail: str, errors: dict[str, str] | None = None) -> Response[Any]:
+    return render(request, "error.html", status_code=status, title=title, detail=detail, errors=errors or {})
+
+
+def _validation_errors(exc: ValidationException) -> dict[str, str]:
+    errors: dict[str, str] = {}
+    for item in exc.extra or []:
+        if isinstance(item, dict):
+            key = str(item.get("key") or "body").removeprefix("$.")
+            errors[key] = str(item.get("message", "is invalid")).split(" - at ")[0]
+    return errors
+
+
+def handle_service_error(request: Request[Any, Any, Any], exc: ServiceError) -> Response[Any]:
+    if _wants_json(request):
+        return _problem(exc.status_code, exc.title, exc.detail, exc.slug, exc.errors)
+    return _page(request, exc.status_code, exc.title, exc.detail, exc.errors)
+
+
+def handle_http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+    status = exc.status_code
+    if isinstance(exc, NotAuthorizedException) and not _wants_json(request):
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return Redirect(path=f"/login?next={target}" if request.method == "GET" else "/login", status_code=303)
+    if isinstance(exc, ValidationException):
+        errors = _validation_errors(exc)
+        detail = "The request is not valid: " + "; ".join(f"{k} {v}" for k, v in errors.items()) if errors else exc.detail
+        if _wants_json(request):
+            return _problem(400, "Invalid request", detail, "invalid-request", errors)
+        return _page(request, 400, "Invalid request", detail, errors)
+    titles = {401: "Sign-in required", 403: "Not allowed", 404: "Not found", 405: "Method not allowed", 413: "Too large", 429: "Too many requests"}
+    title = titles.get(status, "Error")
+    detail = exc.detail
+    if isinstance(exc, PermissionDeniedException) and "CSRF" in exc.detail:
+        detail = "This form has expired or did not come from LibCoop (CSRF check failed). Reload the page and try again."
+    if _wants_json(request):
+        return _problem(status, title, detail, title.lower().replace(" ", "-"))
+    return _page(request, status, title, detail)
+
+
+def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    detail = "Something went wrong on our side. The error was logged; please try again."
+    if _wants_json(request):
+        return _problem(500, "Server error", detail, "server-error")
+    return _page(request, 500, "Server error", detail)
+
+
+def create_app(settings: Settings | None = None) -> Litestar:
+    settings = settings or Settings.from_env()
+    settings.check()
+    configure_logging(settings)
+    engine = create_engine(settings.database_url)
+    factory = session_factory(engine)
+
+    for source in agreements_wiring.sharing_sources:
+        partners_services.register_sharing_source(source)
+    for kind, resolver in agreements_wiring.attachment_owners.items():
+        files.register_owner(kind, resolver)
+    for panel in agreements_wiring.dashboard_panels:
+        dashboard.register_panel(panel)
+
+    def configure_jinja(engine_: JinjaTemplateEngine) -> None:
+        engine_.engine.filters.update(JINJA_FILTERS)
+        engine_.engine.globals.update(JINJA_GLOBALS)
+        engine_.engine.globals["settings"] = settings
+
+    async def close_engine() -> None:
+        await engine.dispose()
+
+    static = create_static_files_router(
+        path="/static", directories=[PROJECT_ROOT / "static"], opt={PUBLIC_OPT: True}, name="static"
+    )
+    return Litestar(
+        route_handlers=[
+            health,
+            static,
+            *auth_views.routes,
+            *dashboard.routes,
+            *files.routes,
+            *partners_views.routes,
+            *partners_api.routes,
+            *agreements_wiring.routes,
+        ],
+        dependencies={"db": Provide(provide_db), "principal": Provide(provide_principal, sync_to_thread=False)},
+        middleware=[DefineMiddleware(SessionAuthenticationMiddleware, exclude_from_auth_key=PUBLIC_OPT)],
+        csrf_config=CSRFConfig(
+            secret=settings.secret_key,
+            cookie_name="coop_csrf",
+            header_name="x-csrf-token",
+            cookie_secure=settings.secure_cookies,
+            cookie_samesite="lax",
+        ),
+        template_config=TemplateConfig(
+            directory=PROJECT_ROOT / "templates", engine=JinjaTemplateEngine, engine_callback=configure_jinja
+        ),
+        plugins=[HTMXPlugin()],
+        openapi_config=OpenAPIConfig(
+            title="LibCoop API",
+            version="1.0",
+            path=f"{API_PREFIX}/schema",
+            render_plugins=[RapidocRenderPlugin(js_url="/static/vendor/rapidoc-min.js", path="/")],
+        ),
+        exception_handlers={
+            ServiceError: handle_service_error,
+            HTTPException: handle_http_error,
+            Exception: handle_unexpected,
+        },
+        state=State({"settings": settings, "engine": engine, "session_factory": factory}),
+        on_shutdown=[close_engine],
+        request_max_body_size=settings.upload_max_bytes + 1024 * 1024,
+        logging_config=None,
+        debug=False,
+    )
+
+
+def demo_loaders() -> list[Any]:
+    return [*agreements_wiring.demo_loaders]
+
+
+def scale_loaders() -> list[Any]:
+    return [*agreements_wiring.scale_loaders]

@@ -1,0 +1,72 @@
+"""Audit events: who did what to which record, written in the same transaction as the change."""
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+import msgspec
+from sqlalchemy import JSON, Index, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import Field, SQLModel
+
+from cooperation.auth.access import Principal
+from cooperation.db import UTCDateTime, new_id, utcnow
+from cooperation.records import jsonable
+
+
+class AuditEvent(SQLModel, table=True):
+    __tablename__ = "audit_event"
+    __table_args__ = (Index("ix_audit_event_entity", "entity_type", "entity_id", "occurred_at"),)
+
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    occurred_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    actor_id: uuid.UUID | None = Field(default=None, foreign_key="app_user.id", nullable=True)
+    actor_name: str = Field(default="system", max_length=200)
+    action: str = Field(max_length=40)
+    entity_type: str = Field(max_length=40)
+    entity_id: uuid.UUID | None = Field(default=None, nullable=True)
+    summary: str = Field(default="", max_length=500)
+    changes: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+
+
+class AuditEntry(msgspec.Struct):
+    occurred_at: datetime
+    actor_name: str
+    action: str
+    summary: str
+    changes: dict[str, Any]
+
+
+def record(
+    session: AsyncSession,
+    actor: Principal | None,
+    action: str,
+    entity_type: str,
+    entity_id: uuid.UUID | None,
+    *,
+    summary: str = "",
+    changes: dict[str, Any] | None = None,
+) -> None:
+    """Add the event to the session; it commits (or rolls back) with the change it describes."""
+    session.add(
+        AuditEvent(
+            actor_id=actor.user_id if actor else None,
+            actor_name=actor.name if actor else "system",
+            action=action,
+            entity_type=entity_type,
+            entity_id=entity_id,
+            summary=summary[:500],
+            changes=jsonable(changes or {}),
+        )
+    )
+
+
+async def history(session: AsyncSession, entity_type: str, entity_id: uuid.UUID, limit: int = 200) -> list[AuditEntry]:
+    table = AuditEvent.__table__.c  # type: ignore[attr-defined]
+    rows = await session.execute(
+        select(table.occurred_at, table.actor_name, table.action, table.summary, table.changes)
+        .where(table.entity_type == entity_type, table.entity_id == entity_id)
+        .order_by(table.occurred_at.desc())
+        .limit(limit)
+    )
+    return [AuditEntry(*row) for row in rows]

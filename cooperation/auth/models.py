@@ -1,0 +1,41 @@
+"""Users and server-side sign-in sessions."""
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON
+from sqlmodel import Field, SQLModel
+
+from cooperation.db import UTCDateTime, new_id, utcnow
+from cooperation.records import RecordBase
+
+
+class User(RecordBase, table=True):
+    __tablename__ = "app_user"
+
+    email: str = Field(max_length=320, unique=True, index=True)
+    name: str = Field(max_length=200)
+    name_native: str | None = Field(default=None, max_length=200)
+    role: str = Field(max_length=20)
+    institution_id: uuid.UUID | None = Field(default=None, foreign_key="institution.id", nullable=True)
+    password_hash: str | None = Field(default=None, max_length=300)
+    active: bool = Field(default=True)
+    time_zone: str = Field(default="Asia/Ho_Chi_Minh", max_length=64)
+    language: str = Field(default="en", max_length=8)
+    last_sign_in_at: datetime | None = Field(default=None, sa_type=UTCDateTime, nullable=True)
+
+
+class AuthSession(SQLModel, table=True):
+    """A browser session; the cookie holds a random token, the table only its SHA-256."""
+
+    __tablename__ = "auth_session"
+
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    token_hash: str = Field(max_length=64, unique=True, index=True)
+    user_id: uuid.UUID | None = Field(default=None, foreign_key="app_user.id", nullable=True, index=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    expires_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    ip_address: str | None = Field(default=None, max_length=64)
+    user_agent: str | None = Field(default=None, max_length=300)
+    data: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)

@@ -1,0 +1,175 @@
+"""Local accounts, passwords (argon2) and server-side sessions."""
+
+import hashlib
+import ipaddress
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cooperation import audit
+from cooperation.auth.access import Principal, Role
+from cooperation.auth.models import AuthSession, User
+from cooperation.db import utcnow
+from cooperation.errors import ConflictError, ValidationFailed
+from cooperation.records import nfc
+
+_hasher = PasswordHasher()
+# Verified against when the e-mail is unknown, so both paths take the same time.
+_DUMMY_HASH = _hasher.hash("not-a-real-password")
+MIN_PASSWORD_LENGTH = 10
+
+
+def hash_password(password: str) -> str:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise ValidationFailed({"password": f"must be at least {MIN_PASSWORD_LENGTH} characters"})
+    return _hasher.hash(password)
+
+
+def token_digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def principal_of(user: User) -> Principal:
+    return Principal(
+        user_id=user.id,
+        name=user.name,
+        email=user.email,
+        role=Role(user.role),
+        institution_id=user.institution_id,
+        time_zone=user.time_zone,
+    )
+
+
+async def create_user(
+    session: AsyncSession,
+    actor: Principal | None,
+    *,
+    email: str,
+    name: str,
+    role: Role,
+    password: str | None = None,
+    institution_id: uuid.UUID | None = None,
+    name_native: str | None = None,
+    time_zone: str = "Asia/Ho_Chi_Minh",
+) -> User:
+    email = email.strip().lower()
+    errors = {}
+    if "@" not in email or email.startswith("@") or email.endswith("@"):
+        errors["email"] = "must be an e-mail address"
+    if not name.strip():
+        errors["name"] = "is required"
+    if role is Role.PARTNER and institution_id is None:
+        errors["institution_id"] = "a partner user must belong to an institution"
+    if errors:
+        raise ValidationFailed(errors)
+    existing = await session.scalar(select(User.id).where(User.email == email))
+    if existing is not None:
+        raise ConflictError(f"A user with e-mail {email} already exists.", errors={"email": "already in use"})
+    user = User(
+        email=email,
+        name=nfc(name.strip()),
+        name_native=nfc(name_native) if name_native else None,
+        role=role.value,
+        institution_id=institution_id,
+        password_hash=hash_password(password) if password else None,
+        time_zone=time_zone,
+    )
+    session.add(user)
+    await session.flush()
+    audit.record(session, actor, "create", "user", user.id, summary=f"User {email} ({role.value})")
+    return user
+
+
+async def authenticate_password(session: AsyncSession, email: str, password: str) -> User | None:
+    user = await session.scalar(select(User).where(User.email == email.strip().lower()))
+    stored = user.password_hash if user is not None and user.password_hash else _DUMMY_HASH
+    try:
+        _hasher.verify(stored, password)
+    except (VerificationError, InvalidHashError):
+        return None
+    if user is None or not user.password_hash or not user.active or user.archived_at is not None:
+        return None
+    return user
+
+
+@dataclass(frozen=True)
+class NewSession:
+    token: str
+    expires_in_seconds: int
+
+
+async def start_session(
+    session: AsyncSession,
+    user: User,
+    *,
+    hours: int,
+    previous_token: str | None,
+    ip_address: str | None,
+    user_agent: str | None,
+) -> NewSession:
+    """Sign-in: a brand-new session id (the old one, if any, is deleted: no session fixation)."""
+    if previous_token:
+        await session.execute(delete(AuthSession).where(AuthSession.token_hash == token_digest(previous_token)))
+    token = secrets.token_urlsafe(32)
+    now = utcnow()
+    session.add(
+        AuthSession(
+            token_hash=token_digest(token),
+            user_id=user.id,
+            created_at=now,
+            expires_at=now + timedelta(hours=hours),
+            ip_address=ip_address,
+            user_agent=(user_agent or "")[:300] or None,
+        )
+    )
+    user.last_sign_in_at = now
+    audit.record(session, principal_of(user), "sign_in", "user", user.id, summary="Signed in with password")
+    return NewSession(token=token, expires_in_seconds=hours * 3600)
+
+
+async def end_session(session: AsyncSession, token: str | None) -> None:
+    if token:
+        await session.execute(delete(AuthSession).where(AuthSession.token_hash == token_digest(token)))
+
+
+async def principal_for_token(session: AsyncSession, token: str) -> Principal | None:
+    """One query: the live session joined to its active user, as plain values."""
+    u = User.__table__.c  # type: ignore[attr-defined]
+    s = AuthSession.__table__.c  # type: ignore[attr-defined]
+    row = (
+        await session.execute(
+            select(u.id, u.name, u.email, u.role, u.institution_id, u.time_zone)
+            .join_from(AuthSession.__table__, User.__table__, s.user_id == u.id)  # type: ignore[attr-defined]
+            .where(
+                s.token_hash == token_digest(token),
+                s.expires_at > utcnow(),
+                u.active.is_(True),
+                u.archived_at.is_(None),
+            )
+        )
+    ).first()
+    if row is None:
+        return None
+    return Principal(
+        user_id=row.id,
+        name=row.name,
+        email=row.email,
+        role=Role(row.role),
+        institution_id=row.institution_id,
+        time_zone=row.time_zone,
+    )
+
+
+def is_loopback(host: str | None) -> bool:
+    if not host:
+        return False
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"

@@ -1,0 +1,130 @@
+"""Sign-in and sign-out pages (local accounts; SSO plugs in beside them)."""
+
+from typing import Any
+from urllib.parse import urlparse
+
+from litestar import Request, Response, get, post
+from litestar.datastructures import Cookie
+from litestar.di import NamedDependency
+from litestar.exceptions import NotFoundException
+from litestar.response import Redirect, Template
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cooperation import audit
+from cooperation.auth.middleware import PUBLIC_OPT, SESSION_COOKIE
+from cooperation.auth.models import User
+from cooperation.auth.services import authenticate_password, end_session, is_loopback, start_session
+from cooperation.settings import Settings
+from cooperation.web import form_dict, render
+
+
+def safe_next(target: str | None) -> str:
+    """Only same-site paths: an attacker cannot use the sign-in page to redirect elsewhere."""
+    if not target:
+        return "/"
+    parsed = urlparse(target)
+    if parsed.scheme or parsed.netloc or not target.startswith("/") or target.startswith("//"):
+        return "/"
+    return target
+
+
+def demo_allowed(request: Request[Any, Any, Any], settings: Settings) -> bool:
+    """Demo sign-in only when enabled AND the server is bound to loopback AND the client is local."""
+    server = request.scope.get("server") or (None, None)
+    client = request.scope.get("client") or (None, None)
+    return settings.demo_sign_in and is_loopback(server[0]) and is_loopback(client[0])
+
+
+def _session_cookie(token: str, max_age: int, settings: Settings) -> Cookie:
+    return Cookie(
+        key=SESSION_COOKIE,
+        value=token,
+        max_age=max_age,
+        httponly=True,
+        secure=settings.secure_cookies,
+        samesite="lax",
+        path="/",
+    )
+
+
+async def _demo_accounts(db: AsyncSession) -> list[dict[str, str]]:
+    rows = await db.execute(
+        select(User.email, User.name, User.role)
+        .where(User.email.endswith("@demo.libcoop.test"), User.active.is_(True))  # type: ignore[attr-defined]
+        .order_by(User.role, User.email)
+    )
+    return [{"email": r.email, "name": r.name, "role": r.role} for r in rows]
+
+
+@get("/login", opt={PUBLIC_OPT: True}, name="login")
+async def login_page(request: Request[Any, Any, Any], db: NamedDependency[AsyncSession]) -> Template:
+    settings: Settings = request.app.state.settings
+    demo = await _demo_accounts(db) if demo_allowed(request, settings) else []
+    return render(request, "auth/login.html", next=safe_next(request.query_params.get("next")), demo_accounts=demo, email="")
+
+
+async def _signed_in(request: Request[Any, Any, Any], db: AsyncSession, user: User, next_path: str) -> Response[Any]:
+    settings: Settings = request.app.state.settings
+    client = request.scope.get("client") or (None, None)
+    new = await start_session(
+        db,
+        user,
+        hours=settings.session_hours,
+        previous_token=request.cookies.get(SESSION_COOKIE),
+        ip_address=client[0],
+        user_agent=request.headers.get("user-agent"),
+    )
+    await db.commit()
+    response: Response[Any] = Redirect(path=next_path, status_code=303)
+    response.set_cookie(_session_cookie(new.token, new.expires_in_seconds, settings))
+    return response
+
+
+@post("/login", opt={PUBLIC_OPT: True}, name="login_submit")
+async def login_submit(request: Request[Any, Any, Any], db: NamedDependency[AsyncSession]) -> Response[Any]:
+    form = await form_dict(request)
+    email = str(form.get("email") or "").strip()
+    password = str(form.get("password") or "")
+    next_path = safe_next(str(form.get("next") or ""))
+    user = await authenticate_password(db, email, password) if email and password else None
+    if user is None:
+        audit.record(db, None, "sign_in_failed", "user", None, summary=f"Failed password sign-in for {email[:200]!r}")
+        await db.commit()
+        return render(
+            request,
+            "auth/login.html",
+            status_code=401,
+            next=next_path,
+            email=email,
+            demo_accounts=[],
+            message="The e-mail address or password is not right, or the account is disabled.",
+        )
+    return await _signed_in(request, db, user, next_path)
+
+
+@post("/login/demo", opt={PUBLIC_OPT: True}, name="login_demo")
+async def login_demo(request: Request[Any, Any, Any], db: NamedDependency[AsyncSession]) -> Response[Any]:
+    settings: Settings = request.app.state.settings
+    if not demo_allowed(request, settings):
+        raise NotFoundException()
+    form = await form_dict(request)
+    email = str(form.get("email") or "")
+    if not email.endswith("@demo.libcoop.test"):
+        raise NotFoundException()
+    user = await db.scalar(select(User).where(User.email == email, User.active.is_(True)))  # type: ignore[arg-type]
+    if user is None:
+        raise NotFoundException()
+    return await _signed_in(request, db, user, "/")
+
+
+@post("/logout", name="logout")
+async def logout(request: Request[Any, Any, Any], db: NamedDependency[AsyncSession]) -> Response[Any]:
+    await end_session(db, request.cookies.get(SESSION_COOKIE))
+    await db.commit()
+    response: Response[Any] = Redirect(path="/login", status_code=303)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+routes = [login_page, login_submit, login_demo, logout]

@@ -1,0 +1,161 @@
+"""The `coop` command: database, demo data, users, and serving the app."""
+
+import argparse
+import asyncio
+import getpass
+import os
+import sys
+
+from cooperation.settings import Settings, SettingsError
+
+
+def _settings() -> Settings:
+    try:
+        return Settings.from_env()
+    except SettingsError as exc:
+        sys.exit(f"coop: configuration error: {exc}")
+
+
+def cmd_db_upgrade(args: argparse.Namespace) -> None:
+    from cooperation import migrate
+
+    settings = _settings()
+    migrate.upgrade(settings.database_url, args.revision)
+    print(f"database at {args.revision}: {_safe_url(settings.database_url)}")
+
+
+def cmd_db_downgrade(args: argparse.Namespace) -> None:
+    from cooperation import migrate
+
+    migrate.downgrade(_settings().database_url, args.revision)
+
+
+def cmd_db_revision(args: argparse.Namespace) -> None:
+    from cooperation import migrate
+
+    migrate.autogenerate(_settings().database_url, args.message)
+
+
+def _safe_url(url: str) -> str:
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        return f"{scheme}://***@{rest.split('@', 1)[1]}"
+    return url
+
+
+async def _demo_load(settings: Settings, scale: int) -> None:
+    from cooperation import demo
+    from cooperation.app import demo_loaders, scale_loaders
+    from cooperation.db import create_engine, session_factory
+
+    engine = create_engine(settings.database_url)
+    factory = session_factory(engine)
+    try:
+        loaded = await demo.load(factory, demo_loaders())
+        print("demo world loaded" if loaded else "demo world already present: nothing changed")
+        if scale:
+            counts = await demo.load_scale(factory, scale_loaders(), scale)
+            print(f"synthetic data at scale {scale}: {sum(counts.values())} records")
+    finally:
+        await engine.dispose()
+
+
+def cmd_demo_load(args: argparse.Namespace) -> None:
+    settings = _settings()
+    from cooperation import migrate
+
+    migrate.upgrade(settings.database_url)
+    try:
+        asyncio.run(_demo_load(settings, args.scale))
+    except RuntimeError as exc:
+        sys.exit(f"coop: {exc}")
+
+
+async def _create_admin(settings: Settings, email: str, name: str, password: str) -> None:
+    from cooperation.auth.access import Role
+    from cooperation.auth.services import create_user
+    from cooperation.db import create_engine, session_factory
+    from cooperation.errors import ServiceError
+    from cooperation.partners.services import home_institution_id
+
+    engine = create_engine(settings.database_url)
+    try:
+        async with session_factory(engine)() as session:
+            try:
+                await create_user(session, None, email=email, name=name, role=Role.ADMIN, password=password,
+                                  institution_id=await home_institution_id(session))
+            except ServiceError as exc:
+                details = "; ".join(f"{k} {v}" for k, v in exc.errors.items()) or exc.detail
+                sys.exit(f"coop: cannot create the administrator: {details}")
+            await session.commit()
+    finally:
+        await engine.dispose()
+    print(f"administrator {email} created")
+
+
+def cmd_create_admin(args: argparse.Namespace) -> None:
+    settings = _settings()
+    password = os.environ.get("COOP_ADMIN_PASSWORD") or (getpass.getpass("Password (10+ characters): ") if sys.stdin.isatty() else "")
+    if not password:
+        sys.exit("coop: give the password in COOP_ADMIN_PASSWORD or type it at the prompt")
+    asyncio.run(_create_admin(settings, args.email, args.name, password))
+
+
+def cmd_serve(args: argparse.Namespace) -> None:
+    import uvicorn
+
+    from cooperation import migrate
+    from cooperation.auth.services import is_loopback
+
+    if args.demo:
+        if not is_loopback(args.host):
+            sys.exit("coop: demo mode (one-click demo sign-in) is only allowed on a loopback address such as 127.0.0.1")
+        os.environ["COOP_DEMO_SIGN_IN"] = "1"
+    settings = _settings()
+    migrate.upgrade(settings.database_url)
+    if args.demo:
+        asyncio.run(_demo_load(settings, 0))
+        print(f"LibCoop demo: open http://{args.host}:{args.port}/ and pick a demo account (password for all: libcoop-demo-2025)")
+    uvicorn.run("cooperation.app:create_app", factory=True, host=args.host, port=args.port, workers=args.workers,
+                proxy_headers=not args.demo, log_config=None)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="coop", description="LibCoop: international cooperation for national libraries")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    db = commands.add_parser("db", help="database schema").add_subparsers(dest="db_command", required=True)
+    up = db.add_parser("upgrade", help="migrate the database to the latest schema")
+    up.add_argument("revision", nargs="?", default="head")
+    up.set_defaults(func=cmd_db_upgrade)
+    down = db.add_parser("downgrade", help="migrate the database back to a revision")
+    down.add_argument("revision")
+    down.set_defaults(func=cmd_db_downgrade)
+    revision = db.add_parser("revision", help="autogenerate a migration from the models")
+    revision.add_argument("-m", "--message", required=True)
+    revision.set_defaults(func=cmd_db_revision)
+
+    demo = commands.add_parser("demo", help="demo data").add_subparsers(dest="demo_command", required=True)
+    load = demo.add_parser("load", help="load the demo world (idempotent); --scale adds synthetic agreements")
+    load.add_argument("--scale", type=int, default=0, help="add 10×N synthetic agreements for benchmarks")
+    load.set_defaults(func=cmd_demo_load)
+
+    users = commands.add_parser("users", help="user accounts").add_subparsers(dest="users_command", required=True)
+    admin = users.add_parser("create-admin", help="create a local administrator (password from COOP_ADMIN_PASSWORD or prompt)")
+    admin.add_argument("--email", required=True)
+    admin.add_argument("--name", default="Administrator")
+    admin.set_defaults(func=cmd_create_admin)
+
+    serve = commands.add_parser("serve", help="migrate and serve the application")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1)
+    serve.add_argument("--demo", action="store_true", help="load the demo world and offer demo sign-in (loopback only)")
+    serve.set_defaults(func=cmd_serve)
+
+    args = parser.parse_args(argv)
+    args.func(args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,67 @@
+"""Turn an HTML form (all strings) into an input struct, collecting an error for every bad field."""
+
+import types
+from typing import Any, TypeVar, Union, get_args, get_origin
+
+import msgspec
+
+from cooperation.errors import ValidationFailed
+
+S = TypeVar("S", bound=msgspec.Struct)
+
+
+def _is_optional(annotation: Any) -> bool:
+    return get_origin(annotation) in (Union, types.UnionType) and type(None) in get_args(annotation)
+
+
+def _base(annotation: Any) -> Any:
+    if get_origin(annotation) is not None and get_origin(annotation).__name__ == "Annotated":
+        return get_args(annotation)[0]
+    return annotation
+
+
+def _is_list(annotation: Any) -> bool:
+    annotation = _base(annotation)
+    if _is_optional(annotation):
+        annotation = next(a for a in get_args(annotation) if a is not type(None))
+    return get_origin(_base(annotation)) is list
+
+
+def _is_bool(annotation: Any) -> bool:
+    return _base(annotation) is bool
+
+
+def _message(exc: msgspec.ValidationError) -> str:
+    text = str(exc)
+    return text.split(" - at ", 1)[0].replace("`", "").replace("Expected", "expected")
+
+
+def parse_form(struct_type: type[S], form: dict[str, Any], *, errors: dict[str, str] | None = None) -> S:
+    """Convert field by field, so that every wrong field is reported at once, named as in the form."""
+    errors = dict(errors or {})
+    values: dict[str, Any] = {}
+    for field in msgspec.structs.fields(struct_type):
+        raw = form.get(field.encode_name)
+        if _is_bool(field.type):
+            values[field.name] = raw not in (None, "", "0", "false", "off")
+            continue
+        if _is_list(field.type):
+            items = raw if isinstance(raw, list) else str(raw or "").replace("\n", ",").split(",")
+            raw = [item.strip() for item in items if item and item.strip()]
+        elif isinstance(raw, str):
+            raw = raw.strip()
+            if raw == "":
+                raw = None
+        if raw is None:
+            if field.required and not _is_optional(field.type):
+                errors[field.name] = "is required"
+                continue
+            if not field.required:
+                continue
+        try:
+            values[field.name] = msgspec.convert(raw, field.type, strict=False)
+        except msgspec.ValidationError as exc:
+            errors[field.name] = _message(exc)
+    if errors:
+        raise ValidationFailed(errors)
+    return struct_type(**values)

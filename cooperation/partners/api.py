@@ -1,0 +1,147 @@
+"""JSON API for institutions and people (under /api/v1)."""
+
+import uuid
+from typing import Annotated
+
+from litestar import Controller, get, post, put
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery, QueryParameter
+from litestar.params import JSONBody
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cooperation.auth.access import Principal
+from cooperation.partners import services
+from cooperation.partners.schemas import (
+    InstitutionIn,
+    InstitutionKind,
+    InstitutionOut,
+    InstitutionPage,
+    InstitutionUpdate,
+    PersonIn,
+    PersonOut,
+    PersonPage,
+    PersonUpdate,
+)
+from cooperation.records import DEFAULT_PER_PAGE, VersionIn
+
+PageNumber = Annotated[int, QueryParameter(ge=1, description="Page number, from 1")]
+PerPage = Annotated[int, QueryParameter(ge=1, le=100, description="Rows per page (at most 100)")]
+
+
+class InstitutionApi(Controller):
+    path = "/api/v1/institutions"
+    tags = ["institutions"]
+
+    @get("/", name="api_institutions")
+    async def list_institutions(
+        self,
+        db: NamedDependency[AsyncSession],
+        principal: NamedDependency[Principal],
+        page: PageNumber = 1,
+        per_page: PerPage = DEFAULT_PER_PAGE,
+        sort: FromQuery[str | None] = None,
+        q: FromQuery[str | None] = None,
+        country: FromQuery[str | None] = None,
+        kind: FromQuery[InstitutionKind | None] = None,
+        active: FromQuery[bool | None] = None,
+        archived: FromQuery[bool] = False,
+    ) -> InstitutionPage:
+        """Institutions you may see. `sort` is a column name, `-name` for descending; `q` searches names and codes."""
+        return await services.list_institutions(
+            db, principal, page=page, per_page=per_page, sort=sort, q=q, country=country,
+            kind=kind.value if kind else None, active=active, archived=archived,
+        )
+
+    @post("/", name="api_institution_create")
+    async def create_institution(
+        self, db: NamedDependency[AsyncSession], principal: NamedDependency[Principal], data: JSONBody[InstitutionIn]
+    ) -> InstitutionOut:
+        institution_id = await services.create_institution(db, principal, data)
+        return await services.get_institution(db, principal, institution_id)
+
+    @get("/{institution_id:uuid}", name="api_institution")
+    async def get_institution(
+        self, db: NamedDependency[AsyncSession], principal: NamedDependency[Principal], institution_id: FromPath[uuid.UUID]
+    ) -> InstitutionOut:
+        return await services.get_institution(db, principal, institution_id)
+
+    @put("/{institution_id:uuid}", name="api_institution_update")
+    async def update_institution(
+        self,
+        db: NamedDependency[AsyncSession],
+        principal: NamedDependency[Principal],
+        institution_id: FromPath[uuid.UUID],
+        data: JSONBody[InstitutionUpdate],
+    ) -> InstitutionOut:
+        """Replace the institution's fields; `version` must be the one you read (409 otherwise)."""
+        await services.update_institution(db, principal, institution_id, data)
+        return await services.get_institution(db, principal, institution_id)
+
+    @post("/{institution_id:uuid}/archive", name="api_institution_archive", status_code=200)
+    async def archive_institution(
+        self, db: NamedDependency[AsyncSession], principal: NamedDependency[Principal], institution_id: FromPath[uuid.UUID], data: JSONBody[VersionIn]
+    ) -> InstitutionOut:
+        await services.set_institution_archived(db, principal, institution_id, archived=True, version=data.version)
+        return await services.get_institution(db, principal, institution_id)
+
+    @post("/{institution_id:uuid}/restore", name="api_institution_restore", status_code=200)
+    async def restore_institution(
+        self, db: NamedDependency[AsyncSession], principal: NamedDependency[Principal], institution_id: FromPath[uuid.UUID], data: JSONBody[VersionIn]
+    ) -> InstitutionOut:
+        await services.set_institution_archived(db, principal, institution_id, archived=False, version=data.version)
+        return await services.get_institution(db, principal, institution_id)
+
+
+class PersonApi(Controller):
+    path = "/api/v1/people"
+    tags = ["people"]
+
+    @get("/", name="api_people")
+    async def list_people(
+        self,
+        db: NamedDependency[AsyncSession],
+        principal: NamedDependency[Principal],
+        page: PageNumber = 1,
+        per_page: PerPage = DEFAULT_PER_PAGE,
+        sort: FromQuery[str | None] = None,
+        q: FromQuery[str | None] = None,
+        institution_id: FromQuery[uuid.UUID | None] = None,
+        archived: FromQuery[bool] = False,
+    ) -> PersonPage:
+        """People at the institutions you may see; `q` searches names (with or without diacritics), positions, e-mail."""
+        return await services.list_people(
+            db, principal, page=page, per_page=per_page, sort=sort, q=q, institution_id=institution_id, archived=archived
+        )
+
+    @post("/", name="api_person_create")
+    async def create_person(self, db: NamedDependency[AsyncSession], principal: NamedDependency[Principal], data: JSONBody[PersonIn]) -> PersonOut:
+        person_id = await services.create_person(db, principal, data)
+        return await services.get_person(db, principal, person_id)
+
+    @get("/{person_id:uuid}", name="api_person")
+    async def get_person(self, db: NamedDependency[AsyncSession], principal: NamedDependency[Principal], person_id: FromPath[uuid.UUID]) -> PersonOut:
+        return await services.get_person(db, principal, person_id)
+
+    @put("/{person_id:uuid}", name="api_person_update")
+    async def update_person(
+        self, db: NamedDependency[AsyncSession], principal: NamedDependency[Principal], person_id: FromPath[uuid.UUID], data: JSONBody[PersonUpdate]
+    ) -> PersonOut:
+        await services.update_person(db, principal, person_id, data)
+        return await services.get_person(db, principal, person_id)
+
+    @post("/{person_id:uuid}/archive", name="api_person_archive", status_code=200)
+    async def archive_person(
+        self, db: NamedDependency[AsyncSession], principal: NamedDependency[Principal], person_id: FromPath[uuid.UUID], data: JSONBody[VersionIn]
+    ) -> PersonOut:
+        await services.set_person_archived(db, principal, person_id, archived=True, version=data.version)
+        return await services.get_person(db, principal, person_id)
+
+    @post("/{person_id:uuid}/restore", name="api_person_restore", status_code=200)
+    async def restore_person(
+        self, db: NamedDependency[AsyncSession], principal: NamedDependency[Principal], person_id: FromPath[uuid.UUID], data: JSONBody[VersionIn]
+    ) -> PersonOut:
+        await services.set_person_archived(db, principal, person_id, archived=False, version=data.version)
+        return await services.get_person(db, principal, person_id)
+
+
+routes = [InstitutionApi, PersonApi]

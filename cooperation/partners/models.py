@@ -1,0 +1,37 @@
+"""Partner institutions and the people who work there."""
+
+import uuid
+
+from sqlalchemy import JSON
+from sqlmodel import Field
+
+from cooperation.records import RecordBase
+
+
+class Institution(RecordBase, table=True):
+    __tablename__ = "institution"
+
+    code: str = Field(max_length=20, unique=True, index=True)
+    name: str = Field(max_length=300)
+    name_native: str | None = Field(default=None, max_length=300)
+    country: str = Field(max_length=2, index=True)  # ISO 3166-1 alpha-2
+    city: str | None = Field(default=None, max_length=120)
+    kind: str = Field(default="national_library", max_length=40)
+    website: str | None = Field(default=None, max_length=300)
+    is_home: bool = Field(default=False)
+    active: bool = Field(default=True)
+    search_text: str = Field(default="", max_length=2000)
+
+
+class Person(RecordBase, table=True):
+    __tablename__ = "person"
+
+    name: str = Field(max_length=200)
+    name_native: str | None = Field(default=None, max_length=200)
+    position: str | None = Field(default=None, max_length=200)
+    department: str | None = Field(default=None, max_length=200)
+    institution_id: uuid.UUID = Field(foreign_key="institution.id", index=True)
+    email: str | None = Field(default=None, max_length=320)
+    phone: str | None = Field(default=None, max_length=60)
+    languages: list[str] = Field(default_factory=list, sa_type=JSON)
+    search_text: str = Field(default="", max_length=2000)

@@ -1,0 +1,371 @@
+"""Every rule and every write for institutions and people."""
+
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from babel import Locale
+from sqlalchemy import Select, or_, select, true
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cooperation import audit
+from cooperation.auth.access import Principal, may_change_part_of, require_manager
+from cooperation.errors import ConflictError, ForbiddenError, NotFoundError, ValidationFailed
+from cooperation.partners.models import Institution, Person
+from cooperation.partners.schemas import (
+    InstitutionIn,
+    InstitutionOut,
+    InstitutionPage,
+    InstitutionRow,
+    InstitutionUpdate,
+    PersonIn,
+    PersonOut,
+    PersonPage,
+    PersonRow,
+    PersonUpdate,
+)
+from cooperation.records import (
+    changes_between,
+    fetch_page,
+    fold_for_search,
+    nfc,
+    order_by,
+    search_terms,
+    update_versioned,
+)
+from cooperation.db import utcnow
+
+I = Institution.__table__.c  # type: ignore[attr-defined]  # noqa: E741
+P = Person.__table__.c  # type: ignore[attr-defined]
+
+COUNTRY_NAMES: dict[str, str] = {
+    code: name for code, name in Locale("en").territories.items() if len(code) == 2 and code.isalpha()
+}
+
+# Domains register here what "shares a record with" means for them (app.py wires it), so a partner
+# sees its own institution and the institutions it works with, and no other.
+SharedInstitutions = Callable[[uuid.UUID], Select[tuple[uuid.UUID]]]
+_sharing_sources: list[SharedInstitutions] = []
+
+
+def register_sharing_source(source: SharedInstitutions) -> None:
+    if source not in _sharing_sources:
+        _sharing_sources.append(source)
+
+
+def institution_visibility(principal: Principal) -> Any:
+    if principal.reads_everything:
+        return true()
+    if principal.is_partner and principal.institution_id is not None:
+        clauses = [I.id == principal.institution_id]
+        clauses += [I.id.in_(source(principal.institution_id)) for source in _sharing_sources]
+        return or_(*clauses)
+    return I.id.is_(None)
+
+
+def country_name(code: str | None) -> str:
+    return COUNTRY_NAMES.get(code or "", code or "")
+
+
+def _clean_institution(data: InstitutionIn) -> dict[str, Any]:
+    errors: dict[str, str] = {}
+    country = data.country.upper()
+    if country not in COUNTRY_NAMES:
+        errors["country"] = f"{data.country!r} is not an ISO 3166 country code (such as VN, CN, FR)"
+    website = (data.website or "").strip() or None
+    if website and not website.startswith(("http://", "https://")):
+        errors["website"] = "must start with http:// or https://"
+    if not data.name.strip():
+        errors["name"] = "is required"
+    if errors:
+        raise ValidationFailed(errors)
+    values = {
+        "code": data.code.strip().upper(),
+        "name": nfc(data.name.strip()),
+        "name_native": nfc(data.name_native.strip()) if data.name_native and data.name_native.strip() else None,
+        "country": country,
+        "city": nfc(data.city.strip()) if data.city and data.city.strip() else None,
+        "kind": data.kind.value,
+        "website": website,
+        "active": data.active,
+    }
+    values["search_text"] = fold_for_search(values["code"], values["name"], values["name_native"], values["city"])
+    return values
+
+
+_INSTITUTION_COLUMNS = (I.id, I.code, I.name, I.name_native, I.country, I.city, I.kind, I.is_home, I.active)
+_INSTITUTION_SORTS = {"code": I.code, "name": I.name, "country": I.country, "city": I.city, "kind": I.kind}
+
+
+async def list_institutions(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    page: int = 1,
+    per_page: int = 25,
+    sort: str | None = None,
+    q: str | None = None,
+    country: str | None = None,
+    kind: str | None = None,
+    active: bool | None = None,
+    archived: bool = False,
+) -> InstitutionPage:
+    statement = select(*_INSTITUTION_COLUMNS).where(institution_visibility(principal))
+    statement = statement.where(I.archived_at.is_not(None) if archived else I.archived_at.is_(None))
+    for term in search_terms(q):
+        statement = statement.where(I.search_text.contains(term, autoescape=True))
+    if country:
+        statement = statement.where(I.country == country.upper())
+    if kind:
+        statement = statement.where(I.kind == kind)
+    if active is not None:
+        statement = statement.where(I.active.is_(active))
+    rows, total = await fetch_page(
+        session, statement, page=page, per_page=per_page, order=order_by(sort, _INSTITUTION_SORTS, "code"), tiebreak=I.id
+    )
+    return InstitutionPage(
+        items=[InstitutionRow(*row) for row in rows], total=total, page=page, per_page=per_page
+    )
+
+
+async def institution_choices(session: AsyncSession, principal: Principal) -> list[InstitutionRow]:
+    """Active institutions the person may see, for pickers in forms."""
+    rows = await session.execute(
+        select(*_INSTITUTION_COLUMNS)
+        .where(institution_visibility(principal), I.archived_at.is_(None))
+        .order_by(I.is_home.desc(), I.code)
+    )
+    return [InstitutionRow(*row) for row in rows]
+
+
+async def get_institution(session: AsyncSession, principal: Principal, institution_id: uuid.UUID) -> InstitutionOut:
+    row = (
+        await session.execute(
+            select(
+                I.id, I.code, I.name, I.name_native, I.country, I.city, I.kind, I.website, I.is_home,
+                I.active, I.archived_at.is_not(None), I.version, I.created_at, I.updated_at,
+            ).where(I.id == institution_id, institution_visibility(principal))
+        )
+    ).first()
+    if row is None:
+        raise NotFoundError("institution")
+    return InstitutionOut(*row)
+
+
+async def find_institution_by_code(session: AsyncSession, principal: Principal, code: str) -> InstitutionOut:
+    institution_id = await session.scalar(select(I.id).where(I.code == code.upper()))
+    if institution_id is None:
+        raise NotFoundError("institution")
+    return await get_institution(session, principal, institution_id)
+
+
+async def home_institution_id(session: AsyncSession) -> uuid.UUID | None:
+    return await session.scalar(select(I.id).where(I.is_home.is_(True)).limit(1))
+
+
+async def _code_taken(session: AsyncSession, code: str, except_id: uuid.UUID | None = None) -> bool:
+    statement = select(I.id).where(I.code == code)
+    if except_id is not None:
+        statement = statement.where(I.id != except_id)
+    return (await session.scalar(statement)) is not None
+
+
+async def create_institution(session: AsyncSession, principal: Principal, data: InstitutionIn) -> uuid.UUID:
+    require_manager(principal, "register institutions")
+    values = _clean_institution(data)
+    if await _code_taken(session, values["code"]):
+        raise ValidationFailed({"code": f"{values['code']} is already used by another institution"})
+    institution = Institution(**values)
+    session.add(institution)
+    await session.flush()
+    audit.record(session, principal, "create", "institution", institution.id,
+                 summary=f"Registered {values['code']} {values['name']}", changes={k: [None, v] for k, v in values.items() if k != "search_text"})
+    await session.commit()
+    return institution.id
+
+
+async def _institution_values(session: AsyncSession, institution_id: uuid.UUID) -> dict[str, Any]:
+    row = (await session.execute(select(Institution.__table__).where(I.id == institution_id))).mappings().first()  # type: ignore[arg-type]
+    if row is None:
+        raise NotFoundError("institution")
+    return dict(row)
+
+
+async def update_institution(
+    session: AsyncSession, principal: Principal, institution_id: uuid.UUID, data: InstitutionUpdate
+) -> int:
+    await get_institution(session, principal, institution_id)  # 404 before 403
+    require_manager(principal, "edit institutions")
+    values = _clean_institution(data)
+    if await _code_taken(session, values["code"], institution_id):
+        raise ValidationFailed({"code": f"{values['code']} is already used by another institution"})
+    before = await _institution_values(session, institution_id)
+    version = await update_versioned(session, Institution, institution_id, data.version, values, what="institution")
+    changes = {k: v for k, v in _changes(before, values).items() if k != "search_text"}
+    audit.record(session, principal, "update", "institution", institution_id, summary=f"Edited {values['code']}", changes=changes)
+    await session.commit()
+    return version
+
+
+def _changes(before: dict[str, Any], after: dict[str, Any]) -> dict[str, list[Any]]:
+    return changes_between(before, after)
+
+
+async def set_institution_archived(
+    session: AsyncSession, principal: Principal, institution_id: uuid.UUID, *, archived: bool, version: int
+) -> int:
+    current = await get_institution(session, principal, institution_id)
+    require_manager(principal, "archive institutions")
+    if current.is_home and archived:
+        raise ConflictError("The home institution cannot be archived.")
+    if current.archived == archived:
+        raise ConflictError(f"This institution is already {'archived' if archived else 'active'}.")
+    new_version = await update_versioned(
+        session, Institution, institution_id, version, {"archived_at": utcnow() if archived else None}, what="institution"
+    )
+    audit.record(session, principal, "archive" if archived else "restore", "institution", institution_id,
+                 summary=f"{'Archived' if archived else 'Restored'} {current.code}")
+    await session.commit()
+    return new_version
+
+
+# ---- people -------------------------------------------------------------------------------------
+
+_PERSON_SORTS = {"name": P.name, "institution": I.code, "position": P.position}
+
+
+def _person_visibility(principal: Principal) -> Any:
+    return institution_visibility(principal)
+
+
+async def list_people(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    page: int = 1,
+    per_page: int = 25,
+    sort: str | None = None,
+    q: str | None = None,
+    institution_id: uuid.UUID | None = None,
+    archived: bool = False,
+) -> PersonPage:
+    statement = (
+        select(P.id, P.name, P.name_native, P.position, P.department, P.institution_id, I.code, P.email)
+        .join_from(Person.__table__, Institution.__table__, P.institution_id == I.id)  # type: ignore[attr-defined]
+        .where(_person_visibility(principal))
+        .where(P.archived_at.is_not(None) if archived else P.archived_at.is_(None))
+    )
+    for term in search_terms(q):
+        statement = statement.where(P.search_text.contains(term, autoescape=True))
+    if institution_id:
+        statement = statement.where(P.institution_id == institution_id)
+    rows, total = await fetch_page(
+        session, statement, page=page, per_page=per_page, order=order_by(sort, _PERSON_SORTS, "name"), tiebreak=P.id
+    )
+    return PersonPage(items=[PersonRow(*row) for row in rows], total=total, page=page, per_page=per_page)
+
+
+async def get_person(session: AsyncSession, principal: Principal, person_id: uuid.UUID) -> PersonOut:
+    row = (
+        await session.execute(
+            select(
+                P.id, P.name, P.name_native, P.position, P.department, P.institution_id, I.code, I.name,
+                P.email, P.phone, P.languages, P.archived_at.is_not(None), P.version,
+            )
+            .join_from(Person.__table__, Institution.__table__, P.institution_id == I.id)  # type: ignore[attr-defined]
+            .where(P.id == person_id, _person_visibility(principal))
+        )
+    ).first()
+    if row is None:
+        raise NotFoundError("person")
+    return PersonOut(*row)
+
+
+async def _clean_person(session: AsyncSession, principal: Principal, data: PersonIn) -> dict[str, Any]:
+    errors: dict[str, str] = {}
+    visible_institution = await session.scalar(
+        select(I.id).where(I.id == data.institution_id, institution_visibility(principal), I.archived_at.is_(None))
+    )
+    if visible_institution is None:
+        errors["institution_id"] = "no such institution"
+    elif not may_change_part_of(principal, data.institution_id):
+        errors["institution_id"] = "you may only add or edit people of your own institution"
+    email = (data.email or "").strip() or None
+    if email and ("@" not in email or email.startswith("@") or email.endswith("@")):
+        errors["email"] = "must be an e-mail address"
+    if not data.name.strip():
+        errors["name"] = "is required"
+    if errors:
+        raise ValidationFailed(errors)
+
+    def text(value: str | None) -> str | None:
+        return nfc(value.strip()) if value and value.strip() else None
+
+    values = {
+        "name": nfc(data.name.strip()),
+        "name_native": text(data.name_native),
+        "position": text(data.position),
+        "department": text(data.department),
+        "institution_id": data.institution_id,
+        "email": email,
+        "phone": text(data.phone),
+        "languages": [lang.strip().lower() for lang in data.languages if lang.strip()],
+    }
+    values["search_text"] = fold_for_search(values["name"], values["name_native"], values["position"], values["department"], email)
+    return values
+
+
+async def create_person(session: AsyncSession, principal: Principal, data: PersonIn) -> uuid.UUID:
+    if not (principal.manages_records or principal.is_partner):
+        raise ForbiddenError("Your role may not add people.")
+    values = await _clean_person(session, principal, data)
+    person = Person(**values)
+    session.add(person)
+    await session.flush()
+    audit.record(session, principal, "create", "person", person.id, summary=f"Added {values['name']}",
+                 changes={k: [None, v] for k, v in values.items() if k != "search_text"})
+    await session.commit()
+    return person.id
+
+
+async def update_person(session: AsyncSession, principal: Principal, person_id: uuid.UUID, data: PersonUpdate) -> int:
+    current = await get_person(session, principal, person_id)
+    if not may_change_part_of(principal, current.institution_id):
+        raise ForbiddenError("You may only edit people of your own institution.")
+    values = await _clean_person(session, principal, data)
+    before = dict((await session.execute(select(Person.__table__).where(P.id == person_id))).mappings().one())  # type: ignore[arg-type]
+    version = await update_versioned(session, Person, person_id, data.version, values, what="person")
+    changes = {k: v for k, v in _changes(before, values).items() if k != "search_text"}
+    audit.record(session, principal, "update", "person", person_id, summary=f"Edited {values['name']}", changes=changes)
+    await session.commit()
+    return version
+
+
+async def set_person_archived(
+    session: AsyncSession, principal: Principal, person_id: uuid.UUID, *, archived: bool, version: int
+) -> int:
+    current = await get_person(session, principal, person_id)
+    if not may_change_part_of(principal, current.institution_id):
+        raise ForbiddenError("You may only archive people of your own institution.")
+    if current.archived == archived:
+        raise ConflictError(f"This person is already {'archived' if archived else 'active'}.")
+    new_version = await update_versioned(
+        session, Person, person_id, version, {"archived_at": utcnow() if archived else None}, what="person"
+    )
+    audit.record(session, principal, "archive" if archived else "restore", "person", person_id,
+                 summary=f"{'Archived' if archived else 'Restored'} {current.name}")
+    await session.commit()
+    return new_version
+
+
+async def people_of(session: AsyncSession, principal: Principal, institution_ids: list[uuid.UUID]) -> list[PersonRow]:
+    if not institution_ids:
+        return []
+    rows = await session.execute(
+        select(P.id, P.name, P.name_native, P.position, P.department, P.institution_id, I.code, P.email)
+        .join_from(Person.__table__, Institution.__table__, P.institution_id == I.id)  # type: ignore[attr-defined]
+        .where(P.institution_id.in_(institution_ids), P.archived_at.is_(None), _person_visibility(principal))
+        .order_by(I.code, P.name)
+    )
+    return [PersonRow(*row) for row in rows]
+

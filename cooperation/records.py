@@ -1,0 +1,167 @@
+"""What every stored record shares: id, timestamps, version (optimistic locking), archiving; and lists."""
+
+import uuid
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any, TypeVar
+
+import msgspec
+from sqlalchemy import ColumnElement, Select, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import Field, SQLModel
+
+from cooperation.db import UTCDateTime, new_id, utcnow
+from cooperation.errors import StaleVersionError, ValidationFailed
+
+T = TypeVar("T")
+
+DEFAULT_PER_PAGE = 25
+MAX_PER_PAGE = 100
+
+
+class RecordBase(SQLModel):
+    """Columns of every user-editable table."""
+
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    version: int = Field(default=1, nullable=False)
+    archived_at: datetime | None = Field(default=None, sa_type=UTCDateTime, nullable=True)
+
+
+async def update_versioned(
+    session: AsyncSession,
+    model: Any,
+    record_id: uuid.UUID,
+    expected_version: int,
+    values: Mapping[str, Any],
+    *,
+    what: str = "record",
+) -> int:
+    """Write `values` only if the stored version is still `expected_version`; return the new version.
+
+    The check is in the UPDATE's WHERE clause, so two concurrent writers cannot both win.
+    """
+    new_version = expected_version + 1
+    statement = (
+        update(model)
+        .where(model.id == record_id, model.version == expected_version)
+        .values(**values, version=new_version, updated_at=utcnow())
+        .execution_options(synchronize_session="fetch")
+    )
+    result = await session.execute(statement)
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        raise StaleVersionError(what)
+    return new_version
+
+
+def jsonable(value: Any) -> Any:
+    if isinstance(value, (date, datetime)):
+        return value.isoformat()
+    if isinstance(value, (uuid.UUID, Decimal)):
+        return str(value)
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    return value
+
+
+def changes_between(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, list[Any]]:
+    """Field -> [old, new] for every field whose value differs (JSON-safe, for audit and diffs)."""
+    changed: dict[str, list[Any]] = {}
+    for key, new in after.items():
+        old = before.get(key)
+        if old != new:
+            changed[key] = [jsonable(old), jsonable(new)]
+    return changed
+
+
+class PageBase(msgspec.Struct):
+    """Paging facts shared by every list; each list adds its own typed `items`."""
+
+    total: int
+    page: int
+    per_page: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+
+class ListParams(msgspec.Struct):
+    page: int = 1
+    per_page: int = DEFAULT_PER_PAGE
+    sort: str | None = None
+    q: str | None = None
+    archived: bool = False
+
+
+def check_paging(page: int, per_page: int) -> None:
+    errors = {}
+    if page < 1:
+        errors["page"] = "must be 1 or more"
+    if not 1 <= per_page <= MAX_PER_PAGE:
+        errors["per_page"] = f"must be between 1 and {MAX_PER_PAGE}"
+    if errors:
+        raise ValidationFailed(errors)
+
+
+def order_by(sort: str | None, columns: Mapping[str, Any], default: str) -> list[Any]:
+    """Translate `name` / `-name` into ORDER BY terms; an unknown key is an error that lists the valid ones."""
+    key = sort or default
+    descending = key.startswith("-")
+    name = key.lstrip("-")
+    if name not in columns:
+        raise ValidationFailed({"sort": f"unknown sort key {name!r}; use one of {', '.join(sorted(columns))}"})
+    column = columns[name]
+    return [column.desc() if descending else column.asc()]
+
+
+async def fetch_page(
+    session: AsyncSession,
+    statement: Select[Any],
+    *,
+    page: int,
+    per_page: int,
+    order: Sequence[Any],
+    tiebreak: ColumnElement[Any],
+) -> tuple[list[Any], int]:
+    """Rows of one page plus the total: two queries, whatever the page size."""
+    check_paging(page, per_page)
+    total = (await session.execute(select(func.count()).select_from(statement.order_by(None).subquery()))).scalar_one()
+    rows = (
+        await session.execute(statement.order_by(*order, tiebreak).limit(per_page).offset((page - 1) * per_page))
+    ).all()
+    return list(rows), int(total)
+
+
+_FOLD_EXTRA = str.maketrans({"đ": "d", "Đ": "d", "ł": "l", "ø": "o", "ß": "ss"})
+
+
+def fold_for_search(*texts: str | None) -> str:
+    """Lower-case text without diacritics, so 'thu vien' finds 'Thư viện' (CJK passes through)."""
+    import unicodedata
+
+    joined = " ".join(t for t in texts if t)
+    decomposed = unicodedata.normalize("NFKD", joined.translate(_FOLD_EXTRA))
+    stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return " ".join(stripped.casefold().split())
+
+
+def search_terms(query: str | None) -> list[str]:
+    return fold_for_search(query).split() if query else []
+
+
+def nfc(text: str) -> str:
+    """Store text as entered, in NFC (the form a keyboard usually produces; makes comparisons exact)."""
+    import unicodedata
+
+    return unicodedata.normalize("NFC", text)
+
+
+class VersionIn(msgspec.Struct, forbid_unknown_fields=True):
+    """Body of archive/restore: the version the client last saw."""
+
+    version: int

@@ -1,0 +1,109 @@
+"""Settings read from COOP_* environment variables (documented in docs/configuration.md)."""
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_SECRET = "insecure-development-secret-change-me"
+
+
+class SettingsError(RuntimeError):
+    """The configuration cannot be used; the message says which variable is wrong."""
+
+
+def _bool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    if raw.lower() in {"1", "true", "yes", "on"}:
+        return True
+    if raw.lower() in {"0", "false", "no", "off"}:
+        return False
+    raise SettingsError(f"{name} must be true or false, not {raw!r}")
+
+
+def _int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise SettingsError(f"{name} must be a whole number, not {raw!r}") from exc
+
+
+@dataclass(frozen=True)
+class Settings:
+    environment: str = "development"
+    secret_key: str = DEFAULT_SECRET
+    database_url: str = ""
+    data_dir: Path = PROJECT_ROOT / "var"
+    home_institution: str = "NLV"
+    upload_max_bytes: int = 20 * 1024 * 1024
+    session_hours: int = 12
+    secure_cookies: bool = False
+    demo_sign_in: bool = False
+    log_level: str = "INFO"
+    log_json: bool = False
+    default_time_zone: str = "Asia/Ho_Chi_Minh"
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def is_production(self) -> bool:
+        return self.environment == "production"
+
+    @property
+    def files_dir(self) -> Path:
+        return self.data_dir / "files"
+
+    @classmethod
+    def from_env(cls) -> "Settings":
+        environment = os.environ.get("COOP_ENV", "development")
+        if environment not in {"development", "production", "test"}:
+            raise SettingsError(f"COOP_ENV must be development, test or production, not {environment!r}")
+        data_dir = Path(os.environ.get("COOP_DATA_DIR") or PROJECT_ROOT / "var")
+        database_url = os.environ.get("COOP_DATABASE_URL") or f"sqlite+aiosqlite:///{data_dir / 'libcoop.db'}"
+        settings = cls(
+            environment=environment,
+            secret_key=os.environ.get("COOP_SECRET_KEY") or DEFAULT_SECRET,
+            database_url=normalise_database_url(database_url),
+            data_dir=data_dir,
+            home_institution=os.environ.get("COOP_HOME_INSTITUTION", "NLV"),
+            upload_max_bytes=_int("COOP_UPLOAD_MAX_BYTES", 20 * 1024 * 1024),
+            session_hours=_int("COOP_SESSION_HOURS", 12),
+            secure_cookies=_bool("COOP_SECURE_COOKIES", environment == "production"),
+            demo_sign_in=_bool("COOP_DEMO_SIGN_IN", False),
+            log_level=os.environ.get("COOP_LOG_LEVEL", "INFO").upper(),
+            log_json=_bool("COOP_LOG_JSON", environment == "production"),
+            default_time_zone=os.environ.get("COOP_TIME_ZONE", "Asia/Ho_Chi_Minh"),
+        )
+        settings.check()
+        return settings
+
+    def check(self) -> None:
+        """Refuse configurations that are unsafe or unusable."""
+        if self.is_production:
+            if self.secret_key == DEFAULT_SECRET or len(self.secret_key) < 32:
+                raise SettingsError(
+                    "COOP_SECRET_KEY must be set to a random value of at least 32 characters in production"
+                )
+            if self.demo_sign_in:
+                raise SettingsError("COOP_DEMO_SIGN_IN cannot be enabled in production")
+        if self.upload_max_bytes <= 0:
+            raise SettingsError("COOP_UPLOAD_MAX_BYTES must be positive")
+        if self.session_hours <= 0:
+            raise SettingsError("COOP_SESSION_HOURS must be positive")
+
+
+def normalise_database_url(url: str) -> str:
+    """Accept the usual spellings and pick the async driver for each backend."""
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url.removeprefix("postgres://")
+    if url.startswith("postgresql://"):
+        url = "postgresql+asyncpg://" + url.removeprefix("postgresql://")
+    if url.startswith("sqlite:///"):
+        url = "sqlite+aiosqlite:///" + url.removeprefix("sqlite:///")
+    if not (url.startswith("postgresql+asyncpg://") or url.startswith("sqlite+aiosqlite://")):
+        raise SettingsError("COOP_DATABASE_URL must be a postgresql:// or sqlite:/// URL")
+    return url
