@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from agreements.models import Agreement, AgreementParty, Commitment, CommitmentLink
 from agreements.schemas import (
     AgreementIn,
+    AgreementKind,
     AgreementOut,
     AgreementPage,
     AgreementRef,
@@ -252,7 +253,7 @@ async def get_agreement(session: AsyncSession, principal: Principal, agreement_i
         reference=row["reference"],
         title=row["title"],
         title_native=row["title_native"],
-        kind=row["kind"],
+        kind=AgreementKind(row["kind"]),
         summary=row["summary"],
         scope_tags=list(row["scope_tags"] or []),
         status=status.value,
@@ -369,7 +370,7 @@ async def _clean(session: AsyncSession, principal: Principal, data: AgreementIn,
         "reference": reference,
         "title": title,
         "title_native": title_native,
-        "kind": data.kind.value,
+        "kind": AgreementKind(data.kind).value,
         "summary": summary,
         "scope_tags": tags,
         "signed_on": data.signed_on,
@@ -378,7 +379,7 @@ async def _clean(session: AsyncSession, principal: Principal, data: AgreementIn,
         "auto_renew": data.auto_renew,
         "renewal_term_months": data.renewal_term_months,
         "notice_period_days": data.notice_period_days,
-        "confidentiality": data.confidentiality.value,
+        "confidentiality": Confidentiality(data.confidentiality).value,
         "search_text": fold_for_search(reference, title, title_native, summary, " ".join(tags)),
     }
 
@@ -592,7 +593,7 @@ async def renew(session: AsyncSession, principal: Principal, agreement_id: uuid.
         reference=_renewal_reference(row["reference"], references),
         title=row["title"],
         title_native=row["title_native"],
-        kind=row["kind"],
+        kind=AgreementKind(row["kind"]),
         summary=row["summary"],
         scope_tags=list(row["scope_tags"] or []),
         parties=[
@@ -604,7 +605,7 @@ async def renew(session: AsyncSession, principal: Principal, agreement_id: uuid.
         auto_renew=row["auto_renew"],
         renewal_term_months=row["renewal_term_months"],
         notice_period_days=row["notice_period_days"],
-        confidentiality=row["confidentiality"],
+        confidentiality=Confidentiality(row["confidentiality"]),
     )
     successor_id = await create_agreement(session, principal, data, predecessor_id=agreement_id)
     commitments = (await _commitments(session, principal, [agreement_id])).get(agreement_id, [])

@@ -1,0 +1,235 @@
+"""Real parts: SQLite and PostgreSQL (every database test runs on both), the real app over ASGI."""
+
+import asyncio
+import contextlib
+import os
+import re
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+from litestar import Litestar
+import httpx
+from sqlalchemy import delete, event
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import SQLModel
+
+from cooperation import migrate
+from cooperation.app import create_app, import_all_models
+from cooperation.auth.access import Principal, Role
+from cooperation.auth.services import create_user, principal_of
+from cooperation.partners.models import Institution
+from cooperation.records import fold_for_search
+from cooperation.settings import Settings
+
+import_all_models()
+
+PG_ADMIN_DSN = os.environ.get("COOP_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
+PASSWORD = "correct horse battery"
+
+
+def _pg_available() -> bool:
+    async def probe() -> bool:
+        try:
+            conn = await asyncpg.connect(PG_ADMIN_DSN, timeout=3)
+        except (OSError, asyncpg.PostgresError):
+            return False
+        await conn.close()
+        return True
+
+    return asyncio.run(probe())
+
+
+@pytest.fixture(scope="session")
+def database_urls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """One migrated database per backend for the whole session; tests empty the tables they use."""
+    urls = {}
+    sqlite_path = tmp_path_factory.mktemp("sqlite") / "test.db"
+    urls["sqlite"] = f"sqlite+aiosqlite:///{sqlite_path}"
+    migrate.upgrade(urls["sqlite"])
+    pg_name = None
+    if _pg_available():
+        pg_name = f"libcoop_test_{uuid.uuid4().hex[:10]}"
+
+        async def create() -> None:
+            conn = await asyncpg.connect(PG_ADMIN_DSN)
+            await conn.execute(f'CREATE DATABASE "{pg_name}"')
+            await conn.close()
+
+        asyncio.run(create())
+        base = PG_ADMIN_DSN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
+        urls["postgresql"] = f"{base}/{pg_name}"
+        migrate.upgrade(urls["postgresql"])
+    elif os.environ.get("CI"):
+        pytest.fail(f"PostgreSQL is not reachable at {PG_ADMIN_DSN}: CI must test against it", pytrace=False)
+    yield urls
+    if pg_name:
+
+        async def drop() -> None:
+            conn = await asyncpg.connect(PG_ADMIN_DSN)
+            await conn.execute(f'DROP DATABASE IF EXISTS "{pg_name}" WITH (FORCE)')
+            await conn.close()
+
+        asyncio.run(drop())
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def backend(request: pytest.FixtureRequest, database_urls: dict[str, str]) -> str:
+    if request.param not in database_urls:
+        pytest.skip("PostgreSQL not reachable (set CI=1 to make this a failure)")
+    return request.param
+
+
+@pytest.fixture
+def settings(backend: str, database_urls: dict[str, str], tmp_path: Path) -> Settings:
+    return Settings(
+        environment="test",
+        secret_key="test-secret-" + "x" * 40,
+        database_url=database_urls[backend],
+        data_dir=tmp_path,
+        upload_max_bytes=64 * 1024,
+        log_level="WARNING",
+    )
+
+
+@pytest.fixture
+async def app(settings: Settings) -> AsyncIterator[Litestar]:
+    application = create_app(settings)
+    factory = application.state.session_factory
+    async with factory() as session:
+        for table in reversed(SQLModel.metadata.sorted_tables):
+            if table.name != "alembic_version":
+                await session.execute(delete(table))
+        await session.commit()
+    yield application
+    await application.state.engine.dispose()
+
+
+@pytest.fixture
+async def db(app: Litestar) -> AsyncIterator[AsyncSession]:
+    async with app.state.session_factory() as session:
+        yield session
+
+
+@dataclass
+class World:
+    """Institutions and one user per role: partner_a works at NLC, partner_b at BNF."""
+
+    home: uuid.UUID
+    nlc: uuid.UUID
+    bnf: uuid.UUID
+    ndl: uuid.UUID
+    users: dict[str, str]
+    principals: dict[str, Principal]
+
+
+async def add_institution(db: AsyncSession, code: str, name: str, country: str, native: str | None = None, home: bool = False) -> uuid.UUID:
+    institution = Institution(code=code, name=name, name_native=native, country=country, is_home=home, search_text=fold_for_search(code, name, native))
+    db.add(institution)
+    await db.flush()
+    return institution.id
+
+
+@pytest.fixture
+async def world(db: AsyncSession) -> World:
+    home = await add_institution(db, "NLV", "National Library of Vietnam", "VN", "Thư viện Quốc gia Việt Nam", home=True)
+    nlc = await add_institution(db, "NLC", "National Library of China", "CN", "中国国家图书馆")
+    bnf = await add_institution(db, "BNF", "National Library of France", "FR", "Bibliothèque nationale de France")
+    ndl = await add_institution(db, "NDL", "National Diet Library", "JP", "国立国会図書館")
+    users = {}
+    principals = {}
+    for key, role, institution in [
+        ("admin", Role.ADMIN, home), ("coordinator", Role.COORDINATOR, home), ("director", Role.DIRECTOR, home),
+        ("partner_a", Role.PARTNER, nlc), ("partner_b", Role.PARTNER, bnf),
+    ]:
+        email = f"{key}@example.org"
+        user = await create_user(db, None, email=email, name=key.replace("_", " ").title(), role=role, password=PASSWORD, institution_id=institution)
+        users[key] = email
+        principals[key] = principal_of(user)
+    await db.commit()
+    return World(home=home, nlc=nlc, bnf=bnf, ndl=ndl, users=users, principals=principals)
+
+
+class Client:
+    """A browser-like client: keeps cookies, sends the CSRF token with every unsafe request."""
+
+    def __init__(self, raw: httpx.AsyncClient) -> None:
+        self.raw = raw
+
+    async def csrf(self) -> str:
+        token = self.raw.cookies.get("coop_csrf")
+        if not token:
+            await self.raw.get("/login")
+            token = self.raw.cookies.get("coop_csrf")
+        assert token
+        return token
+
+    async def sign_in(self, email: str, password: str = PASSWORD) -> Any:
+        token = await self.csrf()
+        response = await self.raw.post("/login", data={"email": email, "password": password, "_csrf_token": token}, follow_redirects=False)
+        assert response.status_code == 303, response.text
+        return response
+
+    async def get(self, path: str, **kwargs: Any) -> Any:
+        return await self.raw.get(path, **kwargs)
+
+    async def form(self, path: str, data: dict[str, Any], **kwargs: Any) -> Any:
+        payload = {**data, "_csrf_token": await self.csrf()}
+        return await self.raw.post(path, data=payload, follow_redirects=False, **kwargs)
+
+    async def api(self, method: str, path: str, json: Any = None, **kwargs: Any) -> Any:
+        headers = {"x-csrf-token": await self.csrf(), **kwargs.pop("headers", {})}
+        return await self.raw.request(method, path, json=json, headers=headers, **kwargs)
+
+
+def http_client(app: Litestar, client_address: str = "192.0.2.10") -> httpx.AsyncClient:
+    """The app over ASGI in the test's own event loop (Litestar's AsyncTestClient runs it in another thread)."""
+    transport = httpx.ASGITransport(app=app, client=(client_address, 50000))
+    return httpx.AsyncClient(transport=transport, base_url="http://testserver")
+
+
+@pytest.fixture
+async def anonymous(app: Litestar) -> AsyncIterator[Client]:
+    async with http_client(app) as raw:
+        yield Client(raw)
+
+
+@pytest.fixture
+async def client_for(app: Litestar, world: World) -> AsyncIterator[Any]:
+    """`await client_for("coordinator")` gives a signed-in client for that role."""
+    async with contextlib.AsyncExitStack() as stack:
+
+        async def make(role: str) -> Client:
+            raw = await stack.enter_async_context(http_client(app))
+            client = Client(raw)
+            await client.sign_in(world.users[role])
+            return client
+
+        yield make
+
+
+class QueryCounter:
+    def __init__(self, app: Litestar) -> None:
+        self.count = 0
+        self.engine = app.state.engine.sync_engine
+
+    def _on_execute(self, *args: Any) -> None:
+        self.count += 1
+
+    def __enter__(self) -> "QueryCounter":
+        self.count = 0
+        event.listen(self.engine, "before_cursor_execute", self._on_execute)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        event.remove(self.engine, "before_cursor_execute", self._on_execute)
+
+
+def csrf_field(html: str) -> str:
+    match = re.search(r'name="_csrf_token" value="([^"]+)"', html)
+    assert match
+    return match.group(1)

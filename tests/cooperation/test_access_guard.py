@@ -1,0 +1,72 @@
+"""Default deny: every registered route refuses an anonymous request, except the explicit public allowlist."""
+
+import re
+
+import pytest
+from litestar.routes import HTTPRoute
+
+from cooperation.auth.middleware import PUBLIC_OPT
+
+# The only routes reachable without signing in. Adding one is a security decision: change it here.
+PUBLIC = {
+    ("GET", "/health"),
+    ("GET", "/login"),
+    ("POST", "/login"),
+    ("POST", "/login/demo"),
+    ("GET", "/static/{file_path:path}"),
+    ("HEAD", "/static/{file_path:path}"),
+}
+PARAM = re.compile(r"\{(\w+):(\w+)\}")
+SAMPLE = {"uuid": "3f2b8c1e-6b1f-4a7e-9d2c-0c7f3e9a1b2c", "str": "agreement", "path": "css/app.css", "int": "1"}
+
+
+def concrete(path: str) -> str:
+    return PARAM.sub(lambda m: SAMPLE[m.group(2)], path)
+
+
+def all_routes(app):
+    for route in app.routes:
+        if not isinstance(route, HTTPRoute):
+            continue
+        for handler in route.route_handlers:
+            for method in sorted(handler.http_methods):
+                if method == "OPTIONS":
+                    continue
+                yield method, route.path, handler
+
+
+async def test_public_routes_are_exactly_the_allowlist(app):
+    public = {(method, path) for method, path, handler in all_routes(app) if handler.opt.get(PUBLIC_OPT)}
+    assert public == PUBLIC
+
+
+async def test_every_other_route_refuses_anonymous_requests(app, anonymous):
+    checked = 0
+    for method, path, handler in all_routes(app):
+        if handler.opt.get(PUBLIC_OPT):
+            continue
+        url = concrete(path)
+        headers = {"x-csrf-token": await anonymous.csrf()}
+        response = await anonymous.raw.request(method, url, headers=headers, follow_redirects=False)
+        if path.startswith("/api/"):
+            assert response.status_code == 401, (method, path, response.status_code)
+            assert response.headers["content-type"].startswith("application/problem+json")
+        else:
+            assert response.status_code in (303, 401), (method, path, response.status_code)
+            if response.status_code == 303:
+                assert response.headers["location"].startswith("/login")
+        checked += 1
+    assert checked > 40
+
+
+@pytest.mark.parametrize("path", ["/agreements", "/institutions", "/"])
+async def test_pages_send_people_to_sign_in_and_back(anonymous, path):
+    response = await anonymous.get(path, follow_redirects=False)
+    assert response.status_code == 303
+    assert response.headers["location"] == f"/login?next={path}"
+
+
+async def test_forged_session_cookie_is_refused(anonymous):
+    anonymous.raw.cookies.set("coop_session", "forged-token")
+    response = await anonymous.get("/api/v1/agreements")
+    assert response.status_code == 401
