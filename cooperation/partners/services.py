@@ -67,8 +67,8 @@ def country_name(code: str | None) -> str:
     return COUNTRY_NAMES.get(code or "", code or "")
 
 
-def _clean_institution(data: InstitutionIn) -> dict[str, Any]:
-    errors: dict[str, str] = {}
+def _clean_institution(data: InstitutionIn, errors: dict[str, str]) -> dict[str, Any]:
+    """Normalised values, or ValidationFailed with every wrong field (including those already in `errors`)."""
     country = data.country.upper()
     if country not in COUNTRY_NAMES:
         errors["country"] = f"{data.country!r} is not an ISO 3166 country code (such as VN, CN, FR)"
@@ -163,18 +163,19 @@ async def home_institution_id(session: AsyncSession) -> uuid.UUID | None:
     return await session.scalar(select(I.id).where(I.is_home.is_(True)).limit(1))
 
 
-async def _code_taken(session: AsyncSession, code: str, except_id: uuid.UUID | None = None) -> bool:
+async def _code_errors(session: AsyncSession, code: str, except_id: uuid.UUID | None = None) -> dict[str, str]:
+    code = code.strip().upper()
     statement = select(I.id).where(I.code == code)
     if except_id is not None:
         statement = statement.where(I.id != except_id)
-    return (await session.scalar(statement)) is not None
+    if (await session.scalar(statement)) is not None:
+        return {"code": f"{code} is already used by another institution"}
+    return {}
 
 
 async def create_institution(session: AsyncSession, principal: Principal, data: InstitutionIn) -> uuid.UUID:
     require_manager(principal, "register institutions")
-    values = _clean_institution(data)
-    if await _code_taken(session, values["code"]):
-        raise ValidationFailed({"code": f"{values['code']} is already used by another institution"})
+    values = _clean_institution(data, await _code_errors(session, data.code))
     institution = Institution(**values)
     session.add(institution)
     await session.flush()
@@ -196,9 +197,7 @@ async def update_institution(
 ) -> int:
     await get_institution(session, principal, institution_id)  # 404 before 403
     require_manager(principal, "edit institutions")
-    values = _clean_institution(data)
-    if await _code_taken(session, values["code"], institution_id):
-        raise ValidationFailed({"code": f"{values['code']} is already used by another institution"})
+    values = _clean_institution(data, await _code_errors(session, data.code, institution_id))
     before = await _institution_values(session, institution_id)
     version = await update_versioned(session, Institution, institution_id, data.version, values, what="institution")
     changes = {k: v for k, v in _changes(before, values).items() if k != "search_text"}

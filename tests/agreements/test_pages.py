@@ -1,0 +1,71 @@
+"""Agreement pages: forms keep what was typed and show each error beside its field; lists filter with htmx."""
+
+import re
+
+
+def form_for(world, **overrides):
+    data = {
+        "reference": "NLV-NLC-2025", "title": "Thỏa thuận hợp tác NLV–NLC", "kind": "cooperation_agreement", "confidentiality": "parties",
+        "summary": "Hợp tác trong môi trường số", "scope_tags": "digitization, ancient books",
+        "party-0-institution_id": str(world.home), "party-0-signatory_name": "Nguyễn Xuân Dũng", "party-0-signatory_title": "Director", "party-0-signed_on": "2025-04-10",
+        "party-1-institution_id": str(world.nlc), "party-1-signatory_name": "", "party-1-signatory_title": "", "party-1-signed_on": "2025-04-10",
+        "party-2-institution_id": "", "party-2-signatory_name": "", "party-2-signatory_title": "", "party-2-signed_on": "",
+        "effective_on": "2025-04-10", "expires_on": "2030-04-09", "renewal_term_months": "60", "notice_period_days": "180", "auto_renew": "1",
+    }
+    data.update(overrides)
+    return data
+
+
+async def test_create_through_the_form(client_for, world):
+    coordinator = await client_for("coordinator")
+    response = await coordinator.form("/agreements", form_for(world))
+    assert response.status_code == 303, response.text
+    detail = await coordinator.get(response.headers["location"])
+    assert "Thỏa thuận hợp tác NLV–NLC" in detail.text
+    assert "Nguyễn Xuân Dũng" in detail.text and "中国国家图书馆" in detail.text
+    listing = await coordinator.get("/agreements")
+    assert "NLV-NLC-2025" in listing.text and "NLV · NLC" in listing.text
+
+
+async def test_invalid_form_shows_errors_in_place_and_keeps_input(client_for, world):
+    coordinator = await client_for("coordinator")
+    response = await coordinator.form("/agreements", form_for(
+        world, **{"party-1-institution_id": "", "party-1-signed_on": "", "expires_on": "2020-01-01", "party-0-signed_on": "10/04/2025",
+                  "notice_period_days": "many"}))
+    assert response.status_code == 422
+    html = response.text
+    assert 'value="Thỏa thuận hợp tác NLV–NLC"' in html  # what was typed is kept
+    assert 'value="Nguyễn Xuân Dũng"' in html
+    assert re.search(r'id="notice_period_days-error">[^<]+', html)
+    assert "parties.0.signed_on" in html or "party-0-signed_on" in html
+    assert (await coordinator.api("GET", "/api/v1/agreements")).json()["total"] == 0
+    one_party = await coordinator.form("/agreements", form_for(world, **{"party-1-institution_id": "", "party-1-signed_on": ""}))
+    assert one_party.status_code == 422
+    assert "at least two parties" in one_party.text
+
+
+async def test_htmx_filter_returns_only_the_table(client_for, world):
+    coordinator = await client_for("coordinator")
+    await coordinator.form("/agreements", form_for(world))
+    response = await coordinator.get("/agreements?q=nlv", headers={"HX-Request": "true", "HX-Target": "agreement-table"})
+    assert response.text.lstrip().startswith('<div id="agreement-table">')
+    assert "NLV-NLC-2025" in response.text
+    assert "<html" not in response.text
+
+
+async def test_partner_cannot_open_the_create_form(client_for, world):
+    partner = await client_for("partner_a")
+    assert (await partner.get("/agreements/new")).status_code == 403
+    assert (await partner.get("/institutions/new")).status_code == 403
+
+
+async def test_institution_form_errors(client_for, world):
+    coordinator = await client_for("coordinator")
+    response = await coordinator.form("/institutions", {"code": "NLV", "name": "Thư viện", "country": "XX", "kind": "national_library", "website": "ftp://x"})
+    assert response.status_code == 422
+    assert "already used" in response.text and "not an ISO 3166 country code" in response.text and "http://" in response.text
+    created = await coordinator.form("/institutions", {"code": "nlk", "name": "National Library of Korea", "name_native": "국립중앙도서관",
+                                                       "country": "kr", "kind": "national_library", "active": "1"})
+    assert created.status_code == 303
+    page = await coordinator.get(created.headers["location"])
+    assert "NLK" in page.text and "국립중앙도서관" in page.text and "South Korea" in page.text
