@@ -36,7 +36,7 @@ PerPage = Annotated[int, QueryParameter(ge=1, le=100, description="Rows per page
 
 class AgreementApi(Controller):
     path = "/api/v1/agreements"
-    tags = ["agreements"]
+    tags = ("agreements",)
 
     @get("/", name="api_agreements")
     async def list_agreements(
@@ -58,24 +58,42 @@ class AgreementApi(Controller):
         """Agreements you may see. Views: in_force, expiring (within `days`), expired_not_renewed.
         `q` searches reference, title, summary and scope (diacritics optional); `sort` e.g. `-expires_on`."""
         return await services.list_agreements(
-            db, principal, page=page, per_page=per_page, sort=sort, q=q, view=view, days=days,
-            status=status.value if status else None, kind=kind.value if kind else None,
-            partner_id=partner_id, country=country, archived=archived,
+            db,
+            principal,
+            page=page,
+            per_page=per_page,
+            sort=sort,
+            q=q,
+            view=view,
+            days=days,
+            status=status.value if status else None,
+            kind=kind.value if kind else None,
+            partner_id=partner_id,
+            country=country,
+            archived=archived,
         )
 
     @post("/", name="api_agreement_create")
-    async def create_agreement(self, db: NamedDependency[AsyncSession], principal: NamedDependency[Principal], data: JSONBody[AgreementIn]) -> AgreementOut:
+    async def create_agreement(
+        self, db: NamedDependency[AsyncSession], principal: NamedDependency[Principal], data: JSONBody[AgreementIn]
+    ) -> AgreementOut:
         """Create an agreement as a draft with its parties (two or more)."""
         agreement_id = await services.create_agreement_and_commit(db, principal, data)
         return await services.get_agreement(db, principal, agreement_id)
 
     @get("/{agreement_id:uuid}", name="api_agreement")
-    async def get_agreement(self, db: NamedDependency[AsyncSession], principal: NamedDependency[Principal], agreement_id: FromPath[uuid.UUID]) -> AgreementOut:
+    async def get_agreement(
+        self, db: NamedDependency[AsyncSession], principal: NamedDependency[Principal], agreement_id: FromPath[uuid.UUID]
+    ) -> AgreementOut:
         return await services.get_agreement(db, principal, agreement_id)
 
     @put("/{agreement_id:uuid}", name="api_agreement_update")
     async def update_agreement(
-        self, db: NamedDependency[AsyncSession], principal: NamedDependency[Principal], agreement_id: FromPath[uuid.UUID], data: JSONBody[AgreementUpdate]
+        self,
+        db: NamedDependency[AsyncSession],
+        principal: NamedDependency[Principal],
+        agreement_id: FromPath[uuid.UUID],
+        data: JSONBody[AgreementUpdate],
     ) -> AgreementOut:
         """Replace the terms of a draft or negotiating agreement; `version` must be the one you read (409 otherwise)."""
         await services.update_agreement(db, principal, agreement_id, data)
@@ -83,7 +101,11 @@ class AgreementApi(Controller):
 
     @post("/{agreement_id:uuid}/transition", name="api_agreement_transition", status_code=200)
     async def transition(
-        self, db: NamedDependency[AsyncSession], principal: NamedDependency[Principal], agreement_id: FromPath[uuid.UUID], data: JSONBody[TransitionIn]
+        self,
+        db: NamedDependency[AsyncSession],
+        principal: NamedDependency[Principal],
+        agreement_id: FromPath[uuid.UUID],
+        data: JSONBody[TransitionIn],
     ) -> AgreementOut:
         """Move along the lifecycle draft → negotiating → signed → in force → expired / terminated / superseded.
         A refused move answers 409 with the reason."""
@@ -91,13 +113,17 @@ class AgreementApi(Controller):
         return await services.get_agreement(db, principal, agreement_id)
 
     @post("/{agreement_id:uuid}/renew", name="api_agreement_renew", status_code=201)
-    async def renew(self, db: NamedDependency[AsyncSession], principal: NamedDependency[Principal], agreement_id: FromPath[uuid.UUID]) -> AgreementOut:
+    async def renew(
+        self, db: NamedDependency[AsyncSession], principal: NamedDependency[Principal], agreement_id: FromPath[uuid.UUID]
+    ) -> AgreementOut:
         """Draft the successor of this agreement, linked to it, with its parties and commitments."""
         successor_id = await services.renew(db, principal, agreement_id)
         return await services.get_agreement(db, principal, successor_id)
 
     @get("/{agreement_id:uuid}/renewal-diff", name="api_agreement_renewal_diff")
-    async def renewal_diff(self, db: NamedDependency[AsyncSession], principal: NamedDependency[Principal], agreement_id: FromPath[uuid.UUID]) -> RenewalDiff:
+    async def renewal_diff(
+        self, db: NamedDependency[AsyncSession], principal: NamedDependency[Principal], agreement_id: FromPath[uuid.UUID]
+    ) -> RenewalDiff:
         """What changed between this agreement and the one it renews."""
         diff = await services.renewal_diff(db, principal, agreement_id)
         if diff is None:
@@ -105,25 +131,43 @@ class AgreementApi(Controller):
         return diff
 
     @post("/{agreement_id:uuid}/archive", name="api_agreement_archive", status_code=200)
-    async def archive(self, db: NamedDependency[AsyncSession], principal: NamedDependency[Principal], agreement_id: FromPath[uuid.UUID], data: JSONBody[VersionIn]) -> AgreementOut:
+    async def archive(
+        self,
+        db: NamedDependency[AsyncSession],
+        principal: NamedDependency[Principal],
+        agreement_id: FromPath[uuid.UUID],
+        data: JSONBody[VersionIn],
+    ) -> AgreementOut:
         await services.set_archived(db, principal, agreement_id, archived=True, version=data.version)
         return await services.get_agreement(db, principal, agreement_id)
 
     @post("/{agreement_id:uuid}/restore", name="api_agreement_restore", status_code=200)
-    async def restore(self, db: NamedDependency[AsyncSession], principal: NamedDependency[Principal], agreement_id: FromPath[uuid.UUID], data: JSONBody[VersionIn]) -> AgreementOut:
+    async def restore(
+        self,
+        db: NamedDependency[AsyncSession],
+        principal: NamedDependency[Principal],
+        agreement_id: FromPath[uuid.UUID],
+        data: JSONBody[VersionIn],
+    ) -> AgreementOut:
         await services.set_archived(db, principal, agreement_id, archived=False, version=data.version)
         return await services.get_agreement(db, principal, agreement_id)
 
     @get("/{agreement_id:uuid}/history", name="api_agreement_history")
-    async def history(self, db: NamedDependency[AsyncSession], principal: NamedDependency[Principal], agreement_id: FromPath[uuid.UUID]) -> list[audit.AuditEntry]:
+    async def history(
+        self, db: NamedDependency[AsyncSession], principal: NamedDependency[Principal], agreement_id: FromPath[uuid.UUID]
+    ) -> list[audit.AuditEntry]:
         """Every change to the agreement, newest first."""
         await services.get_agreement(db, principal, agreement_id)
         return await audit.history(db, "agreement", agreement_id)
 
     @put("/{agreement_id:uuid}/parties/{institution_id:uuid}", name="api_agreement_party_update")
     async def update_party(
-        self, db: NamedDependency[AsyncSession], principal: NamedDependency[Principal], agreement_id: FromPath[uuid.UUID],
-        institution_id: FromPath[uuid.UUID], data: JSONBody[PartyUpdate],
+        self,
+        db: NamedDependency[AsyncSession],
+        principal: NamedDependency[Principal],
+        agreement_id: FromPath[uuid.UUID],
+        institution_id: FromPath[uuid.UUID],
+        data: JSONBody[PartyUpdate],
     ) -> AgreementOut:
         """A party's signatory and signing date (a partner: its own institution only)."""
         await services.update_party(db, principal, agreement_id, institution_id, data)
@@ -131,7 +175,11 @@ class AgreementApi(Controller):
 
     @post("/{agreement_id:uuid}/commitments", name="api_commitment_create")
     async def add_commitment(
-        self, db: NamedDependency[AsyncSession], principal: NamedDependency[Principal], agreement_id: FromPath[uuid.UUID], data: JSONBody[CommitmentIn]
+        self,
+        db: NamedDependency[AsyncSession],
+        principal: NamedDependency[Principal],
+        agreement_id: FromPath[uuid.UUID],
+        data: JSONBody[CommitmentIn],
     ) -> CommitmentOut:
         commitment_id = await services.add_commitment(db, principal, agreement_id, data)
         agreement = await services.get_agreement(db, principal, agreement_id)
@@ -139,8 +187,12 @@ class AgreementApi(Controller):
 
     @put("/{agreement_id:uuid}/commitments/{commitment_id:uuid}", name="api_commitment_update")
     async def update_commitment(
-        self, db: NamedDependency[AsyncSession], principal: NamedDependency[Principal], agreement_id: FromPath[uuid.UUID],
-        commitment_id: FromPath[uuid.UUID], data: JSONBody[CommitmentUpdate],
+        self,
+        db: NamedDependency[AsyncSession],
+        principal: NamedDependency[Principal],
+        agreement_id: FromPath[uuid.UUID],
+        commitment_id: FromPath[uuid.UUID],
+        data: JSONBody[CommitmentUpdate],
     ) -> CommitmentOut:
         await services.update_commitment(db, principal, agreement_id, commitment_id, data)
         agreement = await services.get_agreement(db, principal, agreement_id)
@@ -148,16 +200,24 @@ class AgreementApi(Controller):
 
     @patch("/{agreement_id:uuid}/commitments/{commitment_id:uuid}/progress", name="api_commitment_progress")
     async def commitment_progress(
-        self, db: NamedDependency[AsyncSession], principal: NamedDependency[Principal], agreement_id: FromPath[uuid.UUID],
-        commitment_id: FromPath[uuid.UUID], data: JSONBody[CommitmentProgressIn],
+        self,
+        db: NamedDependency[AsyncSession],
+        principal: NamedDependency[Principal],
+        agreement_id: FromPath[uuid.UUID],
+        commitment_id: FromPath[uuid.UUID],
+        data: JSONBody[CommitmentProgressIn],
     ) -> CommitmentOut:
         """Report status and progress (a partner: on commitments its institution is responsible for)."""
         return await services.record_commitment_progress(db, principal, agreement_id, commitment_id, data)
 
     @post("/{agreement_id:uuid}/commitments/{commitment_id:uuid}/archive", name="api_commitment_archive", status_code=204)
     async def archive_commitment(
-        self, db: NamedDependency[AsyncSession], principal: NamedDependency[Principal], agreement_id: FromPath[uuid.UUID],
-        commitment_id: FromPath[uuid.UUID], data: JSONBody[VersionIn],
+        self,
+        db: NamedDependency[AsyncSession],
+        principal: NamedDependency[Principal],
+        agreement_id: FromPath[uuid.UUID],
+        commitment_id: FromPath[uuid.UUID],
+        data: JSONBody[VersionIn],
     ) -> None:
         await services.set_commitment_archived(db, principal, agreement_id, commitment_id, version=data.version)
 

@@ -5,29 +5,67 @@ from datetime import date, timedelta
 
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from agreements.models import Agreement, AgreementParty, Commitment
 from cooperation import audit
-from cooperation.db import utcnow
+from cooperation.db import table, utcnow
 from cooperation.demo import DemoWorld
 from cooperation.partners.models import Institution
 from cooperation.records import fold_for_search
 
 
-def _agreement(world: DemoWorld, session: AsyncSession, *, reference: str, title: str, kind: str, status: str, parties: list[tuple[str, str | None, str | None, date | None]],
-               summary: str = "", tags: list[str] | None = None, title_native: str | None = None, signed_on: date | None = None,
-               effective_on: date | None = None, expires_on: date | None = None, auto_renew: bool = False, renewal_term_months: int | None = None,
-               notice_period_days: int | None = None, confidentiality: str = "parties", predecessor_id: uuid.UUID | None = None) -> Agreement:
+def _agreement(
+    world: DemoWorld,
+    session: AsyncSession,
+    *,
+    reference: str,
+    title: str,
+    kind: str,
+    status: str,
+    parties: list[tuple[str, str | None, str | None, date | None]],
+    summary: str = "",
+    tags: list[str] | None = None,
+    title_native: str | None = None,
+    signed_on: date | None = None,
+    effective_on: date | None = None,
+    expires_on: date | None = None,
+    auto_renew: bool = False,
+    renewal_term_months: int | None = None,
+    notice_period_days: int | None = None,
+    confidentiality: str = "parties",
+    predecessor_id: uuid.UUID | None = None,
+) -> Agreement:
     agreement = Agreement(
-        reference=reference, title=title, title_native=title_native, kind=kind, status=status, summary=summary, scope_tags=tags or [],
-        signed_on=signed_on, effective_on=effective_on, expires_on=expires_on, auto_renew=auto_renew, renewal_term_months=renewal_term_months,
-        notice_period_days=notice_period_days, confidentiality=confidentiality, predecessor_id=predecessor_id,
+        reference=reference,
+        title=title,
+        title_native=title_native,
+        kind=kind,
+        status=status,
+        summary=summary,
+        scope_tags=tags or [],
+        signed_on=signed_on,
+        effective_on=effective_on,
+        expires_on=expires_on,
+        auto_renew=auto_renew,
+        renewal_term_months=renewal_term_months,
+        notice_period_days=notice_period_days,
+        confidentiality=confidentiality,
+        predecessor_id=predecessor_id,
         search_text=fold_for_search(reference, title, title_native, summary, " ".join(tags or [])),
     )
     session.add(agreement)
     for position, (code, signatory, signatory_title, party_signed) in enumerate(parties):
-        session.add(AgreementParty(agreement_id=agreement.id, institution_id=world.institutions[code], position=position,
-                                   signatory_name=signatory, signatory_title=signatory_title, signed_on=party_signed))
+        session.add(
+            AgreementParty(
+                agreement_id=agreement.id,
+                institution_id=world.institutions[code],
+                position=position,
+                signatory_name=signatory,
+                signatory_title=signatory_title,
+                signed_on=party_signed,
+            )
+        )
     audit.record(session, None, "create", "agreement", agreement.id, summary=f"Demo data: {reference}")
     return agreement
 
@@ -36,11 +74,13 @@ async def load_demo(session: AsyncSession, world: DemoWorld) -> None:
     today = utcnow().date()
     signed = date(2025, 4, 10)  # the article says April 2025; the day is the demo's choice
     nlc = _agreement(
-        world, session,
+        world,
+        session,
         reference="NLV-NLC-2025",
         title="Cooperation Agreement between the National Library of Vietnam and the National Library of China",
         title_native="Thỏa thuận hợp tác giữa Thư viện Quốc gia Việt Nam và Thư viện Quốc gia Trung Quốc · 中越国家图书馆合作协议",
-        kind="cooperation_agreement", status="in_force",
+        kind="cooperation_agreement",
+        status="in_force",
         parties=[("NLV", "Nguyễn Xuân Dũng", "Director", signed), ("NLC", None, "Director", signed)],
         summary=(
             "Framework for cooperation in the digital environment: exchange of professional experience and delegations, "
@@ -48,60 +88,129 @@ async def load_demo(session: AsyncSession, world: DemoWorld) -> None:
             "digitization of documentary heritage, including ancient books."
         ),
         tags=["digital services", "smart library", "digitization", "ancient books", "expert exchange"],
-        signed_on=signed, effective_on=signed, expires_on=date(2030, 4, 9), auto_renew=True, renewal_term_months=60, notice_period_days=180,
+        signed_on=signed,
+        effective_on=signed,
+        expires_on=date(2030, 4, 9),
+        auto_renew=True,
+        renewal_term_months=60,
+        notice_period_days=180,
     )
     await session.flush()
     commitments = [
         ("Exchange expert delegations: at least one working visit each way per year", None, None, 2, "visits", "in_progress", 25),
-        ("Share experience on smart-library reader services (IoT, RFID, smart shelving, AR/VR)", "NLC", None, None, None, "in_progress", 40),
+        (
+            "Share experience on smart-library reader services (IoT, RFID, smart shelving, AR/VR)",
+            "NLC",
+            None,
+            None,
+            None,
+            "in_progress",
+            40,
+        ),
         ("Cooperate on the preservation and digitization of ancient books", None, date(2027, 12, 31), None, None, "planned", 0),
         ("Host NLC experts for a working session on digital products and services", "NLV", date(2025, 12, 31), None, None, "done", 100),
         ("Develop a programme of professional exchanges for 2026–2028", "NLV", date(2026, 6, 30), None, None, "planned", 0),
     ]
     for position, (text, responsible, due, target, unit, status, progress) in enumerate(commitments):
-        session.add(Commitment(agreement_id=nlc.id, position=position, text=text,
-                               responsible_institution_id=world.institutions[responsible] if responsible else None,
-                               due_on=due, yearly_target=target, unit=unit, status=status, progress=progress))
+        session.add(
+            Commitment(
+                agreement_id=nlc.id,
+                position=position,
+                text=text,
+                responsible_institution_id=world.institutions[responsible] if responsible else None,
+                due_on=due,
+                yearly_target=target,
+                unit=unit,
+                status=status,
+                progress=progress,
+            )
+        )
     _agreement(
-        world, session, reference="NLV-BNF-2019", title="Memorandum of understanding on cooperation in heritage collections",
+        world,
+        session,
+        reference="NLV-BNF-2019",
+        title="Memorandum of understanding on cooperation in heritage collections",
         title_native="Mémorandum d'entente sur la coopération en matière de collections patrimoniales",
-        kind="memorandum_of_understanding", status="expired",
+        kind="memorandum_of_understanding",
+        status="expired",
         parties=[("NLV", "Nguyễn Xuân Dũng", "Director", date(2019, 10, 2)), ("BNF", None, "Président", date(2019, 10, 2))],
         summary="Exchange of expertise on the conservation of Vietnamese holdings in French collections (Hán Nôm manuscripts).",
-        tags=["heritage", "conservation", "hán nôm"], signed_on=date(2019, 10, 2), effective_on=date(2019, 10, 2), expires_on=date(2024, 10, 1),
+        tags=["heritage", "conservation", "hán nôm"],
+        signed_on=date(2019, 10, 2),
+        effective_on=date(2019, 10, 2),
+        expires_on=date(2024, 10, 1),
         notice_period_days=90,
     )
     _agreement(
-        world, session, reference="NLV-NDL-2021", title="Agreement on the exchange of publications",
-        kind="exchange_of_publications", status="in_force",
+        world,
+        session,
+        reference="NLV-NDL-2021",
+        title="Agreement on the exchange of publications",
+        kind="exchange_of_publications",
+        status="in_force",
         parties=[("NLV", None, None, date(2021, 6, 1)), ("NDL", None, None, date(2021, 6, 1))],
-        summary="Yearly exchange of official publications and national bibliographies.", tags=["exchange of publications"],
-        signed_on=date(2021, 6, 1), effective_on=date(2021, 6, 1), expires_on=today + timedelta(days=45), notice_period_days=60,
+        summary="Yearly exchange of official publications and national bibliographies.",
+        tags=["exchange of publications"],
+        signed_on=date(2021, 6, 1),
+        effective_on=date(2021, 6, 1),
+        expires_on=today + timedelta(days=45),
+        notice_period_days=60,
     )
     _agreement(
-        world, session, reference="NLV-NLK-2026", title="Staff exchange agreement", kind="staff_exchange", status="negotiating",
+        world,
+        session,
+        reference="NLV-NLK-2026",
+        title="Staff exchange agreement",
+        kind="staff_exchange",
+        status="negotiating",
         parties=[("NLV", None, None, None), ("NLK", None, None, None)],
-        summary="Two-week placements of librarians in each other's digital services departments.", tags=["expert exchange"],
+        summary="Two-week placements of librarians in each other's digital services departments.",
+        tags=["expert exchange"],
     )
     nlr = _agreement(
-        world, session, reference="NLV-NLR-2020", title="Cooperation agreement on digitization of Russian-language collections", kind="digitization",
-        status="in_force", parties=[("NLV", None, None, date(2020, 9, 15)), ("NLR", None, None, date(2020, 9, 15))],
+        world,
+        session,
+        reference="NLV-NLR-2020",
+        title="Cooperation agreement on digitization of Russian-language collections",
+        kind="digitization",
+        status="in_force",
+        parties=[("NLV", None, None, date(2020, 9, 15)), ("NLR", None, None, date(2020, 9, 15))],
         summary="Joint digitization of Russian-language scientific literature held by the National Library of Vietnam.",
-        tags=["digitization"], signed_on=date(2020, 9, 15), effective_on=date(2020, 9, 15), expires_on=date(2025, 9, 14), notice_period_days=90,
+        tags=["digitization"],
+        signed_on=date(2020, 9, 15),
+        effective_on=date(2020, 9, 15),
+        expires_on=date(2025, 9, 14),
+        notice_period_days=90,
     )
     await session.flush()
     _agreement(
-        world, session, reference="NLV-NLR-2020-R1", title="Cooperation agreement on digitization of Russian-language collections", kind="digitization",
-        status="negotiating", parties=[("NLV", None, None, None), ("NLR", None, None, None)],
+        world,
+        session,
+        reference="NLV-NLR-2020-R1",
+        title="Cooperation agreement on digitization of Russian-language collections",
+        kind="digitization",
+        status="negotiating",
+        parties=[("NLV", None, None, None), ("NLR", None, None, None)],
         summary="Joint digitization of Russian-language scientific literature, extended to periodicals.",
-        tags=["digitization", "periodicals"], effective_on=date(2025, 9, 15), expires_on=date(2030, 9, 14), notice_period_days=90,
+        tags=["digitization", "periodicals"],
+        effective_on=date(2025, 9, 15),
+        expires_on=date(2030, 9, 14),
+        notice_period_days=90,
         predecessor_id=nlr.id,
     )
     _agreement(
-        world, session, reference="NLV-NLL-2024", title="Support for the National Library of Laos in cataloguing and digitization", kind="digitization",
-        status="in_force", parties=[("NLV", None, None, date(2024, 3, 20)), ("NLL", None, None, date(2024, 3, 20))],
-        summary="Internal note: budget lines and training plan under discussion with the Ministry.", tags=["training", "digitization"],
-        signed_on=date(2024, 3, 20), effective_on=date(2024, 3, 20), confidentiality="internal",
+        world,
+        session,
+        reference="NLV-NLL-2024",
+        title="Support for the National Library of Laos in cataloguing and digitization",
+        kind="digitization",
+        status="in_force",
+        parties=[("NLV", None, None, date(2024, 3, 20)), ("NLL", None, None, date(2024, 3, 20))],
+        summary="Internal note: budget lines and training plan under discussion with the Ministry.",
+        tags=["training", "digitization"],
+        signed_on=date(2024, 3, 20),
+        effective_on=date(2024, 3, 20),
+        confidentiality="internal",
     )
     await session.flush()
 
@@ -116,10 +225,10 @@ async def load_scale(session: AsyncSession, scale: int) -> int:
 
     Written with bulk Core inserts (this is data generation, not user input).
     """
-    home = await session.scalar(select(Institution.id).where(Institution.is_home.is_(True)))
+    home = await session.scalar(select(col(Institution.id)).where(col(Institution.is_home).is_(True)))
     if home is None:
         raise RuntimeError("load the demo world first (coop demo load)")
-    existing = await session.scalar(select(Agreement.id).where(Agreement.reference.startswith("SYN-")).limit(1))  # type: ignore[attr-defined]
+    existing = await session.scalar(select(col(Agreement.id)).where(col(Agreement.reference).startswith("SYN-")).limit(1))
     if existing is not None:
         raise RuntimeError("synthetic data is already loaded")
     now = utcnow()
@@ -128,10 +237,26 @@ async def load_scale(session: AsyncSession, scale: int) -> int:
     for n in range(partner_count):
         code = f"SYN{n:04d}"
         name = f"Synthetic Partner Library {n:04d}"
-        partners.append({"id": uuid.uuid4(), "code": code, "name": name, "name_native": None, "country": COUNTRIES[n % len(COUNTRIES)],
-                         "city": None, "kind": "national_library", "website": None, "is_home": False, "active": True,
-                         "search_text": fold_for_search(code, name), "created_at": now, "updated_at": now, "version": 1, "archived_at": None})
-    await session.execute(insert(Institution.__table__), partners)  # type: ignore[attr-defined]
+        partners.append(
+            {
+                "id": uuid.uuid4(),
+                "code": code,
+                "name": name,
+                "name_native": None,
+                "country": COUNTRIES[n % len(COUNTRIES)],
+                "city": None,
+                "kind": "national_library",
+                "website": None,
+                "is_home": False,
+                "active": True,
+                "search_text": fold_for_search(code, name),
+                "created_at": now,
+                "updated_at": now,
+                "version": 1,
+                "archived_at": None,
+            }
+        )
+    await session.execute(insert(table(Institution)), partners)
     total = scale * 10
     batch: list[dict] = []
     party_batch: list[dict] = []
@@ -143,17 +268,63 @@ async def load_scale(session: AsyncSession, scale: int) -> int:
         partner = partners[n % partner_count]
         reference = f"SYN-{n:07d}"
         title = f"{KINDS[n % len(KINDS)].replace('_', ' ').capitalize()} with {partner['name']}"
-        batch.append({"id": agreement_id, "reference": reference, "title": title, "title_native": None, "kind": KINDS[n % len(KINDS)],
-                      "summary": "Synthetic agreement generated for load testing.", "scope_tags": ["synthetic"], "status": STATUSES[n % len(STATUSES)],
-                      "signed_on": signed, "effective_on": signed, "expires_on": signed + timedelta(days=365 * 5), "auto_renew": False,
-                      "renewal_term_months": None, "notice_period_days": 90, "confidentiality": "parties", "predecessor_id": None, "status_note": None,
-                      "search_text": fold_for_search(reference, title, "synthetic"), "created_at": now, "updated_at": now, "version": 1, "archived_at": None})
+        batch.append(
+            {
+                "id": agreement_id,
+                "reference": reference,
+                "title": title,
+                "title_native": None,
+                "kind": KINDS[n % len(KINDS)],
+                "summary": "Synthetic agreement generated for load testing.",
+                "scope_tags": ["synthetic"],
+                "status": STATUSES[n % len(STATUSES)],
+                "signed_on": signed,
+                "effective_on": signed,
+                "expires_on": signed + timedelta(days=365 * 5),
+                "auto_renew": False,
+                "renewal_term_months": None,
+                "notice_period_days": 90,
+                "confidentiality": "parties",
+                "predecessor_id": None,
+                "status_note": None,
+                "search_text": fold_for_search(reference, title, "synthetic"),
+                "created_at": now,
+                "updated_at": now,
+                "version": 1,
+                "archived_at": None,
+            }
+        )
         for position, institution_id in enumerate((home, partner["id"])):
-            party_batch.append({"id": uuid.uuid4(), "agreement_id": agreement_id, "institution_id": institution_id, "position": position,
-                                "signatory_name": None, "signatory_title": None, "signed_on": signed})
-        commitment_batch.append({"id": uuid.uuid4(), "agreement_id": agreement_id, "position": 0, "text": "Exchange two experts a year",
-                                 "responsible_institution_id": None, "due_on": None, "yearly_target": 2, "unit": "experts", "status": "in_progress",
-                                 "progress": n % 101, "notes": None, "created_at": now, "updated_at": now, "version": 1, "archived_at": None})
+            party_batch.append(
+                {
+                    "id": uuid.uuid4(),
+                    "agreement_id": agreement_id,
+                    "institution_id": institution_id,
+                    "position": position,
+                    "signatory_name": None,
+                    "signatory_title": None,
+                    "signed_on": signed,
+                }
+            )
+        commitment_batch.append(
+            {
+                "id": uuid.uuid4(),
+                "agreement_id": agreement_id,
+                "position": 0,
+                "text": "Exchange two experts a year",
+                "responsible_institution_id": None,
+                "due_on": None,
+                "yearly_target": 2,
+                "unit": "experts",
+                "status": "in_progress",
+                "progress": n % 101,
+                "notes": None,
+                "created_at": now,
+                "updated_at": now,
+                "version": 1,
+                "archived_at": None,
+            }
+        )
         if len(batch) >= 2000:
             await _flush(session, batch, party_batch, commitment_batch)
     await _flush(session, batch, party_batch, commitment_batch)
@@ -162,9 +333,9 @@ async def load_scale(session: AsyncSession, scale: int) -> int:
 
 async def _flush(session: AsyncSession, agreements: list[dict], parties: list[dict], commitments: list[dict]) -> None:
     if agreements:
-        await session.execute(insert(Agreement.__table__), agreements)  # type: ignore[attr-defined]
-        await session.execute(insert(AgreementParty.__table__), parties)  # type: ignore[attr-defined]
-        await session.execute(insert(Commitment.__table__), commitments)  # type: ignore[attr-defined]
+        await session.execute(insert(table(Agreement)), agreements)
+        await session.execute(insert(table(AgreementParty)), parties)
+        await session.execute(insert(table(Commitment)), commitments)
     agreements.clear()
     parties.clear()
     commitments.clear()

@@ -1,6 +1,7 @@
 """Scheduled work for agreements. The scheduler that calls these on a timetable is wired in app.py."""
 
 from datetime import date, timedelta
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -8,17 +9,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from agreements.models import Agreement, AgreementReminder
 from agreements.schemas import AgreementStatus, Reminder
-from cooperation.db import new_id, utcnow
+from cooperation.db import new_id, table, utcnow
 
-A = Agreement.__table__.c  # type: ignore[attr-defined]
+A = table(Agreement).c
 
 # How far ahead each reminder is produced.
 NOTICE_LEAD_DAYS = 30
 EXPIRY_LEAD_DAYS = 90
 
 
-def _insert(session: AsyncSession):  # type: ignore[no-untyped-def]
-    return postgresql.insert if session.bind.dialect.name == "postgresql" else sqlite.insert
+def _insert(session: AsyncSession) -> Any:
+    """INSERT with ON CONFLICT for the backend in use (both dialects spell it the same way)."""
+    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
 
 
 async def produce_expiry_reminders(
@@ -54,7 +56,7 @@ async def produce_expiry_reminders(
     created: list[Reminder] = []
     for reminder in candidates:
         statement = (
-            insert(AgreementReminder.__table__)  # type: ignore[attr-defined]
+            insert(table(AgreementReminder))
             .values(id=new_id(), agreement_id=reminder.agreement_id, kind=reminder.kind, due_on=reminder.due_on, created_at=utcnow())
             .on_conflict_do_nothing(index_elements=["agreement_id", "kind", "due_on"])
         )

@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, and_, delete, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from agreements.models import Agreement, AgreementParty, Commitment, CommitmentLink
 from agreements.schemas import (
@@ -34,8 +35,7 @@ from agreements.schemas import (
 )
 from cooperation import audit
 from cooperation.auth.access import Principal, may_change_part_of, require_manager, visible
-from cooperation.files import Owner
-from cooperation.db import utcnow
+from cooperation.db import table, utcnow
 from cooperation.errors import (
     ConflictError,
     ForbiddenError,
@@ -44,6 +44,7 @@ from cooperation.errors import (
     TransitionRefused,
     ValidationFailed,
 )
+from cooperation.files import Owner
 from cooperation.partners.models import Institution
 from cooperation.partners.services import institution_visibility
 from cooperation.records import (
@@ -52,15 +53,16 @@ from cooperation.records import (
     fold_for_search,
     nfc,
     order_by,
+    row_to,
     search_terms,
     update_versioned,
 )
 
-A = Agreement.__table__.c  # type: ignore[attr-defined]
-AP = AgreementParty.__table__.c  # type: ignore[attr-defined]
-C = Commitment.__table__.c  # type: ignore[attr-defined]
-CL = CommitmentLink.__table__.c  # type: ignore[attr-defined]
-I = Institution.__table__.c  # type: ignore[attr-defined]  # noqa: E741
+A = table(Agreement).c
+AP = table(AgreementParty).c
+C = table(Commitment).c
+CL = table(CommitmentLink).c
+I = table(Institution).c  # noqa: E741
 
 S = AgreementStatus
 
@@ -104,8 +106,8 @@ def agreement_visibility(principal: Principal) -> ColumnElement[bool]:
 def institutions_sharing_with(institution_id: uuid.UUID) -> Any:
     """Institutions that are party, with `institution_id`, to an agreement that is not internal."""
     mine = select(AP.agreement_id).where(AP.institution_id == institution_id)
-    other = AgreementParty.__table__.alias("other_party")  # type: ignore[attr-defined]
-    agreement = Agreement.__table__.alias("shared_agreement")  # type: ignore[attr-defined]
+    other = table(AgreementParty).alias("other_party")
+    agreement = table(Agreement).alias("shared_agreement")
     return (
         select(other.c.institution_id)
         .join(agreement, agreement.c.id == other.c.agreement_id)
@@ -129,7 +131,7 @@ _ROW_COLUMNS = (A.id, A.reference, A.title, A.kind, A.status, A.signed_on, A.eff
 
 
 def _not_renewed() -> ColumnElement[bool]:
-    successor = Agreement.__table__.alias("successor")  # type: ignore[attr-defined]
+    successor = table(Agreement).alias("successor")
     return ~exists(
         select(successor.c.id).where(
             successor.c.predecessor_id == A.id,
@@ -189,12 +191,14 @@ async def list_agreements(
         statement = statement.where(
             exists(
                 select(AP.id)
-                .join(Institution.__table__, I.id == AP.institution_id)  # type: ignore[attr-defined]
+                .join(table(Institution), I.id == AP.institution_id)
                 .where(AP.agreement_id == A.id, I.country == country.upper(), I.is_home.is_(False))
             )
         )
-    rows, total = await fetch_page(session, statement, page=page, per_page=per_page, order=order_by(sort, _SORTS, "-signed_on"), tiebreak=A.id)
-    items = [AgreementRow(*row) for row in rows]
+    rows, total = await fetch_page(
+        session, statement, page=page, per_page=per_page, order=order_by(sort, _SORTS, "-signed_on"), tiebreak=A.id
+    )
+    items = [row_to(AgreementRow, row) for row in rows]
     codes = await _party_codes(session, [item.id for item in items])
     for item in items:
         item.parties = codes.get(item.id, [])
@@ -206,7 +210,7 @@ async def _party_codes(session: AsyncSession, agreement_ids: list[uuid.UUID]) ->
         return {}
     rows = await session.execute(
         select(AP.agreement_id, I.code)
-        .join(Institution.__table__, I.id == AP.institution_id)  # type: ignore[attr-defined]
+        .join(table(Institution), I.id == AP.institution_id)
         .where(AP.agreement_id.in_(agreement_ids))
         .order_by(AP.agreement_id, AP.position)
     )
@@ -217,9 +221,7 @@ async def _party_codes(session: AsyncSession, agreement_ids: list[uuid.UUID]) ->
 
 
 async def _visible_row(session: AsyncSession, principal: Principal, agreement_id: uuid.UUID) -> Any:
-    row = (
-        await session.execute(select(Agreement.__table__).where(A.id == agreement_id, agreement_visibility(principal)))  # type: ignore[arg-type]
-    ).mappings().first()
+    row = (await session.execute(select(table(Agreement)).where(A.id == agreement_id, agreement_visibility(principal)))).mappings().first()
     if row is None:
         raise NotFoundError("agreement")
     return row
@@ -237,10 +239,14 @@ async def get_agreement(session: AsyncSession, principal: Principal, agreement_i
     commitments = await _commitments(session, principal, [agreement_id])
     predecessor = None
     if row["predecessor_id"]:
-        pred = (await session.execute(select(A.id, A.reference, A.title, A.status).where(A.id == row["predecessor_id"], agreement_visibility(principal)))).first()
-        predecessor = AgreementRef(*pred) if pred else None
+        pred = (
+            await session.execute(
+                select(A.id, A.reference, A.title, A.status).where(A.id == row["predecessor_id"], agreement_visibility(principal))
+            )
+        ).first()
+        predecessor = row_to(AgreementRef, pred) if pred else None
     successors = [
-        AgreementRef(*r)
+        row_to(AgreementRef, r)
         for r in await session.execute(
             select(A.id, A.reference, A.title, A.status)
             .where(A.predecessor_id == agreement_id, A.archived_at.is_(None), agreement_visibility(principal))
@@ -281,29 +287,41 @@ async def get_agreement(session: AsyncSession, principal: Principal, agreement_i
 async def _parties(session: AsyncSession, agreement_id: uuid.UUID) -> list[PartyOut]:
     rows = await session.execute(
         select(AP.institution_id, I.code, I.name, I.name_native, I.country, I.is_home, AP.signatory_name, AP.signatory_title, AP.signed_on)
-        .join(Institution.__table__, I.id == AP.institution_id)  # type: ignore[attr-defined]
+        .join(table(Institution), I.id == AP.institution_id)
         .where(AP.agreement_id == agreement_id)
         .order_by(AP.position)
     )
-    return [PartyOut(*row) for row in rows]
+    return [row_to(PartyOut, row) for row in rows]
 
 
 async def _commitments(session: AsyncSession, principal: Principal, agreement_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[CommitmentOut]]:
-    responsible = Institution.__table__.alias("responsible")  # type: ignore[attr-defined]
+    responsible = table(Institution).alias("responsible")
     rows = await session.execute(
         select(
-            C.id, C.agreement_id, C.text, C.responsible_institution_id, responsible.c.code, C.due_on, C.yearly_target,
-            C.unit, C.status, C.progress, C.notes, C.version,
+            C.id,
+            C.agreement_id,
+            C.text,
+            C.responsible_institution_id,
+            responsible.c.code,
+            C.due_on,
+            C.yearly_target,
+            C.unit,
+            C.status,
+            C.progress,
+            C.notes,
+            C.version,
         )
         .outerjoin(responsible, responsible.c.id == C.responsible_institution_id)
         .where(C.agreement_id.in_(agreement_ids), C.archived_at.is_(None))
         .order_by(C.agreement_id, C.position, C.created_at)
     )
-    items = [CommitmentOut(*row) for row in rows]
+    items = [row_to(CommitmentOut, row) for row in rows]
     links: dict[uuid.UUID, list[CommitmentLinkOut]] = {}
     if items:
         for commitment_id, record_type, record_id, label in await session.execute(
-            select(CL.commitment_id, CL.record_type, CL.record_id, CL.label).where(CL.commitment_id.in_([i.id for i in items])).order_by(CL.created_at)
+            select(CL.commitment_id, CL.record_type, CL.record_id, CL.label)
+            .where(CL.commitment_id.in_([i.id for i in items]))
+            .order_by(CL.created_at)
         ):
             links.setdefault(commitment_id, []).append(CommitmentLinkOut(record_type, record_id, label))
     grouped: dict[uuid.UUID, list[CommitmentOut]] = {}
@@ -317,7 +335,9 @@ async def _commitments(session: AsyncSession, principal: Principal, agreement_id
 # ---- validation ---------------------------------------------------------------------------------
 
 
-async def _clean(session: AsyncSession, principal: Principal, data: AgreementIn, *, agreement_id: uuid.UUID | None = None) -> dict[str, Any]:
+async def _clean(
+    session: AsyncSession, principal: Principal, data: AgreementIn, *, agreement_id: uuid.UUID | None = None
+) -> dict[str, Any]:
     errors: dict[str, str] = {}
     reference = data.reference.strip()
     if not reference:
@@ -337,9 +357,7 @@ async def _clean(session: AsyncSession, principal: Principal, data: AgreementIn,
         errors["parties"] = "the same institution is listed twice"
     else:
         known = set(
-            await session.scalars(
-                select(I.id).where(I.id.in_(institution_ids), I.archived_at.is_(None), institution_visibility(principal))
-            )
+            await session.scalars(select(I.id).where(I.id.in_(institution_ids), I.archived_at.is_(None), institution_visibility(principal)))
         )
         unknown = [str(i) for i in institution_ids if i not in known]
         if unknown:
@@ -400,7 +418,12 @@ def _party_rows(agreement_id: uuid.UUID, data: AgreementIn) -> list[AgreementPar
 
 def _party_snapshot(parties: list[AgreementParty] | list[PartyOut]) -> list[dict[str, Any]]:
     return [
-        {"institution_id": str(p.institution_id), "signatory_name": p.signatory_name, "signatory_title": p.signatory_title, "signed_on": p.signed_on}
+        {
+            "institution_id": str(p.institution_id),
+            "signatory_name": p.signatory_name,
+            "signatory_title": p.signatory_title,
+            "signed_on": p.signed_on,
+        }
         for p in parties
     ]
 
@@ -408,7 +431,9 @@ def _party_snapshot(parties: list[AgreementParty] | list[PartyOut]) -> list[dict
 # ---- writing ------------------------------------------------------------------------------------
 
 
-async def create_agreement(session: AsyncSession, principal: Principal, data: AgreementIn, *, predecessor_id: uuid.UUID | None = None) -> uuid.UUID:
+async def create_agreement(
+    session: AsyncSession, principal: Principal, data: AgreementIn, *, predecessor_id: uuid.UUID | None = None
+) -> uuid.UUID:
     require_manager(principal, "create agreements")
     values = await _clean(session, principal, data)
     agreement = Agreement(**values, status=S.DRAFT.value, predecessor_id=predecessor_id)
@@ -418,7 +443,9 @@ async def create_agreement(session: AsyncSession, principal: Principal, data: Ag
     session.add_all(parties)
     changes = {k: [None, v] for k, v in values.items() if k != "search_text"}
     changes["parties"] = [None, _party_snapshot(parties)]
-    audit.record(session, principal, "create", "agreement", agreement.id, summary=f"Created agreement {values['reference']}", changes=changes)
+    audit.record(
+        session, principal, "create", "agreement", agreement.id, summary=f"Created agreement {values['reference']}", changes=changes
+    )
     await session.flush()
     return agreement.id
 
@@ -436,9 +463,7 @@ async def update_agreement(session: AsyncSession, principal: Principal, agreemen
     if before["archived_at"] is not None:
         raise ConflictError("This agreement is archived; restore it before editing.")
     if status not in EDITABLE_STATUSES:
-        raise ConflictError(
-            f"The agreement is {STATUS_LABELS[status]}: its terms are fixed. Record changes as an addendum or renew it."
-        )
+        raise ConflictError(f"The agreement is {STATUS_LABELS[status]}: its terms are fixed. Record changes as an addendum or renew it.")
     values = await _clean(session, principal, data, agreement_id=agreement_id)
     old_parties = await _parties(session, agreement_id)
     version = await update_versioned(session, Agreement, agreement_id, data.version, values, what="agreement")
@@ -448,15 +473,21 @@ async def update_agreement(session: AsyncSession, principal: Principal, agreemen
     changes = {k: v for k, v in changes_between(dict(before), values).items() if k != "search_text"}
     if _party_snapshot(old_parties) != _party_snapshot(new_parties):
         changes["parties"] = [_party_snapshot(old_parties), _party_snapshot(new_parties)]
-    audit.record(session, principal, "update", "agreement", agreement_id, summary=f"Edited agreement {values['reference']}", changes=changes)
+    audit.record(
+        session, principal, "update", "agreement", agreement_id, summary=f"Edited agreement {values['reference']}", changes=changes
+    )
     await session.commit()
     return version
 
 
-async def update_party(session: AsyncSession, principal: Principal, agreement_id: uuid.UUID, institution_id: uuid.UUID, data: PartyUpdate) -> None:
+async def update_party(
+    session: AsyncSession, principal: Principal, agreement_id: uuid.UUID, institution_id: uuid.UUID, data: PartyUpdate
+) -> None:
     """A party's own signatory and signing date; a partner may change only its own institution's part."""
     row = await _visible_row(session, principal, agreement_id)
-    party = await session.scalar(select(AgreementParty).where(AgreementParty.agreement_id == agreement_id, AgreementParty.institution_id == institution_id))  # type: ignore[arg-type]
+    party = await session.scalar(
+        select(AgreementParty).where(col(AgreementParty.agreement_id) == agreement_id, col(AgreementParty.institution_id) == institution_id)
+    )
     if party is None:
         raise NotFoundError("party")
     if not may_change_part_of(principal, institution_id):
@@ -471,7 +502,15 @@ async def update_party(session: AsyncSession, principal: Principal, agreement_id
     party.signed_on = data.signed_on
     after = _party_snapshot([party])[0]
     await update_versioned(session, Agreement, agreement_id, row["version"], {}, what="agreement")
-    audit.record(session, principal, "update_party", "agreement", agreement_id, summary="Updated a party's signatory", changes=changes_between(before, after))
+    audit.record(
+        session,
+        principal,
+        "update_party",
+        "agreement",
+        agreement_id,
+        summary="Updated a party's signatory",
+        changes=changes_between(before, after),
+    )
     await session.commit()
 
 
@@ -506,7 +545,9 @@ def _refusal(row: Any, target: AgreementStatus, parties: list[PartyOut], note: s
     return None
 
 
-async def transition(session: AsyncSession, principal: Principal, agreement_id: uuid.UUID, data: TransitionIn, *, on: date | None = None) -> int:
+async def transition(
+    session: AsyncSession, principal: Principal, agreement_id: uuid.UUID, data: TransitionIn, *, on: date | None = None
+) -> int:
     row = await _visible_row(session, principal, agreement_id)
     require_manager(principal, "change an agreement's status")
     if row["archived_at"] is not None:
@@ -527,7 +568,11 @@ async def transition(session: AsyncSession, principal: Principal, agreement_id: 
         values["signed_on"] = max(p.signed_on for p in parties if p.signed_on)
     version = await update_versioned(session, Agreement, agreement_id, data.version, values, what="agreement")
     audit.record(
-        session, principal, "transition", "agreement", agreement_id,
+        session,
+        principal,
+        "transition",
+        "agreement",
+        agreement_id,
         summary=f"{row['reference']}: {STATUS_LABELS[AgreementStatus(row['status'])]} → {STATUS_LABELS[data.to]}"
         + (f" ({values['status_note']})" if values["status_note"] else ""),
         changes=changes_between(dict(row), values),
@@ -541,9 +586,17 @@ async def set_archived(session: AsyncSession, principal: Principal, agreement_id
     require_manager(principal, "archive agreements")
     if (row["archived_at"] is not None) == archived:
         raise ConflictError(f"This agreement is already {'archived' if archived else 'active'}.")
-    new_version = await update_versioned(session, Agreement, agreement_id, version, {"archived_at": utcnow() if archived else None}, what="agreement")
-    audit.record(session, principal, "archive" if archived else "restore", "agreement", agreement_id,
-                 summary=f"{'Archived' if archived else 'Restored'} {row['reference']}")
+    new_version = await update_versioned(
+        session, Agreement, agreement_id, version, {"archived_at": utcnow() if archived else None}, what="agreement"
+    )
+    audit.record(
+        session,
+        principal,
+        "archive" if archived else "restore",
+        "agreement",
+        agreement_id,
+        summary=f"{'Archived' if archived else 'Restored'} {row['reference']}",
+    )
     await session.commit()
     return new_version
 
@@ -577,7 +630,9 @@ async def renew(session: AsyncSession, principal: Principal, agreement_id: uuid.
     status = AgreementStatus(row["status"])
     if status not in RENEWABLE_STATUSES:
         raise TransitionRefused(f"Only a signed, in-force or expired agreement can be renewed; this one is {STATUS_LABELS[status]}.")
-    existing_successor = await session.scalar(select(A.reference).where(A.predecessor_id == agreement_id, A.archived_at.is_(None), A.status.not_in((S.TERMINATED.value,))))
+    existing_successor = await session.scalar(
+        select(A.reference).where(A.predecessor_id == agreement_id, A.archived_at.is_(None), A.status.not_in((S.TERMINATED.value,)))
+    )
     if existing_successor:
         raise ConflictError(f"This agreement already has a successor ({existing_successor}).")
     references = set(await session.scalars(select(A.reference).where(A.reference.startswith(row["reference"].split("-R")[0]))))
@@ -597,8 +652,7 @@ async def renew(session: AsyncSession, principal: Principal, agreement_id: uuid.
         summary=row["summary"],
         scope_tags=list(row["scope_tags"] or []),
         parties=[
-            PartyIn(institution_id=p.institution_id, signatory_name=p.signatory_name, signatory_title=p.signatory_title)
-            for p in parties
+            PartyIn(institution_id=p.institution_id, signatory_name=p.signatory_name, signatory_title=p.signatory_title) for p in parties
         ],
         effective_on=effective,
         expires_on=expires,
@@ -612,9 +666,26 @@ async def renew(session: AsyncSession, principal: Principal, agreement_id: uuid.
     for position, c in enumerate(commitments):
         if c.status == CommitmentStatus.CANCELLED.value:
             continue
-        session.add(Commitment(agreement_id=successor_id, position=position, text=c.text, responsible_institution_id=c.responsible_institution_id,
-                               due_on=None, yearly_target=c.yearly_target, unit=c.unit))
-    audit.record(session, principal, "renew", "agreement", agreement_id, summary=f"Renewal drafted as {data.reference}", changes={"successor": [None, str(successor_id)]})
+        session.add(
+            Commitment(
+                agreement_id=successor_id,
+                position=position,
+                text=c.text,
+                responsible_institution_id=c.responsible_institution_id,
+                due_on=None,
+                yearly_target=c.yearly_target,
+                unit=c.unit,
+            )
+        )
+    audit.record(
+        session,
+        principal,
+        "renew",
+        "agreement",
+        agreement_id,
+        summary=f"Renewal drafted as {data.reference}",
+        changes={"successor": [None, str(successor_id)]},
+    )
     await session.commit()
     return successor_id
 
@@ -626,8 +697,19 @@ async def renewal_diff(session: AsyncSession, principal: Principal, successor_id
         return None
     predecessor = await get_agreement(session, principal, successor.predecessor.id)
     fields = []
-    for name in ("title", "title_native", "kind", "summary", "scope_tags", "effective_on", "expires_on", "auto_renew",
-                 "renewal_term_months", "notice_period_days", "confidentiality"):
+    for name in (
+        "title",
+        "title_native",
+        "kind",
+        "summary",
+        "scope_tags",
+        "effective_on",
+        "expires_on",
+        "auto_renew",
+        "renewal_term_months",
+        "notice_period_days",
+        "confidentiality",
+    ):
         before, after = getattr(predecessor, name), getattr(successor, name)
         if before != after:
             fields.append(FieldChange(field=name, before=before, after=after))
@@ -654,7 +736,9 @@ async def _clean_commitment(session: AsyncSession, agreement_id: uuid.UUID, data
     if not data.text.strip():
         errors["text"] = "is required"
     if data.responsible_institution_id is not None:
-        is_party = await session.scalar(select(AP.id).where(AP.agreement_id == agreement_id, AP.institution_id == data.responsible_institution_id))
+        is_party = await session.scalar(
+            select(AP.id).where(AP.agreement_id == agreement_id, AP.institution_id == data.responsible_institution_id)
+        )
         if is_party is None:
             errors["responsible_institution_id"] = "must be one of the agreement's parties"
     if data.status is CommitmentStatus.DONE and data.progress != 100:
@@ -683,32 +767,50 @@ async def add_commitment(session: AsyncSession, principal: Principal, agreement_
     commitment = Commitment(agreement_id=agreement_id, position=count, **values)
     session.add(commitment)
     await session.flush()
-    audit.record(session, principal, "add_commitment", "agreement", agreement_id, summary=f"Commitment added: {values['text'][:200]}",
-                 changes={k: [None, v] for k, v in values.items()})
+    audit.record(
+        session,
+        principal,
+        "add_commitment",
+        "agreement",
+        agreement_id,
+        summary=f"Commitment added: {values['text'][:200]}",
+        changes={k: [None, v] for k, v in values.items()},
+    )
     await session.commit()
     return commitment.id
 
 
 async def _commitment_row(session: AsyncSession, principal: Principal, agreement_id: uuid.UUID, commitment_id: uuid.UUID) -> Any:
     await _visible_row(session, principal, agreement_id)
-    row = (await session.execute(select(Commitment.__table__).where(C.id == commitment_id, C.agreement_id == agreement_id))).mappings().first()  # type: ignore[arg-type]
+    row = (await session.execute(select(table(Commitment)).where(C.id == commitment_id, C.agreement_id == agreement_id))).mappings().first()
     if row is None:
         raise NotFoundError("commitment")
     return row
 
 
-async def update_commitment(session: AsyncSession, principal: Principal, agreement_id: uuid.UUID, commitment_id: uuid.UUID, data: CommitmentUpdate) -> int:
+async def update_commitment(
+    session: AsyncSession, principal: Principal, agreement_id: uuid.UUID, commitment_id: uuid.UUID, data: CommitmentUpdate
+) -> int:
     before = await _commitment_row(session, principal, agreement_id, commitment_id)
     require_manager(principal, "edit commitments")
     values = await _clean_commitment(session, agreement_id, data)
     version = await update_versioned(session, Commitment, commitment_id, data.version, values, what="commitment")
-    audit.record(session, principal, "update_commitment", "agreement", agreement_id, summary=f"Commitment edited: {values['text'][:200]}",
-                 changes=changes_between(dict(before), values))
+    audit.record(
+        session,
+        principal,
+        "update_commitment",
+        "agreement",
+        agreement_id,
+        summary=f"Commitment edited: {values['text'][:200]}",
+        changes=changes_between(dict(before), values),
+    )
     await session.commit()
     return version
 
 
-async def record_commitment_progress(session: AsyncSession, principal: Principal, agreement_id: uuid.UUID, commitment_id: uuid.UUID, data: CommitmentProgressIn) -> CommitmentOut:
+async def record_commitment_progress(
+    session: AsyncSession, principal: Principal, agreement_id: uuid.UUID, commitment_id: uuid.UUID, data: CommitmentProgressIn
+) -> CommitmentOut:
     """Status and progress only: coordinators for any commitment, a partner for those its institution is responsible for."""
     before = await _commitment_row(session, principal, agreement_id, commitment_id)
     if not may_change_part_of(principal, before["responsible_institution_id"]):
@@ -719,32 +821,49 @@ async def record_commitment_progress(session: AsyncSession, principal: Principal
     if data.notes is not None:
         values["notes"] = nfc(data.notes.strip()) or None
     await update_versioned(session, Commitment, commitment_id, data.version, values, what="commitment")
-    audit.record(session, principal, "commitment_progress", "agreement", agreement_id,
-                 summary=f"Progress on “{before['text'][:120]}”: {data.status.value}, {data.progress}%", changes=changes_between(dict(before), values))
+    audit.record(
+        session,
+        principal,
+        "commitment_progress",
+        "agreement",
+        agreement_id,
+        summary=f"Progress on “{before['text'][:120]}”: {data.status.value}, {data.progress}%",
+        changes=changes_between(dict(before), values),
+    )
     await session.commit()
     found = next(c for c in (await _commitments(session, principal, [agreement_id]))[agreement_id] if c.id == commitment_id)
     return found
 
 
-async def set_commitment_archived(session: AsyncSession, principal: Principal, agreement_id: uuid.UUID, commitment_id: uuid.UUID, *, version: int) -> None:
+async def set_commitment_archived(
+    session: AsyncSession, principal: Principal, agreement_id: uuid.UUID, commitment_id: uuid.UUID, *, version: int
+) -> None:
     before = await _commitment_row(session, principal, agreement_id, commitment_id)
     require_manager(principal, "remove commitments")
     await update_versioned(session, Commitment, commitment_id, version, {"archived_at": utcnow()}, what="commitment")
-    audit.record(session, principal, "archive_commitment", "agreement", agreement_id, summary=f"Commitment archived: {before['text'][:200]}")
+    audit.record(
+        session, principal, "archive_commitment", "agreement", agreement_id, summary=f"Commitment archived: {before['text'][:200]}"
+    )
     await session.commit()
 
 
-async def link_commitment(session: AsyncSession, principal: Principal, commitment_id: uuid.UUID, *, record_type: str, record_id: uuid.UUID, label: str) -> None:
+async def link_commitment(
+    session: AsyncSession, principal: Principal, commitment_id: uuid.UUID, *, record_type: str, record_id: uuid.UUID, label: str
+) -> None:
     """Later domains (visits, exchanges, projects) call this to say a record fulfils a commitment."""
     agreement_id = await session.scalar(select(C.agreement_id).where(C.id == commitment_id, C.archived_at.is_(None)))
     if agreement_id is None:
         raise NotFoundError("commitment")
     await _visible_row(session, principal, agreement_id)
     require_manager(principal, "link records to commitments")
-    exists_already = await session.scalar(select(CL.id).where(CL.commitment_id == commitment_id, CL.record_type == record_type, CL.record_id == record_id))
+    exists_already = await session.scalar(
+        select(CL.id).where(CL.commitment_id == commitment_id, CL.record_type == record_type, CL.record_id == record_id)
+    )
     if exists_already is None:
         session.add(CommitmentLink(commitment_id=commitment_id, record_type=record_type, record_id=record_id, label=nfc(label)[:300]))
-        audit.record(session, principal, "link_commitment", "agreement", agreement_id, summary=f"{record_type} “{label[:120]}” fulfils a commitment")
+        audit.record(
+            session, principal, "link_commitment", "agreement", agreement_id, summary=f"{record_type} “{label[:120]}” fulfils a commitment"
+        )
     await session.flush()
 
 
@@ -754,9 +873,11 @@ async def link_commitment(session: AsyncSession, principal: Principal, commitmen
 async def attachment_owner(session: AsyncSession, principal: Principal, agreement_id: uuid.UUID) -> Owner:
     """Documents of an agreement (signed copies...): parties' staff may add, everyone who sees it may read."""
     row = await _visible_row(session, principal, agreement_id)
-    is_party = principal.institution_id is not None and (
-        await session.scalar(select(AP.id).where(AP.agreement_id == agreement_id, AP.institution_id == principal.institution_id))
-    ) is not None
+    is_party = (
+        principal.institution_id is not None
+        and (await session.scalar(select(AP.id).where(AP.agreement_id == agreement_id, AP.institution_id == principal.institution_id)))
+        is not None
+    )
     return Owner(
         label=f"agreement {row['reference']}",
         url=f"/agreements/{agreement_id}",

@@ -1,9 +1,10 @@
 """What this domain plugs into the application (collected by cooperation/app.py)."""
 
-from agreements import api, demo, jobs, services, views
+from agreements import api, demo, services, views
+from agreements import jobs as scheduled
 
 routes = [*views.routes, *api.routes]
-jobs = jobs.jobs
+jobs = scheduled.jobs
 sharing_sources = [services.institutions_sharing_with]
 attachment_owners = {"agreement": services.attachment_owner}
 dashboard_panels = [views.dashboard_panel]

@@ -4,7 +4,7 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
-from litestar import Litestar, MediaType, Request, Response, get
+from litestar import Litestar, Request, Response, get
 from litestar.config.csrf import CSRFConfig
 from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
@@ -18,10 +18,10 @@ from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import RapidocRenderPlugin
 from litestar.plugins.htmx import HTMXPlugin
+from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.response import Redirect
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
-from litestar.plugins.jinja import JinjaTemplateEngine
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -47,9 +47,9 @@ API_PREFIX = "/api/v1"
 def import_all_models() -> None:
     """Every table, for Alembic and for tests that build a schema from the models."""
     import agreements.models  # noqa: F401
-    import cooperation.audit  # noqa: F401
-    import cooperation.auth.models  # noqa: F401
-    import cooperation.files  # noqa: F401
+    import cooperation.audit
+    import cooperation.auth.models
+    import cooperation.files
     import cooperation.partners.models  # noqa: F401
 
 
@@ -112,7 +112,14 @@ def handle_http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Re
         if _wants_json(request):
             return _problem(400, "Invalid request", detail, "invalid-request", errors)
         return _page(request, 400, "Invalid request", detail, errors)
-    titles = {401: "Sign-in required", 403: "Not allowed", 404: "Not found", 405: "Method not allowed", 413: "Too large", 429: "Too many requests"}
+    titles = {
+        401: "Sign-in required",
+        403: "Not allowed",
+        404: "Not found",
+        405: "Method not allowed",
+        413: "Too large",
+        429: "Too many requests",
+    }
     title = titles.get(status, "Error")
     detail = exc.detail
     if isinstance(exc, PermissionDeniedException) and "CSRF" in exc.detail:
@@ -152,9 +159,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     async def close_engine() -> None:
         await engine.dispose()
 
-    static = create_static_files_router(
-        path="/static", directories=[PROJECT_ROOT / "static"], opt={PUBLIC_OPT: True}, name="static"
-    )
+    static = create_static_files_router(path="/static", directories=[PROJECT_ROOT / "static"], opt={PUBLIC_OPT: True}, name="static")
     return Litestar(
         route_handlers=[
             health,
@@ -175,9 +180,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             cookie_secure=settings.secure_cookies,
             cookie_samesite="lax",
         ),
-        template_config=TemplateConfig(
-            directory=PROJECT_ROOT / "templates", engine=JinjaTemplateEngine, engine_callback=configure_jinja
-        ),
+        template_config=TemplateConfig(directory=PROJECT_ROOT / "templates", engine=JinjaTemplateEngine, engine_callback=configure_jinja),
         plugins=[HTMXPlugin()],
         openapi_config=OpenAPIConfig(
             title="LibCoop API",

@@ -10,8 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel
 
 from cooperation.auth.access import Principal
-from cooperation.db import UTCDateTime, new_id, utcnow
-from cooperation.records import jsonable
+from cooperation.db import UTCDateTime, new_id, table, utcnow
+from cooperation.records import jsonable, row_to
 
 
 class AuditEvent(SQLModel, table=True):
@@ -62,11 +62,11 @@ def record(
 
 
 async def history(session: AsyncSession, entity_type: str, entity_id: uuid.UUID, limit: int = 200) -> list[AuditEntry]:
-    table = AuditEvent.__table__.c  # type: ignore[attr-defined]
+    c = table(AuditEvent).c
     rows = await session.execute(
-        select(table.occurred_at, table.actor_name, table.action, table.summary, table.changes)
-        .where(table.entity_type == entity_type, table.entity_id == entity_id)
-        .order_by(table.occurred_at.desc())
+        select(c.occurred_at, c.actor_name, c.action, c.summary, c.changes)
+        .where(c.entity_type == entity_type, c.entity_id == entity_id)
+        .order_by(c.occurred_at.desc())
         .limit(limit)
     )
-    return [AuditEntry(*row) for row in rows]
+    return [row_to(AuditEntry, row) for row in rows]

@@ -82,8 +82,15 @@ async def _create_admin(settings: Settings, email: str, name: str, password: str
     try:
         async with session_factory(engine)() as session:
             try:
-                await create_user(session, None, email=email, name=name, role=Role.ADMIN, password=password,
-                                  institution_id=await home_institution_id(session))
+                await create_user(
+                    session,
+                    None,
+                    email=email,
+                    name=name,
+                    role=Role.ADMIN,
+                    password=password,
+                    institution_id=await home_institution_id(session),
+                )
             except ServiceError as exc:
                 details = "; ".join(f"{k} {v}" for k, v in exc.errors.items()) or exc.detail
                 sys.exit(f"coop: cannot create the administrator: {details}")
@@ -116,8 +123,15 @@ def cmd_serve(args: argparse.Namespace) -> None:
     if args.demo:
         asyncio.run(_demo_load(settings, 0))
         print(f"LibCoop demo: open http://{args.host}:{args.port}/ and pick a demo account (password for all: libcoop-demo-2025)")
-    uvicorn.run("cooperation.app:create_app", factory=True, host=args.host, port=args.port, workers=args.workers,
-                proxy_headers=not args.demo, log_config=None)
+    uvicorn.run(
+        "cooperation.app:create_app",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        proxy_headers=not args.demo,
+        log_config=None,
+    )
 
 
 def main(argv: list[str] | None = None) -> None:

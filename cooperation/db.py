@@ -74,3 +74,8 @@ async def session_scope(factory: async_sessionmaker[AsyncSession]) -> AsyncItera
         finally:
             if session.in_transaction():
                 await session.rollback()
+
+
+def table(model: Any) -> Any:
+    """The Core table of a SQLModel class (for column selects on hot read paths)."""
+    return model.__table__

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlmodel import col
 
 from cooperation.auth.access import Role
 from cooperation.auth.services import create_user
@@ -36,10 +37,28 @@ INSTITUTIONS = [
     # code, name, native name, country, city, kind, website, home
     ("NLV", "National Library of Vietnam", "Thư viện Quốc gia Việt Nam", "VN", "Hà Nội", "national_library", "https://nlv.gov.vn", True),
     ("NLC", "National Library of China", "中国国家图书馆", "CN", "Beijing", "national_library", "https://www.nlc.cn", False),
-    ("BNF", "National Library of France", "Bibliothèque nationale de France", "FR", "Paris", "national_library", "https://www.bnf.fr", False),
+    (
+        "BNF",
+        "National Library of France",
+        "Bibliothèque nationale de France",
+        "FR",
+        "Paris",
+        "national_library",
+        "https://www.bnf.fr",
+        False,
+    ),
     ("NDL", "National Diet Library", "国立国会図書館", "JP", "Tokyo", "national_library", "https://www.ndl.go.jp", False),
     ("NLK", "National Library of Korea", "국립중앙도서관", "KR", "Seoul", "national_library", "https://www.nl.go.kr", False),
-    ("NLR", "National Library of Russia", "Российская национальная библиотека", "RU", "Saint Petersburg", "national_library", "https://nlr.ru", False),
+    (
+        "NLR",
+        "National Library of Russia",
+        "Российская национальная библиотека",
+        "RU",
+        "Saint Petersburg",
+        "national_library",
+        "https://nlr.ru",
+        False,
+    ),
     ("NLL", "National Library of Laos", "ຫໍສະໝຸດແຫ່ງຊາດ", "LA", "Vientiane", "national_library", None, False),
 ]
 
@@ -65,30 +84,47 @@ USERS = [
 
 
 async def demo_loaded(session: AsyncSession) -> bool:
-    return (await session.scalar(select(Institution.id).where(Institution.code == "NLV"))) is not None
+    return (await session.scalar(select(col(Institution.id)).where(col(Institution.code) == "NLV"))) is not None
 
 
 async def load_core(session: AsyncSession) -> DemoWorld:
     world = DemoWorld()
     for code, name, native, country, city, kind, website, home in INSTITUTIONS:
         institution = Institution(
-            code=code, name=name, name_native=native, country=country, city=city, kind=kind, website=website,
-            is_home=home, search_text=fold_for_search(code, name, native, city),
+            code=code,
+            name=name,
+            name_native=native,
+            country=country,
+            city=city,
+            kind=kind,
+            website=website,
+            is_home=home,
+            search_text=fold_for_search(code, name, native, city),
         )
         session.add(institution)
         world.institutions[code] = institution.id
     await session.flush()
-    for key, name, native, code, position, department, languages in PEOPLE:
+    for key, name, person_native, code, position, department, languages in PEOPLE:
         person = Person(
-            name=name, name_native=native, institution_id=world.institutions[code], position=position,
-            department=department, languages=languages, search_text=fold_for_search(name, native, position, department),
+            name=name,
+            name_native=person_native,
+            institution_id=world.institutions[code],
+            position=position,
+            department=department,
+            languages=languages,
+            search_text=fold_for_search(name, native, position, department),
         )
         session.add(person)
         world.people[key] = person.id
     for local, name, role, code in USERS:
         user = await create_user(
-            session, None, email=f"{local}@{DEMO_DOMAIN}", name=name, role=role,
-            password=DEMO_PASSWORD, institution_id=world.institutions[code],
+            session,
+            None,
+            email=f"{local}@{DEMO_DOMAIN}",
+            name=name,
+            role=role,
+            password=DEMO_PASSWORD,
+            institution_id=world.institutions[code],
         )
         world.users[local] = user.id
     await session.flush()

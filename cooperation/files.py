@@ -28,9 +28,9 @@ from sqlmodel import Field
 
 from cooperation import audit
 from cooperation.auth.access import Principal
-from cooperation.db import UTCDateTime, utcnow
+from cooperation.db import UTCDateTime, table, utcnow
 from cooperation.errors import ForbiddenError, NotFoundError, ValidationFailed
-from cooperation.records import RecordBase, nfc, update_versioned
+from cooperation.records import RecordBase, nfc, row_to, update_versioned
 from cooperation.settings import Settings
 from cooperation.web import see_other
 
@@ -209,16 +209,34 @@ async def add_attachment(
     )
     session.add(attachment)
     await session.flush()
-    audit.record(session, principal, "upload", owner_type, owner_id,
-                 summary=f"Attached {filename} ({len(content)} bytes, {mime})", changes={"attachment": [None, str(attachment.id)]})
+    audit.record(
+        session,
+        principal,
+        "upload",
+        owner_type,
+        owner_id,
+        summary=f"Attached {filename} ({len(content)} bytes, {mime})",
+        changes={"attachment": [None, str(attachment.id)]},
+    )
     await session.commit()
     return attachment.id
 
 
-_A = Attachment.__table__.c  # type: ignore[attr-defined]
+_A = table(Attachment).c
 _COLUMNS = (
-    _A.id, _A.owner_type, _A.owner_id, _A.title, _A.language, _A.filename, _A.content_type, _A.size_bytes,
-    _A.sha256, _A.uploaded_by_name, _A.uploaded_at, _A.archived_at.is_not(None), _A.version,
+    _A.id,
+    _A.owner_type,
+    _A.owner_id,
+    _A.title,
+    _A.language,
+    _A.filename,
+    _A.content_type,
+    _A.size_bytes,
+    _A.sha256,
+    _A.uploaded_by_name,
+    _A.uploaded_at,
+    _A.archived_at.is_not(None),
+    _A.version,
 )
 
 
@@ -230,14 +248,14 @@ async def list_for(session: AsyncSession, owner_type: str, owner_id: uuid.UUID, 
         .where(_A.archived_at.is_not(None) if archived else _A.archived_at.is_(None))
         .order_by(_A.uploaded_at)
     )
-    return [AttachmentOut(*row) for row in rows]
+    return [row_to(AttachmentOut, row) for row in rows]
 
 
 async def get_attachment(session: AsyncSession, principal: Principal, attachment_id: uuid.UUID) -> tuple[AttachmentOut, Owner]:
     row = (await session.execute(select(*_COLUMNS).where(_A.id == attachment_id))).first()
     if row is None:
         raise NotFoundError("document")
-    attachment = AttachmentOut(*row)
+    attachment = row_to(AttachmentOut, row)
     owner = await resolve_owner(session, principal, attachment.owner_type, attachment.owner_id)
     return attachment, owner
 
@@ -248,8 +266,14 @@ async def set_archived(session: AsyncSession, principal: Principal, attachment_i
     if not (principal.manages_records or (owner.may_add and uploaded_by_self)):
         raise ForbiddenError("Only a coordinator or the person who uploaded it may archive this document.")
     await update_versioned(session, Attachment, attachment_id, version, {"archived_at": utcnow() if archived else None}, what="document")
-    audit.record(session, principal, "archive" if archived else "restore", attachment.owner_type, attachment.owner_id,
-                 summary=f"{'Archived' if archived else 'Restored'} document {attachment.filename}")
+    audit.record(
+        session,
+        principal,
+        "archive" if archived else "restore",
+        attachment.owner_type,
+        attachment.owner_id,
+        summary=f"{'Archived' if archived else 'Restored'} document {attachment.filename}",
+    )
     await session.commit()
     return owner
 
@@ -277,13 +301,22 @@ async def upload_page(
     owner_id: FromPath[uuid.UUID],
 ) -> Response[Any]:
     filename, content, title, language = await _read_upload(request)
-    await add_attachment(db, principal, request.app.state.settings, owner_type=owner_type, owner_id=owner_id,
-                         filename=filename, content=content, title=title, language=language)
+    await add_attachment(
+        db,
+        principal,
+        request.app.state.settings,
+        owner_type=owner_type,
+        owner_id=owner_id,
+        filename=filename,
+        content=content,
+        title=title,
+        language=language,
+    )
     owner = await resolve_owner(db, principal, owner_type, owner_id)
     return see_other(owner.url + "#documents")
 
 
-@post(f"/api/v1/attachments/{{owner_type:str}}/{{owner_id:uuid}}", name="api_attachment_upload", tags=["documents"], status_code=201)
+@post("/api/v1/attachments/{owner_type:str}/{owner_id:uuid}", name="api_attachment_upload", tags=["documents"], status_code=201)
 async def upload_api(
     request: Request[Any, Any, Any],
     db: NamedDependency[AsyncSession],
@@ -293,8 +326,17 @@ async def upload_api(
 ) -> AttachmentOut:
     """Upload a document (multipart field `file`, optional `title` and `language`) to a record."""
     filename, content, title, language = await _read_upload(request)
-    attachment_id = await add_attachment(db, principal, request.app.state.settings, owner_type=owner_type,
-                                         owner_id=owner_id, filename=filename, content=content, title=title, language=language)
+    attachment_id = await add_attachment(
+        db,
+        principal,
+        request.app.state.settings,
+        owner_type=owner_type,
+        owner_id=owner_id,
+        filename=filename,
+        content=content,
+        title=title,
+        language=language,
+    )
     attachment, _ = await get_attachment(db, principal, attachment_id)
     return attachment
 
@@ -315,18 +357,33 @@ async def _download(request: Request[Any, Any, Any], db: AsyncSession, principal
 
 
 @get("/attachments/{attachment_id:uuid}", name="attachment_download")
-async def download_page(request: Request[Any, Any, Any], db: NamedDependency[AsyncSession], principal: NamedDependency[Principal], attachment_id: FromPath[uuid.UUID]) -> File:
+async def download_page(
+    request: Request[Any, Any, Any],
+    db: NamedDependency[AsyncSession],
+    principal: NamedDependency[Principal],
+    attachment_id: FromPath[uuid.UUID],
+) -> File:
     return await _download(request, db, principal, attachment_id)
 
 
 @get("/api/v1/attachments/{attachment_id:uuid}/content", name="api_attachment_download", tags=["documents"])
-async def download_api(request: Request[Any, Any, Any], db: NamedDependency[AsyncSession], principal: NamedDependency[Principal], attachment_id: FromPath[uuid.UUID]) -> File:
+async def download_api(
+    request: Request[Any, Any, Any],
+    db: NamedDependency[AsyncSession],
+    principal: NamedDependency[Principal],
+    attachment_id: FromPath[uuid.UUID],
+) -> File:
     """The document's bytes, as an attachment."""
     return await _download(request, db, principal, attachment_id)
 
 
 @post("/attachments/{attachment_id:uuid}/archive", name="attachment_archive")
-async def archive_page(request: Request[Any, Any, Any], db: NamedDependency[AsyncSession], principal: NamedDependency[Principal], attachment_id: FromPath[uuid.UUID]) -> Response[Any]:
+async def archive_page(
+    request: Request[Any, Any, Any],
+    db: NamedDependency[AsyncSession],
+    principal: NamedDependency[Principal],
+    attachment_id: FromPath[uuid.UUID],
+) -> Response[Any]:
     form = await request.form()
     try:
         version = int(str(form.get("version") or "0"))

@@ -9,9 +9,7 @@ from cooperation.settings import PROJECT_ROOT
 def alembic_config(database_url: str) -> Config:
     config = Config()
     config.set_main_option("script_location", str(PROJECT_ROOT / "migrations"))
-    config.set_main_option(
-        "file_template", "%%(year)d_%%(month).2d_%%(day).2d_%%(hour).2d%%(minute).2d-%%(rev)s_%%(slug)s"
-    )
+    config.set_main_option("file_template", "%%(year)d_%%(month).2d_%%(day).2d_%%(hour).2d%%(minute).2d-%%(rev)s_%%(slug)s")
     config.attributes["database_url"] = database_url
     return config
 

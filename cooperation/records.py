@@ -131,9 +131,7 @@ async def fetch_page(
     """Rows of one page plus the total: two queries, whatever the page size."""
     check_paging(page, per_page)
     total = (await session.execute(select(func.count()).select_from(statement.order_by(None).subquery()))).scalar_one()
-    rows = (
-        await session.execute(statement.order_by(*order, tiebreak).limit(per_page).offset((page - 1) * per_page))
-    ).all()
+    rows = (await session.execute(statement.order_by(*order, tiebreak).limit(per_page).offset((page - 1) * per_page))).all()
     return list(rows), int(total)
 
 
@@ -165,3 +163,11 @@ class VersionIn(msgspec.Struct, forbid_unknown_fields=True):
     """Body of archive/restore: the version the client last saw."""
 
     version: int
+
+
+S = TypeVar("S", bound=msgspec.Struct)
+
+
+def row_to(struct_type: type[S], row: Any) -> S:
+    """A selected row (columns in field order) as an output struct."""
+    return struct_type(*row)

@@ -85,9 +85,7 @@ class Settings:
         """Refuse configurations that are unsafe or unusable."""
         if self.is_production:
             if self.secret_key == DEFAULT_SECRET or len(self.secret_key) < 32:
-                raise SettingsError(
-                    "COOP_SECRET_KEY must be set to a random value of at least 32 characters in production"
-                )
+                raise SettingsError("COOP_SECRET_KEY must be set to a random value of at least 32 characters in production")
             if self.demo_sign_in:
                 raise SettingsError("COOP_DEMO_SIGN_IN cannot be enabled in production")
         if self.upload_max_bytes <= 0:

@@ -82,7 +82,7 @@ def fmt_instant(value: datetime | None, tz: str = "UTC") -> str:
         return "—"
     try:
         zone = ZoneInfo(tz)
-    except Exception:  # noqa: BLE001 - an unknown zone falls back to UTC rather than failing a page
+    except Exception:
         zone = ZoneInfo("UTC")
     local = value.astimezone(zone)
     return local.strftime("%Y-%m-%d %H:%M ") + (local.tzname() or "")

@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+import httpx
 import pytest
 from litestar import Litestar
-import httpx
 from sqlalchemy import delete, event
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import SQLModel
@@ -128,7 +128,9 @@ class World:
 
 
 async def add_institution(db: AsyncSession, code: str, name: str, country: str, native: str | None = None, home: bool = False) -> uuid.UUID:
-    institution = Institution(code=code, name=name, name_native=native, country=country, is_home=home, search_text=fold_for_search(code, name, native))
+    institution = Institution(
+        code=code, name=name, name_native=native, country=country, is_home=home, search_text=fold_for_search(code, name, native)
+    )
     db.add(institution)
     await db.flush()
     return institution.id
@@ -143,11 +145,16 @@ async def world(db: AsyncSession) -> World:
     users = {}
     principals = {}
     for key, role, institution in [
-        ("admin", Role.ADMIN, home), ("coordinator", Role.COORDINATOR, home), ("director", Role.DIRECTOR, home),
-        ("partner_a", Role.PARTNER, nlc), ("partner_b", Role.PARTNER, bnf),
+        ("admin", Role.ADMIN, home),
+        ("coordinator", Role.COORDINATOR, home),
+        ("director", Role.DIRECTOR, home),
+        ("partner_a", Role.PARTNER, nlc),
+        ("partner_b", Role.PARTNER, bnf),
     ]:
         email = f"{key}@example.org"
-        user = await create_user(db, None, email=email, name=key.replace("_", " ").title(), role=role, password=PASSWORD, institution_id=institution)
+        user = await create_user(
+            db, None, email=email, name=key.replace("_", " ").title(), role=role, password=PASSWORD, institution_id=institution
+        )
         users[key] = email
         principals[key] = principal_of(user)
     await db.commit()

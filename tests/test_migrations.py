@@ -19,7 +19,9 @@ def _diff(url: str) -> list:
     async def run() -> list:
         engine = create_engine(url)
         async with engine.connect() as conn:
-            diff = await conn.run_sync(lambda sync: compare_metadata(MigrationContext.configure(sync, opts={"compare_type": True}), SQLModel.metadata))
+            diff = await conn.run_sync(
+                lambda sync: compare_metadata(MigrationContext.configure(sync, opts={"compare_type": True}), SQLModel.metadata)
+            )
             tables = await conn.run_sync(lambda sync: inspect(sync).get_table_names())
         await engine.dispose()
         return [diff, tables]

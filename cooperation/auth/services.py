@@ -11,11 +11,12 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from cooperation import audit
 from cooperation.auth.access import Principal, Role
 from cooperation.auth.models import AuthSession, User
-from cooperation.db import utcnow
+from cooperation.db import table, utcnow
 from cooperation.errors import ConflictError, ValidationFailed
 from cooperation.records import nfc
 
@@ -68,7 +69,7 @@ async def create_user(
         errors["institution_id"] = "a partner user must belong to an institution"
     if errors:
         raise ValidationFailed(errors)
-    existing = await session.scalar(select(User.id).where(User.email == email))
+    existing = await session.scalar(select(col(User.id)).where(col(User.email) == email))
     if existing is not None:
         raise ConflictError(f"A user with e-mail {email} already exists.", errors={"email": "already in use"})
     user = User(
@@ -87,7 +88,7 @@ async def create_user(
 
 
 async def authenticate_password(session: AsyncSession, email: str, password: str) -> User | None:
-    user = await session.scalar(select(User).where(User.email == email.strip().lower()))
+    user = await session.scalar(select(User).where(col(User.email) == email.strip().lower()))
     stored = user.password_hash if user is not None and user.password_hash else _DUMMY_HASH
     try:
         _hasher.verify(stored, password)
@@ -115,7 +116,7 @@ async def start_session(
 ) -> NewSession:
     """Sign-in: a brand-new session id (the old one, if any, is deleted: no session fixation)."""
     if previous_token:
-        await session.execute(delete(AuthSession).where(AuthSession.token_hash == token_digest(previous_token)))
+        await session.execute(delete(AuthSession).where(col(AuthSession.token_hash) == token_digest(previous_token)))
     token = secrets.token_urlsafe(32)
     now = utcnow()
     session.add(
@@ -135,17 +136,17 @@ async def start_session(
 
 async def end_session(session: AsyncSession, token: str | None) -> None:
     if token:
-        await session.execute(delete(AuthSession).where(AuthSession.token_hash == token_digest(token)))
+        await session.execute(delete(AuthSession).where(col(AuthSession.token_hash) == token_digest(token)))
 
 
 async def principal_for_token(session: AsyncSession, token: str) -> Principal | None:
     """One query: the live session joined to its active user, as plain values."""
-    u = User.__table__.c  # type: ignore[attr-defined]
-    s = AuthSession.__table__.c  # type: ignore[attr-defined]
+    u = table(User).c
+    s = table(AuthSession).c
     row = (
         await session.execute(
             select(u.id, u.name, u.email, u.role, u.institution_id, u.time_zone)
-            .join_from(AuthSession.__table__, User.__table__, s.user_id == u.id)  # type: ignore[attr-defined]
+            .join_from(table(AuthSession), table(User), s.user_id == u.id)
             .where(
                 s.token_hash == token_digest(token),
                 s.expires_at > utcnow(),

@@ -10,6 +10,7 @@ from litestar.exceptions import NotFoundException
 from litestar.response import Redirect, Template
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from cooperation import audit
 from cooperation.auth.middleware import PUBLIC_OPT, SESSION_COOKIE
@@ -50,9 +51,9 @@ def _session_cookie(token: str, max_age: int, settings: Settings) -> Cookie:
 
 async def _demo_accounts(db: AsyncSession) -> list[dict[str, str]]:
     rows = await db.execute(
-        select(User.email, User.name, User.role)
-        .where(User.email.endswith("@demo.libcoop.test"), User.active.is_(True))  # type: ignore[attr-defined]
-        .order_by(User.role, User.email)
+        select(col(User.email), col(User.name), col(User.role))
+        .where(col(User.email).endswith("@demo.libcoop.test"), col(User.active).is_(True))
+        .order_by(col(User.role), col(User.email))
     )
     return [{"email": r.email, "name": r.name, "role": r.role} for r in rows]
 
@@ -112,7 +113,7 @@ async def login_demo(request: Request[Any, Any, Any], db: NamedDependency[AsyncS
     email = str(form.get("email") or "")
     if not email.endswith("@demo.libcoop.test"):
         raise NotFoundException()
-    user = await db.scalar(select(User).where(User.email == email, User.active.is_(True)))  # type: ignore[arg-type]
+    user = await db.scalar(select(User).where(col(User.email) == email, col(User.active).is_(True)))
     if user is None:
         raise NotFoundException()
     return await _signed_in(request, db, user, "/")

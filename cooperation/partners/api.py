@@ -5,8 +5,7 @@ from typing import Annotated
 
 from litestar import Controller, get, post, put
 from litestar.di import NamedDependency
-from litestar.params import FromPath, FromQuery, QueryParameter
-from litestar.params import JSONBody
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cooperation.auth.access import Principal
@@ -30,7 +29,7 @@ PerPage = Annotated[int, QueryParameter(ge=1, le=100, description="Rows per page
 
 class InstitutionApi(Controller):
     path = "/api/v1/institutions"
-    tags = ["institutions"]
+    tags = ("institutions",)
 
     @get("/", name="api_institutions")
     async def list_institutions(
@@ -48,8 +47,16 @@ class InstitutionApi(Controller):
     ) -> InstitutionPage:
         """Institutions you may see. `sort` is a column name, `-name` for descending; `q` searches names and codes."""
         return await services.list_institutions(
-            db, principal, page=page, per_page=per_page, sort=sort, q=q, country=country,
-            kind=kind.value if kind else None, active=active, archived=archived,
+            db,
+            principal,
+            page=page,
+            per_page=per_page,
+            sort=sort,
+            q=q,
+            country=country,
+            kind=kind.value if kind else None,
+            active=active,
+            archived=archived,
         )
 
     @post("/", name="api_institution_create")
@@ -79,14 +86,22 @@ class InstitutionApi(Controller):
 
     @post("/{institution_id:uuid}/archive", name="api_institution_archive", status_code=200)
     async def archive_institution(
-        self, db: NamedDependency[AsyncSession], principal: NamedDependency[Principal], institution_id: FromPath[uuid.UUID], data: JSONBody[VersionIn]
+        self,
+        db: NamedDependency[AsyncSession],
+        principal: NamedDependency[Principal],
+        institution_id: FromPath[uuid.UUID],
+        data: JSONBody[VersionIn],
     ) -> InstitutionOut:
         await services.set_institution_archived(db, principal, institution_id, archived=True, version=data.version)
         return await services.get_institution(db, principal, institution_id)
 
     @post("/{institution_id:uuid}/restore", name="api_institution_restore", status_code=200)
     async def restore_institution(
-        self, db: NamedDependency[AsyncSession], principal: NamedDependency[Principal], institution_id: FromPath[uuid.UUID], data: JSONBody[VersionIn]
+        self,
+        db: NamedDependency[AsyncSession],
+        principal: NamedDependency[Principal],
+        institution_id: FromPath[uuid.UUID],
+        data: JSONBody[VersionIn],
     ) -> InstitutionOut:
         await services.set_institution_archived(db, principal, institution_id, archived=False, version=data.version)
         return await services.get_institution(db, principal, institution_id)
@@ -94,7 +109,7 @@ class InstitutionApi(Controller):
 
 class PersonApi(Controller):
     path = "/api/v1/people"
-    tags = ["people"]
+    tags = ("people",)
 
     @get("/", name="api_people")
     async def list_people(
@@ -114,31 +129,47 @@ class PersonApi(Controller):
         )
 
     @post("/", name="api_person_create")
-    async def create_person(self, db: NamedDependency[AsyncSession], principal: NamedDependency[Principal], data: JSONBody[PersonIn]) -> PersonOut:
+    async def create_person(
+        self, db: NamedDependency[AsyncSession], principal: NamedDependency[Principal], data: JSONBody[PersonIn]
+    ) -> PersonOut:
         person_id = await services.create_person(db, principal, data)
         return await services.get_person(db, principal, person_id)
 
     @get("/{person_id:uuid}", name="api_person")
-    async def get_person(self, db: NamedDependency[AsyncSession], principal: NamedDependency[Principal], person_id: FromPath[uuid.UUID]) -> PersonOut:
+    async def get_person(
+        self, db: NamedDependency[AsyncSession], principal: NamedDependency[Principal], person_id: FromPath[uuid.UUID]
+    ) -> PersonOut:
         return await services.get_person(db, principal, person_id)
 
     @put("/{person_id:uuid}", name="api_person_update")
     async def update_person(
-        self, db: NamedDependency[AsyncSession], principal: NamedDependency[Principal], person_id: FromPath[uuid.UUID], data: JSONBody[PersonUpdate]
+        self,
+        db: NamedDependency[AsyncSession],
+        principal: NamedDependency[Principal],
+        person_id: FromPath[uuid.UUID],
+        data: JSONBody[PersonUpdate],
     ) -> PersonOut:
         await services.update_person(db, principal, person_id, data)
         return await services.get_person(db, principal, person_id)
 
     @post("/{person_id:uuid}/archive", name="api_person_archive", status_code=200)
     async def archive_person(
-        self, db: NamedDependency[AsyncSession], principal: NamedDependency[Principal], person_id: FromPath[uuid.UUID], data: JSONBody[VersionIn]
+        self,
+        db: NamedDependency[AsyncSession],
+        principal: NamedDependency[Principal],
+        person_id: FromPath[uuid.UUID],
+        data: JSONBody[VersionIn],
     ) -> PersonOut:
         await services.set_person_archived(db, principal, person_id, archived=True, version=data.version)
         return await services.get_person(db, principal, person_id)
 
     @post("/{person_id:uuid}/restore", name="api_person_restore", status_code=200)
     async def restore_person(
-        self, db: NamedDependency[AsyncSession], principal: NamedDependency[Principal], person_id: FromPath[uuid.UUID], data: JSONBody[VersionIn]
+        self,
+        db: NamedDependency[AsyncSession],
+        principal: NamedDependency[Principal],
+        person_id: FromPath[uuid.UUID],
+        data: JSONBody[VersionIn],
     ) -> PersonOut:
         await services.set_person_archived(db, principal, person_id, archived=False, version=data.version)
         return await services.get_person(db, principal, person_id)

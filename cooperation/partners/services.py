@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cooperation import audit
 from cooperation.auth.access import Principal, may_change_part_of, require_manager
+from cooperation.db import table, utcnow
 from cooperation.errors import ConflictError, ForbiddenError, NotFoundError, ValidationFailed
 from cooperation.partners.models import Institution, Person
 from cooperation.partners.schemas import (
@@ -30,17 +31,15 @@ from cooperation.records import (
     fold_for_search,
     nfc,
     order_by,
+    row_to,
     search_terms,
     update_versioned,
 )
-from cooperation.db import utcnow
 
-I = Institution.__table__.c  # type: ignore[attr-defined]  # noqa: E741
-P = Person.__table__.c  # type: ignore[attr-defined]
+I = table(Institution).c  # noqa: E741
+P = table(Person).c
 
-COUNTRY_NAMES: dict[str, str] = {
-    code: name for code, name in Locale("en").territories.items() if len(code) == 2 and code.isalpha()
-}
+COUNTRY_NAMES: dict[str, str] = {code: name for code, name in Locale("en").territories.items() if len(code) == 2 and code.isalpha()}
 
 # Domains register here what "shares a record with" means for them (app.py wires it), so a partner
 # sees its own institution and the institutions it works with, and no other.
@@ -79,7 +78,7 @@ def _clean_institution(data: InstitutionIn, errors: dict[str, str]) -> dict[str,
         errors["name"] = "is required"
     if errors:
         raise ValidationFailed(errors)
-    values = {
+    values: dict[str, Any] = {
         "code": data.code.strip().upper(),
         "name": nfc(data.name.strip()),
         "name_native": nfc(data.name_native.strip()) if data.name_native and data.name_native.strip() else None,
@@ -123,33 +122,41 @@ async def list_institutions(
     rows, total = await fetch_page(
         session, statement, page=page, per_page=per_page, order=order_by(sort, _INSTITUTION_SORTS, "code"), tiebreak=I.id
     )
-    return InstitutionPage(
-        items=[InstitutionRow(*row) for row in rows], total=total, page=page, per_page=per_page
-    )
+    return InstitutionPage(items=[row_to(InstitutionRow, row) for row in rows], total=total, page=page, per_page=per_page)
 
 
 async def institution_choices(session: AsyncSession, principal: Principal) -> list[InstitutionRow]:
     """Active institutions the person may see, for pickers in forms."""
     rows = await session.execute(
-        select(*_INSTITUTION_COLUMNS)
-        .where(institution_visibility(principal), I.archived_at.is_(None))
-        .order_by(I.is_home.desc(), I.code)
+        select(*_INSTITUTION_COLUMNS).where(institution_visibility(principal), I.archived_at.is_(None)).order_by(I.is_home.desc(), I.code)
     )
-    return [InstitutionRow(*row) for row in rows]
+    return [row_to(InstitutionRow, row) for row in rows]
 
 
 async def get_institution(session: AsyncSession, principal: Principal, institution_id: uuid.UUID) -> InstitutionOut:
     row = (
         await session.execute(
             select(
-                I.id, I.code, I.name, I.name_native, I.country, I.city, I.kind, I.website, I.is_home,
-                I.active, I.archived_at.is_not(None), I.version, I.created_at, I.updated_at,
+                I.id,
+                I.code,
+                I.name,
+                I.name_native,
+                I.country,
+                I.city,
+                I.kind,
+                I.website,
+                I.is_home,
+                I.active,
+                I.archived_at.is_not(None),
+                I.version,
+                I.created_at,
+                I.updated_at,
             ).where(I.id == institution_id, institution_visibility(principal))
         )
     ).first()
     if row is None:
         raise NotFoundError("institution")
-    return InstitutionOut(*row)
+    return row_to(InstitutionOut, row)
 
 
 async def find_institution_by_code(session: AsyncSession, principal: Principal, code: str) -> InstitutionOut:
@@ -179,22 +186,27 @@ async def create_institution(session: AsyncSession, principal: Principal, data: 
     institution = Institution(**values)
     session.add(institution)
     await session.flush()
-    audit.record(session, principal, "create", "institution", institution.id,
-                 summary=f"Registered {values['code']} {values['name']}", changes={k: [None, v] for k, v in values.items() if k != "search_text"})
+    audit.record(
+        session,
+        principal,
+        "create",
+        "institution",
+        institution.id,
+        summary=f"Registered {values['code']} {values['name']}",
+        changes={k: [None, v] for k, v in values.items() if k != "search_text"},
+    )
     await session.commit()
     return institution.id
 
 
 async def _institution_values(session: AsyncSession, institution_id: uuid.UUID) -> dict[str, Any]:
-    row = (await session.execute(select(Institution.__table__).where(I.id == institution_id))).mappings().first()  # type: ignore[arg-type]
+    row = (await session.execute(select(table(Institution)).where(I.id == institution_id))).mappings().first()
     if row is None:
         raise NotFoundError("institution")
     return dict(row)
 
 
-async def update_institution(
-    session: AsyncSession, principal: Principal, institution_id: uuid.UUID, data: InstitutionUpdate
-) -> int:
+async def update_institution(session: AsyncSession, principal: Principal, institution_id: uuid.UUID, data: InstitutionUpdate) -> int:
     await get_institution(session, principal, institution_id)  # 404 before 403
     require_manager(principal, "edit institutions")
     values = _clean_institution(data, await _code_errors(session, data.code, institution_id))
@@ -222,8 +234,14 @@ async def set_institution_archived(
     new_version = await update_versioned(
         session, Institution, institution_id, version, {"archived_at": utcnow() if archived else None}, what="institution"
     )
-    audit.record(session, principal, "archive" if archived else "restore", "institution", institution_id,
-                 summary=f"{'Archived' if archived else 'Restored'} {current.code}")
+    audit.record(
+        session,
+        principal,
+        "archive" if archived else "restore",
+        "institution",
+        institution_id,
+        summary=f"{'Archived' if archived else 'Restored'} {current.code}",
+    )
     await session.commit()
     return new_version
 
@@ -250,7 +268,7 @@ async def list_people(
 ) -> PersonPage:
     statement = (
         select(P.id, P.name, P.name_native, P.position, P.department, P.institution_id, I.code, P.email)
-        .join_from(Person.__table__, Institution.__table__, P.institution_id == I.id)  # type: ignore[attr-defined]
+        .join_from(table(Person), table(Institution), P.institution_id == I.id)
         .where(_person_visibility(principal))
         .where(P.archived_at.is_not(None) if archived else P.archived_at.is_(None))
     )
@@ -261,23 +279,34 @@ async def list_people(
     rows, total = await fetch_page(
         session, statement, page=page, per_page=per_page, order=order_by(sort, _PERSON_SORTS, "name"), tiebreak=P.id
     )
-    return PersonPage(items=[PersonRow(*row) for row in rows], total=total, page=page, per_page=per_page)
+    return PersonPage(items=[row_to(PersonRow, row) for row in rows], total=total, page=page, per_page=per_page)
 
 
 async def get_person(session: AsyncSession, principal: Principal, person_id: uuid.UUID) -> PersonOut:
     row = (
         await session.execute(
             select(
-                P.id, P.name, P.name_native, P.position, P.department, P.institution_id, I.code, I.name,
-                P.email, P.phone, P.languages, P.archived_at.is_not(None), P.version,
+                P.id,
+                P.name,
+                P.name_native,
+                P.position,
+                P.department,
+                P.institution_id,
+                I.code,
+                I.name,
+                P.email,
+                P.phone,
+                P.languages,
+                P.archived_at.is_not(None),
+                P.version,
             )
-            .join_from(Person.__table__, Institution.__table__, P.institution_id == I.id)  # type: ignore[attr-defined]
+            .join_from(table(Person), table(Institution), P.institution_id == I.id)
             .where(P.id == person_id, _person_visibility(principal))
         )
     ).first()
     if row is None:
         raise NotFoundError("person")
-    return PersonOut(*row)
+    return row_to(PersonOut, row)
 
 
 async def _clean_person(session: AsyncSession, principal: Principal, data: PersonIn) -> dict[str, Any]:
@@ -300,7 +329,7 @@ async def _clean_person(session: AsyncSession, principal: Principal, data: Perso
     def text(value: str | None) -> str | None:
         return nfc(value.strip()) if value and value.strip() else None
 
-    values = {
+    values: dict[str, Any] = {
         "name": nfc(data.name.strip()),
         "name_native": text(data.name_native),
         "position": text(data.position),
@@ -321,8 +350,15 @@ async def create_person(session: AsyncSession, principal: Principal, data: Perso
     person = Person(**values)
     session.add(person)
     await session.flush()
-    audit.record(session, principal, "create", "person", person.id, summary=f"Added {values['name']}",
-                 changes={k: [None, v] for k, v in values.items() if k != "search_text"})
+    audit.record(
+        session,
+        principal,
+        "create",
+        "person",
+        person.id,
+        summary=f"Added {values['name']}",
+        changes={k: [None, v] for k, v in values.items() if k != "search_text"},
+    )
     await session.commit()
     return person.id
 
@@ -332,7 +368,7 @@ async def update_person(session: AsyncSession, principal: Principal, person_id: 
     if not may_change_part_of(principal, current.institution_id):
         raise ForbiddenError("You may only edit people of your own institution.")
     values = await _clean_person(session, principal, data)
-    before = dict((await session.execute(select(Person.__table__).where(P.id == person_id))).mappings().one())  # type: ignore[arg-type]
+    before = dict((await session.execute(select(table(Person)).where(P.id == person_id))).mappings().one())
     version = await update_versioned(session, Person, person_id, data.version, values, what="person")
     changes = {k: v for k, v in _changes(before, values).items() if k != "search_text"}
     audit.record(session, principal, "update", "person", person_id, summary=f"Edited {values['name']}", changes=changes)
@@ -340,9 +376,7 @@ async def update_person(session: AsyncSession, principal: Principal, person_id: 
     return version
 
 
-async def set_person_archived(
-    session: AsyncSession, principal: Principal, person_id: uuid.UUID, *, archived: bool, version: int
-) -> int:
+async def set_person_archived(session: AsyncSession, principal: Principal, person_id: uuid.UUID, *, archived: bool, version: int) -> int:
     current = await get_person(session, principal, person_id)
     if not may_change_part_of(principal, current.institution_id):
         raise ForbiddenError("You may only archive people of your own institution.")
@@ -351,8 +385,14 @@ async def set_person_archived(
     new_version = await update_versioned(
         session, Person, person_id, version, {"archived_at": utcnow() if archived else None}, what="person"
     )
-    audit.record(session, principal, "archive" if archived else "restore", "person", person_id,
-                 summary=f"{'Archived' if archived else 'Restored'} {current.name}")
+    audit.record(
+        session,
+        principal,
+        "archive" if archived else "restore",
+        "person",
+        person_id,
+        summary=f"{'Archived' if archived else 'Restored'} {current.name}",
+    )
     await session.commit()
     return new_version
 
@@ -362,9 +402,8 @@ async def people_of(session: AsyncSession, principal: Principal, institution_ids
         return []
     rows = await session.execute(
         select(P.id, P.name, P.name_native, P.position, P.department, P.institution_id, I.code, P.email)
-        .join_from(Person.__table__, Institution.__table__, P.institution_id == I.id)  # type: ignore[attr-defined]
+        .join_from(table(Person), table(Institution), P.institution_id == I.id)
         .where(P.institution_id.in_(institution_ids), P.archived_at.is_(None), _person_visibility(principal))
         .order_by(I.code, P.name)
     )
-    return [PersonRow(*row) for row in rows]
-
+    return [row_to(PersonRow, row) for row in rows]

@@ -23,27 +23,58 @@ class InstitutionViews(Controller):
     include_in_schema = False
 
     @get("/", name="institutions")
-    async def index(self, request: Request[Any, Any, Any], db: NamedDependency[AsyncSession], principal: NamedDependency[Principal]) -> Template:
+    async def index(
+        self, request: Request[Any, Any, Any], db: NamedDependency[AsyncSession], principal: NamedDependency[Principal]
+    ) -> Template:
         page = await services.list_institutions(
-            db, principal,
-            page=query_int(request, "page", 1), per_page=query_int(request, "per_page", 25),
-            sort=query_str(request, "sort"), q=query_str(request, "q"), country=query_str(request, "country"),
-            kind=query_str(request, "kind"), archived=query_bool(request, "archived"),
+            db,
+            principal,
+            page=query_int(request, "page", 1),
+            per_page=query_int(request, "per_page", 25),
+            sort=query_str(request, "sort"),
+            q=query_str(request, "q"),
+            country=query_str(request, "country"),
+            kind=query_str(request, "kind"),
+            archived=query_bool(request, "archived"),
         )
-        return render(request, "partners/institution_list.html", page=page, kinds=list(InstitutionKind),
-                      countries=services.COUNTRY_NAMES, country_name=services.country_name)
+        return render(
+            request,
+            "partners/institution_list.html",
+            page=page,
+            kinds=list(InstitutionKind),
+            countries=services.COUNTRY_NAMES,
+            country_name=services.country_name,
+        )
 
     @get("/new", name="institution_new")
     async def new(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal]) -> Template:
         require_manager(principal, "register institutions")
         return self._form(request, {"kind": "national_library", "active": True}, {})
 
-    def _form(self, request: Request[Any, Any, Any], values: dict[str, Any], errors: dict[str, str], *, institution_id: uuid.UUID | None = None, status_code: int = 200) -> Template:
-        return render(request, "partners/institution_form.html", values=values, errors=errors, institution_id=institution_id,
-                      kinds=list(InstitutionKind), countries=services.COUNTRY_NAMES, status_code=status_code)
+    def _form(
+        self,
+        request: Request[Any, Any, Any],
+        values: dict[str, Any],
+        errors: dict[str, str],
+        *,
+        institution_id: uuid.UUID | None = None,
+        status_code: int = 200,
+    ) -> Template:
+        return render(
+            request,
+            "partners/institution_form.html",
+            values=values,
+            errors=errors,
+            institution_id=institution_id,
+            kinds=list(InstitutionKind),
+            countries=services.COUNTRY_NAMES,
+            status_code=status_code,
+        )
 
     @post("/", name="institution_create")
-    async def create(self, request: Request[Any, Any, Any], db: NamedDependency[AsyncSession], principal: NamedDependency[Principal]) -> Response[Any]:
+    async def create(
+        self, request: Request[Any, Any, Any], db: NamedDependency[AsyncSession], principal: NamedDependency[Principal]
+    ) -> Response[Any]:
         form = await form_dict(request)
         try:
             institution_id = await services.create_institution(db, principal, parse_form(InstitutionIn, form))
@@ -52,21 +83,47 @@ class InstitutionViews(Controller):
         return see_other(f"/institutions/{institution_id}")
 
     @get("/{institution_id:uuid}", name="institution")
-    async def show(self, request: Request[Any, Any, Any], db: NamedDependency[AsyncSession], principal: NamedDependency[Principal], institution_id: FromPath[uuid.UUID]) -> Template:
+    async def show(
+        self,
+        request: Request[Any, Any, Any],
+        db: NamedDependency[AsyncSession],
+        principal: NamedDependency[Principal],
+        institution_id: FromPath[uuid.UUID],
+    ) -> Template:
         institution = await services.get_institution(db, principal, institution_id)
         people = await services.people_of(db, principal, [institution_id])
         history = await audit.history(db, "institution", institution_id) if principal.reads_everything else []
-        return render(request, "partners/institution_detail.html", institution=institution, people=people,
-                      history=history, country_name=services.country_name)
+        return render(
+            request,
+            "partners/institution_detail.html",
+            institution=institution,
+            people=people,
+            history=history,
+            country_name=services.country_name,
+        )
 
     @get("/{institution_id:uuid}/edit", name="institution_edit")
-    async def edit(self, request: Request[Any, Any, Any], db: NamedDependency[AsyncSession], principal: NamedDependency[Principal], institution_id: FromPath[uuid.UUID]) -> Template:
+    async def edit(
+        self,
+        request: Request[Any, Any, Any],
+        db: NamedDependency[AsyncSession],
+        principal: NamedDependency[Principal],
+        institution_id: FromPath[uuid.UUID],
+    ) -> Template:
         institution = await services.get_institution(db, principal, institution_id)
-        values = {f: getattr(institution, f) for f in ("code", "name", "name_native", "country", "city", "kind", "website", "active", "version")}
+        values = {
+            f: getattr(institution, f) for f in ("code", "name", "name_native", "country", "city", "kind", "website", "active", "version")
+        }
         return self._form(request, values, {}, institution_id=institution_id)
 
     @post("/{institution_id:uuid}", name="institution_update")
-    async def update(self, request: Request[Any, Any, Any], db: NamedDependency[AsyncSession], principal: NamedDependency[Principal], institution_id: FromPath[uuid.UUID]) -> Response[Any]:
+    async def update(
+        self,
+        request: Request[Any, Any, Any],
+        db: NamedDependency[AsyncSession],
+        principal: NamedDependency[Principal],
+        institution_id: FromPath[uuid.UUID],
+    ) -> Response[Any]:
         form = await form_dict(request)
         await services.get_institution(db, principal, institution_id)
         try:
@@ -76,13 +133,25 @@ class InstitutionViews(Controller):
         return see_other(f"/institutions/{institution_id}")
 
     @post("/{institution_id:uuid}/archive", name="institution_archive")
-    async def archive(self, request: Request[Any, Any, Any], db: NamedDependency[AsyncSession], principal: NamedDependency[Principal], institution_id: FromPath[uuid.UUID]) -> Response[Any]:
+    async def archive(
+        self,
+        request: Request[Any, Any, Any],
+        db: NamedDependency[AsyncSession],
+        principal: NamedDependency[Principal],
+        institution_id: FromPath[uuid.UUID],
+    ) -> Response[Any]:
         form = await form_dict(request)
         await services.set_institution_archived(db, principal, institution_id, archived=True, version=form_version(form))
         return see_other(f"/institutions/{institution_id}")
 
     @post("/{institution_id:uuid}/restore", name="institution_restore")
-    async def restore(self, request: Request[Any, Any, Any], db: NamedDependency[AsyncSession], principal: NamedDependency[Principal], institution_id: FromPath[uuid.UUID]) -> Response[Any]:
+    async def restore(
+        self,
+        request: Request[Any, Any, Any],
+        db: NamedDependency[AsyncSession],
+        principal: NamedDependency[Principal],
+        institution_id: FromPath[uuid.UUID],
+    ) -> Response[Any]:
         form = await form_dict(request)
         await services.set_institution_archived(db, principal, institution_id, archived=False, version=form_version(form))
         return see_other(f"/institutions/{institution_id}")
@@ -93,28 +162,55 @@ class PersonViews(Controller):
     include_in_schema = False
 
     @get("/", name="people")
-    async def index(self, request: Request[Any, Any, Any], db: NamedDependency[AsyncSession], principal: NamedDependency[Principal]) -> Template:
+    async def index(
+        self, request: Request[Any, Any, Any], db: NamedDependency[AsyncSession], principal: NamedDependency[Principal]
+    ) -> Template:
         page = await services.list_people(
-            db, principal,
-            page=query_int(request, "page", 1), per_page=query_int(request, "per_page", 25),
-            sort=query_str(request, "sort"), q=query_str(request, "q"),
-            institution_id=query_uuid(request, "institution_id"), archived=query_bool(request, "archived"),
+            db,
+            principal,
+            page=query_int(request, "page", 1),
+            per_page=query_int(request, "per_page", 25),
+            sort=query_str(request, "sort"),
+            q=query_str(request, "q"),
+            institution_id=query_uuid(request, "institution_id"),
+            archived=query_bool(request, "archived"),
         )
         institutions = await services.institution_choices(db, principal)
         return render(request, "partners/person_list.html", page=page, institutions=institutions)
 
-    async def _form(self, request: Request[Any, Any, Any], db: AsyncSession, principal: Principal, values: dict[str, Any], errors: dict[str, str], *, person_id: uuid.UUID | None = None, status_code: int = 200) -> Template:
+    async def _form(
+        self,
+        request: Request[Any, Any, Any],
+        db: AsyncSession,
+        principal: Principal,
+        values: dict[str, Any],
+        errors: dict[str, str],
+        *,
+        person_id: uuid.UUID | None = None,
+        status_code: int = 200,
+    ) -> Template:
         institutions = await services.institution_choices(db, principal)
-        return render(request, "partners/person_form.html", values=values, errors=errors, person_id=person_id,
-                      institutions=institutions, status_code=status_code)
+        return render(
+            request,
+            "partners/person_form.html",
+            values=values,
+            errors=errors,
+            person_id=person_id,
+            institutions=institutions,
+            status_code=status_code,
+        )
 
     @get("/new", name="person_new")
-    async def new(self, request: Request[Any, Any, Any], db: NamedDependency[AsyncSession], principal: NamedDependency[Principal]) -> Template:
+    async def new(
+        self, request: Request[Any, Any, Any], db: NamedDependency[AsyncSession], principal: NamedDependency[Principal]
+    ) -> Template:
         institution_id = query_uuid(request, "institution_id") or principal.institution_id
         return await self._form(request, db, principal, {"institution_id": str(institution_id or "")}, {})
 
     @post("/", name="person_create")
-    async def create(self, request: Request[Any, Any, Any], db: NamedDependency[AsyncSession], principal: NamedDependency[Principal]) -> Response[Any]:
+    async def create(
+        self, request: Request[Any, Any, Any], db: NamedDependency[AsyncSession], principal: NamedDependency[Principal]
+    ) -> Response[Any]:
         form = await form_dict(request)
         try:
             person_id = await services.create_person(db, principal, parse_form(PersonIn, form))
@@ -123,21 +219,41 @@ class PersonViews(Controller):
         return see_other(f"/people/{person_id}")
 
     @get("/{person_id:uuid}", name="person")
-    async def show(self, request: Request[Any, Any, Any], db: NamedDependency[AsyncSession], principal: NamedDependency[Principal], person_id: FromPath[uuid.UUID]) -> Template:
+    async def show(
+        self,
+        request: Request[Any, Any, Any],
+        db: NamedDependency[AsyncSession],
+        principal: NamedDependency[Principal],
+        person_id: FromPath[uuid.UUID],
+    ) -> Template:
         person = await services.get_person(db, principal, person_id)
         history = await audit.history(db, "person", person_id) if principal.reads_everything else []
         return render(request, "partners/person_detail.html", person=person, history=history)
 
     @get("/{person_id:uuid}/edit", name="person_edit")
-    async def edit(self, request: Request[Any, Any, Any], db: NamedDependency[AsyncSession], principal: NamedDependency[Principal], person_id: FromPath[uuid.UUID]) -> Template:
+    async def edit(
+        self,
+        request: Request[Any, Any, Any],
+        db: NamedDependency[AsyncSession],
+        principal: NamedDependency[Principal],
+        person_id: FromPath[uuid.UUID],
+    ) -> Template:
         person = await services.get_person(db, principal, person_id)
-        values: dict[str, Any] = {f: getattr(person, f) for f in ("name", "name_native", "position", "department", "email", "phone", "version")}
+        values: dict[str, Any] = {
+            f: getattr(person, f) for f in ("name", "name_native", "position", "department", "email", "phone", "version")
+        }
         values["institution_id"] = str(person.institution_id)
         values["languages"] = ", ".join(person.languages)
         return await self._form(request, db, principal, values, {}, person_id=person_id)
 
     @post("/{person_id:uuid}", name="person_update")
-    async def update(self, request: Request[Any, Any, Any], db: NamedDependency[AsyncSession], principal: NamedDependency[Principal], person_id: FromPath[uuid.UUID]) -> Response[Any]:
+    async def update(
+        self,
+        request: Request[Any, Any, Any],
+        db: NamedDependency[AsyncSession],
+        principal: NamedDependency[Principal],
+        person_id: FromPath[uuid.UUID],
+    ) -> Response[Any]:
         form = await form_dict(request)
         await services.get_person(db, principal, person_id)
         try:
@@ -147,13 +263,25 @@ class PersonViews(Controller):
         return see_other(f"/people/{person_id}")
 
     @post("/{person_id:uuid}/archive", name="person_archive")
-    async def archive(self, request: Request[Any, Any, Any], db: NamedDependency[AsyncSession], principal: NamedDependency[Principal], person_id: FromPath[uuid.UUID]) -> Response[Any]:
+    async def archive(
+        self,
+        request: Request[Any, Any, Any],
+        db: NamedDependency[AsyncSession],
+        principal: NamedDependency[Principal],
+        person_id: FromPath[uuid.UUID],
+    ) -> Response[Any]:
         form = await form_dict(request)
         await services.set_person_archived(db, principal, person_id, archived=True, version=form_version(form))
         return see_other(f"/people/{person_id}")
 
     @post("/{person_id:uuid}/restore", name="person_restore")
-    async def restore(self, request: Request[Any, Any, Any], db: NamedDependency[AsyncSession], principal: NamedDependency[Principal], person_id: FromPath[uuid.UUID]) -> Response[Any]:
+    async def restore(
+        self,
+        request: Request[Any, Any, Any],
+        db: NamedDependency[AsyncSession],
+        principal: NamedDependency[Principal],
+        person_id: FromPath[uuid.UUID],
+    ) -> Response[Any]:
         form = await form_dict(request)
         await services.set_person_archived(db, principal, person_id, archived=False, version=form_version(form))
         return see_other(f"/people/{person_id}")

@@ -5,7 +5,9 @@ from datetime import date
 from typing import Any
 
 
-def agreement_payload(parties: list[uuid.UUID], *, reference: str = "NLV-NLC-2025", signed: date | None = None, **overrides: Any) -> dict[str, Any]:
+def agreement_payload(
+    parties: list[uuid.UUID], *, reference: str = "NLV-NLC-2025", signed: date | None = None, **overrides: Any
+) -> dict[str, Any]:
     payload: dict[str, Any] = {
         "reference": reference,
         "title": "Cooperation Agreement between NLV and NLC",

@@ -69,10 +69,14 @@ async def test_duplicate_reference_is_refused(client_for, world):
 async def test_stale_update_answers_409_and_overwrites_nothing(client_for, world, db):
     coordinator = await client_for("coordinator")
     created = (await coordinator.api("POST", "/api/v1/agreements", json=agreement_payload([world.home, world.nlc]))).json()
-    first = await coordinator.api("PUT", f"/api/v1/agreements/{created['id']}", json={**agreement_payload([world.home, world.nlc], title="First edit"), "version": 1})
+    first = await coordinator.api(
+        "PUT", f"/api/v1/agreements/{created['id']}", json={**agreement_payload([world.home, world.nlc], title="First edit"), "version": 1}
+    )
     assert first.status_code == 200
     assert first.json()["version"] == 2
-    stale = await coordinator.api("PUT", f"/api/v1/agreements/{created['id']}", json={**agreement_payload([world.home, world.bnf], title="Stale edit"), "version": 1})
+    stale = await coordinator.api(
+        "PUT", f"/api/v1/agreements/{created['id']}", json={**agreement_payload([world.home, world.bnf], title="Stale edit"), "version": 1}
+    )
     assert stale.status_code == 409
     assert stale.json()["errors"]["version"]
     current = (await coordinator.api("GET", f"/api/v1/agreements/{created['id']}")).json()
@@ -100,10 +104,18 @@ async def test_archive_and_restore(client_for, world):
 async def test_audit_event_is_written_with_the_change_and_not_without_it(client_for, world, db):
     coordinator = await client_for("coordinator")
     created = (await coordinator.api("POST", "/api/v1/agreements", json=agreement_payload([world.home, world.nlc]))).json()
-    await coordinator.api("PUT", f"/api/v1/agreements/{created['id']}", json={**agreement_payload([world.home, world.nlc], title="Renamed"), "version": 1})
-    failed = await coordinator.api("PUT", f"/api/v1/agreements/{created['id']}", json={**agreement_payload([world.home, world.nlc], title="Lost"), "version": 1})
+    await coordinator.api(
+        "PUT", f"/api/v1/agreements/{created['id']}", json={**agreement_payload([world.home, world.nlc], title="Renamed"), "version": 1}
+    )
+    failed = await coordinator.api(
+        "PUT", f"/api/v1/agreements/{created['id']}", json={**agreement_payload([world.home, world.nlc], title="Lost"), "version": 1}
+    )
     assert failed.status_code == 409
-    events = (await db.execute(select(AuditEvent).where(AuditEvent.entity_id == uuid.UUID(created["id"])).order_by(AuditEvent.occurred_at))).scalars().all()
+    events = (
+        (await db.execute(select(AuditEvent).where(AuditEvent.entity_id == uuid.UUID(created["id"])).order_by(AuditEvent.occurred_at)))
+        .scalars()
+        .all()
+    )
     assert [e.action for e in events] == ["create", "update"]
     assert events[1].changes["title"] == ["Cooperation Agreement between NLV and NLC", "Renamed"]
     assert events[1].actor_name == "Coordinator"
@@ -111,10 +123,16 @@ async def test_audit_event_is_written_with_the_change_and_not_without_it(client_
 
 async def test_terms_are_fixed_once_signed(client_for, world):
     coordinator = await client_for("coordinator")
-    created = (await coordinator.api("POST", "/api/v1/agreements", json=agreement_payload([world.home, world.nlc], signed=date(2025, 4, 10)))).json()
+    created = (
+        await coordinator.api("POST", "/api/v1/agreements", json=agreement_payload([world.home, world.nlc], signed=date(2025, 4, 10)))
+    ).json()
     for target, version in (("negotiating", 1), ("signed", 2)):
-        assert (await coordinator.api("POST", f"/api/v1/agreements/{created['id']}/transition", json={"to": target, "version": version})).status_code == 200
-    edit = await coordinator.api("PUT", f"/api/v1/agreements/{created['id']}", json={**agreement_payload([world.home, world.nlc]), "version": 3})
+        assert (
+            await coordinator.api("POST", f"/api/v1/agreements/{created['id']}/transition", json={"to": target, "version": version})
+        ).status_code == 200
+    edit = await coordinator.api(
+        "PUT", f"/api/v1/agreements/{created['id']}", json={**agreement_payload([world.home, world.nlc]), "version": 3}
+    )
     assert edit.status_code == 409
     assert "terms are fixed" in edit.json()["detail"]
 

@@ -12,8 +12,15 @@ TODAY = date(2026, 11, 24)
 
 
 async def in_force(db, world, reference, expires, notice=None, status="in_force"):
-    data = AgreementIn(reference=reference, title=reference, kind="other", parties=[PartyIn(institution_id=world.home), PartyIn(institution_id=world.nlc)],
-                       effective_on=date(2020, 1, 1), expires_on=expires, notice_period_days=notice)
+    data = AgreementIn(
+        reference=reference,
+        title=reference,
+        kind="other",
+        parties=[PartyIn(institution_id=world.home), PartyIn(institution_id=world.nlc)],
+        effective_on=date(2020, 1, 1),
+        expires_on=expires,
+        notice_period_days=notice,
+    )
     agreement_id = await services.create_agreement(db, world.principals["coordinator"], data)
     await db.execute(update(Agreement).where(Agreement.id == agreement_id).values(status=status))
     await db.commit()

@@ -31,14 +31,25 @@ def coordinator(world) -> Principal:
     return world.principals["coordinator"]
 
 
-async def make_agreement(db, world, status: AgreementStatus, *, reference: str, expires_on: date | None = TODAY - timedelta(days=1),
-                         signed: bool = True, effective_on: date | None = date(2020, 1, 1)) -> uuid.UUID:
+async def make_agreement(
+    db,
+    world,
+    status: AgreementStatus,
+    *,
+    reference: str,
+    expires_on: date | None = TODAY - timedelta(days=1),
+    signed: bool = True,
+    effective_on: date | None = date(2020, 1, 1),
+) -> uuid.UUID:
     """An agreement whose dates satisfy every precondition, put straight into `status` for the test."""
     signed_on = date(2019, 12, 1) if signed else None
     data = AgreementIn(
-        reference=reference, title="Test agreement", kind="cooperation_agreement",
+        reference=reference,
+        title="Test agreement",
+        kind="cooperation_agreement",
         parties=[PartyIn(institution_id=world.home, signed_on=signed_on), PartyIn(institution_id=world.nlc, signed_on=signed_on)],
-        effective_on=effective_on, expires_on=expires_on,
+        effective_on=effective_on,
+        expires_on=expires_on,
     )
     agreement_id = await services.create_agreement(db, coordinator(world), data)
     await db.execute(update(Agreement).where(Agreement.id == agreement_id).values(status=status.value))
@@ -105,10 +116,18 @@ async def test_signing_sets_the_signing_date_from_the_parties(db, world):
 
 async def test_refused_transition_over_the_api_is_409_with_the_reason(client_for, world):
     coordinator_client = await client_for("coordinator")
-    created = (await coordinator_client.api("POST", "/api/v1/agreements", json={
-        "reference": "API-1", "title": "T", "kind": "other",
-        "parties": [{"institution_id": str(world.home)}, {"institution_id": str(world.nlc)}],
-    })).json()
+    created = (
+        await coordinator_client.api(
+            "POST",
+            "/api/v1/agreements",
+            json={
+                "reference": "API-1",
+                "title": "T",
+                "kind": "other",
+                "parties": [{"institution_id": str(world.home)}, {"institution_id": str(world.nlc)}],
+            },
+        )
+    ).json()
     response = await coordinator_client.api("POST", f"/api/v1/agreements/{created['id']}/transition", json={"to": "in_force", "version": 1})
     assert response.status_code == 409
     assert response.json()["detail"].startswith("An agreement that is draft cannot become in force")

@@ -10,10 +10,29 @@ from agreements.schemas import AgreementIn, PartyIn
 from tests.conftest import QueryCounter, add_institution
 
 
-async def make(db, world, reference, partner, *, status="in_force", expires=None, title="Agreement", summary="", confidentiality="parties",
-               predecessor=None):
-    data = AgreementIn(reference=reference, title=title, kind="cooperation_agreement", summary=summary, confidentiality=confidentiality,
-                       parties=[PartyIn(institution_id=world.home), PartyIn(institution_id=partner)], effective_on=date(2020, 1, 1), expires_on=expires)
+async def make(
+    db,
+    world,
+    reference,
+    partner,
+    *,
+    status="in_force",
+    expires=None,
+    title="Agreement",
+    summary="",
+    confidentiality="parties",
+    predecessor=None,
+):
+    data = AgreementIn(
+        reference=reference,
+        title=title,
+        kind="cooperation_agreement",
+        summary=summary,
+        confidentiality=confidentiality,
+        parties=[PartyIn(institution_id=world.home), PartyIn(institution_id=partner)],
+        effective_on=date(2020, 1, 1),
+        expires_on=expires,
+    )
     agreement_id = await services.create_agreement(db, world.principals["coordinator"], data, predecessor_id=predecessor)
     await db.execute(update(Agreement).where(Agreement.id == agreement_id).values(status=status))
     await db.commit()
@@ -115,7 +134,9 @@ async def test_partner_sees_only_shared_agreements_that_are_not_internal(client_
     institutions = (await partner_a.api("GET", "/api/v1/institutions")).json()
     assert sorted(i["code"] for i in institutions["items"]) == ["NLC", "NLV"]
     assert (await partner_a.api("GET", f"/api/v1/institutions/{world.bnf}")).status_code == 404
-    refused = await partner_a.api("PUT", f"/api/v1/agreements/{shared_a}", json={"reference": "X", "title": "X", "kind": "other", "parties": [], "version": 1})
+    refused = await partner_a.api(
+        "PUT", f"/api/v1/agreements/{shared_a}", json={"reference": "X", "title": "X", "kind": "other", "parties": [], "version": 1}
+    )
     assert refused.status_code == 403
     coordinator = await client_for("coordinator")
     assert await refs(coordinator, "") == ["NLC-INTERNAL", "WITH-BNF", "WITH-NLC"]

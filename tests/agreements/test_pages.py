@@ -5,12 +5,29 @@ import re
 
 def form_for(world, **overrides):
     data = {
-        "reference": "NLV-NLC-2025", "title": "Thỏa thuận hợp tác NLV–NLC", "kind": "cooperation_agreement", "confidentiality": "parties",
-        "summary": "Hợp tác trong môi trường số", "scope_tags": "digitization, ancient books",
-        "party-0-institution_id": str(world.home), "party-0-signatory_name": "Nguyễn Xuân Dũng", "party-0-signatory_title": "Director", "party-0-signed_on": "2025-04-10",
-        "party-1-institution_id": str(world.nlc), "party-1-signatory_name": "", "party-1-signatory_title": "", "party-1-signed_on": "2025-04-10",
-        "party-2-institution_id": "", "party-2-signatory_name": "", "party-2-signatory_title": "", "party-2-signed_on": "",
-        "effective_on": "2025-04-10", "expires_on": "2030-04-09", "renewal_term_months": "60", "notice_period_days": "180", "auto_renew": "1",
+        "reference": "NLV-NLC-2025",
+        "title": "Thỏa thuận hợp tác NLV–NLC",
+        "kind": "cooperation_agreement",
+        "confidentiality": "parties",
+        "summary": "Hợp tác trong môi trường số",
+        "scope_tags": "digitization, ancient books",
+        "party-0-institution_id": str(world.home),
+        "party-0-signatory_name": "Nguyễn Xuân Dũng",
+        "party-0-signatory_title": "Director",
+        "party-0-signed_on": "2025-04-10",
+        "party-1-institution_id": str(world.nlc),
+        "party-1-signatory_name": "",
+        "party-1-signatory_title": "",
+        "party-1-signed_on": "2025-04-10",
+        "party-2-institution_id": "",
+        "party-2-signatory_name": "",
+        "party-2-signatory_title": "",
+        "party-2-signed_on": "",
+        "effective_on": "2025-04-10",
+        "expires_on": "2030-04-09",
+        "renewal_term_months": "60",
+        "notice_period_days": "180",
+        "auto_renew": "1",
     }
     data.update(overrides)
     return data
@@ -29,9 +46,19 @@ async def test_create_through_the_form(client_for, world):
 
 async def test_invalid_form_shows_errors_in_place_and_keeps_input(client_for, world):
     coordinator = await client_for("coordinator")
-    response = await coordinator.form("/agreements", form_for(
-        world, **{"party-1-institution_id": "", "party-1-signed_on": "", "expires_on": "2020-01-01", "party-0-signed_on": "10/04/2025",
-                  "notice_period_days": "many"}))
+    response = await coordinator.form(
+        "/agreements",
+        form_for(
+            world,
+            **{
+                "party-1-institution_id": "",
+                "party-1-signed_on": "",
+                "expires_on": "2020-01-01",
+                "party-0-signed_on": "10/04/2025",
+                "notice_period_days": "many",
+            },
+        ),
+    )
     assert response.status_code == 422
     html = response.text
     assert 'value="Thỏa thuận hợp tác NLV–NLC"' in html  # what was typed is kept
@@ -61,11 +88,22 @@ async def test_partner_cannot_open_the_create_form(client_for, world):
 
 async def test_institution_form_errors(client_for, world):
     coordinator = await client_for("coordinator")
-    response = await coordinator.form("/institutions", {"code": "NLV", "name": "Thư viện", "country": "XX", "kind": "national_library", "website": "ftp://x"})
+    response = await coordinator.form(
+        "/institutions", {"code": "NLV", "name": "Thư viện", "country": "XX", "kind": "national_library", "website": "ftp://x"}
+    )
     assert response.status_code == 422
     assert "already used" in response.text and "not an ISO 3166 country code" in response.text and "http://" in response.text
-    created = await coordinator.form("/institutions", {"code": "nlk", "name": "National Library of Korea", "name_native": "국립중앙도서관",
-                                                       "country": "kr", "kind": "national_library", "active": "1"})
+    created = await coordinator.form(
+        "/institutions",
+        {
+            "code": "nlk",
+            "name": "National Library of Korea",
+            "name_native": "국립중앙도서관",
+            "country": "kr",
+            "kind": "national_library",
+            "active": "1",
+        },
+    )
     assert created.status_code == 303
     page = await coordinator.get(created.headers["location"])
     assert "NLK" in page.text and "국립중앙도서관" in page.text and "South Korea" in page.text

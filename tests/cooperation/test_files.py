@@ -17,8 +17,10 @@ async def test_upload_download_round_trip(client_for, world, settings):
     coordinator = await client_for("coordinator")
     agreement_id = await _agreement(coordinator, world)
     response = await coordinator.api(
-        "POST", f"/api/v1/attachments/agreement/{agreement_id}",
-        files={"file": ("Bản ký - 协议.pdf", PDF, "application/octet-stream")}, data={"title": "Signed copy (Vietnamese)", "language": "vi"},
+        "POST",
+        f"/api/v1/attachments/agreement/{agreement_id}",
+        files={"file": ("Bản ký - 协议.pdf", PDF, "application/octet-stream")},
+        data={"title": "Signed copy (Vietnamese)", "language": "vi"},
     )
     assert response.status_code == 201, response.text
     body = response.json()
@@ -40,7 +42,9 @@ async def test_too_large_is_refused_and_nothing_is_stored(client_for, world, set
     coordinator = await client_for("coordinator")
     agreement_id = await _agreement(coordinator, world)
     big = PDF + b"0" * settings.upload_max_bytes
-    response = await coordinator.api("POST", f"/api/v1/attachments/agreement/{agreement_id}", files={"file": ("big.pdf", big, "application/pdf")})
+    response = await coordinator.api(
+        "POST", f"/api/v1/attachments/agreement/{agreement_id}", files={"file": ("big.pdf", big, "application/pdf")}
+    )
     assert response.status_code == 422
     assert "limit" in response.json()["errors"]["file"]
     assert not settings.files_dir.exists() or not any(settings.files_dir.rglob("*"))
@@ -49,14 +53,21 @@ async def test_too_large_is_refused_and_nothing_is_stored(client_for, world, set
 async def test_type_is_sniffed_not_trusted(client_for, world):
     coordinator = await client_for("coordinator")
     agreement_id = await _agreement(coordinator, world)
-    html = await coordinator.api("POST", f"/api/v1/attachments/agreement/{agreement_id}",
-                                 files={"file": ("agreement.pdf", b"<html><script>alert(1)</script></html>", "application/pdf")})
+    html = await coordinator.api(
+        "POST",
+        f"/api/v1/attachments/agreement/{agreement_id}",
+        files={"file": ("agreement.pdf", b"<html><script>alert(1)</script></html>", "application/pdf")},
+    )
     assert html.status_code == 422
     assert "not a recognised document" in html.json()["errors"]["file"]
-    renamed = await coordinator.api("POST", f"/api/v1/attachments/agreement/{agreement_id}", files={"file": ("photo.pdf", PNG, "application/pdf")})
+    renamed = await coordinator.api(
+        "POST", f"/api/v1/attachments/agreement/{agreement_id}", files={"file": ("photo.pdf", PNG, "application/pdf")}
+    )
     assert renamed.status_code == 422
     assert "named .pdf but its content is PNG image" in renamed.json()["errors"]["file"]
-    exe = await coordinator.api("POST", f"/api/v1/attachments/agreement/{agreement_id}", files={"file": ("a.txt", b"MZ\x90\x00\x03" + b"\x00" * 60, "text/plain")})
+    exe = await coordinator.api(
+        "POST", f"/api/v1/attachments/agreement/{agreement_id}", files={"file": ("a.txt", b"MZ\x90\x00\x03" + b"\x00" * 60, "text/plain")}
+    )
     assert exe.status_code == 422
 
 
@@ -64,7 +75,8 @@ async def test_upload_form_shows_the_error_on_the_page(client_for, world):
     coordinator = await client_for("coordinator")
     agreement_id = await _agreement(coordinator, world)
     response = await coordinator.raw.post(
-        f"/attachments/agreement/{agreement_id}", data={"_csrf_token": await coordinator.csrf()},
+        f"/attachments/agreement/{agreement_id}",
+        data={"_csrf_token": await coordinator.csrf()},
         files={"file": ("notes.pdf", b"plain words", "application/pdf")},
     )
     assert response.status_code == 422
@@ -74,12 +86,16 @@ async def test_upload_form_shows_the_error_on_the_page(client_for, world):
 async def test_documents_follow_the_record_visibility(client_for, world):
     coordinator = await client_for("coordinator")
     agreement_id = await _agreement(coordinator, world)
-    uploaded = (await coordinator.api("POST", f"/api/v1/attachments/agreement/{agreement_id}", files={"file": ("a.pdf", PDF, "application/pdf")})).json()
+    uploaded = (
+        await coordinator.api("POST", f"/api/v1/attachments/agreement/{agreement_id}", files={"file": ("a.pdf", PDF, "application/pdf")})
+    ).json()
     partner_a = await client_for("partner_a")
     partner_b = await client_for("partner_b")
     assert (await partner_a.get(f"/attachments/{uploaded['id']}")).status_code == 200
     assert (await partner_b.get(f"/attachments/{uploaded['id']}")).status_code == 404
-    refused = await partner_b.api("POST", f"/api/v1/attachments/agreement/{agreement_id}", files={"file": ("b.pdf", PDF, "application/pdf")})
+    refused = await partner_b.api(
+        "POST", f"/api/v1/attachments/agreement/{agreement_id}", files={"file": ("b.pdf", PDF, "application/pdf")}
+    )
     assert refused.status_code == 404
     own = await partner_a.api("POST", f"/api/v1/attachments/agreement/{agreement_id}", files={"file": ("nlc.pdf", PDF, "application/pdf")})
     assert own.status_code == 201

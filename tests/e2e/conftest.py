@@ -1,0 +1,79 @@
+"""Browser tests: the real app served by uvicorn on loopback, driven by Debian's headless Chromium."""
+
+import asyncio
+import os
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import uvicorn
+
+from cooperation import demo, migrate
+from cooperation.app import create_app, demo_loaders
+from cooperation.db import create_engine, session_factory
+from cooperation.settings import Settings
+
+CHROMIUM = os.environ.get("COOP_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def chromium_path() -> str:
+    if not shutil.which(CHROMIUM):
+        if os.environ.get("CI"):
+            pytest.fail(f"Chromium not found at {CHROMIUM}: .ci/test installs the Debian package", pytrace=False)
+        pytest.skip("Chromium is not installed (apt-get install chromium)")
+    return CHROMIUM
+
+
+@pytest.fixture(scope="session")
+def served_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The demo world on a fresh SQLite file, served on a free loopback port for the whole session."""
+    data_dir: Path = tmp_path_factory.mktemp("e2e")
+    settings = Settings(
+        environment="test",
+        secret_key="e2e-" + "s" * 40,
+        database_url=f"sqlite+aiosqlite:///{data_dir / 'e2e.db'}",
+        data_dir=data_dir,
+        log_level="WARNING",
+    )
+    migrate.upgrade(settings.database_url)
+
+    async def seed() -> None:
+        engine = create_engine(settings.database_url)
+        await demo.load(session_factory(engine), demo_loaders())
+        await engine.dispose()
+
+    asyncio.run(seed())
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if time.monotonic() > deadline:
+            raise RuntimeError("the app did not start")
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
