@@ -3,7 +3,7 @@
 import uuid
 from datetime import date, datetime
 
-from sqlalchemy import JSON, Column, Text, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from cooperation.db import UTCDateTime, new_id, utcnow
@@ -12,6 +12,16 @@ from cooperation.records import RecordBase
 
 class Agreement(RecordBase, table=True):
     __tablename__ = "agreement"
+    # The default list order (newest signed first) of live agreements, and their count, from one index.
+    __table_args__ = (
+        Index(
+            "ix_agreement_live_signed_on",
+            "signed_on",
+            "id",
+            postgresql_where=text("archived_at IS NULL"),
+            sqlite_where=text("archived_at IS NULL"),
+        ),
+    )
 
     reference: str = Field(max_length=60, unique=True, index=True)
     title: str = Field(max_length=400)

@@ -74,9 +74,7 @@ class AgreementViews(Controller):
     include_in_schema = False
 
     @get("/", name="agreements")
-    async def index(
-        self, request: HTMXRequest, db: NamedDependency[AsyncSession], principal: NamedDependency[Principal]
-    ) -> Template:
+    async def index(self, request: HTMXRequest, db: NamedDependency[AsyncSession], principal: NamedDependency[Principal]) -> Template:
         view_raw = query_str(request, "view") or "all"
         if view_raw not in AgreementView.__members__.values():
             raise ValidationFailed({"view": f"unknown view {view_raw!r}"})

@@ -29,7 +29,7 @@ from agreements import wiring as agreements_wiring
 from cooperation import dashboard, files
 from cooperation.auth import views as auth_views
 from cooperation.auth.access import Principal
-from cooperation.auth.middleware import PUBLIC_OPT, SessionAuthenticationMiddleware
+from cooperation.auth.middleware import PUBLIC_OPT, REQUEST_SESSION_KEY, SessionAuthenticationMiddleware
 from cooperation.db import create_engine, session_factory, session_scope
 from cooperation.errors import ServiceError
 from cooperation.logs import configure_logging
@@ -53,8 +53,13 @@ def import_all_models() -> None:
     import cooperation.partners.models  # noqa: F401
 
 
-async def provide_db(state: State) -> AsyncIterator[AsyncSession]:
-    async for session in session_scope(state.session_factory):
+async def provide_db(request: Request[Any, Any, Any]) -> AsyncIterator[AsyncSession]:
+    """The session the authentication middleware opened for this request; public routes get their own."""
+    shared = request.scope.get("state", {}).get(REQUEST_SESSION_KEY)
+    if shared is not None:
+        yield shared
+        return
+    async for session in session_scope(request.app.state.session_factory):
         yield session
 
 
@@ -143,6 +148,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     configure_logging(settings)
     engine = create_engine(settings.database_url)
     factory = session_factory(engine)
+    read_factory = session_factory(engine.execution_options(isolation_level="AUTOCOMMIT"))
 
     for source in agreements_wiring.sharing_sources:
         partners_services.register_sharing_source(source)
@@ -193,7 +199,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             HTTPException: handle_http_error,
             Exception: handle_unexpected,
         },
-        state=State({"settings": settings, "engine": engine, "session_factory": factory}),
+        state=State({"settings": settings, "engine": engine, "session_factory": factory, "read_session_factory": read_factory}),
         on_shutdown=[close_engine],
         request_max_body_size=settings.upload_max_bytes + 1024 * 1024,
         logging_config=None,

@@ -7,8 +7,9 @@ from decimal import Decimal
 from typing import Any, TypeVar
 
 import msgspec
-from sqlalchemy import ColumnElement, Select, func, select, update
+from sqlalchemy import ColumnElement, Select, func, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql import operators
 from sqlmodel import Field, SQLModel
 
 from cooperation.db import UTCDateTime, new_id, utcnow
@@ -18,6 +19,8 @@ T = TypeVar("T")
 
 DEFAULT_PER_PAGE = 25
 MAX_PER_PAGE = 100
+# Counting stops here: past it a list says "more than 10,000" instead of scanning every row per page.
+COUNT_CAP = 10_000
 
 
 class RecordBase(SQLModel):
@@ -78,12 +81,13 @@ def changes_between(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict
     return changed
 
 
-class PageBase(msgspec.Struct):
+class PageBase(msgspec.Struct, kw_only=True):
     """Paging facts shared by every list; each list adds its own typed `items`."""
 
     total: int
     page: int
     per_page: int
+    total_exact: bool = True
 
     @property
     def pages(self) -> int:
@@ -119,6 +123,12 @@ def order_by(sort: str | None, columns: Mapping[str, Any], default: str) -> list
     return [column.desc() if descending else column.asc()]
 
 
+class Paged(msgspec.Struct):
+    rows: list[Any]
+    total: int
+    total_exact: bool
+
+
 async def fetch_page(
     session: AsyncSession,
     statement: Select[Any],
@@ -127,12 +137,21 @@ async def fetch_page(
     per_page: int,
     order: Sequence[Any],
     tiebreak: ColumnElement[Any],
-) -> tuple[list[Any], int]:
-    """Rows of one page plus the total: two queries, whatever the page size."""
+) -> Paged:
+    """Rows of one page plus the total (capped at COUNT_CAP): two queries, whatever the page size.
+
+    The tie-breaker runs in the same direction as the sort so that one index serves both.
+    """
     check_paging(page, per_page)
-    total = (await session.execute(select(func.count()).select_from(statement.order_by(None).subquery()))).scalar_one()
-    rows = (await session.execute(statement.order_by(*order, tiebreak).limit(per_page).offset((page - 1) * per_page))).all()
-    return list(rows), int(total)
+    # Core statements on the session's connection: the lighter path for read-only lists.
+    connection = await session.connection()
+    capped = statement.order_by(None).with_only_columns(literal(1)).limit(COUNT_CAP + 1).subquery()
+    counted = int((await connection.execute(select(func.count()).select_from(capped))).scalar_one())
+    descending = bool(order) and getattr(order[0], "modifier", None) is operators.desc_op
+    tie = tiebreak.desc() if descending else tiebreak.asc()
+    paged = statement.order_by(*order, tie).limit(per_page).offset((page - 1) * per_page)
+    rows = (await connection.execute(paged)).all()
+    return Paged(rows=list(rows), total=min(counted, COUNT_CAP), total_exact=counted <= COUNT_CAP)
 
 
 _FOLD_EXTRA = str.maketrans({"đ": "d", "Đ": "d", "ł": "l", "ø": "o", "ß": "ss"})

@@ -21,7 +21,7 @@ from sqlmodel import SQLModel
 from cooperation import migrate
 from cooperation.app import create_app, import_all_models
 from cooperation.auth.access import Principal, Role
-from cooperation.auth.services import create_user, principal_of
+from cooperation.auth.services import create_user, principal_cache, principal_of
 from cooperation.partners.models import Institution
 from cooperation.records import fold_for_search
 from cooperation.settings import Settings
@@ -228,6 +228,7 @@ class QueryCounter:
         self.count += 1
 
     def __enter__(self) -> "QueryCounter":
+        principal_cache.clear()  # count the session lookup too, every time
         self.count = 0
         event.listen(self.engine, "before_cursor_execute", self._on_execute)
         return self

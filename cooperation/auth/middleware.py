@@ -1,22 +1,54 @@
-"""Default deny: every request must carry a live session, except routes marked public in app.py."""
+"""Default deny: every request must carry a live session, except routes marked public in app.py.
+
+The middleware opens the request's database session, looks the principal up with it, and leaves it
+in the connection state for the `db` dependency: one session and one pooled connection per request.
+"""
+
+from typing import Any
 
 from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
+from litestar.middleware._utils import should_bypass_middleware
+from litestar.types import Receive, Scope, Send
 
 from cooperation.auth.services import principal_for_token
 
 SESSION_COOKIE = "coop_session"
 PUBLIC_OPT = "public"
+REQUEST_SESSION_KEY = "coop_db_session"
 
 
 class SessionAuthenticationMiddleware(AbstractAuthenticationMiddleware):
-    async def authenticate_request(self, connection: ASGIConnection) -> AuthenticationResult:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if should_bypass_middleware(
+            exclude_http_methods=self.exclude_http_methods,
+            exclude_opt_key=self.exclude_opt_key,
+            exclude_path_pattern=self.exclude,
+            scope=scope,
+            scopes=self.scopes,
+        ):
+            await self.app(scope, receive, send)
+            return
+        state = scope["litestar_app"].state
+        # Reads (GET/HEAD never write) run without BEGIN/ROLLBACK round trips.
+        factory = state.read_session_factory if scope.get("method") in ("GET", "HEAD") else state.session_factory
+        async with factory() as session:
+            scope.setdefault("state", {})[REQUEST_SESSION_KEY] = session
+            try:
+                result = await self.authenticate_request(ASGIConnection(scope))
+                scope["user"] = result.user
+                scope["auth"] = result.auth
+                await self.app(scope, receive, send)
+            finally:
+                scope["state"].pop(REQUEST_SESSION_KEY, None)
+                if session.in_transaction():
+                    await session.rollback()
+
+    async def authenticate_request(self, connection: ASGIConnection[Any, Any, Any, Any]) -> AuthenticationResult:
         token = connection.cookies.get(SESSION_COOKIE)
         if token:
-            factory = connection.app.state.session_factory
-            async with factory() as session:
-                principal = await principal_for_token(session, token)
+            principal = await principal_for_token(connection.scope["state"][REQUEST_SESSION_KEY], token)
             if principal is not None:
                 return AuthenticationResult(user=principal, auth=token)
         raise NotAuthorizedException("Sign in to continue.")

@@ -3,6 +3,7 @@
 import hashlib
 import ipaddress
 import secrets
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
@@ -134,21 +135,64 @@ async def start_session(
     return NewSession(token=token, expires_in_seconds=hours * 3600)
 
 
+class PrincipalCache:
+    """Who a session token belongs to, remembered for a few seconds per process.
+
+    Every request needs the principal; asking the database each time was a third of the list API's
+    CPU (bench/agreements_api.py). Sign-out evicts at once in this process; in other worker processes
+    a revoked session or deactivated user stops working within `ttl` seconds.
+    """
+
+    def __init__(self, ttl: float = 5.0, max_entries: int = 10_000) -> None:
+        self.ttl = ttl
+        self.max_entries = max_entries
+        self._entries: dict[str, tuple[float, Principal]] = {}
+
+    def get(self, digest: str) -> Principal | None:
+        entry = self._entries.get(digest)
+        if entry is None:
+            return None
+        if entry[0] < time.monotonic():
+            self._entries.pop(digest, None)
+            return None
+        return entry[1]
+
+    def put(self, digest: str, principal: Principal) -> None:
+        if len(self._entries) >= self.max_entries:
+            self._entries.clear()
+        self._entries[digest] = (time.monotonic() + self.ttl, principal)
+
+    def evict(self, digest: str) -> None:
+        self._entries.pop(digest, None)
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+
+principal_cache = PrincipalCache()
+
+
 async def end_session(session: AsyncSession, token: str | None) -> None:
     if token:
+        principal_cache.evict(token_digest(token))
         await session.execute(delete(AuthSession).where(col(AuthSession.token_hash) == token_digest(token)))
 
 
 async def principal_for_token(session: AsyncSession, token: str) -> Principal | None:
-    """One query: the live session joined to its active user, as plain values."""
+    """One query (or none, within the cache's few seconds): the live session joined to its active user."""
+    digest = token_digest(token)
+    cached = principal_cache.get(digest)
+    if cached is not None:
+        return cached
     u = table(User).c
     s = table(AuthSession).c
+    connection = await session.connection()
     row = (
-        await session.execute(
+        await connection.execute(
             select(u.id, u.name, u.email, u.role, u.institution_id, u.time_zone)
             .join_from(table(AuthSession), table(User), s.user_id == u.id)
             .where(
-                s.token_hash == token_digest(token),
+                s.token_hash == digest,
                 s.expires_at > utcnow(),
                 u.active.is_(True),
                 u.archived_at.is_(None),
@@ -157,7 +201,7 @@ async def principal_for_token(session: AsyncSession, token: str) -> Principal | 
     ).first()
     if row is None:
         return None
-    return Principal(
+    principal = Principal(
         user_id=row.id,
         name=row.name,
         email=row.email,
@@ -165,6 +209,8 @@ async def principal_for_token(session: AsyncSession, token: str) -> Principal | 
         institution_id=row.institution_id,
         time_zone=row.time_zone,
     )
+    principal_cache.put(digest, principal)
+    return principal
 
 
 def is_loopback(host: str | None) -> bool:

@@ -119,10 +119,16 @@ async def list_institutions(
         statement = statement.where(I.kind == kind)
     if active is not None:
         statement = statement.where(I.active.is_(active))
-    rows, total = await fetch_page(
+    paged = await fetch_page(
         session, statement, page=page, per_page=per_page, order=order_by(sort, _INSTITUTION_SORTS, "code"), tiebreak=I.id
     )
-    return InstitutionPage(items=[row_to(InstitutionRow, row) for row in rows], total=total, page=page, per_page=per_page)
+    return InstitutionPage(
+        items=[row_to(InstitutionRow, row) for row in paged.rows],
+        total=paged.total,
+        total_exact=paged.total_exact,
+        page=page,
+        per_page=per_page,
+    )
 
 
 async def institution_choices(session: AsyncSession, principal: Principal) -> list[InstitutionRow]:
@@ -276,10 +282,10 @@ async def list_people(
         statement = statement.where(P.search_text.contains(term, autoescape=True))
     if institution_id:
         statement = statement.where(P.institution_id == institution_id)
-    rows, total = await fetch_page(
-        session, statement, page=page, per_page=per_page, order=order_by(sort, _PERSON_SORTS, "name"), tiebreak=P.id
+    paged = await fetch_page(session, statement, page=page, per_page=per_page, order=order_by(sort, _PERSON_SORTS, "name"), tiebreak=P.id)
+    return PersonPage(
+        items=[row_to(PersonRow, row) for row in paged.rows], total=paged.total, total_exact=paged.total_exact, page=page, per_page=per_page
     )
-    return PersonPage(items=[row_to(PersonRow, row) for row in rows], total=total, page=page, per_page=per_page)
 
 
 async def get_person(session: AsyncSession, principal: Principal, person_id: uuid.UUID) -> PersonOut:
