@@ -59,6 +59,8 @@ def _parse_parties(form: dict[str, Any]) -> tuple[list[dict[str, Any]], dict[str
 
 def _agreement_from_form(form: dict[str, Any], struct: type[A]) -> tuple[A | None, dict[str, str], list[dict[str, Any]]]:
     rows, errors, parties = _parse_parties(form)
+    if len(rows) < 2:
+        errors["parties"] = "an agreement needs at least two parties"
     fields = {k: v for k, v in form.items() if not k.startswith("party-")}
     fields["parties"] = []
     try:
