@@ -82,7 +82,7 @@ async def _create_admin(settings: Settings, email: str, name: str, password: str
     try:
         async with session_factory(engine)() as session:
             try:
-                await create_user(
+                user = await create_user(
                     session,
                     None,
                     email=email,
@@ -97,7 +97,7 @@ async def _create_admin(settings: Settings, email: str, name: str, password: str
             await session.commit()
     finally:
         await engine.dispose()
-    print(f"administrator {email} created")
+    print(f"administrator {user.email} created")
 
 
 def cmd_create_admin(args: argparse.Namespace) -> None:

@@ -1,5 +1,6 @@
 """Local sign-in: argon2 passwords, session id rotation, sign-out, CSRF, demo sign-in on loopback only."""
 
+import httpx
 from sqlalchemy import func, select
 
 from cooperation.auth.models import AuthSession, User
@@ -66,3 +67,30 @@ async def test_demo_sign_in_only_when_enabled_and_local(app, world):
     async with http_client(app, client_address="127.0.0.1") as raw:
         client = Client(raw)
         assert (await client.form("/login/demo", {"email": "admin@demo.libcoop.test"})).status_code == 404
+
+
+async def test_demo_sign_in_works_on_loopback_when_enabled(settings, world, db):
+    from dataclasses import replace
+
+    from cooperation.app import create_app
+    from cooperation.auth.access import Role
+    from cooperation.auth.services import create_user
+
+    await create_user(db, None, email="director@demo.libcoop.test", name="Demo Director", role=Role.DIRECTOR, password=PASSWORD)
+    await db.commit()
+    app = create_app(replace(settings, demo_sign_in=True))
+    try:
+        local = httpx.AsyncClient(transport=httpx.ASGITransport(app=app, client=("127.0.0.1", 5000)), base_url="http://127.0.0.1:8000")
+        async with local as raw:
+            page = await raw.get("/login")
+            assert "Sign in as Demo Director" in page.text
+            client = Client(raw)
+            signed = await client.form("/login/demo", {"email": "director@demo.libcoop.test"})
+            assert signed.status_code == 303
+            assert (await raw.get("/api/v1/agreements")).status_code == 200
+        remote = httpx.AsyncClient(transport=httpx.ASGITransport(app=app, client=("203.0.113.7", 5000)), base_url="http://127.0.0.1:8000")
+        async with remote as raw:
+            assert "Sign in as" not in (await raw.get("/login")).text
+            assert (await Client(raw).form("/login/demo", {"email": "director@demo.libcoop.test"})).status_code == 404
+    finally:
+        await app.state.engine.dispose()

@@ -8,17 +8,34 @@ from tests.agreements.helpers import agreement_payload
 
 async def test_register_institution_and_people_with_native_names(client_for, world):
     coordinator = await client_for("coordinator")
-    created = await coordinator.api("POST", "/api/v1/institutions", json={
-        "code": "nlk", "name": "National Library of Korea", "name_native": "국립중앙도서관", "country": "KR", "city": "Seoul",
-        "kind": "national_library", "website": "https://www.nl.go.kr",
-    })
+    created = await coordinator.api(
+        "POST",
+        "/api/v1/institutions",
+        json={
+            "code": "nlk",
+            "name": "National Library of Korea",
+            "name_native": "국립중앙도서관",
+            "country": "KR",
+            "city": "Seoul",
+            "kind": "national_library",
+            "website": "https://www.nl.go.kr",
+        },
+    )
     assert created.status_code == 201, created.text
     institution = created.json()
     assert institution["code"] == "NLK" and institution["name_native"] == "국립중앙도서관"
-    person = await coordinator.api("POST", "/api/v1/people", json={
-        "name": "Nguyen Xuan Dung", "name_native": "Nguyễn Xuân Dũng", "institution_id": str(world.home), "position": "Director",
-        "languages": ["vi", "en"], "email": "dung@nlv.example",
-    })
+    person = await coordinator.api(
+        "POST",
+        "/api/v1/people",
+        json={
+            "name": "Nguyen Xuan Dung",
+            "name_native": "Nguyễn Xuân Dũng",
+            "institution_id": str(world.home),
+            "position": "Director",
+            "languages": ["vi", "en"],
+            "email": "dung@nlv.example",
+        },
+    )
     assert person.status_code == 201, person.text
     found = (await coordinator.api("GET", "/api/v1/people?q=nguyen%20xuan%20dung")).json()
     assert [p["name_native"] for p in found["items"]] == ["Nguyễn Xuân Dũng"]
@@ -32,7 +49,13 @@ async def test_register_institution_and_people_with_native_names(client_for, wor
 
 async def test_institution_edit_locking_archive_and_audit(client_for, world, db):
     coordinator = await client_for("coordinator")
-    body = {"code": "NLC", "name": "National Library of China (NLC)", "name_native": "中国国家图书馆", "country": "CN", "kind": "national_library"}
+    body = {
+        "code": "NLC",
+        "name": "National Library of China (NLC)",
+        "name_native": "中国国家图书馆",
+        "country": "CN",
+        "kind": "national_library",
+    }
     updated = await coordinator.api("PUT", f"/api/v1/institutions/{world.nlc}", json={**body, "version": 1})
     assert updated.status_code == 200 and updated.json()["version"] == 2
     stale = await coordinator.api("PUT", f"/api/v1/institutions/{world.nlc}", json={**body, "name": "Lost", "version": 1})
@@ -54,7 +77,9 @@ async def test_partner_manages_only_its_own_people(client_for, world):
     shared = await coordinator.api("POST", "/api/v1/agreements", json=agreement_payload([world.home, world.nlc]))
     assert shared.status_code == 201  # so NLV is an institution partner A works with, and may see
     partner = await client_for("partner_a")
-    own = await partner.api("POST", "/api/v1/people", json={"name": "Luo Chong", "institution_id": str(world.nlc), "position": "Deputy Director"})
+    own = await partner.api(
+        "POST", "/api/v1/people", json={"name": "Luo Chong", "institution_id": str(world.nlc), "position": "Deputy Director"}
+    )
     assert own.status_code == 201, own.text
     other = await partner.api("POST", "/api/v1/people", json={"name": "Someone", "institution_id": str(world.home)})
     assert other.status_code == 422

@@ -1,0 +1,68 @@
+"""The shell: health, the rendered API reference, friendly error pages, problem+json, the dashboard."""
+
+from datetime import date, timedelta
+
+from tests.agreements.helpers import agreement_payload
+
+
+async def test_health_is_public(anonymous):
+    response = await anonymous.get("/health")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "database": "ok"}
+
+
+async def test_openapi_documents_the_api_and_the_reference_renders_offline(client_for, world):
+    coordinator = await client_for("coordinator")
+    schema = (await coordinator.get("/api/v1/schema/openapi.json")).json()
+    for path in (
+        "/api/v1/agreements",
+        "/api/v1/agreements/{agreement_id}/transition",
+        "/api/v1/institutions",
+        "/api/v1/people",
+        "/api/v1/attachments/{owner_type}/{owner_id}",
+    ):
+        assert path in schema["paths"], path
+    assert not any(path.startswith("/agreements") for path in schema["paths"])  # pages are not API
+    reference = await coordinator.get("/api/v1/schema")
+    assert reference.status_code == 200
+    assert "/static/vendor/rapidoc-min.js" in reference.text  # no CDN: works on a closed network
+    assert (await coordinator.get("/static/vendor/rapidoc-min.js")).status_code == 200
+
+
+async def test_errors_are_pages_for_people_and_problems_for_programs(client_for, world):
+    coordinator = await client_for("coordinator")
+    missing = "/agreements/00000000-0000-4000-8000-000000000000"
+    page = await coordinator.get(missing)
+    assert page.status_code == 404 and "text/html" in page.headers["content-type"] and "No such agreement" in page.text
+    api = await coordinator.api("GET", "/api/v1" + missing)
+    assert api.status_code == 404 and api.headers["content-type"] == "application/problem+json"
+    assert api.json()["detail"] == "No such agreement."
+    bad = await coordinator.api("GET", "/api/v1/agreements?view=sideways")
+    assert bad.status_code == 400 and "view" in bad.json()["errors"]
+
+
+async def test_dashboard_shows_what_expires_soon_to_each_role(client_for, world):
+    coordinator = await client_for("coordinator")
+    soon = (date.today() + timedelta(days=30)).isoformat()
+    for reference, parties, confidentiality in (
+        ("SOON-NLC", [world.home, world.nlc], "parties"),
+        ("SOON-BNF", [world.home, world.bnf], "internal"),
+    ):
+        payload = agreement_payload(
+            parties,
+            reference=reference,
+            signed=date(2025, 1, 1),
+            effective_on="2025-01-01",
+            expires_on=soon,
+            confidentiality=confidentiality,
+        )
+        created = (await coordinator.api("POST", "/api/v1/agreements", json=payload)).json()
+        for version, target in enumerate(("negotiating", "signed", "in_force"), start=1):
+            assert (
+                await coordinator.api("POST", f"/api/v1/agreements/{created['id']}/transition", json={"to": target, "version": version})
+            ).status_code == 200
+    home = await coordinator.get("/")
+    assert "SOON-NLC" in home.text and "SOON-BNF" in home.text
+    partner = await client_for("partner_a")
+    partner_home = await partner.get("/")
+    assert "SOON-NLC" in partner_home.text and "SOON-BNF" not in partner_home.text
