@@ -172,7 +172,7 @@ async def list_agreements(
     """One page of agreements as plain rows: three queries (count, rows, parties) whatever the page size."""
     if days < 0 or days > 3650:
         raise ValidationFailed({"days": "must be between 0 and 3650"})
-    statement = select(*_ROW_COLUMNS, _party_codes_column()).where(agreement_visibility(principal))
+    statement = select(*_ROW_COLUMNS, PARTY_CODES).where(agreement_visibility(principal))
     statement = statement.where(A.archived_at.is_not(None) if archived else A.archived_at.is_(None))
     clause = view_clause(view, on=on or today(), days=days)
     if clause is not None:
@@ -214,6 +214,10 @@ def _party_codes_column() -> Any:
         .subquery()
     )
     return select(func.aggregate_strings(ordered.c.code, ",")).scalar_subquery().label("party_codes")
+
+
+# Built once: a constant expression, correlated to each agreement row of whatever query uses it.
+PARTY_CODES = _party_codes_column()
 
 
 async def _visible_row(session: AsyncSession, principal: Principal, agreement_id: uuid.UUID) -> Any:

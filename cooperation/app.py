@@ -146,7 +146,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or Settings.from_env()
     settings.check()
     configure_logging(settings)
-    engine = create_engine(settings.database_url)
+    engine = create_engine(
+        settings.database_url, **({} if settings.database_url.startswith("sqlite") else {"pool_size": settings.db_pool_size})
+    )
     factory = session_factory(engine)
     read_factory = session_factory(engine.execution_options(isolation_level="AUTOCOMMIT"))
 

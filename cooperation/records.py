@@ -138,7 +138,7 @@ async def fetch_page(
     order: Sequence[Any],
     tiebreak: ColumnElement[Any],
 ) -> Paged:
-    """Rows of one page plus the total (capped at COUNT_CAP): two queries, whatever the page size.
+    """Rows of one page plus the total (capped at COUNT_CAP): one query, whatever the page size.
 
     The tie-breaker runs in the same direction as the sort so that one index serves both.
     """
@@ -146,11 +146,19 @@ async def fetch_page(
     # Core statements on the session's connection: the lighter path for read-only lists.
     connection = await session.connection()
     capped = statement.order_by(None).with_only_columns(literal(1)).limit(COUNT_CAP + 1).subquery()
-    counted = int((await connection.execute(select(func.count()).select_from(capped))).scalar_one())
+    count = select(func.count()).select_from(capped)
     descending = bool(order) and getattr(order[0], "modifier", None) is operators.desc_op
     tie = tiebreak.desc() if descending else tiebreak.asc()
-    paged = statement.order_by(*order, tie).limit(per_page).offset((page - 1) * per_page)
-    rows = (await connection.execute(paged)).all()
+    # The (uncorrelated, evaluated once) count rides along as the last column: one round trip per page.
+    paged = statement.add_columns(count.scalar_subquery()).order_by(*order, tie).limit(per_page).offset((page - 1) * per_page)
+    result = (await connection.execute(paged)).all()
+    if result:
+        counted = int(result[0][-1])
+    elif page == 1:
+        counted = 0
+    else:  # past the last page: count on its own
+        counted = int((await connection.execute(count)).scalar_one())
+    rows = [row[:-1] for row in result]
     return Paged(rows=list(rows), total=min(counted, COUNT_CAP), total_exact=counted <= COUNT_CAP)
 
 

@@ -42,6 +42,7 @@ class Settings:
     home_institution: str = "NLV"
     upload_max_bytes: int = 20 * 1024 * 1024
     session_hours: int = 12
+    db_pool_size: int = 10
     secure_cookies: bool = False
     demo_sign_in: bool = False
     log_level: str = "INFO"
@@ -72,6 +73,7 @@ class Settings:
             home_institution=os.environ.get("COOP_HOME_INSTITUTION", "NLV"),
             upload_max_bytes=_int("COOP_UPLOAD_MAX_BYTES", 20 * 1024 * 1024),
             session_hours=_int("COOP_SESSION_HOURS", 12),
+            db_pool_size=_int("COOP_DB_POOL_SIZE", 10),
             secure_cookies=_bool("COOP_SECURE_COOKIES", environment == "production"),
             demo_sign_in=_bool("COOP_DEMO_SIGN_IN", False),
             log_level=os.environ.get("COOP_LOG_LEVEL", "INFO").upper(),
@@ -90,6 +92,8 @@ class Settings:
                 raise SettingsError("COOP_DEMO_SIGN_IN cannot be enabled in production")
         if self.upload_max_bytes <= 0:
             raise SettingsError("COOP_UPLOAD_MAX_BYTES must be positive")
+        if self.db_pool_size <= 0:
+            raise SettingsError("COOP_DB_POOL_SIZE must be positive")
         if self.session_hours <= 0:
             raise SettingsError("COOP_SESSION_HOURS must be positive")
 

@@ -112,8 +112,11 @@ async def test_list_costs_a_constant_number_of_queries(app, client_for, world, d
     assert len(body["items"]) == 50
     with QueryCounter(app) as many_page:
         assert (await client.get("/agreements?per_page=50")).status_code == 200
+    with QueryCounter(app) as small_page:
+        assert len((await client.api("GET", "/api/v1/agreements?per_page=5")).json()["items"]) == 5
+    assert small_page.count == many.count
     assert few.count == many.count <= 5, (few.count, many.count)
-    assert few.count == 3  # session lookup, capped count, rows with their parties
+    assert few.count == 2  # session lookup; rows with their parties and the capped count
     assert few_page.count == many_page.count
     for name, path in [("institutions", "/api/v1/institutions?per_page=50"), ("people", "/api/v1/people?per_page=50")]:
         with QueryCounter(app) as counter:
@@ -140,3 +143,16 @@ async def test_partner_sees_only_shared_agreements_that_are_not_internal(client_
     assert refused.status_code == 403
     coordinator = await client_for("coordinator")
     assert await refs(coordinator, "") == ["NLC-INTERNAL", "WITH-BNF", "WITH-NLC"]
+
+
+async def test_pages_past_the_end_and_capped_totals(client_for, world, db, monkeypatch):
+    for n in range(7):
+        await make(db, world, f"C-{n}", world.nlc)
+    client = await client_for("coordinator")
+    past = (await client.api("GET", "/api/v1/agreements?per_page=5&page=3")).json()
+    assert past["items"] == [] and past["total"] == 7 and past["total_exact"] is True
+    monkeypatch.setattr("cooperation.records.COUNT_CAP", 5)
+    capped = (await client.api("GET", "/api/v1/agreements?per_page=2")).json()
+    assert capped["total"] == 5 and capped["total_exact"] is False
+    page = await client.get("/agreements?per_page=2")
+    assert "more than 5 found" in page.text and "Next" in page.text
