@@ -584,21 +584,17 @@ async def transition(
 async def set_archived(session: AsyncSession, principal: Principal, agreement_id: uuid.UUID, *, archived: bool, version: int) -> int:
     row = await _visible_row(session, principal, agreement_id)
     require_manager(principal, "archive agreements")
-    if (row["archived_at"] is not None) == archived:
-        raise ConflictError(f"This agreement is already {'archived' if archived else 'active'}.")
-    new_version = await update_versioned(
-        session, Agreement, agreement_id, version, {"archived_at": utcnow() if archived else None}, what="agreement"
-    )
-    audit.record(
+    return await audit.archive_or_restore(
         session,
         principal,
-        "archive" if archived else "restore",
+        Agreement,
         "agreement",
         agreement_id,
-        summary=f"{'Archived' if archived else 'Restored'} {row['reference']}",
+        archived=archived,
+        currently_archived=row["archived_at"] is not None,
+        version=version,
+        label=row["reference"],
     )
-    await session.commit()
-    return new_version
 
 
 def _add_months(day: date, months: int) -> date:

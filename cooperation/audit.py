@@ -11,7 +11,8 @@ from sqlmodel import Field, SQLModel
 
 from cooperation.auth.access import Principal
 from cooperation.db import UTCDateTime, new_id, table, utcnow
-from cooperation.records import jsonable, row_to
+from cooperation.errors import ConflictError
+from cooperation.records import jsonable, row_to, update_versioned
 
 
 class AuditEvent(SQLModel, table=True):
@@ -70,3 +71,36 @@ async def history(session: AsyncSession, entity_type: str, entity_id: uuid.UUID,
         .limit(limit)
     )
     return [row_to(AuditEntry, row) for row in rows]
+
+
+async def archive_or_restore(
+    session: AsyncSession,
+    actor: Principal,
+    model: Any,
+    entity_type: str,
+    record_id: uuid.UUID,
+    *,
+    archived: bool,
+    currently_archived: bool,
+    version: int,
+    label: str,
+) -> int:
+    """Archive (or restore) a record the caller has already checked the actor may change: nothing is deleted.
+
+    Returns the new version; commits the change with its audit event.
+    """
+    if currently_archived == archived:
+        raise ConflictError(f"This {entity_type} is already {'archived' if archived else 'active'}.")
+    new_version = await update_versioned(
+        session, model, record_id, version, {"archived_at": utcnow() if archived else None}, what=entity_type
+    )
+    record(
+        session,
+        actor,
+        "archive" if archived else "restore",
+        entity_type,
+        record_id,
+        summary=f"{'Archived' if archived else 'Restored'} {label}",
+    )
+    await session.commit()
+    return new_version

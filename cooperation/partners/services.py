@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cooperation import audit
 from cooperation.auth.access import Principal, may_change_part_of, require_manager
-from cooperation.db import table, utcnow
+from cooperation.db import table
 from cooperation.errors import ConflictError, ForbiddenError, NotFoundError, ValidationFailed
 from cooperation.partners.models import Institution, Person
 from cooperation.partners.schemas import (
@@ -235,21 +235,17 @@ async def set_institution_archived(
     require_manager(principal, "archive institutions")
     if current.is_home and archived:
         raise ConflictError("The home institution cannot be archived.")
-    if current.archived == archived:
-        raise ConflictError(f"This institution is already {'archived' if archived else 'active'}.")
-    new_version = await update_versioned(
-        session, Institution, institution_id, version, {"archived_at": utcnow() if archived else None}, what="institution"
-    )
-    audit.record(
+    return await audit.archive_or_restore(
         session,
         principal,
-        "archive" if archived else "restore",
+        Institution,
         "institution",
         institution_id,
-        summary=f"{'Archived' if archived else 'Restored'} {current.code}",
+        archived=archived,
+        currently_archived=current.archived,
+        version=version,
+        label=current.code,
     )
-    await session.commit()
-    return new_version
 
 
 # ---- people -------------------------------------------------------------------------------------
@@ -386,21 +382,17 @@ async def set_person_archived(session: AsyncSession, principal: Principal, perso
     current = await get_person(session, principal, person_id)
     if not may_change_part_of(principal, current.institution_id):
         raise ForbiddenError("You may only archive people of your own institution.")
-    if current.archived == archived:
-        raise ConflictError(f"This person is already {'archived' if archived else 'active'}.")
-    new_version = await update_versioned(
-        session, Person, person_id, version, {"archived_at": utcnow() if archived else None}, what="person"
-    )
-    audit.record(
+    return await audit.archive_or_restore(
         session,
         principal,
-        "archive" if archived else "restore",
+        Person,
         "person",
         person_id,
-        summary=f"{'Archived' if archived else 'Restored'} {current.name}",
+        archived=archived,
+        currently_archived=current.archived,
+        version=version,
+        label=current.name,
     )
-    await session.commit()
-    return new_version
 
 
 async def people_of(session: AsyncSession, principal: Principal, institution_ids: list[uuid.UUID]) -> list[PersonRow]:
