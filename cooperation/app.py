@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from agreements import wiring as agreements_wiring
 from cooperation import dashboard, files
+from cooperation.auth import api as auth_api
 from cooperation.auth import views as auth_views
 from cooperation.auth.access import Principal
 from cooperation.auth.middleware import PUBLIC_OPT, REQUEST_SESSION_KEY, SessionAuthenticationMiddleware
@@ -173,6 +174,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             health,
             static,
             *auth_views.routes,
+            *auth_api.routes,
             *dashboard.routes,
             *files.routes,
             *partners_views.routes,

@@ -48,6 +48,7 @@ class Settings:
     log_level: str = "INFO"
     log_json: bool = False
     default_time_zone: str = "Asia/Ho_Chi_Minh"
+    base_url: str | None = None
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -79,6 +80,7 @@ class Settings:
             log_level=os.environ.get("COOP_LOG_LEVEL", "INFO").upper(),
             log_json=_bool("COOP_LOG_JSON", environment == "production"),
             default_time_zone=os.environ.get("COOP_TIME_ZONE", "Asia/Ho_Chi_Minh"),
+            base_url=(os.environ.get("COOP_BASE_URL") or "").rstrip("/") or None,
         )
         settings.check()
         return settings

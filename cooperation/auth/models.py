@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON
+from sqlalchemy import JSON, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from cooperation.db import UTCDateTime, new_id, utcnow
@@ -39,3 +39,38 @@ class AuthSession(SQLModel, table=True):
     ip_address: str | None = Field(default=None, max_length=64)
     user_agent: str | None = Field(default=None, max_length=300)
     data: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+
+
+class IdentityProvider(RecordBase, table=True):
+    """An institution's OpenID Connect provider: its people sign in to LibCoop with their own accounts."""
+
+    __tablename__ = "identity_provider"
+
+    institution_id: uuid.UUID = Field(foreign_key="institution.id", unique=True, index=True)
+    issuer: str = Field(max_length=300)
+    client_id: str = Field(max_length=300)
+    client_secret_encrypted: str = Field(max_length=2000)
+    scopes: str = Field(default="openid email profile", max_length=300)
+    allowed_email_domains: list[str] = Field(default_factory=list, sa_type=JSON)
+    role_claim: str | None = Field(default=None, max_length=100)
+    role_mapping: dict[str, str] = Field(default_factory=dict, sa_type=JSON)
+    default_role: str = Field(default="partner", max_length=20)
+    enabled: bool = Field(default=True)
+    discovery: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+    jwks: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+    jwks_fetched_at: datetime | None = Field(default=None, sa_type=UTCDateTime, nullable=True)
+
+
+class UserIdentity(SQLModel, table=True):
+    """A user's account at an identity provider, keyed by (issuer, subject) — never by e-mail alone."""
+
+    __tablename__ = "user_identity"
+    __table_args__ = (UniqueConstraint("issuer", "subject", name="uq_user_identity_issuer_subject"),)
+
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    user_id: uuid.UUID = Field(foreign_key="app_user.id", index=True)
+    issuer: str = Field(max_length=300)
+    subject: str = Field(max_length=300)
+    email: str | None = Field(default=None, max_length=320)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    last_used_at: datetime | None = Field(default=None, sa_type=UTCDateTime, nullable=True)

@@ -7,6 +7,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -114,6 +115,8 @@ async def start_session(
     previous_token: str | None,
     ip_address: str | None,
     user_agent: str | None,
+    method: str = "password",
+    data: dict[str, Any] | None = None,
 ) -> NewSession:
     """Sign-in: a brand-new session id (the old one, if any, is deleted: no session fixation)."""
     if previous_token:
@@ -128,10 +131,11 @@ async def start_session(
             expires_at=now + timedelta(hours=hours),
             ip_address=ip_address,
             user_agent=(user_agent or "")[:300] or None,
+            data=data or {},
         )
     )
     user.last_sign_in_at = now
-    audit.record(session, principal_of(user), "sign_in", "user", user.id, summary="Signed in with password")
+    audit.record(session, principal_of(user), "sign_in", "user", user.id, summary=f"Signed in ({method})")
     return NewSession(token=token, expires_in_seconds=hours * 3600)
 
 
@@ -172,10 +176,17 @@ class PrincipalCache:
 principal_cache = PrincipalCache()
 
 
-async def end_session(session: AsyncSession, token: str | None) -> None:
-    if token:
-        principal_cache.evict(token_digest(token))
-        await session.execute(delete(AuthSession).where(col(AuthSession.token_hash) == token_digest(token)))
+async def end_session(session: AsyncSession, token: str | None) -> dict[str, Any]:
+    """Delete the session; returns what it recorded at sign-in (e.g. the SSO provider, for its sign-out)."""
+    if not token:
+        return {}
+    principal_cache.evict(token_digest(token))
+    ended = await session.scalar(select(AuthSession).where(col(AuthSession.token_hash) == token_digest(token)))
+    if ended is None:
+        return {}
+    data = dict(ended.data or {})
+    await session.delete(ended)
+    return data
 
 
 async def principal_for_token(session: AsyncSession, token: str) -> Principal | None:

@@ -7,12 +7,14 @@ from litestar import Request, Response, get, post
 from litestar.datastructures import Cookie
 from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
+from litestar.params import FromPath
 from litestar.response import Redirect, Template
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from cooperation import audit
+from cooperation.auth import sso
 from cooperation.auth.middleware import PUBLIC_OPT, SESSION_COOKIE
 from cooperation.auth.models import User
 from cooperation.auth.services import authenticate_password, end_session, is_loopback, start_session
@@ -62,10 +64,25 @@ async def _demo_accounts(db: AsyncSession) -> list[dict[str, str]]:
 async def login_page(request: Request[Any, Any, Any], db: NamedDependency[AsyncSession]) -> Template:
     settings: Settings = request.app.state.settings
     demo = await _demo_accounts(db) if demo_allowed(request, settings) else []
-    return render(request, "auth/login.html", next=safe_next(request.query_params.get("next")), demo_accounts=demo, email="")
+    return render(
+        request,
+        "auth/login.html",
+        next=safe_next(request.query_params.get("next")),
+        demo_accounts=demo,
+        email="",
+        providers=await sso.enabled_choices(db),
+    )
 
 
-async def _signed_in(request: Request[Any, Any, Any], db: AsyncSession, user: User, next_path: str) -> Response[Any]:
+async def _signed_in(
+    request: Request[Any, Any, Any],
+    db: AsyncSession,
+    user: User,
+    next_path: str,
+    *,
+    method: str = "password",
+    data: dict[str, Any] | None = None,
+) -> Response[Any]:
     settings: Settings = request.app.state.settings
     client = request.scope.get("client") or (None, None)
     new = await start_session(
@@ -75,6 +92,8 @@ async def _signed_in(request: Request[Any, Any, Any], db: AsyncSession, user: Us
         previous_token=request.cookies.get(SESSION_COOKIE),
         ip_address=client[0],
         user_agent=request.headers.get("user-agent"),
+        method=method,
+        data=data,
     )
     await db.commit()
     response: Response[Any] = Redirect(path=next_path, status_code=303)
@@ -99,6 +118,7 @@ async def login_submit(request: Request[Any, Any, Any], db: NamedDependency[Asyn
             next=next_path,
             email=email,
             demo_accounts=[],
+            providers=await sso.enabled_choices(db),
             message="The e-mail address or password is not right, or the account is disabled.",
         )
     return await _signed_in(request, db, user, next_path)
@@ -121,11 +141,70 @@ async def login_demo(request: Request[Any, Any, Any], db: NamedDependency[AsyncS
 
 @post("/logout", name="logout")
 async def logout(request: Request[Any, Any, Any], db: NamedDependency[AsyncSession]) -> Response[Any]:
-    await end_session(db, request.cookies.get(SESSION_COOKIE))
+    """End the local session; after an SSO sign-in, also end it at the provider when it offers that."""
+    recorded = await end_session(db, request.cookies.get(SESSION_COOKIE))
     await db.commit()
-    response: Response[Any] = Redirect(path="/login", status_code=303)
+    target = "/login"
+    sso_data = recorded.get("sso") or {}
+    if sso_data.get("code") and sso_data.get("id_token"):
+        discovery = await sso.discovery_for_code(db, sso_data["code"])
+        target = (discovery and sso.end_session_url(discovery, sso_data["id_token"], _base_url(request) + "/login")) or target
+    response: Response[Any] = Redirect(path=target, status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response
 
 
-routes = [login_page, login_submit, login_demo, logout]
+def _base_url(request: Request[Any, Any, Any]) -> str:
+    settings: Settings = request.app.state.settings
+    return settings.base_url or str(request.base_url).rstrip("/")
+
+
+def _sso_cookie(token: str, max_age: int, settings: Settings) -> Cookie:
+    return _session_cookie(token, max_age, settings)
+
+
+@get("/auth/sso/{code:str}", opt={PUBLIC_OPT: True}, name="sso_start")
+async def sso_start(request: Request[Any, Any, Any], db: NamedDependency[AsyncSession], code: FromPath[str]) -> Response[Any]:
+    settings: Settings = request.app.state.settings
+    try:
+        started = await sso.start(
+            db, code, redirect_uri=_base_url(request) + sso.redirect_path(code.upper()), previous_token=request.cookies.get(SESSION_COOKIE)
+        )
+    except sso.SsoRefused as exc:
+        return await _sso_failed(request, db, code, exc)
+    response: Response[Any] = Redirect(path=started.authorization_url, status_code=303)
+    response.set_cookie(_sso_cookie(started.session_token, started.max_age, settings))
+    return response
+
+
+async def _sso_failed(request: Request[Any, Any, Any], db: AsyncSession, code: str, exc: sso.SsoRefused) -> Response[Any]:
+    await db.rollback()
+    audit.record(db, None, "sign_in_failed", "identity_provider", None, summary=f"SSO through {code[:20]}: {exc.reason}"[:500])
+    await db.commit()
+    response = render(
+        request,
+        "auth/login.html",
+        status_code=400,
+        next="/",
+        email="",
+        demo_accounts=[],
+        providers=await sso.enabled_choices(db),
+        message=exc.message,
+    )
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+@get("/auth/sso/{code:str}/callback", opt={PUBLIC_OPT: True}, name="sso_callback")
+async def sso_callback(request: Request[Any, Any, Any], db: NamedDependency[AsyncSession], code: FromPath[str]) -> Response[Any]:
+    settings: Settings = request.app.state.settings
+    params = {k: v for k, v in request.query_params.items()}
+    try:
+        async with sso.http_client() as http:
+            user, recorded = await sso.finish(db, settings.secret_key, code, params, request.cookies.get(SESSION_COOKIE), http)
+    except sso.SsoRefused as exc:
+        return await _sso_failed(request, db, code, exc)
+    return await _signed_in(request, db, user, "/", method=f"SSO {recorded['code']}", data={"sso": recorded})
+
+
+routes = [login_page, login_submit, login_demo, logout, sso_start, sso_callback]

@@ -13,6 +13,8 @@ PUBLIC = {
     ("GET", "/login"),
     ("POST", "/login"),
     ("POST", "/login/demo"),
+    ("GET", "/auth/sso/{code:str}"),
+    ("GET", "/auth/sso/{code:str}/callback"),
     ("GET", "/static/{file_path:path}"),
     ("HEAD", "/static/{file_path:path}"),
 }
