@@ -30,7 +30,7 @@ from cooperation import dashboard, files
 from cooperation.auth import api as auth_api
 from cooperation.auth import views as auth_views
 from cooperation.auth.access import Principal
-from cooperation.auth.middleware import PUBLIC_OPT, REQUEST_SESSION_KEY, SessionAuthenticationMiddleware
+from cooperation.auth.middleware import PUBLIC_OPT, REQUEST_SESSION_KEY, CsrfUnlessBearer, SessionAuthenticationMiddleware
 from cooperation.db import create_engine, session_factory, session_scope
 from cooperation.errors import ServiceError
 from cooperation.logs import configure_logging
@@ -103,8 +103,13 @@ def _validation_errors(exc: ValidationException) -> dict[str, str]:
 
 def handle_service_error(request: Request[Any, Any, Any], exc: ServiceError) -> Response[Any]:
     if _wants_json(request):
-        return _problem(exc.status_code, exc.title, exc.detail, exc.slug, exc.errors)
-    return _page(request, exc.status_code, exc.title, exc.detail, exc.errors)
+        response = _problem(exc.status_code, exc.title, exc.detail, exc.slug, exc.errors)
+    else:
+        response = _page(request, exc.status_code, exc.title, exc.detail, exc.errors)
+    retry_after = getattr(exc, "retry_after", None)
+    if retry_after is not None:
+        response.headers["Retry-After"] = str(retry_after)
+    return response
 
 
 def handle_http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
@@ -182,14 +187,19 @@ def create_app(settings: Settings | None = None) -> Litestar:
             *agreements_wiring.routes,
         ],
         dependencies={"db": Provide(provide_db), "principal": Provide(provide_principal, sync_to_thread=False)},
-        middleware=[DefineMiddleware(SessionAuthenticationMiddleware, exclude_from_auth_key=PUBLIC_OPT)],
-        csrf_config=CSRFConfig(
-            secret=settings.secret_key,
-            cookie_name="coop_csrf",
-            header_name="x-csrf-token",
-            cookie_secure=settings.secure_cookies,
-            cookie_samesite="lax",
-        ),
+        middleware=[
+            DefineMiddleware(SessionAuthenticationMiddleware, exclude_from_auth_key=PUBLIC_OPT),
+            DefineMiddleware(
+                CsrfUnlessBearer,
+                config=CSRFConfig(
+                    secret=settings.secret_key,
+                    cookie_name="coop_csrf",
+                    header_name="x-csrf-token",
+                    cookie_secure=settings.secure_cookies,
+                    cookie_samesite="lax",
+                ),
+            ),
+        ],
         template_config=TemplateConfig(directory=PROJECT_ROOT / "templates", engine=JinjaTemplateEngine, engine_callback=configure_jinja),
         plugins=[HTMXPlugin()],
         openapi_config=OpenAPIConfig(

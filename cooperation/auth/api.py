@@ -8,7 +8,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cooperation.auth import sso
+from cooperation.auth import limits, sso, tokens
 from cooperation.auth.access import Principal
 
 
@@ -72,4 +72,29 @@ class IdentityProviderApi(Controller):
         return await sso.get_provider(db, principal, provider_id)
 
 
-routes = [IdentityProviderApi]
+class TokenApi(Controller):
+    path = "/api/v1/tokens"
+    tags = ("api tokens",)
+
+    @get("/", name="api_tokens")
+    async def list_tokens(self, db: NamedDependency[AsyncSession], principal: NamedDependency[Principal]) -> list[tokens.TokenOut]:
+        """Your personal API tokens (their secrets are never shown again)."""
+        return await tokens.list_own(db, principal)
+
+    @post("/", name="api_token_create")
+    async def create_token(
+        self, request: Request, db: NamedDependency[AsyncSession], principal: NamedDependency[Principal], data: JSONBody[tokens.TokenIn]
+    ) -> tokens.NewToken:
+        """Create a token (from a signed-in session). The response holds the secret `token`, this once.
+        Send it as `Authorization: Bearer …`; a `read` token may only read."""
+        await limits.hit(db, f"token:user:{principal.user_id}", limit=limits.TOKENS[0], window_seconds=limits.TOKENS[1])
+        return await tokens.create(db, principal, data)
+
+    @post("/{token_id:uuid}/revoke", name="api_token_revoke", status_code=204)
+    async def revoke_token(
+        self, db: NamedDependency[AsyncSession], principal: NamedDependency[Principal], token_id: FromPath[uuid.UUID]
+    ) -> None:
+        await tokens.revoke(db, principal, token_id)
+
+
+routes = [IdentityProviderApi, TokenApi]

@@ -7,12 +7,14 @@ in the connection state for the `db` dependency: one session and one pooled conn
 from typing import Any
 
 from litestar.connection import ASGIConnection
-from litestar.exceptions import NotAuthorizedException
+from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
 from litestar.middleware._utils import should_bypass_middleware
+from litestar.middleware.csrf import CSRFMiddleware
 from litestar.types import Receive, Scope, Send
 
 from cooperation.auth.services import principal_for_token
+from cooperation.auth.tokens import principal_for_bearer
 
 SESSION_COOKIE = "coop_session"
 PUBLIC_OPT = "public"
@@ -46,9 +48,34 @@ class SessionAuthenticationMiddleware(AbstractAuthenticationMiddleware):
                     await session.rollback()
 
     async def authenticate_request(self, connection: ASGIConnection[Any, Any, Any, Any]) -> AuthenticationResult:
+        session = connection.scope["state"][REQUEST_SESSION_KEY]
+        authorization = connection.headers.get("authorization", "")
+        if authorization.lower().startswith("bearer "):
+            # Scripts: a personal API token, for the JSON API only. Cookies are ignored on such requests.
+            if not connection.url.path.startswith("/api/"):
+                raise NotAuthorizedException("API tokens are accepted by the /api/v1 endpoints only.")
+            found = await principal_for_bearer(session, authorization[7:].strip())
+            if found is None:
+                raise NotAuthorizedException("The API token is unknown, expired or revoked.")
+            principal, scope = found
+            if scope != "read_write" and connection.scope.get("method") not in ("GET", "HEAD", "OPTIONS"):
+                raise PermissionDeniedException("This API token is read-only.")
+            return AuthenticationResult(user=principal, auth=None)
         token = connection.cookies.get(SESSION_COOKIE)
         if token:
-            principal = await principal_for_token(connection.scope["state"][REQUEST_SESSION_KEY], token)
-            if principal is not None:
-                return AuthenticationResult(user=principal, auth=token)
+            signed_in = await principal_for_token(session, token)
+            if signed_in is not None:
+                return AuthenticationResult(user=signed_in, auth=token)
         raise NotAuthorizedException("Sign in to continue.")
+
+
+class CsrfUnlessBearer(CSRFMiddleware):
+    """CSRF protects cookie-authenticated requests; a request with an API token carries no ambient credential."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            for name, value in scope.get("headers", []):
+                if name == b"authorization" and value[:7].lower() == b"bearer ":
+                    await self.app(scope, receive, send)
+                    return
+        await super().__call__(scope, receive, send)

@@ -74,3 +74,30 @@ class UserIdentity(SQLModel, table=True):
     email: str | None = Field(default=None, max_length=320)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
     last_used_at: datetime | None = Field(default=None, sa_type=UTCDateTime, nullable=True)
+
+
+class ApiToken(SQLModel, table=True):
+    """A personal token for scripts: shown once, stored as its SHA-256, bound to its owner's role and institution."""
+
+    __tablename__ = "api_token"
+
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    user_id: uuid.UUID = Field(foreign_key="app_user.id", index=True)
+    name: str = Field(max_length=100)
+    prefix: str = Field(max_length=12)
+    token_hash: str = Field(max_length=64, unique=True, index=True)
+    scope: str = Field(max_length=20)  # "read" or "read_write"
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    expires_at: datetime | None = Field(default=None, sa_type=UTCDateTime, nullable=True)
+    last_used_at: datetime | None = Field(default=None, sa_type=UTCDateTime, nullable=True)
+    revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime, nullable=True)
+
+
+class RateLimitWindow(SQLModel, table=True):
+    """Attempts per key per fixed window, shared by every worker process through the database."""
+
+    __tablename__ = "rate_limit_window"
+
+    key: str = Field(max_length=200, primary_key=True)
+    window_start: datetime = Field(sa_type=UTCDateTime, primary_key=True)
+    hits: int = 0

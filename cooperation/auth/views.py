@@ -1,5 +1,6 @@
 """Sign-in and sign-out pages (local accounts; SSO plugs in beside them)."""
 
+import uuid
 from typing import Any
 from urllib.parse import urlparse
 
@@ -14,12 +15,20 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from cooperation import audit
-from cooperation.auth import sso
+from cooperation.auth import limits, sso, tokens
+from cooperation.auth.access import Principal
 from cooperation.auth.middleware import PUBLIC_OPT, SESSION_COOKIE
 from cooperation.auth.models import User
 from cooperation.auth.services import authenticate_password, end_session, is_loopback, start_session
+from cooperation.errors import ValidationFailed
+from cooperation.forms import parse_form
 from cooperation.settings import Settings
-from cooperation.web import form_dict, render
+from cooperation.web import form_dict, render, see_other
+
+
+def _client_ip(request: Request[Any, Any, Any]) -> str:
+    client = request.scope.get("client") or ("unknown", 0)
+    return str(client[0])
 
 
 def safe_next(target: str | None) -> str:
@@ -107,6 +116,8 @@ async def login_submit(request: Request[Any, Any, Any], db: NamedDependency[Asyn
     email = str(form.get("email") or "").strip()
     password = str(form.get("password") or "")
     next_path = safe_next(str(form.get("next") or ""))
+    await limits.hit(db, f"login:ip:{_client_ip(request)}", limit=limits.SIGN_IN[0], window_seconds=limits.SIGN_IN[1])
+    await limits.hit(db, f"login:account:{email.lower()[:150]}", limit=limits.SIGN_IN[0], window_seconds=limits.SIGN_IN[1])
     user = await authenticate_password(db, email, password) if email and password else None
     if user is None:
         audit.record(db, None, "sign_in_failed", "user", None, summary=f"Failed password sign-in for {email[:200]!r}")
@@ -129,6 +140,7 @@ async def login_demo(request: Request[Any, Any, Any], db: NamedDependency[AsyncS
     settings: Settings = request.app.state.settings
     if not demo_allowed(request, settings):
         raise NotFoundException()
+    await limits.hit(db, f"login:ip:{_client_ip(request)}", limit=limits.SIGN_IN[0], window_seconds=limits.SIGN_IN[1])
     form = await form_dict(request)
     email = str(form.get("email") or "")
     if not email.endswith("@demo.libcoop.test"):
@@ -166,6 +178,7 @@ def _sso_cookie(token: str, max_age: int, settings: Settings) -> Cookie:
 @get("/auth/sso/{code:str}", opt={PUBLIC_OPT: True}, name="sso_start")
 async def sso_start(request: Request[Any, Any, Any], db: NamedDependency[AsyncSession], code: FromPath[str]) -> Response[Any]:
     settings: Settings = request.app.state.settings
+    await limits.hit(db, f"login:ip:{_client_ip(request)}", limit=limits.SIGN_IN[0], window_seconds=limits.SIGN_IN[1])
     try:
         started = await sso.start(
             db, code, redirect_uri=_base_url(request) + sso.redirect_path(code.upper()), previous_token=request.cookies.get(SESSION_COOKIE)
@@ -207,4 +220,40 @@ async def sso_callback(request: Request[Any, Any, Any], db: NamedDependency[Asyn
     return await _signed_in(request, db, user, "/", method=f"SSO {recorded['code']}", data={"sso": recorded})
 
 
-routes = [login_page, login_submit, login_demo, logout, sso_start, sso_callback]
+@get("/account/tokens", name="account_tokens")
+async def tokens_page(
+    request: Request[Any, Any, Any], db: NamedDependency[AsyncSession], principal: NamedDependency[Principal]
+) -> Template:
+    return render(request, "auth/tokens.html", tokens=await tokens.list_own(db, principal), created=None, errors={}, values={})
+
+
+@post("/account/tokens", name="account_token_create")
+async def token_create(
+    request: Request[Any, Any, Any], db: NamedDependency[AsyncSession], principal: NamedDependency[Principal]
+) -> Template:
+    form = await form_dict(request)
+    await limits.hit(db, f"token:user:{principal.user_id}", limit=limits.TOKENS[0], window_seconds=limits.TOKENS[1])
+    try:
+        created = await tokens.create(db, principal, parse_form(tokens.TokenIn, form))
+    except ValidationFailed as exc:
+        return render(
+            request,
+            "auth/tokens.html",
+            status_code=422,
+            tokens=await tokens.list_own(db, principal),
+            created=None,
+            errors=exc.errors,
+            values=form,
+        )
+    return render(request, "auth/tokens.html", tokens=await tokens.list_own(db, principal), created=created, errors={}, values={})
+
+
+@post("/account/tokens/{token_id:uuid}/revoke", name="account_token_revoke")
+async def token_revoke(
+    db: NamedDependency[AsyncSession], principal: NamedDependency[Principal], token_id: FromPath[uuid.UUID]
+) -> Response[Any]:
+    await tokens.revoke(db, principal, token_id)
+    return see_other("/account/tokens")
+
+
+routes = [login_page, login_submit, login_demo, logout, sso_start, sso_callback, tokens_page, token_create, token_revoke]
