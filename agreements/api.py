@@ -27,7 +27,6 @@ from agreements.schemas import (
 )
 from cooperation import audit
 from cooperation.auth.access import Principal
-from cooperation.errors import NotFoundError
 from cooperation.records import DEFAULT_PER_PAGE, VersionIn
 
 PageNumber = Annotated[int, QueryParameter(ge=1, description="Page number, from 1")]
@@ -123,12 +122,9 @@ class AgreementApi(Controller):
     @get("/{agreement_id:uuid}/renewal-diff", name="api_agreement_renewal_diff")
     async def renewal_diff(
         self, db: NamedDependency[AsyncSession], principal: NamedDependency[Principal], agreement_id: FromPath[uuid.UUID]
-    ) -> RenewalDiff:
-        """What changed between this agreement and the one it renews."""
-        diff = await services.renewal_diff(db, principal, agreement_id)
-        if diff is None:
-            raise NotFoundError("predecessor")
-        return diff
+    ) -> RenewalDiff | None:
+        """What changed between this agreement and the one it renews; null when it renews none."""
+        return await services.renewal_diff(db, principal, agreement_id)
 
     @post("/{agreement_id:uuid}/archive", name="api_agreement_archive", status_code=200)
     async def archive(

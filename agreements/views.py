@@ -201,6 +201,7 @@ class AgreementViews(Controller):
         agreement_id: FromPath[uuid.UUID],
     ) -> Template:
         agreement = await services.get_agreement(db, principal, agreement_id)
+        require_manager(principal, "change an agreement's terms")
         values = {
             f: getattr(agreement, f)
             for f in (

@@ -171,7 +171,7 @@ async def list_providers(session: AsyncSession, principal: Principal) -> list[Pr
         .join(Institution, col(Institution.id) == col(IdentityProvider.institution_id))
         .order_by(col(Institution.code))
     )
-    return [_provider_out(p, i) for p, i in rows.tuples()]
+    return [_provider_out(row[0], row[1]) for row in rows.all()]
 
 
 async def get_provider(session: AsyncSession, principal: Principal, provider_id: uuid.UUID) -> ProviderOut:

@@ -10,8 +10,8 @@ from litestar.response import Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cooperation import audit
-from cooperation.auth.access import Principal, require_manager
-from cooperation.errors import ValidationFailed
+from cooperation.auth.access import Principal, may_change_part_of, require_manager
+from cooperation.errors import ForbiddenError, ValidationFailed
 from cooperation.forms import parse_form
 from cooperation.partners import services
 from cooperation.partners.schemas import InstitutionIn, InstitutionKind, InstitutionUpdate, PersonIn, PersonUpdate
@@ -111,6 +111,7 @@ class InstitutionViews(Controller):
         institution_id: FromPath[uuid.UUID],
     ) -> Template:
         institution = await services.get_institution(db, principal, institution_id)
+        require_manager(principal, "edit institutions")
         values = {
             f: getattr(institution, f) for f in ("code", "name", "name_native", "country", "city", "kind", "website", "active", "version")
         }
@@ -239,6 +240,8 @@ class PersonViews(Controller):
         person_id: FromPath[uuid.UUID],
     ) -> Template:
         person = await services.get_person(db, principal, person_id)
+        if not may_change_part_of(principal, person.institution_id):
+            raise ForbiddenError("You may only edit people of your own institution.")
         values: dict[str, Any] = {
             f: getattr(person, f) for f in ("name", "name_native", "position", "department", "email", "phone", "version")
         }

@@ -1,0 +1,375 @@
+"""The access matrix: every registered route and method, for every role, over records shared with partner A
+only, with B only, with both, and internal. Each cell's status is asserted; a route without an entry fails.
+
+Partner A works at NLC, partner B at BNF; the home institution is NLV; NDL shares nothing with either.
+"Allowed" writes may still answer 409/422 once an earlier cell changed the record: what is asserted is
+that the request got past access control (never 401/403/404), and that denied cells are exactly 403 or 404.
+"""
+
+import re
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from litestar.routes import HTTPRoute
+
+from cooperation.auth.middleware import PUBLIC_OPT
+from cooperation.auth.models import IdentityProvider
+from cooperation.partners.models import Person
+from tests.agreements.helpers import agreement_payload
+from tests.conftest import PASSWORD, Client, http_client
+
+ROLES = ["anonymous", "admin", "coordinator", "director", "partner_a", "partner_b"]
+STAFF = {"admin", "coordinator", "director"}
+MANAGERS = {"admin", "coordinator"}
+ALLOWED = {200, 201, 204, 303, 409, 422}
+PDF = b"%PDF-1.4\n1 0 obj<</Type/Catalog>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
+
+# Which agreement each partner sees; which institutions (and their people) each partner sees.
+AGREEMENTS_SEEN = {"partner_a": {"A", "AB"}, "partner_b": {"B", "AB"}}
+INSTITUTIONS_SEEN = {"partner_a": {"NLC", "NLV", "BNF"}, "partner_b": {"BNF", "NLV", "NLC"}}
+OWN_INSTITUTION = {"partner_a": "NLC", "partner_b": "BNF"}
+# The partner party (and the institution responsible for the test commitment) of each agreement.
+PARTNER_PARTY = {"A": "NLC", "B": "BNF", "AB": "NLC", "INT": "NLC"}
+
+
+@dataclass
+class Scene:
+    agreements: dict[str, str]
+    commitments: dict[str, str]
+    attachments: dict[str, str]
+    institutions: dict[str, str]
+    people: dict[str, str]
+    provider: str
+    token: str
+
+
+def expect(kind: str, role: str, target: str | None) -> set[int]:
+    """The statuses a cell may answer, from the access policy written out as plainly as possible."""
+    if role == "anonymous":
+        return {401, 303}
+    staff, manager, partner = role in STAFF, role in MANAGERS, role.startswith("partner")
+    sees_agreement = staff or (target in AGREEMENTS_SEEN.get(role, set()))
+    sees_institution = staff or (target in INSTITUTIONS_SEEN.get(role, set()))
+    own_part = partner and target is not None and PARTNER_PARTY.get(target) == OWN_INSTITUTION[role]
+    if kind == "any":  # every signed-in person
+        return {200, 201, 204, 303, 409}
+    if kind == "schema.missing":
+        return {404}
+    if kind == "admin":
+        return ALLOWED if role == "admin" else {403}
+    if kind == "create":  # new records of the home institution's staff
+        return ALLOWED if manager else {403}
+    if kind == "agreement.read":
+        return {200} if sees_agreement else {404}
+    if kind == "agreement.manage":
+        return ALLOWED if manager else ({403} if sees_agreement else {404})
+    if kind == "agreement.party":  # a party's own part: its signatory, its commitments' progress, its documents
+        if not sees_agreement:
+            return {404}
+        return ALLOWED if manager or own_part else {403}
+    if kind == "agreement.upload":
+        if not sees_agreement:
+            return {404}
+        return ALLOWED if manager or partner else {403}
+    if kind == "document.manage":
+        return ALLOWED if manager else ({403} if sees_agreement else {404})
+    if kind == "institution.read":
+        return {200} if sees_institution else {404}
+    if kind == "institution.manage":
+        return ALLOWED if manager else ({403} if sees_institution else {404})
+    if kind == "person.manage":
+        if not sees_institution:
+            return {404}
+        return ALLOWED if manager or (partner and target == OWN_INSTITUTION[role]) else {403}
+    if kind == "person.create":  # the body names NLC: only staff and NLC's own partner may add there
+        if manager or role == "partner_a":
+            return ALLOWED
+        return {422} if role == "partner_b" else {403}
+    if kind == "token.own":  # the coordinator's token: only its owner finds it
+        return ALLOWED if role == "coordinator" else {404}
+    raise AssertionError(f"unknown kind {kind}")
+
+
+# route name -> (kind, which targets, how to send it). A new route without an entry fails the test.
+AGREEMENT_TARGETS = ["A", "B", "AB", "INT"]
+INSTITUTION_TARGETS = ["NLC", "BNF", "NLV", "NDL"]
+ROUTES: dict[str, tuple[str, list[str] | None]] = {
+    "home": ("any", None),
+    "agreements": ("any", None),
+    "institutions": ("any", None),
+    "people": ("any", None),
+    "api_agreements": ("any", None),
+    "api_institutions": ("any", None),
+    "api_people": ("any", None),
+    "account_tokens": ("any", None),
+    "api_tokens": ("any", None),
+    "account_token_create": ("any", None),
+    "api_token_create": ("any", None),
+    "account_token_revoke": ("token.own", None),
+    "api_token_revoke": ("token.own", None),
+    "logout": ("any", None),
+    "agreement_new": ("create", None),
+    "agreement_create": ("create", None),
+    "api_agreement_create": ("create", None),
+    "institution_new": ("create", None),
+    "institution_create": ("create", None),
+    "api_institution_create": ("create", None),
+    "person_new": ("any", None),
+    "person_create": ("person.create", None),
+    "api_person_create": ("person.create", None),
+    "agreement": ("agreement.read", AGREEMENT_TARGETS),
+    "api_agreement": ("agreement.read", AGREEMENT_TARGETS),
+    "api_agreement_history": ("agreement.read", AGREEMENT_TARGETS),
+    "api_agreement_renewal_diff": ("agreement.read", AGREEMENT_TARGETS),
+    "agreement_edit": ("agreement.manage", AGREEMENT_TARGETS),
+    "agreement_update": ("agreement.manage", AGREEMENT_TARGETS),
+    "api_agreement_update": ("agreement.manage", AGREEMENT_TARGETS),
+    "agreement_transition": ("agreement.manage", AGREEMENT_TARGETS),
+    "api_agreement_transition": ("agreement.manage", AGREEMENT_TARGETS),
+    "agreement_renew": ("agreement.manage", AGREEMENT_TARGETS),
+    "api_agreement_renew": ("agreement.manage", AGREEMENT_TARGETS),
+    "agreement_archive": ("agreement.manage", AGREEMENT_TARGETS),
+    "api_agreement_archive": ("agreement.manage", AGREEMENT_TARGETS),
+    "agreement_restore": ("agreement.manage", AGREEMENT_TARGETS),
+    "api_agreement_restore": ("agreement.manage", AGREEMENT_TARGETS),
+    "commitment_create": ("agreement.manage", AGREEMENT_TARGETS),
+    "api_commitment_create": ("agreement.manage", AGREEMENT_TARGETS),
+    "api_commitment_update": ("agreement.manage", AGREEMENT_TARGETS),
+    "commitment_archive": ("agreement.manage", AGREEMENT_TARGETS),
+    "api_commitment_archive": ("agreement.manage", AGREEMENT_TARGETS),
+    "commitment_progress": ("agreement.party", AGREEMENT_TARGETS),
+    "api_commitment_progress": ("agreement.party", AGREEMENT_TARGETS),
+    "api_agreement_party_update": ("agreement.party", AGREEMENT_TARGETS),
+    "attachment_upload": ("agreement.upload", AGREEMENT_TARGETS),
+    "api_attachment_upload": ("agreement.upload", AGREEMENT_TARGETS),
+    "attachment_download": ("agreement.read", AGREEMENT_TARGETS),
+    "api_attachment_download": ("agreement.read", AGREEMENT_TARGETS),
+    "attachment_archive": ("document.manage", AGREEMENT_TARGETS),
+    "institution": ("institution.read", INSTITUTION_TARGETS),
+    "api_institution": ("institution.read", INSTITUTION_TARGETS),
+    "institution_edit": ("institution.manage", INSTITUTION_TARGETS),
+    "institution_update": ("institution.manage", INSTITUTION_TARGETS),
+    "api_institution_update": ("institution.manage", INSTITUTION_TARGETS),
+    "institution_archive": ("institution.manage", ["NLC", "BNF", "NDL"]),
+    "api_institution_archive": ("institution.manage", ["NLC", "BNF", "NDL"]),
+    "institution_restore": ("institution.manage", ["NLC", "BNF", "NDL"]),
+    "api_institution_restore": ("institution.manage", ["NLC", "BNF", "NDL"]),
+    "person": ("institution.read", INSTITUTION_TARGETS),
+    "api_person": ("institution.read", INSTITUTION_TARGETS),
+    "person_edit": ("person.manage", INSTITUTION_TARGETS),
+    "person_update": ("person.manage", INSTITUTION_TARGETS),
+    "api_person_update": ("person.manage", INSTITUTION_TARGETS),
+    "person_archive": ("person.manage", INSTITUTION_TARGETS),
+    "api_person_archive": ("person.manage", INSTITUTION_TARGETS),
+    "person_restore": ("person.manage", INSTITUTION_TARGETS),
+    "api_person_restore": ("person.manage", INSTITUTION_TARGETS),
+    "api_identity_providers": ("admin", None),
+    "api_identity_provider": ("admin", None),
+    "api_identity_provider_create": ("admin", None),
+    "api_identity_provider_update": ("admin", None),
+    "api_identity_provider_enabled": ("admin", None),
+    "schema:/api/v1/schema": ("any", None),
+    "schema:/api/v1/schema/openapi.json": ("any", None),
+    "schema:/api/v1/schema/{path:str}": ("schema.missing", None),  # Litestar's "no such schema page"
+}
+PARAM = re.compile(r"\{(\w+):(\w+)\}")
+
+
+def routes(app) -> list[tuple[str, str, str]]:
+    found = []
+    for route in app.routes:
+        if not isinstance(route, HTTPRoute):
+            continue
+        for handler in route.route_handlers:
+            if handler.opt.get(PUBLIC_OPT):
+                continue
+            name = handler.name if handler.name and not handler.name.endswith("openapi_json") else f"schema:{route.path}"
+            for method in sorted(handler.http_methods - {"OPTIONS", "HEAD"}):
+                found.append((method, route.path, name))
+    return found
+
+
+async def build_scene(app, world, coordinator: Client) -> Scene:
+    codes = {"NLV": world.home, "NLC": world.nlc, "BNF": world.bnf, "NDL": world.ndl}
+    agreements, commitments, attachments = {}, {}, {}
+    for key, parties, confidentiality in [
+        ("A", ["NLV", "NLC"], "parties"),
+        ("B", ["NLV", "BNF"], "parties"),
+        ("AB", ["NLV", "NLC", "BNF"], "parties"),
+        ("INT", ["NLV", "NLC"], "internal"),
+    ]:
+        payload = agreement_payload([codes[c] for c in parties], reference=f"M-{key}", confidentiality=confidentiality)
+        agreement = (await coordinator.api("POST", "/api/v1/agreements", json=payload)).json()
+        agreements[key] = agreement["id"]
+        commitment = await coordinator.api(
+            "POST",
+            f"/api/v1/agreements/{agreement['id']}/commitments",
+            json={"text": "Exchange experts", "responsible_institution_id": str(codes[PARTNER_PARTY[key]])},
+        )
+        commitments[key] = commitment.json()["id"]
+        document = await coordinator.api(
+            "POST", f"/api/v1/attachments/agreement/{agreement['id']}", files={"file": ("a.pdf", PDF, "application/pdf")}
+        )
+        attachments[key] = document.json()["id"]
+    people = {}
+    async with app.state.session_factory() as db:
+        for code, institution_id in codes.items():
+            person = Person(name=f"Person at {code}", institution_id=institution_id)
+            db.add(person)
+            await db.flush()
+            people[code] = str(person.id)
+        provider = IdentityProvider(
+            institution_id=world.nlc,
+            issuer="https://idp.nlc.invalid",
+            client_id="x",
+            client_secret_encrypted="x",
+            discovery={"authorization_endpoint": "https://idp.nlc.invalid/auth"},
+        )
+        db.add(provider)
+        await db.commit()
+    token = (await coordinator.api("POST", "/api/v1/tokens", json={"name": "matrix"})).json()["id"]
+    return Scene(agreements, commitments, attachments, {k: str(v) for k, v in codes.items()}, people, str(provider.id), token)
+
+
+def request_for(method: str, path: str, name: str, target: str | None, scene: Scene, world) -> tuple[str, dict[str, Any]]:
+    """The concrete URL and a body that passes validation, so each cell reaches the access decision."""
+
+    def param(match: re.Match[str]) -> str:
+        key = match.group(1)
+        if key == "agreement_id":
+            return scene.agreements[target or "A"]
+        if key == "commitment_id":
+            return scene.commitments[target or "A"]
+        if key == "attachment_id":
+            return scene.attachments[target or "A"]
+        if key == "institution_id":
+            return (
+                scene.institutions[PARTNER_PARTY[target]] if name == "api_agreement_party_update" else scene.institutions[target or "NLC"]
+            )
+        if key == "person_id":
+            return scene.people[target or "NLC"]
+        if key == "owner_type":
+            return "agreement"
+        if key == "owner_id":
+            return scene.agreements[target or "A"]
+        if key == "provider_id":
+            return scene.provider
+        if key == "token_id":
+            return scene.token
+        if key == "path":
+            return "openapi.yaml"
+        raise AssertionError(key)
+
+    url = PARAM.sub(param, path)
+    institution = scene.institutions.get(target or "", scene.institutions["NLC"])
+    bodies: dict[str, dict[str, Any]] = {
+        "api_agreement_create": {"json": agreement_payload([world.home, world.nlc], reference=f"NEW-{uuid.uuid4().hex[:8]}")},
+        "api_agreement_update": {
+            "json": {**agreement_payload([world.home, world.nlc], reference=f"U-{uuid.uuid4().hex[:8]}"), "version": 1}
+        },
+        "api_agreement_transition": {"json": {"to": "negotiating", "version": 1}},
+        "api_commitment_create": {"json": {"text": "More"}},
+        "api_commitment_update": {"json": {"text": "Changed", "version": 1}},
+        "api_commitment_progress": {"json": {"status": "in_progress", "progress": 10, "version": 1}},
+        "api_agreement_party_update": {"json": {"signatory_name": "Signatory"}},
+        "api_institution_create": {"json": {"code": f"X{uuid.uuid4().hex[:6]}", "name": "New library", "country": "FR"}},
+        "api_institution_update": {"json": {"code": f"X{uuid.uuid4().hex[:6]}", "name": "Renamed", "country": "FR", "version": 1}},
+        "api_person_create": {"json": {"name": "New person", "institution_id": scene.institutions["NLC"]}},
+        "api_person_update": {"json": {"name": "Renamed", "institution_id": institution, "version": 1}},
+        "api_identity_provider_create": {
+            "json": {
+                "institution_id": scene.institutions["BNF"],
+                "issuer": "https://idp.bnf.invalid",
+                "client_id": "x",
+                "client_secret": "y",
+            }
+        },
+        "api_identity_provider_update": {
+            "json": {
+                "institution_id": scene.institutions["NLC"],
+                "issuer": "https://idp.nlc.invalid",
+                "client_id": "x",
+                "enabled": False,
+                "version": 1,
+            }
+        },
+        "api_identity_provider_enabled": {"json": {"enabled": False, "version": 1}},
+        "api_token_create": {"json": {"name": "another"}},
+        "api_attachment_upload": {"files": {"file": ("b.pdf", PDF, "application/pdf")}},
+        "attachment_upload": {"files": {"file": ("b.pdf", PDF, "application/pdf")}},
+        "agreement_create": {
+            "data": {
+                "reference": f"F-{uuid.uuid4().hex[:8]}",
+                "title": "T",
+                "kind": "other",
+                "party-0-institution_id": str(world.home),
+                "party-1-institution_id": str(world.nlc),
+            }
+        },
+        "agreement_update": {
+            "data": {
+                "reference": f"F-{uuid.uuid4().hex[:8]}",
+                "title": "T",
+                "kind": "other",
+                "version": "1",
+                "party-0-institution_id": str(world.home),
+                "party-1-institution_id": str(world.nlc),
+            }
+        },
+        "agreement_transition": {"data": {"to": "negotiating", "version": "1"}},
+        "commitment_create": {"data": {"text": "More"}},
+        "commitment_progress": {"data": {"status": "in_progress", "progress": "10", "version": "1"}},
+        "institution_create": {"data": {"code": f"Y{uuid.uuid4().hex[:6]}", "name": "New", "country": "FR", "kind": "national_library"}},
+        "institution_update": {
+            "data": {"code": f"Y{uuid.uuid4().hex[:6]}", "name": "New", "country": "FR", "kind": "national_library", "version": "1"}
+        },
+        "person_create": {"data": {"name": "New person", "institution_id": scene.institutions["NLC"]}},
+        "person_update": {"data": {"name": "Renamed", "institution_id": institution, "version": "1"}},
+        "account_token_create": {"data": {"name": "page token", "scope": "read"}},
+    }
+    body = bodies.get(name)
+    if body is None and method in ("POST", "PUT", "PATCH"):
+        body = {"json": {"version": 1}} if url.startswith("/api/") else {"data": {"version": "1"}}
+    return url, body or {}
+
+
+async def test_every_route_for_every_role(app, world, client_for):
+    coordinator = await client_for("coordinator")
+    scene = await build_scene(app, world, coordinator)
+    unlisted = sorted({name for _, _, name in routes(app)} - set(ROUTES))
+    assert not unlisted, f"routes without an entry in the access matrix: {unlisted}"
+    clients: dict[str, Client] = {}
+    for role in ROLES:
+        raw = http_client(app)
+        await raw.__aenter__()
+        clients[role] = Client(raw)
+        if role != "anonymous":
+            await clients[role].sign_in(world.users[role], PASSWORD)
+    failures = []
+    cells = 0
+    try:
+        # Managers last, so that their (allowed) changes do not decide other roles' cells.
+        for role in ["anonymous", "director", "partner_a", "partner_b", "coordinator", "admin"]:
+            for method, path, name in routes(app):
+                if name == "logout":
+                    continue  # would end the session the rest of the matrix uses; covered in test_auth
+                kind, targets = ROUTES[name]
+                for target in targets or [None]:
+                    url, body = request_for(method, path, name, target, scene, world)
+                    client = clients[role]
+                    headers = {"x-csrf-token": await client.csrf()}
+                    if "data" in body:
+                        body = {"data": {**body["data"], "_csrf_token": await client.csrf()}}
+                    response = await client.raw.request(method, url, headers=headers, follow_redirects=False, **body)
+                    expected = expect(kind, role, target)
+                    cells += 1
+                    if response.status_code not in expected:
+                        failures.append(
+                            f"{role:11} {method:5} {url} ({name}, {target}): {response.status_code}, expected {sorted(expected)}"
+                        )
+    finally:
+        for client in clients.values():
+            await client.raw.__aexit__(None, None, None)
+    assert not failures, f"{len(failures)} of {cells} cells wrong:\n" + "\n".join(failures)
+    assert cells > 400
