@@ -108,6 +108,58 @@ def cmd_create_admin(args: argparse.Namespace) -> None:
     asyncio.run(_create_admin(settings, args.email, args.name, password))
 
 
+async def _sso_add(settings: Settings, args: argparse.Namespace, secret: str) -> None:
+    from sqlalchemy import select
+    from sqlmodel import col
+
+    from cooperation.auth import sso
+    from cooperation.auth.access import Role
+    from cooperation.db import create_engine, session_factory
+    from cooperation.errors import ServiceError
+    from cooperation.partners.models import Institution
+
+    mapping = {}
+    for item in args.role_map:
+        value, _, role = item.partition("=")
+        if not value or role not in {r.value for r in Role}:
+            sys.exit(f"coop: --role-map takes claim-value=role (a role of {', '.join(r.value for r in Role)}), not {item!r}")
+        mapping[value] = Role(role)
+    engine = create_engine(settings.database_url)
+    try:
+        async with session_factory(engine)() as session, sso.http_client() as http:
+            institution_id = await session.scalar(select(col(Institution.id)).where(col(Institution.code) == args.institution.upper()))
+            if institution_id is None:
+                sys.exit(f"coop: no institution with code {args.institution!r}")
+            data = sso.ProviderIn(
+                institution_id=institution_id,
+                issuer=args.issuer,
+                client_id=args.client_id,
+                client_secret=secret,
+                scopes=args.scopes,
+                allowed_email_domains=args.allowed_domain,
+                role_claim=args.role_claim,
+                role_mapping=mapping,
+                default_role=Role(args.default_role),
+                enabled=not args.disabled,
+            )
+            try:
+                await sso.register_provider(session, None, settings.secret_key, data, http)
+            except ServiceError as exc:
+                sys.exit("coop: cannot register the provider: " + ("; ".join(f"{k} {v}" for k, v in exc.errors.items()) or exc.detail))
+    finally:
+        await engine.dispose()
+    code = args.institution.upper()
+    print(f"identity provider registered for {code}; its redirect URI is <COOP_BASE_URL>{sso.redirect_path(code)}")
+
+
+def cmd_sso_add(args: argparse.Namespace) -> None:
+    settings = _settings()
+    secret = os.environ.get(args.client_secret_env, "")
+    if not secret:
+        sys.exit(f"coop: put the client secret in the environment variable {args.client_secret_env}")
+    asyncio.run(_sso_add(settings, args, secret))
+
+
 def cmd_serve(args: argparse.Namespace) -> None:
     import uvicorn
 
@@ -159,6 +211,20 @@ def main(argv: list[str] | None = None) -> None:
     admin.add_argument("--email", required=True)
     admin.add_argument("--name", default="Administrator")
     admin.set_defaults(func=cmd_create_admin)
+
+    sso_commands = commands.add_parser("sso", help="partner single sign-on").add_subparsers(dest="sso_command", required=True)
+    add = sso_commands.add_parser("add", help="register an institution's OpenID Connect provider (discovery is checked)")
+    add.add_argument("--institution", required=True, help="institution code, e.g. NLC")
+    add.add_argument("--issuer", required=True, help="issuer URL, exactly as the provider's discovery document states it")
+    add.add_argument("--client-id", required=True)
+    add.add_argument("--client-secret-env", default="COOP_SSO_CLIENT_SECRET", help="environment variable holding the client secret")
+    add.add_argument("--scopes", default="openid email profile")
+    add.add_argument("--allowed-domain", action="append", default=[], help="e-mail domain whose verified addresses may link accounts")
+    add.add_argument("--role-claim", help="claim carrying groups or roles, e.g. groups")
+    add.add_argument("--role-map", action="append", default=[], help="claim-value=role, e.g. intl-coop=coordinator")
+    add.add_argument("--default-role", default="partner")
+    add.add_argument("--disabled", action="store_true", help="register it switched off")
+    add.set_defaults(func=cmd_sso_add)
 
     serve = commands.add_parser("serve", help="migrate and serve the application")
     serve.add_argument("--host", default="127.0.0.1")

@@ -218,9 +218,11 @@ async def _checked(session: AsyncSession, data: ProviderIn) -> tuple[Institution
 
 
 async def register_provider(
-    session: AsyncSession, principal: Principal, secret_key: str, data: ProviderIn, http: httpx.AsyncClient
+    session: AsyncSession, principal: Principal | None, secret_key: str, data: ProviderIn, http: httpx.AsyncClient
 ) -> uuid.UUID:
-    require_admin(principal, "register identity providers")
+    """`principal` None: the server's operator, through `coop sso add`."""
+    if principal is not None:
+        require_admin(principal, "register identity providers")
     institution, values = await _checked(session, data)
     if not data.client_secret:
         raise ValidationFailed({"client_secret": "is required"})

@@ -16,14 +16,14 @@ from sqlmodel import col
 
 from cooperation import audit
 from cooperation.auth import limits, sso, tokens
-from cooperation.auth.access import Principal
+from cooperation.auth.access import Principal, Role, require_admin
 from cooperation.auth.middleware import PUBLIC_OPT, SESSION_COOKIE
 from cooperation.auth.models import User
 from cooperation.auth.services import authenticate_password, end_session, is_loopback, start_session
 from cooperation.errors import ValidationFailed
 from cooperation.forms import parse_form
 from cooperation.settings import Settings
-from cooperation.web import form_dict, render, see_other
+from cooperation.web import form_dict, form_version, render, see_other
 
 
 def _client_ip(request: Request[Any, Any, Any]) -> str:
@@ -256,4 +256,91 @@ async def token_revoke(
     return see_other("/account/tokens")
 
 
-routes = [login_page, login_submit, login_demo, logout, sso_start, sso_callback, tokens_page, token_create, token_revoke]
+# ---- administration of identity providers ---------------------------------------------------------
+
+
+def _provider_form(form: dict[str, Any]) -> dict[str, Any]:
+    """The role mapping arrives as lines of `claim-value=role`."""
+    mapping: dict[str, str] = {}
+    for line in str(form.get("role_mapping") or "").splitlines():
+        value, _, role = line.partition("=")
+        if value.strip():
+            mapping[value.strip()] = role.strip()
+    return {**form, "role_mapping": mapping}
+
+
+async def _providers_page(
+    request: Request[Any, Any, Any],
+    db: AsyncSession,
+    principal: Principal,
+    *,
+    values: dict[str, Any],
+    errors: dict[str, str],
+    status_code: int = 200,
+) -> Template:
+    from cooperation.partners.services import institution_choices
+
+    return render(
+        request,
+        "auth/identity_providers.html",
+        status_code=status_code,
+        providers=await sso.list_providers(db, principal),
+        institutions=await institution_choices(db, principal),
+        values=values,
+        errors=errors,
+        base_url=_base_url(request),
+        roles=[r.value for r in Role],
+    )
+
+
+@get("/admin/identity-providers", name="identity_providers")
+async def providers_page(
+    request: Request[Any, Any, Any], db: NamedDependency[AsyncSession], principal: NamedDependency[Principal]
+) -> Template:
+    return await _providers_page(
+        request, db, principal, values={"scopes": "openid email profile", "default_role": "partner", "enabled": True}, errors={}
+    )
+
+
+@post("/admin/identity-providers", name="identity_provider_create")
+async def provider_create(
+    request: Request[Any, Any, Any], db: NamedDependency[AsyncSession], principal: NamedDependency[Principal]
+) -> Response[Any]:
+    require_admin(principal, "register identity providers")
+    form = _provider_form(await form_dict(request))
+    try:
+        async with sso.http_client() as http:
+            await sso.register_provider(db, principal, request.app.state.settings.secret_key, parse_form(sso.ProviderIn, form), http)
+    except ValidationFailed as exc:
+        await db.rollback()
+        form["role_mapping"] = "\n".join(f"{k}={v}" for k, v in form["role_mapping"].items())
+        return await _providers_page(request, db, principal, values=form, errors=exc.errors, status_code=422)
+    return see_other("/admin/identity-providers")
+
+
+@post("/admin/identity-providers/{provider_id:uuid}/enabled", name="identity_provider_toggle")
+async def provider_toggle(
+    request: Request[Any, Any, Any],
+    db: NamedDependency[AsyncSession],
+    principal: NamedDependency[Principal],
+    provider_id: FromPath[uuid.UUID],
+) -> Response[Any]:
+    form = await form_dict(request)
+    await sso.set_enabled(db, principal, provider_id, enabled=form.get("enabled") == "1", version=form_version(form))
+    return see_other("/admin/identity-providers")
+
+
+routes = [
+    login_page,
+    login_submit,
+    login_demo,
+    logout,
+    sso_start,
+    sso_callback,
+    tokens_page,
+    token_create,
+    token_revoke,
+    providers_page,
+    provider_create,
+    provider_toggle,
+]

@@ -169,6 +169,9 @@ ROUTES: dict[str, tuple[str, list[str] | None]] = {
     "api_identity_provider_create": ("admin", None),
     "api_identity_provider_update": ("admin", None),
     "api_identity_provider_enabled": ("admin", None),
+    "identity_providers": ("admin", None),
+    "identity_provider_create": ("admin", None),
+    "identity_provider_toggle": ("admin", None),
     "schema:/api/v1/schema": ("any", None),
     "schema:/api/v1/schema/openapi.json": ("any", None),
     "schema:/api/v1/schema/{path:str}": ("schema.missing", None),  # Litestar's "no such schema page"
@@ -327,6 +330,15 @@ def request_for(method: str, path: str, name: str, target: str | None, scene: Sc
         "person_create": {"data": {"name": "New person", "institution_id": scene.institutions["NLC"]}},
         "person_update": {"data": {"name": "Renamed", "institution_id": institution, "version": "1"}},
         "account_token_create": {"data": {"name": "page token", "scope": "read"}},
+        "identity_provider_create": {
+            "data": {
+                "institution_id": scene.institutions["BNF"],
+                "issuer": "https://idp.bnf.invalid",
+                "client_id": "x",
+                "client_secret": "y",
+            }
+        },
+        "identity_provider_toggle": {"data": {"enabled": "0", "version": "1"}},
     }
     body = bodies.get(name)
     if body is None and method in ("POST", "PUT", "PATCH"):

@@ -281,3 +281,55 @@ async def test_discovery_issuer_must_match_exactly(client_for, world, providers)
     assert partner_idp.status_code == 422 and "only grant the partner role" in partner_idp.json()["errors"]["role_mapping"]
     coordinator = await client_for("coordinator")
     assert (await coordinator.api("GET", "/api/v1/identity-providers")).status_code == 403
+
+
+async def test_admin_registers_through_the_page_and_the_command_line(app, client_for, world, providers, settings, monkeypatch, capsys):
+    admin = await client_for("admin")
+    page = await admin.form(
+        "/admin/identity-providers",
+        {
+            "institution_id": str(world.nlc),
+            "issuer": providers["NLC"].issuer,
+            "client_id": providers["NLC"].client_id,
+            "client_secret": CLIENT_SECRET,
+            "scopes": "openid email profile",
+            "allowed_email_domains": "nlc.example",
+            "default_role": "partner",
+            "enabled": "1",
+        },
+    )
+    assert page.status_code == 303, page.text
+    listing = await admin.get("/admin/identity-providers")
+    assert providers["NLC"].issuer in listing.text and "/auth/sso/NLC/callback" in listing.text
+    wrong = await admin.form(
+        "/admin/identity-providers",
+        {"institution_id": str(world.bnf), "issuer": "https://nowhere.invalid", "client_id": "x", "client_secret": "y", "scopes": "openid"},
+    )
+    assert wrong.status_code == 422 and "could not read" in wrong.text and 'value="https://nowhere.invalid"' in wrong.text
+    # The same for BnF from the command line (the operator's way), against the same database.
+    from cooperation import cli
+
+    monkeypatch.setenv("COOP_DATABASE_URL", settings.database_url)
+    monkeypatch.setenv("COOP_SECRET_KEY", settings.secret_key)
+    monkeypatch.setenv("COOP_SSO_CLIENT_SECRET", CLIENT_SECRET)
+    import asyncio
+
+    await asyncio.to_thread(
+        cli.main,
+        [
+            "sso",
+            "add",
+            "--institution",
+            "BNF",
+            "--issuer",
+            providers["BNF"].issuer,
+            "--client-id",
+            providers["BNF"].client_id,
+            "--allowed-domain",
+            "bnf.example",
+        ],
+    )
+    assert "redirect URI is <COOP_BASE_URL>/auth/sso/BNF/callback" in capsys.readouterr().out
+    partner = await browser(app)
+    answer = await through_provider(await start(partner, "BNF"), "claire.martin")
+    assert (await partner.get(callback_path(answer), follow_redirects=False)).status_code == 303
