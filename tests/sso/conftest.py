@@ -50,15 +50,16 @@ ACCOUNTS = {
 }
 
 
-def _start(code: str, client_id: str) -> TestProvider:
+def start_provider(code: str, client_id: str, app_base: str = APP_BASE) -> TestProvider:
+    """Start one provider whose client `client_id` redirects to `app_base`; the caller stops its process."""
     port = _free_port()
     key = RSAKey.generate_key(2048, parameters={"kid": f"{code.lower()}-key-1", "use": "sig", "alg": "RS256"}, private=True)
     private_jwk = key.as_dict(private=True)
     client = {
         "client_id": client_id,
         "client_secret": CLIENT_SECRET,
-        "redirect_uris": [f"{APP_BASE}/auth/sso/{code}/callback"],
-        "post_logout_redirect_uris": [f"{APP_BASE}/login"],
+        "redirect_uris": [f"{app_base}/auth/sso/{code}/callback"],
+        "post_logout_redirect_uris": [f"{app_base}/login"],
         "grant_types": ["authorization_code"],
         "response_types": ["code"],
         "token_endpoint_auth_method": "client_secret_basic",
@@ -83,13 +84,17 @@ def _start(code: str, client_id: str) -> TestProvider:
     raise RuntimeError(f"the test OpenID provider for {code} did not start")
 
 
-@pytest.fixture(scope="session")
-def providers() -> Iterator[dict[str, TestProvider]]:
+def require_provider_runtime() -> None:
     if not shutil.which("node") or not (PROVIDER_DIR / "node_modules" / "oidc-provider").exists():
         if os.environ.get("CI"):
             pytest.fail("Node.js and tests/sso/provider/node_modules are needed (.ci/bootstrap --system installs them)", pytrace=False)
         pytest.skip("the test OpenID provider is not installed (cd tests/sso/provider && npm ci)")
-    started = {"NLC": _start("NLC", "libcoop-at-nlc"), "BNF": _start("BNF", "libcoop-at-bnf")}
+
+
+@pytest.fixture(scope="session")
+def providers() -> Iterator[dict[str, TestProvider]]:
+    require_provider_runtime()
+    started = {"NLC": start_provider("NLC", "libcoop-at-nlc"), "BNF": start_provider("BNF", "libcoop-at-bnf")}
     yield started
     for provider in started.values():
         provider.process.terminate()
