@@ -24,7 +24,7 @@ from agreements.schemas import (
     PartyIn,
     TransitionIn,
 )
-from cooperation import audit, files
+from cooperation import audit, comments, files
 from cooperation.auth.access import Principal, require_manager
 from cooperation.dashboard import Panel
 from cooperation.errors import ServiceError, ValidationFailed
@@ -169,6 +169,7 @@ class AgreementViews(Controller):
     ) -> Template:
         agreement = await services.get_agreement(db, principal, agreement_id)
         documents = await files.list_for(db, "agreement", agreement_id)
+        comment_list = await comments.list_for(db, "agreement", agreement_id)
         owner = await files.resolve_owner(db, principal, "agreement", agreement_id)
         history = await audit.history(db, "agreement", agreement_id)
         diff = await services.renewal_diff(db, principal, agreement_id) if agreement.predecessor else None
@@ -177,6 +178,7 @@ class AgreementViews(Controller):
             "agreements/detail.html",
             agreement=agreement,
             documents=documents,
+            comment_list=comment_list,
             may_upload=owner.may_add,
             history=history,
             diff=diff,

@@ -26,7 +26,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agreements import wiring as agreements_wiring
-from cooperation import dashboard, files
+from cooperation import comments, dashboard, files
 from cooperation.auth import api as auth_api
 from cooperation.auth import views as auth_views
 from cooperation.auth.access import Principal
@@ -182,6 +182,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             *auth_api.routes,
             *dashboard.routes,
             *files.routes,
+            *comments.routes,
             *partners_views.routes,
             *partners_api.routes,
             *agreements_wiring.routes,

@@ -38,6 +38,7 @@ class Scene:
     agreements: dict[str, str]
     commitments: dict[str, str]
     attachments: dict[str, str]
+    comments: dict[str, str]
     institutions: dict[str, str]
     people: dict[str, str]
     provider: str
@@ -72,6 +73,8 @@ def expect(kind: str, role: str, target: str | None) -> set[int]:
         if not sees_agreement:
             return {404}
         return ALLOWED if manager or partner else {403}
+    if kind == "comment.manage":  # the coordinator's comment: only managers (and its author) may remove it
+        return ALLOWED if manager else ({403} if sees_agreement else {404})
     if kind == "document.manage":
         return ALLOWED if manager else ({403} if sees_agreement else {404})
     if kind == "institution.read":
@@ -169,6 +172,10 @@ ROUTES: dict[str, tuple[str, list[str] | None]] = {
     "api_identity_provider_create": ("admin", None),
     "api_identity_provider_update": ("admin", None),
     "api_identity_provider_enabled": ("admin", None),
+    "api_comments": ("agreement.read", AGREEMENT_TARGETS),
+    "api_comment_create": ("agreement.upload", AGREEMENT_TARGETS),
+    "comment_create": ("agreement.upload", AGREEMENT_TARGETS),
+    "comment_archive": ("comment.manage", AGREEMENT_TARGETS),
     "identity_providers": ("admin", None),
     "identity_provider_create": ("admin", None),
     "identity_provider_toggle": ("admin", None),
@@ -195,7 +202,7 @@ def routes(app) -> list[tuple[str, str, str]]:
 
 async def build_scene(app, world, coordinator: Client) -> Scene:
     codes = {"NLV": world.home, "NLC": world.nlc, "BNF": world.bnf, "NDL": world.ndl}
-    agreements, commitments, attachments = {}, {}, {}
+    agreements, commitments, attachments, comments = {}, {}, {}, {}
     for key, parties, confidentiality in [
         ("A", ["NLV", "NLC"], "parties"),
         ("B", ["NLV", "BNF"], "parties"),
@@ -215,6 +222,8 @@ async def build_scene(app, world, coordinator: Client) -> Scene:
             "POST", f"/api/v1/attachments/agreement/{agreement['id']}", files={"file": ("a.pdf", PDF, "application/pdf")}
         )
         attachments[key] = document.json()["id"]
+        comment = await coordinator.api("POST", f"/api/v1/comments/agreement/{agreement['id']}", json={"body": "Noted."})
+        comments[key] = comment.json()["id"]
     people = {}
     async with app.state.session_factory() as db:
         for code, institution_id in codes.items():
@@ -232,7 +241,7 @@ async def build_scene(app, world, coordinator: Client) -> Scene:
         db.add(provider)
         await db.commit()
     token = (await coordinator.api("POST", "/api/v1/tokens", json={"name": "matrix"})).json()["id"]
-    return Scene(agreements, commitments, attachments, {k: str(v) for k, v in codes.items()}, people, str(provider.id), token)
+    return Scene(agreements, commitments, attachments, comments, {k: str(v) for k, v in codes.items()}, people, str(provider.id), token)
 
 
 def request_for(method: str, path: str, name: str, target: str | None, scene: Scene, world) -> tuple[str, dict[str, Any]]:
@@ -246,6 +255,8 @@ def request_for(method: str, path: str, name: str, target: str | None, scene: Sc
             return scene.commitments[target or "A"]
         if key == "attachment_id":
             return scene.attachments[target or "A"]
+        if key == "comment_id":
+            return scene.comments[target or "A"]
         if key == "institution_id":
             return (
                 scene.institutions[PARTNER_PARTY[target]] if name == "api_agreement_party_update" else scene.institutions[target or "NLC"]
@@ -330,6 +341,8 @@ def request_for(method: str, path: str, name: str, target: str | None, scene: Sc
         "person_create": {"data": {"name": "New person", "institution_id": scene.institutions["NLC"]}},
         "person_update": {"data": {"name": "Renamed", "institution_id": institution, "version": "1"}},
         "account_token_create": {"data": {"name": "page token", "scope": "read"}},
+        "api_comment_create": {"json": {"body": "Agreed."}},
+        "comment_create": {"data": {"body": "Agreed."}},
         "identity_provider_create": {
             "data": {
                 "institution_id": scene.institutions["BNF"],
@@ -377,8 +390,9 @@ async def test_every_route_for_every_role(app, world, client_for):
                     expected = expect(kind, role, target)
                     cells += 1
                     if response.status_code not in expected:
+                        detail = response.text[:120].replace("\n", " ")
                         failures.append(
-                            f"{role:11} {method:5} {url} ({name}, {target}): {response.status_code}, expected {sorted(expected)}"
+                            f"{role} {method} {url} ({name}, {target}): {response.status_code} {detail!r}, expected {sorted(expected)}"
                         )
     finally:
         for client in clients.values():

@@ -89,3 +89,25 @@ async def test_partner_manages_only_its_own_people(client_for, world):
     assert hidden.json()["errors"]["institution_id"] == "no such institution"
     refused = await partner.api("POST", "/api/v1/institutions", json={"code": "X1", "name": "X", "country": "FR"})
     assert refused.status_code == 403
+
+
+async def test_comments_on_an_agreement(client_for, world):
+    coordinator = await client_for("coordinator")
+    agreement = (await coordinator.api("POST", "/api/v1/agreements", json=agreement_payload([world.home, world.nlc]))).json()
+    partner = await client_for("partner_a")
+    posted = await partner.form(f"/comments/agreement/{agreement['id']}", {"body": "Chúng tôi đồng ý · 我们同意"})
+    assert posted.status_code == 303
+    listed = (await coordinator.api("GET", f"/api/v1/comments/agreement/{agreement['id']}")).json()
+    assert [(c["author_name"], c["institution_code"], c["body"]) for c in listed] == [("Partner A", "NLC", "Chúng tôi đồng ý · 我们同意")]
+    page = await coordinator.get(f"/agreements/{agreement['id']}")
+    assert "我们同意" in page.text
+    director = await client_for("director")
+    refused = await director.api("POST", f"/api/v1/comments/agreement/{agreement['id']}", json={"body": "Hello"})
+    assert refused.status_code == 403
+    empty = await partner.api("POST", f"/api/v1/comments/agreement/{agreement['id']}", json={"body": "   "})
+    assert empty.status_code == 422
+    outsider = await client_for("partner_b")
+    assert (await outsider.api("GET", f"/api/v1/comments/agreement/{agreement['id']}")).status_code == 404
+    removed = await coordinator.form(f"/comments/{listed[0]['id']}/archive", {"version": "1"})
+    assert removed.status_code == 303
+    assert (await coordinator.api("GET", f"/api/v1/comments/agreement/{agreement['id']}")).json() == []
