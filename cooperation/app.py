@@ -39,6 +39,7 @@ from cooperation.partners import services as partners_services
 from cooperation.partners import views as partners_views
 from cooperation.settings import PROJECT_ROOT, Settings
 from cooperation.web import JINJA_FILTERS, JINJA_GLOBALS, render
+from exchanges import wiring as exchanges_wiring
 
 log = logging.getLogger("cooperation")
 
@@ -52,6 +53,7 @@ def import_all_models() -> None:
     import cooperation.auth.models
     import cooperation.files
     import cooperation.partners.models  # noqa: F401
+    import exchanges.models  # noqa: F401
 
 
 async def provide_db(request: Request[Any, Any, Any]) -> AsyncIterator[AsyncSession]:
@@ -158,7 +160,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     factory = session_factory(engine)
     read_factory = session_factory(engine.execution_options(isolation_level="AUTOCOMMIT"))
 
-    for source in agreements_wiring.sharing_sources:
+    for source in [*agreements_wiring.sharing_sources, *exchanges_wiring.sharing_sources]:
         partners_services.register_sharing_source(source)
     for kind, resolver in agreements_wiring.attachment_owners.items():
         files.register_owner(kind, resolver)
@@ -186,6 +188,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             *partners_views.routes,
             *partners_api.routes,
             *agreements_wiring.routes,
+            *exchanges_wiring.routes,
         ],
         dependencies={"db": Provide(provide_db), "principal": Provide(provide_principal, sync_to_thread=False)},
         middleware=[
@@ -223,7 +226,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
 
 
 def demo_loaders() -> list[Any]:
-    return [*agreements_wiring.demo_loaders]
+    return [*agreements_wiring.demo_loaders, *exchanges_wiring.demo_loaders]
 
 
 def scale_loaders() -> list[Any]:

@@ -27,6 +27,7 @@ PDF = b"%PDF-1.4\n1 0 obj<</Type/Catalog>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\
 
 # Which agreement each partner sees; which institutions (and their people) each partner sees.
 AGREEMENTS_SEEN = {"partner_a": {"A", "AB"}, "partner_b": {"B", "AB"}}
+VISITS_SEEN = {"partner_a": {"VA"}, "partner_b": {"VB"}}
 INSTITUTIONS_SEEN = {"partner_a": {"NLC", "NLV", "BNF"}, "partner_b": {"BNF", "NLV", "NLC"}}
 OWN_INSTITUTION = {"partner_a": "NLC", "partner_b": "BNF"}
 # The partner party (and the institution responsible for the test commitment) of each agreement.
@@ -39,6 +40,7 @@ class Scene:
     commitments: dict[str, str]
     attachments: dict[str, str]
     comments: dict[str, str]
+    visits: dict[str, str]
     institutions: dict[str, str]
     people: dict[str, str]
     provider: str
@@ -55,6 +57,10 @@ def expect(kind: str, role: str, target: str | None) -> set[int]:
     own_part = partner and target is not None and PARTNER_PARTY.get(target) == OWN_INSTITUTION[role]
     if kind == "any":  # every signed-in person
         return {200, 201, 204, 303, 409}
+    if kind == "visit.read":
+        return {200} if staff or target in VISITS_SEEN.get(role, set()) else {404}
+    if kind == "visit.manage":
+        return ALLOWED if manager else ({403} if staff or target in VISITS_SEEN.get(role, set()) else {404})
     if kind == "schema.missing":
         return {404}
     if kind == "admin":
@@ -96,6 +102,7 @@ def expect(kind: str, role: str, target: str | None) -> set[int]:
 
 # route name -> (kind, which targets, how to send it). A new route without an entry fails the test.
 AGREEMENT_TARGETS = ["A", "B", "AB", "INT"]
+VISIT_TARGETS = ["VA", "VB"]  # an incoming visit from NLC (partner A's), one from BnF (partner B's)
 INSTITUTION_TARGETS = ["NLC", "BNF", "NLV", "NDL"]
 ROUTES: dict[str, tuple[str, list[str] | None]] = {
     "home": ("any", None),
@@ -176,6 +183,12 @@ ROUTES: dict[str, tuple[str, list[str] | None]] = {
     "api_comment_create": ("agreement.upload", AGREEMENT_TARGETS),
     "comment_create": ("agreement.upload", AGREEMENT_TARGETS),
     "comment_archive": ("comment.manage", AGREEMENT_TARGETS),
+    "api_visits": ("any", None),
+    "api_visit_create": ("create", None),
+    "api_visit": ("visit.read", VISIT_TARGETS),
+    "api_visit_history": ("visit.read", VISIT_TARGETS),
+    "api_visit_update": ("visit.manage", VISIT_TARGETS),
+    "api_visit_transition": ("visit.manage", VISIT_TARGETS),
     "identity_providers": ("admin", None),
     "identity_provider_create": ("admin", None),
     "identity_provider_toggle": ("admin", None),
@@ -241,7 +254,20 @@ async def build_scene(app, world, coordinator: Client) -> Scene:
         db.add(provider)
         await db.commit()
     token = (await coordinator.api("POST", "/api/v1/tokens", json={"name": "matrix"})).json()["id"]
-    return Scene(agreements, commitments, attachments, comments, {k: str(v) for k, v in codes.items()}, people, str(provider.id), token)
+    visits = {}
+    for key, visitor in (("VA", world.nlc), ("VB", world.bnf)):
+        payload = {
+            "title": f"Visit {key}",
+            "direction": "incoming",
+            "host_institution_id": str(world.home),
+            "visiting_institution_id": str(visitor),
+            "starts_on": "2026-03-02",
+            "ends_on": "2026-03-04",
+        }
+        visits[key] = (await coordinator.api("POST", "/api/v1/visits", json=payload)).json()["id"]
+    return Scene(
+        agreements, commitments, attachments, comments, visits, {k: str(v) for k, v in codes.items()}, people, str(provider.id), token
+    )
 
 
 def request_for(method: str, path: str, name: str, target: str | None, scene: Scene, world) -> tuple[str, dict[str, Any]]:
@@ -255,6 +281,8 @@ def request_for(method: str, path: str, name: str, target: str | None, scene: Sc
             return scene.commitments[target or "A"]
         if key == "attachment_id":
             return scene.attachments[target or "A"]
+        if key == "visit_id":
+            return scene.visits[target or "VA"]
         if key == "comment_id":
             return scene.comments[target or "A"]
         if key == "institution_id":
@@ -342,6 +370,28 @@ def request_for(method: str, path: str, name: str, target: str | None, scene: Sc
         "person_update": {"data": {"name": "Renamed", "institution_id": institution, "version": "1"}},
         "account_token_create": {"data": {"name": "page token", "scope": "read"}},
         "api_comment_create": {"json": {"body": "Agreed."}},
+        "api_visit_create": {
+            "json": {
+                "title": "New",
+                "direction": "incoming",
+                "host_institution_id": str(world.home),
+                "visiting_institution_id": str(world.ndl),
+                "starts_on": "2026-04-01",
+                "ends_on": "2026-04-02",
+            }
+        },
+        "api_visit_update": {
+            "json": {
+                "title": "Renamed",
+                "direction": "incoming",
+                "host_institution_id": str(world.home),
+                "visiting_institution_id": str(world.nlc),
+                "starts_on": "2026-03-02",
+                "ends_on": "2026-03-04",
+                "version": 1,
+            }
+        },
+        "api_visit_transition": {"json": {"to": "confirmed", "version": 1}},
         "comment_create": {"data": {"body": "Agreed."}},
         "identity_provider_create": {
             "data": {

@@ -10,6 +10,7 @@ from cooperation import cli
 from cooperation.auth.models import User
 from cooperation.db import create_engine, session_factory
 from cooperation.partners.models import Institution, Person
+from exchanges.models import Visit
 
 
 def _count(url: str, model) -> int:
@@ -34,6 +35,7 @@ def test_demo_load_is_idempotent_and_tells_the_seed_story(tmp_path, monkeypatch,
     async_url = url.replace("sqlite:///", "sqlite+aiosqlite:///")
     assert _count(async_url, Institution) == 7
     assert _count(async_url, Agreement) == 7
+    assert _count(async_url, Visit) == 1
 
     async def seed_story() -> tuple:
         engine = create_engine(async_url)

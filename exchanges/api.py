@@ -1,0 +1,101 @@
+"""JSON API for delegation visits (under /api/v1)."""
+
+import uuid
+from typing import Annotated
+
+from litestar import Controller, get, post, put
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cooperation import audit
+from cooperation.auth.access import Principal
+from cooperation.records import DEFAULT_PER_PAGE
+from exchanges import services
+from exchanges.schemas import Direction, VisitIn, VisitOut, VisitPage, VisitStatus, VisitTransitionIn, VisitUpdate
+
+PageNumber = Annotated[int, QueryParameter(ge=1, description="Page number, from 1")]
+PerPage = Annotated[int, QueryParameter(ge=1, le=100, description="Rows per page (at most 100)")]
+
+
+class VisitApi(Controller):
+    path = "/api/v1/visits"
+    tags = ("visits",)
+
+    @get("/", name="api_visits")
+    async def list_visits(
+        self,
+        db: NamedDependency[AsyncSession],
+        principal: NamedDependency[Principal],
+        page: PageNumber = 1,
+        per_page: PerPage = DEFAULT_PER_PAGE,
+        sort: FromQuery[str | None] = None,
+        q: FromQuery[str | None] = None,
+        status: FromQuery[VisitStatus | None] = None,
+        direction: FromQuery[Direction | None] = None,
+        institution_id: FromQuery[uuid.UUID | None] = None,
+        year: Annotated[int | None, QueryParameter(ge=1900, le=2100)] = None,
+        archived: FromQuery[bool] = False,
+    ) -> VisitPage:
+        """Delegation visits you may see, newest first; `q` searches title, theme, city, purpose and topics."""
+        return await services.list_visits(
+            db,
+            principal,
+            page=page,
+            per_page=per_page,
+            sort=sort,
+            q=q,
+            status=status.value if status else None,
+            direction=direction.value if direction else None,
+            institution_id=institution_id,
+            year=year,
+            archived=archived,
+        )
+
+    @post("/", name="api_visit_create")
+    async def create_visit(
+        self, db: NamedDependency[AsyncSession], principal: NamedDependency[Principal], data: JSONBody[VisitIn]
+    ) -> VisitOut:
+        """Record a visit with its delegation, hosts, agenda, outcomes and gifts. People already in another visit at
+        overlapping dates answer 409 unless `confirm_overlaps` is true."""
+        visit_id = await services.create_visit(db, principal, data)
+        return await services.get_visit(db, principal, visit_id)
+
+    @get("/{visit_id:uuid}", name="api_visit")
+    async def get_visit(
+        self, db: NamedDependency[AsyncSession], principal: NamedDependency[Principal], visit_id: FromPath[uuid.UUID]
+    ) -> VisitOut:
+        return await services.get_visit(db, principal, visit_id)
+
+    @put("/{visit_id:uuid}", name="api_visit_update")
+    async def update_visit(
+        self,
+        db: NamedDependency[AsyncSession],
+        principal: NamedDependency[Principal],
+        visit_id: FromPath[uuid.UUID],
+        data: JSONBody[VisitUpdate],
+    ) -> VisitOut:
+        await services.update_visit(db, principal, visit_id, data)
+        return await services.get_visit(db, principal, visit_id)
+
+    @post("/{visit_id:uuid}/transition", name="api_visit_transition", status_code=200)
+    async def transition(
+        self,
+        db: NamedDependency[AsyncSession],
+        principal: NamedDependency[Principal],
+        visit_id: FromPath[uuid.UUID],
+        data: JSONBody[VisitTransitionIn],
+    ) -> VisitOut:
+        """proposed → confirmed → under way → completed, or cancelled (with a note); a refused move answers 409."""
+        await services.transition(db, principal, visit_id, data)
+        return await services.get_visit(db, principal, visit_id)
+
+    @get("/{visit_id:uuid}/history", name="api_visit_history")
+    async def history(
+        self, db: NamedDependency[AsyncSession], principal: NamedDependency[Principal], visit_id: FromPath[uuid.UUID]
+    ) -> list[audit.AuditEntry]:
+        await services.get_visit(db, principal, visit_id)
+        return await audit.history(db, "visit", visit_id)
+
+
+routes = [VisitApi]

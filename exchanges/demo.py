@@ -1,0 +1,155 @@
+"""The seed story: the working visit of two National Library of China experts to Hanoi, 26–29 November 2025."""
+
+from datetime import date, time
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from agreements.models import Agreement, Commitment, CommitmentLink
+from cooperation import audit
+from cooperation.demo import DemoWorld
+from cooperation.partners.models import Person
+from cooperation.records import fold_for_search
+from exchanges.models import AgendaItem, Visit, VisitGift, VisitOutcome, VisitParticipant
+
+TITLE = "Working visit of National Library of China experts"
+THEME = "Library products and services in the digital environment"
+TOPICS = [
+    "smart library",
+    "iot",
+    "rfid",
+    "smart shelving",
+    "indoor positioning",
+    "ar/vr",
+    "ancient books",
+    "digitization",
+    "reader services",
+]
+
+
+async def load_demo(session: AsyncSession, world: DemoWorld) -> None:
+    agreement_id = await session.scalar(select(col(Agreement.id)).where(col(Agreement.reference) == "NLV-NLC-2025"))
+    hosting = await session.scalar(
+        select(col(Commitment.id)).where(col(Commitment.agreement_id) == agreement_id, col(Commitment.text).startswith("Host NLC experts"))
+    )
+    purpose = (
+        "At the invitation of the National Library of Vietnam, a delegation of experts of the National Library of China "
+        "made a working visit to Hanoi to exchange professional experience, strengthen mutual understanding and widen "
+        "the cooperation between the two national libraries. It is the first step in implementing the cooperation "
+        "agreement the two libraries signed in April 2025."
+    )
+    visit = Visit(
+        title=TITLE,
+        direction="incoming",
+        host_institution_id=world.institutions["NLV"],
+        visiting_institution_id=world.institutions["NLC"],
+        starts_on=date(2025, 11, 26),
+        ends_on=date(2025, 11, 29),
+        city="Hà Nội",
+        venue="National Library of Vietnam",
+        purpose=purpose,
+        theme=THEME,
+        topics=TOPICS,
+        status="completed",
+        agreement_id=agreement_id,
+        commitment_ids=[str(hosting)] if hosting else [],
+        search_text=fold_for_search(TITLE, THEME, "Hà Nội", purpose, " ".join(TOPICS)),
+        report=(
+            "Both sides shared the view that new technologies do not diminish the role of libraries: they are a lever for "
+            "their continuous transformation. Library staff are called to become architects of smart services, key actors "
+            "in enhancing knowledge data, and a driving force of interdisciplinary cooperation."
+        ),
+    )
+    session.add(visit)
+    await session.flush()
+    people = world.people
+    participants = [
+        ("rong_jie", "delegation", "head_of_delegation"),
+        ("luo_chong", "delegation", "member"),
+        ("dung", "host", "chair"),
+        ("ngoc_anh", "host", "participant"),
+    ]
+    for position, (key, side, role) in enumerate(participants):
+        person = await session.get(Person, people[key])
+        session.add(
+            VisitParticipant(
+                visit_id=visit.id,
+                person_id=people[key],
+                side=side,
+                role=role,
+                position=position,
+                position_at_time=person.position if person else None,
+                department_at_time=person.department if person else None,
+            )
+        )
+    agenda = [
+        (date(2025, 11, 26), time(9, 0), "Arrival of the delegation and welcome", [], None),
+        (
+            date(2025, 11, 27),
+            time(9, 0),
+            "Working session chaired by the Director of the National Library of Vietnam",
+            ["dung"],
+            "With the Deputy Director, managers and professional staff of the NLV departments.",
+        ),
+        (
+            date(2025, 11, 27),
+            time(9, 45),
+            (
+                "Reader services of the National Library of China: smart library initiatives "
+                "(IoT, indoor positioning, RFID, smart shelving; AR/VR)"
+            ),
+            ["rong_jie"],
+            None,
+        ),
+        (
+            date(2025, 11, 27),
+            time(10, 45),
+            (
+                "The Smart Services Platform for Chinese Ancient Books "
+                "(launched April 2025: 180+ institutions, about 13,000 titles, 140,000+ volumes)"
+            ),
+            ["luo_chong"],
+            None,
+        ),
+        (date(2025, 11, 27), time(11, 30), "Discussion: library products and services in the digital environment", [], None),
+        (date(2025, 11, 28), time(9, 0), "Exchange of commemorative gifts and souvenir photo", [], None),
+    ]
+    for position, (day, start, title, presenters, notes) in enumerate(agenda):
+        session.add(
+            AgendaItem(
+                visit_id=visit.id,
+                day=day,
+                starts_at=start,
+                title=title,
+                place="National Library of Vietnam",
+                presenters=[str(people[p]) for p in presenters],
+                notes=notes,
+                position=position,
+            )
+        )
+    outcomes = [
+        "A shared view: new technologies are a lever for the transformation of libraries, not a threat to their role.",
+        "New directions for cooperation: developing smart library models.",
+        "New directions for cooperation: better reader services through digital products and services.",
+        "New directions for cooperation: preservation and digitization of documentary heritage.",
+        "The visit is the first step in implementing the cooperation agreement signed in April 2025.",
+    ]
+    session.add_all(VisitOutcome(visit_id=visit.id, text=text, position=i) for i, text in enumerate(outcomes))
+    session.add(
+        VisitGift(
+            visit_id=visit.id, direction="given", description="Commemorative gifts from the Director of the National Library of Vietnam"
+        )
+    )
+    session.add(
+        VisitGift(
+            visit_id=visit.id,
+            direction="received",
+            description="Commemorative gifts from the National Library of China experts",
+            position=1,
+        )
+    )
+    if hosting:
+        session.add(CommitmentLink(commitment_id=hosting, record_type="visit", record_id=visit.id, label=f"{TITLE} (26–29 Nov 2025)"))
+    audit.record(session, None, "create", "visit", visit.id, summary="Demo data: the seed visit")
+    await session.flush()

@@ -1,0 +1,84 @@
+"""Delegation visits (incoming and outgoing): who came, who received them, the agenda, what was agreed."""
+
+import uuid
+from datetime import date, time
+from decimal import Decimal
+
+from sqlalchemy import JSON, Column, Numeric, Text
+from sqlmodel import Field, SQLModel
+
+from cooperation.db import new_id
+from cooperation.records import RecordBase
+
+
+class Visit(RecordBase, table=True):
+    __tablename__ = "visit"
+
+    title: str = Field(max_length=300)
+    direction: str = Field(max_length=10)  # incoming / outgoing, relative to the home institution
+    host_institution_id: uuid.UUID = Field(foreign_key="institution.id", index=True)
+    visiting_institution_id: uuid.UUID = Field(foreign_key="institution.id", index=True)
+    starts_on: date = Field(index=True)
+    ends_on: date
+    city: str | None = Field(default=None, max_length=120)
+    venue: str | None = Field(default=None, max_length=300)
+    purpose: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    theme: str | None = Field(default=None, max_length=300)
+    topics: list[str] = Field(default_factory=list, sa_type=JSON)
+    status: str = Field(default="proposed", max_length=20, index=True)
+    status_note: str | None = Field(default=None, max_length=1000)
+    agreement_id: uuid.UUID | None = Field(default=None, foreign_key="agreement.id", nullable=True, index=True)
+    commitment_ids: list[str] = Field(default_factory=list, sa_type=JSON)
+    budget_amount: Decimal | None = Field(default=None, sa_column=Column(Numeric(14, 2), nullable=True))
+    budget_currency: str | None = Field(default=None, max_length=3)
+    report: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    search_text: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+
+
+class VisitParticipant(SQLModel, table=True):
+    """A person in the visit, on the delegation's side or the host's, with their role and position at the time."""
+
+    __tablename__ = "visit_participant"
+
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    visit_id: uuid.UUID = Field(foreign_key="visit.id", index=True)
+    person_id: uuid.UUID = Field(foreign_key="person.id", index=True)
+    side: str = Field(max_length=10)  # delegation / host
+    role: str = Field(max_length=30)
+    position_at_time: str | None = Field(default=None, max_length=200)
+    department_at_time: str | None = Field(default=None, max_length=200)
+    position: int = 0
+
+
+class AgendaItem(SQLModel, table=True):
+    __tablename__ = "visit_agenda_item"
+
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    visit_id: uuid.UUID = Field(foreign_key="visit.id", index=True)
+    day: date
+    starts_at: time | None = None
+    ends_at: time | None = None
+    place: str | None = Field(default=None, max_length=200)
+    title: str = Field(max_length=300)
+    presenters: list[str] = Field(default_factory=list, sa_type=JSON)  # participant person ids
+    notes: str | None = Field(default=None, max_length=4000)
+    position: int = 0
+
+
+class VisitOutcome(SQLModel, table=True):
+    __tablename__ = "visit_outcome"
+
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    visit_id: uuid.UUID = Field(foreign_key="visit.id", index=True)
+    text: str = Field(max_length=2000)
+    position: int = 0
+
+
+class VisitGift(SQLModel, table=True):
+    __tablename__ = "visit_gift"
+
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    visit_id: uuid.UUID = Field(foreign_key="visit.id", index=True)
+    direction: str = Field(max_length=10)  # given / received
+    description: str = Field(max_length=500)
+    position: int = 0

@@ -1,0 +1,191 @@
+"""Input and output shapes for visits (never table models)."""
+
+import uuid
+from datetime import date, datetime, time
+from decimal import Decimal
+from enum import StrEnum
+from typing import Annotated
+
+import msgspec
+
+from cooperation.records import PageBase
+
+Short = Annotated[str, msgspec.Meta(max_length=300)]
+
+
+class Direction(StrEnum):
+    INCOMING = "incoming"
+    OUTGOING = "outgoing"
+
+
+class VisitStatus(StrEnum):
+    PROPOSED = "proposed"
+    CONFIRMED = "confirmed"
+    UNDER_WAY = "under_way"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+
+
+class Side(StrEnum):
+    DELEGATION = "delegation"
+    HOST = "host"
+
+
+class ParticipantRole(StrEnum):
+    HEAD_OF_DELEGATION = "head_of_delegation"
+    MEMBER = "member"
+    INTERPRETER = "interpreter"
+    CHAIR = "chair"
+    PRESENTER = "presenter"
+    PARTICIPANT = "participant"
+
+
+class GiftDirection(StrEnum):
+    GIVEN = "given"
+    RECEIVED = "received"
+
+
+class ParticipantIn(msgspec.Struct, forbid_unknown_fields=True):
+    person_id: uuid.UUID
+    side: Side
+    role: ParticipantRole
+    position_at_time: Annotated[str, msgspec.Meta(max_length=200)] | None = None  # defaults to the person's current position
+    department_at_time: Annotated[str, msgspec.Meta(max_length=200)] | None = None
+
+
+class AgendaItemIn(msgspec.Struct, forbid_unknown_fields=True):
+    day: date
+    title: Annotated[str, msgspec.Meta(min_length=1, max_length=300)]
+    starts_at: time | None = None
+    ends_at: time | None = None
+    place: Annotated[str, msgspec.Meta(max_length=200)] | None = None
+    presenters: list[uuid.UUID] = []
+    notes: Annotated[str, msgspec.Meta(max_length=4000)] | None = None
+
+
+class GiftIn(msgspec.Struct, forbid_unknown_fields=True):
+    direction: GiftDirection
+    description: Annotated[str, msgspec.Meta(min_length=1, max_length=500)]
+
+
+class VisitIn(msgspec.Struct, forbid_unknown_fields=True):
+    title: Annotated[str, msgspec.Meta(min_length=1, max_length=300)]
+    direction: Direction
+    host_institution_id: uuid.UUID
+    visiting_institution_id: uuid.UUID
+    starts_on: date
+    ends_on: date
+    city: Short | None = None
+    venue: Short | None = None
+    purpose: Annotated[str, msgspec.Meta(max_length=20000)] = ""
+    theme: Short | None = None
+    topics: list[Annotated[str, msgspec.Meta(min_length=1, max_length=60)]] = []
+    agreement_id: uuid.UUID | None = None
+    commitment_ids: list[uuid.UUID] = []
+    budget_amount: Decimal | None = None
+    budget_currency: Annotated[str, msgspec.Meta(min_length=3, max_length=3)] | None = None
+    participants: list[ParticipantIn] = []
+    agenda: list[AgendaItemIn] = []
+    outcomes: list[Annotated[str, msgspec.Meta(min_length=1, max_length=2000)]] = []
+    gifts: list[GiftIn] = []
+    report: Annotated[str, msgspec.Meta(max_length=50000)] = ""
+    confirm_overlaps: bool = False  # a person in another visit at overlapping dates needs this to be saved
+
+
+class VisitUpdate(VisitIn, forbid_unknown_fields=True):
+    version: int = 0
+
+
+class VisitTransitionIn(msgspec.Struct, forbid_unknown_fields=True):
+    to: VisitStatus
+    version: int
+    note: Annotated[str, msgspec.Meta(max_length=1000)] | None = None
+
+
+class ParticipantOut(msgspec.Struct):
+    person_id: uuid.UUID
+    name: str
+    name_native: str | None
+    institution_code: str
+    side: str
+    role: str
+    position_at_time: str | None
+    department_at_time: str | None
+
+
+class AgendaItemOut(msgspec.Struct):
+    day: date
+    starts_at: time | None
+    ends_at: time | None
+    place: str | None
+    title: str
+    presenters: list[str]
+    notes: str | None
+
+
+class GiftOut(msgspec.Struct):
+    direction: str
+    description: str
+
+
+class AgreementLink(msgspec.Struct):
+    id: uuid.UUID
+    reference: str
+    title: str
+    status: str
+    in_force_on_visit_dates: bool
+
+
+class VisitOut(msgspec.Struct):
+    id: uuid.UUID
+    title: str
+    direction: str
+    host_institution_id: uuid.UUID
+    host_code: str
+    host_name: str
+    host_name_native: str | None
+    visiting_institution_id: uuid.UUID
+    visiting_code: str
+    visiting_name: str
+    visiting_name_native: str | None
+    starts_on: date
+    ends_on: date
+    days: int
+    city: str | None
+    venue: str | None
+    purpose: str
+    theme: str | None
+    topics: list[str]
+    status: str
+    status_note: str | None
+    agreement: AgreementLink | None
+    commitment_ids: list[uuid.UUID]
+    budget_amount: Decimal | None
+    budget_currency: str | None
+    participants: list[ParticipantOut]
+    agenda: list[AgendaItemOut]
+    outcomes: list[str]
+    gifts: list[GiftOut]
+    report: str
+    warnings: list[str]
+    allowed_transitions: list[str]
+    archived: bool
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class VisitRow(msgspec.Struct):
+    id: uuid.UUID
+    title: str
+    direction: str
+    host_code: str
+    visiting_code: str
+    starts_on: date
+    ends_on: date
+    city: str | None
+    status: str
+
+
+class VisitPage(PageBase):
+    items: list[VisitRow]

@@ -1,0 +1,430 @@
+"""Every rule and every write for delegation visits: validation, lifecycle, overlap checks, reading back."""
+
+import uuid
+from datetime import date
+from typing import Any
+
+from sqlalchemy import and_, delete, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from agreements.models import Agreement
+from cooperation import audit
+from cooperation.auth.access import Principal, require_manager, visible
+from cooperation.db import table
+from cooperation.errors import ConflictError, NotFoundError, StaleVersionError, TransitionRefused, ValidationFailed
+from cooperation.partners.models import Institution, Person
+from cooperation.records import changes_between, fetch_page, fold_for_search, nfc, order_by, row_to, search_terms, update_versioned
+from exchanges.models import AgendaItem, Visit, VisitGift, VisitOutcome, VisitParticipant
+from exchanges.schemas import (
+    AgendaItemOut,
+    AgreementLink,
+    Direction,
+    GiftOut,
+    ParticipantOut,
+    VisitIn,
+    VisitOut,
+    VisitPage,
+    VisitRow,
+    VisitStatus,
+    VisitTransitionIn,
+    VisitUpdate,
+)
+
+V = table(Visit).c
+VP = table(VisitParticipant).c
+I = table(Institution).c  # noqa: E741
+P = table(Person).c
+A = table(Agreement).c
+S = VisitStatus
+
+TRANSITIONS: dict[VisitStatus, tuple[VisitStatus, ...]] = {
+    S.PROPOSED: (S.CONFIRMED, S.CANCELLED),
+    S.CONFIRMED: (S.UNDER_WAY, S.PROPOSED, S.CANCELLED),
+    S.UNDER_WAY: (S.COMPLETED,),
+    S.COMPLETED: (),
+    S.CANCELLED: (S.PROPOSED,),
+}
+LABELS = {S.PROPOSED: "proposed", S.CONFIRMED: "confirmed", S.UNDER_WAY: "under way", S.COMPLETED: "completed", S.CANCELLED: "cancelled"}
+# An agreement "implements" a visit when it was in one of these states over the visit's dates.
+AGREEMENT_IN_FORCE = ("in_force", "expired", "superseded")
+
+
+def visit_visibility(principal: Principal) -> Any:
+    taking_part = select(I.id).where(I.id.in_([V.host_institution_id, V.visiting_institution_id]))
+    return visible(principal, participants=taking_part)
+
+
+async def _home_id(session: AsyncSession) -> uuid.UUID | None:
+    return await session.scalar(select(I.id).where(I.is_home.is_(True)).limit(1))
+
+
+async def _overlaps(session: AsyncSession, data: VisitIn, visit_id: uuid.UUID | None) -> list[str]:
+    """People of this visit who are also in another (not cancelled) visit at overlapping dates."""
+    person_ids = list({p.person_id for p in data.participants})
+    if not person_ids:
+        return []
+    statement = (
+        select(P.name, V.title, V.starts_on, V.ends_on)
+        .select_from(table(VisitParticipant).join(table(Visit), V.id == VP.visit_id).join(table(Person), P.id == VP.person_id))
+        .where(VP.person_id.in_(person_ids), V.status != S.CANCELLED.value, V.archived_at.is_(None))
+        .where(V.starts_on <= data.ends_on, V.ends_on >= data.starts_on)
+    )
+    if visit_id is not None:
+        statement = statement.where(V.id != visit_id)
+    return [
+        f"{name} is also in “{title}” ({start.isoformat()} – {end.isoformat()})"
+        for name, title, start, end in await session.execute(statement)
+    ]
+
+
+async def _clean(session: AsyncSession, principal: Principal, data: VisitIn, visit_id: uuid.UUID | None = None) -> dict[str, Any]:
+    errors: dict[str, str] = {}
+    if data.ends_on < data.starts_on:
+        errors["ends_on"] = "the visit cannot end before it starts"
+    if data.host_institution_id == data.visiting_institution_id:
+        errors["visiting_institution_id"] = "the visiting institution must differ from the host"
+    home = await _home_id(session)
+    if data.direction is Direction.INCOMING and data.host_institution_id != home:
+        errors["host_institution_id"] = "an incoming visit is hosted by the home institution"
+    if data.direction is Direction.OUTGOING and data.visiting_institution_id != home:
+        errors["visiting_institution_id"] = "on an outgoing visit the home institution is the visitor"
+    known = set(
+        await session.scalars(
+            select(I.id).where(I.id.in_([data.host_institution_id, data.visiting_institution_id]), I.archived_at.is_(None))
+        )
+    )
+    for field in ("host_institution_id", "visiting_institution_id"):
+        if getattr(data, field) not in known:
+            errors.setdefault(field, "no such institution")
+    if (data.budget_amount is None) != (data.budget_currency is None):
+        errors["budget_currency"] = "give both the amount and its ISO 4217 currency (e.g. VND, CNY, USD)"
+    elif data.budget_currency and not data.budget_currency.isalpha():
+        errors["budget_currency"] = "must be an ISO 4217 code such as VND"
+    people = {
+        row.id: row
+        for row in await session.execute(select(P.id, P.position, P.department).where(P.id.in_([p.person_id for p in data.participants])))
+    }
+    seen: set[tuple[uuid.UUID, str]] = set()
+    for index, participant in enumerate(data.participants):
+        if participant.person_id not in people:
+            errors[f"participants.{index}.person_id"] = "no such person"
+        if (participant.person_id, participant.side.value) in seen:
+            errors[f"participants.{index}.person_id"] = "listed twice on the same side"
+        seen.add((participant.person_id, participant.side.value))
+    listed = {p.person_id for p in data.participants}
+    for index, item in enumerate(data.agenda):
+        if not data.starts_on <= item.day <= data.ends_on:
+            errors[f"agenda.{index}.day"] = "must fall within the visit's dates"
+        if item.starts_at and item.ends_at and item.ends_at < item.starts_at:
+            errors[f"agenda.{index}.ends_at"] = "cannot end before it starts"
+        if any(p not in listed for p in item.presenters):
+            errors[f"agenda.{index}.presenters"] = "presenters must be participants of the visit"
+    if data.agreement_id is not None:
+        agreement = (await session.execute(select(A.id).where(A.id == data.agreement_id))).first()
+        if agreement is None:
+            errors["agreement_id"] = "no such agreement"
+    if errors:
+        raise ValidationFailed(errors)
+    overlaps = await _overlaps(session, data, visit_id)
+    if overlaps and not data.confirm_overlaps:
+        raise ConflictError(
+            "Some people are in another visit at the same time: " + "; ".join(overlaps) + ". Confirm to save anyway.",
+            errors={"confirm_overlaps": "; ".join(overlaps)},
+        )
+    title = nfc(data.title.strip())
+    topics: list[str] = []
+    for topic in data.topics:
+        cleaned = nfc(topic.strip().lower())
+        if cleaned and cleaned not in topics:
+            topics.append(cleaned)
+    text = lambda value: nfc(value.strip()) if value and value.strip() else None  # noqa: E731
+    values: dict[str, Any] = {
+        "title": title,
+        "direction": data.direction.value,
+        "host_institution_id": data.host_institution_id,
+        "visiting_institution_id": data.visiting_institution_id,
+        "starts_on": data.starts_on,
+        "ends_on": data.ends_on,
+        "city": text(data.city),
+        "venue": text(data.venue),
+        "purpose": nfc(data.purpose.strip()),
+        "theme": text(data.theme),
+        "topics": topics,
+        "agreement_id": data.agreement_id,
+        "commitment_ids": [str(c) for c in data.commitment_ids],
+        "budget_amount": data.budget_amount,
+        "budget_currency": data.budget_currency.upper() if data.budget_currency else None,
+        "report": nfc(data.report.strip()),
+    }
+    values["search_text"] = fold_for_search(title, values["theme"], values["city"], values["purpose"], " ".join(topics))
+    values["_people"] = people
+    return values
+
+
+def _children(visit_id: uuid.UUID, data: VisitIn, people: dict[uuid.UUID, Any]) -> list[Any]:
+    rows: list[Any] = []
+    for position, p in enumerate(data.participants):
+        current = people.get(p.person_id)
+        rows.append(
+            VisitParticipant(
+                visit_id=visit_id,
+                person_id=p.person_id,
+                side=p.side.value,
+                role=p.role.value,
+                position=position,
+                position_at_time=nfc(p.position_at_time) if p.position_at_time else (current.position if current else None),
+                department_at_time=nfc(p.department_at_time) if p.department_at_time else (current.department if current else None),
+            )
+        )
+    for position, item in enumerate(data.agenda):
+        rows.append(
+            AgendaItem(
+                visit_id=visit_id,
+                day=item.day,
+                starts_at=item.starts_at,
+                ends_at=item.ends_at,
+                place=item.place,
+                title=nfc(item.title.strip()),
+                presenters=[str(x) for x in item.presenters],
+                notes=nfc(item.notes) if item.notes else None,
+                position=position,
+            )
+        )
+    rows += [VisitOutcome(visit_id=visit_id, text=nfc(o.strip()), position=i) for i, o in enumerate(data.outcomes)]
+    rows += [
+        VisitGift(visit_id=visit_id, direction=g.direction.value, description=nfc(g.description.strip()), position=i)
+        for i, g in enumerate(data.gifts)
+    ]
+    return rows
+
+
+async def create_visit(session: AsyncSession, principal: Principal, data: VisitIn) -> uuid.UUID:
+    require_manager(principal, "record visits")
+    values = await _clean(session, principal, data)
+    people = values.pop("_people")
+    visit = Visit(**values, status=S.PROPOSED.value)
+    session.add(visit)
+    await session.flush()
+    session.add_all(_children(visit.id, data, people))
+    audit.record(
+        session,
+        principal,
+        "create",
+        "visit",
+        visit.id,
+        summary=f"Visit “{values['title']}” recorded",
+        changes={k: [None, v] for k, v in values.items() if k != "search_text"},
+    )
+    await session.commit()
+    return visit.id
+
+
+async def update_visit(session: AsyncSession, principal: Principal, visit_id: uuid.UUID, data: VisitUpdate) -> int:
+    before = await _visible_row(session, principal, visit_id)
+    require_manager(principal, "edit visits")
+    values = await _clean(session, principal, data, visit_id)
+    people = values.pop("_people")
+    version = await update_versioned(session, Visit, visit_id, data.version, values, what="visit")
+    for model in (VisitParticipant, AgendaItem, VisitOutcome, VisitGift):
+        await session.execute(delete(model).where(table(model).c.visit_id == visit_id))
+    session.add_all(_children(visit_id, data, people))
+    audit.record(
+        session,
+        principal,
+        "update",
+        "visit",
+        visit_id,
+        summary=f"Visit “{values['title']}” edited",
+        changes={k: v for k, v in changes_between(dict(before), values).items() if k != "search_text"},
+    )
+    await session.commit()
+    return version
+
+
+async def _visible_row(session: AsyncSession, principal: Principal, visit_id: uuid.UUID) -> Any:
+    row = (await session.execute(select(table(Visit)).where(V.id == visit_id, visit_visibility(principal)))).mappings().first()
+    if row is None:
+        raise NotFoundError("visit")
+    return row
+
+
+async def transition(
+    session: AsyncSession, principal: Principal, visit_id: uuid.UUID, data: VisitTransitionIn, *, on: date | None = None
+) -> int:
+    row = await _visible_row(session, principal, visit_id)
+    require_manager(principal, "change a visit's status")
+    if row["version"] != data.version:
+        raise StaleVersionError("visit")
+    current = VisitStatus(row["status"])
+    target = VisitStatus(data.to)
+    today = on or date.today()
+    if target not in TRANSITIONS[current]:
+        allowed = ", ".join(LABELS[t] for t in TRANSITIONS[current]) or "none (this is a final state)"
+        raise TransitionRefused(f"A visit that is {LABELS[current]} cannot become {LABELS[target]}; allowed next: {allowed}.")
+    if target is S.UNDER_WAY and not row["starts_on"] <= today <= row["ends_on"]:
+        raise TransitionRefused(f"A visit is under way only between {row['starts_on'].isoformat()} and {row['ends_on'].isoformat()}.")
+    if target is S.COMPLETED and today < row["ends_on"]:
+        raise TransitionRefused(f"The visit runs until {row['ends_on'].isoformat()}; it cannot be completed before then.")
+    if target is S.CANCELLED and not (data.note and data.note.strip()):
+        raise TransitionRefused("Say why the visit is cancelled (a note is required).")
+    values = {"status": target.value, "status_note": (data.note or "").strip() or None}
+    version = await update_versioned(session, Visit, visit_id, data.version, values, what="visit")
+    audit.record(
+        session,
+        principal,
+        "transition",
+        "visit",
+        visit_id,
+        summary=f"{LABELS[current]} → {LABELS[target]}",
+        changes=changes_between(dict(row), values),
+    )
+    await session.commit()
+    return version
+
+
+async def get_visit(session: AsyncSession, principal: Principal, visit_id: uuid.UUID) -> VisitOut:
+    row = await _visible_row(session, principal, visit_id)
+    institutions = {
+        r.id: r
+        for r in await session.execute(
+            select(I.id, I.code, I.name, I.name_native).where(I.id.in_([row["host_institution_id"], row["visiting_institution_id"]]))
+        )
+    }
+    participants = [
+        row_to(ParticipantOut, r)
+        for r in await session.execute(
+            select(VP.person_id, P.name, P.name_native, I.code, VP.side, VP.role, VP.position_at_time, VP.department_at_time)
+            .select_from(
+                table(VisitParticipant).join(table(Person), P.id == VP.person_id).join(table(Institution), I.id == P.institution_id)
+            )
+            .where(VP.visit_id == visit_id)
+            .order_by(VP.side, VP.position)
+        )
+    ]
+    names = {str(p.person_id): p.name for p in participants}
+    ag = table(AgendaItem).c
+    agenda = [
+        AgendaItemOut(r.day, r.starts_at, r.ends_at, r.place, r.title, [names.get(x, x) for x in r.presenters], r.notes)
+        for r in await session.execute(
+            select(ag.day, ag.starts_at, ag.ends_at, ag.place, ag.title, ag.presenters, ag.notes)
+            .where(ag.visit_id == visit_id)
+            .order_by(ag.day, ag.starts_at, ag.position)
+        )
+    ]
+    oc = table(VisitOutcome).c
+    outcomes = list(await session.scalars(select(oc.text).where(oc.visit_id == visit_id).order_by(oc.position)))
+    gc = table(VisitGift).c
+    gifts = [
+        GiftOut(d, t)
+        for d, t in await session.execute(select(gc.direction, gc.description).where(gc.visit_id == visit_id).order_by(gc.position))
+    ]
+    agreement = None
+    warnings: list[str] = []
+    if row["agreement_id"]:
+        a = (
+            await session.execute(
+                select(A.id, A.reference, A.title, A.status, A.effective_on, A.expires_on, A.confidentiality).where(
+                    A.id == row["agreement_id"]
+                )
+            )
+        ).first()
+        if a is not None and (principal.reads_everything or a.confidentiality != "internal"):
+            in_force = (
+                a.status in AGREEMENT_IN_FORCE
+                and a.effective_on is not None
+                and a.effective_on <= row["starts_on"]
+                and (a.expires_on is None or a.expires_on >= row["ends_on"])
+            )
+            agreement = AgreementLink(a.id, a.reference, a.title, a.status, in_force)
+            if not in_force:
+                warnings.append(f"Agreement {a.reference} was not in force on the visit's dates.")
+    host, visiting = institutions[row["host_institution_id"]], institutions[row["visiting_institution_id"]]
+    status = VisitStatus(row["status"])
+    return VisitOut(
+        id=row["id"],
+        title=row["title"],
+        direction=row["direction"],
+        host_institution_id=host.id,
+        host_code=host.code,
+        host_name=host.name,
+        host_name_native=host.name_native,
+        visiting_institution_id=visiting.id,
+        visiting_code=visiting.code,
+        visiting_name=visiting.name,
+        visiting_name_native=visiting.name_native,
+        starts_on=row["starts_on"],
+        ends_on=row["ends_on"],
+        days=(row["ends_on"] - row["starts_on"]).days + 1,
+        city=row["city"],
+        venue=row["venue"],
+        purpose=row["purpose"],
+        theme=row["theme"],
+        topics=list(row["topics"] or []),
+        status=status.value,
+        status_note=row["status_note"],
+        agreement=agreement,
+        commitment_ids=[uuid.UUID(c) for c in row["commitment_ids"] or []],
+        budget_amount=row["budget_amount"],
+        budget_currency=row["budget_currency"],
+        participants=participants,
+        agenda=agenda,
+        outcomes=outcomes,
+        gifts=gifts,
+        report=row["report"],
+        warnings=warnings,
+        allowed_transitions=[t.value for t in TRANSITIONS[status]] if principal.manages_records else [],
+        archived=row["archived_at"] is not None,
+        version=row["version"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+    )
+
+
+_SORTS = {"starts_on": V.starts_on, "title": V.title, "status": V.status}
+
+
+async def list_visits(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    page: int = 1,
+    per_page: int = 25,
+    sort: str | None = None,
+    q: str | None = None,
+    status: str | None = None,
+    direction: str | None = None,
+    institution_id: uuid.UUID | None = None,
+    year: int | None = None,
+    archived: bool = False,
+) -> VisitPage:
+    host = table(Institution).alias("host")
+    visiting = table(Institution).alias("visiting")
+    statement = (
+        select(V.id, V.title, V.direction, host.c.code, visiting.c.code, V.starts_on, V.ends_on, V.city, V.status)
+        .select_from(table(Visit).join(host, host.c.id == V.host_institution_id).join(visiting, visiting.c.id == V.visiting_institution_id))
+        .where(visit_visibility(principal))
+        .where(V.archived_at.is_not(None) if archived else V.archived_at.is_(None))
+    )
+    for term in search_terms(q):
+        statement = statement.where(V.search_text.contains(term, autoescape=True))
+    if status:
+        statement = statement.where(V.status == status)
+    if direction:
+        statement = statement.where(V.direction == direction)
+    if institution_id:
+        statement = statement.where(or_(V.host_institution_id == institution_id, V.visiting_institution_id == institution_id))
+    if year:
+        statement = statement.where(and_(V.starts_on >= date(year, 1, 1), V.starts_on <= date(year, 12, 31)))
+    paged = await fetch_page(session, statement, page=page, per_page=per_page, order=order_by(sort, _SORTS, "-starts_on"), tiebreak=V.id)
+    return VisitPage(
+        items=[row_to(VisitRow, r) for r in paged.rows], total=paged.total, total_exact=paged.total_exact, page=page, per_page=per_page
+    )
+
+
+def institutions_sharing_with(institution_id: uuid.UUID) -> Any:
+    """Institutions on the other side of a visit with `institution_id` (so its partner librarians see them)."""
+    return (
+        select(V.host_institution_id)
+        .where(V.visiting_institution_id == institution_id)
+        .union(select(V.visiting_institution_id).where(V.host_institution_id == institution_id))
+    )

@@ -1,0 +1,8 @@
+"""What this domain plugs into the application (collected by cooperation/app.py)."""
+
+from exchanges import api, demo, services
+
+routes = [*api.routes]
+jobs: list[object] = []
+sharing_sources = [services.institutions_sharing_with]
+demo_loaders = [demo.load_demo]

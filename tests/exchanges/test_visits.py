@@ -1,0 +1,138 @@
+"""Delegation visits through the API: the seed visit round trip, lifecycle and date rules, overlaps, agreement checks."""
+
+import uuid
+from datetime import date
+
+import pytest
+
+from cooperation.errors import TransitionRefused
+from exchanges import services
+from exchanges.schemas import VisitTransitionIn
+from tests.agreements.helpers import agreement_payload
+from tests.exchanges.helpers import seed_visit_payload
+
+
+@pytest.fixture
+async def people(client_for, world):
+    coordinator = await client_for("coordinator")
+    made = {}
+    for key, name, native, institution, position in [
+        ("rong", "Rong Jie", None, world.nlc, "Director, Department of Stacks Management and Reading Services"),
+        ("luo", "Luo Chong", None, world.nlc, "Deputy Director, Department of Cooperation and Operations"),
+        ("dung", "Nguyen Xuan Dung", "Nguyễn Xuân Dũng", world.home, "Director"),
+        ("anh", "Nguyen Ngoc Anh", "Nguyễn Ngọc Anh", world.home, "Deputy Director"),
+    ]:
+        response = await coordinator.api(
+            "POST", "/api/v1/people", json={"name": name, "name_native": native, "institution_id": str(institution), "position": position}
+        )
+        made[key] = response.json()["id"]
+    return made
+
+
+async def test_seed_visit_round_trip(client_for, world, people):
+    coordinator = await client_for("coordinator")
+    created = await coordinator.api("POST", "/api/v1/visits", json=seed_visit_payload(world, people))
+    assert created.status_code == 201, created.text
+    visit = (await coordinator.api("GET", f"/api/v1/visits/{created.json()['id']}")).json()
+    assert (visit["starts_on"], visit["ends_on"], visit["days"]) == ("2025-11-26", "2025-11-29", 4)
+    assert (visit["host_code"], visit["visiting_code"], visit["visiting_name_native"]) == ("NLV", "NLC", "中国国家图书馆")
+    assert visit["city"] == "Hà Nội" and visit["purpose"] == "Trao đổi kinh nghiệm chuyên môn · 交流业务经验"
+    assert [(p["name"], p["side"], p["role"]) for p in visit["participants"]] == [
+        ("Rong Jie", "delegation", "head_of_delegation"),
+        ("Luo Chong", "delegation", "member"),
+        ("Nguyen Xuan Dung", "host", "chair"),
+        ("Nguyen Ngoc Anh", "host", "participant"),
+    ]
+    # Positions are kept as they were at the time of the visit.
+    assert visit["participants"][0]["position_at_time"] == "Director, Department of Stacks Management and Reading Services"
+    assert visit["participants"][2]["name_native"] == "Nguyễn Xuân Dũng"
+    assert [a["title"] for a in visit["agenda"]] == [
+        "Phiên làm việc · 工作会议",
+        "Smart library services of the NLC",
+        "中华古籍智慧化服务平台",
+    ]
+    assert visit["agenda"][2]["presenters"] == ["Luo Chong"]
+    assert visit["topics"] == ["smart library", "rfid", "ar/vr", "ancient books"]
+    assert visit["outcomes"][0] == "Hướng hợp tác mới: mô hình thư viện thông minh"
+    assert [g["description"] for g in visit["gifts"]] == ["Quà lưu niệm", "纪念品"]
+    assert visit["status"] == "proposed"
+    found = (await coordinator.api("GET", "/api/v1/visits?q=thu%20vien%20thong%20minh")).json()
+    assert found["total"] == 0  # outcomes are not searched; purpose and theme are
+    found = (await coordinator.api("GET", "/api/v1/visits?q=digital%20environment")).json()
+    assert [v["title"] for v in found["items"]] == ["Working visit of National Library of China experts"]
+
+
+async def test_dates_and_people_are_checked(client_for, world, people):
+    coordinator = await client_for("coordinator")
+    bad = seed_visit_payload(world, people, starts_on="2025-11-29", ends_on="2025-11-26")
+    response = await coordinator.api("POST", "/api/v1/visits", json=bad)
+    assert response.status_code == 422 and response.json()["errors"]["ends_on"] == "the visit cannot end before it starts"
+    outside = seed_visit_payload(world, people)
+    outside["agenda"][0]["day"] = "2025-12-01"
+    errors = (await coordinator.api("POST", "/api/v1/visits", json=outside)).json()["errors"]
+    assert errors["agenda.0.day"] == "must fall within the visit's dates"
+    wrong_direction = seed_visit_payload(world, people, direction="outgoing")
+    assert "visiting_institution_id" in (await coordinator.api("POST", "/api/v1/visits", json=wrong_direction)).json()["errors"]
+    no_currency = seed_visit_payload(world, people, budget_amount="1500.00")
+    assert "budget_currency" in (await coordinator.api("POST", "/api/v1/visits", json=no_currency)).json()["errors"]
+    assert (await coordinator.api("GET", "/api/v1/visits")).json()["total"] == 0
+
+
+async def test_overlapping_visit_warns_and_a_coordinator_confirms(client_for, world, people):
+    coordinator = await client_for("coordinator")
+    assert (await coordinator.api("POST", "/api/v1/visits", json=seed_visit_payload(world, people))).status_code == 201
+    second = seed_visit_payload(world, people, title="Another meeting", starts_on="2025-11-28", ends_on="2025-11-30", agenda=[])
+    warned = await coordinator.api("POST", "/api/v1/visits", json=second)
+    assert warned.status_code == 409
+    assert "Rong Jie is also in “Working visit of National Library of China experts” (2025-11-26 – 2025-11-29)" in warned.json()["detail"]
+    confirmed = await coordinator.api("POST", "/api/v1/visits", json={**second, "confirm_overlaps": True})
+    assert confirmed.status_code == 201
+
+
+async def test_agreement_not_in_force_is_flagged(client_for, world, people):
+    coordinator = await client_for("coordinator")
+    draft = (await coordinator.api("POST", "/api/v1/agreements", json=agreement_payload([world.home, world.nlc]))).json()
+    visit = (await coordinator.api("POST", "/api/v1/visits", json=seed_visit_payload(world, people, agreement_id=draft["id"]))).json()
+    assert visit["agreement"]["in_force_on_visit_dates"] is False
+    assert visit["warnings"] == ["Agreement NLV-NLC-2025 was not in force on the visit's dates."]
+
+
+async def test_lifecycle(db, client_for, world, people):
+    coordinator = await client_for("coordinator")
+    visit = (await coordinator.api("POST", "/api/v1/visits", json=seed_visit_payload(world, people))).json()
+    visit["id"] = uuid.UUID(visit["id"])
+    principal = world.principals["coordinator"]
+    early = await coordinator.api("POST", f"/api/v1/visits/{visit['id']}/transition", json={"to": "completed", "version": 1})
+    assert early.status_code == 409 and "cannot become completed" in early.json()["detail"]
+    await services.transition(db, principal, visit["id"], VisitTransitionIn(to="confirmed", version=1), on=date(2025, 11, 1))
+    with pytest.raises(TransitionRefused, match="under way only between"):
+        await services.transition(db, principal, visit["id"], VisitTransitionIn(to="under_way", version=2), on=date(2025, 11, 1))
+    await services.transition(db, principal, visit["id"], VisitTransitionIn(to="under_way", version=2), on=date(2025, 11, 27))
+    with pytest.raises(TransitionRefused, match="runs until 2025-11-29"):
+        await services.transition(db, principal, visit["id"], VisitTransitionIn(to="completed", version=3), on=date(2025, 11, 28))
+    await services.transition(db, principal, visit["id"], VisitTransitionIn(to="completed", version=3), on=date(2025, 11, 30))
+    done = (await coordinator.api("GET", f"/api/v1/visits/{visit['id']}")).json()
+    assert done["status"] == "completed" and done["allowed_transitions"] == []
+    cancel = (
+        await coordinator.api(
+            "POST",
+            "/api/v1/visits",
+            json=seed_visit_payload(world, people, title="Later", starts_on="2026-05-01", ends_on="2026-05-02", agenda=[]),
+        )
+    ).json()
+    refused = await coordinator.api("POST", f"/api/v1/visits/{cancel['id']}/transition", json={"to": "cancelled", "version": 1})
+    assert refused.status_code == 409 and "note is required" in refused.json()["detail"]
+
+
+async def test_partners_see_only_their_own_visits(client_for, world, people):
+    coordinator = await client_for("coordinator")
+    visit = (await coordinator.api("POST", "/api/v1/visits", json=seed_visit_payload(world, people))).json()
+    partner_a = await client_for("partner_a")
+    partner_b = await client_for("partner_b")
+    assert (await partner_a.api("GET", f"/api/v1/visits/{visit['id']}")).status_code == 200
+    assert (await partner_a.api("GET", "/api/v1/visits")).json()["total"] == 1
+    assert (await partner_b.api("GET", f"/api/v1/visits/{visit['id']}")).status_code == 404
+    assert (await partner_b.api("GET", "/api/v1/visits")).json()["total"] == 0
+    assert (
+        await partner_a.api("PUT", f"/api/v1/visits/{visit['id']}", json={**seed_visit_payload(world, people), "version": 1})
+    ).status_code == 403
