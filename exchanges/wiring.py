@@ -1,8 +1,8 @@
 """What this domain plugs into the application (collected by cooperation/app.py)."""
 
-from exchanges import api, demo, services
+from exchanges import api, demo, services, views
 
-routes = [*api.routes]
+routes = [*views.routes, *api.routes]
 jobs: list[object] = []
 sharing_sources = [services.institutions_sharing_with]
 demo_loaders = [demo.load_demo]

@@ -183,6 +183,8 @@ ROUTES: dict[str, tuple[str, list[str] | None]] = {
     "api_comment_create": ("agreement.upload", AGREEMENT_TARGETS),
     "comment_create": ("agreement.upload", AGREEMENT_TARGETS),
     "comment_archive": ("comment.manage", AGREEMENT_TARGETS),
+    "visits": ("any", None),
+    "visit": ("visit.read", VISIT_TARGETS),
     "api_visits": ("any", None),
     "api_visit_create": ("create", None),
     "api_visit": ("visit.read", VISIT_TARGETS),

@@ -136,3 +136,20 @@ async def test_partners_see_only_their_own_visits(client_for, world, people):
     assert (
         await partner_a.api("PUT", f"/api/v1/visits/{visit['id']}", json={**seed_visit_payload(world, people), "version": 1})
     ).status_code == 403
+
+
+async def test_summary_page_reads_like_the_article(client_for, world, people):
+    coordinator = await client_for("coordinator")
+    visit = (await coordinator.api("POST", "/api/v1/visits", json=seed_visit_payload(world, people))).json()
+    page = await coordinator.get(f"/visits/{visit['id']}")
+    assert page.status_code == 200
+    text = page.text
+    assert "26 November 2025 – 29 November 2025, Hà Nội" in text
+    assert "a delegation of the National Library of China (中国国家图书馆) made a 4-day working visit" in text
+    assert "<strong>Rong Jie</strong>, Director, Department of Stacks Management and Reading Services (head of delegation)" in text
+    assert "<strong>Nguyễn Xuân Dũng</strong> (Nguyen Xuan Dung), Director, who chaired the working session" in text
+    assert "中华古籍智慧化服务平台" in text and "Quà lưu niệm (given)" in text
+    listing = await coordinator.get("/visits?direction=incoming")
+    assert "Working visit of National Library of China experts" in listing.text and "NLC → NLV" in listing.text
+    partner_b = await client_for("partner_b")
+    assert (await partner_b.get(f"/visits/{visit['id']}")).status_code == 404
