@@ -28,9 +28,7 @@ from agreements.schemas import (
 from cooperation import audit
 from cooperation.auth.access import Principal
 from cooperation.records import DEFAULT_PER_PAGE, VersionIn
-
-PageNumber = Annotated[int, QueryParameter(ge=1, description="Page number, from 1")]
-PerPage = Annotated[int, QueryParameter(ge=1, le=100, description="Rows per page (at most 100)")]
+from cooperation.web import PageNumber, PerPage
 
 
 class AgreementApi(Controller):

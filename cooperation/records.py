@@ -15,8 +15,6 @@ from sqlmodel import Field, SQLModel
 from cooperation.db import UTCDateTime, new_id, utcnow
 from cooperation.errors import StaleVersionError, ValidationFailed
 
-T = TypeVar("T")
-
 DEFAULT_PER_PAGE = 25
 MAX_PER_PAGE = 100
 # Counting stops here: past it a list says "more than 10,000" instead of scanning every row per page.
@@ -92,14 +90,6 @@ class PageBase(msgspec.Struct, kw_only=True):
     @property
     def pages(self) -> int:
         return max(1, -(-self.total // self.per_page))
-
-
-class ListParams(msgspec.Struct):
-    page: int = 1
-    per_page: int = DEFAULT_PER_PAGE
-    sort: str | None = None
-    q: str | None = None
-    archived: bool = False
 
 
 def check_paging(page: int, per_page: int) -> None:

@@ -2,12 +2,12 @@
 
 import uuid
 from datetime import date, datetime
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from litestar import Request
-from litestar.datastructures import State
+from litestar.params import QueryParameter
 from litestar.response import Redirect, Template
 
 from cooperation.auth.access import ROLE_LABELS, Principal
@@ -66,10 +66,6 @@ async def form_dict(request: Request[Any, Any, Any]) -> dict[str, Any]:
     return data
 
 
-def settings_of(state: State) -> Any:
-    return state.settings
-
-
 # ---- Jinja filters ------------------------------------------------------------------------------
 
 
@@ -112,3 +108,8 @@ def form_version(form: dict[str, Any]) -> int:
         return int(form.get("version") or 0)
     except ValueError:
         raise ValidationFailed({"version": "must be a whole number"}) from None
+
+
+# Paging parameters of every JSON list (documented in the OpenAPI reference).
+PageNumber = Annotated[int, QueryParameter(ge=1, description="Page number, from 1")]
+PerPage = Annotated[int, QueryParameter(ge=1, le=100, description="Rows per page (at most 100)")]

@@ -11,11 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from cooperation import audit
 from cooperation.auth.access import Principal
 from cooperation.records import DEFAULT_PER_PAGE
+from cooperation.web import PageNumber, PerPage
 from exchanges import services
 from exchanges.schemas import Direction, VisitIn, VisitOut, VisitPage, VisitStatus, VisitTransitionIn, VisitUpdate
-
-PageNumber = Annotated[int, QueryParameter(ge=1, description="Page number, from 1")]
-PerPage = Annotated[int, QueryParameter(ge=1, le=100, description="Rows per page (at most 100)")]
 
 
 class VisitApi(Controller):

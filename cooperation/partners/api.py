@@ -1,11 +1,10 @@
 """JSON API for institutions and people (under /api/v1)."""
 
 import uuid
-from typing import Annotated
 
 from litestar import Controller, get, post, put
 from litestar.di import NamedDependency
-from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
+from litestar.params import FromPath, FromQuery, JSONBody
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cooperation.auth.access import Principal
@@ -22,9 +21,7 @@ from cooperation.partners.schemas import (
     PersonUpdate,
 )
 from cooperation.records import DEFAULT_PER_PAGE, VersionIn
-
-PageNumber = Annotated[int, QueryParameter(ge=1, description="Page number, from 1")]
-PerPage = Annotated[int, QueryParameter(ge=1, le=100, description="Rows per page (at most 100)")]
+from cooperation.web import PageNumber, PerPage
 
 
 class InstitutionApi(Controller):
