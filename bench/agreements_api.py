@@ -43,6 +43,8 @@ async def agreement_count(dsn: str) -> int:
 
 def prepare(dsn: str, wanted: int, env: dict[str, str]) -> None:
     have = asyncio.run(agreement_count(dsn))
+    if have:  # a database from an earlier run: bring its schema up to date first
+        subprocess.run(["uv", "run", "--frozen", "coop", "db", "upgrade"], cwd=ROOT, env=env, check=True, capture_output=True)
     if have >= wanted:
         print(f"database {DB_NAME}: {have} agreements (reused)")
         return
@@ -110,7 +112,7 @@ def load(url: str, duration: int, connections: int, cookie: str | None) -> float
     output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
     if "Non-2xx" in output:
         sys.exit(f"errors under load:\n{output}")
-    latency = re.search(r"99%\s+(\S+)", output)
+    latency = re.search(r"^\s+99%\s+(\S+)", output, re.MULTILINE)
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
     print(f"  {url}: {rate:.0f} req/s, p99 {latency.group(1) if latency else '?'}")
     return rate
