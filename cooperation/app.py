@@ -26,7 +26,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agreements import wiring as agreements_wiring
-from cooperation import comments, dashboard, files
+from cooperation import comments, dashboard, files, followups
 from cooperation.auth import api as auth_api
 from cooperation.auth import views as auth_views
 from cooperation.auth.access import Principal
@@ -51,7 +51,9 @@ def import_all_models() -> None:
     import agreements.models  # noqa: F401
     import cooperation.audit
     import cooperation.auth.models
+    import cooperation.comments
     import cooperation.files
+    import cooperation.followups
     import cooperation.partners.models  # noqa: F401
     import exchanges.models  # noqa: F401
 
@@ -162,9 +164,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
 
     for source in [*agreements_wiring.sharing_sources, *exchanges_wiring.sharing_sources]:
         partners_services.register_sharing_source(source)
-    for kind, resolver in agreements_wiring.attachment_owners.items():
+    for kind, resolver in {**agreements_wiring.attachment_owners, **exchanges_wiring.attachment_owners}.items():
         files.register_owner(kind, resolver)
-    for panel in agreements_wiring.dashboard_panels:
+    for panel in [*agreements_wiring.dashboard_panels, followups.dashboard_panel]:
         dashboard.register_panel(panel)
 
     def configure_jinja(engine_: JinjaTemplateEngine) -> None:
@@ -185,6 +187,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             *dashboard.routes,
             *files.routes,
             *comments.routes,
+            *followups.routes,
             *partners_views.routes,
             *partners_api.routes,
             *agreements_wiring.routes,

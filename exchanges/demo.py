@@ -9,6 +9,7 @@ from sqlmodel import col
 from agreements.models import Agreement, Commitment, CommitmentLink
 from cooperation import audit
 from cooperation.demo import DemoWorld
+from cooperation.followups import FollowUp
 from cooperation.partners.models import Person
 from cooperation.records import fold_for_search
 from exchanges.models import AgendaItem, Visit, VisitGift, VisitOutcome, VisitParticipant
@@ -151,5 +152,22 @@ async def load_demo(session: AsyncSession, world: DemoWorld) -> None:
     )
     if hosting:
         session.add(CommitmentLink(commitment_id=hosting, record_type="visit", record_id=visit.id, label=f"{TITLE} (26–29 Nov 2025)"))
+    # What the article leaves implicit, made explicit: who follows up on what, by when.
+    follow_ups = [
+        ("Propose a 2026–2028 programme of professional exchanges to the National Library of China", "NLV", "ngoc_anh", date(2026, 3, 31)),
+        ("Send the documentation of the Smart Services Platform for Chinese Ancient Books", "NLC", "luo_chong", date(2026, 1, 31)),
+        ("Assess RFID and smart shelving for the NLV reading rooms", "NLV", "dung", date(2026, 6, 30)),
+    ]
+    for text, code, who, due in follow_ups:
+        session.add(
+            FollowUp(
+                owner_type="visit",
+                owner_id=visit.id,
+                text=text,
+                responsible_institution_id=world.institutions[code],
+                responsible_person_id=people[who],
+                due_on=due,
+            )
+        )
     audit.record(session, None, "create", "visit", visit.id, summary="Demo data: the seed visit")
     await session.flush()

@@ -12,6 +12,7 @@ from cooperation import audit
 from cooperation.auth.access import Principal, require_manager, visible
 from cooperation.db import table
 from cooperation.errors import ConflictError, NotFoundError, StaleVersionError, TransitionRefused, ValidationFailed
+from cooperation.files import Owner
 from cooperation.partners.models import Institution, Person
 from cooperation.records import changes_between, fetch_page, fold_for_search, nfc, order_by, row_to, search_terms, update_versioned
 from exchanges.models import AgendaItem, Visit, VisitGift, VisitOutcome, VisitParticipant
@@ -427,4 +428,15 @@ def institutions_sharing_with(institution_id: uuid.UUID) -> Any:
         select(V.host_institution_id)
         .where(V.visiting_institution_id == institution_id)
         .union(select(V.visiting_institution_id).where(V.host_institution_id == institution_id))
+    )
+
+
+async def attachment_owner(session: AsyncSession, principal: Principal, visit_id: uuid.UUID) -> Owner:
+    """Documents, comments and follow-ups of a visit: staff and the two institutions' partners may add them."""
+    row = await _visible_row(session, principal, visit_id)
+    takes_part = principal.institution_id in (row["host_institution_id"], row["visiting_institution_id"])
+    return Owner(
+        label=f"the visit “{row['title']}”",
+        url=f"/visits/{visit_id}",
+        may_add=principal.manages_records or (principal.is_partner and takes_part),
     )

@@ -9,7 +9,7 @@ from litestar.params import FromPath
 from litestar.response import Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cooperation import audit
+from cooperation import audit, comments, files, followups
 from cooperation.auth.access import Principal
 from cooperation.web import query_bool, query_int, query_str, query_uuid, render
 from exchanges import services
@@ -51,10 +51,25 @@ class VisitViews(Controller):
     ) -> Template:
         visit = await services.get_visit(db, principal, visit_id)
         history = await audit.history(db, "visit", visit_id) if principal.reads_everything else []
+        owner = await files.resolve_owner(db, principal, "visit", visit_id)
+        actions = await followups.list_for(db, "visit", visit_id)
+        documents = await files.list_for(db, "visit", visit_id)
+        comment_list = await comments.list_for(db, "visit", visit_id)
         delegation = [p for p in visit.participants if p.side == "delegation"]
         hosts = [p for p in visit.participants if p.side == "host"]
         return render(
-            request, "exchanges/visit_detail.html", visit=visit, delegation=delegation, hosts=hosts, history=history, labels=services.LABELS
+            request,
+            "exchanges/visit_detail.html",
+            visit=visit,
+            delegation=delegation,
+            hosts=hosts,
+            history=history,
+            labels=services.LABELS,
+            actions=actions,
+            documents=documents,
+            comment_list=comment_list,
+            may_contribute=owner.may_add,
+            follow_up_statuses=list(followups.FollowUpStatus),
         )
 
 

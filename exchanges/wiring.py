@@ -6,3 +6,4 @@ routes = [*views.routes, *api.routes]
 jobs: list[object] = []
 sharing_sources = [services.institutions_sharing_with]
 demo_loaders = [demo.load_demo]
+attachment_owners = {"visit": services.attachment_owner}

@@ -41,6 +41,7 @@ class Scene:
     attachments: dict[str, str]
     comments: dict[str, str]
     visits: dict[str, str]
+    follow_ups: dict[str, str]
     institutions: dict[str, str]
     people: dict[str, str]
     provider: str
@@ -59,6 +60,10 @@ def expect(kind: str, role: str, target: str | None) -> set[int]:
         return {200, 201, 204, 303, 409}
     if kind == "visit.read":
         return {200} if staff or target in VISITS_SEEN.get(role, set()) else {404}
+    if kind == "visit.party":  # the follow-up owned by the visiting institution: its partner may update it
+        if not (staff or target in VISITS_SEEN.get(role, set())):
+            return {404}
+        return ALLOWED if manager or partner else {403}
     if kind == "visit.manage":
         return ALLOWED if manager else ({403} if staff or target in VISITS_SEEN.get(role, set()) else {404})
     if kind == "schema.missing":
@@ -183,6 +188,11 @@ ROUTES: dict[str, tuple[str, list[str] | None]] = {
     "api_comment_create": ("agreement.upload", AGREEMENT_TARGETS),
     "comment_create": ("agreement.upload", AGREEMENT_TARGETS),
     "comment_archive": ("comment.manage", AGREEMENT_TARGETS),
+    "api_follow_ups_mine": ("any", None),
+    "api_follow_ups": ("visit.read", VISIT_TARGETS),
+    "api_follow_up_create": ("visit.manage", VISIT_TARGETS),
+    "api_follow_up_progress": ("visit.party", VISIT_TARGETS),
+    "follow_up_progress": ("visit.party", VISIT_TARGETS),
     "visits": ("any", None),
     "visit": ("visit.read", VISIT_TARGETS),
     "api_visits": ("any", None),
@@ -256,7 +266,7 @@ async def build_scene(app, world, coordinator: Client) -> Scene:
         db.add(provider)
         await db.commit()
     token = (await coordinator.api("POST", "/api/v1/tokens", json={"name": "matrix"})).json()["id"]
-    visits = {}
+    visits, follow_ups = {}, {}
     for key, visitor in (("VA", world.nlc), ("VB", world.bnf)):
         payload = {
             "title": f"Visit {key}",
@@ -267,8 +277,21 @@ async def build_scene(app, world, coordinator: Client) -> Scene:
             "ends_on": "2026-03-04",
         }
         visits[key] = (await coordinator.api("POST", "/api/v1/visits", json=payload)).json()["id"]
+        action = await coordinator.api(
+            "POST", f"/api/v1/follow-ups/visit/{visits[key]}", json={"text": "Send the report", "responsible_institution_id": str(visitor)}
+        )
+        follow_ups[key] = action.json()["id"]
     return Scene(
-        agreements, commitments, attachments, comments, visits, {k: str(v) for k, v in codes.items()}, people, str(provider.id), token
+        agreements,
+        commitments,
+        attachments,
+        comments,
+        visits,
+        follow_ups,
+        {k: str(v) for k, v in codes.items()},
+        people,
+        str(provider.id),
+        token,
     )
 
 
@@ -283,6 +306,12 @@ def request_for(method: str, path: str, name: str, target: str | None, scene: Sc
             return scene.commitments[target or "A"]
         if key == "attachment_id":
             return scene.attachments[target or "A"]
+        if key == "follow_up_id":
+            return scene.follow_ups[target or "VA"]
+        if key == "owner_type" and name.startswith(("api_follow_up", "follow_up")):
+            return "visit"
+        if key == "owner_id" and name.startswith(("api_follow_up", "follow_up")):
+            return scene.visits[target or "VA"]
         if key == "visit_id":
             return scene.visits[target or "VA"]
         if key == "comment_id":
@@ -394,6 +423,9 @@ def request_for(method: str, path: str, name: str, target: str | None, scene: Sc
             }
         },
         "api_visit_transition": {"json": {"to": "confirmed", "version": 1}},
+        "api_follow_up_create": {"json": {"text": "More", "responsible_institution_id": str(world.home)}},
+        "api_follow_up_progress": {"json": {"status": "in_progress", "version": 1}},
+        "follow_up_progress": {"data": {"status": "in_progress", "version": "1"}},
         "comment_create": {"data": {"body": "Agreed."}},
         "identity_provider_create": {
             "data": {

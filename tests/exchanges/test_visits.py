@@ -153,3 +153,60 @@ async def test_summary_page_reads_like_the_article(client_for, world, people):
     assert "Working visit of National Library of China experts" in listing.text and "NLC → NLV" in listing.text
     partner_b = await client_for("partner_b")
     assert (await partner_b.get(f"/visits/{visit['id']}")).status_code == 404
+
+
+async def test_follow_ups_on_a_visit(client_for, world, people):
+    coordinator = await client_for("coordinator")
+    visit = (await coordinator.api("POST", "/api/v1/visits", json=seed_visit_payload(world, people))).json()
+    ours = await coordinator.api(
+        "POST",
+        f"/api/v1/follow-ups/visit/{visit['id']}",
+        json={
+            "text": "Propose a 2026–2028 exchange programme",
+            "responsible_institution_id": str(world.home),
+            "responsible_person_id": people["anh"],
+            "due_on": "2026-03-31",
+        },
+    )
+    assert ours.status_code == 201, ours.text
+    theirs = (
+        await coordinator.api(
+            "POST",
+            f"/api/v1/follow-ups/visit/{visit['id']}",
+            json={
+                "text": "Send the ancient-books platform documentation",
+                "responsible_institution_id": str(world.nlc),
+                "responsible_person_id": people["luo"],
+                "due_on": "2026-01-31",
+            },
+        )
+    ).json()
+    mismatch = await coordinator.api(
+        "POST",
+        f"/api/v1/follow-ups/visit/{visit['id']}",
+        json={"text": "x", "responsible_institution_id": str(world.home), "responsible_person_id": people["luo"]},
+    )
+    assert mismatch.status_code == 422 and "another institution" in mismatch.json()["errors"]["responsible_person_id"]
+    partner = await client_for("partner_a")
+    mine = (await partner.api("GET", "/api/v1/follow-ups/mine")).json()
+    assert [f["text"] for f in mine] == ["Send the ancient-books platform documentation"]
+    assert mine[0]["overdue"] is True  # due 2026-01-31, still open
+    home = await partner.get("/")
+    assert "Send the ancient-books platform documentation" in home.text and "overdue" in home.text
+    done = await partner.api(
+        "PATCH", f"/api/v1/follow-ups/{theirs['id']}", json={"status": "done", "version": 1, "notes": "Sent on 20 Jan"}
+    )
+    assert done.status_code == 200 and done.json()["status"] == "done" and done.json()["overdue"] is False
+    refused = await partner.api("PATCH", f"/api/v1/follow-ups/{ours.json()['id']}", json={"status": "done", "version": 1})
+    assert refused.status_code == 403
+    assert (
+        await partner.api(
+            "POST", f"/api/v1/follow-ups/visit/{visit['id']}", json={"text": "x", "responsible_institution_id": str(world.nlc)}
+        )
+    ).status_code == 403
+    outsider = await client_for("partner_b")
+    assert (await outsider.api("GET", f"/api/v1/follow-ups/visit/{visit['id']}")).status_code == 404
+    page = await coordinator.get(f"/visits/{visit['id']}")
+    assert "Propose a 2026–2028 exchange programme" in page.text and "Sent on 20 Jan" in page.text
+    history = (await coordinator.api("GET", f"/api/v1/visits/{visit['id']}/history")).json()
+    assert any(h["action"] == "follow_up_progress" and h["actor_name"] == "Partner A" for h in history)

@@ -1,0 +1,270 @@
+"""Follow-up actions: who does what, by when, after a visit, an exchange or any record that holds them.
+
+Which records hold follow-ups and who may see them follows the record (files.register_owner). Staff who
+manage records create and edit them; a partner updates the status of the actions its institution owns.
+Each person sees the actions they own on their dashboard.
+"""
+
+import uuid
+from datetime import date, datetime, timedelta
+from enum import StrEnum
+from typing import Annotated, Any
+
+import msgspec
+from litestar import Request, Response, get, patch, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, JSONBody
+from sqlalchemy import or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import Field
+
+from cooperation import audit
+from cooperation.auth.access import Principal, may_change_part_of, require_manager
+from cooperation.db import UTCDateTime, table, utcnow
+from cooperation.errors import ForbiddenError, NotFoundError, ValidationFailed
+from cooperation.files import resolve_owner
+from cooperation.partners.models import Institution, Person
+from cooperation.records import RecordBase, changes_between, nfc, row_to, update_versioned
+from cooperation.web import form_dict, form_version, see_other
+
+
+class FollowUpStatus(StrEnum):
+    OPEN = "open"
+    IN_PROGRESS = "in_progress"
+    DONE = "done"
+    CANCELLED = "cancelled"
+
+
+class FollowUp(RecordBase, table=True):
+    __tablename__ = "follow_up"
+
+    owner_type: str = Field(max_length=40, index=True)
+    owner_id: uuid.UUID = Field(index=True)
+    text: str = Field(max_length=1000)
+    responsible_institution_id: uuid.UUID = Field(foreign_key="institution.id", index=True)
+    responsible_person_id: uuid.UUID | None = Field(default=None, foreign_key="person.id", nullable=True)
+    due_on: date | None = Field(default=None, index=True)
+    status: str = Field(default="open", max_length=20)
+    notes: str | None = Field(default=None, max_length=2000)
+    done_at: datetime | None = Field(default=None, sa_type=UTCDateTime, nullable=True)
+
+
+class FollowUpIn(msgspec.Struct, forbid_unknown_fields=True):
+    text: Annotated[str, msgspec.Meta(min_length=1, max_length=1000)]
+    responsible_institution_id: uuid.UUID
+    responsible_person_id: uuid.UUID | None = None
+    due_on: date | None = None
+    notes: Annotated[str, msgspec.Meta(max_length=2000)] | None = None
+
+
+class FollowUpProgressIn(msgspec.Struct, forbid_unknown_fields=True):
+    status: FollowUpStatus
+    version: int
+    notes: Annotated[str, msgspec.Meta(max_length=2000)] | None = None
+
+
+class FollowUpOut(msgspec.Struct):
+    id: uuid.UUID
+    owner_type: str
+    owner_id: uuid.UUID
+    text: str
+    responsible_institution_id: uuid.UUID
+    responsible_institution_code: str
+    responsible_person_id: uuid.UUID | None
+    responsible_person_name: str | None
+    due_on: date | None
+    status: str
+    notes: str | None
+    version: int
+    overdue: bool = False
+
+
+F = table(FollowUp).c
+I = table(Institution).c  # noqa: E741
+P = table(Person).c
+OPEN_STATES = (FollowUpStatus.OPEN.value, FollowUpStatus.IN_PROGRESS.value)
+
+
+def _select() -> Any:
+    return (
+        select(
+            F.id,
+            F.owner_type,
+            F.owner_id,
+            F.text,
+            F.responsible_institution_id,
+            I.code,
+            F.responsible_person_id,
+            P.name,
+            F.due_on,
+            F.status,
+            F.notes,
+            F.version,
+        )
+        .select_from(
+            table(FollowUp)
+            .join(table(Institution), I.id == F.responsible_institution_id)
+            .outerjoin(table(Person), P.id == F.responsible_person_id)
+        )
+        .where(F.archived_at.is_(None))
+    )
+
+
+def _out(row: Any, today: date) -> FollowUpOut:
+    item = row_to(FollowUpOut, row)
+    item.overdue = item.due_on is not None and item.due_on < today and item.status in OPEN_STATES
+    return item
+
+
+async def list_for(session: AsyncSession, owner_type: str, owner_id: uuid.UUID) -> list[FollowUpOut]:
+    """Callers have already checked that the owner record is visible."""
+    rows = await session.execute(_select().where(F.owner_type == owner_type, F.owner_id == owner_id).order_by(F.due_on, F.created_at))
+    today = date.today()
+    return [_out(r, today) for r in rows]
+
+
+async def add(session: AsyncSession, principal: Principal, owner_type: str, owner_id: uuid.UUID, data: FollowUpIn) -> uuid.UUID:
+    owner = await resolve_owner(session, principal, owner_type, owner_id)
+    require_manager(principal, f"add follow-up actions to {owner.label}")
+    errors: dict[str, str] = {}
+    if await session.get(Institution, data.responsible_institution_id) is None:
+        errors["responsible_institution_id"] = "no such institution"
+    if data.responsible_person_id is not None:
+        person = await session.get(Person, data.responsible_person_id)
+        if person is None:
+            errors["responsible_person_id"] = "no such person"
+        elif person.institution_id != data.responsible_institution_id:
+            errors["responsible_person_id"] = "the person works at another institution"
+    if errors:
+        raise ValidationFailed(errors)
+    action = FollowUp(
+        owner_type=owner_type,
+        owner_id=owner_id,
+        text=nfc(data.text.strip()),
+        responsible_institution_id=data.responsible_institution_id,
+        responsible_person_id=data.responsible_person_id,
+        due_on=data.due_on,
+        notes=nfc(data.notes) if data.notes else None,
+    )
+    session.add(action)
+    await session.flush()
+    audit.record(
+        session,
+        principal,
+        "add_follow_up",
+        owner_type,
+        owner_id,
+        summary=f"Follow-up: {action.text[:200]}" + (f" (due {data.due_on.isoformat()})" if data.due_on else ""),
+    )
+    await session.commit()
+    return action.id
+
+
+async def record_progress(session: AsyncSession, principal: Principal, follow_up_id: uuid.UUID, data: FollowUpProgressIn) -> FollowUpOut:
+    action = await session.get(FollowUp, follow_up_id)
+    if action is None or action.archived_at is not None:
+        raise NotFoundError("follow-up action")
+    owner = await resolve_owner(session, principal, action.owner_type, action.owner_id)
+    if not may_change_part_of(principal, action.responsible_institution_id):
+        raise ForbiddenError(f"Only {owner.label}'s coordinators or the institution responsible may update this action.")
+    before = {"status": action.status, "notes": action.notes}
+    values: dict[str, Any] = {"status": data.status.value}
+    if data.notes is not None:
+        values["notes"] = nfc(data.notes.strip()) or None
+    values["done_at"] = utcnow() if data.status is FollowUpStatus.DONE else None
+    await update_versioned(session, FollowUp, follow_up_id, data.version, values, what="follow-up action")
+    audit.record(
+        session,
+        principal,
+        "follow_up_progress",
+        action.owner_type,
+        action.owner_id,
+        summary=f"Follow-up “{action.text[:120]}”: {data.status.value}",
+        changes=changes_between(before, values),
+    )
+    await session.commit()
+    row = (await session.execute(_select().where(F.id == follow_up_id))).one()
+    return _out(row, date.today())
+
+
+async def due_for(session: AsyncSession, principal: Principal, *, within_days: int = 30, limit: int = 20) -> list[FollowUpOut]:
+    """Open actions this person owns (by their e-mail on the responsible person) or, for a partner, its institution owns."""
+    owned = [P.email == principal.email]
+    if principal.is_partner and principal.institution_id is not None:
+        owned.append(F.responsible_institution_id == principal.institution_id)
+    horizon = date.today() + timedelta(days=within_days)
+    rows = await session.execute(
+        _select()
+        .where(or_(*owned), F.status.in_(OPEN_STATES), or_(F.due_on.is_(None), F.due_on <= horizon))
+        .order_by(F.due_on, F.created_at)
+        .limit(limit)
+    )
+    today = date.today()
+    return [_out(r, today) for r in rows]
+
+
+# ---- routes -------------------------------------------------------------------------------------
+
+
+@get("/api/v1/follow-ups/{owner_type:str}/{owner_id:uuid}", name="api_follow_ups", tags=["follow-ups"])
+async def api_list(
+    db: NamedDependency[AsyncSession], principal: NamedDependency[Principal], owner_type: FromPath[str], owner_id: FromPath[uuid.UUID]
+) -> list[FollowUpOut]:
+    """The follow-up actions of a record (e.g. owner_type `visit`), by due date."""
+    await resolve_owner(db, principal, owner_type, owner_id)
+    return await list_for(db, owner_type, owner_id)
+
+
+@post("/api/v1/follow-ups/{owner_type:str}/{owner_id:uuid}", name="api_follow_up_create", tags=["follow-ups"])
+async def api_add(
+    db: NamedDependency[AsyncSession],
+    principal: NamedDependency[Principal],
+    owner_type: FromPath[str],
+    owner_id: FromPath[uuid.UUID],
+    data: JSONBody[FollowUpIn],
+) -> FollowUpOut:
+    follow_up_id = await add(db, principal, owner_type, owner_id, data)
+    return next(f for f in await list_for(db, owner_type, owner_id) if f.id == follow_up_id)
+
+
+@patch("/api/v1/follow-ups/{follow_up_id:uuid}", name="api_follow_up_progress", tags=["follow-ups"])
+async def api_progress(
+    db: NamedDependency[AsyncSession],
+    principal: NamedDependency[Principal],
+    follow_up_id: FromPath[uuid.UUID],
+    data: JSONBody[FollowUpProgressIn],
+) -> FollowUpOut:
+    """Report progress (a partner: on the actions its institution is responsible for)."""
+    return await record_progress(db, principal, follow_up_id, data)
+
+
+@get("/api/v1/follow-ups/mine", name="api_follow_ups_mine", tags=["follow-ups"])
+async def api_mine(db: NamedDependency[AsyncSession], principal: NamedDependency[Principal]) -> list[FollowUpOut]:
+    """Your open follow-up actions due within 30 days (or without a date), overdue first."""
+    return await due_for(db, principal)
+
+
+@post("/follow-ups/{follow_up_id:uuid}/progress", name="follow_up_progress")
+async def page_progress(
+    request: Request[Any, Any, Any],
+    db: NamedDependency[AsyncSession],
+    principal: NamedDependency[Principal],
+    follow_up_id: FromPath[uuid.UUID],
+) -> Response[Any]:
+    form = await form_dict(request)
+    status = str(form.get("status") or "")
+    if status not in FollowUpStatus.__members__.values():
+        raise ValidationFailed({"status": f"unknown status {status!r}"})
+    done = await record_progress(db, principal, follow_up_id, FollowUpProgressIn(status=FollowUpStatus(status), version=form_version(form)))
+    owner = await resolve_owner(db, principal, done.owner_type, done.owner_id)
+    return see_other(owner.url + "#follow-ups")
+
+
+routes = [api_mine, api_list, api_add, api_progress, page_progress]
+
+
+async def dashboard_panel(session: AsyncSession, principal: Principal) -> Any:
+    from cooperation.dashboard import Panel
+
+    items = await due_for(session, principal)
+    return Panel(title="Your follow-up actions", template="components/_followups_dashboard.html", order=5, context={"items": items})
