@@ -55,7 +55,8 @@ def import_all_models() -> None:
     import cooperation.files
     import cooperation.followups
     import cooperation.partners.models  # noqa: F401
-    import exchanges.models  # noqa: F401
+    import exchanges.models
+    import exchanges.photos  # noqa: F401
 
 
 async def provide_db(request: Request[Any, Any, Any]) -> AsyncIterator[AsyncSession]:

@@ -149,13 +149,13 @@ def sniff(content: bytes, filename: str) -> str:
     return mime
 
 
-def _storage_path(settings: Settings, digest: str) -> Path:
+def storage_path(settings: Settings, digest: str) -> Path:
     return settings.files_dir / digest[:2] / digest
 
 
-def _store(settings: Settings, content: bytes, digest: str) -> None:
+def store(settings: Settings, content: bytes, digest: str) -> None:
     """Content-addressed and written atomically: a crash never leaves a half file under the final name."""
-    path = _storage_path(settings, digest)
+    path = storage_path(settings, digest)
     if path.exists():
         return
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -175,7 +175,9 @@ async def add_attachment(
     content: bytes,
     title: str | None,
     language: str | None,
+    commit: bool = True,
 ) -> uuid.UUID:
+    """Store a document for a record. `commit=False` leaves the transaction open for a caller adding more rows."""
     owner = await resolve_owner(session, principal, owner_type, owner_id)
     if not owner.may_add:
         raise ForbiddenError(f"You may not add documents to {owner.label}.")
@@ -193,7 +195,7 @@ async def add_attachment(
         raise ValidationFailed(errors)
     mime = sniff(content, filename)
     digest = hashlib.sha256(content).hexdigest()
-    _store(settings, content, digest)
+    store(settings, content, digest)
     attachment = Attachment(
         owner_type=owner_type,
         owner_id=owner_id,
@@ -218,7 +220,8 @@ async def add_attachment(
         summary=f"Attached {filename} ({len(content)} bytes, {mime})",
         changes={"attachment": [None, str(attachment.id)]},
     )
-    await session.commit()
+    if commit:
+        await session.commit()
     return attachment.id
 
 
@@ -344,7 +347,7 @@ async def upload_api(
 async def _download(request: Request[Any, Any, Any], db: AsyncSession, principal: Principal, attachment_id: uuid.UUID) -> File:
     attachment, _owner = await get_attachment(db, principal, attachment_id)
     settings: Settings = request.app.state.settings
-    path = _storage_path(settings, attachment.sha256)
+    path = storage_path(settings, attachment.sha256)
     if not path.exists():
         raise NotFoundError("document file")
     return File(

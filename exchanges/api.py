@@ -3,16 +3,18 @@
 import uuid
 from typing import Annotated
 
-from litestar import Controller, get, post, put
+from litestar import Controller, Request, get, post, put
+from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cooperation import audit
 from cooperation.auth.access import Principal
+from cooperation.errors import ValidationFailed
 from cooperation.records import DEFAULT_PER_PAGE
 from cooperation.web import PageNumber, PerPage
-from exchanges import services
+from exchanges import photos, services
 from exchanges.schemas import Direction, VisitIn, VisitOut, VisitPage, VisitStatus, VisitTransitionIn, VisitUpdate
 
 
@@ -96,4 +98,37 @@ class VisitApi(Controller):
         return await audit.history(db, "visit", visit_id)
 
 
-routes = [VisitApi]
+class VisitPhotoApi(Controller):
+    path = "/api/v1/visits/{visit_id:uuid}/photos"
+    tags = ("visits",)
+
+    @get("/", name="api_visit_photos")
+    async def list_photos(
+        self, db: NamedDependency[AsyncSession], principal: NamedDependency[Principal], visit_id: FromPath[uuid.UUID]
+    ) -> list[photos.PhotoOut]:
+        """The visit's photos in their order, with captions; the image itself is the attachment `attachment_id`."""
+        await services.get_visit(db, principal, visit_id)
+        return await photos.list_photos(db, visit_id)
+
+    @post("/", name="api_visit_photo_create")
+    async def add_photo(
+        self, request: Request, db: NamedDependency[AsyncSession], principal: NamedDependency[Principal], visit_id: FromPath[uuid.UUID]
+    ) -> photos.PhotoOut:
+        """Upload a photo (multipart `file`, optional `caption`): JPEG, PNG or WebP; EXIF and GPS metadata are removed."""
+        filename, content, caption = await read_photo(request)
+        photo_id = await photos.add_photo(
+            db, principal, request.app.state.settings, visit_id, filename=filename, content=content, caption=caption
+        )
+        return next(p for p in await photos.list_photos(db, visit_id) if p.id == photo_id)
+
+
+async def read_photo(request: Request) -> tuple[str, bytes, str | None]:
+    form = await request.form()
+    upload = form.get("file")
+    if not isinstance(upload, UploadFile):
+        raise ValidationFailed({"file": "choose a photo to upload"})
+    caption = form.get("caption")
+    return upload.filename or "photo", await upload.read(), caption if isinstance(caption, str) else None
+
+
+routes = [VisitApi, VisitPhotoApi]

@@ -3,16 +3,17 @@
 import uuid
 from typing import Any
 
-from litestar import Controller, Request, get
+from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath
-from litestar.response import Template
+from litestar.response import File, Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cooperation import audit, comments, files, followups
 from cooperation.auth.access import Principal
-from cooperation.web import query_bool, query_int, query_str, query_uuid, render
-from exchanges import services
+from cooperation.web import query_bool, query_int, query_str, query_uuid, render, see_other
+from exchanges import photos, services
+from exchanges.api import read_photo
 from exchanges.schemas import Direction, VisitStatus
 
 
@@ -55,6 +56,7 @@ class VisitViews(Controller):
         actions = await followups.list_for(db, "visit", visit_id)
         documents = await files.list_for(db, "visit", visit_id)
         comment_list = await comments.list_for(db, "visit", visit_id)
+        photo_list = await photos.list_photos(db, visit_id)
         delegation = [p for p in visit.participants if p.side == "delegation"]
         hosts = [p for p in visit.participants if p.side == "host"]
         return render(
@@ -66,11 +68,36 @@ class VisitViews(Controller):
             history=history,
             labels=services.LABELS,
             actions=actions,
+            photos=photo_list,
             documents=documents,
             comment_list=comment_list,
             may_contribute=owner.may_add,
             follow_up_statuses=list(followups.FollowUpStatus),
         )
+
+    @post("/{visit_id:uuid}/photos", name="visit_photo_create")
+    async def add_photo(
+        self,
+        request: Request[Any, Any, Any],
+        db: NamedDependency[AsyncSession],
+        principal: NamedDependency[Principal],
+        visit_id: FromPath[uuid.UUID],
+    ) -> Response[Any]:
+        filename, content, caption = await read_photo(request)
+        await photos.add_photo(db, principal, request.app.state.settings, visit_id, filename=filename, content=content, caption=caption)
+        return see_other(f"/visits/{visit_id}#photos")
+
+    @get("/photos/{photo_id:uuid}/thumbnail", name="visit_photo_thumbnail")
+    async def thumbnail(
+        self,
+        request: Request[Any, Any, Any],
+        db: NamedDependency[AsyncSession],
+        principal: NamedDependency[Principal],
+        photo_id: FromPath[uuid.UUID],
+    ) -> File:
+        path = await photos.thumbnail_path(db, principal, request.app.state.settings, photo_id)
+        # A JPEG LibCoop made itself: safe to show inline.
+        return File(path=path, media_type="image/jpeg", content_disposition_type="inline", headers={"X-Content-Type-Options": "nosniff"})
 
 
 routes = [VisitViews]

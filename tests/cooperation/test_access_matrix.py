@@ -6,12 +6,14 @@ Partner A works at NLC, partner B at BNF; the home institution is NLV; NDL share
 that the request got past access control (never 401/403/404), and that denied cells are exactly 403 or 404.
 """
 
+import io
 import re
 import uuid
 from dataclasses import dataclass
 from typing import Any
 
 from litestar.routes import HTTPRoute
+from PIL import Image
 
 from cooperation.auth.middleware import PUBLIC_OPT
 from cooperation.auth.models import IdentityProvider
@@ -19,10 +21,18 @@ from cooperation.partners.models import Person
 from tests.agreements.helpers import agreement_payload
 from tests.conftest import PASSWORD, Client, http_client
 
+
+def _png() -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (8, 8), (10, 120, 60)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
 ROLES = ["anonymous", "admin", "coordinator", "director", "partner_a", "partner_b"]
 STAFF = {"admin", "coordinator", "director"}
 MANAGERS = {"admin", "coordinator"}
 ALLOWED = {200, 201, 204, 303, 409, 422}
+PNG = _png()
 PDF = b"%PDF-1.4\n1 0 obj<</Type/Catalog>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
 
 # Which agreement each partner sees; which institutions (and their people) each partner sees.
@@ -42,6 +52,7 @@ class Scene:
     comments: dict[str, str]
     visits: dict[str, str]
     follow_ups: dict[str, str]
+    photos: dict[str, str]
     institutions: dict[str, str]
     people: dict[str, str]
     provider: str
@@ -189,6 +200,10 @@ ROUTES: dict[str, tuple[str, list[str] | None]] = {
     "comment_create": ("agreement.upload", AGREEMENT_TARGETS),
     "comment_archive": ("comment.manage", AGREEMENT_TARGETS),
     "api_follow_ups_mine": ("any", None),
+    "api_visit_photos": ("visit.read", VISIT_TARGETS),
+    "visit_photo_thumbnail": ("visit.read", VISIT_TARGETS),
+    "api_visit_photo_create": ("visit.party", VISIT_TARGETS),
+    "visit_photo_create": ("visit.party", VISIT_TARGETS),
     "api_follow_ups": ("visit.read", VISIT_TARGETS),
     "api_follow_up_create": ("visit.manage", VISIT_TARGETS),
     "api_follow_up_progress": ("visit.party", VISIT_TARGETS),
@@ -266,7 +281,7 @@ async def build_scene(app, world, coordinator: Client) -> Scene:
         db.add(provider)
         await db.commit()
     token = (await coordinator.api("POST", "/api/v1/tokens", json={"name": "matrix"})).json()["id"]
-    visits, follow_ups = {}, {}
+    visits, follow_ups, photos = {}, {}, {}
     for key, visitor in (("VA", world.nlc), ("VB", world.bnf)):
         payload = {
             "title": f"Visit {key}",
@@ -281,6 +296,8 @@ async def build_scene(app, world, coordinator: Client) -> Scene:
             "POST", f"/api/v1/follow-ups/visit/{visits[key]}", json={"text": "Send the report", "responsible_institution_id": str(visitor)}
         )
         follow_ups[key] = action.json()["id"]
+        photo = await coordinator.api("POST", f"/api/v1/visits/{visits[key]}/photos", files={"file": ("p.png", PNG, "image/png")})
+        photos[key] = photo.json()["id"]
     return Scene(
         agreements,
         commitments,
@@ -288,6 +305,7 @@ async def build_scene(app, world, coordinator: Client) -> Scene:
         comments,
         visits,
         follow_ups,
+        photos,
         {k: str(v) for k, v in codes.items()},
         people,
         str(provider.id),
@@ -306,6 +324,8 @@ def request_for(method: str, path: str, name: str, target: str | None, scene: Sc
             return scene.commitments[target or "A"]
         if key == "attachment_id":
             return scene.attachments[target or "A"]
+        if key == "photo_id":
+            return scene.photos[target or "VA"]
         if key == "follow_up_id":
             return scene.follow_ups[target or "VA"]
         if key == "owner_type" and name.startswith(("api_follow_up", "follow_up")):
@@ -426,6 +446,8 @@ def request_for(method: str, path: str, name: str, target: str | None, scene: Sc
         "api_follow_up_create": {"json": {"text": "More", "responsible_institution_id": str(world.home)}},
         "api_follow_up_progress": {"json": {"status": "in_progress", "version": 1}},
         "follow_up_progress": {"data": {"status": "in_progress", "version": "1"}},
+        "api_visit_photo_create": {"files": {"file": ("q.png", PNG, "image/png")}},
+        "visit_photo_create": {"files": {"file": ("q.png", PNG, "image/png")}},
         "comment_create": {"data": {"body": "Agreed."}},
         "identity_provider_create": {
             "data": {

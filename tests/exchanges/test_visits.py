@@ -210,3 +210,82 @@ async def test_follow_ups_on_a_visit(client_for, world, people):
     assert "Propose a 2026–2028 exchange programme" in page.text and "Sent on 20 Jan" in page.text
     history = (await coordinator.api("GET", f"/api/v1/visits/{visit['id']}/history")).json()
     assert any(h["action"] == "follow_up_progress" and h["actor_name"] == "Partner A" for h in history)
+
+
+def jpeg_with_gps(size=(1200, 800)) -> bytes:
+    import io
+
+    from PIL import Image
+
+    image = Image.new("RGB", size, (30, 90, 160))
+    exif = Image.Exif()
+    exif[0x010F] = "CameraMaker"  # Make
+    exif[0x8825] = {1: "N", 2: (21.0, 1.0, 30.0), 3: "E", 4: (105.0, 50.0, 40.0)}  # GPS: Hà Nội
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG", exif=exif)
+    return buffer.getvalue()
+
+
+async def test_photos_are_images_without_metadata_with_thumbnails(client_for, world, people, settings):
+    import io
+
+    from PIL import Image
+
+    coordinator = await client_for("coordinator")
+    visit = (await coordinator.api("POST", "/api/v1/visits", json=seed_visit_payload(world, people))).json()
+    original = jpeg_with_gps()
+    assert Image.open(io.BytesIO(original)).getexif().get(0x8825)  # the test photo does carry a GPS position
+    partner = await client_for("partner_a")
+    added = await partner.api(
+        "POST",
+        f"/api/v1/visits/{visit['id']}/photos",
+        files={"file": ("2025-11-30-hop-tac-02.jpg", original, "image/jpeg")},
+        data={"caption": "Vue d’ensemble de la séance de travail · 工作会议全景"},
+    )
+    assert added.status_code == 201, added.text
+    photo = added.json()
+    assert (photo["width"], photo["height"], photo["position"]) == (1200, 800, 0)
+    stored = await coordinator.get(f"/attachments/{photo['attachment_id']}")
+    cleaned = Image.open(io.BytesIO(stored.content))
+    assert cleaned.format == "JPEG" and not cleaned.getexif()  # no camera, no GPS
+    thumb = await coordinator.get(f"/visits/photos/{photo['id']}/thumbnail")
+    assert thumb.status_code == 200 and max(Image.open(io.BytesIO(thumb.content)).size) == 480
+    second = await coordinator.api(
+        "POST",
+        f"/api/v1/visits/{visit['id']}/photos",
+        files={"file": ("b.png", _png(), "image/png")},
+        data={"caption": "Ông Nguyễn Xuân Dũng chủ trì cuộc họp"},
+    )
+    listed = (await coordinator.api("GET", f"/api/v1/visits/{visit['id']}/photos")).json()
+    assert [p["caption"] for p in listed] == [
+        "Vue d’ensemble de la séance de travail · 工作会议全景",
+        "Ông Nguyễn Xuân Dũng chủ trì cuộc họp",
+    ]
+    assert second.status_code == 201
+    page = await coordinator.get(f"/visits/{visit['id']}")
+    assert "工作会议全景" in page.text and f"/visits/photos/{photo['id']}/thumbnail" in page.text
+    not_image = await coordinator.api(
+        "POST", f"/api/v1/visits/{visit['id']}/photos", files={"file": ("notes.jpg", b"%PDF-1.4 not a photo", "image/jpeg")}
+    )
+    assert not_image.status_code == 422 and "not an image" in not_image.json()["errors"]["file"]
+    too_large = await coordinator.api(
+        "POST",
+        f"/api/v1/visits/{visit['id']}/photos",
+        files={"file": ("big.jpg", original + b"\0" * settings.upload_max_bytes, "image/jpeg")},
+    )
+    assert too_large.status_code == 422 and "limit" in too_large.json()["errors"]["file"]
+    outsider = await client_for("partner_b")
+    assert (
+        await outsider.api("POST", f"/api/v1/visits/{visit['id']}/photos", files={"file": ("x.jpg", original, "image/jpeg")})
+    ).status_code == 404
+    assert (await outsider.get(f"/visits/photos/{photo['id']}/thumbnail")).status_code == 404
+
+
+def _png() -> bytes:
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGBA", (300, 200), (200, 50, 50, 255)).save(buffer, format="PNG")
+    return buffer.getvalue()

@@ -1,0 +1,163 @@
+"""Visit photos: images only, metadata (EXIF, GPS) stripped, a thumbnail made, shown in the order and with the
+captions the coordinator gives them. The cleaned image is stored as the visit's attachment."""
+
+import asyncio
+import hashlib
+import io
+import uuid
+
+import msgspec
+from PIL import Image, ImageOps, UnidentifiedImageError
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import Field, SQLModel
+
+from cooperation import audit, files
+from cooperation.auth.access import Principal
+from cooperation.db import new_id, table
+from cooperation.errors import ForbiddenError, NotFoundError, ValidationFailed
+from cooperation.records import nfc
+from cooperation.settings import Settings
+
+THUMBNAIL_SIZE = (480, 480)
+MAX_PIXELS = 60_000_000  # refuse decompression bombs well before Pillow's own limit
+FORMATS = {"JPEG": ("image/jpeg", ".jpg"), "PNG": ("image/png", ".png"), "WEBP": ("image/webp", ".webp")}
+
+
+class VisitPhoto(SQLModel, table=True):
+    __tablename__ = "visit_photo"
+
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    visit_id: uuid.UUID = Field(foreign_key="visit.id", index=True)
+    attachment_id: uuid.UUID = Field(foreign_key="attachment.id")
+    caption: str = Field(default="", max_length=1000)
+    position: int = 0
+    width: int
+    height: int
+    thumbnail_sha256: str = Field(max_length=64)
+
+
+class PhotoOut(msgspec.Struct):
+    id: uuid.UUID
+    attachment_id: uuid.UUID
+    caption: str
+    position: int
+    width: int
+    height: int
+
+
+class CleanImage(msgspec.Struct):
+    content: bytes
+    content_type: str
+    extension: str
+    width: int
+    height: int
+    thumbnail: bytes
+
+
+def clean_image(content: bytes) -> CleanImage:
+    """Decode, apply the EXIF orientation, re-encode without any metadata, and make a JPEG thumbnail.
+
+    Raises ValidationFailed when the bytes are not an image we accept.
+    """
+    try:
+        with Image.open(io.BytesIO(content)) as probe:
+            kind = probe.format or ""
+            if kind not in FORMATS:
+                raise ValidationFailed({"file": f"is a {kind or 'file'} image; photos must be JPEG, PNG or WebP"})
+            if probe.width * probe.height > MAX_PIXELS:
+                raise ValidationFailed({"file": f"is {probe.width}×{probe.height} pixels; at most {MAX_PIXELS // 1_000_000} megapixels"})
+            image = ImageOps.exif_transpose(probe)
+            image.load()
+    except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as exc:
+        raise ValidationFailed({"file": "is not an image (photos must be JPEG, PNG or WebP)"}) from exc
+    mime, extension = FORMATS[kind]
+    if kind == "JPEG" and image.mode not in ("RGB", "L"):
+        image = image.convert("RGB")
+    cleaned = io.BytesIO()
+    # Saved afresh with no exif/icc/xmp argument: EXIF (camera, GPS position, time) does not survive.
+    image.save(cleaned, format=kind, **({"quality": 90} if kind in ("JPEG", "WEBP") else {}))
+    thumb = image.copy()
+    thumb.thumbnail(THUMBNAIL_SIZE)
+    if thumb.mode not in ("RGB", "L"):
+        thumb = thumb.convert("RGB")
+    small = io.BytesIO()
+    thumb.save(small, format="JPEG", quality=82)
+    return CleanImage(
+        content=cleaned.getvalue(),
+        content_type=mime,
+        extension=extension,
+        width=image.width,
+        height=image.height,
+        thumbnail=small.getvalue(),
+    )
+
+
+async def add_photo(
+    session: AsyncSession,
+    principal: Principal,
+    settings: Settings,
+    visit_id: uuid.UUID,
+    *,
+    filename: str,
+    content: bytes,
+    caption: str | None,
+) -> uuid.UUID:
+    owner = await files.resolve_owner(session, principal, "visit", visit_id)
+    if not owner.may_add:
+        raise ForbiddenError(f"You may not add photos to {owner.label}.")
+    if not content:
+        raise ValidationFailed({"file": "choose a photo to upload"})
+    if len(content) > settings.upload_max_bytes:
+        raise ValidationFailed({"file": f"is {len(content) / 1048576:.1f} MiB; the limit is {settings.upload_max_bytes / 1048576:.0f} MiB"})
+    image = await asyncio.to_thread(clean_image, content)  # decoding a large photo must not stall other requests
+    stem = (filename.rsplit(".", 1)[0] or "photo")[:200]
+    attachment_id = await files.add_attachment(
+        session,
+        principal,
+        settings,
+        owner_type="visit",
+        owner_id=visit_id,
+        filename=stem + image.extension,
+        content=image.content,
+        title=(caption or stem)[:300],
+        language=None,
+        commit=False,
+    )
+    thumb_digest = hashlib.sha256(image.thumbnail).hexdigest()
+    files.store(settings, image.thumbnail, thumb_digest)
+    position = int(await session.scalar(select(func.count()).select_from(VisitPhoto).where(table(VisitPhoto).c.visit_id == visit_id)) or 0)
+    photo = VisitPhoto(
+        visit_id=visit_id,
+        attachment_id=attachment_id,
+        caption=nfc((caption or "").strip()),
+        position=position,
+        width=image.width,
+        height=image.height,
+        thumbnail_sha256=thumb_digest,
+    )
+    session.add(photo)
+    audit.record(session, principal, "add_photo", "visit", visit_id, summary=f"Photo added: {photo.caption[:200] or stem}")
+    await session.commit()
+    return photo.id
+
+
+async def list_photos(session: AsyncSession, visit_id: uuid.UUID) -> list[PhotoOut]:
+    """Callers have already checked that the visit is visible."""
+    p = table(VisitPhoto).c
+    a = table(files.Attachment).c
+    rows = await session.execute(
+        select(p.id, p.attachment_id, p.caption, p.position, p.width, p.height)
+        .join(table(files.Attachment), a.id == p.attachment_id)
+        .where(p.visit_id == visit_id, a.archived_at.is_(None))
+        .order_by(p.position)
+    )
+    return [PhotoOut(*row) for row in rows]
+
+
+async def thumbnail_path(session: AsyncSession, principal: Principal, settings: Settings, photo_id: uuid.UUID) -> str:
+    photo = await session.get(VisitPhoto, photo_id)
+    if photo is None:
+        raise NotFoundError("photo")
+    await files.resolve_owner(session, principal, "visit", photo.visit_id)
+    return str(files.storage_path(settings, photo.thumbnail_sha256))
