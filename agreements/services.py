@@ -891,3 +891,40 @@ async def status_counts(session: AsyncSession, principal: Principal) -> dict[str
         select(A.status, func.count()).where(agreement_visibility(principal), A.archived_at.is_(None)).group_by(A.status)
     )
     return {status: count for status, count in rows}
+
+
+async def calendar_events(session: AsyncSession, principal: Principal, start: date, end: date) -> list[Any]:
+    """Expiry and notice dates of in-force agreements the person may see."""
+    from cooperation.calendar import CalendarEvent
+
+    rows = await session.execute(
+        select(A.id, A.reference, A.title, A.expires_on, A.notice_period_days)
+        .where(agreement_visibility(principal), A.archived_at.is_(None), A.status == S.IN_FORCE.value, A.expires_on.is_not(None))
+        .where(A.expires_on >= start, A.expires_on <= end + timedelta(days=3650))
+    )
+    events = []
+    for agreement_id, reference, title, expires_on, notice_days in rows:
+        if expires_on <= end:
+            events.append(
+                CalendarEvent(
+                    uid=f"agreement-expiry-{agreement_id}",
+                    summary=f"Agreement {reference} expires",
+                    start=expires_on,
+                    end=expires_on,
+                    description=title,
+                    url=f"/agreements/{agreement_id}",
+                )
+            )
+        notice_by = notice_date(expires_on, notice_days)
+        if notice_by is not None and start <= notice_by <= end:
+            events.append(
+                CalendarEvent(
+                    uid=f"agreement-notice-{agreement_id}",
+                    summary=f"Notice deadline for {reference}",
+                    start=notice_by,
+                    end=notice_by,
+                    description=title,
+                    url=f"/agreements/{agreement_id}",
+                )
+            )
+    return events

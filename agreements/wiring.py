@@ -8,5 +8,6 @@ jobs = scheduled.jobs
 sharing_sources = [services.institutions_sharing_with]
 attachment_owners = {"agreement": services.attachment_owner}
 dashboard_panels = [views.dashboard_panel]
+calendar_sources = [services.calendar_events]
 demo_loaders = [demo.load_demo]
 scale_loaders = [demo.load_scale]

@@ -26,7 +26,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agreements import wiring as agreements_wiring
-from cooperation import comments, dashboard, files, followups
+from cooperation import calendar, comments, dashboard, files, followups
 from cooperation.auth import api as auth_api
 from cooperation.auth import views as auth_views
 from cooperation.auth.access import Principal
@@ -51,6 +51,7 @@ def import_all_models() -> None:
     import agreements.models  # noqa: F401
     import cooperation.audit
     import cooperation.auth.models
+    import cooperation.calendar
     import cooperation.comments
     import cooperation.files
     import cooperation.followups
@@ -167,6 +168,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
         partners_services.register_sharing_source(source)
     for kind, resolver in {**agreements_wiring.attachment_owners, **exchanges_wiring.attachment_owners}.items():
         files.register_owner(kind, resolver)
+    for events in [*agreements_wiring.calendar_sources, *exchanges_wiring.calendar_sources, followups.calendar_events]:
+        calendar.register_source(events)
     for panel in [*agreements_wiring.dashboard_panels, followups.dashboard_panel]:
         dashboard.register_panel(panel)
 
@@ -189,6 +192,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             *files.routes,
             *comments.routes,
             *followups.routes,
+            *calendar.routes,
             *partners_views.routes,
             *partners_api.routes,
             *agreements_wiring.routes,

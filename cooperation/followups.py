@@ -268,3 +268,24 @@ async def dashboard_panel(session: AsyncSession, principal: Principal) -> Any:
 
     items = await due_for(session, principal)
     return Panel(title="Your follow-up actions", template="components/_followups_dashboard.html", order=5, context={"items": items})
+
+
+async def calendar_events(session: AsyncSession, principal: Principal, start: date, end: date) -> list[Any]:
+    """Due dates of the open actions this person (or, for a partner, its institution) owns."""
+    from cooperation.calendar import CalendarEvent
+
+    owned = [P.email == principal.email]
+    if principal.is_partner and principal.institution_id is not None:
+        owned.append(F.responsible_institution_id == principal.institution_id)
+    rows = await session.execute(_select().where(or_(*owned), F.status.in_(OPEN_STATES), F.due_on >= start, F.due_on <= end))
+    return [
+        CalendarEvent(
+            uid=f"follow-up-{r.id}",
+            summary=f"Due: {r.text}",
+            start=r.due_on,
+            end=r.due_on,
+            description=f"Responsible: {r.code}" + (f", {r.name}" if r.name else ""),
+            url=("/visits/" if r.owner_type == "visit" else f"/{r.owner_type}s/") + f"{r.owner_id}#follow-ups",
+        )
+        for r in rows
+    ]

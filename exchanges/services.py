@@ -440,3 +440,46 @@ async def attachment_owner(session: AsyncSession, principal: Principal, visit_id
         url=f"/visits/{visit_id}",
         may_add=principal.manages_records or (principal.is_partner and takes_part),
     )
+
+
+async def calendar_events(session: AsyncSession, principal: Principal, start: date, end: date) -> list[Any]:
+    """Visits in the window that the person may see, with their participants (two queries)."""
+    from cooperation.calendar import CalendarEvent
+
+    host = table(Institution).alias("host")
+    visiting = table(Institution).alias("visiting")
+    rows = (
+        await session.execute(
+            select(V.id, V.title, V.starts_on, V.ends_on, V.city, V.venue, V.theme, V.status, host.c.code, visiting.c.code)
+            .select_from(
+                table(Visit).join(host, host.c.id == V.host_institution_id).join(visiting, visiting.c.id == V.visiting_institution_id)
+            )
+            .where(
+                visit_visibility(principal), V.archived_at.is_(None), V.status != S.CANCELLED.value, V.ends_on >= start, V.starts_on <= end
+            )
+        )
+    ).all()
+    people: dict[uuid.UUID, list[str]] = {}
+    if rows:
+        for visit_id, name, native, role, code in await session.execute(
+            select(VP.visit_id, P.name, P.name_native, VP.role, I.code)
+            .select_from(
+                table(VisitParticipant).join(table(Person), P.id == VP.person_id).join(table(Institution), I.id == P.institution_id)
+            )
+            .where(VP.visit_id.in_([r[0] for r in rows]))
+            .order_by(VP.visit_id, VP.side, VP.position)
+        ):
+            people.setdefault(visit_id, []).append(f"{native or name} ({role.replace('_', ' ')}, {code})")
+    return [
+        CalendarEvent(
+            uid=f"visit-{r[0]}",
+            summary=f"Visit: {r[1]} ({r[9]} → {r[8]})",
+            start=r[2],
+            end=r[3],
+            description=(r[6] or "") + (f"\nStatus: {r[7].replace('_', ' ')}"),
+            location=", ".join(x for x in (r[5], r[4]) if x) or None,
+            url=f"/visits/{r[0]}",
+            attendees=people.get(r[0], []),
+        )
+        for r in rows
+    ]

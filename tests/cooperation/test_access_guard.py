@@ -15,6 +15,7 @@ PUBLIC = {
     ("POST", "/login/demo"),
     ("GET", "/auth/sso/{code:str}"),
     ("GET", "/auth/sso/{code:str}/callback"),
+    ("GET", "/calendar/{token:str}/libcoop.ics"),  # the secret in the address is the credential
     ("GET", "/static/{file_path:path}"),
     ("HEAD", "/static/{file_path:path}"),
 }

@@ -289,3 +289,50 @@ def _png() -> bytes:
     buffer = io.BytesIO()
     Image.new("RGBA", (300, 200), (200, 50, 50, 255)).save(buffer, format="PNG")
     return buffer.getvalue()
+
+
+async def test_calendar_feed(app, client_for, world, people):
+    import re
+
+    import icalendar
+
+    from tests.conftest import http_client
+
+    coordinator = await client_for("coordinator")
+    visit = (
+        await coordinator.api(
+            "POST", "/api/v1/visits", json=seed_visit_payload(world, people, starts_on="2026-12-07", ends_on="2026-12-10", agenda=[])
+        )
+    ).json()
+    await coordinator.api(
+        "POST",
+        f"/api/v1/follow-ups/visit/{visit['id']}",
+        json={
+            "text": "Send the ancient-books platform documentation",
+            "responsible_institution_id": str(world.nlc),
+            "due_on": "2027-01-31",
+        },
+    )
+    partner = await client_for("partner_a")
+    page = await partner.form("/account/calendar", {})
+    url = re.search(r'<code id="feed-url">([^<]+)</code>', page.text).group(1)
+    path = url.split("testserver", 1)[1]
+    async with http_client(app) as calendar_program:  # no cookies: the secret in the address is the credential
+        response = await calendar_program.get(path)
+        assert response.status_code == 200 and response.headers["content-type"].startswith("text/calendar")
+        parsed = icalendar.Calendar.from_ical(response.content)
+        events = {str(e["summary"]): e for e in parsed.walk("VEVENT")}
+        visit_event = events["Visit: Working visit of National Library of China experts (NLC → NLV)"]
+        assert visit_event.decoded("dtstart") == date(2026, 12, 7)
+        assert visit_event.decoded("dtend") == date(2026, 12, 11)  # all-day range: the day after the last day
+        assert "Rong Jie (head of delegation, NLC)" in str(visit_event["description"])
+        assert "Nguyễn Xuân Dũng (chair, NLV)" in str(visit_event["description"])
+        due = events["Due: Send the ancient-books platform documentation"]
+        assert due.decoded("dtstart") == date(2027, 1, 31)
+        await partner.form("/account/calendar/revoke", {})
+        assert (await calendar_program.get(path)).status_code == 404
+    outsider = await client_for("partner_b")
+    page_b = await outsider.form("/account/calendar", {})
+    path_b = re.search(r'<code id="feed-url">([^<]+)</code>', page_b.text).group(1).split("testserver", 1)[1]
+    async with http_client(app) as calendar_program:
+        assert "Working visit" not in (await calendar_program.get(path_b)).text
