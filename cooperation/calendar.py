@@ -4,6 +4,7 @@ The feed holds what that person may see: visits (multi-day, as all-day ranges), 
 agreement expiry dates. Domains contribute events through `register_source` (app.py wires them).
 """
 
+import calendar as stdlib_calendar
 import hashlib
 import secrets
 import uuid
@@ -27,6 +28,7 @@ from cooperation.auth.access import Principal, Role
 from cooperation.auth.middleware import PUBLIC_OPT
 from cooperation.auth.models import User
 from cooperation.db import UTCDateTime, new_id, utcnow
+from cooperation.errors import ValidationFailed
 from cooperation.web import render, see_other
 
 WINDOW_PAST = timedelta(days=365)
@@ -195,4 +197,24 @@ async def calendar_revoke(db: NamedDependency[AsyncSession], principal: NamedDep
     return see_other("/account/calendar")
 
 
-routes = [feed, calendar_page, calendar_create, calendar_revoke]
+@get("/calendar", name="calendar_month")
+async def month_view(request: Request[Any, Any, Any], db: NamedDependency[AsyncSession], principal: NamedDependency[Principal]) -> Template:
+    """A month grid and, below it, the same month as an agenda."""
+    raw = request.query_params.get("month") or utcnow().date().strftime("%Y-%m")
+    try:
+        first = datetime.strptime(raw + "-01", "%Y-%m-%d").date()
+    except ValueError:
+        raise ValidationFailed({"month": f"{raw!r} is not a month such as 2025-11"}) from None
+    last = first.replace(day=stdlib_calendar.monthrange(first.year, first.month)[1])
+    events: list[CalendarEvent] = []
+    for source in _sources:
+        events += await source(db, principal, first, last)
+    events.sort(key=lambda e: (e.start, e.summary))
+    weeks = stdlib_calendar.Calendar(firstweekday=0).monthdatescalendar(first.year, first.month)
+    by_day = {day: [e for e in events if e.start <= day <= e.end] for week in weeks for day in week}
+    previous = (first - timedelta(days=1)).strftime("%Y-%m")
+    following = (last + timedelta(days=1)).strftime("%Y-%m")
+    return render(request, "calendar.html", first=first, weeks=weeks, by_day=by_day, events=events, previous=previous, following=following)
+
+
+routes = [feed, calendar_page, calendar_create, calendar_revoke, month_view]

@@ -200,6 +200,7 @@ ROUTES: dict[str, tuple[str, list[str] | None]] = {
     "comment_create": ("agreement.upload", AGREEMENT_TARGETS),
     "comment_archive": ("comment.manage", AGREEMENT_TARGETS),
     "api_follow_ups_mine": ("any", None),
+    "calendar_month": ("any", None),
     "account_calendar": ("any", None),
     "account_calendar_create": ("any", None),
     "account_calendar_revoke": ("any", None),

@@ -336,3 +336,14 @@ async def test_calendar_feed(app, client_for, world, people):
     path_b = re.search(r'<code id="feed-url">([^<]+)</code>', page_b.text).group(1).split("testserver", 1)[1]
     async with http_client(app) as calendar_program:
         assert "Working visit" not in (await calendar_program.get(path_b)).text
+
+
+async def test_month_view(client_for, world, people):
+    coordinator = await client_for("coordinator")
+    await coordinator.api("POST", "/api/v1/visits", json=seed_visit_payload(world, people))
+    page = await coordinator.get("/calendar?month=2025-11")
+    assert page.status_code == 200 and "November 2025" in page.text
+    assert page.text.count("Visit: Working visit of National Library of China experts") == 5  # four days in the grid + the agenda
+    assert "2025-11-26 – 2025-11-29" in page.text
+    bad = await coordinator.get("/calendar?month=November")
+    assert bad.status_code == 422 and "is not a month" in bad.text
