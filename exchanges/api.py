@@ -14,7 +14,16 @@ from cooperation.auth.access import Principal
 from cooperation.errors import ValidationFailed
 from cooperation.records import DEFAULT_PER_PAGE
 from cooperation.web import PageNumber, PerPage
-from exchanges import photos, services
+from exchanges import expert_services, photos, services
+from exchanges.expert_schemas import (
+    ExchangeIn,
+    ExchangeOut,
+    ExchangePage,
+    ExchangeStatus,
+    ExchangeTransitionIn,
+    ExchangeUpdate,
+    ExpertConfirmationIn,
+)
 from exchanges.schemas import Direction, VisitIn, VisitOut, VisitPage, VisitStatus, VisitTransitionIn, VisitUpdate
 
 
@@ -131,4 +140,74 @@ async def read_photo(request: Request) -> tuple[str, bytes, str | None]:
     return upload.filename or "photo", await upload.read(), caption if isinstance(caption, str) else None
 
 
-routes = [VisitApi, VisitPhotoApi]
+class ExpertExchangeApi(Controller):
+    path = "/api/v1/exchanges"
+    tags = ("expert exchanges",)
+
+    @get("/", name="api_exchanges")
+    async def list_exchanges(
+        self,
+        db: NamedDependency[AsyncSession],
+        principal: NamedDependency[Principal],
+        page: PageNumber = 1,
+        per_page: PerPage = DEFAULT_PER_PAGE,
+        sort: FromQuery[str | None] = None,
+        q: FromQuery[str | None] = None,
+        status: FromQuery[ExchangeStatus | None] = None,
+    ) -> ExchangePage:
+        """Individual expert exchanges you may see, newest first."""
+        return await expert_services.list_exchanges(
+            db, principal, page=page, per_page=per_page, sort=sort, q=q, status=status.value if status else None
+        )
+
+    @post("/", name="api_exchange_create")
+    async def propose(
+        self, db: NamedDependency[AsyncSession], principal: NamedDependency[Principal], data: JSONBody[ExchangeIn]
+    ) -> ExchangeOut:
+        """Propose an expert's stay (a partner: one of its own experts, confirmed by proposing)."""
+        exchange_id = await expert_services.propose(db, principal, data)
+        return await expert_services.get(db, principal, exchange_id)
+
+    @get("/{exchange_id:uuid}", name="api_exchange")
+    async def get_exchange(
+        self, db: NamedDependency[AsyncSession], principal: NamedDependency[Principal], exchange_id: FromPath[uuid.UUID]
+    ) -> ExchangeOut:
+        return await expert_services.get(db, principal, exchange_id)
+
+    @put("/{exchange_id:uuid}", name="api_exchange_update")
+    async def update(
+        self,
+        db: NamedDependency[AsyncSession],
+        principal: NamedDependency[Principal],
+        exchange_id: FromPath[uuid.UUID],
+        data: JSONBody[ExchangeUpdate],
+    ) -> ExchangeOut:
+        await expert_services.update(db, principal, exchange_id, data)
+        return await expert_services.get(db, principal, exchange_id)
+
+    @post("/{exchange_id:uuid}/confirm-expert", name="api_exchange_confirm", status_code=200)
+    async def confirm(
+        self,
+        db: NamedDependency[AsyncSession],
+        principal: NamedDependency[Principal],
+        exchange_id: FromPath[uuid.UUID],
+        data: JSONBody[ExpertConfirmationIn],
+    ) -> ExchangeOut:
+        """The expert's own institution confirms (or withdraws) the expert."""
+        await expert_services.confirm_expert(db, principal, exchange_id, data)
+        return await expert_services.get(db, principal, exchange_id)
+
+    @post("/{exchange_id:uuid}/transition", name="api_exchange_transition", status_code=200)
+    async def transition(
+        self,
+        db: NamedDependency[AsyncSession],
+        principal: NamedDependency[Principal],
+        exchange_id: FromPath[uuid.UUID],
+        data: JSONBody[ExchangeTransitionIn],
+    ) -> ExchangeOut:
+        """proposed → approved (expert confirmed) → under way → completed (outcome recorded), or cancelled with a note."""
+        await expert_services.transition(db, principal, exchange_id, data)
+        return await expert_services.get(db, principal, exchange_id)
+
+
+routes = [VisitApi, VisitPhotoApi, ExpertExchangeApi]

@@ -82,3 +82,26 @@ class VisitGift(SQLModel, table=True):
     direction: str = Field(max_length=10)  # given / received
     description: str = Field(max_length=500)
     position: int = 0
+
+
+class ExpertExchange(RecordBase, table=True):
+    """One expert's stay at a partner library (either way), from proposal to the report at the end."""
+
+    __tablename__ = "expert_exchange"
+
+    expert_person_id: uuid.UUID = Field(foreign_key="person.id", index=True)
+    home_institution_id: uuid.UUID = Field(foreign_key="institution.id", index=True)
+    host_institution_id: uuid.UUID = Field(foreign_key="institution.id", index=True)
+    starts_on: date = Field(index=True)
+    ends_on: date
+    field_of_work: str = Field(max_length=200)
+    purpose: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    status: str = Field(default="proposed", max_length=20, index=True)
+    status_note: str | None = Field(default=None, max_length=1000)
+    expert_confirmed: bool = False
+    agreement_id: uuid.UUID | None = Field(default=None, foreign_key="agreement.id", nullable=True)
+    funding: str | None = Field(default=None, max_length=300)
+    funding_amount: Decimal | None = Field(default=None, sa_column=Column(Numeric(14, 2), nullable=True))
+    funding_currency: str | None = Field(default=None, max_length=3)
+    outcome: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    search_text: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))

@@ -53,6 +53,8 @@ class Scene:
     visits: dict[str, str]
     follow_ups: dict[str, str]
     photos: dict[str, str]
+    exchanges: dict[str, str]
+    experts: dict[str, str]
     institutions: dict[str, str]
     people: dict[str, str]
     provider: str
@@ -71,6 +73,12 @@ def expect(kind: str, role: str, target: str | None) -> set[int]:
         return {200, 201, 204, 303, 409}
     if kind == "visit.read":
         return {200} if staff or target in VISITS_SEEN.get(role, set()) else {404}
+    if kind == "exchange.propose":  # the body proposes an NLC expert: staff and NLC's partner may
+        return ALLOWED if manager or role == "partner_a" else ({422} if role == "partner_b" else {403})
+    if kind == "exchange.own":  # the expert's own institution (or staff) changes it
+        if not (staff or target in VISITS_SEEN.get(role, set())):
+            return {404}
+        return ALLOWED if manager or partner else {403}
     if kind == "visit.party":  # the follow-up owned by the visiting institution: its partner may update it
         if not (staff or target in VISITS_SEEN.get(role, set())):
             return {404}
@@ -118,7 +126,9 @@ def expect(kind: str, role: str, target: str | None) -> set[int]:
 
 # route name -> (kind, which targets, how to send it). A new route without an entry fails the test.
 AGREEMENT_TARGETS = ["A", "B", "AB", "INT"]
-VISIT_TARGETS = ["VA", "VB"]  # an incoming visit from NLC (partner A's), one from BnF (partner B's)
+# VA: an incoming visit from NLC and an NLC expert coming to NLV (partner A's); VB: the same from BnF (partner B's).
+VISIT_TARGETS = ["VA", "VB"]
+EXCHANGE_TARGETS = ["VA", "VB"]
 INSTITUTION_TARGETS = ["NLC", "BNF", "NLV", "NDL"]
 ROUTES: dict[str, tuple[str, list[str] | None]] = {
     "home": ("any", None),
@@ -200,6 +210,12 @@ ROUTES: dict[str, tuple[str, list[str] | None]] = {
     "comment_create": ("agreement.upload", AGREEMENT_TARGETS),
     "comment_archive": ("comment.manage", AGREEMENT_TARGETS),
     "api_follow_ups_mine": ("any", None),
+    "api_exchanges": ("any", None),
+    "api_exchange": ("visit.read", EXCHANGE_TARGETS),
+    "api_exchange_create": ("exchange.propose", None),
+    "api_exchange_update": ("exchange.own", EXCHANGE_TARGETS),
+    "api_exchange_confirm": ("exchange.own", EXCHANGE_TARGETS),
+    "api_exchange_transition": ("visit.manage", EXCHANGE_TARGETS),
     "calendar_month": ("any", None),
     "account_calendar": ("any", None),
     "account_calendar_create": ("any", None),
@@ -285,7 +301,7 @@ async def build_scene(app, world, coordinator: Client) -> Scene:
         db.add(provider)
         await db.commit()
     token = (await coordinator.api("POST", "/api/v1/tokens", json={"name": "matrix"})).json()["id"]
-    visits, follow_ups, photos = {}, {}, {}
+    visits, follow_ups, photos, exchanges, experts = {}, {}, {}, {}, {}
     for key, visitor in (("VA", world.nlc), ("VB", world.bnf)):
         payload = {
             "title": f"Visit {key}",
@@ -302,6 +318,20 @@ async def build_scene(app, world, coordinator: Client) -> Scene:
         follow_ups[key] = action.json()["id"]
         photo = await coordinator.api("POST", f"/api/v1/visits/{visits[key]}/photos", files={"file": ("p.png", PNG, "image/png")})
         photos[key] = photo.json()["id"]
+        expert = await coordinator.api("POST", "/api/v1/people", json={"name": f"Expert {key}", "institution_id": str(visitor)})
+        exchange = await coordinator.api(
+            "POST",
+            "/api/v1/exchanges",
+            json={
+                "expert_person_id": expert.json()["id"],
+                "host_institution_id": str(world.home),
+                "starts_on": "2026-05-04",
+                "ends_on": "2026-05-08",
+                "field_of_work": "Conservation",
+            },
+        )
+        exchanges[key] = exchange.json()["id"]
+        experts[key] = expert.json()["id"]
     return Scene(
         agreements,
         commitments,
@@ -310,6 +340,8 @@ async def build_scene(app, world, coordinator: Client) -> Scene:
         visits,
         follow_ups,
         photos,
+        exchanges,
+        experts,
         {k: str(v) for k, v in codes.items()},
         people,
         str(provider.id),
@@ -328,6 +360,8 @@ def request_for(method: str, path: str, name: str, target: str | None, scene: Sc
             return scene.commitments[target or "A"]
         if key == "attachment_id":
             return scene.attachments[target or "A"]
+        if key == "exchange_id":
+            return scene.exchanges[target or "VA"]
         if key == "photo_id":
             return scene.photos[target or "VA"]
         if key == "follow_up_id":
@@ -450,6 +484,27 @@ def request_for(method: str, path: str, name: str, target: str | None, scene: Sc
         "api_follow_up_create": {"json": {"text": "More", "responsible_institution_id": str(world.home)}},
         "api_follow_up_progress": {"json": {"status": "in_progress", "version": 1}},
         "follow_up_progress": {"data": {"status": "in_progress", "version": "1"}},
+        "api_exchange_create": {
+            "json": {
+                "expert_person_id": scene.experts["VA"],
+                "host_institution_id": str(world.home),
+                "starts_on": "2026-06-01",
+                "ends_on": "2026-06-05",
+                "field_of_work": "Cataloguing",
+            }
+        },
+        "api_exchange_update": {
+            "json": {
+                "expert_person_id": scene.experts.get(target or "VA", scene.experts["VA"]),
+                "host_institution_id": str(world.home),
+                "starts_on": "2026-05-04",
+                "ends_on": "2026-05-08",
+                "field_of_work": "Conservation",
+                "version": 1,
+            }
+        },
+        "api_exchange_confirm": {"json": {"confirmed": True, "version": 1}},
+        "api_exchange_transition": {"json": {"to": "cancelled", "version": 1, "note": "matrix"}},
         "api_visit_photo_create": {"files": {"file": ("q.png", PNG, "image/png")}},
         "visit_photo_create": {"files": {"file": ("q.png", PNG, "image/png")}},
         "comment_create": {"data": {"body": "Agreed."}},

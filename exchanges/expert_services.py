@@ -1,0 +1,247 @@
+"""Every rule and every write for individual expert exchanges.
+
+Partners propose exchanges of their own experts and confirm their participation; the home institution's
+coordinators approve, run and close them. Whoever sees an exchange sees it whole; each changes only its part.
+"""
+
+import uuid
+from datetime import date
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cooperation import audit
+from cooperation.auth.access import Principal, may_change_part_of, require_manager, visible
+from cooperation.db import table
+from cooperation.errors import ForbiddenError, NotFoundError, StaleVersionError, TransitionRefused, ValidationFailed
+from cooperation.partners.models import Institution, Person
+from cooperation.records import changes_between, fetch_page, fold_for_search, nfc, order_by, row_to, search_terms, update_versioned
+from exchanges.expert_schemas import (
+    ExchangeIn,
+    ExchangeOut,
+    ExchangePage,
+    ExchangeRow,
+    ExchangeStatus,
+    ExchangeTransitionIn,
+    ExchangeUpdate,
+    ExpertConfirmationIn,
+)
+from exchanges.models import ExpertExchange
+
+X = table(ExpertExchange).c
+I = table(Institution).c  # noqa: E741
+P = table(Person).c
+S = ExchangeStatus
+TRANSITIONS: dict[ExchangeStatus, tuple[ExchangeStatus, ...]] = {
+    S.PROPOSED: (S.APPROVED, S.CANCELLED),
+    S.APPROVED: (S.UNDER_WAY, S.CANCELLED),
+    S.UNDER_WAY: (S.COMPLETED,),
+    S.COMPLETED: (),
+    S.CANCELLED: (S.PROPOSED,),
+}
+
+
+def exchange_visibility(principal: Principal) -> Any:
+    return visible(principal, participants=select(I.id).where(I.id.in_([X.home_institution_id, X.host_institution_id])))
+
+
+async def _clean(session: AsyncSession, principal: Principal, data: ExchangeIn) -> dict[str, Any]:
+    errors: dict[str, str] = {}
+    expert = await session.get(Person, data.expert_person_id)
+    if expert is None or expert.archived_at is not None:
+        raise ValidationFailed({"expert_person_id": "no such person"})
+    home = await session.scalar(select(I.id).where(I.is_home.is_(True)))
+    if data.ends_on < data.starts_on:
+        errors["ends_on"] = "the stay cannot end before it starts"
+    if data.host_institution_id == expert.institution_id:
+        errors["host_institution_id"] = "the host must be another institution than the expert's own"
+    elif home not in (data.host_institution_id, expert.institution_id):
+        errors["host_institution_id"] = "an exchange goes to or comes from the home institution"
+    if not may_change_part_of(principal, expert.institution_id):
+        errors["expert_person_id"] = "you may only propose experts of your own institution"
+    if await session.get(Institution, data.host_institution_id) is None:
+        errors["host_institution_id"] = "no such institution"
+    if (data.funding_amount is None) != (data.funding_currency is None):
+        errors["funding_currency"] = "give both the amount and its ISO 4217 currency"
+    if errors:
+        raise ValidationFailed(errors)
+    values: dict[str, Any] = {
+        "expert_person_id": data.expert_person_id,
+        "home_institution_id": expert.institution_id,
+        "host_institution_id": data.host_institution_id,
+        "starts_on": data.starts_on,
+        "ends_on": data.ends_on,
+        "field_of_work": nfc(data.field_of_work.strip()),
+        "purpose": nfc(data.purpose.strip()),
+        "agreement_id": data.agreement_id,
+        "funding": nfc(data.funding.strip()) if data.funding else None,
+        "funding_amount": data.funding_amount,
+        "funding_currency": data.funding_currency.upper() if data.funding_currency else None,
+        "outcome": nfc(data.outcome.strip()),
+    }
+    values["search_text"] = fold_for_search(expert.name, expert.name_native, values["field_of_work"], values["purpose"])
+    return values
+
+
+async def propose(session: AsyncSession, principal: Principal, data: ExchangeIn) -> uuid.UUID:
+    if not (principal.manages_records or principal.is_partner):
+        raise ForbiddenError("Your role may not propose exchanges.")
+    values = await _clean(session, principal, data)
+    exchange = ExpertExchange(**values, status=S.PROPOSED.value, expert_confirmed=principal.is_partner)
+    session.add(exchange)
+    await session.flush()
+    audit.record(
+        session, principal, "create", "expert_exchange", exchange.id, summary=f"Expert exchange proposed: {values['field_of_work']}"
+    )
+    await session.commit()
+    return exchange.id
+
+
+async def _row(session: AsyncSession, principal: Principal, exchange_id: uuid.UUID) -> Any:
+    row = (
+        (await session.execute(select(table(ExpertExchange)).where(X.id == exchange_id, exchange_visibility(principal)))).mappings().first()
+    )
+    if row is None:
+        raise NotFoundError("expert exchange")
+    return row
+
+
+async def update(session: AsyncSession, principal: Principal, exchange_id: uuid.UUID, data: ExchangeUpdate) -> None:
+    row = await _row(session, principal, exchange_id)
+    if not (principal.manages_records or (may_change_part_of(principal, row["home_institution_id"]) and row["status"] == S.PROPOSED.value)):
+        raise ForbiddenError("Partners may change only their own proposals, while they are proposed.")
+    values = await _clean(session, principal, data)
+    await update_versioned(session, ExpertExchange, exchange_id, data.version, values, what="expert exchange")
+    audit.record(
+        session,
+        principal,
+        "update",
+        "expert_exchange",
+        exchange_id,
+        summary="Expert exchange edited",
+        changes={k: v for k, v in changes_between(dict(row), values).items() if k != "search_text"},
+    )
+    await session.commit()
+
+
+async def confirm_expert(session: AsyncSession, principal: Principal, exchange_id: uuid.UUID, data: ExpertConfirmationIn) -> None:
+    """The expert's own institution (or a coordinator) confirms that the expert will go."""
+    row = await _row(session, principal, exchange_id)
+    if not may_change_part_of(principal, row["home_institution_id"]):
+        raise ForbiddenError("Only the expert's own institution confirms the expert.")
+    await update_versioned(session, ExpertExchange, exchange_id, data.version, {"expert_confirmed": data.confirmed}, what="expert exchange")
+    audit.record(
+        session,
+        principal,
+        "confirm_expert",
+        "expert_exchange",
+        exchange_id,
+        summary="Expert confirmed" if data.confirmed else "Expert confirmation withdrawn",
+    )
+    await session.commit()
+
+
+async def transition(
+    session: AsyncSession, principal: Principal, exchange_id: uuid.UUID, data: ExchangeTransitionIn, *, on: date | None = None
+) -> None:
+    row = await _row(session, principal, exchange_id)
+    require_manager(principal, "approve or close exchanges")
+    if row["version"] != data.version:
+        raise StaleVersionError("expert exchange")
+    current, target, today = ExchangeStatus(row["status"]), ExchangeStatus(data.to), on or date.today()
+    if target not in TRANSITIONS[current]:
+        allowed = ", ".join(t.value.replace("_", " ") for t in TRANSITIONS[current]) or "none (this is a final state)"
+        now, then = current.value.replace("_", " "), target.value.replace("_", " ")
+        raise TransitionRefused(f"An exchange that is {now} cannot become {then}; allowed next: {allowed}.")
+    if target is S.APPROVED and not row["expert_confirmed"]:
+        raise TransitionRefused("The expert's institution has not confirmed the expert yet.")
+    if target is S.UNDER_WAY and not row["starts_on"] <= today <= row["ends_on"]:
+        raise TransitionRefused(f"The stay runs from {row['starts_on'].isoformat()} to {row['ends_on'].isoformat()}.")
+    if target is S.COMPLETED and not row["outcome"]:
+        raise TransitionRefused("Record what was learned or transferred (the outcome) before closing the exchange.")
+    if target is S.CANCELLED and not (data.note and data.note.strip()):
+        raise TransitionRefused("Say why the exchange is cancelled (a note is required).")
+    values = {"status": target.value, "status_note": (data.note or "").strip() or None}
+    await update_versioned(session, ExpertExchange, exchange_id, data.version, values, what="expert exchange")
+    audit.record(session, principal, "transition", "expert_exchange", exchange_id, summary=f"{current.value} → {target.value}")
+    await session.commit()
+
+
+async def get(session: AsyncSession, principal: Principal, exchange_id: uuid.UUID) -> ExchangeOut:
+    await _row(session, principal, exchange_id)
+    home, host = table(Institution).alias("home"), table(Institution).alias("host")
+    row = (
+        await session.execute(
+            select(
+                X.id,
+                X.expert_person_id,
+                P.name,
+                P.name_native,
+                X.home_institution_id,
+                home.c.code,
+                X.host_institution_id,
+                host.c.code,
+                X.starts_on,
+                X.ends_on,
+                X.field_of_work,
+                X.purpose,
+                X.status,
+                X.status_note,
+                X.expert_confirmed,
+                X.agreement_id,
+                X.funding,
+                X.funding_amount,
+                X.funding_currency,
+                X.outcome,
+                X.version,
+                X.created_at,
+            )
+            .select_from(
+                table(ExpertExchange)
+                .join(table(Person), P.id == X.expert_person_id)
+                .join(home, home.c.id == X.home_institution_id)
+                .join(host, host.c.id == X.host_institution_id)
+            )
+            .where(X.id == exchange_id)
+        )
+    ).one()
+    return row_to(ExchangeOut, row)
+
+
+async def list_exchanges(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    page: int = 1,
+    per_page: int = 25,
+    sort: str | None = None,
+    q: str | None = None,
+    status: str | None = None,
+) -> ExchangePage:
+    home, host = table(Institution).alias("home"), table(Institution).alias("host")
+    statement = (
+        select(X.id, P.name, home.c.code, host.c.code, X.starts_on, X.ends_on, X.field_of_work, X.status, X.expert_confirmed)
+        .select_from(
+            table(ExpertExchange)
+            .join(table(Person), P.id == X.expert_person_id)
+            .join(home, home.c.id == X.home_institution_id)
+            .join(host, host.c.id == X.host_institution_id)
+        )
+        .where(exchange_visibility(principal), X.archived_at.is_(None))
+    )
+    for term in search_terms(q):
+        statement = statement.where(X.search_text.contains(term, autoescape=True))
+    if status:
+        statement = statement.where(X.status == status)
+    paged = await fetch_page(
+        session,
+        statement,
+        page=page,
+        per_page=per_page,
+        order=order_by(sort, {"starts_on": X.starts_on, "status": X.status}, "-starts_on"),
+        tiebreak=X.id,
+    )
+    return ExchangePage(
+        items=[row_to(ExchangeRow, r) for r in paged.rows], total=paged.total, total_exact=paged.total_exact, page=page, per_page=per_page
+    )
