@@ -7,7 +7,8 @@ from typing import Any
 from sqlalchemy import and_, delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from agreements.models import Agreement
+from agreements.models import Agreement, Commitment
+from agreements.services import link_commitment
 from cooperation import audit
 from cooperation.auth.access import Principal, require_manager, visible
 from cooperation.db import table
@@ -124,6 +125,15 @@ async def _clean(session: AsyncSession, principal: Principal, data: VisitIn, vis
         agreement = (await session.execute(select(A.id).where(A.id == data.agreement_id))).first()
         if agreement is None:
             errors["agreement_id"] = "no such agreement"
+    if data.commitment_ids:
+        commitments = table(Commitment).c
+        owned = set(
+            await session.scalars(
+                select(commitments.id).where(commitments.id.in_(data.commitment_ids), commitments.agreement_id == data.agreement_id)
+            )
+        )
+        if data.agreement_id is None or owned != set(data.commitment_ids):
+            errors["commitment_ids"] = "the commitments served must belong to the visit's agreement"
     if errors:
         raise ValidationFailed(errors)
     overlaps = await _overlaps(session, data, visit_id)
@@ -207,6 +217,7 @@ async def create_visit(session: AsyncSession, principal: Principal, data: VisitI
     session.add(visit)
     await session.flush()
     session.add_all(_children(visit.id, data, people))
+    await _link_commitments(session, principal, visit.id, data)
     audit.record(
         session,
         principal,
@@ -229,6 +240,7 @@ async def update_visit(session: AsyncSession, principal: Principal, visit_id: uu
     for model in (VisitParticipant, AgendaItem, VisitOutcome, VisitGift):
         await session.execute(delete(model).where(table(model).c.visit_id == visit_id))
     session.add_all(_children(visit_id, data, people))
+    await _link_commitments(session, principal, visit_id, data)
     audit.record(
         session,
         principal,
@@ -240,6 +252,13 @@ async def update_visit(session: AsyncSession, principal: Principal, visit_id: uu
     )
     await session.commit()
     return version
+
+
+async def _link_commitments(session: AsyncSession, principal: Principal, visit_id: uuid.UUID, data: VisitIn) -> None:
+    """The agreement's commitments this visit serves show it as fulfilling them."""
+    label = f"Visit “{nfc(data.title.strip())}” ({data.starts_on.isoformat()} – {data.ends_on.isoformat()})"
+    for commitment_id in data.commitment_ids:
+        await link_commitment(session, principal, commitment_id, record_type="visit", record_id=visit_id, label=label)
 
 
 async def _visible_row(session: AsyncSession, principal: Principal, visit_id: uuid.UUID) -> Any:

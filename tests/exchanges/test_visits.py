@@ -347,3 +347,26 @@ async def test_month_view(client_for, world, people):
     assert "2025-11-26 – 2025-11-29" in page.text
     bad = await coordinator.get("/calendar?month=November")
     assert bad.status_code == 422 and "is not a month" in bad.text
+
+
+async def test_visit_serving_a_commitment_shows_on_the_agreement(client_for, world, people):
+    coordinator = await client_for("coordinator")
+    agreement = (await coordinator.api("POST", "/api/v1/agreements", json=agreement_payload([world.home, world.nlc]))).json()
+    commitment = (
+        await coordinator.api(
+            "POST", f"/api/v1/agreements/{agreement['id']}/commitments", json={"text": "One expert visit each way per year"}
+        )
+    ).json()
+    other = (await coordinator.api("POST", "/api/v1/agreements", json=agreement_payload([world.home, world.nlc], reference="OTHER"))).json()
+    wrong = await coordinator.api(
+        "POST", "/api/v1/visits", json=seed_visit_payload(world, people, agreement_id=other["id"], commitment_ids=[commitment["id"]])
+    )
+    assert wrong.status_code == 422 and "commitment_ids" in wrong.json()["errors"]
+    visit = await coordinator.api(
+        "POST", "/api/v1/visits", json=seed_visit_payload(world, people, agreement_id=agreement["id"], commitment_ids=[commitment["id"]])
+    )
+    assert visit.status_code == 201, visit.text
+    linked = (await coordinator.api("GET", f"/api/v1/agreements/{agreement['id']}")).json()["commitments"][0]["links"]
+    assert [(link["record_type"], link["label"]) for link in linked] == [
+        ("visit", "Visit “Working visit of National Library of China experts” (2025-11-26 – 2025-11-29)")
+    ]
