@@ -24,7 +24,7 @@ from exchanges.expert_schemas import (
     ExchangeUpdate,
     ExpertConfirmationIn,
 )
-from exchanges.schemas import Direction, VisitIn, VisitOut, VisitPage, VisitStatus, VisitTransitionIn, VisitUpdate
+from exchanges.schemas import DelegationIn, Direction, VisitIn, VisitOut, VisitPage, VisitStatus, VisitTransitionIn, VisitUpdate
 
 
 class VisitApi(Controller):
@@ -97,6 +97,18 @@ class VisitApi(Controller):
     ) -> VisitOut:
         """proposed → confirmed → under way → completed, or cancelled (with a note); a refused move answers 409."""
         await services.transition(db, principal, visit_id, data)
+        return await services.get_visit(db, principal, visit_id)
+
+    @put("/{visit_id:uuid}/delegation", name="api_visit_delegation")
+    async def replace_delegation(
+        self,
+        db: NamedDependency[AsyncSession],
+        principal: NamedDependency[Principal],
+        visit_id: FromPath[uuid.UUID],
+        data: JSONBody[DelegationIn],
+    ) -> VisitOut:
+        """Set the delegation's members (the visiting institution's partners may, for their own people)."""
+        await services.replace_delegation(db, principal, visit_id, data.members, data.version)
         return await services.get_visit(db, principal, visit_id)
 
     @get("/{visit_id:uuid}/history", name="api_visit_history")

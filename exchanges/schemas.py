@@ -96,6 +96,18 @@ class VisitUpdate(VisitIn, forbid_unknown_fields=True):
     version: int = 0
 
 
+class DelegationMemberIn(msgspec.Struct, forbid_unknown_fields=True):
+    person_id: uuid.UUID
+    role: ParticipantRole = ParticipantRole.MEMBER
+    position_at_time: Annotated[str, msgspec.Meta(max_length=200)] | None = None
+    department_at_time: Annotated[str, msgspec.Meta(max_length=200)] | None = None
+
+
+class DelegationIn(msgspec.Struct, forbid_unknown_fields=True):
+    members: list[DelegationMemberIn]
+    version: int
+
+
 class VisitTransitionIn(msgspec.Struct, forbid_unknown_fields=True):
     to: VisitStatus
     version: int

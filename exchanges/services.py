@@ -10,9 +10,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from agreements.models import Agreement, Commitment
 from agreements.services import link_commitment
 from cooperation import audit
-from cooperation.auth.access import Principal, require_manager, visible
+from cooperation.auth.access import Principal, may_change_part_of, require_manager, visible
 from cooperation.db import table
-from cooperation.errors import ConflictError, NotFoundError, StaleVersionError, TransitionRefused, ValidationFailed
+from cooperation.errors import ConflictError, ForbiddenError, NotFoundError, StaleVersionError, TransitionRefused, ValidationFailed
 from cooperation.files import Owner
 from cooperation.partners.models import Institution, Person
 from cooperation.records import changes_between, fetch_page, fold_for_search, nfc, order_by, row_to, search_terms, update_versioned
@@ -502,3 +502,61 @@ async def calendar_events(session: AsyncSession, principal: Principal, start: da
         )
         for r in rows
     ]
+
+
+async def replace_delegation(session: AsyncSession, principal: Principal, visit_id: uuid.UUID, members: list[Any], version: int) -> int:
+    """The visiting institution's partners (or coordinators) set who travels: the delegation side only."""
+    row = await _visible_row(session, principal, visit_id)
+    if not may_change_part_of(principal, row["visiting_institution_id"]):
+        raise ForbiddenError("Only the visiting institution (or the cooperation department) may change the delegation.")
+    if row["status"] in (S.COMPLETED.value, S.CANCELLED.value):
+        raise ConflictError(f"The visit is {LABELS[VisitStatus(row['status'])]}; its delegation can no longer change.")
+    people = {
+        r.id: r
+        for r in await session.execute(
+            select(P.id, P.institution_id, P.position, P.department).where(P.id.in_([m.person_id for m in members]))
+        )
+    }
+    errors: dict[str, str] = {}
+    for index, member in enumerate(members):
+        person = people.get(member.person_id)
+        if person is None:
+            errors[f"members.{index}.person_id"] = "no such person"
+        elif principal.is_partner and person.institution_id != principal.institution_id:
+            errors[f"members.{index}.person_id"] = "a partner lists people of its own institution only"
+        if member.role.value in ("chair",):
+            errors[f"members.{index}.role"] = "the chair belongs to the host side"
+    if len({m.person_id for m in members}) != len(members):
+        errors["members"] = "a person is listed twice"
+    if errors:
+        raise ValidationFailed(errors)
+    before = [
+        str(p)
+        for p in await session.scalars(select(VP.person_id).where(VP.visit_id == visit_id, VP.side == "delegation").order_by(VP.position))
+    ]
+    new_version = await update_versioned(session, Visit, visit_id, version, {}, what="visit")
+    await session.execute(delete(VisitParticipant).where(VP.visit_id == visit_id, VP.side == "delegation"))
+    for position, member in enumerate(members):
+        person = people[member.person_id]
+        session.add(
+            VisitParticipant(
+                visit_id=visit_id,
+                person_id=member.person_id,
+                side="delegation",
+                role=member.role.value,
+                position=position,
+                position_at_time=member.position_at_time or person.position,
+                department_at_time=member.department_at_time or person.department,
+            )
+        )
+    audit.record(
+        session,
+        principal,
+        "update_delegation",
+        "visit",
+        visit_id,
+        summary="Delegation list changed",
+        changes={"delegation": [before, [str(m.person_id) for m in members]]},
+    )
+    await session.commit()
+    return new_version

@@ -73,6 +73,10 @@ def expect(kind: str, role: str, target: str | None) -> set[int]:
         return {200, 201, 204, 303, 409}
     if kind == "visit.read":
         return {200} if staff or target in VISITS_SEEN.get(role, set()) else {404}
+    if kind == "delegation":  # the body lists nobody: staff and the visiting institution's partner may set it
+        if not (staff or target in VISITS_SEEN.get(role, set())):
+            return {404}
+        return ALLOWED if manager or partner else {403}
     if kind == "exchange.propose":  # the body proposes an NLC expert: staff and NLC's partner may
         return ALLOWED if manager or role == "partner_a" else ({422} if role == "partner_b" else {403})
     if kind == "exchange.own":  # the expert's own institution (or staff) changes it
@@ -210,6 +214,7 @@ ROUTES: dict[str, tuple[str, list[str] | None]] = {
     "comment_create": ("agreement.upload", AGREEMENT_TARGETS),
     "comment_archive": ("comment.manage", AGREEMENT_TARGETS),
     "api_follow_ups_mine": ("any", None),
+    "api_visit_delegation": ("delegation", VISIT_TARGETS),
     "api_exchanges": ("any", None),
     "api_exchange": ("visit.read", EXCHANGE_TARGETS),
     "api_exchange_create": ("exchange.propose", None),
@@ -504,6 +509,7 @@ def request_for(method: str, path: str, name: str, target: str | None, scene: Sc
             }
         },
         "api_exchange_confirm": {"json": {"confirmed": True, "version": 1}},
+        "api_visit_delegation": {"json": {"members": [], "version": 1}},
         "api_exchange_transition": {"json": {"to": "cancelled", "version": 1, "note": "matrix"}},
         "api_visit_photo_create": {"files": {"file": ("q.png", PNG, "image/png")}},
         "visit_photo_create": {"files": {"file": ("q.png", PNG, "image/png")}},

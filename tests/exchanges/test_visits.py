@@ -370,3 +370,41 @@ async def test_visit_serving_a_commitment_shows_on_the_agreement(client_for, wor
     assert [(link["record_type"], link["label"]) for link in linked] == [
         ("visit", "Visit “Working visit of National Library of China experts” (2025-11-26 – 2025-11-29)")
     ]
+
+
+async def test_partner_sets_its_own_delegation(client_for, world, people):
+    coordinator = await client_for("coordinator")
+    visit = (await coordinator.api("POST", "/api/v1/visits", json=seed_visit_payload(world, people))).json()
+    partner = await client_for("partner_a")
+    interpreter = (
+        await partner.api(
+            "POST",
+            "/api/v1/people",
+            json={"name": "Wang Fang", "name_native": "王芳", "institution_id": str(world.nlc), "position": "Interpreter"},
+        )
+    ).json()
+    changed = await partner.api(
+        "PUT",
+        f"/api/v1/visits/{visit['id']}/delegation",
+        json={
+            "version": 1,
+            "members": [
+                {"person_id": people["rong"], "role": "head_of_delegation"},
+                {"person_id": people["luo"]},
+                {"person_id": interpreter["id"], "role": "interpreter"},
+            ],
+        },
+    )
+    assert changed.status_code == 200, changed.text
+    delegation = [(p["name_native"] or p["name"], p["role"]) for p in changed.json()["participants"] if p["side"] == "delegation"]
+    assert delegation == [("Rong Jie", "head_of_delegation"), ("Luo Chong", "member"), ("王芳", "interpreter")]
+    hosts = [p["name"] for p in changed.json()["participants"] if p["side"] == "host"]
+    assert hosts == ["Nguyen Xuan Dung", "Nguyen Ngoc Anh"]  # the host side is untouched
+    foreign = await partner.api(
+        "PUT", f"/api/v1/visits/{visit['id']}/delegation", json={"version": 2, "members": [{"person_id": people["dung"]}]}
+    )
+    assert foreign.status_code == 422 and "own institution" in foreign.json()["errors"]["members.0.person_id"]
+    outsider = await client_for("partner_b")
+    assert (await outsider.api("PUT", f"/api/v1/visits/{visit['id']}/delegation", json={"version": 2, "members": []})).status_code == 404
+    history = (await coordinator.api("GET", f"/api/v1/visits/{visit['id']}/history")).json()
+    assert history[0]["action"] == "update_delegation" and history[0]["actor_name"] == "Partner A"
