@@ -24,9 +24,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel, col
 
 from cooperation import audit
-from cooperation.auth.access import Principal, Role
+from cooperation.auth.access import Principal
 from cooperation.auth.middleware import PUBLIC_OPT
 from cooperation.auth.models import User
+from cooperation.auth.services import principal_of
 from cooperation.db import UTCDateTime, new_id, utcnow
 from cooperation.errors import ValidationFailed
 from cooperation.web import render, see_other
@@ -118,15 +119,7 @@ async def principal_for_feed(session: AsyncSession, token: str) -> Principal | N
     ).first()
     if row is None:
         return None
-    user = row[0]
-    return Principal(
-        user_id=user.id,
-        name=user.name,
-        email=user.email,
-        role=Role(user.role),
-        institution_id=user.institution_id,
-        time_zone=user.time_zone,
-    )
+    return principal_of(row[0])
 
 
 def render_ics(events: list[CalendarEvent], base_url: str) -> bytes:
