@@ -28,7 +28,7 @@ from cooperation import audit, comments, files
 from cooperation.auth.access import Principal, require_manager
 from cooperation.dashboard import Panel
 from cooperation.errors import ServiceError, ValidationFailed
-from cooperation.forms import parse_form
+from cooperation.forms import parse_form, parse_rows
 from cooperation.partners.services import COUNTRY_NAMES, home_institution_id, institution_choices
 from cooperation.web import form_dict, form_version, query_bool, query_int, query_str, query_uuid, render, see_other
 
@@ -37,28 +37,8 @@ PARTY_FIELDS = ("institution_id", "signatory_name", "signatory_title", "signed_o
 BLANK_PARTY_ROWS = 2
 
 
-def _parse_parties(form: dict[str, Any]) -> tuple[list[dict[str, Any]], dict[str, str], list[PartyIn]]:
-    """Party rows arrive as party-N-field; blank rows are ignored. Returns (rows as typed, errors, parsed)."""
-    indexes = sorted({int(key.split("-")[1]) for key in form if key.startswith("party-") and key.split("-")[1].isdigit()})
-    rows: list[dict[str, Any]] = []
-    errors: dict[str, str] = {}
-    parsed: list[PartyIn] = []
-    for index in indexes:
-        row = {field: form.get(f"party-{index}-{field}", "") for field in PARTY_FIELDS}
-        if not any(str(v).strip() for v in row.values()):
-            continue
-        position = len(rows)
-        rows.append(row)
-        try:
-            parsed.append(parse_form(PartyIn, row))
-        except ValidationFailed as exc:
-            for field, message in exc.errors.items():
-                errors[f"parties.{position}.{field}"] = message
-    return rows, errors, parsed
-
-
 def _agreement_from_form(form: dict[str, Any], struct: type[A]) -> tuple[A | None, dict[str, str], list[dict[str, Any]]]:
-    rows, errors, parties = _parse_parties(form)
+    rows, errors, parties = parse_rows(form, "party", PARTY_FIELDS, PartyIn, "parties")
     if len(rows) < 2:
         errors["parties"] = "an agreement needs at least two parties"
     fields = {k: v for k, v in form.items() if not k.startswith("party-")}

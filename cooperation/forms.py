@@ -65,3 +65,28 @@ def parse_form(struct_type: type[S], form: dict[str, Any], *, errors: dict[str, 
     if errors:
         raise ValidationFailed(errors)
     return struct_type(**values)
+
+
+def parse_rows(
+    form: dict[str, Any], prefix: str, fields: tuple[str, ...], struct_type: type[S], error_key: str
+) -> tuple[list[dict[str, Any]], dict[str, str], list[S]]:
+    """Repeated rows posted as `prefix-N-field`; blank rows are skipped.
+
+    Returns the rows as typed (to show the form again), errors keyed `error_key.position.field`, and the parsed rows.
+    """
+    indexes = sorted({int(key.split("-")[1]) for key in form if key.startswith(prefix + "-") and key.split("-")[1].isdigit()})
+    rows: list[dict[str, Any]] = []
+    errors: dict[str, str] = {}
+    parsed: list[S] = []
+    for index in indexes:
+        row = {field: form.get(f"{prefix}-{index}-{field}", "") for field in fields}
+        if not any(str(v).strip() for v in row.values()):
+            continue
+        position = len(rows)
+        rows.append(row)
+        try:
+            parsed.append(parse_form(struct_type, row))
+        except ValidationFailed as exc:
+            for field, message in exc.errors.items():
+                errors[f"{error_key}.{position}.{field}"] = message
+    return rows, errors, parsed
