@@ -1,5 +1,6 @@
 """Turn an HTML form (all strings) into an input struct, collecting an error for every bad field."""
 
+import datetime
 import types
 from typing import Any, TypeVar, Union, get_args, get_origin
 
@@ -27,6 +28,13 @@ def _is_list(annotation: Any) -> bool:
     return get_origin(_base(annotation)) is list
 
 
+def _is_time(annotation: Any) -> bool:
+    annotation = _base(annotation)
+    if _is_optional(annotation):
+        annotation = next(a for a in get_args(annotation) if a is not type(None))
+    return _base(annotation) is datetime.time
+
+
 def _is_bool(annotation: Any) -> bool:
     return _base(annotation) is bool
 
@@ -52,6 +60,8 @@ def parse_form(struct_type: type[S], form: dict[str, Any], *, errors: dict[str, 
             raw = raw.strip()
             if raw == "":
                 raw = None
+            elif _is_time(field.type) and len(raw) == 5:
+                raw += ":00"  # <input type="time"> sends HH:MM
         if raw is None:
             if field.required and not _is_optional(field.type):
                 errors[field.name] = "is required"

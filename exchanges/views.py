@@ -1,7 +1,7 @@
 """HTML pages for delegation visits: the list, and the visit summary that reads like the news item it comes from."""
 
 import uuid
-from typing import Any
+from typing import Any, TypeVar
 
 from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
@@ -9,17 +9,76 @@ from litestar.params import FromPath
 from litestar.response import File, Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from agreements.services import list_agreements
 from cooperation import audit, comments, files, followups
-from cooperation.auth.access import Principal
-from cooperation.web import query_bool, query_int, query_str, query_uuid, render, see_other
+from cooperation.auth.access import Principal, require_manager
+from cooperation.errors import ConflictError, ValidationFailed
+from cooperation.forms import parse_form, parse_rows
+from cooperation.partners.services import home_institution_id, institution_choices, people_of
+from cooperation.web import form_dict, query_bool, query_int, query_str, query_uuid, render, see_other
 from exchanges import photos, services
 from exchanges.api import read_photo
-from exchanges.schemas import Direction, VisitStatus
+from exchanges.schemas import AgendaItemIn, Direction, GiftDirection, GiftIn, ParticipantIn, ParticipantRole, VisitIn, VisitStatus
 
 
 class VisitViews(Controller):
     path = "/visits"
     include_in_schema = False
+
+    async def _form(
+        self,
+        request: Request[Any, Any, Any],
+        db: AsyncSession,
+        principal: Principal,
+        values: dict[str, Any],
+        participants: list[dict[str, Any]],
+        agenda: list[dict[str, Any]],
+        errors: dict[str, str],
+        *,
+        visit_id: uuid.UUID | None = None,
+        status_code: int = 200,
+    ) -> Template:
+        institutions = await institution_choices(db, principal)
+        people = await people_of(db, principal, [i.id for i in institutions])
+        agreements = (await list_agreements(db, principal, per_page=100, sort="reference")).items
+        return render(
+            request,
+            "exchanges/visit_form.html",
+            status_code=status_code,
+            values=values,
+            errors=errors,
+            visit_id=visit_id,
+            participants=participants + [dict.fromkeys(PARTICIPANT_FIELDS, "") for _ in range(BLANK_ROWS)],
+            agenda=agenda + [dict.fromkeys(AGENDA_FIELDS, "") for _ in range(BLANK_ROWS)],
+            institutions=institutions,
+            people=people,
+            agreements=agreements,
+            roles=list(ParticipantRole),
+        )
+
+    @get("/new", name="visit_new")
+    async def new(
+        self, request: Request[Any, Any, Any], db: NamedDependency[AsyncSession], principal: NamedDependency[Principal]
+    ) -> Template:
+        require_manager(principal, "record visits")
+        home = await home_institution_id(db)
+        return await self._form(request, db, principal, {"direction": "incoming", "host_institution_id": str(home or "")}, [], [], {})
+
+    @post("/", name="visit_create")
+    async def create(
+        self, request: Request[Any, Any, Any], db: NamedDependency[AsyncSession], principal: NamedDependency[Principal]
+    ) -> Response[Any]:
+        require_manager(principal, "record visits")
+        form = await form_dict(request)
+        data, errors, participants, agenda = visit_from_form(form, VisitIn)
+        if data is not None:
+            try:
+                visit_id = await services.create_visit(db, principal, data)
+                return see_other(f"/visits/{visit_id}")
+            except (ValidationFailed, ConflictError) as exc:
+                await db.rollback()
+                errors = exc.errors or {"form": exc.detail}
+        return await self._form(request, db, principal, form, participants, agenda, errors, status_code=422)
 
     @get("/", name="visits")
     async def index(
@@ -98,6 +157,44 @@ class VisitViews(Controller):
         path = await photos.thumbnail_path(db, principal, request.app.state.settings, photo_id)
         # A JPEG LibCoop made itself: safe to show inline.
         return File(path=path, media_type="image/jpeg", content_disposition_type="inline", headers={"X-Content-Type-Options": "nosniff"})
+
+
+V = TypeVar("V", bound=VisitIn)
+PARTICIPANT_FIELDS = ("person_id", "side", "role")
+AGENDA_FIELDS = ("day", "starts_at", "title", "place")
+BLANK_ROWS = 3
+
+
+def _lines(text: Any) -> list[str]:
+    return [line.strip() for line in str(text or "").splitlines() if line.strip()]
+
+
+def _gifts(text: Any) -> tuple[list[dict[str, str]], dict[str, str]]:
+    """One gift per line, starting with "given:" or "received:"."""
+    gifts, errors = [], {}
+    for number, line in enumerate(_lines(text), start=1):
+        direction, _, description = line.partition(":")
+        if direction.strip().lower() not in ("given", "received") or not description.strip():
+            errors["gifts"] = f"line {number}: write “given: …” or “received: …”"
+            continue
+        gifts.append({"direction": direction.strip().lower(), "description": description.strip()})
+    return gifts, errors
+
+
+def visit_from_form(form: dict[str, Any], struct: type[V]) -> tuple[V | None, dict[str, str], list[dict[str, Any]], list[dict[str, Any]]]:
+    participant_rows, errors, participants = parse_rows(form, "participant", PARTICIPANT_FIELDS, ParticipantIn, "participants")
+    agenda_rows, agenda_errors, agenda = parse_rows(form, "agenda", AGENDA_FIELDS, AgendaItemIn, "agenda")
+    gifts, gift_errors = _gifts(form.get("gifts"))
+    errors |= agenda_errors | gift_errors
+    fields = {k: v for k, v in form.items() if not k.startswith(("participant-", "agenda-"))}
+    fields.update(participants=[], agenda=[], gifts=[], outcomes=_lines(form.get("outcomes")))
+    try:
+        data = parse_form(struct, fields, errors=errors)
+    except ValidationFailed as exc:
+        return None, exc.errors, participant_rows, agenda_rows
+    data.participants, data.agenda = participants, agenda
+    data.gifts = [GiftIn(direction=GiftDirection(g["direction"]), description=g["description"]) for g in gifts]
+    return data, {}, participant_rows, agenda_rows
 
 
 routes = [VisitViews]

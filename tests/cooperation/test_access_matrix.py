@@ -234,6 +234,8 @@ ROUTES: dict[str, tuple[str, list[str] | None]] = {
     "api_follow_up_progress": ("visit.party", VISIT_TARGETS),
     "follow_up_progress": ("visit.party", VISIT_TARGETS),
     "visits": ("any", None),
+    "visit_new": ("create", None),
+    "visit_create": ("create", None),
     "visit": ("visit.read", VISIT_TARGETS),
     "api_visits": ("any", None),
     "api_visit_create": ("create", None),
@@ -510,6 +512,16 @@ def request_for(method: str, path: str, name: str, target: str | None, scene: Sc
         },
         "api_exchange_confirm": {"json": {"confirmed": True, "version": 1}},
         "api_visit_delegation": {"json": {"members": [], "version": 1}},
+        "visit_create": {
+            "data": {
+                "title": "Form visit",
+                "direction": "incoming",
+                "host_institution_id": str(world.home),
+                "visiting_institution_id": str(world.ndl),
+                "starts_on": "2026-07-01",
+                "ends_on": "2026-07-02",
+            }
+        },
         "api_exchange_transition": {"json": {"to": "cancelled", "version": 1, "note": "matrix"}},
         "api_visit_photo_create": {"files": {"file": ("q.png", PNG, "image/png")}},
         "visit_photo_create": {"files": {"file": ("q.png", PNG, "image/png")}},

@@ -408,3 +408,31 @@ async def test_partner_sets_its_own_delegation(client_for, world, people):
     assert (await outsider.api("PUT", f"/api/v1/visits/{visit['id']}/delegation", json={"version": 2, "members": []})).status_code == 404
     history = (await coordinator.api("GET", f"/api/v1/visits/{visit['id']}/history")).json()
     assert history[0]["action"] == "update_delegation" and history[0]["actor_name"] == "Partner A"
+
+
+async def test_visit_form_keeps_input_and_names_errors(client_for, world, people):
+    coordinator = await client_for("coordinator")
+    response = await coordinator.form(
+        "/visits",
+        {
+            "title": "Visite",
+            "direction": "incoming",
+            "host_institution_id": str(world.home),
+            "visiting_institution_id": str(world.nlc),
+            "starts_on": "2026-02-10",
+            "ends_on": "2026-02-08",
+            "participant-0-person_id": people["rong"],
+            "participant-0-side": "",
+            "gifts": "a book",
+            "agenda-0-day": "2026-02-09",
+            "agenda-0-starts_at": "10:30",
+            "agenda-0-title": "Opening",
+        },
+    )
+    assert response.status_code == 422
+    assert "participants.0.side: is required" in response.text
+    assert "write “given: …” or “received: …”" in response.text
+    assert 'value="Opening"' in response.text and 'value="10:30"' in response.text
+    assert (await coordinator.api("GET", "/api/v1/visits")).json()["total"] == 0
+    partner = await client_for("partner_a")
+    assert (await partner.get("/visits/new")).status_code == 403

@@ -1,0 +1,55 @@
+"""A coordinator logs the seed visit from the pages (confirming the overlap with the demo's own record of it)."""
+
+import pytest
+from playwright.async_api import async_playwright, expect
+
+from cooperation.demo import DEMO_PASSWORD
+from tests.e2e.conftest import CHROMIUM_ARGS
+
+pytestmark = pytest.mark.e2e
+
+
+async def test_log_the_seed_visit_from_the_pages(served_app, chromium_path):
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
+        page = await browser.new_page()
+        await page.goto(f"{served_app}/login")
+        await page.fill("#email", "coordinator@demo.libcoop.test")
+        await page.fill("#password", DEMO_PASSWORD)
+        await page.click("button[type=submit]")
+        await page.goto(f"{served_app}/visits")
+        await page.click("text=Record a visit")
+        await page.fill("#f-title", "Chuyến thăm làm việc của chuyên gia Thư viện Quốc gia Trung Quốc")
+        await page.select_option("#f-visiting_institution_id", label="NLC · National Library of China")
+        await page.fill("#f-starts_on", "2025-11-26")
+        await page.fill("#f-ends_on", "2025-11-29")
+        await page.fill("#f-city", "Hà Nội")
+        await page.fill("#f-theme", "Sản phẩm và dịch vụ thư viện trong môi trường số")
+        await page.fill("#f-topics", "smart library, RFID, ancient books")
+        for index, (person, side, role) in enumerate(
+            [
+                ("Rong Jie (NLC)", "delegation", "head_of_delegation"),
+                ("Luo Chong (NLC)", "delegation", "member"),
+                ("Nguyen Xuan Dung · Nguyễn Xuân Dũng (NLV)", "host", "chair"),
+            ]
+        ):
+            await page.select_option(f"select[name='participant-{index}-person_id']", label=person)
+            await page.select_option(f"select[name='participant-{index}-side']", side)
+            await page.select_option(f"select[name='participant-{index}-role']", role)
+        await page.fill("input[name='agenda-0-day']", "2025-11-27")
+        await page.fill("input[name='agenda-0-starts_at']", "09:00")
+        await page.fill("input[name='agenda-0-title']", "中华古籍智慧化服务平台")
+        await page.fill("#f-outcomes", "Hướng hợp tác mới: mô hình thư viện thông minh")
+        await page.fill("#f-gifts", "given: Quà lưu niệm\nreceived: 纪念品")
+        await page.click("button:has-text('Save')")
+        # The demo already records these people in that visit: LibCoop asks before saving a second one.
+        await expect(page.locator(".notice.bad")).to_contain_text("Rong Jie is also in")
+        await page.check("input[name=confirm_overlaps]")
+        await page.click("button:has-text('Save')")
+        summary = page.locator("#summary")
+        await expect(summary).to_contain_text("26 November 2025 – 29 November 2025, Hà Nội")
+        await expect(summary).to_contain_text("Rong Jie")
+        await expect(summary).to_contain_text("Nguyễn Xuân Dũng")
+        await expect(summary).to_contain_text("中华古籍智慧化服务平台")
+        await expect(summary).to_contain_text("Quà lưu niệm (given)")
+        await browser.close()
