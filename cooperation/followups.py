@@ -77,6 +77,7 @@ class FollowUpOut(msgspec.Struct):
     notes: str | None
     version: int
     overdue: bool = False
+    may_update: bool = False
 
 
 F = table(FollowUp).c
@@ -110,17 +111,18 @@ def _select() -> Any:
     )
 
 
-def _out(row: Any, today: date) -> FollowUpOut:
+def _out(row: Any, today: date, principal: Principal) -> FollowUpOut:
     item = row_to(FollowUpOut, row)
     item.overdue = item.due_on is not None and item.due_on < today and item.status in OPEN_STATES
+    item.may_update = may_change_part_of(principal, item.responsible_institution_id)
     return item
 
 
-async def list_for(session: AsyncSession, owner_type: str, owner_id: uuid.UUID) -> list[FollowUpOut]:
+async def list_for(session: AsyncSession, principal: Principal, owner_type: str, owner_id: uuid.UUID) -> list[FollowUpOut]:
     """Callers have already checked that the owner record is visible."""
     rows = await session.execute(_select().where(F.owner_type == owner_type, F.owner_id == owner_id).order_by(F.due_on, F.created_at))
     today = date.today()
-    return [_out(r, today) for r in rows]
+    return [_out(r, today, principal) for r in rows]
 
 
 async def add(session: AsyncSession, principal: Principal, owner_type: str, owner_id: uuid.UUID, data: FollowUpIn) -> uuid.UUID:
@@ -184,7 +186,7 @@ async def record_progress(session: AsyncSession, principal: Principal, follow_up
     )
     await session.commit()
     row = (await session.execute(_select().where(F.id == follow_up_id))).one()
-    return _out(row, date.today())
+    return _out(row, date.today(), principal)
 
 
 async def due_for(session: AsyncSession, principal: Principal, *, within_days: int = 30, limit: int = 20) -> list[FollowUpOut]:
@@ -200,7 +202,7 @@ async def due_for(session: AsyncSession, principal: Principal, *, within_days: i
         .limit(limit)
     )
     today = date.today()
-    return [_out(r, today) for r in rows]
+    return [_out(r, today, principal) for r in rows]
 
 
 # ---- routes -------------------------------------------------------------------------------------
@@ -212,7 +214,7 @@ async def api_list(
 ) -> list[FollowUpOut]:
     """The follow-up actions of a record (e.g. owner_type `visit`), by due date."""
     await resolve_owner(db, principal, owner_type, owner_id)
-    return await list_for(db, owner_type, owner_id)
+    return await list_for(db, principal, owner_type, owner_id)
 
 
 @post("/api/v1/follow-ups/{owner_type:str}/{owner_id:uuid}", name="api_follow_up_create", tags=["follow-ups"])
@@ -224,7 +226,7 @@ async def api_add(
     data: JSONBody[FollowUpIn],
 ) -> FollowUpOut:
     follow_up_id = await add(db, principal, owner_type, owner_id, data)
-    return next(f for f in await list_for(db, owner_type, owner_id) if f.id == follow_up_id)
+    return next(f for f in await list_for(db, principal, owner_type, owner_id) if f.id == follow_up_id)
 
 
 @patch("/api/v1/follow-ups/{follow_up_id:uuid}", name="api_follow_up_progress", tags=["follow-ups"])

@@ -112,7 +112,7 @@ class VisitViews(Controller):
         visit = await services.get_visit(db, principal, visit_id)
         history = await audit.history(db, "visit", visit_id) if principal.reads_everything else []
         owner = await files.resolve_owner(db, principal, "visit", visit_id)
-        actions = await followups.list_for(db, "visit", visit_id)
+        actions = await followups.list_for(db, principal, "visit", visit_id)
         documents = await files.list_for(db, "visit", visit_id)
         comment_list = await comments.list_for(db, "visit", visit_id)
         photo_list = await photos.list_photos(db, visit_id)

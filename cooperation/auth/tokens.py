@@ -20,6 +20,7 @@ from cooperation.errors import ConflictError, ForbiddenError, NotFoundError
 from cooperation.records import nfc
 
 TOKEN_PREFIX = "lcp_"
+LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 
 class TokenScope(StrEnum):
@@ -109,7 +110,7 @@ async def principal_for_bearer(session: AsyncSession, secret: str) -> tuple[Prin
     now = utcnow()
     row = (
         await session.execute(
-            select(t.id, t.scope, u.id, u.name, u.email, u.role, u.institution_id, u.time_zone)
+            select(t.id, t.scope, u.id, u.name, u.email, u.role, u.institution_id, u.time_zone, t.last_used_at)
             .join(table(User), u.id == t.user_id)
             .where(t.token_hash == token_digest(secret), t.revoked_at.is_(None), u.active.is_(True), u.archived_at.is_(None))
             .where((t.expires_at.is_(None)) | (t.expires_at > now))
@@ -117,8 +118,10 @@ async def principal_for_bearer(session: AsyncSession, secret: str) -> tuple[Prin
     ).first()
     if row is None:
         return None
-    await session.execute(update(ApiToken).where(col(ApiToken.id) == row[0]).values(last_used_at=now))
-    await session.commit()
+    if row[8] is None or now - row[8] > LAST_USED_RESOLUTION:
+        # "Last used" to the minute: a script polling the API must not turn every read into a write.
+        await session.execute(update(ApiToken).where(col(ApiToken.id) == row[0]).values(last_used_at=now))
+        await session.commit()
     principal = Principal(
         user_id=row[2], name=row[3], email=row[4], role=Role(row[5]), institution_id=row[6], time_zone=row[7], via_token=True
     )

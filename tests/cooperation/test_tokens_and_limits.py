@@ -22,6 +22,13 @@ async def test_token_life_cycle(app, client_for, world, db):
     async with http_client(app) as script:
         headers = {"Authorization": f"Bearer {secret}"}
         assert (await script.get("/api/v1/agreements", headers=headers)).status_code == 200
+        first_use = await db.scalar(select(ApiToken.last_used_at).where(ApiToken.id == stored.id).execution_options(populate_existing=True))
+        assert first_use is not None
+        assert (await script.get("/api/v1/agreements", headers=headers)).status_code == 200
+        second_use = await db.scalar(
+            select(ApiToken.last_used_at).where(ApiToken.id == stored.id).execution_options(populate_existing=True)
+        )
+        assert second_use == first_use  # recorded to the minute: reads do not each become a write
         write = await script.post("/api/v1/agreements", json=agreement_payload([world.home, world.nlc]), headers=headers)
         assert write.status_code == 403 and "read-only" in write.json()["detail"]
         assert (await script.get("/agreements", headers=headers, follow_redirects=False)).status_code in (

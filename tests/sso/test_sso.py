@@ -10,7 +10,7 @@ import uuid
 import pytest
 from joserfc import jwt
 from joserfc.jwk import RSAKey
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from cooperation.audit import AuditEvent
 from cooperation.auth import sso
@@ -333,3 +333,25 @@ async def test_admin_registers_through_the_page_and_the_command_line(app, client
     partner = await browser(app)
     answer = await through_provider(await start(partner, "BNF"), "claire.martin")
     assert (await partner.get(callback_path(answer), follow_redirects=False)).status_code == 303
+
+
+async def test_verified_email_in_an_allowed_domain_links_the_existing_account(app, db, registered, world):
+    from cooperation.auth.access import Role
+    from cooperation.auth.services import create_user
+
+    existing = await create_user(
+        db,
+        None,
+        email="luo.chong@nlc.example",
+        name="Luo Chong (local)",
+        role=Role.PARTNER,
+        password="a long local password",
+        institution_id=world.nlc,
+    )
+    await db.commit()
+    partner = await browser(app)
+    done = await partner.get(callback_path(await through_provider(await start(partner, "NLC"), "luo.chong")), follow_redirects=False)
+    assert done.status_code == 303
+    identity = await db.scalar(select(UserIdentity).where(UserIdentity.subject == "luo.chong"))
+    assert identity.user_id == existing.id  # email_verified, nlc.example allowed, same institution: the same person
+    assert (await db.scalar(select(func.count()).select_from(User).where(User.institution_id == world.nlc))) == 2  # no new account
