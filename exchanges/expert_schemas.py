@@ -71,6 +71,9 @@ class ExchangeOut(msgspec.Struct):
     outcome: str
     version: int
     created_at: datetime
+    allowed_transitions: list[str] = []  # what this person may move it to
+    may_edit: bool = False
+    may_confirm: bool = False
 
 
 class ExchangeRow(msgspec.Struct):

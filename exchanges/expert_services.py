@@ -15,6 +15,7 @@ from cooperation import audit
 from cooperation.auth.access import Principal, may_change_part_of, require_manager, visible
 from cooperation.db import table
 from cooperation.errors import ForbiddenError, NotFoundError, StaleVersionError, TransitionRefused, ValidationFailed
+from cooperation.files import Owner
 from cooperation.partners.models import Institution, Person
 from cooperation.records import changes_between, fetch_page, fold_for_search, nfc, order_by, row_to, search_terms, update_versioned
 from exchanges.expert_schemas import (
@@ -130,6 +131,8 @@ async def confirm_expert(session: AsyncSession, principal: Principal, exchange_i
     row = await _row(session, principal, exchange_id)
     if not may_change_part_of(principal, row["home_institution_id"]):
         raise ForbiddenError("Only the expert's own institution confirms the expert.")
+    if row["status"] not in (S.PROPOSED.value, S.APPROVED.value):
+        raise TransitionRefused(f"The exchange is {row['status'].replace('_', ' ')}; the expert's confirmation can no longer change.")
     await update_versioned(session, ExpertExchange, exchange_id, data.version, {"expert_confirmed": data.confirmed}, what="expert exchange")
     audit.record(
         session,
@@ -206,7 +209,12 @@ async def get(session: AsyncSession, principal: Principal, exchange_id: uuid.UUI
             .where(X.id == exchange_id)
         )
     ).one()
-    return row_to(ExchangeOut, row)
+    exchange = row_to(ExchangeOut, row)
+    status = ExchangeStatus(exchange.status)
+    exchange.allowed_transitions = [t.value for t in TRANSITIONS[status]] if principal.manages_records else []
+    exchange.may_edit = principal.manages_records or (may_change_part_of(principal, exchange.home_institution_id) and status is S.PROPOSED)
+    exchange.may_confirm = may_change_part_of(principal, exchange.home_institution_id) and status in (S.PROPOSED, S.APPROVED)
+    return exchange
 
 
 async def list_exchanges(
@@ -245,3 +253,59 @@ async def list_exchanges(
     return ExchangePage(
         items=[row_to(ExchangeRow, r) for r in paged.rows], total=paged.total, total_exact=paged.total_exact, page=page, per_page=per_page
     )
+
+
+def institutions_sharing_with(institution_id: uuid.UUID) -> Any:
+    """The other side of an expert exchange with `institution_id` (so its partner librarians see it)."""
+    return (
+        select(X.host_institution_id)
+        .where(X.home_institution_id == institution_id)
+        .union(select(X.home_institution_id).where(X.host_institution_id == institution_id))
+    )
+
+
+async def attachment_owner(session: AsyncSession, principal: Principal, exchange_id: uuid.UUID) -> Owner:
+    """The expert's report and other documents: staff and both institutions' partners may add them."""
+    row = await _row(session, principal, exchange_id)
+    takes_part = principal.institution_id in (row["home_institution_id"], row["host_institution_id"])
+    return Owner(
+        label=f"the expert exchange “{row['field_of_work']}”",
+        url=f"/exchanges/{exchange_id}",
+        may_add=principal.manages_records or (principal.is_partner and takes_part),
+    )
+
+
+async def calendar_events(session: AsyncSession, principal: Principal, start: date, end: date) -> list[Any]:
+    """Expert stays in the window that the person may see (one query), the expert listed as the participant."""
+    from cooperation.calendar import CalendarEvent
+
+    home, host = table(Institution).alias("home"), table(Institution).alias("host")
+    rows = await session.execute(
+        select(X.id, X.field_of_work, X.starts_on, X.ends_on, X.status, P.name, P.name_native, home.c.code, host.c.code, host.c.city)
+        .select_from(
+            table(ExpertExchange)
+            .join(table(Person), P.id == X.expert_person_id)
+            .join(home, home.c.id == X.home_institution_id)
+            .join(host, host.c.id == X.host_institution_id)
+        )
+        .where(
+            exchange_visibility(principal),
+            X.archived_at.is_(None),
+            X.status != S.CANCELLED.value,
+            X.ends_on >= start,
+            X.starts_on <= end,
+        )
+    )
+    return [
+        CalendarEvent(
+            uid=f"exchange-{r.id}",
+            summary=f"Expert exchange: {r.name_native or r.name} ({r[7]} → {r[8]})",
+            start=r.starts_on,
+            end=r.ends_on,
+            description=f"{r.field_of_work}\nStatus: {r.status.replace('_', ' ')}",
+            location=r.city,
+            url=f"/exchanges/{r.id}",
+            attendees=[f"{r.name_native or r.name} (expert, {r[7]})"],
+        )
+        for r in rows
+    ]

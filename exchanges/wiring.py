@@ -1,10 +1,10 @@
 """What this domain plugs into the application (collected by cooperation/app.py)."""
 
-from exchanges import api, demo, services, views
+from exchanges import api, demo, expert_services, expert_views, services, views
 
-routes = [*views.routes, *api.routes]
+routes = [*views.routes, *expert_views.routes, *api.routes]
 jobs: list[object] = []
-sharing_sources = [services.institutions_sharing_with]
+sharing_sources = [services.institutions_sharing_with, expert_services.institutions_sharing_with]
 demo_loaders = [demo.load_demo]
-calendar_sources = [services.calendar_events]
-attachment_owners = {"visit": services.attachment_owner}
+calendar_sources = [services.calendar_events, expert_services.calendar_events]
+attachment_owners = {"visit": services.attachment_owner, "exchange": expert_services.attachment_owner}

@@ -79,6 +79,8 @@ def expect(kind: str, role: str, target: str | None) -> set[int]:
         return ALLOWED if manager or partner else {403}
     if kind == "exchange.propose":  # the body proposes an NLC expert: staff and NLC's partner may
         return ALLOWED if manager or role == "partner_a" else ({422} if role == "partner_b" else {403})
+    if kind == "exchange.new":  # the proposal form: staff who manage records and partners
+        return {200} if manager or partner else {403}
     if kind == "exchange.own":  # the expert's own institution (or staff) changes it
         if not (staff or target in VISITS_SEEN.get(role, set())):
             return {404}
@@ -221,6 +223,14 @@ ROUTES: dict[str, tuple[str, list[str] | None]] = {
     "api_exchange_update": ("exchange.own", EXCHANGE_TARGETS),
     "api_exchange_confirm": ("exchange.own", EXCHANGE_TARGETS),
     "api_exchange_transition": ("visit.manage", EXCHANGE_TARGETS),
+    "exchanges": ("any", None),
+    "exchange_new": ("exchange.new", None),
+    "exchange_create": ("exchange.propose", None),
+    "exchange": ("visit.read", EXCHANGE_TARGETS),
+    "exchange_edit": ("exchange.own", EXCHANGE_TARGETS),
+    "exchange_update": ("exchange.own", EXCHANGE_TARGETS),
+    "exchange_confirm": ("exchange.own", EXCHANGE_TARGETS),
+    "exchange_transition": ("visit.manage", EXCHANGE_TARGETS),
     "calendar_month": ("any", None),
     "account_calendar": ("any", None),
     "account_calendar_create": ("any", None),
@@ -511,6 +521,27 @@ def request_for(method: str, path: str, name: str, target: str | None, scene: Sc
             }
         },
         "api_exchange_confirm": {"json": {"confirmed": True, "version": 1}},
+        "exchange_create": {
+            "data": {
+                "expert_person_id": scene.experts["VA"],
+                "host_institution_id": str(world.home),
+                "starts_on": "2026-06-01",
+                "ends_on": "2026-06-05",
+                "field_of_work": "Cataloguing",
+            }
+        },
+        "exchange_update": {
+            "data": {
+                "expert_person_id": scene.experts.get(target or "VA", scene.experts["VA"]),
+                "host_institution_id": str(world.home),
+                "starts_on": "2026-05-04",
+                "ends_on": "2026-05-08",
+                "field_of_work": "Conservation",
+                "version": "1",
+            }
+        },
+        "exchange_confirm": {"data": {"confirmed": "1", "version": "1"}},
+        "exchange_transition": {"data": {"to": "cancelled", "version": "1", "note": "matrix"}},
         "api_visit_delegation": {"json": {"members": [], "version": 1}},
         "visit_create": {
             "data": {
