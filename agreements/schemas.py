@@ -136,6 +136,13 @@ class CommitmentLinkOut(msgspec.Struct):
     label: str
 
 
+class CommitmentChoice(msgspec.Struct):
+    id: uuid.UUID
+    agreement_id: uuid.UUID
+    agreement_reference: str
+    text: str
+
+
 class CommitmentOut(msgspec.Struct):
     id: uuid.UUID
     agreement_id: uuid.UUID

@@ -19,6 +19,7 @@ from agreements.schemas import (
     AgreementStatus,
     AgreementUpdate,
     AgreementView,
+    CommitmentChoice,
     CommitmentIn,
     CommitmentLinkOut,
     CommitmentOut,
@@ -330,6 +331,19 @@ async def _commitments(session: AsyncSession, principal: Principal, agreement_id
         item.may_update = may_change_part_of(principal, item.responsible_institution_id)
         grouped.setdefault(item.agreement_id, []).append(item)
     return grouped
+
+
+async def commitment_choices(session: AsyncSession, principal: Principal, agreement_ids: list[uuid.UUID]) -> list[CommitmentChoice]:
+    """The open commitments of these agreements, for a form that links a record to what it serves (one query)."""
+    if not agreement_ids:
+        return []
+    rows = await session.execute(
+        select(C.id, C.agreement_id, A.reference, C.text)
+        .join_from(table(Commitment), table(Agreement), A.id == C.agreement_id)
+        .where(C.agreement_id.in_(agreement_ids), C.archived_at.is_(None), agreement_visibility(principal))
+        .order_by(A.reference, C.position, C.created_at)
+    )
+    return [row_to(CommitmentChoice, r) for r in rows]
 
 
 # ---- validation ---------------------------------------------------------------------------------

@@ -30,7 +30,7 @@ from cooperation.dashboard import Panel
 from cooperation.errors import ServiceError, ValidationFailed
 from cooperation.forms import parse_form, parse_rows
 from cooperation.partners.services import COUNTRY_NAMES, home_institution_id, institution_choices
-from cooperation.web import form_dict, form_version, query_bool, query_int, query_str, query_uuid, render, see_other
+from cooperation.web import form_dict, form_version, query_bool, query_int, query_str, query_uuid, refusal_page, render, see_other
 
 A = TypeVar("A", bound=AgreementIn)
 PARTY_FIELDS = ("institution_id", "signatory_name", "signatory_title", "signed_on")
@@ -241,23 +241,10 @@ class AgreementViews(Controller):
         principal: NamedDependency[Principal],
         agreement_id: FromPath[uuid.UUID],
     ) -> Response[Any]:
-        form = await form_dict(request)
-        data = parse_form(TransitionIn, form)
         try:
-            await services.transition(db, principal, agreement_id, data)
+            await services.transition(db, principal, agreement_id, parse_form(TransitionIn, await form_dict(request)))
         except ServiceError as exc:
-            if exc.status_code != 409:
-                raise
-            agreement = await services.get_agreement(db, principal, agreement_id)
-            return render(
-                request,
-                "error.html",
-                status_code=409,
-                title="This change of status is not possible",
-                detail=exc.detail,
-                errors={},
-                back=f"/agreements/{agreement.id}",
-            )
+            return refusal_page(request, exc, f"/agreements/{agreement_id}")
         return see_other(f"/agreements/{agreement_id}")
 
     @post("/{agreement_id:uuid}/renew", name="agreement_renew")

@@ -23,6 +23,7 @@ from cooperation.auth.access import Principal, may_change_part_of, require_manag
 from cooperation.db import UTCDateTime, table, utcnow
 from cooperation.errors import ForbiddenError, NotFoundError, ValidationFailed
 from cooperation.files import resolve_owner
+from cooperation.forms import parse_form
 from cooperation.partners.models import Institution, Person
 from cooperation.records import RecordBase, changes_between, nfc, row_to, update_versioned
 from cooperation.web import form_dict, form_version, see_other
@@ -262,7 +263,21 @@ async def page_progress(
     return see_other(owner.url + "#follow-ups")
 
 
-routes = [api_mine, api_list, api_add, api_progress, page_progress]
+@post("/follow-ups/{owner_type:str}/{owner_id:uuid}", name="follow_up_create")
+async def page_add(
+    request: Request[Any, Any, Any],
+    db: NamedDependency[AsyncSession],
+    principal: NamedDependency[Principal],
+    owner_type: FromPath[str],
+    owner_id: FromPath[uuid.UUID],
+) -> Response[Any]:
+    """The record page's "add a follow-up action" form; a bad field comes back on an error page that names it."""
+    owner = await resolve_owner(db, principal, owner_type, owner_id)  # an unseen record is 404 before its form is read
+    await add(db, principal, owner_type, owner_id, parse_form(FollowUpIn, await form_dict(request)))
+    return see_other(owner.url + "#follow-ups")
+
+
+routes = [api_mine, api_list, api_add, api_progress, page_progress, page_add]
 
 
 async def dashboard_panel(session: AsyncSession, principal: Principal) -> Any:

@@ -11,7 +11,7 @@ from litestar.params import QueryParameter
 from litestar.response import Redirect, Template
 
 from cooperation.auth.access import ROLE_LABELS, Principal
-from cooperation.errors import ValidationFailed
+from cooperation.errors import ServiceError, ValidationFailed
 
 
 def render(request: Request[Any, Any, Any], template: str, *, status_code: int = 200, **context: Any) -> Template:
@@ -20,6 +20,13 @@ def render(request: Request[Any, Any, Any], template: str, *, status_code: int =
     context.setdefault("role_labels", ROLE_LABELS)
     context.setdefault("errors", {})
     return Template(template_name=template, context=context, status_code=status_code)
+
+
+def refusal_page(request: Request[Any, Any, Any], exc: ServiceError, back: str) -> Template:
+    """A refused change of state (409) explained on a page with a way back; any other error is raised as usual."""
+    if exc.status_code != 409:
+        raise exc
+    return render(request, "error.html", status_code=409, title="This change is not possible", detail=exc.detail, errors={}, back=back)
 
 
 def see_other(path: str) -> Redirect:

@@ -15,7 +15,7 @@ from cooperation.auth.access import Principal
 from cooperation.errors import ForbiddenError, ServiceError, ValidationFailed
 from cooperation.forms import parse_form
 from cooperation.partners.services import home_institution_id, institution_choices, people_of
-from cooperation.web import form_dict, form_version, query_int, query_str, render, see_other
+from cooperation.web import form_dict, form_version, query_int, query_str, refusal_page, render, see_other
 from exchanges import expert_services as services
 from exchanges.expert_schemas import ExchangeIn, ExchangeOut, ExchangeStatus, ExchangeTransitionIn, ExchangeUpdate, ExpertConfirmationIn
 
@@ -32,13 +32,6 @@ FIELDS = (
     "funding_currency",
     "outcome",
 )
-
-
-def refusal_page(request: Request[Any, Any, Any], exc: ServiceError, back: str) -> Template:
-    """A refused change of state (409) explained on a page with a way back; anything else is raised as usual."""
-    if exc.status_code != 409:
-        raise exc
-    return render(request, "error.html", status_code=409, title="This change is not possible", detail=exc.detail, errors={}, back=back)
 
 
 class ExchangeViews(Controller):

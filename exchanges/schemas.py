@@ -131,8 +131,9 @@ class AgendaItemOut(msgspec.Struct):
     ends_at: time | None
     place: str | None
     title: str
-    presenters: list[str]
+    presenters: list[str]  # names, as the summary prints them
     notes: str | None
+    presenter_ids: list[uuid.UUID] = []
 
 
 class GiftOut(msgspec.Struct):
@@ -185,6 +186,7 @@ class VisitOut(msgspec.Struct):
     version: int
     created_at: datetime
     updated_at: datetime
+    may_change_delegation: bool = False  # the visiting institution's partners and the department, until it is over
 
 
 class VisitRow(msgspec.Struct):

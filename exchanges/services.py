@@ -323,13 +323,29 @@ async def get_visit(session: AsyncSession, principal: Principal, visit_id: uuid.
     ]
     names = {str(p.person_id): p.name for p in participants}
     ag = table(AgendaItem).c
-    agenda = [
-        AgendaItemOut(r.day, r.starts_at, r.ends_at, r.place, r.title, [names.get(x, x) for x in r.presenters], r.notes)
-        for r in await session.execute(
+    agenda_rows = (
+        await session.execute(
             select(ag.day, ag.starts_at, ag.ends_at, ag.place, ag.title, ag.presenters, ag.notes)
             .where(ag.visit_id == visit_id)
             .order_by(ag.day, ag.starts_at, ag.position)
         )
+    ).all()
+    # A presenter taken off the delegation list later still presented: name them from the people register.
+    missing = {x for r in agenda_rows for x in r.presenters if x not in names}
+    if missing:
+        names |= {str(i): n for i, n in await session.execute(select(P.id, P.name).where(P.id.in_([uuid.UUID(x) for x in missing])))}
+    agenda = [
+        AgendaItemOut(
+            r.day,
+            r.starts_at,
+            r.ends_at,
+            r.place,
+            r.title,
+            [names.get(x, x) for x in r.presenters],
+            r.notes,
+            [uuid.UUID(x) for x in r.presenters],
+        )
+        for r in agenda_rows
     ]
     oc = table(VisitOutcome).c
     outcomes = list(await session.scalars(select(oc.text).where(oc.visit_id == visit_id).order_by(oc.position)))
@@ -393,6 +409,7 @@ async def get_visit(session: AsyncSession, principal: Principal, visit_id: uuid.
         report=row["report"],
         warnings=warnings,
         allowed_transitions=[t.value for t in TRANSITIONS[status]] if principal.manages_records else [],
+        may_change_delegation=may_change_part_of(principal, visiting.id) and status not in (S.COMPLETED, S.CANCELLED),
         archived=row["archived_at"] is not None,
         version=row["version"],
         created_at=row["created_at"],

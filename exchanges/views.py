@@ -9,16 +9,30 @@ from litestar.params import FromPath
 from litestar.response import File, Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from agreements.services import list_agreements
+from agreements.services import commitment_choices, list_agreements
 from cooperation import audit, comments, files, followups
 from cooperation.auth.access import Principal, require_manager
-from cooperation.errors import ConflictError, ValidationFailed
+from cooperation.errors import ConflictError, ForbiddenError, ServiceError, StaleVersionError, ValidationFailed
 from cooperation.forms import parse_form, parse_rows
 from cooperation.partners.services import home_institution_id, institution_choices, people_of
-from cooperation.web import form_dict, query_bool, query_int, query_str, query_uuid, render, see_other
+from cooperation.web import form_dict, form_version, query_bool, query_int, query_str, query_uuid, refusal_page, render, see_other
 from exchanges import photos, services
 from exchanges.api import read_photo
-from exchanges.schemas import AgendaItemIn, Direction, GiftDirection, GiftIn, ParticipantIn, ParticipantRole, VisitIn, VisitStatus
+from exchanges.schemas import (
+    AgendaItemIn,
+    DelegationMemberIn,
+    Direction,
+    GiftDirection,
+    GiftIn,
+    ParticipantIn,
+    ParticipantRole,
+    Side,
+    VisitIn,
+    VisitOut,
+    VisitStatus,
+    VisitTransitionIn,
+    VisitUpdate,
+)
 
 
 class VisitViews(Controller):
@@ -49,12 +63,131 @@ class VisitViews(Controller):
             errors=errors,
             visit_id=visit_id,
             participants=participants + [dict.fromkeys(PARTICIPANT_FIELDS, "") for _ in range(BLANK_ROWS)],
-            agenda=agenda + [dict.fromkeys(AGENDA_FIELDS, "") for _ in range(BLANK_ROWS)],
+            agenda=[_as_lists(row, "presenters") for row in agenda] + [dict.fromkeys(AGENDA_FIELDS, "") for _ in range(BLANK_ROWS)],
+            chosen_commitments=_listed(values.get("commitment_ids")),
             institutions=institutions,
             people=people,
             agreements=agreements,
+            commitments=await commitment_choices(db, principal, [a.id for a in agreements]),
             roles=list(ParticipantRole),
         )
+
+    @get("/{visit_id:uuid}/edit", name="visit_edit")
+    async def edit(
+        self,
+        request: Request[Any, Any, Any],
+        db: NamedDependency[AsyncSession],
+        principal: NamedDependency[Principal],
+        visit_id: FromPath[uuid.UUID],
+    ) -> Template:
+        visit = await services.get_visit(db, principal, visit_id)
+        require_manager(principal, "edit visits")
+        values, participants, agenda = form_values_of(visit)
+        return await self._form(request, db, principal, values, participants, agenda, {}, visit_id=visit_id)
+
+    @post("/{visit_id:uuid}", name="visit_update")
+    async def update(
+        self,
+        request: Request[Any, Any, Any],
+        db: NamedDependency[AsyncSession],
+        principal: NamedDependency[Principal],
+        visit_id: FromPath[uuid.UUID],
+    ) -> Response[Any]:
+        await services.get_visit(db, principal, visit_id)
+        require_manager(principal, "edit visits")
+        form = await form_dict(request)
+        data, errors, participants, agenda = visit_from_form(form, VisitUpdate)
+        status_code = 422
+        if data is not None:
+            try:
+                await services.update_visit(db, principal, visit_id, data)
+                return see_other(f"/visits/{visit_id}")
+            except StaleVersionError as exc:
+                await db.rollback()
+                errors, status_code = {"form": exc.detail}, 409
+            except (ValidationFailed, ConflictError) as exc:
+                await db.rollback()
+                errors = exc.errors or {"form": exc.detail}
+        return await self._form(request, db, principal, form, participants, agenda, errors, visit_id=visit_id, status_code=status_code)
+
+    @post("/{visit_id:uuid}/transition", name="visit_transition")
+    async def transition(
+        self,
+        request: Request[Any, Any, Any],
+        db: NamedDependency[AsyncSession],
+        principal: NamedDependency[Principal],
+        visit_id: FromPath[uuid.UUID],
+    ) -> Response[Any]:
+        try:
+            await services.transition(db, principal, visit_id, parse_form(VisitTransitionIn, await form_dict(request)))
+        except ServiceError as exc:
+            return refusal_page(request, exc, f"/visits/{visit_id}")
+        return see_other(f"/visits/{visit_id}")
+
+    @get("/{visit_id:uuid}/delegation", name="visit_delegation")
+    async def delegation(
+        self,
+        request: Request[Any, Any, Any],
+        db: NamedDependency[AsyncSession],
+        principal: NamedDependency[Principal],
+        visit_id: FromPath[uuid.UUID],
+    ) -> Template:
+        visit = await services.get_visit(db, principal, visit_id)
+        members = [
+            {field: str(getattr(p, field) or "") for field in MEMBER_FIELDS} for p in visit.participants if p.side == Side.DELEGATION.value
+        ]
+        return await self._delegation_form(request, db, principal, visit, members, {})
+
+    async def _delegation_form(
+        self,
+        request: Request[Any, Any, Any],
+        db: AsyncSession,
+        principal: Principal,
+        visit: VisitOut,
+        members: list[dict[str, Any]],
+        errors: dict[str, str],
+        *,
+        version: int | None = None,
+        status_code: int = 200,
+    ) -> Template:
+        if not visit.may_change_delegation:
+            raise ForbiddenError("Only the visiting institution (or the cooperation department) may change the delegation.")
+        institution = principal.institution_id if principal.is_partner and principal.institution_id else visit.visiting_institution_id
+        people = await people_of(db, principal, [institution])
+        return render(
+            request,
+            "exchanges/delegation_form.html",
+            status_code=status_code,
+            visit=visit,
+            version=visit.version if version is None else version,
+            members=members + [dict.fromkeys(MEMBER_FIELDS, "") for _ in range(BLANK_ROWS)],
+            people=people,
+            roles=[r for r in ParticipantRole if r is not ParticipantRole.CHAIR],
+            errors=errors,
+        )
+
+    @post("/{visit_id:uuid}/delegation", name="visit_delegation_update")
+    async def update_delegation(
+        self,
+        request: Request[Any, Any, Any],
+        db: NamedDependency[AsyncSession],
+        principal: NamedDependency[Principal],
+        visit_id: FromPath[uuid.UUID],
+    ) -> Response[Any]:
+        form = await form_dict(request)
+        rows, errors, members = parse_rows(form, "member", MEMBER_FIELDS, DelegationMemberIn, "members")
+        version = form_version(form)
+        if not errors:
+            try:
+                await services.replace_delegation(db, principal, visit_id, members, version)
+                return see_other(f"/visits/{visit_id}")
+            except ValidationFailed as exc:
+                await db.rollback()
+                errors = exc.errors
+            except ServiceError as exc:
+                return refusal_page(request, exc, f"/visits/{visit_id}")
+        visit = await services.get_visit(db, principal, visit_id)
+        return await self._delegation_form(request, db, principal, visit, rows, errors, version=version, status_code=422)
 
     @get("/new", name="visit_new")
     async def new(
@@ -160,9 +293,55 @@ class VisitViews(Controller):
 
 
 V = TypeVar("V", bound=VisitIn)
-PARTICIPANT_FIELDS = ("person_id", "side", "role")
-AGENDA_FIELDS = ("day", "starts_at", "title", "place")
+PARTICIPANT_FIELDS = ("person_id", "side", "role", "position_at_time", "department_at_time")
+AGENDA_FIELDS = ("day", "starts_at", "ends_at", "title", "place", "presenters", "notes")
+MEMBER_FIELDS = ("person_id", "role", "position_at_time", "department_at_time")
 BLANK_ROWS = 3
+
+
+def _listed(value: Any) -> list[str]:
+    """A form field that may come back as one string or several (a multiple select)."""
+    if value is None or value == "":
+        return []
+    return [str(v) for v in value] if isinstance(value, list) else [str(value)]
+
+
+def _as_lists(row: dict[str, Any], *fields: str) -> dict[str, Any]:
+    return {**row, **{field: _listed(row.get(field)) for field in fields}}
+
+
+def _hhmm(value: Any) -> str:
+    return value.strftime("%H:%M") if value else ""
+
+
+def form_values_of(visit: VisitOut) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]:
+    """The stored visit as the form shows it: every field the record holds, so saving it unchanged changes nothing."""
+    blank = lambda value: "" if value is None else str(value)  # noqa: E731
+    values: dict[str, Any] = {
+        field: blank(getattr(visit, field))
+        for field in ("title", "direction", "host_institution_id", "visiting_institution_id", "starts_on", "ends_on", "city", "venue")
+    }
+    values |= {field: blank(getattr(visit, field)) for field in ("purpose", "theme", "budget_amount", "budget_currency", "report")}
+    values["agreement_id"] = str(visit.agreement.id) if visit.agreement else ""
+    values["commitment_ids"] = [str(c) for c in visit.commitment_ids]
+    values["topics"] = ", ".join(visit.topics)
+    values["outcomes"] = "\n".join(visit.outcomes)
+    values["gifts"] = "\n".join(f"{g.direction}: {g.description}" for g in visit.gifts)
+    values["version"] = visit.version
+    participants = [{field: blank(getattr(p, field)) for field in PARTICIPANT_FIELDS} for p in visit.participants]
+    agenda = [
+        {
+            "day": a.day.isoformat(),
+            "starts_at": _hhmm(a.starts_at),
+            "ends_at": _hhmm(a.ends_at),
+            "title": a.title,
+            "place": a.place or "",
+            "presenters": [str(p) for p in a.presenter_ids],
+            "notes": a.notes or "",
+        }
+        for a in visit.agenda
+    ]
+    return values, participants, agenda
 
 
 def _lines(text: Any) -> list[str]:

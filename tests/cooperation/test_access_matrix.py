@@ -247,6 +247,12 @@ ROUTES: dict[str, tuple[str, list[str] | None]] = {
     "visit_new": ("create", None),
     "visit_create": ("create", None),
     "visit": ("visit.read", VISIT_TARGETS),
+    "visit_edit": ("visit.manage", VISIT_TARGETS),
+    "visit_update": ("visit.manage", VISIT_TARGETS),
+    "visit_transition": ("visit.manage", VISIT_TARGETS),
+    "visit_delegation": ("delegation", VISIT_TARGETS),
+    "visit_delegation_update": ("delegation", VISIT_TARGETS),
+    "follow_up_create": ("visit.manage", VISIT_TARGETS),
     "api_visits": ("any", None),
     "api_visit_create": ("create", None),
     "api_visit": ("visit.read", VISIT_TARGETS),
@@ -541,6 +547,19 @@ def request_for(method: str, path: str, name: str, target: str | None, scene: Sc
             }
         },
         "exchange_confirm": {"data": {"confirmed": "1", "version": "1"}},
+        "visit_update": {
+            "data": {
+                "title": "Renamed on the page",
+                "direction": "incoming",
+                "host_institution_id": str(world.home),
+                "visiting_institution_id": str(world.nlc),
+                "starts_on": "2026-03-02",
+                "ends_on": "2026-03-04",
+                "version": "1",
+            }
+        },
+        "visit_transition": {"data": {"to": "confirmed", "version": "1"}},
+        "follow_up_create": {"data": {"text": "More", "responsible_institution_id": str(world.home)}},
         "exchange_transition": {"data": {"to": "cancelled", "version": "1", "note": "matrix"}},
         "api_visit_delegation": {"json": {"members": [], "version": 1}},
         "visit_create": {

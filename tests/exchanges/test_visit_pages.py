@@ -1,0 +1,131 @@
+"""Visits worked on from the pages: editing without losing anything, status, follow-ups, a partner's delegation."""
+
+from tests.agreements.helpers import agreement_payload
+from tests.exchanges.helpers import seed_visit_payload
+from tests.html_forms import form_fields
+
+UNSTORED = ("version", "updated_at")
+
+
+async def full_seed_visit(coordinator, world, people) -> dict:
+    """The seed visit with every field the form has to carry: positions at the time, agenda ends, notes, commitments."""
+    agreement = (await coordinator.api("POST", "/api/v1/agreements", json=agreement_payload([world.home, world.nlc]))).json()
+    commitment = (
+        await coordinator.api("POST", f"/api/v1/agreements/{agreement['id']}/commitments", json={"text": "Exchange experts yearly"})
+    ).json()
+    payload = seed_visit_payload(world, people, agreement_id=agreement["id"])
+    payload["participants"][0]["position_at_time"] = "Giám đốc (2025)"
+    payload["participants"][0]["department_at_time"] = "Ban Quản lý kho · 书库管理部"
+    payload["agenda"][1] |= {"ends_at": "10:30:00", "place": "Hội trường tầng 2", "notes": "Slides shared afterwards · 会后分享"}
+    payload["agenda"][2]["presenters"] = [people["luo"], people["rong"]]
+    payload |= {
+        "commitment_ids": [commitment["id"]],
+        "budget_amount": "25000000.00",
+        "budget_currency": "VND",
+        "report": "Báo cáo chi tiết\nDòng thứ hai",
+    }
+    created = await coordinator.api("POST", "/api/v1/visits", json=payload)
+    assert created.status_code == 201, created.text
+    return created.json()
+
+
+async def test_saving_the_edit_page_unchanged_changes_nothing(client_for, world, people):
+    coordinator = await client_for("coordinator")
+    before = await full_seed_visit(coordinator, world, people)
+    url = f"/visits/{before['id']}"
+    edit = await coordinator.get(url + "/edit")
+    assert edit.status_code == 200
+    fields = form_fields(edit.text, url)
+    saved = await coordinator.form(url, fields)
+    assert saved.status_code == 303, saved.text[:2000]
+    after = (await coordinator.api("GET", f"/api/v1/visits/{before['id']}")).json()
+    assert {k: v for k, v in after.items() if k not in UNSTORED} == {k: v for k, v in before.items() if k not in UNSTORED}
+
+    fields = form_fields((await coordinator.get(url + "/edit")).text, url)
+    fields["title"] = "Chuyến thăm làm việc · 工作访问"
+    fields["agenda-2-notes"] = "Demonstration of the platform"
+    assert (await coordinator.form(url, fields)).status_code == 303
+    changed = (await coordinator.api("GET", f"/api/v1/visits/{before['id']}")).json()
+    assert changed["title"] == "Chuyến thăm làm việc · 工作访问"
+    assert changed["agenda"][2]["notes"] == "Demonstration of the platform"
+    assert changed["agenda"][2]["presenters"] == ["Luo Chong", "Rong Jie"]
+    stale = await coordinator.form(url, {**fields, "title": "Overwritten"})  # the version it was read at is gone
+    assert stale.status_code == 409 and "changed by someone else since you opened it" in stale.text
+    assert (await coordinator.api("GET", f"/api/v1/visits/{before['id']}")).json()["title"] == "Chuyến thăm làm việc · 工作访问"
+    partner = await client_for("partner_a")
+    assert (await partner.get(url + "/edit")).status_code == 403
+    assert (await partner.form(url, fields)).status_code == 403
+
+
+async def test_status_changes_from_the_page_with_reasons(client_for, world, people):
+    coordinator = await client_for("coordinator")
+    visit = (await coordinator.api("POST", "/api/v1/visits", json=seed_visit_payload(world, people))).json()
+    url = f"/visits/{visit['id']}"
+    page = await coordinator.get(url)
+    assert "Change status to" in page.text and 'href="' + url + '/edit"' in page.text
+    refused = await coordinator.form(url + "/transition", {"to": "completed", "version": "1"})
+    assert refused.status_code == 409 and "proposed" in refused.text
+    cancelled = await coordinator.form(url + "/transition", {"to": "cancelled", "version": "1"})
+    assert cancelled.status_code == 409 and "why" in cancelled.text.lower()
+    assert (await coordinator.form(url + "/transition", {"to": "confirmed", "version": "1"})).status_code == 303
+    assert (await coordinator.api("GET", f"/api/v1/visits/{visit['id']}")).json()["status"] == "confirmed"
+    partner = await client_for("partner_a")
+    assert "Change status to" not in (await partner.get(url)).text
+    assert (await partner.form(url + "/transition", {"to": "cancelled", "version": "2", "note": "x"})).status_code == 403
+
+
+async def test_follow_up_added_from_the_visit_page(client_for, world, people):
+    coordinator = await client_for("coordinator")
+    visit = (await coordinator.api("POST", "/api/v1/visits", json=seed_visit_payload(world, people))).json()
+    url = f"/visits/{visit['id']}"
+    action = {
+        "text": "Gửi tài liệu nền tảng · 发送平台资料",
+        "responsible_institution_id": str(world.nlc),
+        "responsible_person_id": people["luo"],
+    }
+    bad = await coordinator.form(f"/follow-ups/visit/{visit['id']}", {**action, "due_on": "31/01/2026"})
+    assert bad.status_code == 422 and "due_on" in bad.text
+    added = await coordinator.form(f"/follow-ups/visit/{visit['id']}", {**action, "due_on": "2026-01-31"})
+    assert added.status_code == 303 and added.headers["location"] == url + "#follow-ups"
+    partner = await client_for("partner_a")
+    page = await partner.get(url)
+    assert "Gửi tài liệu nền tảng · 发送平台资料" in page.text and "2026-01-31" in page.text
+    assert (await partner.form(f"/follow-ups/visit/{visit['id']}", {**action, "due_on": "2026-02-01"})).status_code == 403
+    assert len((await coordinator.api("GET", f"/api/v1/follow-ups/visit/{visit['id']}")).json()) == 1
+
+
+async def test_partner_edits_its_delegation_from_the_page(client_for, world, people):
+    coordinator = await client_for("coordinator")
+    visit = (await coordinator.api("POST", "/api/v1/visits", json=seed_visit_payload(world, people))).json()
+    url = f"/visits/{visit['id']}"
+    partner = await client_for("partner_a")
+    interpreter = (
+        await partner.api("POST", "/api/v1/people", json={"name": "Wang Fang", "name_native": "王芳", "institution_id": str(world.nlc)})
+    ).json()
+    assert 'href="' + url + '/delegation"' in (await partner.get(url)).text
+    form = await partner.get(url + "/delegation")
+    assert form.status_code == 200 and "王芳" in form.text and "Nguyen Xuan Dung" not in form.text  # its own people only
+    fields = form_fields(form.text, url + "/delegation")
+    fields |= {"member-2-person_id": interpreter["id"], "member-2-role": "interpreter"}
+    saved = await partner.form(url + "/delegation", fields)
+    assert saved.status_code == 303, saved.text[:1500]
+    after = (await coordinator.api("GET", f"/api/v1/visits/{visit['id']}")).json()
+    delegation = [
+        (p["name_native"] or p["name"], p["role"], p["position_at_time"]) for p in after["participants"] if p["side"] == "delegation"
+    ]
+    assert delegation == [
+        ("Rong Jie", "head_of_delegation", "Director, Department of Stacks Management and Reading Services"),
+        ("Luo Chong", "member", "Deputy Director, Department of Cooperation and Operations"),
+        ("王芳", "interpreter", None),
+    ]
+    assert [p["name"] for p in after["participants"] if p["side"] == "host"] == ["Nguyen Xuan Dung", "Nguyen Ngoc Anh"]
+    twice = await partner.form(url + "/delegation", {**fields, "version": str(after["version"]), "member-3-person_id": people["luo"]})
+    assert twice.status_code == 422 and "listed twice" in twice.text
+    history = (await coordinator.get(url)).text
+    assert "Delegation list changed" in history
+    outsider = await client_for("partner_b")
+    assert (await outsider.get(url + "/delegation")).status_code == 404
+    await coordinator.api(
+        "POST", f"/api/v1/visits/{visit['id']}/transition", json={"to": "cancelled", "version": after["version"], "note": "x"}
+    )
+    assert (await partner.get(url + "/delegation")).status_code == 403
