@@ -35,7 +35,7 @@ class _FormReader(HTMLParser):
         elif tag == "select":
             self._select, self._multiple, self._first, self._chosen = a.get("name"), "multiple" in a, None, False
         elif tag == "option" and self._select:
-            self._option = (a["value"] if "value" in a else "", "selected" in a)
+            self._option = (a.get("value", ""), "selected" in a)
             self._option_text = ""
         elif tag == "textarea":
             self._textarea, self._text = a.get("name"), ""
