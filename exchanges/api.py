@@ -142,6 +142,18 @@ class VisitPhotoApi(Controller):
         )
         return next(p for p in await photos.list_photos(db, visit_id) if p.id == photo_id)
 
+    @put("/", name="api_visit_photos_arrange")
+    async def arrange(
+        self,
+        db: NamedDependency[AsyncSession],
+        principal: NamedDependency[Principal],
+        visit_id: FromPath[uuid.UUID],
+        data: JSONBody[list[photos.PhotoArrangementIn]],
+    ) -> list[photos.PhotoOut]:
+        """Order and caption the photos: list every photo of the visit once, in the order they should appear."""
+        await photos.arrange_photos(db, principal, visit_id, data)
+        return await photos.list_photos(db, visit_id)
+
 
 async def read_photo(request: Request) -> tuple[str, bytes, str | None]:
     form = await request.form()

@@ -8,7 +8,7 @@ import uuid
 
 import msgspec
 from PIL import Image, ImageOps, UnidentifiedImageError
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel
 
@@ -140,6 +140,40 @@ async def add_photo(
     audit.record(session, principal, "add_photo", "visit", visit_id, summary=f"Photo added: {photo.caption[:200] or stem}")
     await session.commit()
     return photo.id
+
+
+class PhotoArrangementIn(msgspec.Struct, forbid_unknown_fields=True):
+    id: uuid.UUID
+    caption: str = msgspec.field(default="")
+
+
+async def arrange_photos(session: AsyncSession, principal: Principal, visit_id: uuid.UUID, photos: list[PhotoArrangementIn]) -> None:
+    """Set the order (as listed) and captions of a visit's photos; the list names each of its photos exactly once."""
+    owner = await files.resolve_owner(session, principal, "visit", visit_id)
+    if not principal.manages_records:
+        raise ForbiddenError(f"Only the cooperation department arranges the photos of {owner.label}.")
+    p = table(VisitPhoto).c
+    current = {row.id: row for row in await session.execute(select(p.id, p.caption, p.position).where(p.visit_id == visit_id))}
+    listed = [item.id for item in photos]
+    errors: dict[str, str] = {}
+    if len(set(listed)) != len(listed):
+        errors["photos"] = "a photo is listed twice"
+    elif set(listed) != set(current):
+        errors["photos"] = f"list each of the visit's {len(current)} photos exactly once"
+    for index, item in enumerate(photos):
+        if len(item.caption) > 1000:
+            errors[f"photos.{index}.caption"] = "is longer than 1000 characters"
+    if errors:
+        raise ValidationFailed(errors)
+    changed = 0
+    for position, item in enumerate(photos):
+        caption = nfc(item.caption.strip())
+        if (current[item.id].caption, current[item.id].position) != (caption, position):
+            await session.execute(update(VisitPhoto).where(p.id == item.id).values(caption=caption, position=position))
+            changed += 1
+    if changed:
+        audit.record(session, principal, "arrange_photos", "visit", visit_id, summary=f"Photos arranged ({changed} changed)")
+    await session.commit()
 
 
 async def list_photos(session: AsyncSession, visit_id: uuid.UUID) -> list[PhotoOut]:

@@ -3,6 +3,7 @@
 import uuid
 from typing import Any, TypeVar
 
+import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath
@@ -279,6 +280,24 @@ class VisitViews(Controller):
         await photos.add_photo(db, principal, request.app.state.settings, visit_id, filename=filename, content=content, caption=caption)
         return see_other(f"/visits/{visit_id}#photos")
 
+    @post("/{visit_id:uuid}/photos/arrange", name="visit_photos_arrange")
+    async def arrange_photos(
+        self,
+        request: Request[Any, Any, Any],
+        db: NamedDependency[AsyncSession],
+        principal: NamedDependency[Principal],
+        visit_id: FromPath[uuid.UUID],
+    ) -> Response[Any]:
+        """Captions as typed, order by the number beside each photo (ties keep the shown order)."""
+        form = await form_dict(request)
+        _, errors, items = parse_rows(form, "photo", ("id", "caption", "order"), PhotoRowIn, "photos")
+        if errors:
+            raise ValidationFailed(errors)
+        ranked = sorted(enumerate(items), key=lambda pair: (pair[1].order, pair[0]))
+        arrangement = [photos.PhotoArrangementIn(id=item.id, caption=item.caption) for _, item in ranked]
+        await photos.arrange_photos(db, principal, visit_id, arrangement)
+        return see_other(f"/visits/{visit_id}#photos")
+
     @get("/photos/{photo_id:uuid}/thumbnail", name="visit_photo_thumbnail")
     async def thumbnail(
         self,
@@ -290,6 +309,12 @@ class VisitViews(Controller):
         path = await photos.thumbnail_path(db, principal, request.app.state.settings, photo_id)
         # A JPEG LibCoop made itself: safe to show inline.
         return File(path=path, media_type="image/jpeg", content_disposition_type="inline", headers={"X-Content-Type-Options": "nosniff"})
+
+
+class PhotoRowIn(msgspec.Struct, forbid_unknown_fields=True):
+    id: uuid.UUID
+    order: int
+    caption: str = ""
 
 
 V = TypeVar("V", bound=VisitIn)

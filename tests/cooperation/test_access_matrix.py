@@ -239,6 +239,8 @@ ROUTES: dict[str, tuple[str, list[str] | None]] = {
     "visit_photo_thumbnail": ("visit.read", VISIT_TARGETS),
     "api_visit_photo_create": ("visit.party", VISIT_TARGETS),
     "visit_photo_create": ("visit.party", VISIT_TARGETS),
+    "api_visit_photos_arrange": ("visit.manage", VISIT_TARGETS),
+    "visit_photos_arrange": ("visit.manage", VISIT_TARGETS),
     "api_follow_ups": ("visit.read", VISIT_TARGETS),
     "api_follow_up_create": ("visit.manage", VISIT_TARGETS),
     "api_follow_up_progress": ("visit.party", VISIT_TARGETS),
@@ -559,6 +561,7 @@ def request_for(method: str, path: str, name: str, target: str | None, scene: Sc
             }
         },
         "visit_transition": {"data": {"to": "confirmed", "version": "1"}},
+        "api_visit_photos_arrange": {"json": [{"id": scene.photos.get(target or "VA", scene.photos["VA"])}]},
         "follow_up_create": {"data": {"text": "More", "responsible_institution_id": str(world.home)}},
         "exchange_transition": {"data": {"to": "cancelled", "version": "1", "note": "matrix"}},
         "api_visit_delegation": {"json": {"members": [], "version": 1}},

@@ -129,3 +129,38 @@ async def test_partner_edits_its_delegation_from_the_page(client_for, world, peo
         "POST", f"/api/v1/visits/{visit['id']}/transition", json={"to": "cancelled", "version": after["version"], "note": "x"}
     )
     assert (await partner.get(url + "/delegation")).status_code == 403
+
+
+async def test_photos_are_put_in_order_and_captioned(client_for, world, people):
+    import io
+
+    from PIL import Image
+
+    coordinator = await client_for("coordinator")
+    visit = (await coordinator.api("POST", "/api/v1/visits", json=seed_visit_payload(world, people))).json()
+    ids = []
+    for number in range(3):
+        buffer = io.BytesIO()
+        Image.new("RGB", (40, 30), (number * 80, 90, 60)).save(buffer, format="PNG")
+        added = await coordinator.api(
+            "POST", f"/api/v1/visits/{visit['id']}/photos", files={"file": (f"{number}.png", buffer.getvalue(), "image/png")}
+        )
+        ids.append(added.json()["id"])
+    photos_url = f"/api/v1/visits/{visit['id']}/photos"
+    incomplete = await coordinator.api("PUT", photos_url, json=[{"id": ids[0]}, {"id": ids[1]}])
+    assert incomplete.status_code == 422 and "exactly once" in incomplete.json()["errors"]["photos"]
+    arranged = await coordinator.api(
+        "PUT", photos_url, json=[{"id": ids[2], "caption": "Toàn cảnh buổi làm việc · 工作会议全景"}, {"id": ids[0]}, {"id": ids[1]}]
+    )
+    assert [(p["id"], p["position"]) for p in arranged.json()] == [(ids[2], 0), (ids[0], 1), (ids[1], 2)]
+    assert arranged.json()[0]["caption"] == "Toàn cảnh buổi làm việc · 工作会议全景"
+
+    page = await coordinator.get(f"/visits/{visit['id']}")
+    fields = form_fields(page.text, f"/visits/{visit['id']}/photos/arrange")
+    fields |= {"photo-0-order": "4", "photo-2-caption": "Trao quà lưu niệm"}  # the first shown goes last
+    assert (await coordinator.form(f"/visits/{visit['id']}/photos/arrange", fields)).status_code == 303
+    listed = (await coordinator.api("GET", photos_url)).json()
+    assert [p["id"] for p in listed] == [ids[0], ids[1], ids[2]]
+    assert [p["caption"] for p in listed] == ["", "Trao quà lưu niệm", "Toàn cảnh buổi làm việc · 工作会议全景"]
+    partner = await client_for("partner_a")
+    assert (await partner.api("PUT", photos_url, json=[{"id": i} for i in ids])).status_code == 403
