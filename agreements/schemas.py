@@ -158,6 +158,8 @@ class CommitmentOut(msgspec.Struct):
     version: int
     links: list[CommitmentLinkOut] = []
     may_update: bool = False
+    measured_by: str | None = None  # progress computed from a programme or project, not typed
+    measured_url: str | None = None
 
 
 class AgreementRef(msgspec.Struct):

@@ -1,6 +1,8 @@
 """Every rule and every write for agreements: validation, lifecycle, renewal, commitments, views."""
 
 import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
@@ -295,6 +297,33 @@ async def _parties(session: AsyncSession, agreement_id: uuid.UUID) -> list[Party
     return [row_to(PartyOut, row) for row in rows]
 
 
+@dataclass(frozen=True)
+class Measured:
+    """A commitment's progress computed from another record (a programme's quota use, a project's target)."""
+
+    progress: int  # percent, 0–100
+    label: str
+    url: str
+
+
+# Later domains (programmes) say which commitments they measure; app.py wires them here.
+MeasureSource = Callable[[AsyncSession, list[uuid.UUID]], Awaitable[dict[uuid.UUID, Measured]]]
+_measure_sources: list[MeasureSource] = []
+
+
+def register_measure_source(source: MeasureSource) -> None:
+    if source not in _measure_sources:
+        _measure_sources.append(source)
+
+
+async def measured(session: AsyncSession, commitment_ids: list[uuid.UUID]) -> dict[uuid.UUID, Measured]:
+    found: dict[uuid.UUID, Measured] = {}
+    if commitment_ids:
+        for source in _measure_sources:
+            found |= await source(session, commitment_ids)
+    return found
+
+
 async def _commitments(session: AsyncSession, principal: Principal, agreement_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[CommitmentOut]]:
     responsible = table(Institution).alias("responsible")
     rows = await session.execute(
@@ -326,9 +355,12 @@ async def _commitments(session: AsyncSession, principal: Principal, agreement_id
         ):
             links.setdefault(commitment_id, []).append(CommitmentLinkOut(record_type, record_id, label))
     grouped: dict[uuid.UUID, list[CommitmentOut]] = {}
+    computed = await measured(session, [i.id for i in items])
     for item in items:
         item.links = links.get(item.id, [])
         item.may_update = may_change_part_of(principal, item.responsible_institution_id)
+        if (measure := computed.get(item.id)) is not None:
+            item.progress, item.measured_by, item.measured_url = measure.progress, measure.label, measure.url
         grouped.setdefault(item.agreement_id, []).append(item)
     return grouped
 
@@ -825,9 +857,16 @@ async def record_commitment_progress(
     before = await _commitment_row(session, principal, agreement_id, commitment_id)
     if not may_change_part_of(principal, before["responsible_institution_id"]):
         raise ForbiddenError("You may only report progress on commitments your institution is responsible for.")
+    values: dict[str, Any] = {"status": data.status.value, "progress": data.progress}
+    if (measure := (await measured(session, [commitment_id])).get(commitment_id)) is not None:
+        if data.progress != measure.progress:
+            raise ConflictError(
+                f"Progress on this commitment is computed from {measure.label} ({measure.progress}%), not typed; change its status only.",
+                errors={"progress": f"computed: {measure.progress}%"},
+            )
+        del values["progress"]  # the stored figure stays as typed before; the computed one is what shows
     if data.status is CommitmentStatus.DONE and data.progress != 100:
         raise ValidationFailed({"progress": "a commitment that is done is at 100%"})
-    values: dict[str, Any] = {"status": data.status.value, "progress": data.progress}
     if data.notes is not None:
         values["notes"] = nfc(data.notes.strip()) or None
     await update_versioned(session, Commitment, commitment_id, data.version, values, what="commitment")

@@ -26,6 +26,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agreements import wiring as agreements_wiring
+from agreements.services import register_measure_source
 from cooperation import calendar, comments, dashboard, files, followups
 from cooperation.auth import api as auth_api
 from cooperation.auth import views as auth_views
@@ -40,6 +41,8 @@ from cooperation.partners import views as partners_views
 from cooperation.settings import PROJECT_ROOT, Settings
 from cooperation.web import JINJA_FILTERS, JINJA_GLOBALS, render
 from exchanges import wiring as exchanges_wiring
+from exchanges.expert_services import register_programme_check
+from programs import wiring as programs_wiring
 
 log = logging.getLogger("cooperation")
 
@@ -56,8 +59,7 @@ def import_all_models() -> None:
     import cooperation.files
     import cooperation.followups
     import cooperation.partners.models  # noqa: F401
-    import exchanges.models
-    import exchanges.photos  # noqa: F401
+    import programs.models  # noqa: F401
 
 
 async def provide_db(request: Request[Any, Any, Any]) -> AsyncIterator[AsyncSession]:
@@ -164,14 +166,24 @@ def create_app(settings: Settings | None = None) -> Litestar:
     factory = session_factory(engine)
     read_factory = session_factory(engine.execution_options(isolation_level="AUTOCOMMIT"))
 
-    for source in [*agreements_wiring.sharing_sources, *exchanges_wiring.sharing_sources]:
+    for source in [*agreements_wiring.sharing_sources, *exchanges_wiring.sharing_sources, *programs_wiring.sharing_sources]:
         partners_services.register_sharing_source(source)
-    for kind, resolver in {**agreements_wiring.attachment_owners, **exchanges_wiring.attachment_owners}.items():
+    owners = {**agreements_wiring.attachment_owners, **exchanges_wiring.attachment_owners, **programs_wiring.attachment_owners}
+    for kind, resolver in owners.items():
         files.register_owner(kind, resolver)
     for events in [*agreements_wiring.calendar_sources, *exchanges_wiring.calendar_sources, followups.calendar_events]:
         calendar.register_source(events)
-    for panel in [*agreements_wiring.dashboard_panels, followups.dashboard_panel]:
+    for panel in [
+        *agreements_wiring.dashboard_panels,
+        *exchanges_wiring.dashboard_panels,
+        *programs_wiring.dashboard_panels,
+        followups.dashboard_panel,
+    ]:
         dashboard.register_panel(panel)
+    for check in programs_wiring.exchange_checks:
+        register_programme_check(check)
+    for measure in programs_wiring.commitment_measures:
+        register_measure_source(measure)
 
     def configure_jinja(engine_: JinjaTemplateEngine) -> None:
         engine_.engine.filters.update(JINJA_FILTERS)
@@ -197,6 +209,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             *partners_api.routes,
             *agreements_wiring.routes,
             *exchanges_wiring.routes,
+            *programs_wiring.routes,
         ],
         dependencies={"db": Provide(provide_db), "principal": Provide(provide_principal, sync_to_thread=False)},
         middleware=[
@@ -234,7 +247,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
 
 
 def demo_loaders() -> list[Any]:
-    return [*agreements_wiring.demo_loaders, *exchanges_wiring.demo_loaders]
+    return [*agreements_wiring.demo_loaders, *exchanges_wiring.demo_loaders, *programs_wiring.demo_loaders]
 
 
 def scale_loaders() -> list[Any]:

@@ -105,7 +105,12 @@ def humanize(value: str | None) -> str:
     return (value or "").replace("_", " ").capitalize()
 
 
-JINJA_FILTERS = {"date": fmt_date, "instant": fmt_instant, "humanize": humanize}
+def fmt_number(value: int | float | None) -> str:
+    """Thousands separated, as in the seed article's 140,000 volumes."""
+    return "—" if value is None else f"{value:,}"
+
+
+JINJA_FILTERS = {"date": fmt_date, "instant": fmt_instant, "humanize": humanize, "number": fmt_number}
 JINJA_GLOBALS = {"page_url": page_url}
 
 

@@ -31,6 +31,8 @@ class ExchangeIn(msgspec.Struct, forbid_unknown_fields=True):
     funding_amount: Decimal | None = None
     funding_currency: Annotated[str, msgspec.Meta(min_length=3, max_length=3)] | None = None
     outcome: Annotated[str, msgspec.Meta(max_length=50000)] = ""
+    programme_id: uuid.UUID | None = None  # counts against the programme's yearly quotas
+    confirm_over_quota: bool = False  # a coordinator may go past a quota knowingly
 
 
 class ExchangeUpdate(ExchangeIn, forbid_unknown_fields=True):
@@ -71,6 +73,8 @@ class ExchangeOut(msgspec.Struct):
     outcome: str
     version: int
     created_at: datetime
+    programme_id: uuid.UUID | None = None
+    programme_name: str | None = None
     allowed_transitions: list[str] = []  # what this person may move it to
     may_edit: bool = False
     may_confirm: bool = False

@@ -5,10 +5,12 @@ coordinators approve, run and close them. Whoever sees an exchange sees it whole
 """
 
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import date
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import column, select
+from sqlalchemy import table as sql_table
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cooperation import audit
@@ -41,6 +43,26 @@ TRANSITIONS: dict[ExchangeStatus, tuple[ExchangeStatus, ...]] = {
     S.COMPLETED: (),
     S.CANCELLED: (S.PROPOSED,),
 }
+
+
+# Programmes (a later domain) check an exchange against their quotas through this hook, wired by app.py:
+# check(session, principal, values, exchange_id or None, confirmed_over_quota) raises when it does not fit.
+ProgrammeCheck = Callable[[AsyncSession, Principal, dict[str, Any], uuid.UUID | None, bool], Awaitable[None]]
+_programme_checks: list[ProgrammeCheck] = []
+PROGRAMME = sql_table("programme", column("id"), column("name"))
+
+
+def register_programme_check(check: ProgrammeCheck) -> None:
+    if check not in _programme_checks:
+        _programme_checks.append(check)
+
+
+async def _check_programme(
+    session: AsyncSession, principal: Principal, values: dict[str, Any], exchange_id: uuid.UUID | None, confirmed: bool
+) -> None:
+    if values.get("programme_id") is not None:
+        for check in _programme_checks:
+            await check(session, principal, values, exchange_id, confirmed)
 
 
 def exchange_visibility(principal: Principal) -> Any:
@@ -80,6 +102,7 @@ async def _clean(session: AsyncSession, principal: Principal, data: ExchangeIn) 
         "funding_amount": data.funding_amount,
         "funding_currency": data.funding_currency.upper() if data.funding_currency else None,
         "outcome": nfc(data.outcome.strip()),
+        "programme_id": data.programme_id,
     }
     values["search_text"] = fold_for_search(expert.name, expert.name_native, values["field_of_work"], values["purpose"])
     return values
@@ -89,6 +112,7 @@ async def propose(session: AsyncSession, principal: Principal, data: ExchangeIn)
     if not (principal.manages_records or principal.is_partner):
         raise ForbiddenError("Your role may not propose exchanges.")
     values = await _clean(session, principal, data)
+    await _check_programme(session, principal, values, None, data.confirm_over_quota)
     exchange = ExpertExchange(**values, status=S.PROPOSED.value, expert_confirmed=principal.is_partner)
     session.add(exchange)
     await session.flush()
@@ -113,6 +137,8 @@ async def update(session: AsyncSession, principal: Principal, exchange_id: uuid.
     if not (principal.manages_records or (may_change_part_of(principal, row["home_institution_id"]) and row["status"] == S.PROPOSED.value)):
         raise ForbiddenError("Partners may change only their own proposals, while they are proposed.")
     values = await _clean(session, principal, data)
+    if row["status"] != S.CANCELLED.value:  # a cancelled exchange uses no quota
+        await _check_programme(session, principal, values, exchange_id, data.confirm_over_quota)
     await update_versioned(session, ExpertExchange, exchange_id, data.version, values, what="expert exchange")
     audit.record(
         session,
@@ -165,6 +191,8 @@ async def transition(
         raise TransitionRefused("Record what was learned or transferred (the outcome) before closing the exchange.")
     if target is S.CANCELLED and not (data.note and data.note.strip()):
         raise TransitionRefused("Say why the exchange is cancelled (a note is required).")
+    if current is S.CANCELLED:  # back in the count: it must fit its programme's quota again
+        await _check_programme(session, principal, dict(row), exchange_id, False)
     values = {"status": target.value, "status_note": (data.note or "").strip() or None}
     await update_versioned(session, ExpertExchange, exchange_id, data.version, values, what="expert exchange")
     audit.record(session, principal, "transition", "expert_exchange", exchange_id, summary=f"{current.value} → {target.value}")
@@ -199,12 +227,15 @@ async def get(session: AsyncSession, principal: Principal, exchange_id: uuid.UUI
                 X.outcome,
                 X.version,
                 X.created_at,
+                X.programme_id,
+                PROGRAMME.c.name,
             )
             .select_from(
                 table(ExpertExchange)
                 .join(table(Person), P.id == X.expert_person_id)
                 .join(home, home.c.id == X.home_institution_id)
                 .join(host, host.c.id == X.host_institution_id)
+                .outerjoin(PROGRAMME, PROGRAMME.c.id == X.programme_id)
             )
             .where(X.id == exchange_id)
         )

@@ -100,6 +100,7 @@ class ExpertExchange(RecordBase, table=True):
     status_note: str | None = Field(default=None, max_length=1000)
     expert_confirmed: bool = False
     agreement_id: uuid.UUID | None = Field(default=None, foreign_key="agreement.id", nullable=True)
+    programme_id: uuid.UUID | None = Field(default=None, foreign_key="programme.id", nullable=True, index=True)
     funding: str | None = Field(default=None, max_length=300)
     funding_amount: Decimal | None = Field(default=None, sa_column=Column(Numeric(14, 2), nullable=True))
     funding_currency: str | None = Field(default=None, max_length=3)

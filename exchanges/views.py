@@ -1,6 +1,8 @@
 """HTML pages for delegation visits: the list, and the visit summary that reads like the news item it comes from."""
 
 import uuid
+from calendar import monthrange
+from datetime import date
 from typing import Any, TypeVar
 
 import msgspec
@@ -13,11 +15,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from agreements.services import commitment_choices, list_agreements
 from cooperation import audit, comments, files, followups
 from cooperation.auth.access import Principal, require_manager
+from cooperation.dashboard import Panel
 from cooperation.errors import ConflictError, ForbiddenError, ServiceError, StaleVersionError, ValidationFailed
 from cooperation.forms import parse_form, parse_rows
 from cooperation.partners.services import home_institution_id, institution_choices, people_of
 from cooperation.web import form_dict, form_version, query_bool, query_int, query_str, query_uuid, refusal_page, render, see_other
-from exchanges import photos, services
+from exchanges import expert_services, photos, services
 from exchanges.api import read_photo
 from exchanges.schemas import (
     AgendaItemIn,
@@ -402,3 +405,20 @@ def visit_from_form(form: dict[str, Any], struct: type[V]) -> tuple[V | None, di
 
 
 routes = [VisitViews]
+
+
+async def dashboard_panel(db: AsyncSession, principal: Principal) -> Panel:
+    """Visits and expert stays that fall in the current month, as the calendar shows them."""
+    today = date.today()
+    first, last = today.replace(day=1), today.replace(day=monthrange(today.year, today.month)[1])
+    events = [
+        *await services.calendar_events(db, principal, first, last),
+        *await expert_services.calendar_events(db, principal, first, last),
+    ]
+    events.sort(key=lambda e: (e.start, e.summary))
+    return Panel(
+        title=f"This month: visits and exchanges ({today.strftime('%B %Y')})",
+        template="exchanges/_dashboard.html",
+        order=20,
+        context={"events": events},
+    )

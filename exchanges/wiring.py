@@ -7,4 +7,5 @@ jobs: list[object] = []
 sharing_sources = [services.institutions_sharing_with, expert_services.institutions_sharing_with]
 demo_loaders = [demo.load_demo]
 calendar_sources = [services.calendar_events, expert_services.calendar_events]
+dashboard_panels = [views.dashboard_panel]
 attachment_owners = {"visit": services.attachment_owner, "exchange": expert_services.attachment_owner}

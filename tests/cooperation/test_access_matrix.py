@@ -59,6 +59,8 @@ class Scene:
     people: dict[str, str]
     provider: str
     token: str
+    programmes: dict[str, str]
+    projects: dict[str, str]
 
 
 def expect(kind: str, role: str, target: str | None) -> set[int]:
@@ -246,6 +248,30 @@ ROUTES: dict[str, tuple[str, list[str] | None]] = {
     "api_follow_up_progress": ("visit.party", VISIT_TARGETS),
     "follow_up_progress": ("visit.party", VISIT_TARGETS),
     "visits": ("any", None),
+    "programmes": ("any", None),
+    "api_programmes": ("any", None),
+    "programme_new": ("create", None),
+    "programme_create": ("create", None),
+    "api_programme_create": ("create", None),
+    "programme": ("visit.read", ["VA", "VB"]),
+    "api_programme": ("visit.read", ["VA", "VB"]),
+    "programme_edit": ("visit.manage", ["VA", "VB"]),
+    "programme_update": ("visit.manage", ["VA", "VB"]),
+    "api_programme_update": ("visit.manage", ["VA", "VB"]),
+    "projects": ("any", None),
+    "api_projects": ("any", None),
+    "project_new": ("create", None),
+    "project_create": ("create", None),
+    "api_project_create": ("create", None),
+    "project": ("visit.read", ["VA", "VB"]),
+    "api_project": ("visit.read", ["VA", "VB"]),
+    "project_edit": ("visit.manage", ["VA", "VB"]),
+    "project_update": ("visit.manage", ["VA", "VB"]),
+    "api_project_update": ("visit.manage", ["VA", "VB"]),
+    "project_progress": ("visit.party", ["VA", "VB"]),
+    "api_project_progress": ("visit.party", ["VA", "VB"]),
+    "project_progress_csv": ("visit.party", ["VA", "VB"]),
+    "api_project_progress_csv": ("visit.party", ["VA", "VB"]),
     "visit_new": ("create", None),
     "visit_create": ("create", None),
     "visit": ("visit.read", VISIT_TARGETS),
@@ -357,6 +383,27 @@ async def build_scene(app, world, coordinator: Client) -> Scene:
         )
         exchanges[key] = exchange.json()["id"]
         experts[key] = expert.json()["id"]
+    # PA/JA: a programme and a project with NLC (partner A's); PB/JB: the same with BnF (partner B's). Keyed VA/VB.
+    programmes, projects = {}, {}
+    for key, partner in (("VA", world.nlc), ("VB", world.bnf)):
+        programme = await coordinator.api(
+            "POST",
+            "/api/v1/programmes",
+            json={
+                "name": f"Programme {key}",
+                "starts_on": "2026-01-01",
+                "ends_on": "2028-12-31",
+                "institution_ids": [str(world.home), str(partner)],
+                "quotas": [{"direction": "incoming", "max_per_year": 3}],
+            },
+        )
+        programmes[key] = programme.json()["id"]
+        project = await coordinator.api(
+            "POST",
+            "/api/v1/projects",
+            json={"name": f"Project {key}", "lead_institution_id": str(partner), "starts_on": "2025-01-01", "target_volumes": 1000},
+        )
+        projects[key] = project.json()["id"]
     return Scene(
         agreements,
         commitments,
@@ -371,6 +418,8 @@ async def build_scene(app, world, coordinator: Client) -> Scene:
         people,
         str(provider.id),
         token,
+        programmes,
+        projects,
     )
 
 
@@ -397,6 +446,10 @@ def request_for(method: str, path: str, name: str, target: str | None, scene: Sc
             return scene.visits[target or "VA"]
         if key == "visit_id":
             return scene.visits[target or "VA"]
+        if key == "programme_id":
+            return scene.programmes[target or "VA"]
+        if key == "project_id":
+            return scene.projects[target or "VA"]
         if key == "comment_id":
             return scene.comments[target or "A"]
         if key == "institution_id":
@@ -419,6 +472,17 @@ def request_for(method: str, path: str, name: str, target: str | None, scene: Sc
 
     url = PARAM.sub(param, path)
     institution = scene.institutions.get(target or "", scene.institutions["NLC"])
+    partner_of = {"VA": scene.institutions["NLC"], "VB": scene.institutions["BNF"]}.get(target or "", scene.institutions["NLC"])
+    partner_code = {"VA": "NLC", "VB": "BNF"}.get(target or "", "NLC")
+    programme_body = {
+        "name": "Renamed programme",
+        "starts_on": "2026-01-01",
+        "ends_on": "2028-12-31",
+        "institution_ids": [str(world.home), partner_of],
+        "version": 1,
+    }
+    project_body = {"name": "Renamed project", "lead_institution_id": partner_of, "starts_on": "2025-01-01", "version": 1}
+    csv_body = f"institution,as_of,volumes\n{partner_code},2026-01-{uuid.uuid4().int % 28 + 1:02d},10\n".encode()
     bodies: dict[str, dict[str, Any]] = {
         "api_agreement_create": {"json": agreement_payload([world.home, world.nlc], reference=f"NEW-{uuid.uuid4().hex[:8]}")},
         "api_agreement_update": {
@@ -561,6 +625,20 @@ def request_for(method: str, path: str, name: str, target: str | None, scene: Sc
             }
         },
         "visit_transition": {"data": {"to": "confirmed", "version": "1"}},
+        "api_programme_create": {"json": {k: v for k, v in programme_body.items() if k != "version"} | {"name": "New programme"}},
+        "programme_create": {
+            "data": {"name": "Form programme", "starts_on": "2026-01-01", "ends_on": "2026-12-31", "institution_ids": str(world.home)}
+        },
+        "api_programme_update": {"json": programme_body},
+        "programme_update": {"data": {**programme_body, "institution_ids": programme_body["institution_ids"], "version": "1"}},
+        "api_project_create": {"json": {k: v for k, v in project_body.items() if k != "version"} | {"name": "New project"}},
+        "project_create": {"data": {"name": "Form project", "lead_institution_id": str(world.home), "starts_on": "2025-01-01"}},
+        "api_project_update": {"json": project_body},
+        "project_update": {"data": {**project_body, "version": "1"}},
+        "api_project_progress": {"json": {"institution_id": partner_of, "as_of": "2025-06-30", "volumes": 10 + uuid.uuid4().int % 5}},
+        "project_progress": {"data": {"institution_id": partner_of, "as_of": "2025-07-31", "volumes": "20"}},
+        "api_project_progress_csv": {"content": csv_body, "headers": {"content-type": "text/csv"}},
+        "project_progress_csv": {"files": {"file": ("progress.csv", csv_body, "text/csv")}},
         "api_visit_photos_arrange": {"json": [{"id": scene.photos.get(target or "VA", scene.photos["VA"])}]},
         "follow_up_create": {"data": {"text": "More", "responsible_institution_id": str(world.home)}},
         "exchange_transition": {"data": {"to": "cancelled", "version": "1", "note": "matrix"}},
@@ -619,7 +697,7 @@ async def test_every_route_for_every_role(app, world, client_for):
                 for target in targets or [None]:
                     url, body = request_for(method, path, name, target, scene, world)
                     client = clients[role]
-                    headers = {"x-csrf-token": await client.csrf()}
+                    headers = {"x-csrf-token": await client.csrf(), **body.pop("headers", {})}
                     if "data" in body:
                         body = {"data": {**body["data"], "_csrf_token": await client.csrf()}}
                     response = await client.raw.request(method, url, headers=headers, follow_redirects=False, **body)

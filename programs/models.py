@@ -1,0 +1,132 @@
+"""Expert-exchange programmes (quotas) and shared digitization projects (targets, milestones, progress reports)."""
+
+import uuid
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import Column, Index, Numeric, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from cooperation.db import UTCDateTime, new_id, utcnow
+from cooperation.records import RecordBase
+
+
+class Programme(RecordBase, table=True):
+    """A multi-year expert-exchange programme, e.g. "up to three experts each way per year, 2025–2028"."""
+
+    __tablename__ = "programme"
+
+    name: str = Field(max_length=300)
+    agreement_id: uuid.UUID | None = Field(default=None, foreign_key="agreement.id", nullable=True, index=True)
+    starts_on: date
+    ends_on: date
+    description: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    budget_amount: Decimal | None = Field(default=None, sa_column=Column(Numeric(14, 2), nullable=True))
+    budget_currency: str | None = Field(default=None, max_length=3)
+    # The agreement commitment whose progress is this programme's quota use (computed, never typed).
+    commitment_id: uuid.UUID | None = Field(default=None, foreign_key="commitment.id", nullable=True, index=True)
+    search_text: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+
+
+class ProgrammeInstitution(SQLModel, table=True):
+    __tablename__ = "programme_institution"
+    __table_args__ = (UniqueConstraint("programme_id", "institution_id", name="uq_programme_institution"),)
+
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    programme_id: uuid.UUID = Field(foreign_key="programme.id", index=True)
+    institution_id: uuid.UUID = Field(foreign_key="institution.id", index=True)
+
+
+class ProgrammeQuota(SQLModel, table=True):
+    """At most `max_per_year` exchanges a year in one direction (relative to the home institution), optionally per field."""
+
+    __tablename__ = "programme_quota"
+
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    programme_id: uuid.UUID = Field(foreign_key="programme.id", index=True)
+    direction: str = Field(max_length=10)  # incoming / outgoing
+    field_of_work: str | None = Field(default=None, max_length=200)
+    max_per_year: int
+    position: int = 0
+
+
+class DigitizationProject(RecordBase, table=True):
+    """A shared digitization project, such as the platform for ancient books led by the National Library of China."""
+
+    __tablename__ = "digitization_project"
+
+    name: str = Field(max_length=300)
+    name_native: str | None = Field(default=None, max_length=300)
+    lead_institution_id: uuid.UUID = Field(foreign_key="institution.id", index=True)
+    starts_on: date
+    ends_on: date | None = None
+    platform_url: str | None = Field(default=None, max_length=500)
+    status: str = Field(default="active", max_length=20, index=True)
+    description: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    # Institutions in the consortium (including those not registered here) and where they are, as the project states it.
+    consortium_size: int | None = None
+    consortium_area: str | None = Field(default=None, max_length=200)
+    target_titles: int | None = None
+    target_volumes: int | None = None
+    target_images: int | None = None
+    stale_after_days: int = 60
+    commitment_id: uuid.UUID | None = Field(default=None, foreign_key="commitment.id", nullable=True, index=True)
+    commitment_unit: str | None = Field(default=None, max_length=10)  # titles / volumes / images
+    search_text: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+
+
+class ProjectAgreement(SQLModel, table=True):
+    __tablename__ = "project_agreement"
+    __table_args__ = (UniqueConstraint("project_id", "agreement_id", name="uq_project_agreement"),)
+
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    project_id: uuid.UUID = Field(foreign_key="digitization_project.id", index=True)
+    agreement_id: uuid.UUID = Field(foreign_key="agreement.id", index=True)
+
+
+class ProjectParticipant(SQLModel, table=True):
+    __tablename__ = "project_participant"
+    __table_args__ = (UniqueConstraint("project_id", "institution_id", name="uq_project_participant"),)
+
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    project_id: uuid.UUID = Field(foreign_key="digitization_project.id", index=True)
+    institution_id: uuid.UUID = Field(foreign_key="institution.id", index=True)
+    role: str = Field(max_length=30)  # lead / contributor / technical_partner / observer
+    target_titles: int | None = None
+    target_volumes: int | None = None
+    target_images: int | None = None
+    position: int = 0
+
+
+class ProjectMilestone(SQLModel, table=True):
+    __tablename__ = "project_milestone"
+
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    project_id: uuid.UUID = Field(foreign_key="digitization_project.id", index=True)
+    title: str = Field(max_length=300)
+    due_on: date
+    done_on: date | None = None
+    position: int = 0
+
+
+class ProgressReport(SQLModel, table=True):
+    """A participant's cumulative counts as of a date. One per institution and date; a lower figure carries a note."""
+
+    __tablename__ = "progress_report"
+    __table_args__ = (
+        UniqueConstraint("project_id", "institution_id", "as_of", name="uq_progress_report"),
+        Index("ix_progress_report_project_as_of", "project_id", "as_of"),
+    )
+
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    project_id: uuid.UUID = Field(foreign_key="digitization_project.id")
+    institution_id: uuid.UUID = Field(foreign_key="institution.id", index=True)
+    as_of: date
+    titles: int | None = None
+    volumes: int | None = None
+    images: int | None = None
+    correction_note: str | None = Field(default=None, max_length=1000)
+    source: str = Field(max_length=10)  # page / api / csv
+    reported_by_id: uuid.UUID | None = Field(default=None, foreign_key="app_user.id", nullable=True)
+    reported_by_name: str = Field(max_length=200)
+    reported_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

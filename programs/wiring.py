@@ -1,0 +1,13 @@
+"""What this domain plugs into the application (collected by cooperation/app.py)."""
+
+from programs import api, demo, project_services, services, views
+
+routes = [*views.routes, *api.routes]
+jobs: list[object] = []
+sharing_sources = [services.institutions_sharing_with, project_services.institutions_sharing_with]
+attachment_owners = {"project": project_services.attachment_owner}
+dashboard_panels = [views.dashboard_panel]
+demo_loaders = [demo.load_demo]
+# Hooks into earlier domains: exchanges count against quotas; commitments are measured by programmes and projects.
+exchange_checks = [services.check_exchange]
+commitment_measures = [services.commitment_measures, project_services.commitment_measures]
