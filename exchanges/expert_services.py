@@ -49,7 +49,8 @@ TRANSITIONS: dict[ExchangeStatus, tuple[ExchangeStatus, ...]] = {
 # check(session, principal, values, exchange_id or None, confirmed_over_quota) raises when it does not fit.
 ProgrammeCheck = Callable[[AsyncSession, Principal, dict[str, Any], uuid.UUID | None, bool], Awaitable[None]]
 _programme_checks: list[ProgrammeCheck] = []
-PROGRAMME = sql_table("programme", column("id"), column("name"))
+PROGRAMME = sql_table("programme", column("id"), column("name"), column("starts_on"), column("archived_at"))
+PROGRAMME_INSTITUTION = sql_table("programme_institution", column("programme_id"), column("institution_id"))
 
 
 def register_programme_check(check: ProgrammeCheck) -> None:
@@ -63,6 +64,18 @@ async def _check_programme(
     if values.get("programme_id") is not None:
         for check in _programme_checks:
             await check(session, principal, values, exchange_id, confirmed)
+
+
+async def programme_choices(session: AsyncSession, principal: Principal) -> list[tuple[uuid.UUID, str]]:
+    """Live programmes the person may see, for the exchange form (the programmes domain owns their rules)."""
+    takes_part = select(PROGRAMME_INSTITUTION.c.institution_id).where(PROGRAMME_INSTITUTION.c.programme_id == PROGRAMME.c.id)
+    rows = await session.execute(
+        select(PROGRAMME.c.id, PROGRAMME.c.name)
+        .where(PROGRAMME.c.archived_at.is_(None), visible(principal, participants=takes_part))
+        .order_by(PROGRAMME.c.starts_on.desc())
+        .limit(100)
+    )
+    return [(r[0], r[1]) for r in rows]
 
 
 def exchange_visibility(principal: Principal) -> Any:

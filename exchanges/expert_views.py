@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from agreements.services import list_agreements
 from cooperation import audit, comments, files
 from cooperation.auth.access import Principal
-from cooperation.errors import ForbiddenError, ServiceError, ValidationFailed
+from cooperation.errors import ConflictError, ForbiddenError, ServiceError, StaleVersionError, ValidationFailed
 from cooperation.forms import parse_form
 from cooperation.partners.services import home_institution_id, institution_choices, people_of
 from cooperation.web import form_dict, form_version, query_int, query_str, refusal_page, render, see_other
@@ -31,6 +31,7 @@ FIELDS = (
     "funding_amount",
     "funding_currency",
     "outcome",
+    "programme_id",
 )
 
 
@@ -64,6 +65,7 @@ class ExchangeViews(Controller):
             institutions=institutions,
             experts=experts,
             agreements=agreements,
+            programmes=await services.programme_choices(db, principal),
         )
 
     @get("/", name="exchanges")
@@ -100,9 +102,9 @@ class ExchangeViews(Controller):
         form = await form_dict(request)
         try:
             exchange_id = await services.propose(db, principal, parse_form(ExchangeIn, form))
-        except ValidationFailed as exc:
+        except (ValidationFailed, ConflictError) as exc:
             await db.rollback()
-            return await self._form(request, db, principal, form, exc.errors, status_code=422)
+            return await self._form(request, db, principal, form, exc.errors or {"form": exc.detail}, status_code=exc.status_code)
         return see_other(f"/exchanges/{exchange_id}")
 
     @get("/{exchange_id:uuid}", name="exchange")
@@ -149,9 +151,12 @@ class ExchangeViews(Controller):
         form = await form_dict(request)
         try:
             await services.update(db, principal, exchange_id, parse_form(ExchangeUpdate, form))
-        except ValidationFailed as exc:
+        except StaleVersionError:
+            raise
+        except (ValidationFailed, ConflictError) as exc:
             await db.rollback()
-            return await self._form(request, db, principal, form, exc.errors, exchange_id=exchange_id, status_code=422)
+            errors = exc.errors or {"form": exc.detail}
+            return await self._form(request, db, principal, form, errors, exchange_id=exchange_id, status_code=exc.status_code)
         return see_other(f"/exchanges/{exchange_id}")
 
     @post("/{exchange_id:uuid}/transition", name="exchange_transition")

@@ -13,11 +13,11 @@ from datetime import date
 import pygal
 from pygal.style import Style
 
+from programs.project_schemas import SeriesPoint
+
 # pygal appends an import hook (for its map plugins, unused here) that predates find_spec: every later import
 # then warns. Take it out again.
 sys.meta_path[:] = [finder for finder in sys.meta_path if type(finder).__name__ != "PluginImportFixer"]
-
-from programs.project_schemas import SeriesPoint
 
 SCRIPT = re.compile(r"<script\b.*?</script>", re.S)
 STYLE = Style(
