@@ -289,7 +289,9 @@ async def get_project(session: AsyncSession, principal: Principal, project_id: u
         )
     target = project_target(row, list(participants), unit)
     outlook = arithmetic.forecast(series, unit, target, today, row["starts_on"], row["ends_on"])
-    total = series[-1] if series else SeriesPoint(today, 0, 0, 0)
+    last = series[-1] if series else SeriesPoint(today, 0, 0, 0)
+    counted = {unit for r in reports for unit in UNITS if getattr(r, unit) is not None}  # a unit nobody counts stays blank
+    total = Counts(*(getattr(last, unit) if unit in counted else None for unit in UNITS))
     risks = [f"milestone “{m.title}” is late (due {m.due_on.isoformat()})" for m in milestones if m.state == "late"]
     if outlook.after_end and row["status"] == "active":
         risks.append(
@@ -323,8 +325,8 @@ async def get_project(session: AsyncSession, principal: Principal, project_id: u
         commitment_id=row["commitment_id"],
         commitment_unit=row["commitment_unit"],
         main_unit=unit,
-        total=Counts(total.titles, total.volumes, total.images),
-        percent=arithmetic.percent(getattr(total, unit), target),
+        total=total,
+        percent=arithmetic.percent(getattr(last, unit), target),
         participants=progress,
         milestones=milestones,
         agreements=agreements,
