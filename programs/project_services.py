@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, literal, select, union_all, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agreements.models import Agreement, Commitment
@@ -207,8 +207,71 @@ def project_target(project: Any, participant_targets: list[Any], unit: str) -> i
     return total or None
 
 
+def _per_unit(project_id: uuid.UUID, build: Any) -> Any:
+    """One statement over the three units: `build(unit, value column)` gives each unit's SELECT."""
+    return union_all(*(build(unit, getattr(R, unit)) for unit in UNITS)).subquery()
+
+
+async def _series(session: AsyncSession, project_id: uuid.UUID) -> list[SeriesPoint]:
+    """Totals at each reported date, computed in the database: each report adds what it changed since the same
+    participant's previous figure (a blank unit changes nothing), summed per date and accumulated.
+    `forecast.totals_over_time` is the same rule in Python, and the tests hold the two together."""
+
+    def deltas(unit: str, value: Any) -> Any:
+        previous = func.lag(value).over(partition_by=R.institution_id, order_by=R.as_of)
+        return select(R.as_of, literal(unit).label("unit"), (value - func.coalesce(previous, 0)).label("delta")).where(
+            R.project_id == project_id, value.is_not(None)
+        )
+
+    changes = _per_unit(project_id, deltas)
+    running = dict.fromkeys(UNITS, 0)
+    points: list[SeriesPoint] = []
+    for as_of, unit, delta in await session.execute(
+        select(changes.c.as_of, changes.c.unit, func.sum(changes.c.delta))
+        .group_by(changes.c.as_of, changes.c.unit)
+        .order_by(changes.c.as_of)
+    ):
+        running[unit] += int(delta)
+        point = SeriesPoint(as_of, running["titles"], running["volumes"], running["images"])
+        if points and points[-1].as_of == as_of:
+            points[-1] = point
+        else:
+            points.append(point)
+    return points
+
+
+def _latest_reports(project_id: uuid.UUID) -> Any:
+    """Each participant's latest report: when, by whom."""
+    ranked = (
+        select(
+            R.institution_id,
+            R.as_of,
+            R.reported_by_name,
+            R.reported_at,
+            func.row_number().over(partition_by=R.institution_id, order_by=(R.as_of.desc(), R.reported_at.desc())).label("rank"),
+        )
+        .where(R.project_id == project_id)
+        .subquery()
+    )
+    return select(ranked.c.institution_id, ranked.c.as_of, ranked.c.reported_by_name, ranked.c.reported_at).where(ranked.c.rank == 1)
+
+
+def _latest_figures(project_id: uuid.UUID) -> Any:
+    """Each participant's latest figure in each unit it counts (a blank unit keeps the figure before)."""
+
+    def latest(unit: str, value: Any) -> Any:
+        rank = func.row_number().over(partition_by=R.institution_id, order_by=R.as_of.desc())
+        return select(R.institution_id, literal(unit).label("unit"), value.label("value"), rank.label("rank")).where(
+            R.project_id == project_id, value.is_not(None)
+        )
+
+    figures = _per_unit(project_id, latest)
+    return select(figures.c.institution_id, figures.c.unit, figures.c.value).where(figures.c.rank == 1)
+
+
 async def get_project(session: AsyncSession, principal: Principal, project_id: uuid.UUID, *, today: date | None = None) -> ProjectOut:
-    """The whole project page in six queries, whatever the number of participants and reports."""
+    """The whole project page in a fixed number of queries, whatever the number of participants and reports:
+    the database does the per-report work (latest figures, totals over time), Python only the per-participant."""
     today = today or date.today()
     row = await _visible_row(session, principal, project_id)
     lead = (await session.execute(select(I.code, I.name).where(I.id == row["lead_institution_id"]))).one()
@@ -224,23 +287,18 @@ async def get_project(session: AsyncSession, principal: Principal, project_id: u
         .mappings()
         .all()
     )
-    reports = (
+    series = await _series(session, project_id)
+    latest = {r.institution_id: r for r in await session.execute(_latest_reports(project_id))}
+    figures: dict[uuid.UUID, dict[str, int]] = {}
+    for institution_id, unit_name, value in await session.execute(_latest_figures(project_id)):
+        figures.setdefault(institution_id, {})[unit_name] = value
+    recent = (
         await session.execute(
-            select(
-                R.institution_id,
-                R.as_of,
-                R.titles,
-                R.volumes,
-                R.images,
-                R.correction_note,
-                R.source,
-                R.reported_by_name,
-                R.reported_at,
-                I.code,
-            )
+            select(R.as_of, R.titles, R.volumes, R.images, R.correction_note, R.source, R.reported_by_name, R.reported_at, I.code)
             .join(table(Institution), I.id == R.institution_id)
             .where(R.project_id == project_id)
-            .order_by(R.as_of, R.reported_at)
+            .order_by(R.reported_at.desc(), R.as_of.desc())
+            .limit(RECENT_REPORTS)
         )
     ).all()
     milestones = [
@@ -257,17 +315,10 @@ async def get_project(session: AsyncSession, principal: Principal, project_id: u
     ]
 
     unit = main_unit(row, list(participants))
-    series = arithmetic.totals_over_time(arithmetic.Report(*r[:5]) for r in reports)
-    latest: dict[uuid.UUID, Any] = {}
-    filled: dict[uuid.UUID, dict[str, int | None]] = {}
-    for r in reports:  # in date order: the last one wins; blank units keep the figure before
-        previous = filled.get(r.institution_id, {})
-        filled[r.institution_id] = {u: getattr(r, u) if getattr(r, u) is not None else previous.get(u) for u in UNITS}
-        latest[r.institution_id] = r
     progress = []
     for p in participants:
         last = latest.get(p["institution_id"])
-        counts = filled.get(p["institution_id"], {})
+        counts = figures.get(p["institution_id"], {})
         progress.append(
             ParticipantProgress(
                 institution_id=p["institution_id"],
@@ -289,9 +340,9 @@ async def get_project(session: AsyncSession, principal: Principal, project_id: u
         )
     target = project_target(row, list(participants), unit)
     outlook = arithmetic.forecast(series, unit, target, today, row["starts_on"], row["ends_on"])
-    last = series[-1] if series else SeriesPoint(today, 0, 0, 0)
-    counted = {unit for r in reports for unit in UNITS if getattr(r, unit) is not None}  # a unit nobody counts stays blank
-    total = Counts(*(getattr(last, unit) if unit in counted else None for unit in UNITS))
+    newest = series[-1] if series else SeriesPoint(today, 0, 0, 0)
+    counted = {u for counts in figures.values() for u in counts}  # a unit nobody counts stays blank
+    total = Counts(*(getattr(newest, u) if u in counted else None for u in UNITS))
     risks = [f"milestone “{m.title}” is late (due {m.due_on.isoformat()})" for m in milestones if m.state == "late"]
     if outlook.after_end and row["status"] == "active":
         risks.append(
@@ -304,7 +355,6 @@ async def get_project(session: AsyncSession, principal: Principal, project_id: u
         risks.append(
             f"no report for more than {row['stale_after_days']} days from {', '.join(stale[:10])}" + (" …" if len(stale) > 10 else "")
         )
-    recent = sorted(reports, key=lambda r: r.reported_at, reverse=True)[:RECENT_REPORTS]
     return ProjectOut(
         id=row["id"],
         name=row["name"],
@@ -326,7 +376,7 @@ async def get_project(session: AsyncSession, principal: Principal, project_id: u
         commitment_unit=row["commitment_unit"],
         main_unit=unit,
         total=total,
-        percent=arithmetic.percent(getattr(last, unit), target),
+        percent=arithmetic.percent(getattr(newest, unit), target),
         participants=progress,
         milestones=milestones,
         agreements=agreements,

@@ -327,3 +327,27 @@ async def test_project_page_queries_do_not_grow_with_participants_and_reports(ap
         page = await coordinator.get(f"/projects/{big_id}")
     assert page.status_code == 200 and "P199" in page.text and "<svg" in page.text
     assert many.count == few.count, (few.count, many.count)
+
+
+async def test_totals_over_time_in_the_database_match_the_rule(db, client_for, world, project):
+    """The page's series comes from SQL window functions; forecast.totals_over_time states the rule in Python."""
+    import random
+
+    from programs.project_services import _series
+
+    rng = random.Random(7)
+    coordinator = await client_for("coordinator")
+    reports = []
+    for institution in (world.nlc, world.home):
+        volumes = titles = 0
+        for month in range(1, 13):
+            volumes += rng.randint(0, 300)
+            titles += rng.randint(0, 20)
+            blank_titles = rng.random() < 0.3
+            day = date(2025, month, rng.choice([10, 20, 28]))
+            reports.append(Report(institution, day, None if blank_titles else titles, volumes, None))
+            body = {"institution_id": str(institution), "as_of": day.isoformat(), "volumes": volumes}
+            if not blank_titles:
+                body["titles"] = titles
+            assert (await coordinator.api("POST", f"/api/v1/projects/{project['id']}/progress", json=body)).status_code == 201
+    assert await _series(db, uuid.UUID(project["id"])) == totals_over_time(reports)
