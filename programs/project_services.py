@@ -44,6 +44,7 @@ from programs.project_schemas import (
     ReportEntry,
     SeriesPoint,
 )
+from programs.services import measured_elsewhere
 
 D = table(DigitizationProject).c
 PP = table(ProjectParticipant).c
@@ -91,6 +92,8 @@ async def _clean(session: AsyncSession, data: ProjectIn, project_id: uuid.UUID |
         owner = await session.scalar(select(C.agreement_id).where(C.id == data.commitment_id, C.archived_at.is_(None)))
         if owner is None or owner not in data.agreement_ids:
             errors["commitment_id"] = "the commitment measured must belong to one of the project's agreements"
+        elif other := await measured_elsewhere(session, data.commitment_id, project_id=project_id):
+            errors["commitment_id"] = f"{other} measures this commitment already"
         if data.commitment_unit is None:
             errors["commitment_unit"] = "say which count measures the commitment (titles, volumes or images)"
     if project_id is not None:

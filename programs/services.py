@@ -23,7 +23,7 @@ from cooperation.errors import ConflictError, NotFoundError, ValidationFailed
 from cooperation.partners.models import Institution, Person
 from cooperation.records import changes_between, fetch_page, fold_for_search, nfc, order_by, row_to, search_terms, update_versioned
 from exchanges.models import ExpertExchange
-from programs.models import Programme, ProgrammeInstitution, ProgrammeQuota
+from programs.models import DigitizationProject, Programme, ProgrammeInstitution, ProgrammeQuota
 from programs.schemas import (
     Direction,
     InstitutionRef,
@@ -38,6 +38,7 @@ from programs.schemas import (
 )
 
 G = table(Programme).c
+DP = table(DigitizationProject).c
 GI = table(ProgrammeInstitution).c
 Q = table(ProgrammeQuota).c
 X = table(ExpertExchange).c
@@ -79,7 +80,7 @@ def _direction(home: uuid.UUID | None, host_institution_id: uuid.UUID) -> str:
     return Direction.INCOMING.value if host_institution_id == home else Direction.OUTGOING.value
 
 
-async def _clean(session: AsyncSession, data: ProgrammeIn) -> dict[str, Any]:
+async def _clean(session: AsyncSession, data: ProgrammeIn, programme_id: uuid.UUID | None = None) -> dict[str, Any]:
     errors: dict[str, str] = {}
     if data.ends_on < data.starts_on:
         errors["ends_on"] = "the programme cannot end before it starts"
@@ -102,6 +103,8 @@ async def _clean(session: AsyncSession, data: ProgrammeIn) -> dict[str, Any]:
         owner = await session.scalar(select(C.agreement_id).where(C.id == data.commitment_id, C.archived_at.is_(None)))
         if owner is None or owner != data.agreement_id:
             errors["commitment_id"] = "the commitment measured must belong to the programme's agreement"
+        elif other := await measured_elsewhere(session, data.commitment_id, programme_id=programme_id):
+            errors["commitment_id"] = f"{other} measures this commitment already"
     if (data.budget_amount is None) != (data.budget_currency is None):
         errors["budget_currency"] = "give both the amount and its ISO 4217 currency"
     if errors:
@@ -118,6 +121,21 @@ async def _clean(session: AsyncSession, data: ProgrammeIn) -> dict[str, Any]:
         "commitment_id": data.commitment_id,
         "search_text": fold_for_search(name, data.description),
     }
+
+
+async def measured_elsewhere(
+    session: AsyncSession, commitment_id: uuid.UUID, *, programme_id: uuid.UUID | None = None, project_id: uuid.UUID | None = None
+) -> str | None:
+    """The programme or project (other than the one being saved) that already measures a commitment: one source per commitment."""
+    programme = await session.scalar(
+        select(G.name).where(G.commitment_id == commitment_id, G.archived_at.is_(None), G.id != (programme_id or uuid.UUID(int=0)))
+    )
+    if programme:
+        return f"the programme “{programme}”"
+    project = await session.scalar(
+        select(DP.name).where(DP.commitment_id == commitment_id, DP.archived_at.is_(None), DP.id != (project_id or uuid.UUID(int=0)))
+    )
+    return f"the project “{project}”" if project else None
 
 
 def _children(programme_id: uuid.UUID, data: ProgrammeIn) -> list[Any]:
@@ -150,7 +168,7 @@ async def create_programme(session: AsyncSession, principal: Principal, data: Pr
 async def update_programme(session: AsyncSession, principal: Principal, programme_id: uuid.UUID, data: ProgrammeUpdate) -> int:
     before = await _visible_row(session, principal, programme_id)
     require_manager(principal, "change programmes")
-    values = await _clean(session, data)
+    values = await _clean(session, data, programme_id)
     version = await update_versioned(session, Programme, programme_id, data.version, values, what="programme")
     for model in (ProgrammeInstitution, ProgrammeQuota):
         await session.execute(delete(model).where(table(model).c.programme_id == programme_id))

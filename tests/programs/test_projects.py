@@ -243,6 +243,22 @@ async def test_commitment_progress_is_computed_from_a_project(client_for, world)
         json={"status": "in_progress", "progress": 60, "version": measured["version"]},
     )
     assert typed.status_code == 409 and "computed from" in typed.json()["detail"]
+    second = await coordinator.api(
+        "POST",
+        "/api/v1/programmes",
+        json={
+            "name": "Also measuring",
+            "starts_on": "2026-01-01",
+            "ends_on": "2026-12-31",
+            "institution_ids": [str(world.home)],
+            "agreement_id": agreement["id"],
+            "commitment_id": commitment["id"],
+        },
+    )
+    assert (
+        second.status_code == 422
+        and "the project “Ancient books” measures this commitment already" in second.json()["errors"]["commitment_id"]
+    )
     page = await coordinator.get(f"/agreements/{agreement['id']}")
     assert "computed: " in page.text and f'href="/projects/{created["id"]}"' in page.text
 
@@ -351,3 +367,73 @@ async def test_totals_over_time_in_the_database_match_the_rule(db, client_for, w
                 body["titles"] = titles
             assert (await coordinator.api("POST", f"/api/v1/projects/{project['id']}/progress", json=body)).status_code == 201
     assert await _series(db, uuid.UUID(project["id"])) == totals_over_time(reports)
+
+
+async def test_edit_pages_save_unchanged_without_losing_anything(client_for, world, project):
+    from tests.agreements.helpers import agreement_payload
+    from tests.html_forms import form_fields
+
+    coordinator = await client_for("coordinator")
+    agreement = (await coordinator.api("POST", "/api/v1/agreements", json=agreement_payload([world.home, world.nlc]))).json()
+    commitment = (await coordinator.api("POST", f"/api/v1/agreements/{agreement['id']}/commitments", json={"text": "Digitize"})).json()
+    exchanges = (await coordinator.api("POST", f"/api/v1/agreements/{agreement['id']}/commitments", json={"text": "Exchange"})).json()
+    before = (
+        await coordinator.api(
+            "PUT",
+            f"/api/v1/projects/{project['id']}",
+            json={
+                "name": project["name"],
+                "name_native": project["name_native"],
+                "lead_institution_id": str(world.nlc),
+                "starts_on": "2025-01-01",
+                "ends_on": "2026-12-31",
+                "platform_url": "https://guji.nlc.cn",
+                "consortium_size": 180,
+                "consortium_area": "31 tỉnh, thành phố · 31个省区市",
+                "target_titles": 13000,
+                "target_volumes": 20000,
+                "stale_after_days": 45,
+                "agreement_ids": [agreement["id"]],
+                "commitment_id": commitment["id"],
+                "commitment_unit": "titles",
+                "participants": [
+                    {"institution_id": str(world.home), "role": "contributor", "target_volumes": 2000, "target_images": 90000},
+                    {"institution_id": str(world.bnf), "role": "observer"},
+                ],
+                "milestones": [{"title": "Platform launched", "due_on": "2025-04-30", "done_on": "2025-04-28"}],
+                "version": project["version"],
+            },
+        )
+    ).json()
+    url = f"/projects/{project['id']}"
+    saved = await coordinator.form(url, form_fields((await coordinator.get(url + "/edit")).text, url))
+    assert saved.status_code == 303, saved.text[:1500]
+    after = (await coordinator.api("GET", f"/api/v1/projects/{project['id']}")).json()
+    assert {k: v for k, v in after.items() if k != "version"} == {k: v for k, v in before.items() if k != "version"}
+
+    programme = (
+        await coordinator.api(
+            "POST",
+            "/api/v1/programmes",
+            json={
+                "name": "Trao đổi chuyên gia · 专家交流",
+                "starts_on": "2026-01-01",
+                "ends_on": "2028-12-31",
+                "institution_ids": [str(world.home), str(world.nlc)],
+                "quotas": [
+                    {"direction": "incoming", "max_per_year": 3},
+                    {"direction": "outgoing", "max_per_year": 2, "field_of_work": "RFID"},
+                ],
+                "agreement_id": agreement["id"],
+                "commitment_id": exchanges["id"],
+                "budget_amount": "120000000.00",
+                "budget_currency": "VND",
+                "description": "Hai chiều · 双向",
+            },
+        )
+    ).json()
+    url = f"/programmes/{programme['id']}"
+    saved = await coordinator.form(url, form_fields((await coordinator.get(url + "/edit")).text, url))
+    assert saved.status_code == 303, saved.text[:1500]
+    again = (await coordinator.api("GET", f"/api/v1/programmes/{programme['id']}")).json()
+    assert {k: v for k, v in again.items() if k != "version"} == {k: v for k, v in programme.items() if k != "version"}
