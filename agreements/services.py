@@ -239,7 +239,7 @@ def notice_date(expires_on: date | None, notice_period_days: int | None) -> date
 async def get_agreement(session: AsyncSession, principal: Principal, agreement_id: uuid.UUID) -> AgreementOut:
     row = await _visible_row(session, principal, agreement_id)
     parties = await _parties(session, agreement_id)
-    commitments = await _commitments(session, principal, [agreement_id])
+    commitments = await commitments_of(session, principal, [agreement_id])
     predecessor = None
     if row["predecessor_id"]:
         pred = (
@@ -324,7 +324,9 @@ async def measured(session: AsyncSession, commitment_ids: list[uuid.UUID]) -> di
     return found
 
 
-async def _commitments(session: AsyncSession, principal: Principal, agreement_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[CommitmentOut]]:
+async def commitments_of(
+    session: AsyncSession, principal: Principal, agreement_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, list[CommitmentOut]]:
     responsible = table(Institution).alias("responsible")
     rows = await session.execute(
         select(
@@ -704,7 +706,7 @@ async def renew(session: AsyncSession, principal: Principal, agreement_id: uuid.
         confidentiality=Confidentiality(row["confidentiality"]),
     )
     successor_id = await create_agreement(session, principal, data, predecessor_id=agreement_id)
-    commitments = (await _commitments(session, principal, [agreement_id])).get(agreement_id, [])
+    commitments = (await commitments_of(session, principal, [agreement_id])).get(agreement_id, [])
     for position, c in enumerate(commitments):
         if c.status == CommitmentStatus.CANCELLED.value:
             continue
@@ -805,7 +807,7 @@ async def add_commitment(session: AsyncSession, principal: Principal, agreement_
     if row["archived_at"] is not None:
         raise ConflictError("This agreement is archived; restore it first.")
     values = await _clean_commitment(session, agreement_id, data)
-    count = len((await _commitments(session, principal, [agreement_id])).get(agreement_id, []))
+    count = len((await commitments_of(session, principal, [agreement_id])).get(agreement_id, []))
     commitment = Commitment(agreement_id=agreement_id, position=count, **values)
     session.add(commitment)
     await session.flush()
@@ -880,7 +882,7 @@ async def record_commitment_progress(
         changes=changes_between(dict(before), values),
     )
     await session.commit()
-    found = next(c for c in (await _commitments(session, principal, [agreement_id]))[agreement_id] if c.id == commitment_id)
+    found = next(c for c in (await commitments_of(session, principal, [agreement_id]))[agreement_id] if c.id == commitment_id)
     return found
 
 

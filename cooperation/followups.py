@@ -126,6 +126,23 @@ async def list_for(session: AsyncSession, principal: Principal, owner_type: str,
     return [_out(r, today, principal) for r in rows]
 
 
+async def list_for_many(
+    session: AsyncSession, principal: Principal, owner_type: str, owner_ids: list[uuid.UUID], *, open_only: bool = False
+) -> dict[uuid.UUID, list[FollowUpOut]]:
+    """The actions of many records in one query (reports). Callers have already checked the records are visible."""
+    found: dict[uuid.UUID, list[FollowUpOut]] = {}
+    if not owner_ids:
+        return found
+    statement = _select().where(F.owner_type == owner_type, F.owner_id.in_(owner_ids))
+    if open_only:
+        statement = statement.where(F.status.in_(OPEN_STATES))
+    today = date.today()
+    for row in await session.execute(statement.order_by(F.due_on, F.created_at)):
+        item = _out(row, today, principal)
+        found.setdefault(item.owner_id, []).append(item)
+    return found
+
+
 async def add(session: AsyncSession, principal: Principal, owner_type: str, owner_id: uuid.UUID, data: FollowUpIn) -> uuid.UUID:
     owner = await resolve_owner(session, principal, owner_type, owner_id)
     require_manager(principal, f"add follow-up actions to {owner.label}")

@@ -49,6 +49,8 @@ class Settings:
     log_json: bool = False
     default_time_zone: str = "Asia/Ho_Chi_Minh"
     base_url: str | None = None
+    report_workers: int = 1  # WeasyPrint processes; each takes one report at a time
+    report_timeout_seconds: int = 120
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -81,6 +83,8 @@ class Settings:
             log_json=_bool("COOP_LOG_JSON", environment == "production"),
             default_time_zone=os.environ.get("COOP_TIME_ZONE", "Asia/Ho_Chi_Minh"),
             base_url=(os.environ.get("COOP_BASE_URL") or "").rstrip("/") or None,
+            report_workers=_int("COOP_REPORT_WORKERS", 1),
+            report_timeout_seconds=_int("COOP_REPORT_TIMEOUT", 120),
         )
         settings.check()
         return settings
@@ -98,6 +102,10 @@ class Settings:
             raise SettingsError("COOP_DB_POOL_SIZE must be positive")
         if self.session_hours <= 0:
             raise SettingsError("COOP_SESSION_HOURS must be positive")
+        if self.report_workers <= 0:
+            raise SettingsError("COOP_REPORT_WORKERS must be positive")
+        if self.report_timeout_seconds <= 0:
+            raise SettingsError("COOP_REPORT_TIMEOUT must be positive (seconds)")
 
 
 def normalise_database_url(url: str) -> str:

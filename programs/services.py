@@ -275,23 +275,23 @@ async def programme_choices(session: AsyncSession, principal: Principal) -> list
     return (await list_programmes(session, principal, per_page=100)).items
 
 
-class ProgrammeYear(msgspec.Struct):
+class ProgrammeUse(msgspec.Struct):
     id: uuid.UUID
     name: str
-    year: int
-    use: list[QuotaUse]
+    use: list[QuotaUse]  # every quota in every year of the span asked for
 
 
-async def quota_use_this_year(session: AsyncSession, principal: Principal, today: date, *, limit: int = 10) -> list[ProgrammeYear]:
-    """This year's use of every quota of the running programmes the person may see (three queries)."""
-    programmes = (
-        await session.execute(
-            select(G.id, G.name)
-            .where(programme_visibility(principal), G.archived_at.is_(None), G.starts_on <= today, G.ends_on >= today)
-            .order_by(G.name)
-            .limit(limit)
-        )
-    ).all()
+async def quota_use_between(
+    session: AsyncSession, principal: Principal, first: date, last: date, *, institution_id: uuid.UUID | None = None, limit: int = 20
+) -> list[ProgrammeUse]:
+    """Quota use, year by year from `first` to `last`, of the programmes running then that the person may see (four queries).
+    With `institution_id`: only the programmes that institution takes part in."""
+    statement = select(G.id, G.name).where(
+        programme_visibility(principal), G.archived_at.is_(None), G.starts_on <= last, G.ends_on >= first
+    )
+    if institution_id is not None:
+        statement = statement.where(G.id.in_(select(GI.programme_id).where(GI.institution_id == institution_id)))
+    programmes = (await session.execute(statement.order_by(G.name).limit(limit))).all()
     if not programmes:
         return []
     ids = [p.id for p in programmes]
@@ -302,15 +302,15 @@ async def quota_use_this_year(session: AsyncSession, principal: Principal, today
         quotas.setdefault(programme_id, []).append(QuotaIn(Direction(direction), limit_, field))
     home = await _home_id(session)
     counted: dict[uuid.UUID, list[tuple[int, str, str]]] = {}
-    first, last = date(today.year, 1, 1), date(today.year, 12, 31)
+    years = date(first.year, 1, 1), date(last.year, 12, 31)
     for programme_id, starts_on, host, field in await session.execute(
         select(X.programme_id, X.starts_on, X.host_institution_id, X.field_of_work).where(
-            X.programme_id.in_(ids), X.status != "cancelled", X.archived_at.is_(None), X.starts_on >= first, X.starts_on <= last
+            X.programme_id.in_(ids), X.status != "cancelled", X.archived_at.is_(None), X.starts_on >= years[0], X.starts_on <= years[1]
         )
     ):
         counted.setdefault(programme_id, []).append((starts_on.year, _direction(home, host), field))
     return [
-        ProgrammeYear(p.id, p.name, today.year, quota_use(first, last, quotas.get(p.id, []), counted.get(p.id, [])))
+        ProgrammeUse(p.id, p.name, quota_use(first, last, quotas.get(p.id, []), counted.get(p.id, [])))
         for p in programmes
         if quotas.get(p.id)
     ]

@@ -463,7 +463,7 @@ class ProjectViews(Controller):
 async def dashboard_panel(db: AsyncSession, principal: Principal) -> Panel | None:
     """This year's quota use of running programmes, and the digitization projects at risk."""
     today = date.today()
-    quota_use = await services.quota_use_this_year(db, principal, today)
+    quota_use = await services.quota_use_between(db, principal, today, today, limit=10)
     health = await project_services.project_health(db, principal, today=today)
     if not quota_use and not health:
         return None

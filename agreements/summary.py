@@ -1,0 +1,71 @@
+"""Plain values about agreements for reports: what a period saw, what one partner shares, one agreement whole.
+
+Everything goes through the same visibility rule as the pages, so a partner's report holds only what that
+partner may see. No ORM objects leave this module: rows become plain dicts for the report templates.
+"""
+
+import uuid
+from datetime import date, timedelta
+from typing import Any
+
+import msgspec
+from sqlalchemy import exists, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from agreements import services
+from agreements.models import Agreement, AgreementParty
+from agreements.schemas import AgreementRow, AgreementView
+from cooperation.auth.access import Principal
+from cooperation.db import table
+from cooperation.records import row_to
+
+A = table(Agreement).c
+AP = table(AgreementParty).c
+EXPIRING_DAYS = 90
+LIMIT = 200  # a report lists at most this many agreements per heading, and says how many more there are
+
+
+def _rows(items: list[AgreementRow]) -> list[dict[str, Any]]:
+    return [msgspec.to_builtins(item, builtin_types=(date, uuid.UUID)) for item in items]
+
+
+async def _select(session: AsyncSession, principal: Principal, *clauses: Any, order: Any = None) -> list[dict[str, Any]]:
+    statement = (
+        select(*services._ROW_COLUMNS, services.PARTY_CODES)
+        .where(services.agreement_visibility(principal), A.archived_at.is_(None), *clauses)
+        .order_by(order if order is not None else A.signed_on.desc())
+        .limit(LIMIT)
+    )
+    rows = await session.execute(statement)
+    return _rows([row_to(AgreementRow, (*row[:-1], row[-1].split(",") if row[-1] else [])) for row in rows])
+
+
+async def portfolio(session: AsyncSession, principal: Principal, start: date, end: date, today: date) -> dict[str, Any]:
+    """Signed in the period; in force now; expiring in the next 90 days; lapsed in the period without a successor."""
+    lapsed = services.view_clause(AgreementView.EXPIRED_NOT_RENEWED, on=today, days=EXPIRING_DAYS)
+    expiring = services.view_clause(AgreementView.EXPIRING, on=today, days=EXPIRING_DAYS)
+    return {
+        "signed": await _select(session, principal, A.signed_on >= start, A.signed_on <= end),
+        "in_force": await _select(session, principal, A.status == "in_force", order=A.reference),
+        "expiring": await _select(session, principal, expiring, order=A.expires_on),
+        "expired_not_renewed": await _select(session, principal, lapsed, A.expires_on >= start, A.expires_on <= end, order=A.expires_on),
+        "status_counts": await services.status_counts(session, principal),
+        "expiring_days": EXPIRING_DAYS,
+        "expiring_until": today + timedelta(days=EXPIRING_DAYS),
+    }
+
+
+async def partner(session: AsyncSession, principal: Principal, institution_id: uuid.UUID) -> dict[str, Any]:
+    """Every agreement with the institution, each with its commitments and their progress."""
+    party = exists(select(AP.id).where(AP.agreement_id == A.id, AP.institution_id == institution_id))
+    agreements = await _select(session, principal, party)
+    commitments = await services.commitments_of(session, principal, [a["id"] for a in agreements])
+    for agreement in agreements:
+        agreement["commitments"] = [msgspec.to_builtins(c, builtin_types=(date, uuid.UUID)) for c in commitments.get(agreement["id"], [])]
+    return {"agreements": agreements}
+
+
+async def dossier(session: AsyncSession, principal: Principal, agreement_id: uuid.UUID) -> dict[str, Any]:
+    """The agreement as its page shows it: parties, terms, commitments with progress, renewal chain."""
+    agreement = await services.get_agreement(session, principal, agreement_id)
+    return {"agreement": msgspec.to_builtins(agreement, builtin_types=(date, uuid.UUID))}

@@ -1,0 +1,91 @@
+"""HTML to PDF in a small pool of spawned processes, with a time limit.
+
+Rendering in the event loop's thread stalls every request for as long as it takes (seconds for a long
+report); in a thread it still holds the GIL for most of that. Spawned processes (not forked: a fork would
+copy the event loop, the database pool and open sockets) each take one report at a time and are replaced
+after `MAX_TASKS_PER_CHILD` reports so memory cannot creep. A report over its time limit has its process
+killed and the pool replaced, so one pathological document cannot hold a worker forever.
+"""
+
+import asyncio
+import multiprocessing
+import os
+import resource
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+MAX_TASKS_PER_CHILD = 20
+
+
+class ReportTimeout(Exception):
+    pass
+
+
+def _url_fetcher(allowed_dir: str) -> Any:
+    """Only our own stored files (photos) and data: URIs; never the network."""
+    from weasyprint import default_url_fetcher
+
+    root = Path(allowed_dir).resolve()
+
+    def fetch(url: str, *args: Any, **kwargs: Any) -> Any:
+        if url.startswith("data:"):
+            return default_url_fetcher(url, *args, **kwargs)
+        if url.startswith("file://"):
+            path = Path(url.removeprefix("file://")).resolve()
+            if path.is_relative_to(root):
+                return default_url_fetcher(url, *args, **kwargs)
+        raise ValueError(f"refused to fetch {url[:80]} while rendering a report")
+
+    return fetch
+
+
+def html_to_pdf(html: str, allowed_dir: str) -> tuple[bytes, int, float]:
+    """Runs in a worker process: the PDF, its page count, and the worker's peak memory in MiB."""
+    from weasyprint import HTML
+
+    delay = float(os.environ.get("COOP_TEST_RENDER_DELAY", "0") or 0)  # tests: a long render, to prove nothing stalls
+    if delay:
+        time.sleep(delay)
+    document = HTML(string=html, url_fetcher=_url_fetcher(allowed_dir)).render()
+    pdf = document.write_pdf()
+    peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return pdf, len(document.pages), peak_mib
+
+
+class PdfRenderer:
+    def __init__(self, workers: int, timeout_seconds: float, allowed_dir: Path) -> None:
+        self.workers = workers
+        self.timeout = timeout_seconds
+        self.allowed_dir = str(allowed_dir)
+        self._pool: ProcessPoolExecutor | None = None
+
+    def _executor(self) -> ProcessPoolExecutor:
+        if self._pool is None:
+            self._pool = ProcessPoolExecutor(
+                max_workers=self.workers, mp_context=multiprocessing.get_context("spawn"), max_tasks_per_child=MAX_TASKS_PER_CHILD
+            )
+        return self._pool
+
+    async def render(self, html: str) -> tuple[bytes, int, float]:
+        loop = asyncio.get_running_loop()
+        future = loop.run_in_executor(self._executor(), html_to_pdf, html, self.allowed_dir)
+        try:
+            return await asyncio.wait_for(future, self.timeout)
+        except TimeoutError:
+            self._kill()
+            raise ReportTimeout(f"the report took longer than {self.timeout:.0f} seconds to render") from None
+
+    def _kill(self) -> None:
+        pool, self._pool = self._pool, None
+        if pool is None:
+            return
+        for process in list(getattr(pool, "_processes", {}).values()):  # the only way to stop a running task
+            process.kill()
+        pool.shutdown(wait=False, cancel_futures=True)
+
+    def close(self) -> None:
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)

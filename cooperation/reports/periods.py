@@ -1,0 +1,90 @@
+"""Report periods: a month, a quarter, a year or an ISO week, each with a stable key (2026-10, 2026-Q3, 2026,
+2026-W47) that names it in run records and claims, and a label in the report's language."""
+
+import calendar
+import re
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from babel.dates import format_date
+
+from cooperation.errors import ValidationFailed
+
+KINDS = ("month", "quarter", "year", "week")
+
+
+@dataclass(frozen=True)
+class Period:
+    kind: str
+    start: date
+    end: date  # inclusive
+    key: str
+
+    def label(self, language: str) -> str:
+        if self.kind == "month":
+            return format_date(self.start, "LLLL y", locale=language).capitalize()
+        if self.kind == "quarter":
+            number = (self.start.month - 1) // 3 + 1
+            return (
+                f"{number}{'er' if number == 1 else 'e'} trimestre {self.start.year}"
+                if language == "fr"
+                else f"Q{number} {self.start.year}"
+            )
+        if self.kind == "year":
+            return str(self.start.year)
+        first, last = format_date(self.start, "d MMM", locale=language), format_date(self.end, "d MMM y", locale=language)
+        return f"{'semaine' if language == 'fr' else 'week'} {self.key[-2:]} ({first} – {last})"
+
+
+def month(year: int, number: int) -> Period:
+    return Period("month", date(year, number, 1), date(year, number, calendar.monthrange(year, number)[1]), f"{year}-{number:02d}")
+
+
+def quarter(year: int, number: int) -> Period:
+    first = date(year, 3 * number - 2, 1)
+    last_month = 3 * number
+    return Period("quarter", first, date(year, last_month, calendar.monthrange(year, last_month)[1]), f"{year}-Q{number}")
+
+
+def year(number: int) -> Period:
+    return Period("year", date(number, 1, 1), date(number, 12, 31), str(number))
+
+
+def week(iso_year: int, number: int) -> Period:
+    start = date.fromisocalendar(iso_year, number, 1)
+    return Period("week", start, start + timedelta(days=6), f"{iso_year}-W{number:02d}")
+
+
+def parse(key: str) -> Period:
+    """A period from its key; a clear error for anything else."""
+    key = key.strip()
+    try:
+        if m := re.fullmatch(r"(\d{4})-(\d{2})", key):
+            return month(int(m[1]), int(m[2]))
+        if m := re.fullmatch(r"(\d{4})-Q([1-4])", key, re.I):
+            return quarter(int(m[1]), int(m[2]))
+        if m := re.fullmatch(r"(\d{4})", key):
+            return year(int(m[1]))
+        if m := re.fullmatch(r"(\d{4})-W(\d{2})", key, re.I):
+            return week(int(m[1]), int(m[2]))
+    except ValueError:
+        pass
+    raise ValidationFailed({"period": f"{key!r} is not a period such as 2026-10, 2026-Q3, 2026 or 2026-W47"})
+
+
+def containing(kind: str, day: date) -> Period:
+    if kind == "month":
+        return month(day.year, day.month)
+    if kind == "quarter":
+        return quarter(day.year, (day.month - 1) // 3 + 1)
+    if kind == "year":
+        return year(day.year)
+    if kind == "week":
+        iso = day.isocalendar()
+        return week(iso.year, iso.week)
+    raise ValidationFailed({"period": f"unknown period kind {kind!r}; use {', '.join(KINDS)}"})
+
+
+def previous(kind: str, day: date) -> Period:
+    """The last complete period before `day`: what a report sent on `day` is about."""
+    return containing(kind, containing(kind, day).start - timedelta(days=1))
