@@ -18,6 +18,7 @@ from agreements.schemas import AgreementRow, AgreementView
 from cooperation.auth.access import Principal
 from cooperation.db import table
 from cooperation.records import row_to
+from cooperation.settings import Settings
 
 A = table(Agreement).c
 AP = table(AgreementParty).c
@@ -55,7 +56,7 @@ async def portfolio(session: AsyncSession, principal: Principal, start: date, en
     }
 
 
-async def partner(session: AsyncSession, principal: Principal, institution_id: uuid.UUID) -> dict[str, Any]:
+async def partner(session: AsyncSession, principal: Principal, institution_id: uuid.UUID, today: date) -> dict[str, Any]:
     """Every agreement with the institution, each with its commitments and their progress."""
     party = exists(select(AP.id).where(AP.agreement_id == A.id, AP.institution_id == institution_id))
     agreements = await _select(session, principal, party)
@@ -65,7 +66,13 @@ async def partner(session: AsyncSession, principal: Principal, institution_id: u
     return {"agreements": agreements}
 
 
-async def dossier(session: AsyncSession, principal: Principal, agreement_id: uuid.UUID) -> dict[str, Any]:
+async def choices(session: AsyncSession, principal: Principal) -> list[tuple[uuid.UUID, str]]:
+    """The agreements a dossier can be about, for the report form."""
+    page = await services.list_agreements(session, principal, per_page=100, sort="reference")
+    return [(a.id, f"{a.reference} · {a.title[:70]}") for a in page.items]
+
+
+async def dossier(session: AsyncSession, principal: Principal, settings: Settings, agreement_id: uuid.UUID) -> dict[str, Any]:
     """The agreement as its page shows it: parties, terms, commitments with progress, renewal chain."""
     agreement = await services.get_agreement(session, principal, agreement_id)
     return {"agreement": msgspec.to_builtins(agreement, builtin_types=(date, uuid.UUID))}

@@ -1,6 +1,6 @@
 """What this domain plugs into the application (collected by cooperation/app.py)."""
 
-from agreements import api, demo, services, views
+from agreements import api, demo, services, summary, views
 from agreements import jobs as scheduled
 
 routes = [*views.routes, *api.routes]
@@ -11,3 +11,7 @@ dashboard_panels = [views.dashboard_panel]
 calendar_sources = [services.calendar_events]
 demo_loaders = [demo.load_demo]
 scale_loaders = [demo.load_scale]
+portfolio_sections = {"agreements": summary.portfolio}
+partner_sections = {"agreements": summary.partner}
+record_reports = {"agreement": summary.dossier}
+report_choices = {"agreement": summary.choices}

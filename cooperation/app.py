@@ -38,6 +38,9 @@ from cooperation.logs import configure_logging
 from cooperation.partners import api as partners_api
 from cooperation.partners import services as partners_services
 from cooperation.partners import views as partners_views
+from cooperation.reports import builders
+from cooperation.reports import services as report_services
+from cooperation.reports import views as report_views
 from cooperation.settings import PROJECT_ROOT, Settings
 from cooperation.web import JINJA_FILTERS, JINJA_GLOBALS, render
 from exchanges import wiring as exchanges_wiring
@@ -58,7 +61,8 @@ def import_all_models() -> None:
     import cooperation.comments
     import cooperation.files
     import cooperation.followups
-    import cooperation.partners.models  # noqa: F401
+    import cooperation.partners.models
+    import cooperation.reports.models  # noqa: F401
     import programs.models  # noqa: F401
 
 
@@ -180,6 +184,16 @@ def create_app(settings: Settings | None = None) -> Litestar:
         followups.dashboard_panel,
     ]:
         dashboard.register_panel(panel)
+    domains = (agreements_wiring, exchanges_wiring, programs_wiring)
+    for domain in domains:
+        for name, section in getattr(domain, "portfolio_sections", {}).items():
+            builders.register_portfolio_section(name, section)
+        for name, section in getattr(domain, "partner_sections", {}).items():
+            builders.register_partner_section(name, section)
+        for kind, report in getattr(domain, "record_reports", {}).items():
+            builders.register_record_report(kind, report)
+        for kind, source in getattr(domain, "report_choices", {}).items():
+            report_views.register_choices(kind, source)
     for check in programs_wiring.exchange_checks:
         register_programme_check(check)
     for measure in programs_wiring.commitment_measures:
@@ -190,7 +204,15 @@ def create_app(settings: Settings | None = None) -> Litestar:
         engine_.engine.globals.update(JINJA_GLOBALS)
         engine_.engine.globals["settings"] = settings
 
+    reports = report_services.ReportWorker(settings, factory)
+
+    async def mark_interrupted_reports() -> None:
+        async with factory() as session:
+            await report_services.fail_interrupted(session, settings)
+
     async def close_engine() -> None:
+        await reports.drain()
+        reports.close()
         await engine.dispose()
 
     static = create_static_files_router(path="/static", directories=[PROJECT_ROOT / "static"], opt={PUBLIC_OPT: True}, name="static")
@@ -210,6 +232,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             *agreements_wiring.routes,
             *exchanges_wiring.routes,
             *programs_wiring.routes,
+            *report_views.routes,
         ],
         dependencies={"db": Provide(provide_db), "principal": Provide(provide_principal, sync_to_thread=False)},
         middleware=[
@@ -238,7 +261,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
             HTTPException: handle_http_error,
             Exception: handle_unexpected,
         },
-        state=State({"settings": settings, "engine": engine, "session_factory": factory, "read_session_factory": read_factory}),
+        state=State(
+            {"settings": settings, "engine": engine, "session_factory": factory, "read_session_factory": read_factory, "reports": reports}
+        ),
+        on_startup=[mark_interrupted_reports],
         on_shutdown=[close_engine],
         request_max_body_size=settings.upload_max_bytes + 1024 * 1024,
         logging_config=None,

@@ -135,11 +135,17 @@ async def _overdue(session: AsyncSession, principal: Principal, today: date) -> 
     return sorted(overdue, key=lambda a: a["due_on"])
 
 
-async def partner(session: AsyncSession, principal: Principal, institution_id: uuid.UUID) -> dict[str, Any]:
+async def partner(session: AsyncSession, principal: Principal, institution_id: uuid.UUID, today: date) -> dict[str, Any]:
     """Visits both ways with the institution, its experts' stays and ours there, its people."""
     visits = await _visits(session, principal, or_(V.host_institution_id == institution_id, V.visiting_institution_id == institution_id))
     exchanges = await _exchanges(session, principal, or_(X.home_institution_id == institution_id, X.host_institution_id == institution_id))
     return {"visits": visits, "exchanges": exchanges}
+
+
+async def choices(session: AsyncSession, principal: Principal) -> list[tuple[uuid.UUID, str]]:
+    """The visits a summary can be made of, for the report form."""
+    page = await services.list_visits(session, principal, per_page=100)
+    return [(v.id, f"{v.starts_on.isoformat()} · {v.title[:70]}") for v in page.items]
 
 
 async def visit(session: AsyncSession, principal: Principal, settings: Settings, visit_id: uuid.UUID) -> dict[str, Any]:

@@ -1,11 +1,15 @@
 """What this domain plugs into the application (collected by cooperation/app.py)."""
 
-from exchanges import api, demo, expert_services, expert_views, services, views
+from exchanges import api, demo, expert_services, expert_views, services, summary, views
 
 routes = [*views.routes, *expert_views.routes, *api.routes]
 jobs: list[object] = []
 sharing_sources = [services.institutions_sharing_with, expert_services.institutions_sharing_with]
 demo_loaders = [demo.load_demo]
+portfolio_sections = {"exchanges": summary.portfolio}
+partner_sections = {"exchanges": summary.partner}
+record_reports = {"visit": summary.visit}
+report_choices = {"visit": summary.choices}
 calendar_sources = [services.calendar_events, expert_services.calendar_events]
 dashboard_panels = [views.dashboard_panel]
 attachment_owners = {"visit": services.attachment_owner, "exchange": expert_services.attachment_owner}

@@ -1,6 +1,6 @@
 """What this domain plugs into the application (collected by cooperation/app.py)."""
 
-from programs import api, demo, project_services, services, views
+from programs import api, demo, project_services, services, summary, views
 
 routes = [*views.routes, *api.routes]
 jobs: list[object] = []
@@ -8,6 +8,8 @@ sharing_sources = [services.institutions_sharing_with, project_services.institut
 attachment_owners = {"project": project_services.attachment_owner}
 dashboard_panels = [views.dashboard_panel]
 demo_loaders = [demo.load_demo]
+portfolio_sections = {"programs": summary.portfolio}
+partner_sections = {"programs": summary.partner}
 # Hooks into earlier domains: exchanges count against quotas; commitments are measured by programmes and projects.
 exchange_checks = [services.check_exchange]
 commitment_measures = [services.commitment_measures, project_services.commitment_measures]

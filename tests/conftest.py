@@ -106,6 +106,8 @@ async def app(settings: Settings) -> AsyncIterator[Litestar]:
                 await session.execute(delete(table))
         await session.commit()
     yield application
+    await application.state.reports.drain()
+    application.state.reports.close()  # the PDF worker processes, when a test started them
     await application.state.engine.dispose()
 
 
@@ -241,3 +243,21 @@ def csrf_field(html: str) -> str:
     match = re.search(r'name="_csrf_token" value="([^"]+)"', html)
     assert match
     return match.group(1)
+
+
+@pytest.fixture
+async def people(client_for, world):
+    """The people of the seed story (../shared/seed): two NLC experts, the NLV director and deputy director."""
+    coordinator = await client_for("coordinator")
+    made = {}
+    for key, name, native, institution, position in [
+        ("rong", "Rong Jie", None, world.nlc, "Director, Department of Stacks Management and Reading Services"),
+        ("luo", "Luo Chong", None, world.nlc, "Deputy Director, Department of Cooperation and Operations"),
+        ("dung", "Nguyen Xuan Dung", "Nguyễn Xuân Dũng", world.home, "Director"),
+        ("anh", "Nguyen Ngoc Anh", "Nguyễn Ngọc Anh", world.home, "Deputy Director"),
+    ]:
+        response = await coordinator.api(
+            "POST", "/api/v1/people", json={"name": name, "name_native": native, "institution_id": str(institution), "position": position}
+        )
+        made[key] = response.json()["id"]
+    return made

@@ -15,6 +15,7 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlparse
 
 MAX_TASKS_PER_CHILD = 20
 
@@ -25,20 +26,17 @@ class ReportTimeout(Exception):
 
 def _url_fetcher(allowed_dir: str) -> Any:
     """Only our own stored files (photos) and data: URIs; never the network."""
-    from weasyprint import default_url_fetcher
+    from weasyprint.urls import URLFetcher
 
     root = Path(allowed_dir).resolve()
 
-    def fetch(url: str, *args: Any, **kwargs: Any) -> Any:
-        if url.startswith("data:"):
-            return default_url_fetcher(url, *args, **kwargs)
-        if url.startswith("file://"):
-            path = Path(url.removeprefix("file://")).resolve()
-            if path.is_relative_to(root):
-                return default_url_fetcher(url, *args, **kwargs)
-        raise ValueError(f"refused to fetch {url[:80]} while rendering a report")
+    class OwnFilesOnly(URLFetcher):  # type: ignore[misc]
+        def fetch(self, url: str, headers: Any = None) -> Any:
+            if url.startswith("file:") and not Path(unquote(urlparse(url).path)).resolve().is_relative_to(root):
+                raise ValueError(f"refused to read {url[:80]} while rendering a report")
+            return super().fetch(url, headers)
 
-    return fetch
+    return OwnFilesOnly(allowed_protocols={"file", "data"}, timeout=5)
 
 
 def html_to_pdf(html: str, allowed_dir: str) -> tuple[bytes, int, float]:

@@ -61,6 +61,7 @@ class Scene:
     token: str
     programmes: dict[str, str]
     projects: dict[str, str]
+    report: str
 
 
 def expect(kind: str, role: str, target: str | None) -> set[int]:
@@ -72,7 +73,9 @@ def expect(kind: str, role: str, target: str | None) -> set[int]:
     sees_institution = staff or (target in INSTITUTIONS_SEEN.get(role, set()))
     own_part = partner and target is not None and PARTNER_PARTY.get(target) == OWN_INSTITUTION[role]
     if kind == "any":  # every signed-in person
-        return {200, 201, 204, 303, 409}
+        return {200, 201, 202, 204, 303, 409}
+    if kind == "report.own":  # the coordinator's report: its owner, and administrators, find it
+        return {200, 422} if role in ("coordinator", "admin") else {404}
     if kind == "visit.read":
         return {200} if staff or target in VISITS_SEEN.get(role, set()) else {404}
     if kind == "delegation":  # the body lists nobody: staff and the visiting institution's partner may set it
@@ -249,6 +252,13 @@ ROUTES: dict[str, tuple[str, list[str] | None]] = {
     "follow_up_progress": ("visit.party", VISIT_TARGETS),
     "visits": ("any", None),
     "programmes": ("any", None),
+    "reports": ("any", None),
+    "report_request": ("any", None),
+    "api_report_request": ("any", None),
+    "api_reports": ("any", None),
+    "report_run": ("report.own", None),
+    "report_pdf": ("report.own", None),
+    "api_report": ("report.own", None),
     "api_programmes": ("any", None),
     "programme_new": ("create", None),
     "programme_create": ("create", None),
@@ -420,6 +430,7 @@ async def build_scene(app, world, coordinator: Client) -> Scene:
         token,
         programmes,
         projects,
+        (await coordinator.api("POST", "/api/v1/reports", json={"kind": "agreement", "scope_id": agreements["AB"]})).json()["id"],
     )
 
 
@@ -446,6 +457,8 @@ def request_for(method: str, path: str, name: str, target: str | None, scene: Sc
             return scene.visits[target or "VA"]
         if key == "visit_id":
             return scene.visits[target or "VA"]
+        if key == "run_id":
+            return scene.report
         if key == "programme_id":
             return scene.programmes[target or "VA"]
         if key == "project_id":
@@ -625,6 +638,8 @@ def request_for(method: str, path: str, name: str, target: str | None, scene: Sc
             }
         },
         "visit_transition": {"data": {"to": "confirmed", "version": "1"}},
+        "report_request": {"data": {"kind": "agreement", "scope_agreement": scene.agreements["AB"], "language": "fr"}},
+        "api_report_request": {"json": {"kind": "agreement", "scope_id": scene.agreements["AB"]}},
         "api_programme_create": {"json": {k: v for k, v in programme_body.items() if k != "version"} | {"name": "New programme"}},
         "programme_create": {
             "data": {"name": "Form programme", "starts_on": "2026-01-01", "ends_on": "2026-12-31", "institution_ids": str(world.home)}

@@ -1,0 +1,148 @@
+"""What goes into each report, gathered as plain values, and the HTML it becomes.
+
+Domains contribute through registries that app.py fills from their `summary.py`: sections of the portfolio
+report and of the partner dossier, and single-record reports (agreement dossier, visit summary). Every
+section is built with the requesting person's principal, so a partner's report holds only what that partner
+may see: the same rule as the pages, applied by the same services.
+"""
+
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import date, datetime
+from functools import cache
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cooperation.auth.access import Principal
+from cooperation.errors import ValidationFailed
+from cooperation.partners.services import get_institution
+from cooperation.reports import i18n, periods
+from cooperation.settings import PROJECT_ROOT, Settings
+
+PortfolioSection = Callable[[AsyncSession, Principal, date, date, date], Awaitable[dict[str, Any]]]
+PartnerSection = Callable[[AsyncSession, Principal, uuid.UUID, date], Awaitable[dict[str, Any]]]
+RecordReport = Callable[[AsyncSession, Principal, Settings, uuid.UUID], Awaitable[dict[str, Any]]]
+
+_portfolio: dict[str, PortfolioSection] = {}
+_partner: dict[str, PartnerSection] = {}
+_records: dict[str, RecordReport] = {}
+
+KINDS = ("portfolio", "partner", "agreement", "visit")
+
+
+def register_portfolio_section(name: str, section: PortfolioSection) -> None:
+    _portfolio[name] = section
+
+
+def register_partner_section(name: str, section: PartnerSection) -> None:
+    _partner[name] = section
+
+
+def register_record_report(kind: str, report: RecordReport) -> None:
+    _records[kind] = report
+
+
+@dataclass
+class Built:
+    title: str
+    html: str
+
+
+@cache
+def environment(language: str) -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(PROJECT_ROOT / "templates"),
+        autoescape=select_autoescape(["html"]),
+        undefined=StrictUndefined,  # a misspelt value fails the test, not the director's report
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters.update(i18n.filters(language))
+    env.globals.update(t=i18n.translator(language), language=language)
+    return env
+
+
+def check_request(kind: str, scope_id: uuid.UUID | None, period_key: str | None, language: str) -> periods.Period | None:
+    errors: dict[str, str] = {}
+    if kind not in KINDS:
+        errors["kind"] = f"unknown report {kind!r}; choose {', '.join(KINDS)}"
+    if language not in i18n.LANGUAGES:
+        offered = ", ".join(f"{code} ({name})" for code, name in i18n.LANGUAGES.items())
+        errors["language"] = f"reports are written in {offered}, not {language!r}"
+    if kind != "portfolio" and scope_id is None:
+        what = {"partner": "the partner institution", "agreement": "the agreement", "visit": "the visit"}.get(kind, "what it is about")
+        errors["scope_id"] = f"choose {what}"
+    period = None
+    if kind == "portfolio":
+        if not period_key:
+            errors["period"] = "choose the period, such as 2026-10, 2026-Q3 or 2026"
+        else:
+            try:
+                period = periods.parse(period_key)
+            except ValidationFailed as exc:
+                errors |= exc.errors
+    if errors:
+        raise ValidationFailed(errors)
+    return period
+
+
+def _highlights(sections: dict[str, dict[str, Any]], t: Any) -> list[str]:
+    lines = []
+    agreements, exchanges, programs = sections.get("agreements", {}), sections.get("exchanges", {}), sections.get("programs", {})
+    if agreements:
+        lines += [
+            t("n_signed", n=len(agreements["signed"])),
+            t("n_in_force", n=len(agreements["in_force"])),
+            t("n_expiring", n=len(agreements["expiring"])),
+        ]
+    if exchanges:
+        lines += [t("n_visits", n=len(exchanges["visits"])), t("n_exchanges", n=len(exchanges["exchanges"]))]
+        lines.append(t("n_overdue", n=len(exchanges["overdue"])))
+    if programs:
+        lines.append(t("n_at_risk", n=sum(1 for p in programs["projects"] if p["risks"])))
+    return lines
+
+
+async def build(
+    session: AsyncSession,
+    principal: Principal,
+    settings: Settings,
+    kind: str,
+    scope_id: uuid.UUID | None,
+    period: periods.Period | None,
+    language: str,
+    *,
+    today: date | None = None,
+    now: datetime | None = None,
+) -> Built:
+    """Gather the values (raising NotFound for what the person may not see) and render the report's HTML."""
+    today = today or date.today()
+    env = environment(language)
+    t = i18n.translator(language)
+    context: dict[str, Any] = {
+        "prepared_for": principal.name,
+        "generated_on": (now or datetime.now()).date(),
+        "kind": kind,
+    }
+    if kind == "portfolio":
+        assert period is not None
+        sections = {name: await section(session, principal, period.start, period.end, today) for name, section in _portfolio.items()}
+        title = f"{t('portfolio_title')} — {period.label(language)}"
+        context |= {"sections": sections, "period_label": period.label(language), "highlights": _highlights(sections, t)}
+    elif kind == "partner":
+        assert scope_id is not None
+        institution = await get_institution(session, principal, scope_id)
+        sections = {name: await section(session, principal, scope_id, today) for name, section in _partner.items()}
+        title = f"{t('partner_title')} — {institution.name}"
+        context |= {"sections": sections, "institution": institution}
+    else:
+        assert scope_id is not None
+        context |= await _records[kind](session, principal, settings, scope_id)
+        record = context.get("agreement") or context.get("visit") or {}
+        title = f"{t(kind + '_title')} — {record.get('reference') or record.get('title', '')}"
+    context["title"] = title
+    html = env.get_template(f"reports/{kind}.html").render(**context)
+    return Built(title=title[:300], html=html)

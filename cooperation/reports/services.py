@@ -1,0 +1,165 @@
+"""Reports on demand: gather and lay out in the request (fast: queries and a template), render the PDF in the
+process pool in the background, and let the page follow its progress until the PDF is there to download."""
+
+import asyncio
+import hashlib
+import time
+import uuid
+from datetime import date, timedelta
+from typing import Any
+
+import msgspec
+import structlog
+from sqlalchemy import or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from cooperation import audit, files
+from cooperation.auth.access import Principal
+from cooperation.db import table, utcnow
+from cooperation.errors import NotFoundError, ValidationFailed
+from cooperation.reports import builders
+from cooperation.reports.models import ReportRun
+from cooperation.reports.pdf import PdfRenderer, ReportTimeout
+from cooperation.settings import Settings
+
+RR = table(ReportRun).c
+log = structlog.get_logger("reports")
+
+
+class RunOut(msgspec.Struct):
+    id: uuid.UUID
+    kind: str
+    scope_id: uuid.UUID | None
+    period_key: str | None
+    language: str
+    title: str
+    requested_by_name: str
+    status: str
+    error: str | None
+    pdf_bytes: int | None
+    pages: int | None
+    render_ms: int | None
+    created_at: Any
+    finished_at: Any
+    download_url: str | None = None
+
+
+class ReportRequestIn(msgspec.Struct, forbid_unknown_fields=True):
+    kind: str
+    language: str = "en"
+    scope_id: uuid.UUID | None = None
+    period: str | None = None  # 2026-10, 2026-Q3, 2026 or 2026-W47 (portfolio reports)
+
+
+class ReportWorker:
+    """Renders PDFs in the background of this process and records the outcome on the run."""
+
+    def __init__(self, settings: Settings, factory: async_sessionmaker[AsyncSession]) -> None:
+        self.settings = settings
+        self.factory = factory
+        self.renderer = PdfRenderer(settings.report_workers, settings.report_timeout_seconds, settings.files_dir)
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def submit(self, run_id: uuid.UUID, html: str) -> None:
+        task = asyncio.get_running_loop().create_task(self.finish(run_id, html))
+        self._tasks.add(task)  # kept until done: the loop holds tasks only weakly
+        task.add_done_callback(self._tasks.discard)
+
+    async def finish(self, run_id: uuid.UUID, html: str) -> None:
+        started = time.perf_counter()
+        values: dict[str, Any]
+        try:
+            pdf, pages, peak = await self.renderer.render(html)
+            digest = hashlib.sha256(pdf).hexdigest()
+            await asyncio.to_thread(files.store, self.settings, pdf, digest)
+            values = {"status": "ready", "pdf_sha256": digest, "pdf_bytes": len(pdf), "pages": pages, "worker_peak_mib": round(peak, 1)}
+        except ReportTimeout as exc:
+            values = {"status": "failed", "error": str(exc)}
+        except Exception as exc:  # the run must say it failed, whatever happened
+            log.exception("report rendering failed", run_id=str(run_id))
+            values = {"status": "failed", "error": f"rendering failed: {type(exc).__name__}: {str(exc)[:500]}"}
+        values |= {"render_ms": int((time.perf_counter() - started) * 1000), "finished_at": utcnow()}
+        async with self.factory() as session:
+            await session.execute(update(ReportRun).where(RR.id == run_id).values(**values))
+            await session.commit()
+
+    async def drain(self) -> None:
+        """Wait for the reports under way (tests, shutdown)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    def close(self) -> None:
+        self.renderer.close()
+
+
+async def request_report(
+    session: AsyncSession,
+    principal: Principal,
+    settings: Settings,
+    worker: ReportWorker,
+    data: ReportRequestIn,
+    *,
+    today: date | None = None,
+) -> uuid.UUID:
+    period = builders.check_request(data.kind, data.scope_id, data.period, data.language)
+    built = await builders.build(session, principal, settings, data.kind, data.scope_id, period, data.language, today=today)
+    run = ReportRun(
+        kind=data.kind,
+        scope_id=data.scope_id,
+        period_key=period.key if period else None,
+        language=data.language,
+        title=built.title,
+        requested_by_id=principal.user_id,
+        requested_by_name=principal.name,
+    )
+    session.add(run)
+    await session.flush()
+    audit.record(session, principal, "request_report", "report", run.id, summary=f"Report requested: {built.title}")
+    await session.commit()
+    worker.submit(run.id, built.html)
+    return run.id
+
+
+def _mine(principal: Principal) -> Any:
+    """A person sees the runs they asked for; an administrator every run."""
+    return RR.requested_by_id.is_not(None) if principal.is_admin else RR.requested_by_id == principal.user_id
+
+
+def _out(row: Any) -> RunOut:
+    run = RunOut(**{f: row[f] for f in RunOut.__struct_fields__ if f != "download_url"})
+    if run.status == "ready":
+        run.download_url = f"/reports/runs/{run.id}/pdf"
+    return run
+
+
+async def get_run(session: AsyncSession, principal: Principal, run_id: uuid.UUID) -> RunOut:
+    row = (await session.execute(select(table(ReportRun)).where(RR.id == run_id, _mine(principal)))).mappings().first()
+    if row is None:
+        raise NotFoundError("report")
+    return _out(row)
+
+
+async def list_runs(session: AsyncSession, principal: Principal, *, limit: int = 50) -> list[RunOut]:
+    rows = await session.execute(select(table(ReportRun)).where(_mine(principal)).order_by(RR.created_at.desc()).limit(limit))
+    return [_out(r) for r in rows.mappings()]
+
+
+async def pdf_file(session: AsyncSession, principal: Principal, settings: Settings, run_id: uuid.UUID) -> tuple[str, str]:
+    run = await get_run(session, principal, run_id)
+    digest = await session.scalar(select(RR.pdf_sha256).where(RR.id == run_id))
+    if run.status != "ready" or digest is None:
+        raise ValidationFailed({"report": f"the PDF is not ready (the report is {run.status})"})
+    safe = "".join(c if c.isalnum() or c in "-_" else "-" for c in run.title.lower())[:80].strip("-") or "report"
+    return str(files.storage_path(settings, digest)), f"{safe}.pdf"
+
+
+async def fail_interrupted(session: AsyncSession, settings: Settings) -> int:
+    """At start: runs left rendering by a stopped process will never finish; say so on them."""
+    cutoff = utcnow() - timedelta(seconds=settings.report_timeout_seconds * 2)
+    result = await session.execute(
+        update(ReportRun)
+        .where(RR.status == "rendering", or_(RR.created_at < cutoff, RR.created_at.is_(None)))
+        .values(status="failed", error="interrupted: the server stopped while rendering; ask for the report again", finished_at=utcnow())
+    )
+    await session.commit()
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]

@@ -1,0 +1,128 @@
+"""Report pages and API: ask for a report, follow its progress, download the PDF."""
+
+import uuid
+from datetime import date
+from typing import Any
+
+from litestar import Request, Response, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, JSONBody
+from litestar.response import File, Template
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cooperation.auth.access import Principal
+from cooperation.errors import ValidationFailed
+from cooperation.forms import parse_form
+from cooperation.partners.services import institution_choices
+from cooperation.reports import i18n, periods, services
+from cooperation.reports.services import ReportRequestIn, RunOut
+from cooperation.web import form_dict, render, see_other
+
+# The record lists for the form come from the domains (registered by app.py), like every other hook.
+ChoiceSource = Any
+_choice_sources: dict[str, ChoiceSource] = {}
+
+
+def register_choices(kind: str, source: ChoiceSource) -> None:
+    """`source(session, principal)` gives [(id, label)] of the records a report of `kind` can be about."""
+    _choice_sources[kind] = source
+
+
+def _period_choices(today: date) -> list[tuple[str, str]]:
+    choices = []
+    month = periods.previous("month", today)
+    for _ in range(12):
+        choices.append((month.key, month.label("en")))
+        month = periods.previous("month", month.start)
+    quarter = periods.previous("quarter", today)
+    for _ in range(4):
+        choices.append((quarter.key, quarter.label("en")))
+        quarter = periods.previous("quarter", quarter.start)
+    choices += [(str(today.year), f"{today.year} so far"), (str(today.year - 1), str(today.year - 1))]
+    return choices
+
+
+async def _page(
+    request: Request[Any, Any, Any],
+    db: AsyncSession,
+    principal: Principal,
+    values: dict[str, Any],
+    errors: dict[str, str],
+    status_code: int,
+) -> Template:
+    choices = {kind: await source(db, principal) for kind, source in _choice_sources.items()}
+    return render(
+        request,
+        "reports/pages/index.html",
+        status_code=status_code,
+        values=values,
+        errors=errors,
+        runs=await services.list_runs(db, principal, limit=20),
+        institutions=[i for i in await institution_choices(db, principal) if not i.is_home],
+        choices=choices,
+        period_choices=_period_choices(date.today()),
+        languages=i18n.LANGUAGES,
+    )
+
+
+@get("/reports", name="reports")
+async def index(request: Request[Any, Any, Any], db: NamedDependency[AsyncSession], principal: NamedDependency[Principal]) -> Template:
+    return await _page(request, db, principal, {"kind": "portfolio", "language": "en"}, {}, 200)
+
+
+@post("/reports", name="report_request")
+async def ask(request: Request[Any, Any, Any], db: NamedDependency[AsyncSession], principal: NamedDependency[Principal]) -> Response[Any]:
+    form = await form_dict(request)
+    kind = str(form.get("kind") or "")
+    # One form, several record lists: the one that matches the kind is the scope.
+    fields = {"kind": kind, "language": form.get("language"), "period": form.get("period"), "scope_id": form.get(f"scope_{kind}")}
+    try:
+        data = parse_form(ReportRequestIn, fields)
+        run_id = await services.request_report(db, principal, request.app.state.settings, request.app.state.reports, data)
+    except ValidationFailed as exc:
+        await db.rollback()
+        return await _page(request, db, principal, form, exc.errors, 422)
+    return see_other(f"/reports/runs/{run_id}")
+
+
+@get("/reports/runs/{run_id:uuid}", name="report_run")
+async def show(
+    request: Request[Any, Any, Any], db: NamedDependency[AsyncSession], principal: NamedDependency[Principal], run_id: FromPath[uuid.UUID]
+) -> Template:
+    """While the PDF renders, the page polls itself (htmx) and swaps in the status."""
+    return render(request, "reports/pages/run.html", run=await services.get_run(db, principal, run_id))
+
+
+@get("/reports/runs/{run_id:uuid}/pdf", name="report_pdf")
+async def download(
+    request: Request[Any, Any, Any], db: NamedDependency[AsyncSession], principal: NamedDependency[Principal], run_id: FromPath[uuid.UUID]
+) -> File:
+    path, filename = await services.pdf_file(db, principal, request.app.state.settings, run_id)
+    return File(path=path, filename=filename, media_type="application/pdf", headers={"X-Content-Type-Options": "nosniff"})
+
+
+@post("/api/v1/reports", name="api_report_request", tags=["reports"], status_code=202)
+async def api_ask(
+    request: Request[Any, Any, Any],
+    db: NamedDependency[AsyncSession],
+    principal: NamedDependency[Principal],
+    data: JSONBody[ReportRequestIn],
+) -> RunOut:
+    """Ask for a report (`portfolio` with a `period`; `partner`, `agreement` or `visit` with a `scope_id`), in `en` or
+    `fr`. Answers at once with the run; poll it until `status` is `ready`, then fetch `download_url`."""
+    run_id = await services.request_report(db, principal, request.app.state.settings, request.app.state.reports, data)
+    return await services.get_run(db, principal, run_id)
+
+
+@get("/api/v1/reports", name="api_reports", tags=["reports"])
+async def api_list(db: NamedDependency[AsyncSession], principal: NamedDependency[Principal]) -> list[RunOut]:
+    """The reports you asked for (an administrator: every report), newest first."""
+    return await services.list_runs(db, principal)
+
+
+@get("/api/v1/reports/{run_id:uuid}", name="api_report", tags=["reports"])
+async def api_get(db: NamedDependency[AsyncSession], principal: NamedDependency[Principal], run_id: FromPath[uuid.UUID]) -> RunOut:
+    return await services.get_run(db, principal, run_id)
+
+
+routes = [index, ask, show, download, api_ask, api_list, api_get]
