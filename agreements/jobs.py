@@ -68,4 +68,40 @@ async def produce_expiry_reminders(
     return created
 
 
-jobs = [produce_expiry_reminders]
+async def send_expiry_reminders(factory: Any, settings: Any, today: date) -> int:
+    """Produce today's reminders, then e-mail each coordinator and administrator one digest of those not yet sent."""
+    from sqlalchemy import update
+
+    from cooperation.auth.models import User
+    from cooperation.reminders import send_digest
+
+    R = table(AgreementReminder).c
+    U = table(User).c
+    async with factory() as session:
+        await produce_expiry_reminders(session, today)
+        pending = (
+            await session.execute(
+                select(R.id, R.kind, R.due_on, A.reference, A.title)
+                .join(table(Agreement), A.id == R.agreement_id)
+                .where(R.sent_at.is_(None))
+                .order_by(R.due_on)
+            )
+        ).all()
+        if not pending:
+            return 0
+        lines = [
+            f"{r.reference} — {r.title}: {'give notice by' if r.kind == 'notice' else 'expires on'} {r.due_on.isoformat()}" for r in pending
+        ]
+        managers = list(await session.scalars(select(U.email).where(U.active.is_(True), U.role.in_(("admin", "coordinator")))))
+        sent = 0
+        for email in managers:
+            subject = f"LibCoop: {len(lines)} agreement deadline{'s' if len(lines) > 1 else ''} coming"
+            sent += await send_digest(session, settings, address=email, kind="agreement-deadlines", day=today, subject=subject, lines=lines)
+        if sent or not managers:
+            await session.execute(update(AgreementReminder).where(R.id.in_([r.id for r in pending])).values(sent_at=utcnow()))
+            await session.commit()
+        return sent
+
+
+# Run every day by the elected scheduler (cooperation/scheduler.py), wired by app.py.
+daily_jobs = [("agreement-deadlines", send_expiry_reminders)]

@@ -4,7 +4,7 @@ from agreements import api, demo, services, summary, views
 from agreements import jobs as scheduled
 
 routes = [*views.routes, *api.routes]
-jobs = scheduled.jobs
+daily_jobs = scheduled.daily_jobs
 sharing_sources = [services.institutions_sharing_with]
 attachment_owners = {"agreement": services.attachment_owner}
 dashboard_panels = [views.dashboard_panel]

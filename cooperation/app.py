@@ -41,6 +41,7 @@ from cooperation.partners import views as partners_views
 from cooperation.reports import builders
 from cooperation.reports import services as report_services
 from cooperation.reports import views as report_views
+from cooperation.scheduler import Scheduler
 from cooperation.settings import PROJECT_ROOT, Settings
 from cooperation.web import JINJA_FILTERS, JINJA_GLOBALS, render
 from exchanges import wiring as exchanges_wiring
@@ -62,6 +63,7 @@ def import_all_models() -> None:
     import cooperation.files
     import cooperation.followups
     import cooperation.partners.models
+    import cooperation.reminders
     import cooperation.reports.models  # noqa: F401
     import programs.models  # noqa: F401
 
@@ -205,12 +207,19 @@ def create_app(settings: Settings | None = None) -> Litestar:
         engine_.engine.globals["settings"] = settings
 
     reports = report_services.ReportWorker(settings, factory)
+    daily_jobs = [*agreements_wiring.daily_jobs, ("follow-ups", followups.send_due_reminders)]
+    scheduler = Scheduler(settings, engine, factory, reports.renderer, daily_jobs)
+
+    async def start_scheduler() -> None:
+        if settings.scheduler_enabled:  # the process that wins the election schedules; the others stand by
+            scheduler.start()
 
     async def mark_interrupted_reports() -> None:
         async with factory() as session:
             await report_services.fail_interrupted(session, settings)
 
     async def close_engine() -> None:
+        await scheduler.stop()
         await reports.drain()
         reports.close()
         await engine.dispose()
@@ -262,9 +271,16 @@ def create_app(settings: Settings | None = None) -> Litestar:
             Exception: handle_unexpected,
         },
         state=State(
-            {"settings": settings, "engine": engine, "session_factory": factory, "read_session_factory": read_factory, "reports": reports}
+            {
+                "settings": settings,
+                "engine": engine,
+                "session_factory": factory,
+                "read_session_factory": read_factory,
+                "reports": reports,
+                "scheduler": scheduler,
+            }
         ),
-        on_startup=[mark_interrupted_reports],
+        on_startup=[mark_interrupted_reports, start_scheduler],
         on_shutdown=[close_engine],
         request_max_body_size=settings.upload_max_bytes + 1024 * 1024,
         logging_config=None,

@@ -5,6 +5,7 @@ import asyncio
 import getpass
 import os
 import sys
+from typing import Any, cast
 
 from cooperation.settings import Settings, SettingsError
 
@@ -186,6 +187,33 @@ def cmd_serve(args: argparse.Namespace) -> None:
     )
 
 
+async def _scheduler(settings: Settings) -> None:
+    """The app's scheduler without its web server: stands by, or schedules when elected, until stopped."""
+    import signal
+
+    from cooperation.app import create_app
+
+    app = create_app(settings)
+    for hook in app.on_startup:  # ours take no arguments (see create_app)
+        await cast(Any, hook)()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    print("coop scheduler: running (stop with Ctrl-C)", flush=True)
+    await stop.wait()
+    for hook in app.on_shutdown:
+        await cast(Any, hook)()
+
+
+def cmd_scheduler(args: argparse.Namespace) -> None:
+    os.environ.setdefault("COOP_SCHEDULER", "1")
+    settings = _settings()
+    if not settings.scheduler_enabled:
+        sys.exit("coop: the scheduler is switched off (COOP_SCHEDULER=0)")
+    asyncio.run(_scheduler(settings))
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="coop", description="LibCoop: international cooperation for national libraries")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -232,6 +260,9 @@ def main(argv: list[str] | None = None) -> None:
     serve.add_argument("--workers", type=int, default=1)
     serve.add_argument("--demo", action="store_true", help="load the demo world and offer demo sign-in (loopback only)")
     serve.set_defaults(func=cmd_serve)
+
+    scheduler = commands.add_parser("scheduler", help="run report schedules and reminders without the web server")
+    scheduler.set_defaults(func=cmd_scheduler)
 
     args = parser.parse_args(argv)
     args.func(args)

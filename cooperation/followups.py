@@ -323,3 +323,32 @@ async def calendar_events(session: AsyncSession, principal: Principal, start: da
         )
         for r in rows
     ]
+
+
+# ---- the daily reminder (run by the scheduler) ----------------------------------------------------
+
+REMIND_DAYS_AHEAD = 7
+
+
+async def send_due_reminders(factory: Any, settings: Any, today: date) -> int:
+    """One e-mail per responsible person per day listing their open actions overdue or due within a week."""
+    from cooperation.reminders import send_digest
+
+    horizon = today + timedelta(days=REMIND_DAYS_AHEAD)
+    async with factory() as session:
+        rows = await session.execute(
+            select(P.email, F.text, F.due_on, I.code)
+            .join_from(table(FollowUp), table(Person), P.id == F.responsible_person_id)
+            .join(table(Institution), I.id == F.responsible_institution_id)
+            .where(F.archived_at.is_(None), F.status.in_(OPEN_STATES), F.due_on.is_not(None), F.due_on <= horizon, P.email.is_not(None))
+            .order_by(P.email, F.due_on)
+        )
+        by_person: dict[str, list[str]] = {}
+        for email, text, due_on, code in rows:
+            late = " — overdue" if due_on < today else ""
+            by_person.setdefault(email, []).append(f"{text} ({code}), due {due_on.isoformat()}{late}")
+        sent = 0
+        for email, lines in by_person.items():
+            subject = f"LibCoop: {len(lines)} follow-up action{'s' if len(lines) > 1 else ''} due"
+            sent += await send_digest(session, settings, address=email, kind="follow-ups", day=today, subject=subject, lines=lines)
+    return sent

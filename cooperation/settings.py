@@ -51,6 +51,15 @@ class Settings:
     base_url: str | None = None
     report_workers: int = 1  # WeasyPrint processes; each takes one report at a time
     report_timeout_seconds: int = 120
+    scheduler_enabled: bool = False  # `coop serve` turns it on (COOP_SCHEDULER=0 turns it off); tests start it themselves
+    scheduler_poll_seconds: float = 15.0  # how often the elected scheduler looks for changed subscriptions and due retries
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 25
+    smtp_user: str | None = None
+    smtp_password: str | None = None
+    smtp_starttls: bool = False
+    mail_from: str = "LibCoop <libcoop@localhost>"
+    mail_retry_seconds: int = 60  # first retry of a failed send; doubles each time, at most a day
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -85,6 +94,15 @@ class Settings:
             base_url=(os.environ.get("COOP_BASE_URL") or "").rstrip("/") or None,
             report_workers=_int("COOP_REPORT_WORKERS", 1),
             report_timeout_seconds=_int("COOP_REPORT_TIMEOUT", 120),
+            scheduler_enabled=_bool("COOP_SCHEDULER", True),
+            scheduler_poll_seconds=float(_int("COOP_SCHEDULER_POLL_SECONDS", 15)),
+            smtp_host=os.environ.get("COOP_SMTP_HOST", "127.0.0.1"),
+            smtp_port=_int("COOP_SMTP_PORT", 25),
+            smtp_user=os.environ.get("COOP_SMTP_USER") or None,
+            smtp_password=os.environ.get("COOP_SMTP_PASSWORD") or None,
+            smtp_starttls=_bool("COOP_SMTP_STARTTLS", False),
+            mail_from=os.environ.get("COOP_MAIL_FROM", "LibCoop <libcoop@localhost>"),
+            mail_retry_seconds=_int("COOP_MAIL_RETRY_SECONDS", 60),
         )
         settings.check()
         return settings

@@ -3,7 +3,6 @@
 from exchanges import api, demo, expert_services, expert_views, services, summary, views
 
 routes = [*views.routes, *expert_views.routes, *api.routes]
-jobs: list[object] = []
 sharing_sources = [services.institutions_sharing_with, expert_services.institutions_sharing_with]
 demo_loaders = [demo.load_demo]
 portfolio_sections = {"exchanges": summary.portfolio}

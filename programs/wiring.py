@@ -3,7 +3,6 @@
 from programs import api, demo, project_services, services, summary, views
 
 routes = [*views.routes, *api.routes]
-jobs: list[object] = []
 sharing_sources = [services.institutions_sharing_with, project_services.institutions_sharing_with]
 attachment_owners = {"project": project_services.attachment_owner}
 dashboard_panels = [views.dashboard_panel]

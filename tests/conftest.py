@@ -261,3 +261,45 @@ async def people(client_for, world):
         )
         made[key] = response.json()["id"]
     return made
+
+
+@pytest.fixture
+async def story(client_for, world, people):
+    """The seed visit (NLC → NLV, November 2025) under its agreement, and a BnF visit and agreement beside it."""
+    from tests.agreements.helpers import agreement_payload
+    from tests.exchanges.helpers import seed_visit_payload
+
+    coordinator = await client_for("coordinator")
+    nlc = (
+        await coordinator.api(
+            "POST",
+            "/api/v1/agreements",
+            json=agreement_payload(
+                [world.home, world.nlc], reference="NLV-NLC-2025", signed_on="2025-04-09", title="Thỏa thuận hợp tác 合作协议"
+            ),
+        )
+    ).json()
+    bnf = (
+        await coordinator.api(
+            "POST", "/api/v1/agreements", json=agreement_payload([world.home, world.bnf], reference="NLV-BNF-2025", signed_on="2025-11-03")
+        )
+    ).json()
+    payload = seed_visit_payload(world, people, agreement_id=nlc["id"])
+    visit = (await coordinator.api("POST", "/api/v1/visits", json=payload)).json()
+    other = (
+        await coordinator.api(
+            "POST",
+            "/api/v1/visits",
+            json=seed_visit_payload(
+                world,
+                people,
+                title="Visite de la BnF à Hanoï",
+                visiting_institution_id=str(world.bnf),
+                starts_on="2025-11-10",
+                ends_on="2025-11-12",
+                participants=[{"person_id": people["anh"], "side": "host", "role": "chair"}],
+                agenda=[],
+            ),
+        )
+    ).json()
+    return {"nlc": nlc, "bnf": bnf, "visit": visit, "bnf_visit": other}

@@ -45,10 +45,20 @@ def register_record_report(kind: str, report: RecordReport) -> None:
     _records[kind] = report
 
 
+class ReportError(Exception):
+    """A report that cannot be made, and why (recorded on the run)."""
+
+
 @dataclass
 class Built:
     title: str
     html: str
+    summary: list[str]  # a few lines for an e-mail's body: the highlights, or the title
+
+
+async def check_record(session: AsyncSession, principal: Principal, settings: Settings, kind: str, record_id: uuid.UUID) -> None:
+    """NotFound unless the person may see the record a report of `kind` is about."""
+    await _records[kind](session, principal, settings, record_id)
 
 
 @cache
@@ -145,4 +155,4 @@ async def build(
         title = f"{t(kind + '_title')} — {record.get('reference') or record.get('title', '')}"
     context["title"] = title
     html = env.get_template(f"reports/{kind}.html").render(**context)
-    return Built(title=title[:300], html=html)
+    return Built(title=title[:300], html=html, summary=context.get("highlights") or [title])

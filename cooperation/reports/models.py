@@ -1,15 +1,37 @@
-"""Report runs: one rendering of one report (on demand now; for a subscription's period once schedules exist)."""
+"""Report subscriptions (what, for whom, when), runs (one rendering: on demand, or a subscription's period,
+claimed once) and deliveries (one e-mail to one recipient, retried until sent)."""
 
 import uuid
-from datetime import datetime
+from datetime import datetime, time
 
+from sqlalchemy import JSON, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from cooperation.db import UTCDateTime, new_id, utcnow
+from cooperation.records import RecordBase
+
+
+class ReportSubscription(RecordBase, table=True):
+    __tablename__ = "report_subscription"
+
+    owner_id: uuid.UUID = Field(foreign_key="app_user.id", index=True)  # whose view of the records the report shows
+    kind: str = Field(max_length=20)
+    scope_id: uuid.UUID | None = None
+    period_kind: str = Field(max_length=10)  # month / quarter / year / week: the complete period before each run
+    frequency: str = Field(max_length=10)  # monthly / quarterly / weekly
+    day: int = 1  # monthly and quarterly: day of the month (1–28); weekly: 0 = Monday … 6 = Sunday
+    at_time: time = Field(default=time(7, 0))
+    time_zone: str = Field(default="Asia/Ho_Chi_Minh", max_length=64)
+    language: str = Field(default="en", max_length=5)
+    recipient_user_ids: list[str] = Field(default_factory=list, sa_type=JSON)
+    recipient_emails: list[str] = Field(default_factory=list, sa_type=JSON)
+    active: bool = True
 
 
 class ReportRun(SQLModel, table=True):
     __tablename__ = "report_run"
+    # The claim: one run per subscription and period, whoever fires it and however often.
+    __table_args__ = (UniqueConstraint("subscription_id", "period_key", name="uq_report_run_claim"),)
 
     id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
     kind: str = Field(max_length=20)  # portfolio / partner / agreement / visit
@@ -26,5 +48,29 @@ class ReportRun(SQLModel, table=True):
     pages: int | None = None
     render_ms: int | None = None
     worker_peak_mib: float | None = None
+    summary: list[str] = Field(default_factory=list, sa_type=JSON)  # the highlights, for the e-mail's body
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
     finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime, nullable=True)
+    subscription_id: uuid.UUID | None = Field(default=None, foreign_key="report_subscription.id", nullable=True, index=True)
+    scheduled_for: datetime | None = Field(default=None, sa_type=UTCDateTime, nullable=True)
+    # Who holds the run while rendering, and until when: past it, another process may take the run over.
+    lease_owner: str | None = Field(default=None, max_length=80)
+    lease_until: datetime | None = Field(default=None, sa_type=UTCDateTime, nullable=True)
+    attempts: int = 0
+
+
+class ReportDelivery(SQLModel, table=True):
+    """One e-mail of one run to one address: sent once, retried with back-off while it fails."""
+
+    __tablename__ = "report_delivery"
+    __table_args__ = (UniqueConstraint("run_id", "address", name="uq_report_delivery"),)
+
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    run_id: uuid.UUID = Field(foreign_key="report_run.id", index=True)
+    address: str = Field(max_length=320)
+    status: str = Field(default="pending", max_length=10, index=True)  # pending / sending / sent / failed
+    attempts: int = 0
+    last_error: str | None = Field(default=None, max_length=1000)
+    next_attempt_at: datetime | None = Field(default=None, sa_type=UTCDateTime, nullable=True)
+    lease_until: datetime | None = Field(default=None, sa_type=UTCDateTime, nullable=True)
+    sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime, nullable=True)

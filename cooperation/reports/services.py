@@ -16,13 +16,14 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from cooperation import audit, files
 from cooperation.auth.access import Principal
 from cooperation.db import table, utcnow
-from cooperation.errors import NotFoundError, ValidationFailed
+from cooperation.errors import ForbiddenError, NotFoundError, ValidationFailed
 from cooperation.reports import builders
-from cooperation.reports.models import ReportRun
+from cooperation.reports.models import ReportDelivery, ReportRun
 from cooperation.reports.pdf import PdfRenderer, ReportTimeout
 from cooperation.settings import Settings
 
 RR = table(ReportRun).c
+RD = table(ReportDelivery).c
 log = structlog.get_logger("reports")
 
 
@@ -41,7 +42,17 @@ class RunOut(msgspec.Struct):
     render_ms: int | None
     created_at: Any
     finished_at: Any
+    subscription_id: uuid.UUID | None = None
     download_url: str | None = None
+    deliveries: list["DeliveryOut"] = msgspec.field(default_factory=list)
+
+
+class DeliveryOut(msgspec.Struct):
+    address: str
+    status: str
+    attempts: int
+    last_error: str | None
+    sent_at: Any
 
 
 class ReportRequestIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -126,22 +137,36 @@ def _mine(principal: Principal) -> Any:
 
 
 def _out(row: Any) -> RunOut:
-    run = RunOut(**{f: row[f] for f in RunOut.__struct_fields__ if f != "download_url"})
+    run = RunOut(**{f: row[f] for f in RunOut.__struct_fields__ if f not in ("download_url", "deliveries")})
     if run.status == "ready":
         run.download_url = f"/reports/runs/{run.id}/pdf"
     return run
+
+
+async def _with_deliveries(session: AsyncSession, runs: list[RunOut]) -> list[RunOut]:
+    scheduled = {r.id: r for r in runs if r.subscription_id is not None}
+    if scheduled:
+        rows = await session.execute(
+            select(RD.run_id, RD.address, RD.status, RD.attempts, RD.last_error, RD.sent_at)
+            .where(RD.run_id.in_(list(scheduled)))
+            .order_by(RD.address)
+        )
+        for r in rows:
+            scheduled[r.run_id].deliveries.append(DeliveryOut(r.address, r.status, r.attempts, r.last_error, r.sent_at))
+    return runs
 
 
 async def get_run(session: AsyncSession, principal: Principal, run_id: uuid.UUID) -> RunOut:
     row = (await session.execute(select(table(ReportRun)).where(RR.id == run_id, _mine(principal)))).mappings().first()
     if row is None:
         raise NotFoundError("report")
-    return _out(row)
+    return (await _with_deliveries(session, [_out(row)]))[0]
 
 
 async def list_runs(session: AsyncSession, principal: Principal, *, limit: int = 50) -> list[RunOut]:
+    """The run archive: period, status, recipients, size, download; a person's own, an administrator's all."""
     rows = await session.execute(select(table(ReportRun)).where(_mine(principal)).order_by(RR.created_at.desc()).limit(limit))
-    return [_out(r) for r in rows.mappings()]
+    return await _with_deliveries(session, [_out(r) for r in rows.mappings()])
 
 
 async def pdf_file(session: AsyncSession, principal: Principal, settings: Settings, run_id: uuid.UUID) -> tuple[str, str]:
@@ -154,12 +179,29 @@ async def pdf_file(session: AsyncSession, principal: Principal, settings: Settin
 
 
 async def fail_interrupted(session: AsyncSession, settings: Settings) -> int:
-    """At start: runs left rendering by a stopped process will never finish; say so on them."""
+    """At start: reports asked for on demand and left rendering by a stopped process will never finish; say so on them.
+    (A subscription's run is taken over and completed by the scheduler instead.)"""
     cutoff = utcnow() - timedelta(seconds=settings.report_timeout_seconds * 2)
     result = await session.execute(
         update(ReportRun)
-        .where(RR.status == "rendering", or_(RR.created_at < cutoff, RR.created_at.is_(None)))
+        .where(RR.subscription_id.is_(None), RR.status == "rendering", or_(RR.created_at < cutoff, RR.created_at.is_(None)))
         .values(status="failed", error="interrupted: the server stopped while rendering; ask for the report again", finished_at=utcnow())
     )
     await session.commit()
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+async def resend(
+    session: AsyncSession, principal: Principal, settings: Settings, factory: async_sessionmaker[AsyncSession], run_id: uuid.UUID
+) -> None:
+    """Administrators only: every recipient of a scheduled run gets it once more (recorded in the audit)."""
+    run = await get_run(session, principal, run_id)
+    if not principal.is_admin:
+        raise ForbiddenError("Only an administrator may send a report again.")
+    if run.subscription_id is None or run.status not in ("sent", "retrying", "rendered"):
+        raise ValidationFailed({"report": "only a scheduled report that was rendered can be sent again"})
+    audit.record(session, principal, "resend_report", "report", run_id, summary=f"Report sent again: {run.title}")
+    await session.commit()
+    from cooperation.reports.delivery import resend as send_again
+
+    await send_again(factory, settings, run_id)

@@ -4,7 +4,7 @@ import uuid
 from datetime import date
 from typing import Any
 
-from litestar import Request, Response, get, post
+from litestar import Request, Response, get, post, put
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 from litestar.response import File, Template
@@ -14,9 +14,9 @@ from cooperation.auth.access import Principal
 from cooperation.errors import ValidationFailed
 from cooperation.forms import parse_form
 from cooperation.partners.services import institution_choices
-from cooperation.reports import i18n, periods, services
+from cooperation.reports import i18n, periods, services, subscriptions
 from cooperation.reports.services import ReportRequestIn, RunOut
-from cooperation.web import form_dict, render, see_other
+from cooperation.web import form_dict, form_version, render, see_other
 
 # The record lists for the form come from the domains (registered by app.py), like every other hook.
 ChoiceSource = Any
@@ -126,3 +126,139 @@ async def api_get(db: NamedDependency[AsyncSession], principal: NamedDependency[
 
 
 routes = [index, ask, show, download, api_ask, api_list, api_get]
+
+
+# ---- subscriptions and the run archive ------------------------------------------------------------
+
+
+async def _subscriptions_page(
+    request: Request[Any, Any, Any],
+    db: AsyncSession,
+    principal: Principal,
+    values: dict[str, Any],
+    errors: dict[str, str],
+    status_code: int,
+) -> Template:
+    choices = {kind: await source(db, principal) for kind, source in _choice_sources.items()}
+    return render(
+        request,
+        "reports/pages/subscriptions.html",
+        status_code=status_code,
+        values=values,
+        errors=errors,
+        subscriptions=await subscriptions.list_subscriptions(db, principal),
+        runs=await services.list_runs(db, principal, limit=100),
+        institutions=[i for i in await institution_choices(db, principal) if not i.is_home],
+        choices=choices,
+        languages=i18n.LANGUAGES,
+        default_zone=principal.time_zone,
+    )
+
+
+@get("/reports/subscriptions", name="report_subscriptions")
+async def subscriptions_page(
+    request: Request[Any, Any, Any], db: NamedDependency[AsyncSession], principal: NamedDependency[Principal]
+) -> Template:
+    defaults = {"kind": "portfolio", "frequency": "monthly", "day": "1", "at_time": "07:00", "time_zone": principal.time_zone}
+    return await _subscriptions_page(request, db, principal, defaults | {"recipient_emails": principal.email}, {}, 200)
+
+
+@post("/reports/subscriptions", name="report_subscription_create")
+async def subscription_create(
+    request: Request[Any, Any, Any], db: NamedDependency[AsyncSession], principal: NamedDependency[Principal]
+) -> Response[Any]:
+    form = await form_dict(request)
+    kind = str(form.get("kind") or "")
+    fields = {k: v for k, v in form.items() if not k.startswith("scope_")} | {"scope_id": form.get(f"scope_{kind}")}
+    try:
+        data = parse_form(subscriptions.SubscriptionIn, fields)
+        await subscriptions.create(db, principal, request.app.state.settings, data)
+    except ValidationFailed as exc:
+        await db.rollback()
+        return await _subscriptions_page(request, db, principal, form, exc.errors, 422)
+    request.app.state.scheduler.changed()
+    return see_other("/reports/subscriptions")
+
+
+@post("/reports/subscriptions/{subscription_id:uuid}/stop", name="report_subscription_stop")
+async def subscription_stop(
+    request: Request[Any, Any, Any],
+    db: NamedDependency[AsyncSession],
+    principal: NamedDependency[Principal],
+    subscription_id: FromPath[uuid.UUID],
+) -> Response[Any]:
+    await subscriptions.stop(db, principal, subscription_id, form_version(await form_dict(request)))
+    request.app.state.scheduler.changed()
+    return see_other("/reports/subscriptions")
+
+
+@post("/reports/runs/{run_id:uuid}/resend", name="report_resend")
+async def resend(
+    request: Request[Any, Any, Any], db: NamedDependency[AsyncSession], principal: NamedDependency[Principal], run_id: FromPath[uuid.UUID]
+) -> Response[Any]:
+    await services.resend(db, principal, request.app.state.settings, request.app.state.session_factory, run_id)
+    return see_other("/reports/subscriptions#archive")
+
+
+@get("/api/v1/report-subscriptions", name="api_report_subscriptions", tags=["reports"])
+async def api_subscriptions(
+    db: NamedDependency[AsyncSession], principal: NamedDependency[Principal]
+) -> list[subscriptions.SubscriptionOut]:
+    """Your report subscriptions (an administrator: everyone's)."""
+    return await subscriptions.list_subscriptions(db, principal)
+
+
+@post("/api/v1/report-subscriptions", name="api_report_subscription_create", tags=["reports"])
+async def api_subscription_create(
+    request: Request[Any, Any, Any],
+    db: NamedDependency[AsyncSession],
+    principal: NamedDependency[Principal],
+    data: JSONBody[subscriptions.SubscriptionIn],
+) -> subscriptions.SubscriptionOut:
+    """Subscribe to a report: `frequency` monthly (on `day` 1–28), quarterly (on `day` of the quarter's first month) or
+    weekly (`day` 0 = Monday), at `at_time` in `time_zone`; each run covers the complete `period_kind` before it."""
+    subscription_id = await subscriptions.create(db, principal, request.app.state.settings, data)
+    request.app.state.scheduler.changed()
+    return await subscriptions.get(db, principal, subscription_id)
+
+
+@get("/api/v1/report-subscriptions/{subscription_id:uuid}", name="api_report_subscription", tags=["reports"])
+async def api_subscription(
+    db: NamedDependency[AsyncSession], principal: NamedDependency[Principal], subscription_id: FromPath[uuid.UUID]
+) -> subscriptions.SubscriptionOut:
+    return await subscriptions.get(db, principal, subscription_id)
+
+
+@put("/api/v1/report-subscriptions/{subscription_id:uuid}", name="api_report_subscription_update", tags=["reports"])
+async def api_subscription_update(
+    request: Request[Any, Any, Any],
+    db: NamedDependency[AsyncSession],
+    principal: NamedDependency[Principal],
+    subscription_id: FromPath[uuid.UUID],
+    data: JSONBody[subscriptions.SubscriptionUpdate],
+) -> subscriptions.SubscriptionOut:
+    await subscriptions.update(db, principal, request.app.state.settings, subscription_id, data)
+    request.app.state.scheduler.changed()
+    return await subscriptions.get(db, principal, subscription_id)
+
+
+@post("/api/v1/reports/{run_id:uuid}/resend", name="api_report_resend", tags=["reports"], status_code=200)
+async def api_resend(
+    request: Request[Any, Any, Any], db: NamedDependency[AsyncSession], principal: NamedDependency[Principal], run_id: FromPath[uuid.UUID]
+) -> RunOut:
+    """An administrator sends a scheduled run again to all its recipients."""
+    await services.resend(db, principal, request.app.state.settings, request.app.state.session_factory, run_id)
+    return await services.get_run(db, principal, run_id)
+
+
+routes += [
+    subscriptions_page,
+    subscription_create,
+    subscription_stop,
+    resend,
+    api_subscriptions,
+    api_subscription_create,
+    api_subscription,
+    api_subscription_update,
+    api_resend,
+]

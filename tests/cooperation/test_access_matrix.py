@@ -62,6 +62,7 @@ class Scene:
     programmes: dict[str, str]
     projects: dict[str, str]
     report: str
+    subscription: str
 
 
 def expect(kind: str, role: str, target: str | None) -> set[int]:
@@ -74,6 +75,10 @@ def expect(kind: str, role: str, target: str | None) -> set[int]:
     own_part = partner and target is not None and PARTNER_PARTY.get(target) == OWN_INSTITUTION[role]
     if kind == "any":  # every signed-in person
         return {200, 201, 202, 204, 303, 409}
+    if kind == "subscription.own":  # the coordinator's subscription: its owner and administrators
+        return ALLOWED if role in ("coordinator", "admin") else {404}
+    if kind == "report.resend":  # the coordinator's run: only an administrator may send it again
+        return ALLOWED if role == "admin" else ({403} if role == "coordinator" else {404})
     if kind == "report.own":  # the coordinator's report: its owner, and administrators, find it
         return {200, 422} if role in ("coordinator", "admin") else {404}
     if kind == "visit.read":
@@ -257,6 +262,15 @@ ROUTES: dict[str, tuple[str, list[str] | None]] = {
     "api_report_request": ("any", None),
     "api_reports": ("any", None),
     "report_run": ("report.own", None),
+    "report_subscriptions": ("any", None),
+    "report_subscription_create": ("any", None),
+    "api_report_subscriptions": ("any", None),
+    "api_report_subscription_create": ("any", None),
+    "report_subscription_stop": ("subscription.own", None),
+    "api_report_subscription": ("subscription.own", None),
+    "api_report_subscription_update": ("subscription.own", None),
+    "report_resend": ("report.resend", None),
+    "api_report_resend": ("report.resend", None),
     "report_pdf": ("report.own", None),
     "api_report": ("report.own", None),
     "api_programmes": ("any", None),
@@ -431,6 +445,13 @@ async def build_scene(app, world, coordinator: Client) -> Scene:
         programmes,
         projects,
         (await coordinator.api("POST", "/api/v1/reports", json={"kind": "agreement", "scope_id": agreements["AB"]})).json()["id"],
+        (
+            await coordinator.api(
+                "POST",
+                "/api/v1/report-subscriptions",
+                json={"kind": "portfolio", "frequency": "monthly", "recipient_emails": ["x@nlv.example"]},
+            )
+        ).json()["id"],
     )
 
 
@@ -459,6 +480,8 @@ def request_for(method: str, path: str, name: str, target: str | None, scene: Sc
             return scene.visits[target or "VA"]
         if key == "run_id":
             return scene.report
+        if key == "subscription_id":
+            return scene.subscription
         if key == "programme_id":
             return scene.programmes[target or "VA"]
         if key == "project_id":
@@ -640,6 +663,13 @@ def request_for(method: str, path: str, name: str, target: str | None, scene: Sc
         "visit_transition": {"data": {"to": "confirmed", "version": "1"}},
         "report_request": {"data": {"kind": "agreement", "scope_agreement": scene.agreements["AB"], "language": "fr"}},
         "api_report_request": {"json": {"kind": "agreement", "scope_id": scene.agreements["AB"]}},
+        "report_subscription_create": {"data": {"kind": "portfolio", "frequency": "monthly", "recipient_emails": "a@nlv.example"}},
+        "api_report_subscription_create": {
+            "json": {"kind": "portfolio", "frequency": "weekly", "day": 2, "recipient_emails": ["b@nlv.example"]}
+        },
+        "api_report_subscription_update": {
+            "json": {"kind": "portfolio", "frequency": "quarterly", "recipient_emails": ["c@nlv.example"], "version": 1}
+        },
         "api_programme_create": {"json": {k: v for k, v in programme_body.items() if k != "version"} | {"name": "New programme"}},
         "programme_create": {
             "data": {"name": "Form programme", "starts_on": "2026-01-01", "ends_on": "2026-12-31", "institution_ids": str(world.home)}

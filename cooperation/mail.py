@@ -1,0 +1,60 @@
+"""Sending e-mail through the configured SMTP server (aiosmtplib): reports, reminders."""
+
+import hashlib
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
+
+import aiosmtplib
+
+from cooperation.settings import Settings
+
+
+class MailError(Exception):
+    """The message was not accepted; `str()` says why, for the run archive."""
+
+
+def message(
+    settings: Settings,
+    *,
+    to: str,
+    subject: str,
+    text: str,
+    html: str | None = None,
+    attachment: tuple[str, bytes, str] | None = None,
+    stable_id: str | None = None,
+) -> EmailMessage:
+    """`stable_id` makes the Message-ID the same on every attempt, so a receiving server can drop a duplicate
+    if a send is retried after the server had in fact accepted it."""
+    mail = EmailMessage()
+    mail["From"] = settings.mail_from
+    mail["To"] = to
+    mail["Subject"] = subject
+    mail["Date"] = formatdate(localtime=False)
+    domain = settings.mail_from.rsplit("@", 1)[-1].strip("> ") or "libcoop.local"
+    if stable_id:
+        mail["Message-ID"] = f"<{hashlib.sha256(stable_id.encode()).hexdigest()[:32]}@{domain}>"
+    else:
+        mail["Message-ID"] = make_msgid(domain=domain)
+    mail.set_content(text)
+    if html:
+        mail.add_alternative(html, subtype="html")
+    if attachment:
+        filename, content, media_type = attachment
+        maintype, subtype = media_type.split("/", 1)
+        mail.add_attachment(content, maintype=maintype, subtype=subtype, filename=filename)
+    return mail
+
+
+async def send(settings: Settings, mail: EmailMessage) -> None:
+    try:
+        await aiosmtplib.send(
+            mail,
+            hostname=settings.smtp_host,
+            port=settings.smtp_port,
+            username=settings.smtp_user,
+            password=settings.smtp_password,
+            start_tls=settings.smtp_starttls,
+            timeout=30,
+        )
+    except (aiosmtplib.SMTPException, OSError) as exc:
+        raise MailError(f"{type(exc).__name__}: {exc}"[:900]) from exc
