@@ -180,6 +180,72 @@ async def subscription_create(
     return see_other("/reports/subscriptions")
 
 
+def subscription_values(subscription: subscriptions.SubscriptionOut) -> dict[str, Any]:
+    values: dict[str, Any] = {
+        f: "" if getattr(subscription, f) is None else str(getattr(subscription, f))
+        for f in ("kind", "frequency", "period_kind", "day", "time_zone", "language")
+    }
+    values["at_time"] = subscription.at_time.strftime("%H:%M")
+    values["recipient_emails"] = ", ".join(subscription.recipient_emails)
+    values[f"scope_{subscription.kind}"] = str(subscription.scope_id or "")
+    values["version"] = subscription.version
+    return values
+
+
+async def _edit_page(
+    request: Request[Any, Any, Any],
+    db: AsyncSession,
+    principal: Principal,
+    subscription_id: uuid.UUID,
+    values: dict[str, Any],
+    errors: dict[str, str],
+    status_code: int,
+) -> Template:
+    return render(
+        request,
+        "reports/pages/subscription_edit.html",
+        status_code=status_code,
+        subscription_id=subscription_id,
+        values=values,
+        errors=errors,
+        institutions=[i for i in await institution_choices(db, principal) if not i.is_home],
+        choices={kind: await source(db, principal) for kind, source in _choice_sources.items()},
+        languages=i18n.LANGUAGES,
+    )
+
+
+@get("/reports/subscriptions/{subscription_id:uuid}/edit", name="report_subscription_edit")
+async def subscription_edit(
+    request: Request[Any, Any, Any],
+    db: NamedDependency[AsyncSession],
+    principal: NamedDependency[Principal],
+    subscription_id: FromPath[uuid.UUID],
+) -> Template:
+    subscription = await subscriptions.get(db, principal, subscription_id)
+    return await _edit_page(request, db, principal, subscription_id, subscription_values(subscription), {}, 200)
+
+
+@post("/reports/subscriptions/{subscription_id:uuid}", name="report_subscription_update")
+async def subscription_update(
+    request: Request[Any, Any, Any],
+    db: NamedDependency[AsyncSession],
+    principal: NamedDependency[Principal],
+    subscription_id: FromPath[uuid.UUID],
+) -> Response[Any]:
+    await subscriptions.get(db, principal, subscription_id)
+    form = await form_dict(request)
+    kind = str(form.get("kind") or "")
+    fields = {k: v for k, v in form.items() if not k.startswith("scope_")} | {"scope_id": form.get(f"scope_{kind}")}
+    try:
+        data = parse_form(subscriptions.SubscriptionUpdate, fields)
+        await subscriptions.update(db, principal, request.app.state.settings, subscription_id, data)
+    except ValidationFailed as exc:
+        await db.rollback()
+        return await _edit_page(request, db, principal, subscription_id, form, exc.errors, 422)
+    request.app.state.scheduler.changed()
+    return see_other("/reports/subscriptions")
+
+
 @post("/reports/subscriptions/{subscription_id:uuid}/stop", name="report_subscription_stop")
 async def subscription_stop(
     request: Request[Any, Any, Any],
@@ -253,6 +319,8 @@ async def api_resend(
 
 routes += [
     subscriptions_page,
+    subscription_edit,
+    subscription_update,
     subscription_create,
     subscription_stop,
     resend,

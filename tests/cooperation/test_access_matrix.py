@@ -267,6 +267,8 @@ ROUTES: dict[str, tuple[str, list[str] | None]] = {
     "api_report_subscriptions": ("any", None),
     "api_report_subscription_create": ("any", None),
     "report_subscription_stop": ("subscription.own", None),
+    "report_subscription_edit": ("subscription.own", None),
+    "report_subscription_update": ("subscription.own", None),
     "api_report_subscription": ("subscription.own", None),
     "api_report_subscription_update": ("subscription.own", None),
     "report_resend": ("report.resend", None),
@@ -663,6 +665,9 @@ def request_for(method: str, path: str, name: str, target: str | None, scene: Sc
         "visit_transition": {"data": {"to": "confirmed", "version": "1"}},
         "report_request": {"data": {"kind": "agreement", "scope_agreement": scene.agreements["AB"], "language": "fr"}},
         "api_report_request": {"json": {"kind": "agreement", "scope_id": scene.agreements["AB"]}},
+        "report_subscription_update": {
+            "data": {"kind": "portfolio", "frequency": "monthly", "recipient_emails": "d@nlv.example", "version": "1"}
+        },
         "report_subscription_create": {"data": {"kind": "portfolio", "frequency": "monthly", "recipient_emails": "a@nlv.example"}},
         "api_report_subscription_create": {
             "json": {"kind": "portfolio", "frequency": "weekly", "day": 2, "recipient_emails": ["b@nlv.example"]}

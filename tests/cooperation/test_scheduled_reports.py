@@ -353,3 +353,33 @@ async def test_reminders_are_one_email_per_person_per_day(mail_app, inbox, clien
     assert await send_expiry_reminders(factory, settings, today) == 0
     (deadline,) = inbox.to(world.users["coordinator"])
     assert agreement["reference"] in deadline.get_body(("plain",)).get_content()
+
+
+async def test_subscriptions_from_the_pages(client_for, world):
+    from tests.html_forms import form_fields
+
+    director = await client_for("director")
+    page = await director.get("/reports/subscriptions")
+    assert page.status_code == 200
+    fields = form_fields(page.text, "/reports/subscriptions")
+    assert fields["recipient_emails"] == world.users["director"]  # yourself, to start with
+    bad = await director.form("/reports/subscriptions", fields | {"day": "30"})
+    assert bad.status_code == 422 and "from 1 to 28" in bad.text
+    made = await director.form(
+        "/reports/subscriptions", fields | {"language": "fr", "frequency": "quarterly", "recipient_emails": "a@nlv.example, b@nlv.example"}
+    )
+    assert made.status_code == 303
+    (subscription,) = (await director.api("GET", "/api/v1/report-subscriptions")).json()
+    assert (subscription["frequency"], subscription["period_kind"], subscription["language"]) == ("quarterly", "quarter", "fr")
+    assert subscription["recipient_emails"] == ["a@nlv.example", "b@nlv.example"]
+    edit_url = f"/reports/subscriptions/{subscription['id']}"
+    edit = await director.get(edit_url + "/edit")
+    saved = await director.form(edit_url, form_fields(edit.text, edit_url))
+    assert saved.status_code == 303
+    again = (await director.api("GET", f"/api/v1/report-subscriptions/{subscription['id']}")).json()
+    assert {k: v for k, v in again.items() if k != "version"} == {k: v for k, v in subscription.items() if k != "version"}
+    other = await client_for("partner_a")
+    assert (await other.get(edit_url + "/edit")).status_code == 404
+    stopped = await director.form(edit_url + "/stop", {"version": str(again["version"])})
+    assert stopped.status_code == 303
+    assert (await director.api("GET", "/api/v1/report-subscriptions")).json() == []
