@@ -109,16 +109,22 @@ class Scheduler:
 
     async def _run(self) -> None:
         while True:
-            if await self._elect():
-                break
+            try:
+                if await self._elect():
+                    break
+            except Exception:  # the database is away: keep trying, as a standby would
+                log.exception("scheduler election failed; retrying")
             await asyncio.sleep(self.election_seconds)  # standing by: take over when the scheduling process stops
         self.leader = True
         log.info("this process schedules reports and reminders")
         scheduler = AsyncIOScheduler(timezone=UTC)
         scheduler.start()
         self._scheduler = scheduler
-        await self.rebuild()
-        await self.catch_up()
+        for step in (self.rebuild, self.catch_up):  # a failure here must not leave the process scheduling nothing
+            try:
+                await step()
+            except Exception:
+                log.exception("scheduler start step failed", step=step.__name__)
         scheduler.add_job(
             self.poll, IntervalTrigger(seconds=self.settings.scheduler_poll_seconds), id="poll", coalesce=True, max_instances=1
         )

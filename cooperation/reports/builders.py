@@ -6,6 +6,7 @@ section is built with the requesting person's principal, so a partner's report h
 may see: the same rule as the pages, applied by the same services.
 """
 
+import asyncio
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -154,5 +155,6 @@ async def build(
         record = context.get("agreement") or context.get("visit") or {}
         title = f"{t(kind + '_title')} — {record.get('reference') or record.get('title', '')}"
     context["title"] = title
-    html = env.get_template(f"reports/{kind}.html").render(**context)
+    template = env.get_template(f"reports/{kind}.html")
+    html = await asyncio.to_thread(template.render, **context)  # a long report's layout must not hold the event loop
     return Built(title=title[:300], html=html, summary=context.get("highlights") or [title])
