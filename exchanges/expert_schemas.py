@@ -78,6 +78,7 @@ class ExchangeOut(msgspec.Struct):
     allowed_transitions: list[str] = []  # what this person may move it to
     may_edit: bool = False
     may_confirm: bool = False
+    archived: bool = False
 
 
 class ExchangeRow(msgspec.Struct):

@@ -213,7 +213,7 @@ async def transition(
 
 
 async def get(session: AsyncSession, principal: Principal, exchange_id: uuid.UUID) -> ExchangeOut:
-    await _row(session, principal, exchange_id)
+    stored = await _row(session, principal, exchange_id)
     home, host = table(Institution).alias("home"), table(Institution).alias("host")
     row = (
         await session.execute(
@@ -254,6 +254,7 @@ async def get(session: AsyncSession, principal: Principal, exchange_id: uuid.UUI
         )
     ).one()
     exchange = row_to(ExchangeOut, row)
+    exchange.archived = stored["archived_at"] is not None
     status = ExchangeStatus(exchange.status)
     exchange.allowed_transitions = [t.value for t in TRANSITIONS[status]] if principal.manages_records else []
     exchange.may_edit = principal.manages_records or (may_change_part_of(principal, exchange.home_institution_id) and status is S.PROPOSED)
@@ -353,3 +354,19 @@ async def calendar_events(session: AsyncSession, principal: Principal, start: da
         )
         for r in rows
     ]
+
+
+async def set_archived(session: AsyncSession, principal: Principal, exchange_id: uuid.UUID, *, archived: bool, version: int) -> int:
+    row = await _row(session, principal, exchange_id)
+    require_manager(principal, "archive expert exchanges")
+    return await audit.archive_or_restore(
+        session,
+        principal,
+        ExpertExchange,
+        "expert_exchange",
+        exchange_id,
+        archived=archived,
+        currently_archived=row["archived_at"] is not None,
+        version=version,
+        label=row["field_of_work"],
+    )

@@ -577,3 +577,19 @@ async def replace_delegation(session: AsyncSession, principal: Principal, visit_
     )
     await session.commit()
     return new_version
+
+
+async def set_archived(session: AsyncSession, principal: Principal, visit_id: uuid.UUID, *, archived: bool, version: int) -> int:
+    row = await _visible_row(session, principal, visit_id)
+    require_manager(principal, "archive visits")
+    return await audit.archive_or_restore(
+        session,
+        principal,
+        Visit,
+        "visit",
+        visit_id,
+        archived=archived,
+        currently_archived=row["archived_at"] is not None,
+        version=version,
+        label=row["title"],
+    )

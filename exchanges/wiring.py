@@ -1,8 +1,15 @@
 """What this domain plugs into the application (collected by cooperation/app.py)."""
 
+from cooperation.archiving import archive_routes
 from exchanges import api, demo, expert_services, expert_views, services, summary, views
 
-routes = [*views.routes, *expert_views.routes, *api.routes]
+routes = [
+    *views.routes,
+    *expert_views.routes,
+    *api.routes,
+    *archive_routes("visit", "/visits", services.set_archived, tag="visits"),
+    *archive_routes("exchange", "/exchanges", expert_services.set_archived, tag="expert exchanges"),
+]
 sharing_sources = [services.institutions_sharing_with, expert_services.institutions_sharing_with]
 demo_loaders = [demo.load_demo]
 portfolio_sections = {"exchanges": summary.portfolio}

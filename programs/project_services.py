@@ -825,3 +825,19 @@ async def commitment_measures(session: AsyncSession, commitment_ids: list[uuid.U
         )
         measured[r["commitment_id"]] = Measured(min(100, int(share or 0)), label, f"/projects/{r['id']}")
     return measured
+
+
+async def set_archived(session: AsyncSession, principal: Principal, project_id: uuid.UUID, *, archived: bool, version: int) -> int:
+    row = await _visible_row(session, principal, project_id)
+    require_manager(principal, "archive digitization projects")
+    return await audit.archive_or_restore(
+        session,
+        principal,
+        DigitizationProject,
+        "project",
+        project_id,
+        archived=archived,
+        currently_archived=row["archived_at"] is not None,
+        version=version,
+        label=row["name"],
+    )

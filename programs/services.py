@@ -420,3 +420,19 @@ async def commitment_measures(session: AsyncSession, commitment_ids: list[uuid.U
         share = round(100 * completed / capacity) if capacity else 0
         measured[p.commitment_id] = Measured(min(100, share), label, f"/programmes/{p.id}")
     return measured
+
+
+async def set_archived(session: AsyncSession, principal: Principal, programme_id: uuid.UUID, *, archived: bool, version: int) -> int:
+    row = await _visible_row(session, principal, programme_id)
+    require_manager(principal, "archive programmes")
+    return await audit.archive_or_restore(
+        session,
+        principal,
+        Programme,
+        "programme",
+        programme_id,
+        archived=archived,
+        currently_archived=row["archived_at"] is not None,
+        version=version,
+        label=row["name"],
+    )

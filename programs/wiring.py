@@ -1,8 +1,14 @@
 """What this domain plugs into the application (collected by cooperation/app.py)."""
 
+from cooperation.archiving import archive_routes
 from programs import api, demo, project_services, services, summary, views
 
-routes = [*views.routes, *api.routes]
+routes = [
+    *views.routes,
+    *api.routes,
+    *archive_routes("programme", "/programmes", services.set_archived, tag="programmes"),
+    *archive_routes("project", "/projects", project_services.set_archived, tag="digitization projects"),
+]
 sharing_sources = [services.institutions_sharing_with, project_services.institutions_sharing_with]
 attachment_owners = {"project": project_services.attachment_owner}
 dashboard_panels = [views.dashboard_panel]

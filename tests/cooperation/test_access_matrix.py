@@ -257,6 +257,22 @@ ROUTES: dict[str, tuple[str, list[str] | None]] = {
     "follow_up_progress": ("visit.party", VISIT_TARGETS),
     "visits": ("any", None),
     "programmes": ("any", None),
+    "visit_archive": ("visit.manage", ["VA", "VB"]),
+    "api_visit_archive": ("visit.manage", ["VA", "VB"]),
+    "visit_restore": ("visit.manage", ["VA", "VB"]),
+    "api_visit_restore": ("visit.manage", ["VA", "VB"]),
+    "exchange_archive": ("visit.manage", ["VA", "VB"]),
+    "api_exchange_archive": ("visit.manage", ["VA", "VB"]),
+    "exchange_restore": ("visit.manage", ["VA", "VB"]),
+    "api_exchange_restore": ("visit.manage", ["VA", "VB"]),
+    "programme_archive": ("visit.manage", ["VA", "VB"]),
+    "api_programme_archive": ("visit.manage", ["VA", "VB"]),
+    "programme_restore": ("visit.manage", ["VA", "VB"]),
+    "api_programme_restore": ("visit.manage", ["VA", "VB"]),
+    "project_archive": ("visit.manage", ["VA", "VB"]),
+    "api_project_archive": ("visit.manage", ["VA", "VB"]),
+    "project_restore": ("visit.manage", ["VA", "VB"]),
+    "api_project_restore": ("visit.manage", ["VA", "VB"]),
     "reports": ("any", None),
     "report_request": ("any", None),
     "api_report_request": ("any", None),
@@ -480,6 +496,11 @@ def request_for(method: str, path: str, name: str, target: str | None, scene: Sc
             return scene.visits[target or "VA"]
         if key == "visit_id":
             return scene.visits[target or "VA"]
+        if key == "record_id":
+            kind = name.removeprefix("api_").split("_")[0]
+            return {"visit": scene.visits, "exchange": scene.exchanges, "programme": scene.programmes, "project": scene.projects}[kind][
+                target or "VA"
+            ]
         if key == "run_id":
             return scene.report
         if key == "subscription_id":

@@ -164,3 +164,22 @@ async def test_photos_are_put_in_order_and_captioned(client_for, world, people):
     assert [p["caption"] for p in listed] == ["", "Trao quà lưu niệm", "Toàn cảnh buổi làm việc · 工作会议全景"]
     partner = await client_for("partner_a")
     assert (await partner.api("PUT", photos_url, json=[{"id": i} for i in ids])).status_code == 403
+
+
+async def test_archived_records_are_kept_but_no_longer_listed(client_for, world, people):
+    coordinator = await client_for("coordinator")
+    visit = (await coordinator.api("POST", "/api/v1/visits", json=seed_visit_payload(world, people))).json()
+    partner = await client_for("partner_a")
+    assert (await partner.api("POST", f"/api/v1/visits/{visit['id']}/archive", json={"version": 1})).status_code == 403
+    archived = await coordinator.form(f"/visits/{visit['id']}/archive", {"version": "1"})
+    assert archived.status_code == 303
+    assert (await coordinator.api("GET", "/api/v1/visits")).json()["total"] == 0
+    page = await coordinator.get(f"/visits/{visit['id']}")
+    assert "This visit is archived" in page.text and ">Restore<" in page.text
+    again = await coordinator.api("POST", f"/api/v1/visits/{visit['id']}/archive", json={"version": 2})
+    assert again.status_code == 409
+    restored = await coordinator.api("POST", f"/api/v1/visits/{visit['id']}/restore", json={"version": 2})
+    assert restored.status_code == 200 and restored.json() == {"archived": False, "version": 3}
+    assert (await coordinator.api("GET", "/api/v1/visits")).json()["total"] == 1
+    history = (await coordinator.api("GET", f"/api/v1/visits/{visit['id']}/history")).json()
+    assert [h["action"] for h in history[:2]] == ["restore", "archive"]
