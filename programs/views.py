@@ -61,7 +61,7 @@ async def _choices(db: AsyncSession, principal: Principal) -> dict[str, Any]:
     }
 
 
-async def _save_form(request: Request[Any, Any, Any], action: Any) -> tuple[Any, dict[str, str], int]:
+async def _save_form(action: Any) -> tuple[Any, dict[str, str], int]:
     """Run a save; a refusal comes back as the form's errors (stale: 409, with what to do)."""
     try:
         return await action(), {}, 303
@@ -162,7 +162,7 @@ class ProgrammeViews(Controller):
         data, errors, quotas = programme_from_form(form, ProgrammeIn)
         status_code = 422
         if data is not None:
-            programme_id, errors, status_code = await _save_form(request, lambda: services.create_programme(db, principal, data))
+            programme_id, errors, status_code = await _save_form(lambda: services.create_programme(db, principal, data))
             if programme_id is not None:
                 return see_other(f"/programmes/{programme_id}")
             await db.rollback()
@@ -213,7 +213,7 @@ class ProgrammeViews(Controller):
         data, errors, quotas = programme_from_form(form, ProgrammeUpdate)
         status_code = 422
         if data is not None:
-            version, errors, status_code = await _save_form(request, lambda: services.update_programme(db, principal, programme_id, data))
+            version, errors, status_code = await _save_form(lambda: services.update_programme(db, principal, programme_id, data))
             if version is not None:
                 return see_other(f"/programmes/{programme_id}")
             await db.rollback()
@@ -371,7 +371,7 @@ class ProjectViews(Controller):
         data, errors, participants, milestones = project_from_form(form, ProjectIn)
         status_code = 422
         if data is not None:
-            project_id, errors, status_code = await _save_form(request, lambda: project_services.create_project(db, principal, data))
+            project_id, errors, status_code = await _save_form(lambda: project_services.create_project(db, principal, data))
             if project_id is not None:
                 return see_other(f"/projects/{project_id}")
             await db.rollback()
@@ -414,9 +414,7 @@ class ProjectViews(Controller):
         data, errors, participants, milestones = project_from_form(form, ProjectUpdate)
         status_code = 422
         if data is not None:
-            version, errors, status_code = await _save_form(
-                request, lambda: project_services.update_project(db, principal, project_id, data)
-            )
+            version, errors, status_code = await _save_form(lambda: project_services.update_project(db, principal, project_id, data))
             if version is not None:
                 return see_other(f"/projects/{project_id}")
             await db.rollback()
