@@ -4,23 +4,17 @@ from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agreements.models import Agreement, AgreementReminder
 from agreements.schemas import AgreementStatus, Reminder
-from cooperation.db import new_id, table, utcnow
+from cooperation.db import claiming_insert, new_id, table, utcnow
 
 A = table(Agreement).c
 
 # How far ahead each reminder is produced.
 NOTICE_LEAD_DAYS = 30
 EXPIRY_LEAD_DAYS = 90
-
-
-def _insert(session: AsyncSession) -> Any:
-    """INSERT with ON CONFLICT for the backend in use (both dialects spell it the same way)."""
-    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
 
 
 async def produce_expiry_reminders(
@@ -52,11 +46,10 @@ async def produce_expiry_reminders(
                 candidates.append(Reminder(agreement_id, reference, title, "notice", notice_by, (notice_by - today).days))
         if expires_on <= today + timedelta(days=expiry_lead_days):
             candidates.append(Reminder(agreement_id, reference, title, "expiry", expires_on, (expires_on - today).days))
-    insert = _insert(session)
     created: list[Reminder] = []
     for reminder in candidates:
         statement = (
-            insert(table(AgreementReminder))
+            claiming_insert(session, AgreementReminder)
             .values(id=new_id(), agreement_id=reminder.agreement_id, kind=reminder.kind, due_on=reminder.due_on, created_at=utcnow())
             .on_conflict_do_nothing(index_elements=["agreement_id", "kind", "due_on"])
         )

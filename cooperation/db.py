@@ -20,6 +20,15 @@ def new_id() -> uuid.UUID:
     return uuid.uuid4()
 
 
+def claiming_insert(session: AsyncSession, model: Any) -> Any:
+    """An INSERT that can take `.on_conflict_do_nothing(...)`: the claim behind every "exactly once" here
+    (reminders, report runs, digests). Both dialects spell it the same way."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    return dialect.insert(table(model))
+
+
 class UTCDateTime(TypeDecorator[datetime]):
     """An instant stored as UTC and always read back timezone-aware (SQLite drops the zone)."""
 

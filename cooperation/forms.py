@@ -77,6 +77,13 @@ def parse_form(struct_type: type[S], form: dict[str, Any], *, errors: dict[str, 
     return struct_type(**values)
 
 
+def listed(value: Any) -> list[str]:
+    """A form field that comes back as nothing, one string or several (a multiple select)."""
+    if value is None or value == "":
+        return []
+    return [str(v) for v in value] if isinstance(value, list) else [str(value)]
+
+
 def parse_rows(
     form: dict[str, Any], prefix: str, fields: tuple[str, ...], struct_type: type[S], error_key: str
 ) -> tuple[list[dict[str, Any]], dict[str, str], list[S]]:

@@ -8,12 +8,11 @@ from datetime import date, datetime
 
 import structlog
 from sqlalchemy import UniqueConstraint, delete
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel
 
 from cooperation import mail
-from cooperation.db import UTCDateTime, new_id, table, utcnow
+from cooperation.db import UTCDateTime, claiming_insert, new_id, table, utcnow
 from cooperation.settings import Settings
 
 log = structlog.get_logger("reminders")
@@ -35,9 +34,8 @@ async def send_digest(
     session: AsyncSession, settings: Settings, *, address: str, kind: str, day: date, subject: str, lines: list[str]
 ) -> bool:
     """Send one e-mail listing `lines` to `address`, unless one of this kind already went to it today."""
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     claimed = await session.execute(
-        dialect.insert(table(ReminderDigest))
+        claiming_insert(session, ReminderDigest)
         .values(id=str(new_id()), address=address.lower(), kind=kind, day=day, items=len(lines), sent_at=utcnow())
         .on_conflict_do_nothing(index_elements=["address", "kind", "day"])
     )

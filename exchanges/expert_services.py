@@ -136,6 +136,11 @@ async def propose(session: AsyncSession, principal: Principal, data: ExchangeIn)
     return exchange.id
 
 
+async def ensure_visible(session: AsyncSession, principal: Principal, exchange_id: uuid.UUID) -> None:
+    """404 unless the person may see it: before a form is read, so a bad form cannot tell that a hidden record exists."""
+    await _row(session, principal, exchange_id)
+
+
 async def _row(session: AsyncSession, principal: Principal, exchange_id: uuid.UUID) -> Any:
     row = (
         (await session.execute(select(table(ExpertExchange)).where(X.id == exchange_id, exchange_visibility(principal)))).mappings().first()

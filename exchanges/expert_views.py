@@ -148,6 +148,7 @@ class ExchangeViews(Controller):
         principal: NamedDependency[Principal],
         exchange_id: FromPath[uuid.UUID],
     ) -> Response[Any]:
+        await services.ensure_visible(db, principal, exchange_id)
         form = await form_dict(request)
         try:
             await services.update(db, principal, exchange_id, parse_form(ExchangeUpdate, form))

@@ -261,6 +261,11 @@ async def _link_commitments(session: AsyncSession, principal: Principal, visit_i
         await link_commitment(session, principal, commitment_id, record_type="visit", record_id=visit_id, label=label)
 
 
+async def ensure_visible(session: AsyncSession, principal: Principal, visit_id: uuid.UUID) -> None:
+    """404 unless the person may see it: before a form is read, so a bad form cannot tell that a hidden record exists."""
+    await _visible_row(session, principal, visit_id)
+
+
 async def _visible_row(session: AsyncSession, principal: Principal, visit_id: uuid.UUID) -> Any:
     row = (await session.execute(select(table(Visit)).where(V.id == visit_id, visit_visibility(principal)))).mappings().first()
     if row is None:

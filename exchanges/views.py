@@ -17,7 +17,7 @@ from cooperation import audit, comments, files, followups
 from cooperation.auth.access import Principal, require_manager
 from cooperation.dashboard import Panel
 from cooperation.errors import ConflictError, ForbiddenError, ServiceError, StaleVersionError, ValidationFailed
-from cooperation.forms import parse_form, parse_rows
+from cooperation.forms import listed, parse_form, parse_rows
 from cooperation.partners.services import home_institution_id, institution_choices, people_of
 from cooperation.web import form_dict, form_version, query_bool, query_int, query_str, query_uuid, refusal_page, render, see_other
 from exchanges import expert_services, photos, services
@@ -68,7 +68,7 @@ class VisitViews(Controller):
             visit_id=visit_id,
             participants=participants + [dict.fromkeys(PARTICIPANT_FIELDS, "") for _ in range(BLANK_ROWS)],
             agenda=[_as_lists(row, "presenters") for row in agenda] + [dict.fromkeys(AGENDA_FIELDS, "") for _ in range(BLANK_ROWS)],
-            chosen_commitments=_listed(values.get("commitment_ids")),
+            chosen_commitments=listed(values.get("commitment_ids")),
             institutions=institutions,
             people=people,
             agreements=agreements,
@@ -97,7 +97,7 @@ class VisitViews(Controller):
         principal: NamedDependency[Principal],
         visit_id: FromPath[uuid.UUID],
     ) -> Response[Any]:
-        await services.get_visit(db, principal, visit_id)
+        await services.ensure_visible(db, principal, visit_id)
         require_manager(principal, "edit visits")
         form = await form_dict(request)
         data, errors, participants, agenda = visit_from_form(form, VisitUpdate)
@@ -327,15 +327,8 @@ MEMBER_FIELDS = ("person_id", "role", "position_at_time", "department_at_time")
 BLANK_ROWS = 3
 
 
-def _listed(value: Any) -> list[str]:
-    """A form field that may come back as one string or several (a multiple select)."""
-    if value is None or value == "":
-        return []
-    return [str(v) for v in value] if isinstance(value, list) else [str(value)]
-
-
 def _as_lists(row: dict[str, Any], *fields: str) -> dict[str, Any]:
-    return {**row, **{field: _listed(row.get(field)) for field in fields}}
+    return {**row, **{field: listed(row.get(field)) for field in fields}}
 
 
 def _hhmm(value: Any) -> str:

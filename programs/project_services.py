@@ -186,6 +186,11 @@ async def update_project(session: AsyncSession, principal: Principal, project_id
     return version
 
 
+async def ensure_visible(session: AsyncSession, principal: Principal, project_id: uuid.UUID) -> None:
+    """404 unless the person may see it: before a form is read, so a bad form cannot tell that a hidden record exists."""
+    await _visible_row(session, principal, project_id)
+
+
 async def _visible_row(session: AsyncSession, principal: Principal, project_id: uuid.UUID) -> Any:
     statement = select(table(DigitizationProject)).where(D.id == project_id, project_visibility(principal))
     row = (await session.execute(statement)).mappings().first()
@@ -210,37 +215,35 @@ def project_target(project: Any, participant_targets: list[Any], unit: str) -> i
     return total or None
 
 
-def _per_unit(project_id: uuid.UUID, build: Any) -> Any:
-    """One statement over the three units: `build(unit, value column)` gives each unit's SELECT."""
-    return union_all(*(build(unit, getattr(R, unit)) for unit in UNITS)).subquery()
-
-
-async def _series(session: AsyncSession, project_id: uuid.UUID) -> list[SeriesPoint]:
-    """Totals at each reported date, computed in the database: each report adds what it changed since the same
-    participant's previous figure (a blank unit changes nothing), summed per date and accumulated.
-    `forecast.totals_over_time` is the same rule in Python, and the tests hold the two together."""
+async def series_of(session: AsyncSession, project_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[SeriesPoint]]:
+    """Each project's totals at each reported date, computed in the database in one query: each report adds what it
+    changed since the same participant's previous figure (a blank unit changes nothing), summed per date and
+    accumulated. `forecast.totals_over_time` is the same rule in Python, and the tests hold the two together."""
 
     def deltas(unit: str, value: Any) -> Any:
-        previous = func.lag(value).over(partition_by=R.institution_id, order_by=R.as_of)
-        return select(R.as_of, literal(unit).label("unit"), (value - func.coalesce(previous, 0)).label("delta")).where(
-            R.project_id == project_id, value.is_not(None)
+        previous = func.lag(value).over(partition_by=(R.project_id, R.institution_id), order_by=R.as_of)
+        return select(R.project_id, R.as_of, literal(unit).label("unit"), (value - func.coalesce(previous, 0)).label("delta")).where(
+            R.project_id.in_(project_ids), value.is_not(None)
         )
 
-    changes = _per_unit(project_id, deltas)
-    running = dict.fromkeys(UNITS, 0)
-    points: list[SeriesPoint] = []
-    for as_of, unit, delta in await session.execute(
-        select(changes.c.as_of, changes.c.unit, func.sum(changes.c.delta))
-        .group_by(changes.c.as_of, changes.c.unit)
-        .order_by(changes.c.as_of)
+    changes = union_all(*(deltas(unit, getattr(R, unit)) for unit in UNITS)).subquery()
+    running: dict[uuid.UUID, dict[str, int]] = {p: dict.fromkeys(UNITS, 0) for p in project_ids}
+    found: dict[uuid.UUID, list[SeriesPoint]] = {p: [] for p in project_ids}
+    if not project_ids:
+        return found
+    for project_id, as_of, unit, delta in await session.execute(
+        select(changes.c.project_id, changes.c.as_of, changes.c.unit, func.sum(changes.c.delta))
+        .group_by(changes.c.project_id, changes.c.as_of, changes.c.unit)
+        .order_by(changes.c.project_id, changes.c.as_of)
     ):
-        running[unit] += int(delta)
-        point = SeriesPoint(as_of, running["titles"], running["volumes"], running["images"])
+        totals, points = running[project_id], found[project_id]
+        totals[unit] += int(delta)
+        point = SeriesPoint(as_of, totals["titles"], totals["volumes"], totals["images"])
         if points and points[-1].as_of == as_of:
             points[-1] = point
         else:
             points.append(point)
-    return points
+    return found
 
 
 def _latest_reports(project_id: uuid.UUID) -> Any:
@@ -268,7 +271,7 @@ def _latest_figures(project_id: uuid.UUID) -> Any:
             R.project_id == project_id, value.is_not(None)
         )
 
-    figures = _per_unit(project_id, latest)
+    figures = union_all(*(latest(unit, getattr(R, unit)) for unit in UNITS)).subquery()
     return select(figures.c.institution_id, figures.c.unit, figures.c.value).where(figures.c.rank == 1)
 
 
@@ -290,7 +293,7 @@ async def get_project(session: AsyncSession, principal: Principal, project_id: u
         .mappings()
         .all()
     )
-    series = await _series(session, project_id)
+    series = (await series_of(session, [project_id]))[project_id]
     latest = {r.institution_id: r for r in await session.execute(_latest_reports(project_id))}
     figures: dict[uuid.UUID, dict[str, int]] = {}
     for institution_id, unit_name, value in await session.execute(_latest_figures(project_id)):

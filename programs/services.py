@@ -186,6 +186,11 @@ async def update_programme(session: AsyncSession, principal: Principal, programm
     return version
 
 
+async def ensure_visible(session: AsyncSession, principal: Principal, programme_id: uuid.UUID) -> None:
+    """404 unless the person may see it: before a form is read, so a bad form cannot tell that a hidden record exists."""
+    await _visible_row(session, principal, programme_id)
+
+
 async def _visible_row(session: AsyncSession, principal: Principal, programme_id: uuid.UUID) -> Any:
     row = (await session.execute(select(table(Programme)).where(G.id == programme_id, programme_visibility(principal)))).mappings().first()
     if row is None:

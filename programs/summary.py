@@ -20,10 +20,10 @@ PP = table(ProjectParticipant).c
 
 async def _projects(session: AsyncSession, principal: Principal, today: date, project_ids: list[uuid.UUID] | None) -> list[dict[str, Any]]:
     health = await project_services.project_health(session, principal, today=today, project_ids=project_ids)
+    series = await project_services.series_of(session, [h.id for h in health])  # one query for every project
     projects = []
     for h in health:
-        series = await project_services._series(session, h.id)  # one query per project: a report has a handful
-        svg = await chart.progress_svg_async(series, h.unit, h.target, title=h.name)
+        svg = await chart.progress_svg_async(series[h.id], h.unit, h.target, title=h.name)
         projects.append({**asdict(h), "chart_svg": svg})
     return projects
 

@@ -15,7 +15,7 @@ from cooperation import audit, comments, files
 from cooperation.auth.access import Principal, require_manager
 from cooperation.dashboard import Panel
 from cooperation.errors import StaleVersionError, ValidationFailed
-from cooperation.forms import parse_form, parse_rows
+from cooperation.forms import listed, parse_form, parse_rows
 from cooperation.partners.services import institution_choices
 from cooperation.web import form_dict, query_int, query_str, render, see_other
 from programs import chart, project_services, services
@@ -39,12 +39,6 @@ PARTICIPANT_FIELDS = ("institution_id", "role", "target_titles", "target_volumes
 MILESTONE_FIELDS = ("title", "due_on", "done_on")
 G = TypeVar("G", bound=ProgrammeIn)
 J = TypeVar("J", bound=ProjectIn)
-
-
-def _listed(value: Any) -> list[str]:
-    if value is None or value == "":
-        return []
-    return [str(v) for v in value] if isinstance(value, list) else [str(value)]
 
 
 def _blank(value: Any) -> str:
@@ -78,7 +72,7 @@ def programme_from_form(form: dict[str, Any], struct: type[G]) -> tuple[G | None
     rows, errors, quotas = parse_rows(form, "quota", QUOTA_FIELDS, QuotaIn, "quotas")
     fields = {k: v for k, v in form.items() if not k.startswith("quota-")}
     fields["quotas"] = []
-    fields["institution_ids"] = _listed(form.get("institution_ids"))
+    fields["institution_ids"] = listed(form.get("institution_ids"))
     try:
         data = parse_form(struct, fields, errors=errors)
     except ValidationFailed as exc:
@@ -125,7 +119,7 @@ class ProgrammeViews(Controller):
             "programs/programme_form.html",
             status_code=status_code,
             values=values,
-            chosen_institutions=_listed(values.get("institution_ids")),
+            chosen_institutions=listed(values.get("institution_ids")),
             quotas=quotas + [dict.fromkeys(QUOTA_FIELDS, "") for _ in range(BLANK_ROWS)],
             errors=errors,
             programme_id=programme_id,
@@ -207,7 +201,7 @@ class ProgrammeViews(Controller):
         principal: NamedDependency[Principal],
         programme_id: FromPath[uuid.UUID],
     ) -> Response[Any]:
-        await services.get_programme(db, principal, programme_id)
+        await services.ensure_visible(db, principal, programme_id)
         require_manager(principal, "change programmes")
         form = await form_dict(request)
         data, errors, quotas = programme_from_form(form, ProgrammeUpdate)
@@ -228,7 +222,7 @@ def project_from_form(form: dict[str, Any], struct: type[J]) -> tuple[J | None, 
     milestone_rows, milestone_errors, milestones = parse_rows(form, "milestone", MILESTONE_FIELDS, MilestoneIn, "milestones")
     errors |= milestone_errors
     fields = {k: v for k, v in form.items() if not k.startswith(("participant-", "milestone-"))}
-    fields.update(participants=[], milestones=[], agreement_ids=_listed(form.get("agreement_ids")))
+    fields.update(participants=[], milestones=[], agreement_ids=listed(form.get("agreement_ids")))
     try:
         data = parse_form(struct, fields, errors=errors)
     except ValidationFailed as exc:
@@ -296,7 +290,7 @@ class ProjectViews(Controller):
             "programs/project_form.html",
             status_code=status_code,
             values=values,
-            chosen_agreements=_listed(values.get("agreement_ids")),
+            chosen_agreements=listed(values.get("agreement_ids")),
             participants=participants + [dict.fromkeys(PARTICIPANT_FIELDS, "") for _ in range(BLANK_ROWS)],
             milestones=milestones + [dict.fromkeys(MILESTONE_FIELDS, "") for _ in range(BLANK_ROWS)],
             errors=errors,
@@ -408,7 +402,7 @@ class ProjectViews(Controller):
         principal: NamedDependency[Principal],
         project_id: FromPath[uuid.UUID],
     ) -> Response[Any]:
-        await project_services.get_project(db, principal, project_id)
+        await project_services.ensure_visible(db, principal, project_id)
         require_manager(principal, "change digitization projects")
         form = await form_dict(request)
         data, errors, participants, milestones = project_from_form(form, ProjectUpdate)

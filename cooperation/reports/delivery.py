@@ -20,16 +20,15 @@ from zoneinfo import ZoneInfo
 
 import structlog
 from sqlalchemy import and_, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cooperation import files, mail
 from cooperation.auth.models import User
 from cooperation.auth.services import principal_of
-from cooperation.db import new_id, table, utcnow
+from cooperation.db import claiming_insert, new_id, table, utcnow
 from cooperation.reports import builders, periods
 from cooperation.reports.models import ReportDelivery, ReportRun, ReportSubscription
-from cooperation.reports.pdf import PdfRenderer
+from cooperation.reports.pdf import PdfRenderer, pdf_filename
 from cooperation.settings import Settings
 
 RR = table(ReportRun).c
@@ -63,9 +62,8 @@ async def claim(
     """The run of this subscription's period for this process, or None when another has it (or had it)."""
     now = utcnow()
     run_id = new_id()
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     claimed = await session.execute(
-        dialect.insert(table(ReportRun))
+        claiming_insert(session, ReportRun)
         .values(
             id=run_id,
             kind=subscription["kind"],
@@ -262,7 +260,7 @@ async def _deliver_one(factory: async_sessionmaker[AsyncSession], settings: Sett
                 subject=run["title"],
                 text=email_text(run),
                 html=email_html(run),
-                attachment=(pdf_filename(run), content, "application/pdf"),
+                attachment=(pdf_filename(run["title"]), content, "application/pdf"),
                 stable_id=f"report-{run['id']}-{row.address.lower()}",
             )
             await mail.send(settings, message)
@@ -290,11 +288,6 @@ async def _deliver_one(factory: async_sessionmaker[AsyncSession], settings: Sett
             await session.execute(update(ReportRun).where(RR.id == row.run_id).values(status="sent"))
         await session.commit()
         return 1
-
-
-def pdf_filename(run: Any) -> str:
-    safe = "".join(c if c.isalnum() or c in "-_" else "-" for c in run["title"].lower())[:80].strip("-") or "report"
-    return f"{safe}.pdf"
 
 
 def email_text(run: Any) -> str:

@@ -20,6 +20,12 @@ from urllib.parse import unquote, urlparse
 MAX_TASKS_PER_CHILD = 20
 
 
+def pdf_filename(title: str) -> str:
+    """A download or attachment name from a report's title: letters, digits and dashes only."""
+    safe = "".join(c if c.isalnum() or c in "-_" else "-" for c in title.lower())[:80].strip("-") or "report"
+    return f"{safe}.pdf"
+
+
 class ReportTimeout(Exception):
     pass
 

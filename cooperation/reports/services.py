@@ -19,7 +19,7 @@ from cooperation.db import table, utcnow
 from cooperation.errors import ForbiddenError, NotFoundError, ValidationFailed
 from cooperation.reports import builders
 from cooperation.reports.models import ReportDelivery, ReportRun
-from cooperation.reports.pdf import PdfRenderer, ReportTimeout
+from cooperation.reports.pdf import PdfRenderer, ReportTimeout, pdf_filename
 from cooperation.settings import Settings
 
 RR = table(ReportRun).c
@@ -174,8 +174,7 @@ async def pdf_file(session: AsyncSession, principal: Principal, settings: Settin
     digest = await session.scalar(select(RR.pdf_sha256).where(RR.id == run_id))
     if run.status != "ready" or digest is None:
         raise ValidationFailed({"report": f"the PDF is not ready (the report is {run.status})"})
-    safe = "".join(c if c.isalnum() or c in "-_" else "-" for c in run.title.lower())[:80].strip("-") or "report"
-    return str(files.storage_path(settings, digest)), f"{safe}.pdf"
+    return str(files.storage_path(settings, digest)), pdf_filename(run.title)
 
 
 async def fail_interrupted(session: AsyncSession, settings: Settings) -> int:

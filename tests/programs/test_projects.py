@@ -349,7 +349,7 @@ async def test_totals_over_time_in_the_database_match_the_rule(db, client_for, w
     """The page's series comes from SQL window functions; forecast.totals_over_time states the rule in Python."""
     import random
 
-    from programs.project_services import _series
+    from programs.project_services import series_of
 
     rng = random.Random(7)
     coordinator = await client_for("coordinator")
@@ -366,7 +366,16 @@ async def test_totals_over_time_in_the_database_match_the_rule(db, client_for, w
             if not blank_titles:
                 body["titles"] = titles
             assert (await coordinator.api("POST", f"/api/v1/projects/{project['id']}/progress", json=body)).status_code == 201
-    assert await _series(db, uuid.UUID(project["id"])) == totals_over_time(reports)
+    other = await coordinator.api(
+        "POST", "/api/v1/projects", json={"name": "Other", "lead_institution_id": str(world.nlc), "starts_on": "2025-01-01"}
+    )
+    other_id = uuid.UUID(other.json()["id"])
+    body = {"institution_id": str(world.nlc), "as_of": "2025-06-15", "volumes": 99999}  # same institution, another project
+    assert (await coordinator.api("POST", f"/api/v1/projects/{other_id}/progress", json=body)).status_code == 201
+    project_id = uuid.UUID(project["id"])
+    both = await series_of(db, [project_id, other_id])
+    assert both[project_id] == totals_over_time(reports)
+    assert both[other_id] == totals_over_time([Report(world.nlc, date(2025, 6, 15), None, 99999, None)])
 
 
 async def test_edit_pages_save_unchanged_without_losing_anything(client_for, world, project):
