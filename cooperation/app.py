@@ -45,7 +45,7 @@ from cooperation.scheduler import Scheduler
 from cooperation.settings import PROJECT_ROOT, Settings
 from cooperation.web import JINJA_FILTERS, JINJA_GLOBALS, render
 from exchanges import wiring as exchanges_wiring
-from exchanges.expert_services import register_programme_check
+from exchanges.expert_services import register_programmes
 from programs import wiring as programs_wiring
 
 log = logging.getLogger("cooperation")
@@ -196,8 +196,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             builders.register_record_report(kind, report)
         for kind, source in getattr(domain, "report_choices", {}).items():
             report_views.register_choices(kind, source)
-    for check in programs_wiring.exchange_checks:
-        register_programme_check(check)
+    register_programmes(programs_wiring.exchange_hooks)
     for measure in programs_wiring.commitment_measures:
         register_measure_source(measure)
 

@@ -6,11 +6,11 @@ coordinators approve, run and close them. Whoever sees an exchange sees it whole
 
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import column, select
-from sqlalchemy import table as sql_table
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cooperation import audit
@@ -45,37 +45,37 @@ TRANSITIONS: dict[ExchangeStatus, tuple[ExchangeStatus, ...]] = {
 }
 
 
-# Programmes (a later domain) check an exchange against their quotas through this hook, wired by app.py:
-# check(session, principal, values, exchange_id or None, confirmed_over_quota) raises when it does not fit.
-ProgrammeCheck = Callable[[AsyncSession, Principal, dict[str, Any], uuid.UUID | None, bool], Awaitable[None]]
-_programme_checks: list[ProgrammeCheck] = []
-PROGRAMME = sql_table("programme", column("id"), column("name"), column("starts_on"), column("archived_at"))
-PROGRAMME_INSTITUTION = sql_table("programme_institution", column("programme_id"), column("institution_id"))
+@dataclass(frozen=True)
+class ProgrammeHooks:
+    """What the programmes domain (built later, on top of this one) tells exchanges, wired by app.py:
+    `check(session, principal, values, exchange_id or None, confirmed_over_quota)` raises when the exchange does not fit
+    its programme; `choices(session, principal)` lists the programmes a form offers; `names(session, ids)` names them."""
+
+    check: Callable[[AsyncSession, Principal, dict[str, Any], uuid.UUID | None, bool], Awaitable[None]]
+    choices: Callable[[AsyncSession, Principal], Awaitable[list[tuple[uuid.UUID, str]]]]
+    names: Callable[[AsyncSession, list[uuid.UUID]], Awaitable[dict[uuid.UUID, str]]]
 
 
-def register_programme_check(check: ProgrammeCheck) -> None:
-    if check not in _programme_checks:
-        _programme_checks.append(check)
+_programmes: list[ProgrammeHooks] = []
+
+
+def register_programmes(hooks: ProgrammeHooks) -> None:
+    _programmes[:] = [hooks]
 
 
 async def _check_programme(
     session: AsyncSession, principal: Principal, values: dict[str, Any], exchange_id: uuid.UUID | None, confirmed: bool
 ) -> None:
-    if values.get("programme_id") is not None:
-        for check in _programme_checks:
-            await check(session, principal, values, exchange_id, confirmed)
+    if values.get("programme_id") is None:
+        return
+    if not _programmes:
+        raise ValidationFailed({"programme_id": "programmes are not available in this installation"})
+    await _programmes[0].check(session, principal, values, exchange_id, confirmed)
 
 
 async def programme_choices(session: AsyncSession, principal: Principal) -> list[tuple[uuid.UUID, str]]:
-    """Live programmes the person may see, for the exchange form (the programmes domain owns their rules)."""
-    takes_part = select(PROGRAMME_INSTITUTION.c.institution_id).where(PROGRAMME_INSTITUTION.c.programme_id == PROGRAMME.c.id)
-    rows = await session.execute(
-        select(PROGRAMME.c.id, PROGRAMME.c.name)
-        .where(PROGRAMME.c.archived_at.is_(None), visible(principal, participants=takes_part))
-        .order_by(PROGRAMME.c.starts_on.desc())
-        .limit(100)
-    )
-    return [(r[0], r[1]) for r in rows]
+    """The programmes the person may choose for an exchange (the programmes domain decides which)."""
+    return await _programmes[0].choices(session, principal) if _programmes else []
 
 
 def exchange_visibility(principal: Principal) -> Any:
@@ -121,9 +121,14 @@ async def _clean(session: AsyncSession, principal: Principal, data: ExchangeIn) 
     return values
 
 
-async def propose(session: AsyncSession, principal: Principal, data: ExchangeIn) -> uuid.UUID:
+def require_may_propose(principal: Principal) -> None:
+    """The department and partner librarians propose exchanges; directors read them."""
     if not (principal.manages_records or principal.is_partner):
         raise ForbiddenError("Your role may not propose exchanges.")
+
+
+async def propose(session: AsyncSession, principal: Principal, data: ExchangeIn) -> uuid.UUID:
+    require_may_propose(principal)
     values = await _clean(session, principal, data)
     await _check_programme(session, principal, values, None, data.confirm_over_quota)
     exchange = ExpertExchange(**values, status=S.PROPOSED.value, expert_confirmed=principal.is_partner)
@@ -246,19 +251,19 @@ async def get(session: AsyncSession, principal: Principal, exchange_id: uuid.UUI
                 X.version,
                 X.created_at,
                 X.programme_id,
-                PROGRAMME.c.name,
             )
             .select_from(
                 table(ExpertExchange)
                 .join(table(Person), P.id == X.expert_person_id)
                 .join(home, home.c.id == X.home_institution_id)
                 .join(host, host.c.id == X.host_institution_id)
-                .outerjoin(PROGRAMME, PROGRAMME.c.id == X.programme_id)
             )
             .where(X.id == exchange_id)
         )
     ).one()
     exchange = row_to(ExchangeOut, row)
+    if exchange.programme_id is not None and _programmes:
+        exchange.programme_name = (await _programmes[0].names(session, [exchange.programme_id])).get(exchange.programme_id)
     exchange.archived = stored["archived_at"] is not None
     status = ExchangeStatus(exchange.status)
     exchange.allowed_transitions = [t.value for t in TRANSITIONS[status]] if principal.manages_records else []

@@ -88,8 +88,7 @@ class ExchangeViews(Controller):
     async def new(
         self, request: Request[Any, Any, Any], db: NamedDependency[AsyncSession], principal: NamedDependency[Principal]
     ) -> Template:
-        if not (principal.manages_records or principal.is_partner):
-            raise ForbiddenError("Your role may not propose exchanges.")
+        services.require_may_propose(principal)
         values: dict[str, Any] = {}
         if principal.is_partner:
             values["host_institution_id"] = str(await home_institution_id(db) or "")

@@ -275,9 +275,14 @@ async def list_programmes(
     )
 
 
-async def programme_choices(session: AsyncSession, principal: Principal) -> list[ProgrammeRow]:
-    """Live programmes for an exchange's form (the 100 latest)."""
-    return (await list_programmes(session, principal, per_page=100)).items
+async def programme_choices(session: AsyncSession, principal: Principal) -> list[tuple[uuid.UUID, str]]:
+    """Live programmes the person may see, for an exchange's form (the 100 latest)."""
+    return [(g.id, g.name) for g in (await list_programmes(session, principal, per_page=100)).items]
+
+
+async def programme_names(session: AsyncSession, programme_ids: list[uuid.UUID]) -> dict[uuid.UUID, str]:
+    """Names for records that already point at these programmes (their visibility was checked with the record)."""
+    return {row.id: row.name for row in await session.execute(select(G.id, G.name).where(G.id.in_(programme_ids)))}
 
 
 class ProgrammeUse(msgspec.Struct):

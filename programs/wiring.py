@@ -1,6 +1,7 @@
 """What this domain plugs into the application (collected by cooperation/app.py)."""
 
 from cooperation.archiving import archive_routes
+from exchanges.expert_services import ProgrammeHooks
 from programs import api, demo, project_services, services, summary, views
 
 routes = [
@@ -16,5 +17,5 @@ demo_loaders = [demo.load_demo]
 portfolio_sections = {"programs": summary.portfolio}
 partner_sections = {"programs": summary.partner}
 # Hooks into earlier domains: exchanges count against quotas; commitments are measured by programmes and projects.
-exchange_checks = [services.check_exchange]
+exchange_hooks = ProgrammeHooks(check=services.check_exchange, choices=services.programme_choices, names=services.programme_names)
 commitment_measures = [services.commitment_measures, project_services.commitment_measures]

@@ -138,10 +138,44 @@ async def test_a_report_over_its_time_limit_fails_and_the_pool_recovers(monkeypa
         renderer.close()
 
 
-async def test_reports_never_fetch_from_the_network(tmp_path: Path):
-    renderer = PdfRenderer(1, 30, tmp_path)
+async def test_reports_read_only_our_own_files_never_the_network(tmp_path: Path):
+    """A report may show our stored photos; it must not fetch a URL (a tracker, an internal service) nor read
+    a file outside the store, whatever its HTML says."""
+    import http.server
+    import threading
+
+    from PIL import Image
+
+    hits: list[str] = []
+
+    class Recorder(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            hits.append(self.path)
+            self.send_response(404)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    store, outside = tmp_path / "files", tmp_path / "elsewhere"
+    store.mkdir()
+    outside.mkdir()
+    for folder in (store, outside):
+        Image.new("RGB", (40, 30), (200, 40, 40)).save(folder / "photo.png")
+    html = (
+        f'<p>before</p><img src="http://127.0.0.1:{server.server_address[1]}/tracker.png">'
+        f'<img src="{(outside / "photo.png").as_uri()}"><img src="{(store / "photo.png").as_uri()}"><p>after</p>'
+    )
+    renderer = PdfRenderer(1, 30, store)
     try:
-        pdf, _, _ = await renderer.render('<p>before</p><img src="http://198.51.100.1/tracker.png"><p>after</p>')
-        assert "before" in pdf_text(pdf) and "after" in pdf_text(pdf)
+        pdf, _, _ = await renderer.render(html)
     finally:
         renderer.close()
+        server.shutdown()
+        server.server_close()
+    assert hits == []  # nothing was asked of the network
+    images = [image for page in PdfReader(io.BytesIO(pdf)).pages for image in page.images]
+    assert len(images) == 1  # the stored photo only, not the one outside the store
+    assert "before" in pdf_text(pdf) and "after" in pdf_text(pdf)

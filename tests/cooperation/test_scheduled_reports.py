@@ -234,6 +234,7 @@ async def test_two_scheduling_processes_deliver_each_run_once(mail_app, inbox, s
         await asyncio.sleep(4)  # time for a second delivery, if there were going to be one
         assert len(inbox.to(RECIPIENT)) == 1 and len(inbox.to(world.users["director"])) == 1
         assert len(await runs_of(mail_app, subscription_id)) == 1
+        assert [p.poll() for p in processes] == [None, None]  # both ran the whole time: one scheduled, one stood by
     finally:
         for process in processes:
             os.killpg(process.pid, signal.SIGTERM)
