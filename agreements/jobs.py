@@ -3,12 +3,14 @@
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agreements.models import Agreement, AgreementReminder
 from agreements.schemas import AgreementStatus, Reminder
+from cooperation.auth.models import User
 from cooperation.db import claiming_insert, new_id, table, utcnow
+from cooperation.reminders import send_digest
 
 A = table(Agreement).c
 
@@ -63,11 +65,6 @@ async def produce_expiry_reminders(
 
 async def send_expiry_reminders(factory: Any, settings: Any, today: date) -> int:
     """Produce today's reminders, then e-mail each coordinator and administrator one digest of those not yet sent."""
-    from sqlalchemy import update
-
-    from cooperation.auth.models import User
-    from cooperation.reminders import send_digest
-
     R = table(AgreementReminder).c
     U = table(User).c
     async with factory() as session:

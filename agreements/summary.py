@@ -8,7 +8,6 @@ import uuid
 from datetime import date, timedelta
 from typing import Any
 
-import msgspec
 from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -17,7 +16,7 @@ from agreements.models import Agreement, AgreementParty
 from agreements.schemas import AgreementRow, AgreementView
 from cooperation.auth.access import Principal
 from cooperation.db import table
-from cooperation.records import row_to
+from cooperation.records import plain, row_to
 from cooperation.settings import Settings
 
 A = table(Agreement).c
@@ -27,7 +26,7 @@ LIMIT = 200  # a report lists at most this many agreements per heading, and says
 
 
 def _rows(items: list[AgreementRow]) -> list[dict[str, Any]]:
-    return [msgspec.to_builtins(item, builtin_types=(date, uuid.UUID)) for item in items]
+    return [plain(item) for item in items]
 
 
 async def _select(session: AsyncSession, principal: Principal, *clauses: Any, order: Any = None) -> list[dict[str, Any]]:
@@ -62,7 +61,7 @@ async def partner(session: AsyncSession, principal: Principal, institution_id: u
     agreements = await _select(session, principal, party)
     commitments = await services.commitments_of(session, principal, [a["id"] for a in agreements])
     for agreement in agreements:
-        agreement["commitments"] = [msgspec.to_builtins(c, builtin_types=(date, uuid.UUID)) for c in commitments.get(agreement["id"], [])]
+        agreement["commitments"] = [plain(c) for c in commitments.get(agreement["id"], [])]
     return {"agreements": agreements}
 
 
@@ -75,4 +74,4 @@ async def choices(session: AsyncSession, principal: Principal) -> list[tuple[uui
 async def dossier(session: AsyncSession, principal: Principal, settings: Settings, agreement_id: uuid.UUID) -> dict[str, Any]:
     """The agreement as its page shows it: parties, terms, commitments with progress, renewal chain."""
     agreement = await services.get_agreement(session, principal, agreement_id)
-    return {"agreement": msgspec.to_builtins(agreement, builtin_types=(date, uuid.UUID))}
+    return {"agreement": plain(agreement)}

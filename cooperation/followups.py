@@ -26,6 +26,7 @@ from cooperation.files import resolve_owner
 from cooperation.forms import parse_form
 from cooperation.partners.models import Institution, Person
 from cooperation.records import RecordBase, changes_between, nfc, row_to, update_versioned
+from cooperation.reminders import send_digest
 from cooperation.web import form_dict, form_version, see_other
 
 
@@ -332,8 +333,6 @@ REMIND_DAYS_AHEAD = 7
 
 async def send_due_reminders(factory: Any, settings: Any, today: date) -> int:
     """One e-mail per responsible person per day listing their open actions overdue or due within a week."""
-    from cooperation.reminders import send_digest
-
     horizon = today + timedelta(days=REMIND_DAYS_AHEAD)
     async with factory() as session:
         rows = await session.execute(

@@ -185,6 +185,11 @@ class VersionIn(msgspec.Struct, forbid_unknown_fields=True):
 S = TypeVar("S", bound=msgspec.Struct)
 
 
+def plain(value: Any) -> Any:
+    """An output struct as dicts and lists for a report template (dates and ids stay themselves)."""
+    return msgspec.to_builtins(value, builtin_types=(date, uuid.UUID))
+
+
 def row_to(struct_type: type[S], row: Any) -> S:
     """A selected row (columns in field order) as an output struct."""
     return struct_type(*row)

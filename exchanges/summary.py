@@ -8,7 +8,6 @@ import uuid
 from datetime import date
 from typing import Any
 
-import msgspec
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -17,6 +16,7 @@ from cooperation.auth.access import Principal
 from cooperation.db import table
 from cooperation.files import storage_path
 from cooperation.partners.models import Institution, Person
+from cooperation.records import plain
 from cooperation.settings import Settings
 from exchanges import expert_services, photos, services
 from exchanges.models import ExpertExchange, Visit, VisitOutcome, VisitParticipant
@@ -28,10 +28,6 @@ X = table(ExpertExchange).c
 I = table(Institution).c  # noqa: E741
 P = table(Person).c
 LIMIT = 200
-
-
-def _plain(value: Any) -> Any:
-    return msgspec.to_builtins(value, builtin_types=(date, uuid.UUID))
 
 
 async def _visits(session: AsyncSession, principal: Principal, *clauses: Any) -> list[dict[str, Any]]:
@@ -82,7 +78,7 @@ async def _visits(session: AsyncSession, principal: Principal, *clauses: Any) ->
         visit["delegation"] = [p for p in people.get(visit["id"], []) if p["side"] == "delegation"]
         visit["hosts"] = [p for p in people.get(visit["id"], []) if p["side"] == "host"]
         visit["outcomes"] = outcomes.get(visit["id"], [])
-        visit["open_actions"] = [_plain(a) for a in actions.get(visit["id"], [])]
+        visit["open_actions"] = [plain(a) for a in actions.get(visit["id"], [])]
     return visits
 
 
@@ -127,7 +123,7 @@ async def _overdue(session: AsyncSession, principal: Principal, today: date) -> 
     titles: dict[uuid.UUID, str] = {row.id: row.title for row in await session.execute(visible)}
     actions = await followups.list_for_many(session, principal, "visit", list(titles), open_only=True)
     overdue = [
-        {**_plain(a), "record": titles.get(a.owner_id, "")}
+        {**plain(a), "record": titles.get(a.owner_id, "")}
         for items in actions.values()
         for a in items
         if a.due_on is not None and a.due_on < today
@@ -158,11 +154,11 @@ async def visit(session: AsyncSession, principal: Principal, settings: Settings,
         for r in await session.execute(select(stored.id, stored.thumbnail_sha256).where(stored.visit_id == visit_id))
     }
     actions = await followups.list_for(session, principal, "visit", visit_id)
-    plain = _plain(record)
+    record_values = plain(record)
     return {
-        "visit": plain,
-        "delegation": [p for p in plain["participants"] if p["side"] == "delegation"],
-        "hosts": [p for p in plain["participants"] if p["side"] == "host"],
+        "visit": record_values,
+        "delegation": [p for p in record_values["participants"] if p["side"] == "delegation"],
+        "hosts": [p for p in record_values["participants"] if p["side"] == "host"],
         "photos": [{"caption": p.caption, "uri": storage_path(settings, digests[p.id]).as_uri()} for p in photo_list],
-        "actions": [_plain(a) for a in actions],
+        "actions": [plain(a) for a in actions],
     }

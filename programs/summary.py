@@ -6,12 +6,12 @@ from dataclasses import asdict
 from datetime import date
 from typing import Any
 
-import msgspec
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cooperation.auth.access import Principal
 from cooperation.db import table
+from cooperation.records import plain
 from programs import chart, project_services, services
 from programs.models import ProjectParticipant
 
@@ -31,7 +31,7 @@ async def _projects(session: AsyncSession, principal: Principal, today: date, pr
 async def portfolio(session: AsyncSession, principal: Principal, start: date, end: date, today: date) -> dict[str, Any]:
     use = await services.quota_use_between(session, principal, start, end)
     return {
-        "programmes": [msgspec.to_builtins(u, builtin_types=(date, uuid.UUID)) for u in use],
+        "programmes": [plain(u) for u in use],
         "projects": await _projects(session, principal, today, None),
     }
 
@@ -40,6 +40,6 @@ async def partner(session: AsyncSession, principal: Principal, institution_id: u
     use = await services.quota_use_between(session, principal, date(today.year, 1, 1), today, institution_id=institution_id)
     shared = list(await session.scalars(select(PP.project_id).where(PP.institution_id == institution_id)))
     return {
-        "programmes": [msgspec.to_builtins(u, builtin_types=(date, uuid.UUID)) for u in use],
+        "programmes": [plain(u) for u in use],
         "projects": await _projects(session, principal, today, shared),
     }

@@ -19,6 +19,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import structlog
+from markupsafe import escape
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -296,8 +297,6 @@ def email_text(run: Any) -> str:
 
 
 def email_html(run: Any) -> str:
-    from markupsafe import escape
-
     items = "".join(f"<li>{escape(line)}</li>" for line in run["summary"] or [])
     return (
         f'<h1 style="font-size:18px">{escape(run["title"])}</h1>'

@@ -17,7 +17,7 @@ from cooperation import audit, files
 from cooperation.auth.access import Principal
 from cooperation.db import table, utcnow
 from cooperation.errors import ForbiddenError, NotFoundError, ValidationFailed
-from cooperation.reports import builders
+from cooperation.reports import builders, delivery
 from cooperation.reports.models import ReportDelivery, ReportRun
 from cooperation.reports.pdf import PdfRenderer, ReportTimeout, pdf_filename
 from cooperation.settings import Settings
@@ -201,6 +201,4 @@ async def resend(
         raise ValidationFailed({"report": "only a scheduled report that was rendered can be sent again"})
     audit.record(session, principal, "resend_report", "report", run_id, summary=f"Report sent again: {run.title}")
     await session.commit()
-    from cooperation.reports.delivery import resend as send_again
-
-    await send_again(factory, settings, run_id)
+    await delivery.resend(factory, settings, run_id)

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from cooperation import audit
 from cooperation.auth.access import Principal
 from cooperation.auth.models import User
+from cooperation.auth.services import principal_of
 from cooperation.db import table
 from cooperation.errors import ConflictError, NotFoundError, ValidationFailed
 from cooperation.partners.services import get_institution
@@ -150,7 +151,7 @@ async def update(
         raise ConflictError("This subscription is stopped; subscribe again instead.")
     owner = await session.get(User, before["owner_id"])
     # The scope is checked against the owner's view, whoever edits (an administrator may edit anyone's).
-    owner_principal = principal if owner is None or owner.id == principal.user_id else _principal(owner)
+    owner_principal = principal if owner is None or owner.id == principal.user_id else principal_of(owner)
     values = await _clean(session, owner_principal, settings, data)
     version = await update_versioned(session, ReportSubscription, subscription_id, data.version, values, what="report subscription")
     audit.record(
@@ -164,12 +165,6 @@ async def update(
     )
     await session.commit()
     return version
-
-
-def _principal(user: User) -> Principal:
-    from cooperation.auth.services import principal_of
-
-    return principal_of(user)
 
 
 async def stop(session: AsyncSession, principal: Principal, subscription_id: uuid.UUID, version: int) -> None:
