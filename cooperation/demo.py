@@ -112,7 +112,7 @@ async def load_core(session: AsyncSession) -> DemoWorld:
             position=position,
             department=department,
             languages=languages,
-            search_text=fold_for_search(name, native, position, department),
+            search_text=fold_for_search(name, person_native, position, department),
         )
         session.add(person)
         world.people[key] = person.id

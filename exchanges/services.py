@@ -39,9 +39,10 @@ P = table(Person).c
 A = table(Agreement).c
 S = VisitStatus
 
+# A visit recorded after it happened goes straight to completed (from proposed or confirmed) once its last day is here.
 TRANSITIONS: dict[VisitStatus, tuple[VisitStatus, ...]] = {
-    S.PROPOSED: (S.CONFIRMED, S.CANCELLED),
-    S.CONFIRMED: (S.UNDER_WAY, S.PROPOSED, S.CANCELLED),
+    S.PROPOSED: (S.CONFIRMED, S.COMPLETED, S.CANCELLED),
+    S.CONFIRMED: (S.UNDER_WAY, S.COMPLETED, S.PROPOSED, S.CANCELLED),
     S.UNDER_WAY: (S.COMPLETED,),
     S.COMPLETED: (),
     S.CANCELLED: (S.PROPOSED,),
@@ -49,6 +50,19 @@ TRANSITIONS: dict[VisitStatus, tuple[VisitStatus, ...]] = {
 LABELS = {S.PROPOSED: "proposed", S.CONFIRMED: "confirmed", S.UNDER_WAY: "under way", S.COMPLETED: "completed", S.CANCELLED: "cancelled"}
 # An agreement "implements" a visit when it was in one of these states over the visit's dates.
 AGREEMENT_IN_FORCE = ("in_force", "expired", "superseded")
+
+
+def _date_refusal(target: VisitStatus, starts_on: date, ends_on: date, today: date) -> str | None:
+    if target is S.UNDER_WAY and not starts_on <= today <= ends_on:
+        return f"A visit is under way only between {starts_on.isoformat()} and {ends_on.isoformat()}."
+    if target is S.COMPLETED and today < ends_on:
+        return f"The visit runs until {ends_on.isoformat()}; it cannot be completed before then."
+    return None
+
+
+def next_statuses(status: VisitStatus, starts_on: date, ends_on: date, today: date) -> list[VisitStatus]:
+    """The statuses a visit may move to today (the dates decide whether it can be under way or completed)."""
+    return [t for t in TRANSITIONS[status] if _date_refusal(t, starts_on, ends_on, today) is None]
 
 
 def visit_visibility(principal: Principal) -> Any:
@@ -286,10 +300,9 @@ async def transition(
     if target not in TRANSITIONS[current]:
         allowed = ", ".join(LABELS[t] for t in TRANSITIONS[current]) or "none (this is a final state)"
         raise TransitionRefused(f"A visit that is {LABELS[current]} cannot become {LABELS[target]}; allowed next: {allowed}.")
-    if target is S.UNDER_WAY and not row["starts_on"] <= today <= row["ends_on"]:
-        raise TransitionRefused(f"A visit is under way only between {row['starts_on'].isoformat()} and {row['ends_on'].isoformat()}.")
-    if target is S.COMPLETED and today < row["ends_on"]:
-        raise TransitionRefused(f"The visit runs until {row['ends_on'].isoformat()}; it cannot be completed before then.")
+    refusal = _date_refusal(target, row["starts_on"], row["ends_on"], today)
+    if refusal:
+        raise TransitionRefused(refusal)
     if target is S.CANCELLED and not (data.note and data.note.strip()):
         raise TransitionRefused("Say why the visit is cancelled (a note is required).")
     values = {"status": target.value, "status_note": (data.note or "").strip() or None}
@@ -413,7 +426,9 @@ async def get_visit(session: AsyncSession, principal: Principal, visit_id: uuid.
         gifts=gifts,
         report=row["report"],
         warnings=warnings,
-        allowed_transitions=[t.value for t in TRANSITIONS[status]] if principal.manages_records else [],
+        allowed_transitions=[t.value for t in next_statuses(status, row["starts_on"], row["ends_on"], date.today())]
+        if principal.manages_records
+        else [],
         may_change_delegation=may_change_part_of(principal, visiting.id) and status not in (S.COMPLETED, S.CANCELLED),
         archived=row["archived_at"] is not None,
         version=row["version"],
@@ -526,13 +541,18 @@ async def calendar_events(session: AsyncSession, principal: Principal, start: da
     ]
 
 
+def check_delegation_open(principal: Principal, visiting_institution_id: uuid.UUID, status: str) -> None:
+    """The delegation list is the visiting side's (or the department's), and closes once the visit is over."""
+    if not may_change_part_of(principal, visiting_institution_id):
+        raise ForbiddenError("Only the visiting institution (or the cooperation department) may change the delegation.")
+    if status in (S.COMPLETED.value, S.CANCELLED.value):
+        raise ConflictError(f"The visit is {LABELS[VisitStatus(status)]}; its delegation can no longer change.")
+
+
 async def replace_delegation(session: AsyncSession, principal: Principal, visit_id: uuid.UUID, members: list[Any], version: int) -> int:
     """The visiting institution's partners (or coordinators) set who travels: the delegation side only."""
     row = await _visible_row(session, principal, visit_id)
-    if not may_change_part_of(principal, row["visiting_institution_id"]):
-        raise ForbiddenError("Only the visiting institution (or the cooperation department) may change the delegation.")
-    if row["status"] in (S.COMPLETED.value, S.CANCELLED.value):
-        raise ConflictError(f"The visit is {LABELS[VisitStatus(row['status'])]}; its delegation can no longer change.")
+    check_delegation_open(principal, row["visiting_institution_id"], row["status"])
     people = {
         r.id: r
         for r in await session.execute(

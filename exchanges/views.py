@@ -16,7 +16,7 @@ from agreements.services import commitment_choices, list_agreements
 from cooperation import audit, comments, files, followups
 from cooperation.auth.access import Principal, require_manager
 from cooperation.dashboard import Panel
-from cooperation.errors import ConflictError, ForbiddenError, ServiceError, StaleVersionError, ValidationFailed
+from cooperation.errors import ConflictError, ServiceError, StaleVersionError, ValidationFailed
 from cooperation.forms import listed, parse_form, parse_rows
 from cooperation.partners.services import home_institution_id, institution_choices, people_of
 from cooperation.web import form_dict, form_version, query_bool, query_int, query_str, query_uuid, refusal_page, render, see_other
@@ -154,8 +154,7 @@ class VisitViews(Controller):
         version: int | None = None,
         status_code: int = 200,
     ) -> Template:
-        if not visit.may_change_delegation:
-            raise ForbiddenError("Only the visiting institution (or the cooperation department) may change the delegation.")
+        services.check_delegation_open(principal, visit.visiting_institution_id, visit.status)
         institution = principal.institution_id if principal.is_partner and principal.institution_id else visit.visiting_institution_id
         people = await people_of(db, principal, [institution])
         return render(

@@ -102,6 +102,7 @@ class PersonOut(msgspec.Struct):
     languages: list[str]
     archived: bool
     version: int
+    may_edit: bool = False  # this reader may edit and archive the person (their own institution's, or a coordinator)
 
 
 class PersonRow(msgspec.Struct):

@@ -308,7 +308,9 @@ async def get_person(session: AsyncSession, principal: Principal, person_id: uui
     ).first()
     if row is None:
         raise NotFoundError("person")
-    return row_to(PersonOut, row)
+    person = row_to(PersonOut, row)
+    person.may_edit = may_change_part_of(principal, person.institution_id)
+    return person
 
 
 async def _clean_person(session: AsyncSession, principal: Principal, data: PersonIn) -> dict[str, Any]:

@@ -85,8 +85,8 @@ async def test_lifecycle(db, client_for, world, people):
     visit = (await coordinator.api("POST", "/api/v1/visits", json=seed_visit_payload(world, people))).json()
     visit["id"] = uuid.UUID(visit["id"])
     principal = world.principals["coordinator"]
-    early = await coordinator.api("POST", f"/api/v1/visits/{visit['id']}/transition", json={"to": "completed", "version": 1})
-    assert early.status_code == 409 and "cannot become completed" in early.json()["detail"]
+    with pytest.raises(TransitionRefused, match="runs until 2025-11-29"):
+        await services.transition(db, principal, visit["id"], VisitTransitionIn(to="completed", version=1), on=date(2025, 11, 1))
     await services.transition(db, principal, visit["id"], VisitTransitionIn(to="confirmed", version=1), on=date(2025, 11, 1))
     with pytest.raises(TransitionRefused, match="under way only between"):
         await services.transition(db, principal, visit["id"], VisitTransitionIn(to="under_way", version=2), on=date(2025, 11, 1))
@@ -105,6 +105,34 @@ async def test_lifecycle(db, client_for, world, people):
     ).json()
     refused = await coordinator.api("POST", f"/api/v1/visits/{cancel['id']}/transition", json={"to": "cancelled", "version": 1})
     assert refused.status_code == 409 and "note is required" in refused.json()["detail"]
+
+
+async def test_a_visit_recorded_after_it_happened_is_completed_directly(client_for, world, people):
+    """The seed visit (26–29 Nov 2025) was logged days later: a coordinator records it as completed, with its history."""
+    coordinator = await client_for("coordinator")
+    visit = (await coordinator.api("POST", "/api/v1/visits", json=seed_visit_payload(world, people))).json()
+    assert visit["status"] == "proposed"
+    # Past its dates, it can be confirmed or completed, never "under way".
+    assert "completed" in visit["allowed_transitions"] and "under_way" not in visit["allowed_transitions"]
+    confirmed = await coordinator.api("POST", f"/api/v1/visits/{visit['id']}/transition", json={"to": "confirmed", "version": 1})
+    assert confirmed.status_code == 200, confirmed.text
+    again = (await coordinator.api("GET", f"/api/v1/visits/{visit['id']}")).json()
+    assert again["allowed_transitions"] == ["completed", "proposed", "cancelled"]
+    done = await coordinator.api("POST", f"/api/v1/visits/{visit['id']}/transition", json={"to": "completed", "version": 2})
+    assert done.status_code == 200, done.text
+    after = (await coordinator.api("GET", f"/api/v1/visits/{visit['id']}")).json()
+    assert after["status"] == "completed" and after["allowed_transitions"] == []
+    history = (await coordinator.api("GET", f"/api/v1/visits/{visit['id']}/history")).json()
+    assert history[0]["summary"] == "confirmed → completed" and history[0]["actor_name"] == "Coordinator"
+    # A visit still to come cannot be completed, from any status.
+    future = seed_visit_payload(world, people, title="Later", starts_on="2031-05-01", ends_on="2031-05-02", agenda=[])
+    later = (await coordinator.api("POST", "/api/v1/visits", json=future)).json()
+    assert "completed" not in later["allowed_transitions"]
+    refused = await coordinator.api("POST", f"/api/v1/visits/{later['id']}/transition", json={"to": "completed", "version": 1})
+    assert refused.status_code == 409 and "runs until 2031-05-02" in refused.json()["detail"]
+    # Its delegation is closed, and the page says why (not that only the visiting side may change it).
+    page = await coordinator.get(f"/visits/{visit['id']}/delegation")
+    assert page.status_code == 409 and "The visit is completed" in page.text
 
 
 async def test_partners_see_only_their_own_visits(client_for, world, people):
