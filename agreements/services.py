@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, delete, exists, func, or_, select
+from sqlalchemy import ColumnElement, and_, delete, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -627,6 +627,58 @@ async def transition(
     )
     await session.commit()
     return version
+
+
+async def settle_lapsed(session: AsyncSession, on: date) -> int:
+    """Make the status follow the dates: an agreement in force whose expiry has passed runs on by its term when it
+    renews automatically, is superseded when a renewal is signed or in force, and expires otherwise.
+
+    Each change is one UPDATE guarded by the state it was read in, so two processes settling the same day change
+    (and record in the history) each agreement once. Returns how many changed.
+    """
+    lapsed = (
+        await session.execute(
+            select(A.id, A.reference, A.expires_on, A.auto_renew, A.renewal_term_months, A.version).where(
+                A.status == S.IN_FORCE.value, A.expires_on.is_not(None), A.expires_on < on
+            )
+        )
+    ).all()
+    if not lapsed:
+        return 0
+    renewed = set(
+        await session.scalars(
+            select(A.predecessor_id).where(
+                A.predecessor_id.in_([r.id for r in lapsed]), A.status.in_(LIVE_SUCCESSOR_STATUSES), A.archived_at.is_(None)
+            )
+        )
+    )
+    changed = 0
+    for row in lapsed:
+        values: dict[str, Any]
+        if row.auto_renew and row.renewal_term_months and row.id not in renewed:
+            expires = row.expires_on
+            while expires < on:
+                expires = _add_months(expires, row.renewal_term_months)
+            values = {"expires_on": expires}
+            summary = (
+                f"{row.reference}: renewed automatically by its term ({row.renewal_term_months} months) "
+                f"on {row.expires_on.isoformat()}; in force until {expires.isoformat()}"
+            )
+        else:
+            target = S.SUPERSEDED if row.id in renewed else S.EXPIRED
+            values = {"status": target.value, "status_note": None}
+            summary = f"{row.reference}: in force → {STATUS_LABELS[target]} (its expiry date, {row.expires_on.isoformat()}, has passed)"
+        result = await session.execute(
+            update(Agreement)
+            .where(A.id == row.id, A.version == row.version, A.status == S.IN_FORCE.value)
+            .values(**values, version=row.version + 1, updated_at=utcnow())
+        )
+        if result.rowcount == 1:  # type: ignore[attr-defined]
+            changed += 1
+            before = {"status": S.IN_FORCE.value, "expires_on": row.expires_on, "status_note": None}
+            audit.record(session, None, "settle", "agreement", row.id, summary=summary, changes=changes_between(before, values))
+    await session.commit()
+    return changed
 
 
 async def set_archived(session: AsyncSession, principal: Principal, agreement_id: uuid.UUID, *, archived: bool, version: int) -> int:

@@ -5,6 +5,7 @@ from agreements import jobs as scheduled
 
 routes = [*views.routes, *api.routes]
 daily_jobs = scheduled.daily_jobs
+settle_steps = [services.settle_lapsed]  # statuses that follow the dates (cooperation/settling.py)
 sharing_sources = [services.institutions_sharing_with]
 attachment_owners = {"agreement": services.attachment_owner}
 dashboard_panels = [views.dashboard_panel]

@@ -43,6 +43,7 @@ from cooperation.reports import services as report_services
 from cooperation.reports import views as report_views
 from cooperation.scheduler import Scheduler
 from cooperation.settings import PROJECT_ROOT, Settings
+from cooperation.settling import Settlement, settle_first
 from cooperation.web import JINJA_FILTERS, JINJA_GLOBALS, render
 from exchanges import wiring as exchanges_wiring
 from exchanges.expert_services import register_programmes
@@ -206,7 +207,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
         engine_.engine.globals["settings"] = settings
 
     reports = report_services.ReportWorker(settings, factory)
-    daily_jobs = [*agreements_wiring.daily_jobs, ("follow-ups", followups.send_due_reminders)]
+    settlement = Settlement(factory, settings.default_time_zone, agreements_wiring.settle_steps)
+    daily_jobs = [("settle-statuses", settlement.daily_job), *agreements_wiring.daily_jobs, ("follow-ups", followups.send_due_reminders)]
     scheduler = Scheduler(settings, engine, factory, reports.renderer, daily_jobs)
 
     async def start_scheduler() -> None:
@@ -244,6 +246,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         ],
         dependencies={"db": Provide(provide_db), "principal": Provide(provide_principal, sync_to_thread=False)},
         middleware=[
+            settle_first(settlement),
             DefineMiddleware(SessionAuthenticationMiddleware, exclude_from_auth_key=PUBLIC_OPT),
             DefineMiddleware(
                 CsrfUnlessBearer,
@@ -277,6 +280,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 "read_session_factory": read_factory,
                 "reports": reports,
                 "scheduler": scheduler,
+                "settlement": settlement,
             }
         ),
         on_startup=[mark_interrupted_reports, start_scheduler],

@@ -74,12 +74,12 @@ PEOPLE = [
 ]
 
 USERS = [
-    # local part, name, role, institution
-    ("admin", "LibCoop Administrator", Role.ADMIN, "NLV"),
-    ("coordinator", "Trần Thu Hà", Role.COORDINATOR, "NLV"),
-    ("director", "Nguyễn Xuân Dũng", Role.DIRECTOR, "NLV"),
-    ("partner.nlc", "Luo Chong", Role.PARTNER, "NLC"),
-    ("partner.bnf", "Claire Martin", Role.PARTNER, "BNF"),
+    # local part, name, role, institution, the person record the account belongs to
+    ("admin", "LibCoop Administrator", Role.ADMIN, "NLV", None),
+    ("coordinator", "Trần Thu Hà", Role.COORDINATOR, "NLV", None),
+    ("director", "Nguyễn Xuân Dũng", Role.DIRECTOR, "NLV", "dung"),
+    ("partner.nlc", "Luo Chong", Role.PARTNER, "NLC", "luo_chong"),
+    ("partner.bnf", "Claire Martin", Role.PARTNER, "BNF", None),
 ]
 
 
@@ -89,6 +89,7 @@ async def demo_loaded(session: AsyncSession) -> bool:
 
 async def load_core(session: AsyncSession) -> DemoWorld:
     world = DemoWorld()
+    people: dict[str, Person] = {}
     for code, name, native, country, city, kind, website, home in INSTITUTIONS:
         institution = Institution(
             code=code,
@@ -116,7 +117,8 @@ async def load_core(session: AsyncSession) -> DemoWorld:
         )
         session.add(person)
         world.people[key] = person.id
-    for local, name, role, code in USERS:
+        people[key] = person
+    for local, name, role, code, person_key in USERS:
         user = await create_user(
             session,
             None,
@@ -127,6 +129,8 @@ async def load_core(session: AsyncSession) -> DemoWorld:
             institution_id=world.institutions[code],
         )
         world.users[local] = user.id
+        if person_key:
+            people[person_key].user_id = user.id
     await session.flush()
     return world
 

@@ -14,12 +14,13 @@ import msgspec
 from litestar import Request, Response, get, patch, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
-from sqlalchemy import or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field
 
 from cooperation import audit
 from cooperation.auth.access import Principal, may_change_part_of, require_manager
+from cooperation.auth.models import User
 from cooperation.db import UTCDateTime, table, utcnow
 from cooperation.errors import ForbiddenError, NotFoundError, ValidationFailed
 from cooperation.files import resolve_owner
@@ -85,6 +86,7 @@ class FollowUpOut(msgspec.Struct):
 F = table(FollowUp).c
 I = table(Institution).c  # noqa: E741
 P = table(Person).c
+U = table(User).c
 OPEN_STATES = (FollowUpStatus.OPEN.value, FollowUpStatus.IN_PROGRESS.value)
 
 
@@ -208,11 +210,17 @@ async def record_progress(session: AsyncSession, principal: Principal, follow_up
     return _out(row, date.today(), principal)
 
 
-async def due_for(session: AsyncSession, principal: Principal, *, within_days: int = 30, limit: int = 20) -> list[FollowUpOut]:
-    """Open actions this person owns (by their e-mail on the responsible person) or, for a partner, its institution owns."""
-    owned = [P.email == principal.email]
+def _owned_by(principal: Principal) -> list[Any]:
+    """Actions whose responsible person is linked to this account (never a matching e-mail) or, for a partner, its institution's."""
+    owned: list[Any] = [F.responsible_person_id.in_(select(P.id).where(P.user_id == principal.user_id))]
     if principal.is_partner and principal.institution_id is not None:
         owned.append(F.responsible_institution_id == principal.institution_id)
+    return owned
+
+
+async def due_for(session: AsyncSession, principal: Principal, *, within_days: int = 30, limit: int = 20) -> list[FollowUpOut]:
+    """Open actions this person owns (as the responsible person's linked account) or, for a partner, its institution owns."""
+    owned = _owned_by(principal)
     horizon = date.today() + timedelta(days=within_days)
     rows = await session.execute(
         _select()
@@ -309,9 +317,7 @@ async def calendar_events(session: AsyncSession, principal: Principal, start: da
     """Due dates of the open actions this person (or, for a partner, its institution) owns."""
     from cooperation.calendar import CalendarEvent
 
-    owned = [P.email == principal.email]
-    if principal.is_partner and principal.institution_id is not None:
-        owned.append(F.responsible_institution_id == principal.institution_id)
+    owned = _owned_by(principal)
     rows = await session.execute(_select().where(or_(*owned), F.status.in_(OPEN_STATES), F.due_on >= start, F.due_on <= end))
     return [
         CalendarEvent(
@@ -335,12 +341,15 @@ async def send_due_reminders(factory: Any, settings: Any, today: date) -> int:
     """One e-mail per responsible person per day listing their open actions overdue or due within a week."""
     horizon = today + timedelta(days=REMIND_DAYS_AHEAD)
     async with factory() as session:
+        # To the linked account's address when the person has one, else to the person's own contact address.
+        address = func.coalesce(U.email, P.email)
         rows = await session.execute(
-            select(P.email, F.text, F.due_on, I.code)
+            select(address, F.text, F.due_on, I.code)
             .join_from(table(FollowUp), table(Person), P.id == F.responsible_person_id)
+            .outerjoin(table(User), and_(U.id == P.user_id, U.active.is_(True)))
             .join(table(Institution), I.id == F.responsible_institution_id)
-            .where(F.archived_at.is_(None), F.status.in_(OPEN_STATES), F.due_on.is_not(None), F.due_on <= horizon, P.email.is_not(None))
-            .order_by(P.email, F.due_on)
+            .where(F.archived_at.is_(None), F.status.in_(OPEN_STATES), F.due_on.is_not(None), F.due_on <= horizon, address.is_not(None))
+            .order_by(address, F.due_on)
         )
         by_person: dict[str, list[str]] = {}
         for email, text, due_on, code in rows:

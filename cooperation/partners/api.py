@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from cooperation.auth.access import Principal
 from cooperation.partners import services
 from cooperation.partners.schemas import (
+    AccountLinkIn,
     InstitutionIn,
     InstitutionKind,
     InstitutionOut,
@@ -169,6 +170,18 @@ class PersonApi(Controller):
         data: JSONBody[VersionIn],
     ) -> PersonOut:
         await services.set_person_archived(db, principal, person_id, archived=False, version=data.version)
+        return await services.get_person(db, principal, person_id)
+
+    @put("/{person_id:uuid}/account", name="api_person_account")
+    async def link_account(
+        self,
+        db: NamedDependency[AsyncSession],
+        principal: NamedDependency[Principal],
+        person_id: FromPath[uuid.UUID],
+        data: JSONBody[AccountLinkIn],
+    ) -> PersonOut:
+        """Link the person to the account they sign in with (`user_id: null` unlinks); coordinators and administrators."""
+        await services.link_account(db, principal, person_id, data)
         return await services.get_person(db, principal, person_id)
 
 

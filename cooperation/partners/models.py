@@ -34,4 +34,6 @@ class Person(RecordBase, table=True):
     email: str | None = Field(default=None, max_length=320)
     phone: str | None = Field(default=None, max_length=60)
     languages: list[str] = Field(default_factory=list, sa_type=JSON)
+    # The LibCoop account of this person, linked explicitly: what is "mine" (follow-up actions) follows this link.
+    user_id: uuid.UUID | None = Field(default=None, foreign_key="app_user.id", nullable=True, unique=True, index=True)
     search_text: str = Field(default="", max_length=2000)

@@ -103,6 +103,25 @@ class PersonOut(msgspec.Struct):
     archived: bool
     version: int
     may_edit: bool = False  # this reader may edit and archive the person (their own institution's, or a coordinator)
+    # The linked account: shown to those who read everything, and to the account's own holder.
+    account_id: uuid.UUID | None = None
+    account_name: str | None = None
+    account_email: str | None = None
+
+
+class AccountLinkIn(msgspec.Struct, forbid_unknown_fields=True):
+    """Link a person to the LibCoop account they sign in with (null unlinks)."""
+
+    user_id: uuid.UUID | None
+    version: int
+
+
+class AccountChoice(msgspec.Struct):
+    id: uuid.UUID
+    name: str
+    email: str
+    role: str
+    suggested: bool  # the account's e-mail is the person's
 
 
 class PersonRow(msgspec.Struct):

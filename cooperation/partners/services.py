@@ -10,10 +10,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cooperation import audit
 from cooperation.auth.access import Principal, may_change_part_of, require_manager
+from cooperation.auth.models import User
 from cooperation.db import table
 from cooperation.errors import ConflictError, ForbiddenError, NotFoundError, ValidationFailed
 from cooperation.partners.models import Institution, Person
 from cooperation.partners.schemas import (
+    AccountChoice,
+    AccountLinkIn,
     InstitutionIn,
     InstitutionOut,
     InstitutionPage,
@@ -38,6 +41,7 @@ from cooperation.records import (
 
 I = table(Institution).c  # noqa: E741
 P = table(Person).c
+U = table(User).c
 
 COUNTRY_NAMES: dict[str, str] = {code: name for code, name in Locale("en").territories.items() if len(code) == 2 and code.isalpha()}
 
@@ -301,16 +305,71 @@ async def get_person(session: AsyncSession, principal: Principal, person_id: uui
                 P.languages,
                 P.archived_at.is_not(None),
                 P.version,
+                U.id,
+                U.name,
+                U.email,
             )
             .join_from(table(Person), table(Institution), P.institution_id == I.id)
+            .outerjoin(table(User), U.id == P.user_id)
             .where(P.id == person_id, _person_visibility(principal))
         )
     ).first()
     if row is None:
         raise NotFoundError("person")
-    person = row_to(PersonOut, row)
+    person = row_to(PersonOut, row[:-3])
     person.may_edit = may_change_part_of(principal, person.institution_id)
+    if principal.reads_everything or row[-3] == principal.user_id:
+        person.account_id, person.account_name, person.account_email = row[-3:]
     return person
+
+
+async def account_choices(session: AsyncSession, principal: Principal, person: PersonOut) -> list[AccountChoice]:
+    """Active accounts of the person's institution not linked to someone else; the one with the person's e-mail first."""
+    if not principal.manages_records:
+        return []
+    other = table(Person).alias("other_person")
+    rows = await session.execute(
+        select(U.id, U.name, U.email, U.role)
+        .where(
+            U.institution_id == person.institution_id,
+            or_(U.active.is_(True), U.id == person.account_id),  # saving the form unchanged keeps the link
+            ~select(other.c.id).where(other.c.user_id == U.id, other.c.id != person.id).exists(),
+        )
+        .order_by(U.name)
+    )
+    email = (person.email or "").strip().lower()
+    choices = [
+        AccountChoice(id=r.id, name=r.name, email=r.email, role=r.role, suggested=bool(email) and r.email.lower() == email) for r in rows
+    ]
+    return sorted(choices, key=lambda c: not c.suggested)
+
+
+async def link_account(session: AsyncSession, principal: Principal, person_id: uuid.UUID, data: AccountLinkIn) -> int:
+    """What is "mine" (follow-up actions, reminders) follows this link, never a matching e-mail."""
+    person = await get_person(session, principal, person_id)
+    require_manager(principal, "link people to accounts")
+    if data.user_id is not None:
+        user = (await session.execute(select(U.name, U.institution_id).where(U.id == data.user_id))).first()
+        if user is None:
+            raise ValidationFailed({"user_id": "no such account"})
+        if user.institution_id != person.institution_id:
+            raise ValidationFailed({"user_id": f"the account belongs to another institution than {person.institution_code}"})
+        holder = await session.scalar(select(P.name).where(P.user_id == data.user_id, P.id != person_id))
+        if holder is not None:
+            raise ConflictError(f"That account is already linked to {holder}.", errors={"user_id": f"already linked to {holder}"})
+    version = await update_versioned(session, Person, person_id, data.version, {"user_id": data.user_id}, what="person")
+    linked = await session.scalar(select(U.email).where(U.id == data.user_id)) if data.user_id else None
+    audit.record(
+        session,
+        principal,
+        "link_account",
+        "person",
+        person_id,
+        summary=f"{person.name} linked to the account {linked}" if linked else f"{person.name} unlinked from {person.account_email}",
+        changes={"account": [person.account_email, linked]},
+    )
+    await session.commit()
+    return version
 
 
 async def _clean_person(session: AsyncSession, principal: Principal, data: PersonIn) -> dict[str, Any]:

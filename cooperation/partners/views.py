@@ -14,7 +14,7 @@ from cooperation.auth.access import Principal, may_change_part_of, require_manag
 from cooperation.errors import ForbiddenError, ValidationFailed
 from cooperation.forms import parse_form
 from cooperation.partners import services
-from cooperation.partners.schemas import InstitutionIn, InstitutionKind, InstitutionUpdate, PersonIn, PersonUpdate
+from cooperation.partners.schemas import AccountLinkIn, InstitutionIn, InstitutionKind, InstitutionUpdate, PersonIn, PersonUpdate
 from cooperation.web import form_dict, form_version, query_bool, query_int, query_str, query_uuid, render, see_other
 
 
@@ -229,7 +229,8 @@ class PersonViews(Controller):
     ) -> Template:
         person = await services.get_person(db, principal, person_id)
         history = await audit.history(db, "person", person_id) if principal.reads_everything else []
-        return render(request, "partners/person_detail.html", person=person, history=history)
+        accounts = await services.account_choices(db, principal, person)
+        return render(request, "partners/person_detail.html", person=person, history=history, accounts=accounts)
 
     @get("/{person_id:uuid}/edit", name="person_edit")
     async def edit(
@@ -263,6 +264,23 @@ class PersonViews(Controller):
             await services.update_person(db, principal, person_id, parse_form(PersonUpdate, form))
         except ValidationFailed as exc:
             return await self._form(request, db, principal, form, exc.errors, person_id=person_id, status_code=422)
+        return see_other(f"/people/{person_id}")
+
+    @post("/{person_id:uuid}/account", name="person_account")
+    async def link_account(
+        self,
+        request: Request[Any, Any, Any],
+        db: NamedDependency[AsyncSession],
+        principal: NamedDependency[Principal],
+        person_id: FromPath[uuid.UUID],
+    ) -> Response[Any]:
+        form = await form_dict(request)
+        chosen = str(form.get("user_id") or "").strip()
+        try:
+            user_id = uuid.UUID(chosen) if chosen else None
+        except ValueError:
+            raise ValidationFailed({"user_id": "choose an account from the list"}) from None
+        await services.link_account(db, principal, person_id, AccountLinkIn(user_id=user_id, version=form_version(form)))
         return see_other(f"/people/{person_id}")
 
     @post("/{person_id:uuid}/archive", name="person_archive")

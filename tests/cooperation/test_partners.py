@@ -1,9 +1,12 @@
 """Institutions and people: register, search in any script, edit with locking, archive; partner rights."""
 
+import re
+
 from sqlalchemy import select
 
 from cooperation.audit import AuditEvent
 from tests.agreements.helpers import agreement_payload
+from tests.html_forms import form_fields
 
 
 async def test_register_institution_and_people_with_native_names(client_for, world):
@@ -111,3 +114,61 @@ async def test_comments_on_an_agreement(client_for, world):
     removed = await coordinator.form(f"/comments/{listed[0]['id']}/archive", {"version": "1"})
     assert removed.status_code == 303
     assert (await coordinator.api("GET", f"/api/v1/comments/agreement/{agreement['id']}")).json() == []
+
+
+def _person_update(person):
+    fields = ("name", "institution_id", "name_native", "position", "department", "email", "phone", "languages", "version")
+    return {k: person[k] for k in fields}
+
+
+async def test_what_is_mine_follows_the_link_from_person_to_account(db, client_for, world, story, people):
+    """The director's own overdue action was missing from his home page: his person record had no matching e-mail.
+    Now a person is linked to an account from the person's page (the account with the same e-mail suggested)."""
+    coordinator = await client_for("coordinator")
+    director = await client_for("director")
+    action = await coordinator.api(
+        "POST",
+        f"/api/v1/follow-ups/visit/{story['visit']['id']}",
+        json={
+            "text": "Assess RFID and smart shelving for the NLV reading rooms",
+            "responsible_institution_id": str(world.home),
+            "responsible_person_id": people["dung"],
+            "due_on": "2026-06-30",
+        },
+    )
+    assert action.status_code == 201, action.text
+    assert (await director.api("GET", "/api/v1/follow-ups/mine")).json() == []
+    # A matching e-mail alone links nothing: it is only a suggestion on the person's page.
+    person = (await coordinator.api("GET", f"/api/v1/people/{people['dung']}")).json()
+    same_email = {**_person_update(person), "email": "Director@example.org"}
+    edited = await coordinator.api("PUT", f"/api/v1/people/{people['dung']}", json=same_email)
+    assert edited.status_code == 200, edited.text
+    assert (await director.api("GET", "/api/v1/follow-ups/mine")).json() == []
+    page = await coordinator.get(f"/people/{people['dung']}")
+    assert "Not linked to an account" in page.text
+    fields = form_fields(page.text, f"/people/{people['dung']}/account")
+    options = re.findall(r'<option value="([^"]*)"[^>]*>([^<]*)</option>', page.text.split('action="/people/')[-1])
+    assert "(same e-mail)" in options[1][1] and "Director" in options[1][1]  # suggested first
+    assert not any("Partner" in text for _, text in options)  # only accounts of the person's institution
+    linked = await coordinator.form(f"/people/{people['dung']}/account", {**fields, "user_id": options[1][0]})
+    assert linked.status_code == 303, linked.text
+    mine = (await director.api("GET", "/api/v1/follow-ups/mine")).json()
+    assert [f["text"] for f in mine] == ["Assess RFID and smart shelving for the NLV reading rooms"] and mine[0]["overdue"]
+    home = await director.get("/")
+    assert "Assess RFID and smart shelving" in home.text
+    shown = (await director.api("GET", f"/api/v1/people/{people['dung']}")).json()
+    assert shown["account_email"] == world.users["director"]
+    events = (await db.execute(select(AuditEvent.summary).where(AuditEvent.action == "link_account"))).scalars().all()
+    assert events == [f"Nguyen Xuan Dung linked to the account {world.users['director']}"]
+    # One account, one person: linking it to a second person is a conflict naming the field.
+    second = (await coordinator.api("GET", f"/api/v1/people/{people['anh']}")).json()
+    taken = await coordinator.api(
+        "PUT", f"/api/v1/people/{people['anh']}/account", json={"user_id": options[1][0], "version": second["version"]}
+    )
+    assert taken.status_code == 409 and "Nguyen Xuan Dung" in taken.json()["errors"]["user_id"]
+    foreign = await coordinator.api("PUT", f"/api/v1/people/{people['luo']}/account", json={"user_id": options[1][0], "version": 1})
+    assert foreign.status_code == 422 and "another institution" in foreign.json()["errors"]["user_id"]
+    # Partners and directors do not link accounts; a partner does not see who is linked.
+    assert (await director.api("PUT", f"/api/v1/people/{people['dung']}/account", json={"user_id": None, "version": 3})).status_code == 403
+    partner = await client_for("partner_a")
+    assert (await partner.api("GET", f"/api/v1/people/{people['dung']}")).json()["account_id"] is None
