@@ -52,6 +52,7 @@ from cooperation.partners.models import Institution
 from cooperation.partners.services import institution_visibility
 from cooperation.records import (
     changes_between,
+    distinct_labels,
     fetch_page,
     fold_for_search,
     nfc,
@@ -424,11 +425,7 @@ async def _clean(
             errors["expires_on"] = "is required when the agreement renews automatically"
     if errors:
         raise ValidationFailed(errors)
-    tags = []
-    for tag in data.scope_tags:
-        cleaned = nfc(tag.strip().lower())
-        if cleaned and cleaned not in tags:
-            tags.append(cleaned)
+    tags = distinct_labels(data.scope_tags)
     title = nfc(data.title.strip())
     title_native = nfc(data.title_native.strip()) if data.title_native and data.title_native.strip() else None
     summary = nfc(data.summary.strip())

@@ -1,7 +1,7 @@
 """What every stored record shares: id, timestamps, version (optimistic locking), archiving; and lists."""
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -174,6 +174,18 @@ def nfc(text: str) -> str:
     import unicodedata
 
     return unicodedata.normalize("NFC", text)
+
+
+def distinct_labels(values: Iterable[str]) -> list[str]:
+    """Tags and topics as typed ("IoT", "AR/VR"), blanks dropped, the first of those equal but for case kept."""
+    kept: list[str] = []
+    seen: set[str] = set()
+    for value in values:
+        cleaned = nfc(" ".join(value.split()))
+        if cleaned and cleaned.casefold() not in seen:
+            seen.add(cleaned.casefold())
+            kept.append(cleaned)
+    return kept
 
 
 class VersionIn(msgspec.Struct, forbid_unknown_fields=True):

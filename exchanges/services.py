@@ -15,7 +15,17 @@ from cooperation.db import table
 from cooperation.errors import ConflictError, ForbiddenError, NotFoundError, StaleVersionError, TransitionRefused, ValidationFailed
 from cooperation.files import Owner
 from cooperation.partners.models import Institution, Person
-from cooperation.records import changes_between, fetch_page, fold_for_search, nfc, order_by, row_to, search_terms, update_versioned
+from cooperation.records import (
+    changes_between,
+    distinct_labels,
+    fetch_page,
+    fold_for_search,
+    nfc,
+    order_by,
+    row_to,
+    search_terms,
+    update_versioned,
+)
 from exchanges.models import AgendaItem, Visit, VisitGift, VisitOutcome, VisitParticipant
 from exchanges.schemas import (
     AgendaItemOut,
@@ -157,11 +167,7 @@ async def _clean(session: AsyncSession, principal: Principal, data: VisitIn, vis
             errors={"confirm_overlaps": "; ".join(overlaps)},
         )
     title = nfc(data.title.strip())
-    topics: list[str] = []
-    for topic in data.topics:
-        cleaned = nfc(topic.strip().lower())
-        if cleaned and cleaned not in topics:
-            topics.append(cleaned)
+    topics = distinct_labels(data.topics)
     text = lambda value: nfc(value.strip()) if value and value.strip() else None  # noqa: E731
     values: dict[str, Any] = {
         "title": title,

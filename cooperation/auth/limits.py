@@ -2,7 +2,7 @@
 
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import delete
+from sqlalchemy import delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
@@ -23,15 +23,23 @@ class TooManyAttempts(ServiceError):
         self.retry_after = retry_after
 
 
-SIGN_IN = (10, 300)  # attempts, seconds: per client address and per account
+SIGN_IN = (10, 300)  # failed attempts, seconds: per client address and per account (successes are not counted)
 TOKENS = (20, 3600)
 
 
-async def hit(session: AsyncSession, key: str, *, limit: int, window_seconds: int, now: datetime | None = None) -> None:
-    """Count one attempt for `key`; raise TooManyAttempts past `limit` in the current window. Commits."""
-    now = now or utcnow()
+def _window_start(now: datetime, window_seconds: int) -> datetime:
     epoch = int(now.timestamp())
-    start = datetime.fromtimestamp(epoch - epoch % window_seconds, UTC)
+    return datetime.fromtimestamp(epoch - epoch % window_seconds, UTC)
+
+
+def _refusal(start: datetime, window_seconds: int, now: datetime) -> TooManyAttempts:
+    return TooManyAttempts(retry_after=int((start + timedelta(seconds=window_seconds) - now).total_seconds()) + 1)
+
+
+async def count(session: AsyncSession, key: str, *, window_seconds: int, now: datetime | None = None) -> int:
+    """Count one attempt for `key` in the current window and return the window's count. Commits."""
+    now = now or utcnow()
+    start = _window_start(now, window_seconds)
     insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
     t = table(RateLimitWindow)
     statement = (
@@ -44,5 +52,25 @@ async def hit(session: AsyncSession, key: str, *, limit: int, window_seconds: in
     if hits == 1:  # first hit of a window: forget windows older than a day
         await session.execute(delete(RateLimitWindow).where(col(RateLimitWindow.window_start) < now - timedelta(days=1)))
     await session.commit()
-    if hits > limit:
-        raise TooManyAttempts(retry_after=int((start + timedelta(seconds=window_seconds) - now).total_seconds()) + 1)
+    return hits
+
+
+async def hit(session: AsyncSession, key: str, *, limit: int, window_seconds: int, now: datetime | None = None) -> None:
+    """Count one attempt for `key`; raise TooManyAttempts past `limit` in the current window. Commits."""
+    now = now or utcnow()
+    if await count(session, key, window_seconds=window_seconds, now=now) > limit:
+        raise _refusal(_window_start(now, window_seconds), window_seconds, now)
+
+
+async def check(session: AsyncSession, keys: list[str], *, limit: int, window_seconds: int, now: datetime | None = None) -> None:
+    """Raise TooManyAttempts if any key has already been counted `limit` times in the current window; counts nothing.
+
+    Sign-in checks before trying and counts only failures, so a department behind one address is never locked
+    out by its own successful sign-ins.
+    """
+    now = now or utcnow()
+    start = _window_start(now, window_seconds)
+    t = table(RateLimitWindow).c
+    worst = await session.scalar(select(func.max(t.hits)).where(t.key.in_([k[:200] for k in keys]), t.window_start == start))
+    if worst is not None and worst >= limit:
+        raise _refusal(start, window_seconds, now)

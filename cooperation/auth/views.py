@@ -110,18 +110,24 @@ async def _signed_in(
     return response
 
 
+def _address_key(request: Request[Any, Any, Any]) -> str:
+    return f"login:ip:{_client_ip(request)}"
+
+
 @post("/login", opt={PUBLIC_OPT: True}, name="login_submit")
 async def login_submit(request: Request[Any, Any, Any], db: NamedDependency[AsyncSession]) -> Response[Any]:
     form = await form_dict(request)
     email = str(form.get("email") or "").strip()
     password = str(form.get("password") or "")
     next_path = safe_next(str(form.get("next") or ""))
-    await limits.hit(db, f"login:ip:{_client_ip(request)}", limit=limits.SIGN_IN[0], window_seconds=limits.SIGN_IN[1])
-    await limits.hit(db, f"login:account:{email.lower()[:150]}", limit=limits.SIGN_IN[0], window_seconds=limits.SIGN_IN[1])
+    keys = [_address_key(request), f"login:account:{email.lower()[:150]}"]
+    await limits.check(db, keys, limit=limits.SIGN_IN[0], window_seconds=limits.SIGN_IN[1])
     user = await authenticate_password(db, email, password) if email and password else None
     if user is None:
         audit.record(db, None, "sign_in_failed", "user", None, summary=f"Failed password sign-in for {email[:200]!r}")
         await db.commit()
+        for key in keys:
+            await limits.count(db, key, window_seconds=limits.SIGN_IN[1])
         return render(
             request,
             "auth/login.html",
@@ -140,7 +146,7 @@ async def login_demo(request: Request[Any, Any, Any], db: NamedDependency[AsyncS
     settings: Settings = request.app.state.settings
     if not demo_allowed(request, settings):
         raise NotFoundException()
-    await limits.hit(db, f"login:ip:{_client_ip(request)}", limit=limits.SIGN_IN[0], window_seconds=limits.SIGN_IN[1])
+    await limits.check(db, [_address_key(request)], limit=limits.SIGN_IN[0], window_seconds=limits.SIGN_IN[1])
     form = await form_dict(request)
     email = str(form.get("email") or "")
     if not email.endswith("@demo.libcoop.test"):
@@ -178,7 +184,7 @@ def _sso_cookie(token: str, max_age: int, settings: Settings) -> Cookie:
 @get("/auth/sso/{code:str}", opt={PUBLIC_OPT: True}, name="sso_start")
 async def sso_start(request: Request[Any, Any, Any], db: NamedDependency[AsyncSession], code: FromPath[str]) -> Response[Any]:
     settings: Settings = request.app.state.settings
-    await limits.hit(db, f"login:ip:{_client_ip(request)}", limit=limits.SIGN_IN[0], window_seconds=limits.SIGN_IN[1])
+    await limits.check(db, [_address_key(request)], limit=limits.SIGN_IN[0], window_seconds=limits.SIGN_IN[1])
     try:
         started = await sso.start(
             db, code, redirect_uri=_base_url(request) + sso.redirect_path(code.upper()), previous_token=request.cookies.get(SESSION_COOKIE)
@@ -194,6 +200,7 @@ async def _sso_failed(request: Request[Any, Any, Any], db: AsyncSession, code: s
     await db.rollback()
     audit.record(db, None, "sign_in_failed", "identity_provider", None, summary=f"SSO through {code[:20]}: {exc.reason}"[:500])
     await db.commit()
+    await limits.count(db, _address_key(request), window_seconds=limits.SIGN_IN[1])
     response = render(
         request,
         "auth/login.html",

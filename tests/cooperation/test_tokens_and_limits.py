@@ -67,7 +67,7 @@ async def test_sign_in_is_rate_limited(app, world):
         client = Client(raw)
         token = await client.csrf()
         statuses = []
-        for _ in range(22):  # 10 allowed per 5-minute window; 22 covers a window boundary during the test
+        for _ in range(22):  # 10 failures allowed per 5-minute window; 22 covers a window boundary during the test
             response = await raw.post("/login", data={"email": world.users["admin"], "password": "wrong", "_csrf_token": token})
             statuses.append(response.status_code)
             if response.status_code == 429:
@@ -75,6 +75,34 @@ async def test_sign_in_is_rate_limited(app, world):
         assert statuses[-1] == 429 and statuses[:10] == [401] * 10
         assert int(response.headers["retry-after"]) > 0
         assert "Too many attempts" in response.text
-        # Even the right password waits out the window: the limit is on attempts, not on failures.
+        # After ten failures even the right password waits out the window.
         blocked = await raw.post("/login", data={"email": world.users["admin"], "password": PASSWORD, "_csrf_token": token})
         assert blocked.status_code == 429
+
+
+async def test_successful_sign_ins_are_not_counted(app, world):
+    """A department behind one address signs in all morning: only failures count, per address and per account."""
+    async with http_client(app, client_address="198.51.100.10") as raw:
+        client = Client(raw)
+        token = await client.csrf()
+        for _ in range(25):
+            response = await raw.post(
+                "/login", data={"email": world.users["coordinator"], "password": PASSWORD, "_csrf_token": token}, follow_redirects=False
+            )
+            assert response.status_code == 303
+    # Failures on one account from many addresses lock that account, not the others.
+    statuses = []
+    for n in range(12):
+        async with http_client(app, client_address=f"203.0.113.{n + 1}") as raw:
+            token = await Client(raw).csrf()
+            response = await raw.post("/login", data={"email": world.users["director"], "password": "wrong", "_csrf_token": token})
+            statuses.append(response.status_code)
+            if response.status_code == 429:
+                break
+    assert statuses[-1] == 429 and statuses.count(401) >= 10
+    async with http_client(app, client_address="203.0.113.99") as raw:
+        token = await Client(raw).csrf()
+        other = await raw.post(
+            "/login", data={"email": world.users["coordinator"], "password": PASSWORD, "_csrf_token": token}, follow_redirects=False
+        )
+        assert other.status_code == 303

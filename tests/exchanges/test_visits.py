@@ -35,7 +35,7 @@ async def test_seed_visit_round_trip(client_for, world, people):
         "中华古籍智慧化服务平台",
     ]
     assert visit["agenda"][2]["presenters"] == ["Luo Chong"]
-    assert visit["topics"] == ["smart library", "rfid", "ar/vr", "ancient books"]
+    assert visit["topics"] == ["Smart library", "RFID", "AR/VR", "Ancient books"]
     assert visit["outcomes"][0] == "Hướng hợp tác mới: mô hình thư viện thông minh"
     assert [g["description"] for g in visit["gifts"]] == ["Quà lưu niệm", "纪念品"]
     assert visit["status"] == "proposed"
@@ -451,3 +451,18 @@ async def test_visit_form_keeps_input_and_names_errors(client_for, world, people
     assert (await coordinator.api("GET", "/api/v1/visits")).json()["total"] == 0
     partner = await client_for("partner_a")
     assert (await partner.get("/visits/new")).status_code == 403
+
+
+async def test_topics_and_tags_keep_what_was_typed(client_for, world, people):
+    coordinator = await client_for("coordinator")
+    payload = seed_visit_payload(world, people, topics=["IoT", "AR/VR", "iot", "  Smart   library "])
+    created = await coordinator.api("POST", "/api/v1/visits", json=payload)
+    assert created.status_code == 201, created.text
+    visit = created.json()
+    assert visit["topics"] == ["IoT", "AR/VR", "Smart library"]  # compared without case, kept as typed
+    found = (await coordinator.api("GET", "/api/v1/visits?q=iot")).json()
+    assert [v["id"] for v in found["items"]] == [visit["id"]]
+    agreement = await coordinator.api(
+        "POST", "/api/v1/agreements", json=agreement_payload([world.home, world.nlc], scope_tags=["RFID", "rfid", "Digitization"])
+    )
+    assert agreement.json()["scope_tags"] == ["RFID", "Digitization"]
