@@ -162,7 +162,7 @@ async def feed(request: Request[Any, Any, Any], db: NamedDependency[AsyncSession
     base = settings.base_url or str(request.base_url).rstrip("/")
     return Response(
         render_ics(events, base),
-        media_type="text/calendar; charset=utf-8",
+        media_type="text/calendar",
         headers={"Cache-Control": "private, max-age=300", "X-Content-Type-Options": "nosniff"},
     )
 

@@ -176,6 +176,10 @@ def cmd_serve(args: argparse.Namespace) -> None:
     if args.demo:
         asyncio.run(_demo_load(settings, 0))
         print(f"LibCoop demo: open http://{args.host}:{args.port}/ and pick a demo account (password for all: libcoop-demo-2025)")
+        if not settings.mail_enabled:
+            from cooperation.mail import NOT_CONFIGURED
+
+            print(NOT_CONFIGURED)
     uvicorn.run(
         "cooperation.app:create_app",
         factory=True,

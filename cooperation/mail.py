@@ -13,6 +13,16 @@ class MailError(Exception):
     """The message was not accepted; `str()` says why, for the run archive."""
 
 
+class MailNotConfigured(MailError):
+    """Demo mode without an SMTP server: the message waits, and nobody is warned about it each time."""
+
+
+NOT_CONFIGURED = (
+    "Mail is not configured (demo mode): reminders and report e-mails wait until COOP_SMTP_HOST names an SMTP server "
+    "(see docs/configuration.md); nothing is lost meanwhile."
+)
+
+
 def message(
     settings: Settings,
     *,
@@ -46,6 +56,8 @@ def message(
 
 
 async def send(settings: Settings, mail: EmailMessage) -> None:
+    if not settings.mail_enabled:
+        raise MailNotConfigured("no SMTP server configured (COOP_SMTP_HOST)")
     try:
         await aiosmtplib.send(
             mail,

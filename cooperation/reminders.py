@@ -51,6 +51,7 @@ async def send_digest(
         R = table(ReminderDigest).c
         await session.execute(delete(ReminderDigest).where(R.address == address.lower(), R.kind == kind, R.day == day))
         await session.commit()
-        log.warning("reminder not sent; will try again", address=address, kind=kind, error=str(exc)[:200])
+        if not isinstance(exc, mail.MailNotConfigured):
+            log.warning("reminder not sent; will try again", address=address, kind=kind, error=str(exc)[:200])
         return False
     return True

@@ -60,6 +60,8 @@ class Settings:
     smtp_starttls: bool = False
     mail_from: str = "LibCoop <libcoop@localhost>"
     mail_retry_seconds: int = 60  # first retry of a failed send; doubles each time, at most a day
+    # False only in demo mode with no COOP_SMTP_HOST: nothing is sent, quietly, and `coop serve` says so once.
+    mail_enabled: bool = True
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -103,6 +105,7 @@ class Settings:
             smtp_starttls=_bool("COOP_SMTP_STARTTLS", False),
             mail_from=os.environ.get("COOP_MAIL_FROM", "LibCoop <libcoop@localhost>"),
             mail_retry_seconds=_int("COOP_MAIL_RETRY_SECONDS", 60),
+            mail_enabled="COOP_SMTP_HOST" in os.environ or not _bool("COOP_DEMO_SIGN_IN", False),
         )
         settings.check()
         return settings

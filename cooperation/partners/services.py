@@ -4,6 +4,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+import pycountry
 from babel import Locale
 from sqlalchemy import Select, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -43,7 +44,11 @@ I = table(Institution).c  # noqa: E741
 P = table(Person).c
 U = table(User).c
 
-COUNTRY_NAMES: dict[str, str] = {code: name for code, name in Locale("en").territories.items() if len(code) == 2 and code.isalpha()}
+# ISO 3166-1 countries (pycountry), named by CLDR (Babel): CLDR's own pseudo-regions ("Pseudo-Accents", "Unknown
+# Region", "European Union") are not countries an institution is in.
+COUNTRY_NAMES: dict[str, str] = {
+    c.alpha_2: Locale("en").territories.get(c.alpha_2, c.name) for c in sorted(pycountry.countries, key=lambda c: c.alpha_2)
+}
 
 # Domains register here what "shares a record with" means for them (app.py wires it), so a partner
 # sees its own institution and the institutions it works with, and no other.

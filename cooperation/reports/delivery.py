@@ -278,7 +278,8 @@ async def _deliver_one(factory: async_sessionmaker[AsyncSession], settings: Sett
             )
             await session.execute(update(ReportRun).where(RR.id == row.run_id, RR.status == "rendered").values(status="retrying"))
             await session.commit()
-            log.warning("report e-mail not sent; will retry", address=row.address, error=str(exc)[:200])
+            if not isinstance(exc, mail.MailNotConfigured):
+                log.warning("report e-mail not sent; will retry", address=row.address, error=str(exc)[:200])
             return 0
         await session.execute(
             update(ReportDelivery).where(RD.id == delivery_id).values(status="sent", sent_at=utcnow(), last_error=None, lease_until=None)

@@ -27,3 +27,22 @@ def test_bad_numbers_name_the_variable(monkeypatch):
     monkeypatch.setenv("COOP_UPLOAD_MAX_BYTES", "lots")
     with pytest.raises(SettingsError, match="COOP_UPLOAD_MAX_BYTES"):
         Settings.from_env()
+
+
+async def test_demo_mode_without_mail_sends_nothing_and_warns_nobody(monkeypatch, tmp_path, caplog):
+    """The demo server logged "reminder not sent" about port 25 at every start; now `coop serve --demo` says once how
+    mail is configured, and the messages wait quietly."""
+    from cooperation import mail
+
+    monkeypatch.setenv("COOP_DEMO_SIGN_IN", "1")
+    monkeypatch.delenv("COOP_SMTP_HOST", raising=False)
+    assert Settings.from_env().mail_enabled is False
+    monkeypatch.setenv("COOP_SMTP_HOST", "mail.library.example")
+    assert Settings.from_env().mail_enabled is True
+    monkeypatch.delenv("COOP_DEMO_SIGN_IN")
+    monkeypatch.delenv("COOP_SMTP_HOST")
+    assert Settings.from_env().mail_enabled is True  # outside demo mode a failing server is worth a warning
+    quiet = Settings(mail_enabled=False, data_dir=tmp_path)
+    with pytest.raises(mail.MailNotConfigured):
+        await mail.send(quiet, mail.message(quiet, to="someone@example.org", subject="s", text="t"))
+    assert "COOP_SMTP_HOST" in mail.NOT_CONFIGURED and "docs/configuration.md" in mail.NOT_CONFIGURED

@@ -334,7 +334,7 @@ async def test_calendar_feed(app, client_for, world, people):
     path = url.split("testserver", 1)[1]
     async with http_client(app) as calendar_program:  # no cookies: the secret in the address is the credential
         response = await calendar_program.get(path)
-        assert response.status_code == 200 and response.headers["content-type"].startswith("text/calendar")
+        assert response.status_code == 200 and response.headers["content-type"] == "text/calendar; charset=utf-8"
         parsed = icalendar.Calendar.from_ical(response.content)
         events = {str(e["summary"]): e for e in parsed.walk("VEVENT")}
         visit_event = events["Visit: Working visit of National Library of China experts (NLC → NLV)"]
