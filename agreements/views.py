@@ -14,6 +14,7 @@ from agreements import services
 from agreements.schemas import (
     AgreementIn,
     AgreementKind,
+    AgreementOut,
     AgreementStatus,
     AgreementUpdate,
     AgreementView,
@@ -27,8 +28,8 @@ from agreements.schemas import (
 from cooperation import audit, comments, files
 from cooperation.auth.access import Principal, require_manager
 from cooperation.dashboard import Panel
-from cooperation.errors import ServiceError, ValidationFailed
-from cooperation.forms import parse_form, parse_rows
+from cooperation.errors import ServiceError, StaleVersionError, ValidationFailed
+from cooperation.forms import changed_meanwhile, parse_form, parse_rows
 from cooperation.partners.services import COUNTRY_NAMES, home_institution_id, institution_choices
 from cooperation.web import form_dict, form_version, query_bool, query_int, query_str, query_uuid, refusal_page, render, see_other
 
@@ -49,6 +50,39 @@ def _agreement_from_form(form: dict[str, Any], struct: type[A]) -> tuple[A | Non
         return None, exc.errors, rows
     data.parties = parties
     return data, {}, rows
+
+
+def form_values_of(agreement: AgreementOut) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The stored agreement as the edit form shows it: its fields and its parties' rows."""
+    values = {
+        f: getattr(agreement, f)
+        for f in (
+            "reference",
+            "title",
+            "title_native",
+            "kind",
+            "summary",
+            "signed_on",
+            "effective_on",
+            "expires_on",
+            "auto_renew",
+            "renewal_term_months",
+            "notice_period_days",
+            "confidentiality",
+            "version",
+        )
+    }
+    values["scope_tags"] = ", ".join(agreement.scope_tags)
+    parties = [
+        {
+            "institution_id": str(p.institution_id),
+            "signatory_name": p.signatory_name or "",
+            "signatory_title": p.signatory_title or "",
+            "signed_on": p.signed_on.isoformat() if p.signed_on else "",
+        }
+        for p in agreement.parties
+    ]
+    return values, parties
 
 
 class AgreementViews(Controller):
@@ -100,12 +134,14 @@ class AgreementViews(Controller):
         *,
         agreement_id: uuid.UUID | None = None,
         status_code: int = 200,
+        meanwhile: list[tuple[str, str, str]] | None = None,
     ) -> Template:
         institutions = await institution_choices(db, principal)
         rows = list(parties) + [dict.fromkeys(PARTY_FIELDS, "") for _ in range(BLANK_PARTY_ROWS)]
         return render(
             request,
             "agreements/form.html",
+            meanwhile=meanwhile,
             values=values,
             parties=rows,
             errors=errors,
@@ -184,34 +220,7 @@ class AgreementViews(Controller):
     ) -> Template:
         agreement = await services.get_agreement(db, principal, agreement_id)
         require_manager(principal, "change an agreement's terms")
-        values = {
-            f: getattr(agreement, f)
-            for f in (
-                "reference",
-                "title",
-                "title_native",
-                "kind",
-                "summary",
-                "signed_on",
-                "effective_on",
-                "expires_on",
-                "auto_renew",
-                "renewal_term_months",
-                "notice_period_days",
-                "confidentiality",
-                "version",
-            )
-        }
-        values["scope_tags"] = ", ".join(agreement.scope_tags)
-        parties = [
-            {
-                "institution_id": str(p.institution_id),
-                "signatory_name": p.signatory_name or "",
-                "signatory_title": p.signatory_title or "",
-                "signed_on": p.signed_on.isoformat() if p.signed_on else "",
-            }
-            for p in agreement.parties
-        ]
+        values, parties = form_values_of(agreement)
         return await self._form(request, db, principal, values, parties, {}, agreement_id=agreement_id)
 
     @post("/{agreement_id:uuid}", name="agreement_update")
@@ -229,6 +238,15 @@ class AgreementViews(Controller):
             try:
                 await services.update_agreement(db, principal, agreement_id, data)
                 return see_other(f"/agreements/{agreement_id}")
+            except StaleVersionError:
+                # What was typed comes back with what changed meanwhile, and the stored version: saving again is a choice.
+                await db.rollback()
+                stored, _ = form_values_of(await services.get_agreement(db, principal, agreement_id))
+                meanwhile = changed_meanwhile(stored, form)
+                form = {**form, "version": stored["version"]}
+                return await self._form(
+                    request, db, principal, form, parties, {}, agreement_id=agreement_id, status_code=409, meanwhile=meanwhile
+                )
             except ValidationFailed as exc:
                 errors = exc.errors
         return await self._form(request, db, principal, form, parties, errors, agreement_id=agreement_id, status_code=422)

@@ -44,7 +44,7 @@ from cooperation.reports import views as report_views
 from cooperation.scheduler import Scheduler
 from cooperation.settings import PROJECT_ROOT, Settings
 from cooperation.settling import Settlement, settle_first
-from cooperation.web import JINJA_FILTERS, JINJA_GLOBALS, render
+from cooperation.web import JINJA_FILTERS, JINJA_GLOBALS, render, size_text
 from exchanges import wiring as exchanges_wiring
 from exchanges.expert_services import register_programmes
 from programs import wiring as programs_wiring
@@ -148,6 +148,9 @@ def handle_http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Re
     }
     title = titles.get(status, "Error")
     detail = exc.detail
+    if status == 413:
+        limit = size_text(request.app.state.settings.upload_max_bytes)
+        detail = f"The file is larger than LibCoop accepts: at most {limit} per file. Go back to choose a smaller one."
     if isinstance(exc, PermissionDeniedException) and "CSRF" in exc.detail:
         detail = "This form has expired or did not come from LibCoop (CSRF check failed). Reload the page and try again."
     if _wants_json(request):
@@ -285,7 +288,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
         ),
         on_startup=[mark_interrupted_reports, start_scheduler],
         on_shutdown=[close_engine],
-        request_max_body_size=settings.upload_max_bytes + 1024 * 1024,
+        # Room for a file up to twice the limit, so that the form comes back naming the limit with what was typed
+        # kept; beyond that the 413 page names the limit.
+        request_max_body_size=2 * settings.upload_max_bytes + 1024 * 1024,
         logging_config=None,
         debug=False,
     )

@@ -32,7 +32,7 @@ from cooperation.db import UTCDateTime, table, utcnow
 from cooperation.errors import ForbiddenError, NotFoundError, ValidationFailed
 from cooperation.records import RecordBase, nfc, row_to, update_versioned
 from cooperation.settings import Settings
-from cooperation.web import see_other
+from cooperation.web import see_other, too_large
 
 ALLOWED_TYPES: dict[str, str] = {
     "application/pdf": "PDF",
@@ -188,7 +188,7 @@ async def add_attachment(
     elif not content:
         errors["file"] = f"{filename} is empty"
     elif len(content) > settings.upload_max_bytes:
-        errors["file"] = f"{filename} is {len(content) / 1048576:.1f} MiB; the limit is {settings.upload_max_bytes / 1048576:.0f} MiB"
+        errors["file"] = too_large(filename, len(content), settings.upload_max_bytes)
     if language and len(language) > 12:
         errors["language"] = "must be a language code such as vi, zh or en"
     if errors:

@@ -107,3 +107,23 @@ def parse_rows(
             for field, message in exc.errors.items():
                 errors[f"{error_key}.{position}.{field}"] = message
     return rows, errors, parsed
+
+
+def changed_meanwhile(stored: dict[str, Any], typed: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """For a stale edit: each field whose stored value (saved by someone else since the form was opened) is not
+    what this person typed, as (field, stored now, typed). The form comes back with what was typed, so nothing is
+    lost, and this list says what saving it again would replace."""
+
+    def shown(value: Any) -> str:
+        if isinstance(value, list):
+            return ", ".join(str(v) for v in value if str(v).strip())
+        return "" if value is None else str(value).strip().replace("\r\n", "\n")
+
+    changes = []
+    for field, value in stored.items():
+        mine = typed.get(field)
+        if isinstance(value, bool):  # a checkbox: sent as "1"/"on" when ticked, absent when not
+            value, mine = ("yes" if value else "no"), ("yes" if str(mine or "").lower() in ("1", "on", "true", "yes") else "no")
+        if field != "version" and shown(value) != shown(mine):
+            changes.append((field, shown(value), shown(mine)))
+    return changes

@@ -110,7 +110,19 @@ def fmt_number(value: int | float | None) -> str:
     return "—" if value is None else f"{value:,}"
 
 
-JINJA_FILTERS = {"date": fmt_date, "instant": fmt_instant, "humanize": humanize, "number": fmt_number}
+def size_text(size: int) -> str:
+    """A file size as people read it: 820 KiB, 4.2 MiB, 20 MiB."""
+    if size < 1024 * 1024:
+        return f"{max(1, round(size / 1024))} KiB"
+    mib = size / 1048576
+    return f"{mib:.0f} MiB" if mib >= 10 or mib.is_integer() else f"{mib:.1f} MiB"
+
+
+def too_large(what: str, size: int, limit: int) -> str:
+    return f"{what} is {size_text(size)}; the limit is {size_text(limit)}"
+
+
+JINJA_FILTERS = {"date": fmt_date, "instant": fmt_instant, "humanize": humanize, "number": fmt_number, "filesize": size_text}
 JINJA_GLOBALS = {"page_url": page_url}
 
 

@@ -13,7 +13,7 @@ from agreements.services import list_agreements
 from cooperation import audit, comments, files
 from cooperation.auth.access import Principal
 from cooperation.errors import ConflictError, ForbiddenError, ServiceError, StaleVersionError, ValidationFailed
-from cooperation.forms import parse_form
+from cooperation.forms import changed_meanwhile, parse_form
 from cooperation.partners.services import home_institution_id, institution_choices, people_of
 from cooperation.web import form_dict, form_version, query_int, query_str, refusal_page, render, see_other
 from exchanges import expert_services as services
@@ -49,6 +49,7 @@ class ExchangeViews(Controller):
         *,
         exchange_id: uuid.UUID | None = None,
         status_code: int = 200,
+        meanwhile: list[tuple[str, str, str]] | None = None,
     ) -> Template:
         institutions = await institution_choices(db, principal)
         # A partner proposes its own experts only; the department chooses among everyone it works with.
@@ -59,6 +60,7 @@ class ExchangeViews(Controller):
             request,
             "exchanges/exchange_form.html",
             status_code=status_code,
+            meanwhile=meanwhile,
             values=values,
             errors=errors,
             exchange_id=exchange_id,
@@ -152,7 +154,11 @@ class ExchangeViews(Controller):
         try:
             await services.update(db, principal, exchange_id, parse_form(ExchangeUpdate, form))
         except StaleVersionError:
-            raise
+            await db.rollback()
+            stored = values_of(await services.get(db, principal, exchange_id))
+            meanwhile = changed_meanwhile(stored, form)
+            form = {**form, "version": stored["version"]}
+            return await self._form(request, db, principal, form, {}, exchange_id=exchange_id, status_code=409, meanwhile=meanwhile)
         except (ValidationFailed, ConflictError) as exc:
             await db.rollback()
             errors = exc.errors or {"form": exc.detail}

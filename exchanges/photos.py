@@ -18,6 +18,7 @@ from cooperation.db import new_id, table
 from cooperation.errors import ForbiddenError, NotFoundError, ValidationFailed
 from cooperation.records import nfc
 from cooperation.settings import Settings
+from cooperation.web import too_large
 
 THUMBNAIL_SIZE = (480, 480)
 MAX_PIXELS = 60_000_000  # refuse decompression bombs well before Pillow's own limit
@@ -109,7 +110,7 @@ async def add_photo(
     if not content:
         raise ValidationFailed({"file": "choose a photo to upload"})
     if len(content) > settings.upload_max_bytes:
-        raise ValidationFailed({"file": f"is {len(content) / 1048576:.1f} MiB; the limit is {settings.upload_max_bytes / 1048576:.0f} MiB"})
+        raise ValidationFailed({"file": too_large(filename or "The photo", len(content), settings.upload_max_bytes)})
     image = await asyncio.to_thread(clean_image, content)  # decoding a large photo must not stall other requests
     stem = (filename.rsplit(".", 1)[0] or "photo")[:200]
     attachment_id = await files.add_attachment(

@@ -17,7 +17,7 @@ from cooperation import audit, comments, files, followups
 from cooperation.auth.access import Principal, require_manager
 from cooperation.dashboard import Panel
 from cooperation.errors import ConflictError, ServiceError, StaleVersionError, ValidationFailed
-from cooperation.forms import listed, parse_form, parse_rows
+from cooperation.forms import changed_meanwhile, listed, parse_form, parse_rows
 from cooperation.partners.services import home_institution_id, institution_choices, people_of
 from cooperation.web import form_dict, form_version, query_bool, query_int, query_str, query_uuid, refusal_page, render, see_other
 from exchanges import expert_services, photos, services
@@ -55,6 +55,7 @@ class VisitViews(Controller):
         *,
         visit_id: uuid.UUID | None = None,
         status_code: int = 200,
+        meanwhile: list[tuple[str, str, str]] | None = None,
     ) -> Template:
         institutions = await institution_choices(db, principal)
         people = await people_of(db, principal, [i.id for i in institutions])
@@ -62,6 +63,7 @@ class VisitViews(Controller):
         return render(
             request,
             "exchanges/visit_form.html",
+            meanwhile=meanwhile,
             status_code=status_code,
             values=values,
             errors=errors,
@@ -106,9 +108,15 @@ class VisitViews(Controller):
             try:
                 await services.update_visit(db, principal, visit_id, data)
                 return see_other(f"/visits/{visit_id}")
-            except StaleVersionError as exc:
+            except StaleVersionError:
+                # What was typed comes back with what changed meanwhile, and the stored version: saving again is a choice.
                 await db.rollback()
-                errors, status_code = {"form": exc.detail}, 409
+                stored, _, _ = form_values_of(await services.get_visit(db, principal, visit_id))
+                meanwhile = changed_meanwhile(stored, form)
+                form = {**form, "version": stored["version"]}
+                return await self._form(
+                    request, db, principal, form, participants, agenda, {}, visit_id=visit_id, status_code=409, meanwhile=meanwhile
+                )
             except (ValidationFailed, ConflictError) as exc:
                 await db.rollback()
                 errors = exc.errors or {"form": exc.detail}
@@ -245,6 +253,19 @@ class VisitViews(Controller):
         principal: NamedDependency[Principal],
         visit_id: FromPath[uuid.UUID],
     ) -> Template:
+        return await self._page(request, db, principal, visit_id)
+
+    async def _page(
+        self,
+        request: Request[Any, Any, Any],
+        db: AsyncSession,
+        principal: Principal,
+        visit_id: uuid.UUID,
+        *,
+        status_code: int = 200,
+        photo_errors: dict[str, str] | None = None,
+        photo_caption: str | None = None,
+    ) -> Template:
         visit = await services.get_visit(db, principal, visit_id)
         history = await audit.history(db, "visit", visit_id) if principal.reads_everything else []
         owner = await files.resolve_owner(db, principal, "visit", visit_id)
@@ -257,6 +278,9 @@ class VisitViews(Controller):
         return render(
             request,
             "exchanges/visit_detail.html",
+            status_code=status_code,
+            photo_errors=photo_errors or {},
+            photo_caption=photo_caption or "",
             visit=visit,
             delegation=delegation,
             hosts=hosts,
@@ -278,8 +302,13 @@ class VisitViews(Controller):
         principal: NamedDependency[Principal],
         visit_id: FromPath[uuid.UUID],
     ) -> Response[Any]:
+        await services.ensure_visible(db, principal, visit_id)
         filename, content, caption = await read_photo(request)
-        await photos.add_photo(db, principal, request.app.state.settings, visit_id, filename=filename, content=content, caption=caption)
+        try:
+            await photos.add_photo(db, principal, request.app.state.settings, visit_id, filename=filename, content=content, caption=caption)
+        except ValidationFailed as exc:  # the page again, the error beside the file field and the caption as typed
+            await db.rollback()
+            return await self._page(request, db, principal, visit_id, status_code=422, photo_errors=exc.errors, photo_caption=caption)
         return see_other(f"/visits/{visit_id}#photos")
 
     @post("/{visit_id:uuid}/photos/arrange", name="visit_photos_arrange")

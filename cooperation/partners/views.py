@@ -1,6 +1,7 @@
 """HTML pages for institutions and people."""
 
 import uuid
+from datetime import date
 from typing import Any
 
 from litestar import Controller, Request, Response, get, post
@@ -15,6 +16,7 @@ from cooperation.errors import ForbiddenError, ValidationFailed
 from cooperation.forms import parse_form
 from cooperation.partners import services
 from cooperation.partners.schemas import AccountLinkIn, InstitutionIn, InstitutionKind, InstitutionUpdate, PersonIn, PersonUpdate
+from cooperation.reports.builders import partner_sections
 from cooperation.web import form_dict, form_version, query_bool, query_int, query_str, query_uuid, render, see_other
 
 
@@ -93,12 +95,15 @@ class InstitutionViews(Controller):
         institution = await services.get_institution(db, principal, institution_id)
         people = await services.people_of(db, principal, [institution_id])
         history = await audit.history(db, "institution", institution_id) if principal.reads_everything else []
+        # A partner's page is its dossier: what it shares with us, each record through its own visibility rule.
+        dossier = {} if institution.is_home else await partner_sections(db, principal, institution_id, date.today())
         return render(
             request,
             "partners/institution_detail.html",
             institution=institution,
             people=people,
             history=history,
+            dossier=dossier,
             country_name=services.country_name,
         )
 

@@ -46,6 +46,12 @@ def register_record_report(kind: str, report: RecordReport) -> None:
     _records[kind] = report
 
 
+async def partner_sections(session: AsyncSession, principal: Principal, institution_id: uuid.UUID, today: date) -> dict[str, Any]:
+    """What the institution shares with us, by domain, as this person may see it: the partner dossier (PDF) and the
+    institution's page show the same facts."""
+    return {name: await section(session, principal, institution_id, today) for name, section in _partner.items()}
+
+
 class ReportError(Exception):
     """A report that cannot be made, and why (recorded on the run)."""
 
@@ -146,7 +152,7 @@ async def build(
     elif kind == "partner":
         assert scope_id is not None
         institution = await get_institution(session, principal, scope_id)
-        sections = {name: await section(session, principal, scope_id, today) for name, section in _partner.items()}
+        sections = await partner_sections(session, principal, scope_id, today)
         title = f"{t('partner_title')} — {institution.name}"
         context |= {"sections": sections, "institution": institution}
     else:

@@ -18,6 +18,7 @@ from typing import Any
 from urllib.parse import unquote, urlparse
 
 MAX_TASKS_PER_CHILD = 20
+STARTUP_SECONDS = 60  # a new worker imports WeasyPrint (about 3 s on a 2-core machine): not part of a report's time limit
 
 
 def pdf_filename(title: str) -> str:
@@ -58,23 +59,46 @@ def html_to_pdf(html: str, allowed_dir: str) -> tuple[bytes, int, float]:
     return pdf, len(document.pages), peak_mib
 
 
+def _warm() -> None:
+    """A worker's initializer: load WeasyPrint (and its fonts' libraries) before the first report is timed."""
+    import weasyprint  # noqa: F401
+
+
+def _ready() -> bool:
+    return True
+
+
 class PdfRenderer:
     def __init__(self, workers: int, timeout_seconds: float, allowed_dir: Path) -> None:
         self.workers = workers
         self.timeout = timeout_seconds
         self.allowed_dir = str(allowed_dir)
         self._pool: ProcessPoolExecutor | None = None
+        self._starting: asyncio.Lock | None = None
 
-    def _executor(self) -> ProcessPoolExecutor:
-        if self._pool is None:
-            self._pool = ProcessPoolExecutor(
-                max_workers=self.workers, mp_context=multiprocessing.get_context("spawn"), max_tasks_per_child=MAX_TASKS_PER_CHILD
-            )
-        return self._pool
+    async def _executor(self) -> ProcessPoolExecutor:
+        """The pool, started (its first worker up, WeasyPrint loaded) before any report's clock starts."""
+        if self._starting is None:
+            self._starting = asyncio.Lock()
+        async with self._starting:
+            if self._pool is None:
+                pool = ProcessPoolExecutor(
+                    max_workers=self.workers,
+                    mp_context=multiprocessing.get_context("spawn"),
+                    max_tasks_per_child=MAX_TASKS_PER_CHILD,
+                    initializer=_warm,
+                )
+                try:
+                    await asyncio.wait_for(asyncio.get_running_loop().run_in_executor(pool, _ready), STARTUP_SECONDS)
+                except BaseException:
+                    pool.shutdown(wait=False, cancel_futures=True)
+                    raise
+                self._pool = pool
+            return self._pool
 
     async def render(self, html: str) -> tuple[bytes, int, float]:
         loop = asyncio.get_running_loop()
-        future = loop.run_in_executor(self._executor(), html_to_pdf, html, self.allowed_dir)
+        future = loop.run_in_executor(await self._executor(), html_to_pdf, html, self.allowed_dir)
         try:
             return await asyncio.wait_for(future, self.timeout)
         except TimeoutError:

@@ -107,3 +107,23 @@ async def test_institution_form_errors(client_for, world):
     assert created.status_code == 303
     page = await coordinator.get(created.headers["location"])
     assert "NLK" in page.text and "국립중앙도서관" in page.text and "South Korea" in page.text
+
+
+async def test_a_stale_edit_in_a_second_tab_keeps_what_was_typed(client_for, world):
+    from tests.html_forms import form_fields
+
+    coordinator = await client_for("coordinator")
+    created = await coordinator.form("/agreements", form_for(world))
+    url = created.headers["location"]
+    first = form_fields((await coordinator.get(url + "/edit")).text, url)
+    second = dict(first)
+    assert (await coordinator.form(url, {**first, "summary": "Sửa ở tab thứ nhất"})).status_code == 303
+    stale = await coordinator.form(url, {**second, "title": "Tiêu đề ở tab thứ hai", "auto_renew": "1"})
+    assert stale.status_code == 409 and "Someone saved this record while you were editing it" in stale.text
+    kept = form_fields(stale.text, url)
+    assert kept["title"] == "Tiêu đề ở tab thứ hai"
+    rows = re.findall(r"<tr><td>([^<]+)</td><td[^>]*>([^<]*)</td><td[^>]*>([^<]*)</td></tr>", stale.text)
+    assert ("summary", "Sửa ở tab thứ nhất", "Hợp tác trong môi trường số") in rows
+    assert ("title", "Thỏa thuận hợp tác NLV–NLC", "Tiêu đề ở tab thứ hai") in rows
+    assert not any(field == "auto renew" for field, _, _ in rows)  # a ticked box is what is stored
+    assert (await coordinator.form(url, kept)).status_code == 303

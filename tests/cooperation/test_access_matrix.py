@@ -216,6 +216,8 @@ ROUTES: dict[str, tuple[str, list[str] | None]] = {
     "api_person_archive": ("person.manage", INSTITUTION_TARGETS),
     "person_restore": ("person.manage", INSTITUTION_TARGETS),
     "api_person_restore": ("person.manage", INSTITUTION_TARGETS),
+    "person_account": ("institution.manage", INSTITUTION_TARGETS),  # linking a person to an account: managers only
+    "api_person_account": ("institution.manage", INSTITUTION_TARGETS),
     "api_identity_providers": ("admin", None),
     "api_identity_provider": ("admin", None),
     "api_identity_provider_create": ("admin", None),
@@ -556,6 +558,7 @@ def request_for(method: str, path: str, name: str, target: str | None, scene: Sc
         "api_institution_update": {"json": {"code": f"X{uuid.uuid4().hex[:6]}", "name": "Renamed", "country": "FR", "version": 1}},
         "api_person_create": {"json": {"name": "New person", "institution_id": scene.institutions["NLC"]}},
         "api_person_update": {"json": {"name": "Renamed", "institution_id": institution, "version": 1}},
+        "api_person_account": {"json": {"user_id": None, "version": 1}},
         "api_identity_provider_create": {
             "json": {
                 "institution_id": scene.institutions["BNF"],
@@ -605,6 +608,7 @@ def request_for(method: str, path: str, name: str, target: str | None, scene: Sc
         },
         "person_create": {"data": {"name": "New person", "institution_id": scene.institutions["NLC"]}},
         "person_update": {"data": {"name": "Renamed", "institution_id": institution, "version": "1"}},
+        "person_account": {"data": {"user_id": "", "version": "1"}},
         "account_token_create": {"data": {"name": "page token", "scope": "read"}},
         "api_comment_create": {"json": {"body": "Agreed."}},
         "api_visit_create": {

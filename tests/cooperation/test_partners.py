@@ -172,3 +172,25 @@ async def test_what_is_mine_follows_the_link_from_person_to_account(db, client_f
     assert (await director.api("PUT", f"/api/v1/people/{people['dung']}/account", json={"user_id": None, "version": 3})).status_code == 403
     partner = await client_for("partner_a")
     assert (await partner.api("GET", f"/api/v1/people/{people['dung']}")).json()["account_id"] is None
+
+
+async def test_the_institution_page_is_the_partners_dossier(client_for, world, story):
+    """It showed none of the institution's agreements, visits, exchanges or projects; now it does, each through the
+    visibility rule of its kind (a partner never sees an internal agreement there)."""
+    coordinator = await client_for("coordinator")
+    internal = await coordinator.api(
+        "POST",
+        "/api/v1/agreements",
+        json=agreement_payload([world.home, world.nlc], reference="NLV-NLC-INTERNAL", confidentiality="internal"),
+    )
+    assert internal.status_code == 201, internal.text
+    page = (await coordinator.get(f"/institutions/{world.nlc}")).text
+    assert "NLV-NLC-2025" in page and "NLV-NLC-INTERNAL" in page
+    assert story["visit"]["title"] in page and "NLC → NLV" in page
+    assert "NLV-BNF-2025" not in page and "Visite de la BnF" not in page  # other partners' records are not NLC's
+    partner = await client_for("partner_a")
+    own = (await partner.get(f"/institutions/{world.nlc}")).text
+    assert "NLV-NLC-2025" in own and story["visit"]["title"] in own
+    assert "NLV-NLC-INTERNAL" not in own
+    home = (await coordinator.get(f"/institutions/{world.home}")).text
+    assert 'id="shared-agreements"' not in home  # our own page is not a dossier of everything

@@ -49,9 +49,16 @@ async def test_saving_the_edit_page_unchanged_changes_nothing(client_for, world,
     assert changed["title"] == "Chuyến thăm làm việc · 工作访问"
     assert changed["agenda"][2]["notes"] == "Demonstration of the platform"
     assert changed["agenda"][2]["presenters"] == ["Luo Chong", "Rong Jie"]
-    stale = await coordinator.form(url, {**fields, "title": "Overwritten"})  # the version it was read at is gone
-    assert stale.status_code == 409 and "changed by someone else since you opened it" in stale.text
+    # A second tab still holds the version it was read at: what was typed there comes back, with what changed.
+    stale = await coordinator.form(url, {**fields, "title": "Overwritten", "city": "Hải Phòng"})
+    assert stale.status_code == 409 and "Someone saved this record while you were editing it" in stale.text
     assert (await coordinator.api("GET", f"/api/v1/visits/{before['id']}")).json()["title"] == "Chuyến thăm làm việc · 工作访问"
+    kept = form_fields(stale.text, url)
+    assert kept["title"] == "Overwritten" and kept["city"] == "Hải Phòng"  # nothing typed is lost
+    assert "<td>title</td><td style=\"white-space:pre-line\">Chuyến thăm làm việc · 工作访问</td>" in stale.text
+    assert int(kept["version"]) == changed["version"]  # saving again is a deliberate choice, and it works
+    assert (await coordinator.form(url, kept)).status_code == 303
+    assert (await coordinator.api("GET", f"/api/v1/visits/{before['id']}")).json()["city"] == "Hải Phòng"
     partner = await client_for("partner_a")
     assert (await partner.get(url + "/edit")).status_code == 403
     assert (await partner.form(url, fields)).status_code == 403
@@ -63,8 +70,8 @@ async def test_status_changes_from_the_page_with_reasons(client_for, world, peop
     url = f"/visits/{visit['id']}"
     page = await coordinator.get(url)
     assert "Change status to" in page.text and 'href="' + url + '/edit"' in page.text
-    refused = await coordinator.form(url + "/transition", {"to": "completed", "version": "1"})
-    assert refused.status_code == 409 and "proposed" in refused.text
+    refused = await coordinator.form(url + "/transition", {"to": "under_way", "version": "1"})
+    assert refused.status_code == 409 and "A visit that is proposed cannot become under way" in refused.text
     cancelled = await coordinator.form(url + "/transition", {"to": "cancelled", "version": "1"})
     assert cancelled.status_code == 409 and "why" in cancelled.text.lower()
     assert (await coordinator.form(url + "/transition", {"to": "confirmed", "version": "1"})).status_code == 303
@@ -128,7 +135,8 @@ async def test_partner_edits_its_delegation_from_the_page(client_for, world, peo
     await coordinator.api(
         "POST", f"/api/v1/visits/{visit['id']}/transition", json={"to": "cancelled", "version": after["version"], "note": "x"}
     )
-    assert (await partner.get(url + "/delegation")).status_code == 403
+    closed = await partner.get(url + "/delegation")
+    assert closed.status_code == 409 and "The visit is cancelled; its delegation can no longer change." in closed.text
 
 
 async def test_photos_are_put_in_order_and_captioned(client_for, world, people):
@@ -183,3 +191,28 @@ async def test_archived_records_are_kept_but_no_longer_listed(client_for, world,
     assert (await coordinator.api("GET", "/api/v1/visits")).json()["total"] == 1
     history = (await coordinator.api("GET", f"/api/v1/visits/{visit['id']}/history")).json()
     assert [h["action"] for h in history[:2]] == ["restore", "archive"]
+
+
+async def test_an_oversized_photo_names_the_limit_and_keeps_the_caption(client_for, world, people):
+    """It answered a bare "Request Entity Too Large"; now the visit page comes back with the limit and the caption."""
+    coordinator = await client_for("coordinator")
+    visit = (await coordinator.api("POST", "/api/v1/visits", json=seed_visit_payload(world, people))).json()
+    page = await coordinator.get(f"/visits/{visit['id']}")
+    assert "at most 64 KiB" in page.text  # the tests' limit, said beside the field
+    fields = form_fields(page.text, f"/visits/{visit['id']}/photos")
+    caption = "Trao quà lưu niệm · 互赠纪念品"
+    big = await coordinator.raw.post(
+        f"/visits/{visit['id']}/photos",
+        data={**fields, "caption": caption},
+        files={"file": ("gifts.jpg", b"\xff\xd8\xff" + b"0" * 100 * 1024, "image/jpeg")},
+    )
+    assert big.status_code == 422
+    assert "gifts.jpg is 100 KiB; the limit is 64 KiB" in big.text
+    assert f'name="caption" size="40" value="{caption}"' in big.text
+    huge = await coordinator.raw.post(
+        f"/visits/{visit['id']}/photos",
+        data={**fields, "caption": caption},
+        files={"file": ("gifts.jpg", b"\xff\xd8\xff" + b"0" * 1536 * 1024, "image/jpeg")},
+    )
+    assert huge.status_code == 413 and "at most 64 KiB per file" in huge.text
+    assert (await coordinator.api("GET", f"/api/v1/visits/{visit['id']}/photos")).json() == []
