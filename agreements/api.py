@@ -82,6 +82,8 @@ class AgreementApi(Controller):
     async def get_agreement(
         self, db: NamedDependency[AsyncSession], principal: NamedDependency[Principal], agreement_id: FromPath[uuid.UUID]
     ) -> AgreementOut:
+        """One agreement with its parties, commitments (progress computed where a programme, project or linked records measure it) and
+        renewal chain."""
         return await services.get_agreement(db, principal, agreement_id)
 
     @put("/{agreement_id:uuid}", name="api_agreement_update")
@@ -132,6 +134,7 @@ class AgreementApi(Controller):
         agreement_id: FromPath[uuid.UUID],
         data: JSONBody[VersionIn],
     ) -> AgreementOut:
+        """Archive the agreement: kept with its history, no longer listed; `version` must be the one you read."""
         await services.set_archived(db, principal, agreement_id, archived=True, version=data.version)
         return await services.get_agreement(db, principal, agreement_id)
 
@@ -143,6 +146,7 @@ class AgreementApi(Controller):
         agreement_id: FromPath[uuid.UUID],
         data: JSONBody[VersionIn],
     ) -> AgreementOut:
+        """Restore an archived agreement."""
         await services.set_archived(db, principal, agreement_id, archived=False, version=data.version)
         return await services.get_agreement(db, principal, agreement_id)
 
@@ -175,6 +179,7 @@ class AgreementApi(Controller):
         agreement_id: FromPath[uuid.UUID],
         data: JSONBody[CommitmentIn],
     ) -> CommitmentOut:
+        """Add a commitment to the agreement (what a party undertakes, with an optional due date or yearly target)."""
         commitment_id = await services.add_commitment(db, principal, agreement_id, data)
         agreement = await services.get_agreement(db, principal, agreement_id)
         return next(c for c in agreement.commitments if c.id == commitment_id)
@@ -188,6 +193,7 @@ class AgreementApi(Controller):
         commitment_id: FromPath[uuid.UUID],
         data: JSONBody[CommitmentUpdate],
     ) -> CommitmentOut:
+        """Change a commitment's text, responsible institution, due date or yearly target (coordinators)."""
         await services.update_commitment(db, principal, agreement_id, commitment_id, data)
         agreement = await services.get_agreement(db, principal, agreement_id)
         return next(c for c in agreement.commitments if c.id == commitment_id)
@@ -213,6 +219,7 @@ class AgreementApi(Controller):
         commitment_id: FromPath[uuid.UUID],
         data: JSONBody[VersionIn],
     ) -> None:
+        """Archive a commitment of the agreement (kept in the history)."""
         await services.set_commitment_archived(db, principal, agreement_id, commitment_id, version=data.version)
 
 

@@ -160,6 +160,7 @@ class CommitmentOut(msgspec.Struct):
     may_update: bool = False
     measured_by: str | None = None  # progress computed from a programme or project, not typed
     measured_url: str | None = None
+    measured_state: str | None = None  # met, on_track or behind; the status follows it
 
 
 class AgreementRef(msgspec.Struct):

@@ -1,5 +1,6 @@
 """Every rule and every write for agreements: validation, lifecycle, renewal, commitments, views."""
 
+import math
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -300,11 +301,33 @@ async def _parties(session: AsyncSession, agreement_id: uuid.UUID) -> list[Party
 
 @dataclass(frozen=True)
 class Measured:
-    """A commitment's progress computed from another record (a programme's quota use, a project's target)."""
+    """A commitment's progress computed from other records (a programme's quota use, a project's target, the visits
+    and exchanges linked to a yearly target)."""
 
     progress: int  # percent, 0–100
     label: str
-    url: str
+    url: str | None
+    state: str = "on_track"  # met, on_track or behind (see `pace`)
+
+
+# A measured commitment's status follows its measure (a cancelled one stays cancelled).
+STATUS_OF_STATE = {
+    "met": CommitmentStatus.DONE.value,
+    "on_track": CommitmentStatus.IN_PROGRESS.value,
+    "behind": CommitmentStatus.AT_RISK.value,
+}
+STATE_LABELS = {"met": "met", "on_track": "on track", "behind": "behind"}
+
+
+def pace(done: float, total: float, start: date | None, end: date | None, on: date) -> str:
+    """met, on_track or behind: on track when at least what the time elapsed asks for is done, pro rata from start to
+    end (whole units: 2 a year is on track with 1 done by mid-year)."""
+    if total and done >= total:
+        return "met"
+    if start is None or end is None or end <= start:
+        return "on_track"
+    elapsed = min(max((on - start).days, 0), (end - start).days) / (end - start).days
+    return "on_track" if done >= math.floor(total * elapsed + 1e-9) else "behind"
 
 
 # Later domains (programmes) say which commitments they measure; app.py wires them here.
@@ -320,8 +343,9 @@ def register_measure_source(source: MeasureSource) -> None:
 async def measured(session: AsyncSession, commitment_ids: list[uuid.UUID]) -> dict[uuid.UUID, Measured]:
     found: dict[uuid.UUID, Measured] = {}
     if commitment_ids:
-        for source in _measure_sources:
-            found |= await source(session, commitment_ids)
+        for source in _measure_sources:  # one source per commitment: the first registered that measures it
+            for commitment_id, measure in (await source(session, commitment_ids)).items():
+                found.setdefault(commitment_id, measure)
     return found
 
 
@@ -364,6 +388,9 @@ async def commitments_of(
         item.may_update = may_change_part_of(principal, item.responsible_institution_id)
         if (measure := computed.get(item.id)) is not None:
             item.progress, item.measured_by, item.measured_url = measure.progress, measure.label, measure.url
+            item.measured_state = measure.state
+            if item.status != CommitmentStatus.CANCELLED.value:
+                item.status = STATUS_OF_STATE[measure.state]
         grouped.setdefault(item.agreement_id, []).append(item)
     return grouped
 
@@ -914,6 +941,12 @@ async def record_commitment_progress(
             raise ConflictError(
                 f"Progress on this commitment is computed from {measure.label} ({measure.progress}%), not typed; change its status only.",
                 errors={"progress": f"computed: {measure.progress}%"},
+            )
+        follows = STATUS_OF_STATE[measure.state]
+        if data.status.value not in (follows, CommitmentStatus.CANCELLED.value):
+            raise ConflictError(
+                f"This commitment's status follows its measure ({STATE_LABELS[measure.state]}); it can only be cancelled.",
+                errors={"status": f"follows its measure: {follows.replace('_', ' ')}"},
             )
         del values["progress"]  # the stored figure stays as typed before; the computed one is what shows
     if data.status is CommitmentStatus.DONE and data.progress != 100:

@@ -4,6 +4,7 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
+import msgspec
 from litestar import Litestar, Request, Response, get
 from litestar.config.csrf import CSRFConfig
 from litestar.datastructures import State
@@ -16,7 +17,6 @@ from litestar.exceptions import (
 )
 from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import RapidocRenderPlugin
 from litestar.plugins.htmx import HTMXPlugin
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.response import Redirect
@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from agreements import wiring as agreements_wiring
 from agreements.services import register_measure_source
-from cooperation import calendar, comments, dashboard, files, followups
+from cooperation import apidoc, calendar, comments, dashboard, files, followups
 from cooperation.auth import api as auth_api
 from cooperation.auth import views as auth_views
 from cooperation.auth.access import Principal
@@ -166,6 +166,24 @@ def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Respon
     return _page(request, 500, "Server error", detail)
 
 
+async def strict_json(request: Request[Any, Any, Any]) -> None:
+    """JSON bodies are checked strictly before Litestar's lenient conversion (meant for forms and query strings):
+    `{"enabled": 0}` is not a boolean and `"5"` is not a number. A wrong type is a 400 naming the field."""
+    if request.method not in ("POST", "PUT", "PATCH") or request.content_type[0] != "application/json":
+        return
+    field = request.route_handler.parsed_fn_signature.parameters.get("data")
+    if field is None:
+        return
+    try:
+        msgspec.json.decode(await request.body(), type=field.annotation)
+    except msgspec.ValidationError as exc:
+        message, _, where = str(exc).partition(" - at `")
+        key = where.rstrip("`").removeprefix("$.").removeprefix("$") or "body"
+        raise ValidationException(detail=f"The request is not valid: {key} {message}", extra=[{"key": key, "message": message}]) from None
+    except msgspec.DecodeError:
+        return  # not JSON at all: Litestar answers that itself
+
+
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or Settings.from_env()
     settings.check()
@@ -201,7 +219,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         for kind, source in getattr(domain, "report_choices", {}).items():
             report_views.register_choices(kind, source)
     register_programmes(programs_wiring.exchange_hooks)
-    for measure in programs_wiring.commitment_measures:
+    for measure in [*programs_wiring.commitment_measures, *exchanges_wiring.commitment_measures]:
         register_measure_source(measure)
 
     def configure_jinja(engine_: JinjaTemplateEngine) -> None:
@@ -229,25 +247,28 @@ def create_app(settings: Settings | None = None) -> Litestar:
         await engine.dispose()
 
     static = create_static_files_router(path="/static", directories=[PROJECT_ROOT / "static"], opt={PUBLIC_OPT: True}, name="static")
+    route_handlers: list[Any] = [
+        health,
+        static,
+        *auth_views.routes,
+        *auth_api.routes,
+        *dashboard.routes,
+        *files.routes,
+        *comments.routes,
+        *followups.routes,
+        *calendar.routes,
+        *partners_views.routes,
+        *partners_api.routes,
+        *agreements_wiring.routes,
+        *exchanges_wiring.routes,
+        *programs_wiring.routes,
+        *report_views.routes,
+    ]
+    apidoc.document(route_handlers, API_PREFIX)
     return Litestar(
-        route_handlers=[
-            health,
-            static,
-            *auth_views.routes,
-            *auth_api.routes,
-            *dashboard.routes,
-            *files.routes,
-            *comments.routes,
-            *followups.routes,
-            *calendar.routes,
-            *partners_views.routes,
-            *partners_api.routes,
-            *agreements_wiring.routes,
-            *exchanges_wiring.routes,
-            *programs_wiring.routes,
-            *report_views.routes,
-        ],
+        route_handlers=route_handlers,
         dependencies={"db": Provide(provide_db), "principal": Provide(provide_principal, sync_to_thread=False)},
+        before_request=strict_json,
         middleware=[
             settle_first(settlement),
             DefineMiddleware(SessionAuthenticationMiddleware, exclude_from_auth_key=PUBLIC_OPT),
@@ -267,8 +288,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
         openapi_config=OpenAPIConfig(
             title="LibCoop API",
             version="1.0",
+            description=apidoc.DESCRIPTION,
             path=f"{API_PREFIX}/schema",
-            render_plugins=[RapidocRenderPlugin(js_url="/static/vendor/rapidoc-min.js", path="/")],
+            use_handler_docstrings=True,
+            render_plugins=[apidoc.ReferencePage(js_url="/static/vendor/rapidoc-min.js", path="/")],
         ),
         exception_handlers={
             ServiceError: handle_service_error,

@@ -131,6 +131,7 @@ async def api_add(
     owner_id: FromPath[uuid.UUID],
     data: JSONBody[CommentIn],
 ) -> CommentOut:
+    """Comment on a record you may see (`owner_type`: agreement, visit, exchange, project)."""
     comment_id = await add(db, principal, owner_type, owner_id, data.body)
     return next(c for c in await list_for(db, owner_type, owner_id) if c.id == comment_id)
 

@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field
 
 from cooperation import audit
+from cooperation.apidoc import multipart
 from cooperation.auth.access import Principal
 from cooperation.db import UTCDateTime, table, utcnow
 from cooperation.errors import ForbiddenError, NotFoundError, ValidationFailed
@@ -319,7 +320,16 @@ async def upload_page(
     return see_other(owner.url + "#documents")
 
 
-@post("/api/v1/attachments/{owner_type:str}/{owner_id:uuid}", name="api_attachment_upload", tags=["documents"], status_code=201)
+@post(
+    "/api/v1/attachments/{owner_type:str}/{owner_id:uuid}",
+    name="api_attachment_upload",
+    tags=["documents"],
+    status_code=201,
+    operation_class=multipart(
+        "A document of the record",
+        {"file": "the document", "title": "its title (default: the file name)", "language": "its language code, e.g. vi, zh, fr"},
+    ),
+)
 async def upload_api(
     request: Request[Any, Any, Any],
     db: NamedDependency[AsyncSession],

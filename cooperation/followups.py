@@ -252,6 +252,7 @@ async def api_add(
     owner_id: FromPath[uuid.UUID],
     data: JSONBody[FollowUpIn],
 ) -> FollowUpOut:
+    """Add a follow-up action to a record: its text, the responsible institution (and person), a due date."""
     follow_up_id = await add(db, principal, owner_type, owner_id, data)
     return next(f for f in await list_for(db, principal, owner_type, owner_id) if f.id == follow_up_id)
 

@@ -10,6 +10,7 @@ from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cooperation import audit
+from cooperation.apidoc import multipart
 from cooperation.auth.access import Principal
 from cooperation.errors import ValidationFailed
 from cooperation.records import DEFAULT_PER_PAGE
@@ -74,6 +75,7 @@ class VisitApi(Controller):
     async def get_visit(
         self, db: NamedDependency[AsyncSession], principal: NamedDependency[Principal], visit_id: FromPath[uuid.UUID]
     ) -> VisitOut:
+        """One delegation visit you may see: delegation, hosts, agenda, outcomes, gifts, the agreement it implements."""
         return await services.get_visit(db, principal, visit_id)
 
     @put("/{visit_id:uuid}", name="api_visit_update")
@@ -84,6 +86,7 @@ class VisitApi(Controller):
         visit_id: FromPath[uuid.UUID],
         data: JSONBody[VisitUpdate],
     ) -> VisitOut:
+        """Change a visit (every field, as on the edit page); `version` must be the one you read (409 otherwise)."""
         await services.update_visit(db, principal, visit_id, data)
         return await services.get_visit(db, principal, visit_id)
 
@@ -115,6 +118,7 @@ class VisitApi(Controller):
     async def history(
         self, db: NamedDependency[AsyncSession], principal: NamedDependency[Principal], visit_id: FromPath[uuid.UUID]
     ) -> list[audit.AuditEntry]:
+        """What changed on the visit, newest first (staff only)."""
         await services.get_visit(db, principal, visit_id)
         return await audit.history(db, "visit", visit_id)
 
@@ -131,7 +135,13 @@ class VisitPhotoApi(Controller):
         await services.get_visit(db, principal, visit_id)
         return await photos.list_photos(db, visit_id)
 
-    @post("/", name="api_visit_photo_create")
+    @post(
+        "/",
+        name="api_visit_photo_create",
+        operation_class=multipart(
+            "A photo of the visit", {"file": "JPEG, PNG or WebP (EXIF and GPS removed)", "caption": "what the photo shows"}
+        ),
+    )
     async def add_photo(
         self, request: Request, db: NamedDependency[AsyncSession], principal: NamedDependency[Principal], visit_id: FromPath[uuid.UUID]
     ) -> photos.PhotoOut:
@@ -196,6 +206,7 @@ class ExpertExchangeApi(Controller):
     async def get_exchange(
         self, db: NamedDependency[AsyncSession], principal: NamedDependency[Principal], exchange_id: FromPath[uuid.UUID]
     ) -> ExchangeOut:
+        """One expert exchange you may see, with the statuses you may move it to."""
         return await expert_services.get(db, principal, exchange_id)
 
     @put("/{exchange_id:uuid}", name="api_exchange_update")
@@ -206,6 +217,7 @@ class ExpertExchangeApi(Controller):
         exchange_id: FromPath[uuid.UUID],
         data: JSONBody[ExchangeUpdate],
     ) -> ExchangeOut:
+        """Change an expert exchange; `version` must be the one you read (409 otherwise)."""
         await expert_services.update(db, principal, exchange_id, data)
         return await expert_services.get(db, principal, exchange_id)
 

@@ -34,6 +34,13 @@ async def load_demo(session: AsyncSession, world: DemoWorld) -> None:
     hosting = await session.scalar(
         select(col(Commitment.id)).where(col(Commitment.agreement_id) == agreement_id, col(Commitment.text).startswith("Host NLC experts"))
     )
+    # The visit is also one of the yearly expert delegations the agreement asks for (measured by the visits linked).
+    delegations = await session.scalar(
+        select(col(Commitment.id)).where(
+            col(Commitment.agreement_id) == agreement_id, col(Commitment.text).startswith("Exchange expert delegations")
+        )
+    )
+    served = [c for c in (hosting, delegations) if c]
     purpose = (
         "At the invitation of the National Library of Vietnam, a delegation of experts of the National Library of China "
         "made a working visit to Hanoi to exchange professional experience, strengthen mutual understanding and widen "
@@ -54,7 +61,7 @@ async def load_demo(session: AsyncSession, world: DemoWorld) -> None:
         topics=TOPICS,
         status="completed",
         agreement_id=agreement_id,
-        commitment_ids=[str(hosting)] if hosting else [],
+        commitment_ids=[str(c) for c in served],
         search_text=fold_for_search(TITLE, THEME, "Hà Nội", purpose, " ".join(TOPICS)),
         report=(
             "Both sides shared the view that new technologies do not diminish the role of libraries: they are a lever for "
@@ -150,8 +157,8 @@ async def load_demo(session: AsyncSession, world: DemoWorld) -> None:
             position=1,
         )
     )
-    if hosting:
-        session.add(CommitmentLink(commitment_id=hosting, record_type="visit", record_id=visit.id, label=f"{TITLE} (26–29 Nov 2025)"))
+    for commitment_id in served:
+        session.add(CommitmentLink(commitment_id=commitment_id, record_type="visit", record_id=visit.id, label=f"{TITLE} (26–29 Nov 2025)"))
     # What the article leaves implicit, made explicit: who follows up on what, by when.
     follow_ups = [
         ("Propose a 2026–2028 programme of professional exchanges to the National Library of China", "NLV", "ngoc_anh", date(2026, 3, 31)),

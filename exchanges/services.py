@@ -7,8 +7,8 @@ from typing import Any
 from sqlalchemy import and_, delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from agreements.models import Agreement, Commitment
-from agreements.services import link_commitment
+from agreements.models import Agreement, Commitment, CommitmentLink
+from agreements.services import Measured, link_commitment, pace
 from cooperation import audit
 from cooperation.auth.access import Principal, may_change_part_of, require_manager, visible
 from cooperation.db import table
@@ -26,7 +26,7 @@ from cooperation.records import (
     search_terms,
     update_versioned,
 )
-from exchanges.models import AgendaItem, Visit, VisitGift, VisitOutcome, VisitParticipant
+from exchanges.models import AgendaItem, ExpertExchange, Visit, VisitGift, VisitOutcome, VisitParticipant
 from exchanges.schemas import (
     AgendaItemOut,
     AgreementLink,
@@ -624,3 +624,66 @@ async def set_archived(session: AsyncSession, principal: Principal, visit_id: uu
         version=version,
         label=row["title"],
     )
+
+
+# ---- commitments with a yearly target, measured by the visits and exchanges that fulfil them -------------------
+
+
+async def commitment_measures(session: AsyncSession, commitment_ids: list[uuid.UUID]) -> dict[uuid.UUID, Measured]:
+    """A commitment with a yearly target ("two expert delegations a year") that visits or expert exchanges are linked
+    to counts those completed, by the year they ended, over the agreement's term; it is on track while at least the
+    target pro rata since the agreement took effect is done. Without a linked record it keeps what was typed."""
+    C, CL, X = table(Commitment).c, table(CommitmentLink).c, table(ExpertExchange).c
+    targets = (
+        await session.execute(
+            select(C.id, C.yearly_target, C.unit, A.effective_on, A.signed_on, A.expires_on)
+            .join_from(table(Commitment), table(Agreement), A.id == C.agreement_id)
+            .where(C.id.in_(commitment_ids), C.yearly_target > 0)
+        )
+    ).all()
+    if not targets:
+        return {}
+    links = (
+        await session.execute(
+            select(CL.commitment_id, CL.record_type, CL.record_id).where(
+                CL.commitment_id.in_([t.id for t in targets]), CL.record_type.in_(("visit", "exchange"))
+            )
+        )
+    ).all()
+    if not links:
+        return {}
+    visit_ids = [r.record_id for r in links if r.record_type == "visit"]
+    exchange_ids = [r.record_id for r in links if r.record_type == "exchange"]
+    ended: dict[tuple[str, uuid.UUID], date] = {}
+    if visit_ids:
+        for record_id, ends_on in await session.execute(
+            select(V.id, V.ends_on).where(V.id.in_(visit_ids), V.status == S.COMPLETED.value, V.archived_at.is_(None))
+        ):
+            ended[("visit", record_id)] = ends_on
+    if exchange_ids:
+        for record_id, ends_on in await session.execute(
+            select(X.id, X.ends_on).where(X.id.in_(exchange_ids), X.status == "completed", X.archived_at.is_(None))
+        ):
+            ended[("exchange", record_id)] = ends_on
+    linked: dict[uuid.UUID, list[date]] = {}
+    for r in links:
+        linked.setdefault(r.commitment_id, [])
+        if (when := ended.get((r.record_type, r.record_id))) is not None:
+            linked[r.commitment_id].append(when)
+    today = date.today()
+    measured: dict[uuid.UUID, Measured] = {}
+    for t in targets:
+        if t.id not in linked:
+            continue
+        start = t.effective_on or t.signed_on or min(linked[t.id], default=today)
+        until = min(today, t.expires_on) if t.expires_on else today
+        done = [d for d in linked[t.id] if start <= d <= (t.expires_on or d)]
+        by_year = {year: sum(1 for d in done if d.year == year) for year in range(start.year, until.year + 1)}
+        # Over the whole term when it has an end; an open-ended agreement is measured year by year so far.
+        end = t.expires_on or date(until.year, 12, 31)
+        total = round(t.yearly_target * max((end - start).days, 1) / 365.25)
+        per_year = ", ".join(f"{year}: {n} of {t.yearly_target}" for year, n in by_year.items())
+        label = f"{len(done)} of {total} {t.unit or 'linked records'} completed over the term ({per_year})"
+        share = round(100 * len(done) / total) if total else 0
+        measured[t.id] = Measured(min(100, share), label, None, pace(len(done), total, start, end, today))
+    return measured

@@ -19,3 +19,4 @@ report_choices = {"visit": summary.choices}
 calendar_sources = [services.calendar_events, expert_services.calendar_events]
 dashboard_panels = [views.dashboard_panel]
 attachment_owners = {"visit": services.attachment_owner, "exchange": expert_services.attachment_owner}
+commitment_measures = [services.commitment_measures]  # after the programmes' and projects' (one source each)

@@ -9,6 +9,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from cooperation.apidoc import multipart
 from cooperation.auth.access import Principal
 from cooperation.errors import ValidationFailed
 from cooperation.records import DEFAULT_PER_PAGE
@@ -63,6 +64,7 @@ class ProgrammeApi(Controller):
         programme_id: FromPath[uuid.UUID],
         data: JSONBody[ProgrammeUpdate],
     ) -> ProgrammeOut:
+        """Change a programme (period, institutions, yearly quotas); `version` must be the one you read."""
         await services.update_programme(db, principal, programme_id, data)
         return await services.get_programme(db, principal, programme_id)
 
@@ -111,6 +113,7 @@ class ProjectApi(Controller):
         project_id: FromPath[uuid.UUID],
         data: JSONBody[ProjectUpdate],
     ) -> ProjectOut:
+        """Change a digitization project (participants and their targets, milestones); `version` must be the one you read."""
         await project_services.update_project(db, principal, project_id, data)
         return await project_services.get_project(db, principal, project_id)
 
@@ -127,7 +130,15 @@ class ProjectApi(Controller):
         await project_services.report_progress(db, principal, project_id, data, source="api")
         return await project_services.get_project(db, principal, project_id)
 
-    @post("/{project_id:uuid}/progress/csv", name="api_project_progress_csv")
+    @post(
+        "/{project_id:uuid}/progress/csv",
+        name="api_project_progress_csv",
+        operation_class=multipart(
+            "Progress as CSV: institution,as_of,titles,volumes,images,correction_note",
+            {"file": "the CSV file, UTF-8, comma, semicolon or tab separated"},
+            also_csv=True,
+        ),
+    )
     async def import_csv(
         self, request: Request, db: NamedDependency[AsyncSession], principal: NamedDependency[Principal], project_id: FromPath[uuid.UUID]
     ) -> ImportResult:

@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, literal, select, union_all, update
+from sqlalchemy import delete, func, literal, or_, select, union_all, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agreements.models import Agreement, Commitment
-from agreements.services import Measured
+from agreements.services import Measured, pace
 from cooperation import audit
 from cooperation.auth.access import Principal, may_change_part_of, require_manager, visible
 from cooperation.db import table, utcnow
@@ -757,7 +757,9 @@ async def project_health(
     ids = [p["id"] for p in projects]
     late: dict[uuid.UUID, list[str]] = {}
     for project_id, title, due in await session.execute(
-        select(M.project_id, M.title, M.due_on).where(M.project_id.in_(ids), M.done_on.is_(None), M.due_on < today).order_by(M.due_on)
+        select(M.project_id, M.title, M.due_on)
+        .where(M.project_id.in_(ids), or_(M.done_on.is_(None), M.done_on > today), M.due_on < today)
+        .order_by(M.due_on)
     ):
         late.setdefault(project_id, []).append(f"milestone “{title}” is late (due {due.isoformat()})")
     last_report = (
@@ -765,7 +767,9 @@ async def project_health(
         .select_from(
             table(ProjectParticipant)
             .join(table(Institution), I.id == PP.institution_id)
-            .outerjoin(table(ProgressReport), (R.project_id == PP.project_id) & (R.institution_id == PP.institution_id))
+            .outerjoin(
+                table(ProgressReport), (R.project_id == PP.project_id) & (R.institution_id == PP.institution_id) & (R.as_of <= today)
+            )
         )
         .where(PP.project_id.in_(ids), PP.role != ParticipantRole.OBSERVER.value)
         .group_by(PP.project_id, I.code)
@@ -826,7 +830,8 @@ async def commitment_measures(session: AsyncSession, commitment_ids: list[uuid.U
             if target
             else f"Project “{r['name']}”: {done[r['id']]:,} {unit}"
         )
-        measured[r["commitment_id"]] = Measured(min(100, int(share or 0)), label, f"/projects/{r['id']}")
+        state = pace(done[r["id"]], target or 0, r["starts_on"], r["ends_on"], date.today())
+        measured[r["commitment_id"]] = Measured(min(100, int(share or 0)), label, f"/projects/{r['id']}", state)
     return measured
 
 

@@ -15,7 +15,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agreements.models import Agreement, Commitment
-from agreements.services import Measured
+from agreements.services import Measured, pace
 from cooperation import audit
 from cooperation.auth.access import Principal, require_manager, visible
 from cooperation.db import table
@@ -428,7 +428,8 @@ async def commitment_measures(session: AsyncSession, commitment_ids: list[uuid.U
         planned = sum(n for (pid, status), n in counts.items() if pid == p.id and status not in ("completed", "cancelled"))
         label = f"Programme “{p.name}”: {completed} of {capacity} exchanges completed" + (f", {planned} more planned" if planned else "")
         share = round(100 * completed / capacity) if capacity else 0
-        measured[p.commitment_id] = Measured(min(100, share), label, f"/programmes/{p.id}")
+        state = pace(completed, capacity, p.starts_on, p.ends_on, date.today())
+        measured[p.commitment_id] = Measured(min(100, share), label, f"/programmes/{p.id}", state)
     return measured
 
 

@@ -23,7 +23,8 @@ async def _projects(session: AsyncSession, principal: Principal, today: date, pr
     series = await project_services.series_of(session, [h.id for h in health])  # one query for every project
     projects = []
     for h in health:
-        svg = await chart.progress_svg_async(series[h.id], h.unit, h.target, title=h.name)
+        known = [point for point in series[h.id] if point.as_of <= today]  # as the figures stood on `today`
+        svg = await chart.progress_svg_async(known, h.unit, h.target, title=h.name)
         projects.append({**asdict(h), "chart_svg": svg})
     return projects
 

@@ -43,6 +43,7 @@ class IdentityProviderApi(Controller):
     async def get_provider(
         self, db: NamedDependency[AsyncSession], principal: NamedDependency[Principal], provider_id: FromPath[uuid.UUID]
     ) -> sso.ProviderOut:
+        """One institution's OpenID Connect provider (administrators; the client secret is never returned)."""
         return await sso.get_provider(db, principal, provider_id)
 
     @put("/{provider_id:uuid}", name="api_identity_provider_update")
@@ -94,6 +95,7 @@ class TokenApi(Controller):
     async def revoke_token(
         self, db: NamedDependency[AsyncSession], principal: NamedDependency[Principal], token_id: FromPath[uuid.UUID]
     ) -> None:
+        """Revoke one of your API tokens; it stops working at once."""
         await tokens.revoke(db, principal, token_id)
 
 

@@ -61,6 +61,7 @@ class InstitutionApi(Controller):
     async def create_institution(
         self, db: NamedDependency[AsyncSession], principal: NamedDependency[Principal], data: JSONBody[InstitutionIn]
     ) -> InstitutionOut:
+        """Register a partner institution (`code` unique; the name in its own script in `name_native`)."""
         institution_id = await services.create_institution(db, principal, data)
         return await services.get_institution(db, principal, institution_id)
 
@@ -68,6 +69,7 @@ class InstitutionApi(Controller):
     async def get_institution(
         self, db: NamedDependency[AsyncSession], principal: NamedDependency[Principal], institution_id: FromPath[uuid.UUID]
     ) -> InstitutionOut:
+        """One institution you may see."""
         return await services.get_institution(db, principal, institution_id)
 
     @put("/{institution_id:uuid}", name="api_institution_update")
@@ -90,6 +92,7 @@ class InstitutionApi(Controller):
         institution_id: FromPath[uuid.UUID],
         data: JSONBody[VersionIn],
     ) -> InstitutionOut:
+        """Archive an institution (not the home institution): kept, no longer listed."""
         await services.set_institution_archived(db, principal, institution_id, archived=True, version=data.version)
         return await services.get_institution(db, principal, institution_id)
 
@@ -101,6 +104,7 @@ class InstitutionApi(Controller):
         institution_id: FromPath[uuid.UUID],
         data: JSONBody[VersionIn],
     ) -> InstitutionOut:
+        """Restore an archived institution."""
         await services.set_institution_archived(db, principal, institution_id, archived=False, version=data.version)
         return await services.get_institution(db, principal, institution_id)
 
@@ -130,6 +134,7 @@ class PersonApi(Controller):
     async def create_person(
         self, db: NamedDependency[AsyncSession], principal: NamedDependency[Principal], data: JSONBody[PersonIn]
     ) -> PersonOut:
+        """Record a person of an institution (a partner adds people of its own institution only)."""
         person_id = await services.create_person(db, principal, data)
         return await services.get_person(db, principal, person_id)
 
@@ -137,6 +142,7 @@ class PersonApi(Controller):
     async def get_person(
         self, db: NamedDependency[AsyncSession], principal: NamedDependency[Principal], person_id: FromPath[uuid.UUID]
     ) -> PersonOut:
+        """One person you may see (the linked account is shown to staff and to its holder)."""
         return await services.get_person(db, principal, person_id)
 
     @put("/{person_id:uuid}", name="api_person_update")
@@ -147,6 +153,7 @@ class PersonApi(Controller):
         person_id: FromPath[uuid.UUID],
         data: JSONBody[PersonUpdate],
     ) -> PersonOut:
+        """Change a person's record; `version` must be the one you read (409 otherwise)."""
         await services.update_person(db, principal, person_id, data)
         return await services.get_person(db, principal, person_id)
 
@@ -158,6 +165,7 @@ class PersonApi(Controller):
         person_id: FromPath[uuid.UUID],
         data: JSONBody[VersionIn],
     ) -> PersonOut:
+        """Archive a person: kept in the records they took part in, no longer listed."""
         await services.set_person_archived(db, principal, person_id, archived=True, version=data.version)
         return await services.get_person(db, principal, person_id)
 
@@ -169,6 +177,7 @@ class PersonApi(Controller):
         person_id: FromPath[uuid.UUID],
         data: JSONBody[VersionIn],
     ) -> PersonOut:
+        """Restore an archived person."""
         await services.set_person_archived(db, principal, person_id, archived=False, version=data.version)
         return await services.get_person(db, principal, person_id)
 

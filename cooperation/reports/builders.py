@@ -146,7 +146,9 @@ async def build(
     }
     if kind == "portfolio":
         assert period is not None
-        sections = {name: await section(session, principal, period.start, period.end, today) for name, section in _portfolio.items()}
+        # A period report is as of the period's last day: figures, statuses and forecasts as they stood then.
+        as_of = min(today, period.end)
+        sections = {name: await section(session, principal, period.start, period.end, as_of) for name, section in _portfolio.items()}
         title = f"{t('portfolio_title')} — {period.label(language)}"
         context |= {"sections": sections, "period_label": period.label(language), "highlights": _highlights(sections, t)}
     elif kind == "partner":

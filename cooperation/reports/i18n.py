@@ -81,6 +81,8 @@ TEXT: dict[str, dict[str, str]] = {
         "automatic": "automatic",
         "not_automatic": "not automatic",
         "notice_by": "notice by",
+        "topics": "Topics",
+        "gifts": "Gifts exchanged",
     },
     "fr": {
         "portfolio_title": "Coopération internationale : rapport d’avancement",
@@ -154,9 +156,125 @@ TEXT: dict[str, dict[str, str]] = {
         "automatic": "automatique",
         "not_automatic": "non automatique",
         "notice_by": "préavis avant le",
+        "topics": "Thèmes abordés",
+        "gifts": "Cadeaux échangés",
     },
 }
 assert TEXT["en"].keys() == TEXT["fr"].keys(), "every word in both languages"
+
+# The values stored in records (statuses, roles, kinds, units), by vocabulary: French agrees in gender with the
+# record (une visite achevée, un échange achevé). Every value a report prints goes through `enum`.
+ENUMS: dict[str, dict[str, dict[str, str]]] = {
+    "en": {
+        "agreement_status": {
+            "draft": "draft",
+            "negotiating": "negotiating",
+            "signed": "signed",
+            "in_force": "in force",
+            "expired": "expired",
+            "terminated": "terminated",
+            "superseded": "superseded",
+        },
+        "agreement_kind": {
+            "memorandum_of_understanding": "memorandum of understanding",
+            "cooperation_agreement": "cooperation agreement",
+            "exchange_of_publications": "exchange of publications",
+            "digitization": "digitization",
+            "staff_exchange": "staff exchange",
+            "addendum": "addendum",
+            "other": "other",
+        },
+        "visit_status": {
+            "proposed": "proposed",
+            "confirmed": "confirmed",
+            "under_way": "under way",
+            "completed": "completed",
+            "cancelled": "cancelled",
+        },
+        "exchange_status": {
+            "proposed": "proposed",
+            "approved": "approved",
+            "under_way": "under way",
+            "completed": "completed",
+            "cancelled": "cancelled",
+        },
+        "follow_up_status": {"open": "open", "in_progress": "in progress", "done": "done", "cancelled": "cancelled"},
+        "commitment_status": {
+            "planned": "planned",
+            "in_progress": "in progress",
+            "at_risk": "at risk",
+            "done": "done",
+            "cancelled": "cancelled",
+        },
+        "commitment_state": {"met": "met", "on_track": "on track", "behind": "behind"},
+        "role": {
+            "head_of_delegation": "head of delegation",
+            "member": "member",
+            "interpreter": "interpreter",
+            "chair": "chair",
+            "presenter": "presenter",
+            "participant": "participant",
+        },
+        "gift": {"given": "given", "received": "received"},
+        "direction": {"incoming": "incoming", "outgoing": "outgoing"},
+        "unit": {"titles": "titles", "volumes": "volumes", "images": "images"},
+    },
+    "fr": {
+        "agreement_status": {
+            "draft": "projet",
+            "negotiating": "en négociation",
+            "signed": "signé",
+            "in_force": "en vigueur",
+            "expired": "échu",
+            "terminated": "résilié",
+            "superseded": "remplacé",
+        },
+        "agreement_kind": {
+            "memorandum_of_understanding": "protocole d’accord",
+            "cooperation_agreement": "accord de coopération",
+            "exchange_of_publications": "échange de publications",
+            "digitization": "numérisation",
+            "staff_exchange": "échange de personnel",
+            "addendum": "avenant",
+            "other": "autre",
+        },
+        "visit_status": {
+            "proposed": "proposée",
+            "confirmed": "confirmée",
+            "under_way": "en cours",
+            "completed": "achevée",
+            "cancelled": "annulée",
+        },
+        "exchange_status": {
+            "proposed": "proposé",
+            "approved": "approuvé",
+            "under_way": "en cours",
+            "completed": "achevé",
+            "cancelled": "annulé",
+        },
+        "follow_up_status": {"open": "à faire", "in_progress": "en cours", "done": "réalisée", "cancelled": "annulée"},
+        "commitment_status": {
+            "planned": "prévu",
+            "in_progress": "en cours",
+            "at_risk": "compromis",
+            "done": "tenu",
+            "cancelled": "annulé",
+        },
+        "commitment_state": {"met": "tenu", "on_track": "dans les temps", "behind": "en retard"},
+        "role": {
+            "head_of_delegation": "chef de délégation",
+            "member": "membre",
+            "interpreter": "interprète",
+            "chair": "présidence de séance",
+            "presenter": "intervenant",
+            "participant": "participant",
+        },
+        "gift": {"given": "offert", "received": "reçu"},
+        "direction": {"incoming": "entrante", "outgoing": "sortante"},
+        "unit": {"titles": "titres", "volumes": "volumes", "images": "images"},
+    },
+}
+assert all(ENUMS["en"][k].keys() == ENUMS["fr"][k].keys() for k in ENUMS["en"]), "every value in both languages"
 
 
 def translator(language: str) -> Any:
@@ -179,6 +297,15 @@ def filters(language: str) -> dict[str, Any]:
         return "—" if value is None else format_decimal(value, locale=language)
 
     def fmt_percent(value: float | None) -> str:
-        return "—" if value is None else format_percent(value / 100, locale=language, decimal_quantization=False)
+        # At most one decimal (82.9 %, never 82.90000000000001 %), in the language's own form.
+        return "—" if value is None else format_percent(value / 100, "#,##0.#%", locale=language)
 
-    return {"date": fmt_date, "number": fmt_number, "percent": fmt_percent, "humanize": lambda v: (v or "").replace("_", " ")}
+    vocabulary = ENUMS[language]
+
+    def enum(value: str | None, kind: str) -> str:
+        """A stored value in the report's language; a value no vocabulary knows (typed text) is shown as typed."""
+        if not value:
+            return "—"
+        return vocabulary[kind].get(value, value)
+
+    return {"date": fmt_date, "number": fmt_number, "percent": fmt_percent, "enum": enum}

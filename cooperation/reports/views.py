@@ -122,6 +122,7 @@ async def api_list(db: NamedDependency[AsyncSession], principal: NamedDependency
 
 @get("/api/v1/reports/{run_id:uuid}", name="api_report", tags=["reports"])
 async def api_get(db: NamedDependency[AsyncSession], principal: NamedDependency[Principal], run_id: FromPath[uuid.UUID]) -> RunOut:
+    """A report you asked for: its status (rendering, ready, failed) and, when ready, where to download the PDF."""
     return await services.get_run(db, principal, run_id)
 
 
@@ -292,6 +293,7 @@ async def api_subscription_create(
 async def api_subscription(
     db: NamedDependency[AsyncSession], principal: NamedDependency[Principal], subscription_id: FromPath[uuid.UUID]
 ) -> subscriptions.SubscriptionOut:
+    """One report subscription (its owner and administrators)."""
     return await subscriptions.get(db, principal, subscription_id)
 
 
@@ -303,6 +305,7 @@ async def api_subscription_update(
     subscription_id: FromPath[uuid.UUID],
     data: JSONBody[subscriptions.SubscriptionUpdate],
 ) -> subscriptions.SubscriptionOut:
+    """Change a report subscription: report, scope, timetable, language, recipients."""
     await subscriptions.update(db, principal, request.app.state.settings, subscription_id, data)
     request.app.state.scheduler.changed()
     return await subscriptions.get(db, principal, subscription_id)

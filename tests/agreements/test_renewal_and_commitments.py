@@ -2,6 +2,7 @@
 
 from datetime import date
 
+from agreements import services
 from tests.agreements.helpers import agreement_payload
 
 
@@ -144,3 +145,67 @@ async def test_partner_updates_only_its_own_party(client_for, world):
     assert nlc["signatory_name"] == "熊远明"
     other = await partner.api("PUT", f"/api/v1/agreements/{created['id']}/parties/{world.home}", json={"signatory_name": "Someone"})
     assert other.status_code == 403
+
+
+async def test_a_yearly_target_is_measured_by_the_visits_linked_to_it(client_for, world, people):
+    """ "Two expert delegations a year" stayed a hand-typed 25% though visits were linked to it ("Fulfilled by")."""
+    from tests.exchanges.helpers import seed_visit_payload
+
+    coordinator = await client_for("coordinator")
+    terms = agreement_payload([world.home, world.nlc], effective_on="2025-04-10", expires_on="2030-04-09")
+    agreement = (await coordinator.api("POST", "/api/v1/agreements", json=terms)).json()
+    commitment = (
+        await coordinator.api(
+            "POST",
+            f"/api/v1/agreements/{agreement['id']}/commitments",
+            json={"text": "Two expert delegations a year", "yearly_target": 2, "unit": "visits"},
+        )
+    ).json()
+    typed = await coordinator.api(
+        "PATCH",
+        f"/api/v1/agreements/{agreement['id']}/commitments/{commitment['id']}/progress",
+        json={"status": "in_progress", "progress": 25, "version": commitment["version"]},
+    )
+    assert typed.status_code == 200  # nothing linked yet: typed, as before
+
+    def of(read):
+        return next(c for c in read["commitments"] if c["id"] == commitment["id"])
+
+    payload = seed_visit_payload(world, people, agreement_id=agreement["id"], commitment_ids=[commitment["id"]])
+    visit = (await coordinator.api("POST", "/api/v1/visits", json=payload)).json()
+    planned = of((await coordinator.api("GET", f"/api/v1/agreements/{agreement['id']}")).json())
+    assert planned["progress"] == 0 and planned["measured_state"] == "behind" and planned["status"] == "at_risk"
+    done = await coordinator.api("POST", f"/api/v1/visits/{visit['id']}/transition", json={"to": "completed", "version": 1})
+    assert done.status_code == 200, done.text
+    measured = of((await coordinator.api("GET", f"/api/v1/agreements/{agreement['id']}")).json())
+    today = date.today()
+    years = ", ".join(f"{y}: {1 if y == 2025 else 0} of 2" for y in range(2025, min(today.year, 2030) + 1))
+    assert measured["measured_by"] == f"1 of 10 visits completed over the term ({years})"
+    assert measured["progress"] == 10
+    # 2025-04-10 to today asks for floor(2 × years elapsed) delegations: one is behind from mid-2026 on.
+    expected = services.pace(1, 10, date(2025, 4, 10), date(2030, 4, 9), today)
+    assert measured["measured_state"] == expected and expected == "behind"
+    assert measured["status"] == "at_risk"  # the status follows the measure
+    page = await coordinator.get(f"/agreements/{agreement['id']}")
+    assert "1 of 10 visits completed over the term" in page.text and "Behind (follows its measure)" in page.text
+    refused = await coordinator.api(
+        "PATCH",
+        f"/api/v1/agreements/{agreement['id']}/commitments/{commitment['id']}/progress",
+        json={"status": "done", "progress": 10, "version": measured["version"]},
+    )
+    assert refused.status_code == 409 and "follows its measure" in refused.json()["detail"]
+    cancelled = await coordinator.api(
+        "PATCH",
+        f"/api/v1/agreements/{agreement['id']}/commitments/{commitment['id']}/progress",
+        json={"status": "cancelled", "progress": 10, "version": measured["version"]},
+    )
+    assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
+
+
+def test_pace_is_pro_rata_in_whole_units():
+    start, end = date(2026, 1, 1), date(2026, 12, 31)
+    assert services.pace(0, 2, start, end, date(2026, 3, 1)) == "on_track"  # nothing due yet
+    assert services.pace(0, 2, start, end, date(2026, 7, 15)) == "behind"  # one due by mid-year
+    assert services.pace(1, 2, start, end, date(2026, 7, 15)) == "on_track"
+    assert services.pace(2, 2, start, end, date(2026, 7, 15)) == "met"
+    assert services.pace(5, 0, None, None, date(2026, 7, 15)) == "on_track"  # no target, no deadline: never behind

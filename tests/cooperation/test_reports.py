@@ -6,6 +6,7 @@ import asyncio
 import io
 import re
 import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -179,3 +180,113 @@ async def test_reports_read_only_our_own_files_never_the_network(tmp_path: Path)
     images = [image for page in PdfReader(io.BytesIO(pdf)).pages for image in page.images]
     assert len(images) == 1  # the stored photo only, not the one outside the store
     assert "before" in pdf_text(pdf) and "after" in pdf_text(pdf)
+
+
+async def _report_text(app, client, body: dict) -> str:
+    asked = await client.api("POST", "/api/v1/reports", json=body)
+    assert asked.status_code == 202, asked.text
+    run = await finished(app, client, asked.json())
+    assert run["status"] == "ready", run
+    return pdf_text((await client.get(run["download_url"])).content)
+
+
+async def test_every_report_kind_speaks_its_language_and_shows_what_the_page_shows(app, client_for, story, people, world):
+    """French reports kept statuses and roles in English ("État: in force", "Director — head of delegation"); the visit
+    PDF lacked gifts, topics and departments. Every stored value now goes through the report language's words."""
+    from cooperation.reports.i18n import ENUMS
+
+    coordinator = await client_for("coordinator")
+    visit_id = story["visit"]["id"]
+    # What the page shows of the visit, departments at the time included.
+    visit = (await coordinator.api("GET", f"/api/v1/visits/{visit_id}")).json()
+    body = {
+        k: visit[k]
+        for k in ("title", "direction", "host_institution_id", "visiting_institution_id", "starts_on", "ends_on", "city", "venue")
+    }
+    body |= {k: visit[k] for k in ("purpose", "theme", "topics", "report", "budget_amount", "budget_currency", "version")}
+    body["agreement_id"] = visit["agreement"]["id"] if visit["agreement"] else None
+    body["participants"] = [
+        {k: p[k] for k in ("person_id", "side", "role", "position_at_time", "department_at_time")} for p in visit["participants"]
+    ]
+    body["participants"][0]["department_at_time"] = "Reading Services Division"
+    body["agenda"] = [
+        {"day": a["day"], "starts_at": a["starts_at"], "title": a["title"], "presenters": []} for a in visit["agenda"]
+    ]
+    body["outcomes"] = visit["outcomes"]
+    body["gifts"] = visit["gifts"]
+    saved = await coordinator.api("PUT", f"/api/v1/visits/{visit_id}", json=body)
+    assert saved.status_code == 200, saved.text
+    requests = {
+        "portfolio": {"kind": "portfolio", "period": "2025"},
+        "partner": {"kind": "partner", "scope_id": str(world.nlc)},
+        "agreement": {"kind": "agreement", "scope_id": story["nlc"]["id"]},
+        "visit": {"kind": "visit", "scope_id": visit_id},
+    }
+    english = {word for kind in ENUMS["en"].values() for key, word in kind.items()}
+    french = {word for kind in ENUMS["fr"].values() for word in kind.values()}
+    typed = set(story["nlc"]["scope_tags"])  # what people typed is printed as typed ("digitization" is a scope tag here)
+    leaks = sorted(english - french - typed)
+    for kind, request in requests.items():
+        text = await _report_text(app, coordinator, {**request, "language": "fr"})
+        found = [word for word in leaks if re.search(rf"(?<![\w-]){re.escape(word)}(?![\w-])", text)]
+        assert not found, f"{kind} report in French prints English values: {found}"
+        assert not re.search(r"\d\.\d{3,}", text), f"{kind}: a number printed with its float noise"
+    visit_fr = await _report_text(app, coordinator, {**requests["visit"], "language": "fr"})
+    rong = "Rong Jie, Director, Department of Stacks Management and Reading Services, Reading Services Division"
+    assert f"{rong} — chef de délégation" in visit_fr
+    assert "Nguyễn Xuân Dũng (Nguyen Xuan Dung), Director — présidence de séance" in visit_fr
+    assert "Thèmes abordés : Smart library, RFID, AR/VR, Ancient books" in visit_fr or "Thèmes abordés: Smart library" in visit_fr
+    assert "Quà lưu niệm (offert)" in visit_fr and "纪念品 (reçu)" in visit_fr
+    visit_en = await _report_text(app, coordinator, {**requests["visit"], "language": "en"})
+    assert "Topics: Smart library, RFID, AR/VR, Ancient books" in visit_en and "Gifts exchanged" in visit_en
+    assert "Quà lưu niệm (given)" in visit_en and "— head of delegation" in visit_en
+    agreement_fr = await _report_text(app, coordinator, requests["agreement"] | {"language": "fr"})
+    assert "accord" in agreement_fr.lower() and "in force" not in agreement_fr
+
+
+def test_percentages_print_at_most_one_decimal():
+    from cooperation.reports.i18n import filters
+
+    assert filters("en")["percent"](82.90000000000001) == "82.9%"
+    assert filters("fr")["percent"](82.90000000000001) == "82,9\u202f%"
+    assert filters("en")["percent"](25) == "25%"
+
+
+async def test_a_past_period_report_is_as_of_its_last_day(app, db, client_for, world):
+    """The 2025 portfolio counted a progress report dated 2026-11-20 and forecast from today; an agreement that lapsed
+    in 2025 showed today's status. A period report now shows the figures and statuses as they stood on its last day."""
+    from sqlalchemy import update
+
+    from agreements.models import Agreement
+    from tests.agreements.helpers import agreement_payload
+
+    coordinator = await client_for("coordinator")
+    lapsed = (
+        await coordinator.api(
+            "POST",
+            "/api/v1/agreements",
+            json=agreement_payload([world.home, world.bnf], reference="NLV-BNF-2020", effective_on="2020-09-15", expires_on="2025-09-14"),
+        )
+    ).json()
+    await db.execute(update(Agreement).where(Agreement.id == uuid.UUID(lapsed["id"])).values(status="expired"))
+    await db.commit()
+    project = (
+        await coordinator.api(
+            "POST",
+            "/api/v1/projects",
+            json={"name": "Ancient books", "lead_institution_id": str(world.nlc), "starts_on": "2025-01-01", "target_volumes": 8000},
+        )
+    ).json()
+    for as_of, volumes in (("2025-06-30", 2000), ("2026-11-20", 6000)):
+        report = {"institution_id": str(world.nlc), "as_of": as_of, "volumes": volumes}
+        reported = await coordinator.api("POST", f"/api/v1/projects/{project['id']}/progress", json=report)
+        assert reported.status_code in (200, 201), reported.text
+    year = await _report_text(app, coordinator, {"kind": "portfolio", "period": "2025", "language": "en"})
+    done = re.search(r"Ancient books \(NLC\) ([\d,]+) volumes", year)
+    assert done and done.group(1) == "2,000"  # not the 6,000 reported in November 2026
+    assert "NLV-BNF-2020" in year
+    lapsed_row = re.search(r"NLV-BNF-2020 .{0,200}?(in force|expired)", year)
+    assert lapsed_row and lapsed_row.group(1) == "expired"
+    spring = await _report_text(app, coordinator, {"kind": "portfolio", "period": "2025-Q2", "language": "en"})
+    in_force_row = re.search(r"NLV-BNF-2020 .{0,200}?(in force|expired)", spring)
+    assert in_force_row and in_force_row.group(1) == "in force"  # on 30 June 2025 it still ran

@@ -27,6 +27,49 @@ async def test_openapi_documents_the_api_and_the_reference_renders_offline(clien
     assert reference.status_code == 200
     assert "/static/vendor/rapidoc-min.js" in reference.text  # no CDN: works on a closed network
     assert (await coordinator.get("/static/vendor/rapidoc-min.js")).status_code == 200
+    assert 'href="/"' in reference.text and "Back to LibCoop" in reference.text  # a way back to the app
+
+
+async def test_the_openapi_document_is_the_api_only_and_says_everything(client_for, world):
+    """Pages appeared as operations (LoginPage, PageAdd…), uploads had no request body, docstrings were unused, and
+    no 4xx answer was documented."""
+    coordinator = await client_for("coordinator")
+    schema = (await coordinator.get("/api/v1/schema/openapi.json")).json()
+    assert all(path.startswith("/api/v1/") for path in schema["paths"]), [p for p in schema["paths"] if not p.startswith("/api/")]
+    operations = [(path, method, op) for path, item in schema["paths"].items() for method, op in item.items() if isinstance(op, dict)]
+    assert len(operations) > 60
+    for path, method, op in operations:
+        assert op.get("description"), f"{method} {path} has no description"
+        for status in ("401", "404"):
+            assert "application/problem+json" in op["responses"][status]["content"], f"{method} {path} {status}"
+    uploads = {
+        ("/api/v1/visits/{visit_id}/photos", "post"): {"file", "caption"},
+        ("/api/v1/attachments/{owner_type}/{owner_id}", "post"): {"file", "title", "language"},
+        ("/api/v1/projects/{project_id}/progress/csv", "post"): {"file"},
+    }
+    for (path, method), fields in uploads.items():
+        body = schema["paths"][path][method]["requestBody"]["content"]["multipart/form-data"]["schema"]
+        assert set(body["properties"]) == fields and body["properties"]["file"]["format"] == "binary"
+    assert "text/csv" in schema["paths"]["/api/v1/projects/{project_id}/progress/csv"]["post"]["requestBody"]["content"]
+    problem = schema["components"]["schemas"]["Problem"]
+    assert {"type", "title", "status", "detail", "errors"} <= set(problem["properties"])
+
+
+async def test_json_bodies_are_checked_strictly(client_for, world):
+    """`{"enabled": 0}` was accepted as a boolean: JSON has booleans, and a number is not one."""
+    admin = await client_for("admin")
+    coordinator = await client_for("coordinator")
+    wrong = await admin.api("POST", f"/api/v1/identity-providers/{world.nlc}/enabled", json={"enabled": 0})
+    assert wrong.status_code == 400 and wrong.json()["errors"] == {"enabled": "Expected `bool`, got `int`"}
+    typed = await coordinator.api("POST", "/api/v1/agreements", json={**agreement_payload([world.home, world.nlc]), "auto_renew": 1})
+    assert typed.status_code == 400 and "auto_renew" in typed.json()["errors"]
+    assert "Expected `bool`, got `int`" in typed.json()["errors"]["auto_renew"]
+    number = await coordinator.api(
+        "POST", "/api/v1/agreements", json={**agreement_payload([world.home, world.nlc]), "notice_period_days": "90"}
+    )
+    assert number.status_code == 400 and "notice_period_days" in number.json()["errors"]
+    fine = await coordinator.api("POST", "/api/v1/agreements", json={**agreement_payload([world.home, world.nlc]), "auto_renew": False})
+    assert fine.status_code == 201, fine.text
 
 
 async def test_errors_are_pages_for_people_and_problems_for_programs(client_for, world):

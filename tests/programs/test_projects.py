@@ -237,6 +237,8 @@ async def test_commitment_progress_is_computed_from_a_project(client_for, world)
     read = (await coordinator.api("GET", f"/api/v1/agreements/{agreement['id']}")).json()
     measured = next(c for c in read["commitments"] if c["id"] == commitment["id"])
     assert measured["progress"] == 25 and measured["measured_by"] == "Project “Ancient books”: 2,000 of 8,000 volumes"
+    # Its status follows the measure (it stayed "planned" at 82% in the demo): no end date, so never behind.
+    assert measured["measured_state"] == "on_track" and measured["status"] == "in_progress"
     typed = await coordinator.api(
         "PATCH",
         f"/api/v1/agreements/{agreement['id']}/commitments/{commitment['id']}/progress",
