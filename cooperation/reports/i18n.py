@@ -3,6 +3,7 @@
 from datetime import date
 from typing import Any
 
+from babel import Locale
 from babel.dates import format_date
 from babel.numbers import format_decimal, format_percent
 
@@ -296,9 +297,12 @@ def filters(language: str) -> dict[str, Any]:
     def fmt_number(value: int | float | None) -> str:
         return "—" if value is None else format_decimal(value, locale=language)
 
+    # The language's own percent pattern (82,9 % in French, 82.9% in English) with at most one decimal, never the
+    # float's noise (82.90000000000001%).
+    percent_pattern = Locale.parse(language).percent_formats[None].pattern.replace("0", "0.#", 1)
+
     def fmt_percent(value: float | None) -> str:
-        # At most one decimal (82.9 %, never 82.90000000000001 %), in the language's own form.
-        return "—" if value is None else format_percent(value / 100, "#,##0.#%", locale=language)
+        return "—" if value is None else format_percent(value / 100, percent_pattern, locale=language)
 
     vocabulary = ENUMS[language]
 

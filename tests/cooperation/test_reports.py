@@ -248,7 +248,8 @@ def test_percentages_print_at_most_one_decimal():
     from cooperation.reports.i18n import filters
 
     assert filters("en")["percent"](82.90000000000001) == "82.9%"
-    assert filters("fr")["percent"](82.90000000000001) == "82,9\u202f%"
+    french = filters("fr")["percent"](82.90000000000001)
+    assert french.startswith("82,9") and french.endswith("%") and french[4] in "\u00a0\u202f"  # the language's own spacing
     assert filters("en")["percent"](25) == "25%"
 
 
@@ -290,3 +291,12 @@ async def test_a_past_period_report_is_as_of_its_last_day(app, db, client_for, w
     spring = await _report_text(app, coordinator, {"kind": "portfolio", "period": "2025-Q2", "language": "en"})
     in_force_row = re.search(r"NLV-BNF-2020 .{0,200}?(in force|expired)", spring)
     assert in_force_row and in_force_row.group(1) == "in force"  # on 30 June 2025 it still ran
+
+
+async def test_page_one_of_the_portfolio_is_not_left_empty(app, client_for, story):
+    """Page 1 held only the highlights (seven lines and two thirds of white space): the agreements follow them."""
+    coordinator = await client_for("coordinator")
+    asked = await coordinator.api("POST", "/api/v1/reports", json={"kind": "portfolio", "period": "2025-11", "language": "en"})
+    run = await finished(app, coordinator, asked.json())
+    first = PdfReader(io.BytesIO((await coordinator.get(run["download_url"])).content)).pages[0].extract_text()
+    assert "Highlights" in first and "Agreements" in first and "Signed in the period" in first
