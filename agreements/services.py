@@ -1003,6 +1003,11 @@ async def link_commitment(
 # ---- what other parts of the application ask of agreements ----------------------------------------
 
 
+def visible_ids(principal: Principal) -> Any:
+    """The agreements this person may see, as a subquery (follow-up actions on them are listed only then)."""
+    return select(A.id).where(agreement_visibility(principal))
+
+
 async def attachment_owner(session: AsyncSession, principal: Principal, agreement_id: uuid.UUID) -> Owner:
     """Documents of an agreement (signed copies...): parties' staff may add, everyone who sees it may read."""
     row = await _visible_row(session, principal, agreement_id)

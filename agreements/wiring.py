@@ -8,6 +8,7 @@ daily_jobs = scheduled.daily_jobs
 settle_steps = [services.settle_lapsed]  # statuses that follow the dates (cooperation/settling.py)
 sharing_sources = [services.institutions_sharing_with]
 attachment_owners = {"agreement": services.attachment_owner}
+owner_visibility = {"agreement": services.visible_ids}
 dashboard_panels = [views.dashboard_panel]
 calendar_sources = [services.calendar_events]
 demo_loaders = [demo.load_demo]

@@ -197,8 +197,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
     for source in [*agreements_wiring.sharing_sources, *exchanges_wiring.sharing_sources, *programs_wiring.sharing_sources]:
         partners_services.register_sharing_source(source)
     owners = {**agreements_wiring.attachment_owners, **exchanges_wiring.attachment_owners, **programs_wiring.attachment_owners}
+    owner_visibility = {**agreements_wiring.owner_visibility, **exchanges_wiring.owner_visibility, **programs_wiring.owner_visibility}
     for kind, resolver in owners.items():
-        files.register_owner(kind, resolver)
+        files.register_owner(kind, resolver, owner_visibility.get(kind))
     for events in [*agreements_wiring.calendar_sources, *exchanges_wiring.calendar_sources, followups.calendar_events]:
         calendar.register_source(events)
     for panel in [

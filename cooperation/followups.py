@@ -19,11 +19,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field
 
 from cooperation import audit
-from cooperation.auth.access import Principal, may_change_part_of, require_manager
+from cooperation.auth.access import Principal, may_change_part_of, partner_reader, require_manager
 from cooperation.auth.models import User
 from cooperation.db import UTCDateTime, table, utcnow
 from cooperation.errors import ForbiddenError, NotFoundError, ValidationFailed
-from cooperation.files import resolve_owner
+from cooperation.files import owner_visible, resolve_owner
 from cooperation.forms import parse_form
 from cooperation.partners.models import Institution, Person
 from cooperation.records import RecordBase, changes_between, nfc, row_to, update_versioned
@@ -150,7 +150,8 @@ async def add(session: AsyncSession, principal: Principal, owner_type: str, owne
     owner = await resolve_owner(session, principal, owner_type, owner_id)
     require_manager(principal, f"add follow-up actions to {owner.label}")
     errors: dict[str, str] = {}
-    if await session.get(Institution, data.responsible_institution_id) is None:
+    responsible = await session.get(Institution, data.responsible_institution_id)
+    if responsible is None:
         errors["responsible_institution_id"] = "no such institution"
     if data.responsible_person_id is not None:
         person = await session.get(Person, data.responsible_person_id)
@@ -158,6 +159,12 @@ async def add(session: AsyncSession, principal: Principal, owner_type: str, owne
             errors["responsible_person_id"] = "no such person"
         elif person.institution_id != data.responsible_institution_id:
             errors["responsible_person_id"] = "the person works at another institution"
+    if responsible is not None and not errors and not responsible.is_home:
+        # The responsible institution will see the action (its text, its link): it must take part in the record.
+        try:
+            await resolve_owner(session, partner_reader(responsible.id), owner_type, owner_id)
+        except NotFoundError:
+            errors["responsible_institution_id"] = f"{responsible.code} does not take part in {owner.label}: it could not see this action"
     if errors:
         raise ValidationFailed(errors)
     action = FollowUp(
@@ -210,6 +217,11 @@ async def record_progress(session: AsyncSession, principal: Principal, follow_up
     return _out(row, date.today(), principal)
 
 
+def _visible_record(principal: Principal) -> Any:
+    """The action's record is one this person may see: a follow-up names its record (text and link)."""
+    return owner_visible(principal, F.owner_type, F.owner_id)
+
+
 def _owned_by(principal: Principal) -> list[Any]:
     """Actions whose responsible person is linked to this account (never a matching e-mail) or, for a partner, its institution's."""
     owned: list[Any] = [F.responsible_person_id.in_(select(P.id).where(P.user_id == principal.user_id))]
@@ -224,7 +236,7 @@ async def due_for(session: AsyncSession, principal: Principal, *, within_days: i
     horizon = date.today() + timedelta(days=within_days)
     rows = await session.execute(
         _select()
-        .where(or_(*owned), F.status.in_(OPEN_STATES), or_(F.due_on.is_(None), F.due_on <= horizon))
+        .where(or_(*owned), _visible_record(principal), F.status.in_(OPEN_STATES), or_(F.due_on.is_(None), F.due_on <= horizon))
         .order_by(F.due_on, F.created_at)
         .limit(limit)
     )
@@ -319,7 +331,9 @@ async def calendar_events(session: AsyncSession, principal: Principal, start: da
     from cooperation.calendar import CalendarEvent
 
     owned = _owned_by(principal)
-    rows = await session.execute(_select().where(or_(*owned), F.status.in_(OPEN_STATES), F.due_on >= start, F.due_on <= end))
+    rows = await session.execute(
+        _select().where(or_(*owned), _visible_record(principal), F.status.in_(OPEN_STATES), F.due_on >= start, F.due_on <= end)
+    )
     return [
         CalendarEvent(
             uid=f"follow-up-{r.id}",
@@ -344,12 +358,20 @@ async def send_due_reminders(factory: Any, settings: Any, today: date) -> int:
     async with factory() as session:
         # To the linked account's address when the person has one, else to the person's own contact address.
         address = func.coalesce(U.email, P.email)
+        due = and_(F.archived_at.is_(None), F.status.in_(OPEN_STATES), F.due_on.is_not(None), F.due_on <= horizon)
+        # A partner's people hear only of actions on records their institution may see (as on their pages).
+        partners = list(
+            await session.scalars(
+                select(I.id).join(table(FollowUp), F.responsible_institution_id == I.id).where(due, I.is_home.is_(False)).distinct()
+            )
+        )
+        seen = or_(I.is_home.is_(True), *(and_(I.id == i, _visible_record(partner_reader(i))) for i in partners))
         rows = await session.execute(
             select(address, F.text, F.due_on, I.code)
             .join_from(table(FollowUp), table(Person), P.id == F.responsible_person_id)
             .outerjoin(table(User), and_(U.id == P.user_id, U.active.is_(True)))
             .join(table(Institution), I.id == F.responsible_institution_id)
-            .where(F.archived_at.is_(None), F.status.in_(OPEN_STATES), F.due_on.is_not(None), F.due_on <= horizon, address.is_not(None))
+            .where(due, seen, address.is_not(None))
             .order_by(address, F.due_on)
         )
         by_person: dict[str, list[str]] = {}

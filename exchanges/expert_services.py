@@ -319,6 +319,11 @@ def institutions_sharing_with(institution_id: uuid.UUID) -> Any:
     )
 
 
+def visible_ids(principal: Principal) -> Any:
+    """The expert exchanges this person may see, as a subquery."""
+    return select(X.id).where(exchange_visibility(principal))
+
+
 async def attachment_owner(session: AsyncSession, principal: Principal, exchange_id: uuid.UUID) -> Owner:
     """The expert's report and other documents: staff and both institutions' partners may add them."""
     row = await _row(session, principal, exchange_id)

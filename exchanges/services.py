@@ -493,6 +493,11 @@ def institutions_sharing_with(institution_id: uuid.UUID) -> Any:
     )
 
 
+def visible_ids(principal: Principal) -> Any:
+    """The visits this person may see, as a subquery (follow-up actions on them are listed only then)."""
+    return select(V.id).where(visit_visibility(principal))
+
+
 async def attachment_owner(session: AsyncSession, principal: Principal, visit_id: uuid.UUID) -> Owner:
     """Documents, comments and follow-ups of a visit: staff and the two institutions' partners may add them."""
     row = await _visible_row(session, principal, visit_id)

@@ -657,6 +657,11 @@ async def import_csv(
     return len(entries)
 
 
+def visible_ids(principal: Principal) -> Any:
+    """The digitization projects this person may see, as a subquery."""
+    return select(D.id).where(project_visibility(principal))
+
+
 async def attachment_owner(session: AsyncSession, principal: Principal, project_id: uuid.UUID) -> Owner:
     """Documents and comments of a project: staff and the participants' partners may add them."""
     row = await _visible_row(session, principal, project_id)

@@ -15,7 +15,7 @@ from cooperation import audit, comments, files
 from cooperation.auth.access import Principal, require_manager
 from cooperation.dashboard import Panel
 from cooperation.errors import StaleVersionError, ValidationFailed
-from cooperation.forms import listed, parse_form, parse_rows
+from cooperation.forms import changed_meanwhile, listed, parse_form, parse_rows
 from cooperation.partners.services import institution_choices
 from cooperation.web import form_dict, query_int, query_str, render, see_other
 from programs import chart, project_services, services
@@ -113,11 +113,13 @@ class ProgrammeViews(Controller):
         *,
         programme_id: uuid.UUID | None = None,
         status_code: int = 200,
+        meanwhile: list[tuple[str, str, str]] | None = None,
     ) -> Template:
         return render(
             request,
             "programs/programme_form.html",
             status_code=status_code,
+            meanwhile=meanwhile,
             values=values,
             chosen_institutions=listed(values.get("institution_ids")),
             quotas=quotas + [dict.fromkeys(QUOTA_FIELDS, "") for _ in range(BLANK_ROWS)],
@@ -211,6 +213,13 @@ class ProgrammeViews(Controller):
             if version is not None:
                 return see_other(f"/programmes/{programme_id}")
             await db.rollback()
+            if status_code == 409:  # what was typed comes back, with what changed meanwhile and the stored version
+                stored, _ = programme_values(await services.get_programme(db, principal, programme_id))
+                meanwhile = changed_meanwhile(stored, form)
+                return await self._form(
+                    request, db, principal, {**form, "version": stored["version"]}, quotas, {}, programme_id=programme_id,
+                    status_code=409, meanwhile=meanwhile,
+                )
         return await self._form(request, db, principal, form, quotas, errors, programme_id=programme_id, status_code=status_code)
 
 
@@ -284,11 +293,13 @@ class ProjectViews(Controller):
         *,
         project_id: uuid.UUID | None = None,
         status_code: int = 200,
+        meanwhile: list[tuple[str, str, str]] | None = None,
     ) -> Template:
         return render(
             request,
             "programs/project_form.html",
             status_code=status_code,
+            meanwhile=meanwhile,
             values=values,
             chosen_agreements=listed(values.get("agreement_ids")),
             participants=participants + [dict.fromkeys(PARTICIPANT_FIELDS, "") for _ in range(BLANK_ROWS)],
@@ -412,6 +423,13 @@ class ProjectViews(Controller):
             if version is not None:
                 return see_other(f"/projects/{project_id}")
             await db.rollback()
+            if status_code == 409:  # what was typed comes back, with what changed meanwhile and the stored version
+                stored, _, _ = project_values(await project_services.get_project(db, principal, project_id))
+                meanwhile = changed_meanwhile(stored, form)
+                return await self._form(
+                    request, db, principal, {**form, "version": stored["version"]}, participants, milestones, {},
+                    project_id=project_id, status_code=409, meanwhile=meanwhile,
+                )
         return await self._form(
             request, db, principal, form, participants, milestones, errors, project_id=project_id, status_code=status_code
         )

@@ -44,6 +44,20 @@ def _pg_available() -> bool:
     return asyncio.run(probe())
 
 
+@pytest.fixture(scope="session", autouse=True)
+def cheap_password_hashing() -> Iterator[None]:
+    """Argon2 at its production cost takes 0.2 s a hash and as long to verify: with five accounts per test and a
+    sign-in per client that was about 7 of the suite's 18 minutes. Tests use the same algorithm at its lowest cost."""
+    from argon2 import PasswordHasher
+
+    from cooperation.auth import services as auth_services
+
+    production = auth_services._hasher
+    auth_services._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    yield
+    auth_services._hasher = production
+
+
 @pytest.fixture(scope="session")
 def database_urls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     """One migrated database per backend for the whole session; tests empty the tables they use."""

@@ -12,12 +12,34 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cooperation import audit
 from cooperation.auth.access import Principal, may_change_part_of, require_manager
-from cooperation.errors import ForbiddenError, ValidationFailed
-from cooperation.forms import parse_form
+from cooperation.errors import ForbiddenError, StaleVersionError, ValidationFailed
+from cooperation.forms import changed_meanwhile, parse_form
 from cooperation.partners import services
-from cooperation.partners.schemas import AccountLinkIn, InstitutionIn, InstitutionKind, InstitutionUpdate, PersonIn, PersonUpdate
+from cooperation.partners.schemas import (
+    AccountLinkIn,
+    InstitutionIn,
+    InstitutionKind,
+    InstitutionOut,
+    InstitutionUpdate,
+    PersonIn,
+    PersonOut,
+    PersonUpdate,
+)
 from cooperation.reports.builders import partner_sections
 from cooperation.web import form_dict, form_version, query_bool, query_int, query_str, query_uuid, render, see_other
+
+
+def institution_values(institution: InstitutionOut) -> dict[str, Any]:
+    """The stored institution as its edit form shows it."""
+    return {f: getattr(institution, f) for f in ("code", "name", "name_native", "country", "city", "kind", "website", "active", "version")}
+
+
+def person_values(person: PersonOut) -> dict[str, Any]:
+    """The stored person as the edit form shows it."""
+    values: dict[str, Any] = {f: getattr(person, f) for f in ("name", "name_native", "position", "department", "email", "phone", "version")}
+    values["institution_id"] = str(person.institution_id)
+    values["languages"] = ", ".join(person.languages)
+    return values
 
 
 class InstitutionViews(Controller):
@@ -61,10 +83,12 @@ class InstitutionViews(Controller):
         *,
         institution_id: uuid.UUID | None = None,
         status_code: int = 200,
+        meanwhile: list[tuple[str, str, str]] | None = None,
     ) -> Template:
         return render(
             request,
             "partners/institution_form.html",
+            meanwhile=meanwhile,
             values=values,
             errors=errors,
             institution_id=institution_id,
@@ -117,10 +141,7 @@ class InstitutionViews(Controller):
     ) -> Template:
         institution = await services.get_institution(db, principal, institution_id)
         require_manager(principal, "edit institutions")
-        values = {
-            f: getattr(institution, f) for f in ("code", "name", "name_native", "country", "city", "kind", "website", "active", "version")
-        }
-        return self._form(request, values, {}, institution_id=institution_id)
+        return self._form(request, institution_values(institution), {}, institution_id=institution_id)
 
     @post("/{institution_id:uuid}", name="institution_update")
     async def update(
@@ -134,6 +155,12 @@ class InstitutionViews(Controller):
         await services.get_institution(db, principal, institution_id)
         try:
             await services.update_institution(db, principal, institution_id, parse_form(InstitutionUpdate, form))
+        except StaleVersionError:
+            await db.rollback()
+            stored = institution_values(await services.get_institution(db, principal, institution_id))
+            meanwhile = changed_meanwhile(stored, form)
+            typed = {**form, "version": stored["version"]}
+            return self._form(request, typed, {}, institution_id=institution_id, status_code=409, meanwhile=meanwhile)
         except ValidationFailed as exc:
             return self._form(request, form, exc.errors, institution_id=institution_id, status_code=422)
         return see_other(f"/institutions/{institution_id}")
@@ -194,11 +221,13 @@ class PersonViews(Controller):
         *,
         person_id: uuid.UUID | None = None,
         status_code: int = 200,
+        meanwhile: list[tuple[str, str, str]] | None = None,
     ) -> Template:
         institutions = await services.institution_choices(db, principal)
         return render(
             request,
             "partners/person_form.html",
+            meanwhile=meanwhile,
             values=values,
             errors=errors,
             person_id=person_id,
@@ -248,12 +277,7 @@ class PersonViews(Controller):
         person = await services.get_person(db, principal, person_id)
         if not may_change_part_of(principal, person.institution_id):
             raise ForbiddenError("You may only edit people of your own institution.")
-        values: dict[str, Any] = {
-            f: getattr(person, f) for f in ("name", "name_native", "position", "department", "email", "phone", "version")
-        }
-        values["institution_id"] = str(person.institution_id)
-        values["languages"] = ", ".join(person.languages)
-        return await self._form(request, db, principal, values, {}, person_id=person_id)
+        return await self._form(request, db, principal, person_values(person), {}, person_id=person_id)
 
     @post("/{person_id:uuid}", name="person_update")
     async def update(
@@ -267,6 +291,12 @@ class PersonViews(Controller):
         await services.get_person(db, principal, person_id)
         try:
             await services.update_person(db, principal, person_id, parse_form(PersonUpdate, form))
+        except StaleVersionError:
+            await db.rollback()
+            stored = person_values(await services.get_person(db, principal, person_id))
+            meanwhile = changed_meanwhile(stored, form)
+            typed = {**form, "version": stored["version"]}
+            return await self._form(request, db, principal, typed, {}, person_id=person_id, status_code=409, meanwhile=meanwhile)
         except ValidationFailed as exc:
             return await self._form(request, db, principal, form, exc.errors, person_id=person_id, status_code=422)
         return see_other(f"/people/{person_id}")

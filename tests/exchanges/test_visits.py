@@ -466,3 +466,68 @@ async def test_topics_and_tags_keep_what_was_typed(client_for, world, people):
         "POST", "/api/v1/agreements", json=agreement_payload([world.home, world.nlc], scope_tags=["RFID", "rfid", "Digitization"])
     )
     assert agreement.json()["scope_tags"] == ["RFID", "Digitization"]
+
+
+async def test_a_follow_up_never_names_a_record_its_institution_cannot_see(db, client_for, world, people):
+    """A follow-up on a record hidden from its responsible institution leaked its text and link to that partner (home
+    page, "mine", calendar). Assigning one is now refused, and actions stored before are listed only with their record."""
+    from cooperation.followups import FollowUp
+
+    coordinator = await client_for("coordinator")
+    internal = (
+        await coordinator.api(
+            "POST",
+            "/api/v1/agreements",
+            json=agreement_payload([world.home, world.nlc], reference="NLV-NLC-INT", confidentiality="internal"),
+        )
+    ).json()
+    refused = await coordinator.api(
+        "POST",
+        f"/api/v1/follow-ups/agreement/{internal['id']}",
+        json={"text": "Assess the NLC offer internally", "responsible_institution_id": str(world.nlc), "due_on": "2026-01-15"},
+    )
+    assert refused.status_code == 422 and "does not take part" in refused.json()["errors"]["responsible_institution_id"]
+    bnf_visit = (
+        await coordinator.api(
+            "POST",
+            "/api/v1/visits",
+            json=seed_visit_payload(
+                world,
+                people,
+                title="Visite de la BnF",
+                visiting_institution_id=str(world.bnf),
+                participants=[{"person_id": people["anh"], "side": "host", "role": "chair"}],
+                agenda=[],
+            ),
+        )
+    ).json()
+    other = await coordinator.api(
+        "POST",
+        f"/api/v1/follow-ups/visit/{bnf_visit['id']}",
+        json={"text": "Send the BnF programme", "responsible_institution_id": str(world.nlc)},
+    )
+    assert other.status_code == 422 and "responsible_institution_id" in other.json()["errors"]
+    ours = await coordinator.api(
+        "POST",
+        f"/api/v1/follow-ups/agreement/{internal['id']}",
+        json={"text": "Our own internal note", "responsible_institution_id": str(world.home), "due_on": "2026-01-15"},
+    )
+    assert ours.status_code == 201  # the home institution sees every record
+    # Stored before the rule: listed to nobody who cannot see its record.
+    db.add(
+        FollowUp(
+            owner_type="agreement",
+            owner_id=uuid.UUID(internal["id"]),
+            text="Assess the NLC offer internally",
+            responsible_institution_id=world.nlc,
+            due_on=date(2026, 1, 15),
+        )
+    )
+    await db.commit()
+    partner = await client_for("partner_a")
+    mine = (await partner.api("GET", "/api/v1/follow-ups/mine")).json()
+    assert all("NLC offer" not in f["text"] for f in mine)
+    assert "NLC offer" not in (await partner.get("/")).text
+    assert "NLC offer" not in (await partner.get("/calendar?month=2026-01")).text
+    on_record = (await coordinator.api("GET", f"/api/v1/follow-ups/agreement/{internal['id']}")).json()
+    assert "Assess the NLC offer internally" in {f["text"] for f in on_record}  # still on its record, for those who see it

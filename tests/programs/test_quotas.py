@@ -162,3 +162,31 @@ def test_quota_use_on_known_numbers():
         (2026, "incoming", None): (0, 2),
         (2026, "outgoing", "Conservation"): (1, 0),
     }
+
+
+async def test_stale_edits_keep_what_was_typed_on_every_edit_form(client_for, world, setup):
+    """A second tab's edit came back empty-handed (or as an error page) once someone else had saved: on the programme,
+    institution and person forms too, what was typed comes back with what changed meanwhile, and saving it again works."""
+    import re
+
+    from tests.html_forms import form_fields
+
+    coordinator = await client_for("coordinator")
+    _experts, programme = setup
+    person = (await coordinator.api("GET", "/api/v1/people?q=Luo")).json()["items"][0]
+    for url, first_change, second_change in (
+        (f"/programmes/{programme['id']}", {"description": "Changed in the first tab"}, {"name": "Renamed in the second tab"}),
+        (f"/institutions/{world.nlc}", {"city": "Bắc Kinh"}, {"website": "https://www.nlc.cn/web/index.shtml"}),
+        (f"/people/{person['id']}", {"position": "Deputy Director"}, {"department": "Cooperation · 合作处"}),
+    ):
+        opened = form_fields((await coordinator.get(url + "/edit")).text, url)
+        first = await coordinator.form(url, {**opened, **first_change})
+        assert first.status_code == 303, (url, first.text[:500])
+        stale = await coordinator.form(url, {**opened, **second_change})
+        assert stale.status_code == 409 and "Someone saved this record while you were editing it" in stale.text, url
+        kept = form_fields(stale.text, url)
+        assert all(kept[k] == v for k, v in second_change.items()), url  # nothing typed is lost
+        rows = re.findall(r"<tr><td>([^<]+)</td><td[^>]*>([^<]*)</td>", stale.text)
+        field, value = next(iter(first_change.items()))
+        assert (field.replace("_", " "), value) in rows, (url, rows)  # what the other tab saved
+        assert (await coordinator.form(url, kept)).status_code == 303, url
