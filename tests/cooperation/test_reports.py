@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from pypdf import PdfReader
+from sqlalchemy import select
 
 from cooperation.reports.pdf import PdfRenderer, ReportTimeout
 
@@ -300,3 +301,23 @@ async def test_page_one_of_the_portfolio_is_not_left_empty(app, client_for, stor
     run = await finished(app, coordinator, asked.json())
     first = PdfReader(io.BytesIO((await coordinator.get(run["download_url"])).content)).pages[0].extract_text()
     assert "Highlights" in first and "Agreements" in first and "Signed in the period" in first
+
+
+async def test_small_things_people_saw(db, client_for, story, world):
+    """The report page refreshes itself without JavaScript; the subscription form chooses a visit for a visit summary;
+    the country filter offers countries, not CLDR's pseudo-regions."""
+    from cooperation.auth.models import User
+    from cooperation.reports.models import ReportRun
+
+    coordinator = await client_for("coordinator")
+    owner = await db.scalar(select(User.id).where(User.email == world.users["coordinator"]))
+    run = ReportRun(kind="portfolio", period_key="2025-11", language="en", title="Portfolio", requested_by_id=owner, requested_by_name="C")
+    db.add(run)
+    await db.commit()
+    rendering = (await coordinator.get(f"/reports/runs/{run.id}")).text
+    assert '<noscript><meta http-equiv="refresh" content="2"></noscript>' in rendering
+    subscriptions = (await coordinator.get("/reports/subscriptions")).text
+    visit_choice = re.search(r'<select id="f-scope_visit" name="scope_visit">(.*?)</select>', subscriptions, re.S)
+    assert visit_choice and story["visit"]["id"] in visit_choice.group(1)
+    institutions = (await coordinator.get("/institutions")).text
+    assert "Vietnam" in institutions and "Pseudo-Accents" not in institutions and "Unknown Region" not in institutions
