@@ -17,6 +17,7 @@ from cooperation.errors import StaleVersionError, ValidationFailed
 
 DEFAULT_PER_PAGE = 25
 MAX_PER_PAGE = 100
+MAX_PAGE = 1_000_000  # an OFFSET past int64 (page 10^17) was a 500 on PostgreSQL; no list has a millionth page
 # Counting stops here: past it a list says "more than 10,000" instead of scanning every row per page.
 COUNT_CAP = 10_000
 
@@ -94,8 +95,8 @@ class PageBase(msgspec.Struct, kw_only=True):
 
 def check_paging(page: int, per_page: int) -> None:
     errors = {}
-    if page < 1:
-        errors["page"] = "must be 1 or more"
+    if not 1 <= page <= MAX_PAGE:
+        errors["page"] = f"must be between 1 and {MAX_PAGE:,}"
     if not 1 <= per_page <= MAX_PER_PAGE:
         errors["per_page"] = f"must be between 1 and {MAX_PER_PAGE}"
     if errors:

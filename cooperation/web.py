@@ -12,6 +12,7 @@ from litestar.response import Redirect, Template
 
 from cooperation.auth.access import ROLE_LABELS, Principal
 from cooperation.errors import ServiceError, ValidationFailed
+from cooperation.records import MAX_PAGE
 
 
 def render(request: Request[Any, Any, Any], template: str, *, status_code: int = 200, **context: Any) -> Template:
@@ -135,5 +136,5 @@ def form_version(form: dict[str, Any]) -> int:
 
 
 # Paging parameters of every JSON list (documented in the OpenAPI reference).
-PageNumber = Annotated[int, QueryParameter(ge=1, description="Page number, from 1")]
+PageNumber = Annotated[int, QueryParameter(ge=1, le=MAX_PAGE, description="Page number, from 1")]
 PerPage = Annotated[int, QueryParameter(ge=1, le=100, description="Rows per page (at most 100)")]

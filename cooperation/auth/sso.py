@@ -36,7 +36,7 @@ from cooperation.auth.access import Principal, Role, require_admin
 from cooperation.auth.models import AuthSession, IdentityProvider, User, UserIdentity
 from cooperation.auth.services import token_digest
 from cooperation.db import utcnow
-from cooperation.errors import NotFoundError, ValidationFailed
+from cooperation.errors import ConflictError, NotFoundError, ValidationFailed
 from cooperation.partners.models import Institution
 from cooperation.records import changes_between, nfc, update_versioned
 
@@ -217,6 +217,24 @@ async def _checked(session: AsyncSession, data: ProviderIn) -> tuple[Institution
     }
 
 
+async def _issuer_free(session: AsyncSession, issuer: str, provider_id: uuid.UUID | None) -> None:
+    """One issuer speaks for one institution: a second registration of it would let either institution's sign-in
+    reach the other's accounts."""
+    same = {issuer, issuer.rstrip("/"), issuer.rstrip("/") + "/"}
+    taken = (
+        await session.execute(
+            select(col(Institution.code))
+            .join(IdentityProvider, col(IdentityProvider.institution_id) == col(Institution.id))
+            .where(col(IdentityProvider.issuer).in_(same), col(IdentityProvider.id) != (provider_id or uuid.UUID(int=0)))
+        )
+    ).scalar()
+    if taken is not None:
+        raise ConflictError(
+            f"{issuer} is already the identity provider of {taken}; one issuer speaks for one institution.",
+            errors={"issuer": f"already registered for {taken}"},
+        )
+
+
 async def register_provider(
     session: AsyncSession, principal: Principal | None, secret_key: str, data: ProviderIn, http: httpx.AsyncClient
 ) -> uuid.UUID:
@@ -228,6 +246,7 @@ async def register_provider(
         raise ValidationFailed({"client_secret": "is required"})
     if await session.scalar(select(col(IdentityProvider.id)).where(col(IdentityProvider.institution_id) == institution.id)):
         raise ValidationFailed({"institution_id": f"{institution.code} already has an identity provider; edit it instead"})
+    await _issuer_free(session, values["issuer"], None)
     discovery = await fetch_discovery(http, values["issuer"])
     jwks = await fetch_jwks(http, discovery["jwks_uri"])
     provider = IdentityProvider(
@@ -269,6 +288,7 @@ async def update_provider(
     institution, values = await _checked(session, data)
     if institution.id != provider.institution_id:
         raise ValidationFailed({"institution_id": "a provider stays with its institution; register a new one instead"})
+    await _issuer_free(session, values["issuer"], provider.id)
     before = {k: getattr(provider, k) for k in values}
     if values["issuer"] != provider.issuer or values["enabled"]:
         values["discovery"] = await fetch_discovery(http, values["issuer"])
@@ -484,6 +504,13 @@ async def user_for(session: AsyncSession, provider: IdentityProvider, institutio
     user: User | None = None
     if identity is not None:
         user = await session.get(User, identity.user_id)
+        if user is not None and user.institution_id != institution.id:
+            # An account is bound to the institution whose provider created it: another institution's provider,
+            # even with the same issuer and subject, never signs into it.
+            raise SsoRefused(
+                "This account belongs to another institution's sign-in. Ask the cooperation department.",
+                f"identity {provider.issuer} {subject} belongs to an account of another institution than {institution.code}",
+            )
     elif email_trusted:
         candidate = await session.scalar(select(User).where(col(User.email) == email))
         if candidate is not None and candidate.institution_id == institution.id:

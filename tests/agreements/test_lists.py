@@ -157,3 +157,16 @@ async def test_pages_past_the_end_and_capped_totals(client_for, world, db, monke
     assert capped["total"] == 5 and capped["total_exact"] is False
     page = await client.get("/agreements?per_page=2")
     assert "more than 5 found" in page.text and "Next" in page.text
+
+
+async def test_a_page_number_past_any_list_is_a_4xx_naming_it(client_for, world):
+    """OFFSET past int64 answered 500 on PostgreSQL: a page number is bounded on every list, HTML and API."""
+    coordinator = await client_for("coordinator")
+    huge = str(10**17)
+    for path in ("/agreements", "/visits", "/exchanges", "/programmes", "/projects", "/institutions", "/people"):
+        page = await coordinator.get(f"{path}?page={huge}")
+        assert page.status_code == 422 and "page" in page.text, path
+        api = await coordinator.api("GET", f"/api/v1{path}?page={huge}")
+        assert api.status_code == 400 and "page" in api.json()["errors"], path
+    last = await coordinator.api("GET", "/api/v1/agreements?page=1000000")
+    assert last.status_code == 200 and last.json()["items"] == []

@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from cooperation.audit import AuditEvent
 from cooperation.auth import sso
 from cooperation.auth.models import IdentityProvider, User, UserIdentity
+from cooperation.partners.models import Institution
 from tests.agreements.helpers import agreement_payload
 from tests.conftest import Client, http_client
 from tests.sso.conftest import CLIENT_SECRET, callback_path, replace_param, through_provider
@@ -355,3 +356,35 @@ async def test_verified_email_in_an_allowed_domain_links_the_existing_account(ap
     identity = await db.scalar(select(UserIdentity).where(UserIdentity.subject == "luo.chong"))
     assert identity.user_id == existing.id  # email_verified, nlc.example allowed, same institution: the same person
     assert (await db.scalar(select(func.count()).select_from(User).where(User.institution_id == world.nlc))) == 2  # no new account
+
+
+async def test_one_issuer_speaks_for_one_institution(app, db, registered, client_for, world, providers):
+    """One issuer could be registered for two institutions, and sign-in took whoever owned (issuer, subject) whatever
+    provider was used: a second registration is refused, and an account is bound to its provider's institution."""
+    admin = await client_for("admin")
+    second = await admin.api(
+        "POST",
+        "/api/v1/identity-providers",
+        json={
+            "institution_id": str(world.ndl),
+            "issuer": providers["NLC"].issuer,
+            "client_id": providers["NLC"].client_id,
+            "client_secret": CLIENT_SECRET,
+        },
+    )
+    assert second.status_code == 409 and "already registered for NLC" in second.json()["errors"]["issuer"]
+    # Luo Chong signs in through NLC's provider: his account is NLC's.
+    partner = await browser(app)
+    done = await partner.get(callback_path(await through_provider(await start(partner, "NLC"), "luo.chong")), follow_redirects=False)
+    assert done.status_code == 303
+    # Data from before the rule: the same issuer also registered for the BnF. Its sign-in never reaches NLC's account.
+    nlc_provider = await db.get(IdentityProvider, uuid.UUID(registered["NLC"]))
+    bnf_provider = await db.get(IdentityProvider, uuid.UUID(registered["BNF"]))
+    bnf = await db.get(Institution, world.bnf)
+    with pytest.raises(sso.SsoRefused, match="another institution"):
+        await sso.user_for(
+            db,
+            IdentityProvider(**{**bnf_provider.model_dump(), "issuer": nlc_provider.issuer}),
+            bnf,
+            {"sub": "luo.chong", "email": "luo.chong@nlc.example", "email_verified": True},
+        )
