@@ -4,7 +4,6 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
-import msgspec
 from litestar import Litestar, Request, Response, get
 from litestar.config.csrf import CSRFConfig
 from litestar.datastructures import State
@@ -27,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from agreements import wiring as agreements_wiring
 from agreements.services import register_measure_source
-from cooperation import apidoc, calendar, comments, dashboard, files, followups
+from cooperation import apidoc, calendar, comments, dashboard, edge, files, followups
 from cooperation.auth import api as auth_api
 from cooperation.auth import views as auth_views
 from cooperation.auth.access import Principal
@@ -166,24 +165,6 @@ def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Respon
     return _page(request, 500, "Server error", detail)
 
 
-async def strict_json(request: Request[Any, Any, Any]) -> None:
-    """JSON bodies are checked strictly before Litestar's lenient conversion (meant for forms and query strings):
-    `{"enabled": 0}` is not a boolean and `"5"` is not a number. A wrong type is a 400 naming the field."""
-    if request.method not in ("POST", "PUT", "PATCH") or request.content_type[0] != "application/json":
-        return
-    field = request.route_handler.parsed_fn_signature.parameters.get("data")
-    if field is None:
-        return
-    try:
-        msgspec.json.decode(await request.body(), type=field.annotation)
-    except msgspec.ValidationError as exc:
-        message, _, where = str(exc).partition(" - at `")
-        key = where.rstrip("`").removeprefix("$.").removeprefix("$") or "body"
-        raise ValidationException(detail=f"The request is not valid: {key} {message}", extra=[{"key": key, "message": message}]) from None
-    except msgspec.DecodeError:
-        return  # not JSON at all: Litestar answers that itself
-
-
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or Settings.from_env()
     settings.check()
@@ -269,7 +250,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     return Litestar(
         route_handlers=route_handlers,
         dependencies={"db": Provide(provide_db), "principal": Provide(provide_principal, sync_to_thread=False)},
-        before_request=strict_json,
+        before_request=edge.check_input,
         middleware=[
             settle_first(settlement),
             DefineMiddleware(SessionAuthenticationMiddleware, exclude_from_auth_key=PUBLIC_OPT),

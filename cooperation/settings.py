@@ -1,6 +1,9 @@
 """Settings read from COOP_* environment variables (documented in docs/configuration.md)."""
 
+import math
 import os
+import zlib
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -113,8 +116,11 @@ class Settings:
     def check(self) -> None:
         """Refuse configurations that are unsafe or unusable."""
         if self.is_production:
-            if self.secret_key == DEFAULT_SECRET or len(self.secret_key) < 32:
-                raise SettingsError("COOP_SECRET_KEY must be set to a random value of at least 32 characters in production")
+            if self.secret_key == DEFAULT_SECRET or len(self.secret_key) < 32 or not looks_random(self.secret_key):
+                raise SettingsError(
+                    "COOP_SECRET_KEY must be a random value of at least 32 characters in production (a repeated or "
+                    'patterned one is refused); make one with: python -c "import secrets; print(secrets.token_urlsafe(48))"'
+                )
             if self.demo_sign_in:
                 raise SettingsError("COOP_DEMO_SIGN_IN cannot be enabled in production")
         if self.upload_max_bytes <= 0:
@@ -127,6 +133,15 @@ class Settings:
             raise SettingsError("COOP_REPORT_WORKERS must be positive")
         if self.report_timeout_seconds <= 0:
             raise SettingsError("COOP_REPORT_TIMEOUT must be positive (seconds)")
+
+
+def looks_random(secret: str) -> bool:
+    """At least 100 bits by the Shannon entropy of its characters (0 for 40 times the same letter, about 120 for 32
+    random hex digits, about 350 for `secrets.token_urlsafe(48)`), and no repeated pattern ("0123456789" four
+    times has 133 such bits but compresses to half its length)."""
+    counts = Counter(secret)
+    bits = -sum(n * math.log2(n / len(secret)) for n in counts.values())
+    return bits >= 100 and len(zlib.compress(secret.encode())) >= 0.75 * len(secret.encode())
 
 
 def normalise_database_url(url: str) -> str:

@@ -70,12 +70,12 @@ class SessionAuthenticationMiddleware(AbstractAuthenticationMiddleware):
 
 
 class CsrfUnlessBearer(CSRFMiddleware):
-    """CSRF protects cookie-authenticated requests; a request with an API token carries no ambient credential."""
+    """CSRF protects cookie-authenticated requests; a request authenticated by an API token carries no ambient
+    credential. Only a token that was actually checked skips it: any `Authorization: Bearer …` header on a public
+    route (the sign-in form) is not a reason to (this middleware runs after authentication)."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            for name, value in scope.get("headers", []):
-                if name == b"authorization" and value[:7].lower() == b"bearer ":
-                    await self.app(scope, receive, send)
-                    return
+        if scope["type"] == "http" and getattr(scope.get("user"), "via_token", False):
+            await self.app(scope, receive, send)
+            return
         await super().__call__(scope, receive, send)

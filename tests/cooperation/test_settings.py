@@ -10,7 +10,7 @@ def test_production_refuses_the_default_secret(monkeypatch):
     monkeypatch.delenv("COOP_SECRET_KEY", raising=False)
     with pytest.raises(SettingsError, match="COOP_SECRET_KEY"):
         Settings.from_env()
-    monkeypatch.setenv("COOP_SECRET_KEY", "k" * 40)
+    monkeypatch.setenv("COOP_SECRET_KEY", "hX3vQ9s-Lr2mZ8kP_w4TbN7yJc5Ud1GfA6eRq0Vn")
     settings = Settings.from_env()
     assert settings.secure_cookies is True
 
@@ -46,3 +46,17 @@ async def test_demo_mode_without_mail_sends_nothing_and_warns_nobody(monkeypatch
     with pytest.raises(mail.MailNotConfigured):
         await mail.send(quiet, mail.message(quiet, to="someone@example.org", subject="s", text="t"))
     assert "COOP_SMTP_HOST" in mail.NOT_CONFIGURED and "docs/configuration.md" in mail.NOT_CONFIGURED
+
+
+def test_production_refuses_a_secret_without_entropy(monkeypatch):
+    """A 40-character secret of one repeated letter was accepted in production."""
+    import secrets
+
+    monkeypatch.setenv("COOP_ENV", "production")
+    for weak in ("a" * 40, "abcd" * 10, "0123456789" * 4):
+        monkeypatch.setenv("COOP_SECRET_KEY", weak)
+        with pytest.raises(SettingsError, match="token_urlsafe"):
+            Settings.from_env()
+    for strong in (secrets.token_urlsafe(48), secrets.token_hex(16)):
+        monkeypatch.setenv("COOP_SECRET_KEY", strong)
+        assert Settings.from_env().secret_key == strong

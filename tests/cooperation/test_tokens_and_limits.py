@@ -106,3 +106,15 @@ async def test_successful_sign_ins_are_not_counted(app, world):
             "/login", data={"email": world.users["coordinator"], "password": PASSWORD, "_csrf_token": token}, follow_redirects=False
         )
         assert other.status_code == 303
+
+
+async def test_a_bearer_header_skips_csrf_only_when_a_token_was_checked(app, world):
+    """Any `Authorization: Bearer …` skipped CSRF, even on the sign-in form where no token is checked."""
+    async with http_client(app, client_address="198.51.100.77") as raw:
+        forged = await raw.post(
+            "/login",
+            data={"email": world.users["admin"], "password": PASSWORD},
+            headers={"Authorization": "Bearer not-a-token"},
+            follow_redirects=False,
+        )
+        assert forged.status_code == 403 and "CSRF" in forged.text

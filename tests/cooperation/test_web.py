@@ -109,3 +109,27 @@ async def test_dashboard_shows_what_expires_soon_to_each_role(client_for, world)
     partner = await client_for("partner_a")
     partner_home = await partner.get("/")
     assert "SOON-NLC" in partner_home.text and "SOON-BNF" not in partner_home.text
+
+
+async def test_control_characters_are_refused_at_the_edge(client_for, world, anonymous):
+    """A NUL in a login e-mail, a search, a comment, a person's name or an SSO address answered 500 on PostgreSQL."""
+    coordinator = await client_for("coordinator")
+    token = await anonymous.csrf()
+    login = await anonymous.raw.post("/login", data={"email": "a\x00@x.org", "password": "x", "_csrf_token": token})
+    assert login.status_code == 400 and "email" in login.text and "U+0000" in login.text
+    search = await coordinator.get("/agreements?q=th%00u")
+    assert search.status_code == 400 and "U+0000" in search.text
+    api_search = await coordinator.api("GET", "/api/v1/people?q=a%01b")
+    assert api_search.status_code == 400 and api_search.json()["errors"] == {"q": "contains a control character (U+0001)"}
+    person = await coordinator.api("POST", "/api/v1/people", json={"name": "Rong\x00Jie", "institution_id": str(world.nlc)})
+    assert person.status_code == 400 and person.json()["errors"] == {"name": "contains a control character (U+0000)"}
+    nested = await coordinator.api(
+        "POST", "/api/v1/agreements", json={**agreement_payload([world.home, world.nlc]), "scope_tags": ["ok", "bad\x1b"]}
+    )
+    assert nested.status_code == 400 and "scope_tags[1]" in nested.json()["errors"]
+    sso = await anonymous.get("/auth/sso/N%00LC")
+    assert sso.status_code == 400
+    fine = await coordinator.api(
+        "POST", "/api/v1/people", json={"name": "Rong Jie", "institution_id": str(world.nlc), "position": "Line one\nline two\tand tab"}
+    )
+    assert fine.status_code == 201, fine.text  # tab and newline are text
