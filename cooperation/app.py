@@ -1,5 +1,6 @@
 """create_app: the one place that imports every domain and wires them into one application."""
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
@@ -7,7 +8,7 @@ from typing import Any
 from litestar import Litestar, Request, Response, get
 from litestar.config.csrf import CSRFConfig
 from litestar.datastructures import State
-from litestar.di import NamedDependency, Provide
+from litestar.di import Provide
 from litestar.exceptions import (
     HTTPException,
     NotAuthorizedException,
@@ -51,6 +52,7 @@ from programs import wiring as programs_wiring
 log = logging.getLogger("cooperation")
 
 API_PREFIX = "/api/v1"
+HEALTH_TIMEOUT_SECONDS = 3
 
 
 def import_all_models() -> None:
@@ -82,10 +84,25 @@ def provide_principal(request: Request[Any, Any, Any]) -> Principal:
     return request.user  # type: ignore[no-any-return]
 
 
-@get("/health", opt={PUBLIC_OPT: True}, include_in_schema=False, name="health")
-async def health(db: NamedDependency[AsyncSession]) -> dict[str, str]:
-    await db.execute(text("SELECT 1"))
-    return {"status": "ok", "database": "ok"}
+@get("/health/live", opt={PUBLIC_OPT: True}, include_in_schema=False, name="health_live")
+async def health_live() -> dict[str, str]:
+    """The process answers (for an orchestrator's liveness probe: restart it when this fails)."""
+    return {"status": "ok"}
+
+
+@get(["/health", "/health/ready"], opt={PUBLIC_OPT: True}, include_in_schema=False, name="health")
+async def health(request: Request[Any, Any, Any]) -> Response[dict[str, str]]:
+    """Ready to serve: the database answers. 503 with JSON naming what is down otherwise (a readiness probe takes the
+    instance out of the load balancer until it is back), within a few seconds, never an error page."""
+    try:
+        async with request.app.state.read_session_factory() as session:
+            await asyncio.wait_for(session.execute(text("SELECT 1")), HEALTH_TIMEOUT_SECONDS)
+    except Exception as exc:  # any failure to reach the database is "down" here, and says which
+        log.warning("health: the database does not answer (%s)", type(exc).__name__)
+        return Response(
+            {"status": "unavailable", "database": "unreachable"}, status_code=503, headers={"Retry-After": "5", "Cache-Control": "no-store"}
+        )
+    return Response({"status": "ok", "database": "ok"}, headers={"Cache-Control": "no-store"})
 
 
 # ---- errors: problem+json for the API, friendly pages for people --------------------------------
@@ -231,6 +248,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     static = create_static_files_router(path="/static", directories=[PROJECT_ROOT / "static"], opt={PUBLIC_OPT: True}, name="static")
     route_handlers: list[Any] = [
         health,
+        health_live,
         static,
         *auth_views.routes,
         *auth_api.routes,

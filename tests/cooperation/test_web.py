@@ -133,3 +133,35 @@ async def test_control_characters_are_refused_at_the_edge(client_for, world, ano
         "POST", "/api/v1/people", json={"name": "Rong Jie", "institution_id": str(world.nlc), "position": "Line one\nline two\tand tab"}
     )
     assert fine.status_code == 201, fine.text  # tab and newline are text
+
+
+async def test_health_says_when_the_database_is_down(tmp_path):
+    """/health answered an HTML 500 while the database was down: now 503 with JSON naming it, quickly; and a liveness
+    check that does not depend on the database."""
+    import time
+
+    from cooperation.app import create_app
+    from cooperation.settings import Settings
+    from tests.conftest import http_client
+
+    down = create_app(
+        Settings(
+            environment="test",
+            secret_key="test-secret-" + "x" * 40,
+            database_url="postgresql+asyncpg://postgres@127.0.0.1:1/nothing",  # nothing listens there
+            data_dir=tmp_path,
+            log_level="ERROR",
+        )
+    )
+    try:
+        async with http_client(down) as raw:
+            started = time.monotonic()
+            ready = await raw.get("/health/ready")
+            assert time.monotonic() - started < 5
+            assert ready.status_code == 503 and ready.json() == {"status": "unavailable", "database": "unreachable"}
+            assert ready.headers["retry-after"] == "5"
+            assert (await raw.get("/health")).status_code == 503
+            assert (await raw.get("/health/live")).json() == {"status": "ok"}
+    finally:
+        down.state.reports.close()
+        await down.state.engine.dispose()
