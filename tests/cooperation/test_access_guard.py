@@ -10,6 +10,8 @@ from cooperation.auth.middleware import PUBLIC_OPT
 # The only routes reachable without signing in. Adding one is a security decision: change it here.
 PUBLIC = {
     ("GET", "/health"),
+    ("GET", "/health/ready"),  # the same check, under the name orchestrators use
+    ("GET", "/health/live"),  # answers without touching the database
     ("GET", "/login"),
     ("POST", "/login"),
     ("POST", "/login/demo"),
