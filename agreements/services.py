@@ -157,6 +157,27 @@ def view_clause(view: AgreementView, *, on: date, days: int) -> ColumnElement[bo
     return None
 
 
+def in_force_on(day: date) -> ColumnElement[bool]:
+    """Agreements in force on `day` (a past one included): entered into force (now in force, expired or superseded)
+    and running that day."""
+    return and_(
+        A.status.in_((S.IN_FORCE.value, S.EXPIRED.value, S.SUPERSEDED.value)),
+        A.effective_on <= day,
+        or_(A.expires_on.is_(None), A.expires_on >= day),
+    )
+
+
+def status_on(status: str, effective_on: date | None, expires_on: date | None, day: date) -> str:
+    """The status an agreement had on `day`, from its dates: a report for a past period shows statuses as they were."""
+    if status not in (S.IN_FORCE.value, S.EXPIRED.value, S.SUPERSEDED.value):
+        return status
+    if effective_on is not None and effective_on > day:
+        return S.SIGNED.value
+    if expires_on is not None and expires_on < day:
+        return S.SUPERSEDED.value if status == S.SUPERSEDED.value else S.EXPIRED.value
+    return S.IN_FORCE.value
+
+
 async def list_agreements(
     session: AsyncSession,
     principal: Principal,

@@ -8,7 +8,7 @@ import uuid
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import and_, exists, or_, select
+from sqlalchemy import and_, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agreements import services
@@ -40,44 +40,22 @@ async def _select(session: AsyncSession, principal: Principal, *clauses: Any, or
     return _rows([row_to(AgreementRow, (*row[:-1], row[-1].split(",") if row[-1] else [])) for row in rows])
 
 
-def _status_on(row: dict[str, Any], day: date) -> str:
-    """The status an agreement had on `day`, from its dates (a report for a past period shows statuses as they were)."""
-    status = row["status"]
-    if status not in ("in_force", "expired", "superseded"):
-        return str(status)
-    if row["effective_on"] is not None and row["effective_on"] > day:
-        return "signed"
-    if row["expires_on"] is not None and row["expires_on"] < day:
-        return "superseded" if status == "superseded" else "expired"
-    return "in_force"
-
-
-def _as_of(rows: list[dict[str, Any]], day: date) -> list[dict[str, Any]]:
-    return [{**row, "status": _status_on(row, day)} for row in rows]
-
-
-def _in_force_on(day: date) -> Any:
-    """Agreements in force on `day`: entered into force (now in force, expired or superseded) and running that day."""
-    return and_(
-        A.status.in_(("in_force", "expired", "superseded")),
-        A.effective_on <= day,
-        or_(A.expires_on.is_(None), A.expires_on >= day),
-    )
-
-
 async def portfolio(session: AsyncSession, principal: Principal, start: date, end: date, today: date) -> dict[str, Any]:
     """As of `today` (the period's last day for a past period): signed in the period; in force then; expiring in the
     90 days after; lapsed in the period without a successor."""
     lapsed = services.view_clause(AgreementView.EXPIRED_NOT_RENEWED, on=today, days=EXPIRING_DAYS)
-    expiring = and_(_in_force_on(today), A.expires_on >= today, A.expires_on <= today + timedelta(days=EXPIRING_DAYS))
+    expiring = and_(services.in_force_on(today), A.expires_on >= today, A.expires_on <= today + timedelta(days=EXPIRING_DAYS))
     selected = {
         "signed": await _select(session, principal, A.signed_on >= start, A.signed_on <= end),
-        "in_force": await _select(session, principal, _in_force_on(today), order=A.reference),
+        "in_force": await _select(session, principal, services.in_force_on(today), order=A.reference),
         "expiring": await _select(session, principal, expiring, order=A.expires_on),
         "expired_not_renewed": await _select(session, principal, lapsed, A.expires_on >= start, A.expires_on <= end, order=A.expires_on),
     }
     return {
-        **{key: _as_of(rows, today) for key, rows in selected.items()},
+        **{
+            key: [{**row, "status": services.status_on(row["status"], row["effective_on"], row["expires_on"], today)} for row in rows]
+            for key, rows in selected.items()
+        },
         "status_counts": await services.status_counts(session, principal),
         "expiring_days": EXPIRING_DAYS,
         "expiring_until": today + timedelta(days=EXPIRING_DAYS),

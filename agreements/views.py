@@ -29,7 +29,7 @@ from cooperation import audit, comments, files
 from cooperation.auth.access import Principal, require_manager
 from cooperation.dashboard import Panel
 from cooperation.errors import ServiceError, StaleVersionError, ValidationFailed
-from cooperation.forms import changed_meanwhile, parse_form, parse_rows
+from cooperation.forms import parse_form, parse_rows, stale_resubmission
 from cooperation.partners.services import COUNTRY_NAMES, home_institution_id, institution_choices
 from cooperation.web import form_dict, form_version, query_bool, query_int, query_str, query_uuid, refusal_page, render, see_other
 
@@ -242,8 +242,7 @@ class AgreementViews(Controller):
                 # What was typed comes back with what changed meanwhile, and the stored version: saving again is a choice.
                 await db.rollback()
                 stored, _ = form_values_of(await services.get_agreement(db, principal, agreement_id))
-                meanwhile = changed_meanwhile(stored, form)
-                form = {**form, "version": stored["version"]}
+                form, meanwhile = stale_resubmission(stored, form)
                 return await self._form(
                     request, db, principal, form, parties, {}, agreement_id=agreement_id, status_code=409, meanwhile=meanwhile
                 )

@@ -109,6 +109,12 @@ def parse_rows(
     return rows, errors, parsed
 
 
+def stale_resubmission(stored: dict[str, Any], typed: dict[str, Any]) -> tuple[dict[str, Any], list[tuple[str, str, str]]]:
+    """After a save refused as stale: the form as typed but carrying the stored version (saving it again is a
+    deliberate choice), and what changed meanwhile."""
+    return {**typed, "version": stored["version"]}, changed_meanwhile(stored, typed)
+
+
 def changed_meanwhile(stored: dict[str, Any], typed: dict[str, Any]) -> list[tuple[str, str, str]]:
     """For a stale edit: each field whose stored value (saved by someone else since the form was opened) is not
     what this person typed, as (field, stored now, typed). The form comes back with what was typed, so nothing is

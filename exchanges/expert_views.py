@@ -13,7 +13,7 @@ from agreements.services import list_agreements
 from cooperation import audit, comments, files
 from cooperation.auth.access import Principal
 from cooperation.errors import ConflictError, ForbiddenError, ServiceError, StaleVersionError, ValidationFailed
-from cooperation.forms import changed_meanwhile, parse_form
+from cooperation.forms import parse_form, stale_resubmission
 from cooperation.partners.services import home_institution_id, institution_choices, people_of
 from cooperation.web import form_dict, form_version, query_int, query_str, refusal_page, render, see_other
 from exchanges import expert_services as services
@@ -155,9 +155,7 @@ class ExchangeViews(Controller):
             await services.update(db, principal, exchange_id, parse_form(ExchangeUpdate, form))
         except StaleVersionError:
             await db.rollback()
-            stored = values_of(await services.get(db, principal, exchange_id))
-            meanwhile = changed_meanwhile(stored, form)
-            form = {**form, "version": stored["version"]}
+            form, meanwhile = stale_resubmission(values_of(await services.get(db, principal, exchange_id)), form)
             return await self._form(request, db, principal, form, {}, exchange_id=exchange_id, status_code=409, meanwhile=meanwhile)
         except (ValidationFailed, ConflictError) as exc:
             await db.rollback()

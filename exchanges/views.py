@@ -17,7 +17,7 @@ from cooperation import audit, comments, files, followups
 from cooperation.auth.access import Principal, require_manager
 from cooperation.dashboard import Panel
 from cooperation.errors import ConflictError, ServiceError, StaleVersionError, ValidationFailed
-from cooperation.forms import changed_meanwhile, listed, parse_form, parse_rows
+from cooperation.forms import listed, parse_form, parse_rows, stale_resubmission
 from cooperation.partners.services import home_institution_id, institution_choices, people_of
 from cooperation.web import form_dict, form_version, query_bool, query_int, query_str, query_uuid, refusal_page, render, see_other
 from exchanges import expert_services, photos, services
@@ -112,8 +112,7 @@ class VisitViews(Controller):
                 # What was typed comes back with what changed meanwhile, and the stored version: saving again is a choice.
                 await db.rollback()
                 stored, _, _ = form_values_of(await services.get_visit(db, principal, visit_id))
-                meanwhile = changed_meanwhile(stored, form)
-                form = {**form, "version": stored["version"]}
+                form, meanwhile = stale_resubmission(stored, form)
                 return await self._form(
                     request, db, principal, form, participants, agenda, {}, visit_id=visit_id, status_code=409, meanwhile=meanwhile
                 )

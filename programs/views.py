@@ -15,7 +15,7 @@ from cooperation import audit, comments, files
 from cooperation.auth.access import Principal, require_manager
 from cooperation.dashboard import Panel
 from cooperation.errors import StaleVersionError, ValidationFailed
-from cooperation.forms import changed_meanwhile, listed, parse_form, parse_rows
+from cooperation.forms import listed, parse_form, parse_rows, stale_resubmission
 from cooperation.partners.services import institution_choices
 from cooperation.web import form_dict, query_int, query_str, render, see_other
 from programs import chart, project_services, services
@@ -215,10 +215,9 @@ class ProgrammeViews(Controller):
             await db.rollback()
             if status_code == 409:  # what was typed comes back, with what changed meanwhile and the stored version
                 stored, _ = programme_values(await services.get_programme(db, principal, programme_id))
-                meanwhile = changed_meanwhile(stored, form)
+                typed, meanwhile = stale_resubmission(stored, form)
                 return await self._form(
-                    request, db, principal, {**form, "version": stored["version"]}, quotas, {}, programme_id=programme_id,
-                    status_code=409, meanwhile=meanwhile,
+                    request, db, principal, typed, quotas, {}, programme_id=programme_id, status_code=409, meanwhile=meanwhile
                 )
         return await self._form(request, db, principal, form, quotas, errors, programme_id=programme_id, status_code=status_code)
 
@@ -425,10 +424,9 @@ class ProjectViews(Controller):
             await db.rollback()
             if status_code == 409:  # what was typed comes back, with what changed meanwhile and the stored version
                 stored, _, _ = project_values(await project_services.get_project(db, principal, project_id))
-                meanwhile = changed_meanwhile(stored, form)
+                typed, meanwhile = stale_resubmission(stored, form)
                 return await self._form(
-                    request, db, principal, {**form, "version": stored["version"]}, participants, milestones, {},
-                    project_id=project_id, status_code=409, meanwhile=meanwhile,
+                    request, db, principal, typed, participants, milestones, {}, project_id=project_id, status_code=409, meanwhile=meanwhile
                 )
         return await self._form(
             request, db, principal, form, participants, milestones, errors, project_id=project_id, status_code=status_code

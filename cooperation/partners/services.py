@@ -7,6 +7,7 @@ from typing import Any
 import pycountry
 from babel import Locale
 from sqlalchemy import Select, or_, select, true
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cooperation import audit
@@ -362,7 +363,11 @@ async def link_account(session: AsyncSession, principal: Principal, person_id: u
         holder = await session.scalar(select(P.name).where(P.user_id == data.user_id, P.id != person_id))
         if holder is not None:
             raise ConflictError(f"That account is already linked to {holder}.", errors={"user_id": f"already linked to {holder}"})
-    version = await update_versioned(session, Person, person_id, data.version, {"user_id": data.user_id}, what="person")
+    try:
+        version = await update_versioned(session, Person, person_id, data.version, {"user_id": data.user_id}, what="person")
+    except IntegrityError:  # someone linked that account to another person meanwhile (the unique index decides)
+        await session.rollback()
+        raise ConflictError("That account was just linked to someone else.", errors={"user_id": "linked to another person"}) from None
     linked = await session.scalar(select(U.email).where(U.id == data.user_id)) if data.user_id else None
     audit.record(
         session,

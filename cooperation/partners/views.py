@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from cooperation import audit
 from cooperation.auth.access import Principal, may_change_part_of, require_manager
 from cooperation.errors import ForbiddenError, StaleVersionError, ValidationFailed
-from cooperation.forms import changed_meanwhile, parse_form
+from cooperation.forms import parse_form, stale_resubmission
 from cooperation.partners import services
 from cooperation.partners.schemas import (
     AccountLinkIn,
@@ -157,9 +157,7 @@ class InstitutionViews(Controller):
             await services.update_institution(db, principal, institution_id, parse_form(InstitutionUpdate, form))
         except StaleVersionError:
             await db.rollback()
-            stored = institution_values(await services.get_institution(db, principal, institution_id))
-            meanwhile = changed_meanwhile(stored, form)
-            typed = {**form, "version": stored["version"]}
+            typed, meanwhile = stale_resubmission(institution_values(await services.get_institution(db, principal, institution_id)), form)
             return self._form(request, typed, {}, institution_id=institution_id, status_code=409, meanwhile=meanwhile)
         except ValidationFailed as exc:
             return self._form(request, form, exc.errors, institution_id=institution_id, status_code=422)
@@ -293,9 +291,7 @@ class PersonViews(Controller):
             await services.update_person(db, principal, person_id, parse_form(PersonUpdate, form))
         except StaleVersionError:
             await db.rollback()
-            stored = person_values(await services.get_person(db, principal, person_id))
-            meanwhile = changed_meanwhile(stored, form)
-            typed = {**form, "version": stored["version"]}
+            typed, meanwhile = stale_resubmission(person_values(await services.get_person(db, principal, person_id)), form)
             return await self._form(request, db, principal, typed, {}, person_id=person_id, status_code=409, meanwhile=meanwhile)
         except ValidationFailed as exc:
             return await self._form(request, db, principal, form, exc.errors, person_id=person_id, status_code=422)

@@ -194,3 +194,23 @@ async def test_the_institution_page_is_the_partners_dossier(client_for, world, s
     assert "NLV-NLC-INTERNAL" not in own
     home = (await coordinator.get(f"/institutions/{world.home}")).text
     assert 'id="shared-agreements"' not in home  # our own page is not a dossier of everything
+
+
+async def test_linking_one_account_to_two_people_at_once_is_a_conflict(db, client_for, world, people):
+    """Two coordinators linking the same account to two people at the same moment: one wins, the other gets a 409
+    naming `user_id` (the unique index decides when both pass the check), never a 500."""
+    import asyncio
+
+    from cooperation.auth.models import User
+
+    account = await db.scalar(select(User.id).where(User.email == world.users["director"]))
+    first, second = await client_for("coordinator"), await client_for("admin")
+    versions = {key: (await first.api("GET", f"/api/v1/people/{people[key]}")).json()["version"] for key in ("dung", "anh")}
+    answers = await asyncio.gather(
+        *(
+            client.api("PUT", f"/api/v1/people/{people[key]}/account", json={"user_id": str(account), "version": versions[key]})
+            for client, key in ((first, "dung"), (second, "anh"))
+        )
+    )
+    assert sorted(a.status_code for a in answers) == [200, 409], [a.text for a in answers]
+    assert "user_id" in next(a for a in answers if a.status_code == 409).json()["errors"]

@@ -101,6 +101,20 @@ async def test_a_coordinator_works_on_records_from_the_pages(served_app, chromiu
         await status_form.locator("button:has-text('Apply')").click()
         await expect(page.locator("body")).to_contain_text("proposed → completed")
         assert await page.locator("form[action$='/transition']").count() == 0  # a final state
+
+        # She records herself as a person of the library and links her account (suggested by its e-mail).
+        await page.goto(f"{served_app}/people/new")
+        await page.fill("#f-name", "Tran Thu Ha")
+        await page.fill("#f-name_native", "Trần Thu Hà")
+        await page.select_option("#f-institution_id", label="NLV · National Library of Vietnam")
+        await page.fill("#f-email", "coordinator@demo.libcoop.test")
+        await page.click("button:has-text('Save')")
+        account = page.locator("#account")
+        await expect(account).to_contain_text("Not linked to an account")
+        suggested = account.locator("option", has_text="(same e-mail)")
+        await account.locator("select[name=user_id]").select_option(await suggested.get_attribute("value"))
+        await account.locator("button:has-text('Save')").click()
+        await expect(page.locator("#account")).to_contain_text("Signs in as Trần Thu Hà")
         await browser.close()
 
 
