@@ -27,6 +27,7 @@ from agreements.schemas import (
 )
 from cooperation import audit
 from cooperation.auth.access import Principal
+from cooperation.errors import NotFoundError
 from cooperation.records import DEFAULT_PER_PAGE, VersionIn
 from cooperation.web import PageNumber, PerPage
 
@@ -154,8 +155,10 @@ class AgreementApi(Controller):
     async def history(
         self, db: NamedDependency[AsyncSession], principal: NamedDependency[Principal], agreement_id: FromPath[uuid.UUID]
     ) -> list[audit.AuditEntry]:
-        """Every change to the agreement, newest first."""
+        """Every change to the agreement, newest first (staff only)."""
         await services.get_agreement(db, principal, agreement_id)
+        if not principal.reads_everything:
+            raise NotFoundError("history")
         return await audit.history(db, "agreement", agreement_id)
 
     @put("/{agreement_id:uuid}/parties/{institution_id:uuid}", name="api_agreement_party_update")

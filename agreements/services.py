@@ -38,7 +38,7 @@ from agreements.schemas import (
     TransitionIn,
 )
 from cooperation import audit
-from cooperation.auth.access import Principal, may_change_part_of, require_manager, visible
+from cooperation.auth.access import Principal, may_change_part_of, may_see_any, require_manager, visible
 from cooperation.db import table, utcnow
 from cooperation.errors import (
     ConflictError,
@@ -331,6 +331,11 @@ class Measured:
     state: str = "on_track"  # met, on_track or behind (see `pace`)
 
 
+# Later domains (programmes) say which commitments they measure, each counting only what the reader may see (a
+# programme or project a partner does not take part in measures nothing for them); app.py wires them here.
+MeasureSource = Callable[[AsyncSession, Principal, list[uuid.UUID]], Awaitable[dict[uuid.UUID, Measured]]]
+
+
 # A measured commitment's status follows its measure (a cancelled one stays cancelled).
 STATUS_OF_STATE = {
     "met": CommitmentStatus.DONE.value,
@@ -351,8 +356,6 @@ def pace(done: float, total: float, start: date | None, end: date | None, on: da
     return "on_track" if done >= math.floor(total * elapsed + 1e-9) else "behind"
 
 
-# Later domains (programmes) say which commitments they measure; app.py wires them here.
-MeasureSource = Callable[[AsyncSession, list[uuid.UUID]], Awaitable[dict[uuid.UUID, Measured]]]
 _measure_sources: list[MeasureSource] = []
 
 
@@ -361,11 +364,11 @@ def register_measure_source(source: MeasureSource) -> None:
         _measure_sources.append(source)
 
 
-async def measured(session: AsyncSession, commitment_ids: list[uuid.UUID]) -> dict[uuid.UUID, Measured]:
+async def measured(session: AsyncSession, principal: Principal, commitment_ids: list[uuid.UUID]) -> dict[uuid.UUID, Measured]:
     found: dict[uuid.UUID, Measured] = {}
     if commitment_ids:
         for source in _measure_sources:  # one source per commitment: the first registered that measures it
-            for commitment_id, measure in (await source(session, commitment_ids)).items():
+            for commitment_id, measure in (await source(session, principal, commitment_ids)).items():
                 found.setdefault(commitment_id, measure)
     return found
 
@@ -398,12 +401,12 @@ async def commitments_of(
     if items:
         for commitment_id, record_type, record_id, label in await session.execute(
             select(CL.commitment_id, CL.record_type, CL.record_id, CL.label)
-            .where(CL.commitment_id.in_([i.id for i in items]))
+            .where(CL.commitment_id.in_([i.id for i in items]), may_see_any(principal, CL.record_type, CL.record_id))
             .order_by(CL.created_at)
         ):
             links.setdefault(commitment_id, []).append(CommitmentLinkOut(record_type, record_id, label))
     grouped: dict[uuid.UUID, list[CommitmentOut]] = {}
-    computed = await measured(session, [i.id for i in items])
+    computed = await measured(session, principal, [i.id for i in items])
     for item in items:
         item.links = links.get(item.id, [])
         item.may_update = may_change_part_of(principal, item.responsible_institution_id)
@@ -957,7 +960,7 @@ async def record_commitment_progress(
     if not may_change_part_of(principal, before["responsible_institution_id"]):
         raise ForbiddenError("You may only report progress on commitments your institution is responsible for.")
     values: dict[str, Any] = {"status": data.status.value, "progress": data.progress}
-    if (measure := (await measured(session, [commitment_id])).get(commitment_id)) is not None:
+    if (measure := (await measured(session, principal, [commitment_id])).get(commitment_id)) is not None:
         if data.progress != measure.progress:
             raise ConflictError(
                 f"Progress on this commitment is computed from {measure.label} ({measure.progress}%), not typed; change its status only.",
@@ -1027,6 +1030,11 @@ async def link_commitment(
 def visible_ids(principal: Principal) -> Any:
     """The agreements this person may see, as a subquery (follow-up actions on them are listed only then)."""
     return select(A.id).where(agreement_visibility(principal))
+
+
+def visible_commitment_ids(principal: Principal) -> Any:
+    """The commitments this person may see: those of the agreements they see."""
+    return select(C.id).join_from(table(Commitment), table(Agreement), A.id == C.agreement_id).where(agreement_visibility(principal))
 
 
 async def attachment_owner(session: AsyncSession, principal: Principal, agreement_id: uuid.UUID) -> Owner:

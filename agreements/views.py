@@ -187,7 +187,7 @@ class AgreementViews(Controller):
         documents = await files.list_for(db, "agreement", agreement_id)
         comment_list = await comments.list_for(db, "agreement", agreement_id)
         owner = await files.resolve_owner(db, principal, "agreement", agreement_id)
-        history = await audit.history(db, "agreement", agreement_id)
+        history = await audit.history(db, "agreement", agreement_id) if principal.reads_everything else []
         diff = await services.renewal_diff(db, principal, agreement_id) if agreement.predecessor else None
         return render(
             request,

@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from agreements import wiring as agreements_wiring
 from agreements.services import register_measure_source
 from cooperation import apidoc, calendar, comments, dashboard, edge, files, followups
+from cooperation.auth import access
 from cooperation.auth import api as auth_api
 from cooperation.auth import views as auth_views
 from cooperation.auth.access import Principal
@@ -195,9 +196,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
     for source in [*agreements_wiring.sharing_sources, *exchanges_wiring.sharing_sources, *programs_wiring.sharing_sources]:
         partners_services.register_sharing_source(source)
     owners = {**agreements_wiring.attachment_owners, **exchanges_wiring.attachment_owners, **programs_wiring.attachment_owners}
-    owner_visibility = {**agreements_wiring.owner_visibility, **exchanges_wiring.owner_visibility, **programs_wiring.owner_visibility}
+    for kind, visible_ids in {**agreements_wiring.record_kinds, **exchanges_wiring.record_kinds, **programs_wiring.record_kinds}.items():
+        access.register_kind(kind, visible_ids)
     for kind, resolver in owners.items():
-        files.register_owner(kind, resolver, owner_visibility.get(kind))
+        files.register_owner(kind, resolver)
     for events in [*agreements_wiring.calendar_sources, *exchanges_wiring.calendar_sources, followups.calendar_events]:
         calendar.register_source(events)
     for panel in [

@@ -63,6 +63,8 @@ def record(
 
 
 async def history(session: AsyncSession, entity_type: str, entity_id: uuid.UUID, limit: int = 200) -> list[AuditEntry]:
+    """A record's audit trail, for the department only: its summaries and changes name other records (the visit that
+    fulfils a commitment, the renewal drafted) that a partner may not see. Callers check `reads_everything`."""
     c = table(AuditEvent).c
     rows = await session.execute(
         select(c.occurred_at, c.actor_name, c.action, c.summary, c.changes)

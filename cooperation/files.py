@@ -22,7 +22,7 @@ from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency
 from litestar.params import FromPath
 from litestar.response import File
-from sqlalchemy import and_, false, or_, select, true
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field
 
@@ -117,22 +117,8 @@ OwnerResolver = Callable[[AsyncSession, Principal, uuid.UUID], Awaitable[Owner]]
 _owners: dict[str, OwnerResolver] = {}
 
 
-OwnerVisibility = Callable[[Principal], Any]  # the ids of the records of a kind a person may see, as a subquery
-_visible_ids: dict[str, OwnerVisibility] = {}
-
-
-def register_owner(kind: str, resolver: OwnerResolver, visible_ids: OwnerVisibility | None = None) -> None:
+def register_owner(kind: str, resolver: OwnerResolver) -> None:
     _owners[kind] = resolver
-    if visible_ids is not None:
-        _visible_ids[kind] = visible_ids
-
-
-def owner_visible(principal: Principal, owner_type: Any, owner_id: Any) -> Any:
-    """SQL: the record (`owner_type`, `owner_id` columns) is one this person may see; a kind nobody registered is not."""
-    if principal.reads_everything:
-        return true()
-    visible = [and_(owner_type == kind, owner_id.in_(ids(principal))) for kind, ids in _visible_ids.items()]
-    return or_(*visible) if visible else false()
 
 
 async def resolve_owner(session: AsyncSession, principal: Principal, kind: str, owner_id: uuid.UUID) -> Owner:

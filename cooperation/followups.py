@@ -19,11 +19,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field
 
 from cooperation import audit
-from cooperation.auth.access import Principal, may_change_part_of, partner_reader, require_manager
+from cooperation.auth.access import Principal, may_change_part_of, may_see_any, partner_reader, require_manager
 from cooperation.auth.models import User
 from cooperation.db import UTCDateTime, table, utcnow
 from cooperation.errors import ForbiddenError, NotFoundError, ValidationFailed
-from cooperation.files import owner_visible, resolve_owner
+from cooperation.files import resolve_owner
 from cooperation.forms import parse_form
 from cooperation.partners.models import Institution, Person
 from cooperation.records import RecordBase, changes_between, nfc, row_to, update_versioned
@@ -219,7 +219,7 @@ async def record_progress(session: AsyncSession, principal: Principal, follow_up
 
 def _visible_record(principal: Principal) -> Any:
     """The action's record is one this person may see: a follow-up names its record (text and link)."""
-    return owner_visible(principal, F.owner_type, F.owner_id)
+    return may_see_any(principal, F.owner_type, F.owner_id)
 
 
 def _owned_by(principal: Principal) -> list[Any]:

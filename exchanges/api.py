@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from cooperation import audit
 from cooperation.apidoc import multipart
 from cooperation.auth.access import Principal
-from cooperation.errors import ValidationFailed
+from cooperation.errors import NotFoundError, ValidationFailed
 from cooperation.records import DEFAULT_PER_PAGE
 from cooperation.web import PageNumber, PerPage
 from exchanges import expert_services, photos, services
@@ -120,6 +120,8 @@ class VisitApi(Controller):
     ) -> list[audit.AuditEntry]:
         """What changed on the visit, newest first (staff only)."""
         await services.get_visit(db, principal, visit_id)
+        if not principal.reads_everything:
+            raise NotFoundError("history")
         return await audit.history(db, "visit", visit_id)
 
 

@@ -10,11 +10,12 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+import msgspec
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cooperation import audit
-from cooperation.auth.access import Principal, may_change_part_of, require_manager, visible
+from cooperation.auth.access import Principal, may_change_part_of, named, require_manager, seen, visible
 from cooperation.db import table
 from cooperation.errors import ForbiddenError, NotFoundError, StaleVersionError, TransitionRefused, ValidationFailed
 from cooperation.files import Owner
@@ -100,6 +101,8 @@ async def _clean(session: AsyncSession, principal: Principal, data: ExchangeIn) 
         errors["host_institution_id"] = "no such institution"
     if (data.funding_amount is None) != (data.funding_currency is None):
         errors["funding_currency"] = "give both the amount and its ISO 4217 currency"
+    if data.agreement_id is not None and not await seen(session, principal, "agreement", [data.agreement_id]):
+        errors["agreement_id"] = "no such agreement"
     if errors:
         raise ValidationFailed(errors)
     values: dict[str, Any] = {
@@ -155,10 +158,21 @@ async def _row(session: AsyncSession, principal: Principal, exchange_id: uuid.UU
     return row
 
 
+async def _keeping_hidden_links(session: AsyncSession, principal: Principal, row: Any, data: ExchangeUpdate) -> ExchangeUpdate:
+    """A partner's form never showed the agreement or programme it may not see: left empty, they stay as stored."""
+    kept: dict[str, Any] = {}
+    for field, kind in (("agreement_id", "agreement"), ("programme_id", "programme")):
+        stored = row[field]
+        if stored is not None and getattr(data, field) is None and not await seen(session, principal, kind, [stored]):
+            kept[field] = stored
+    return msgspec.structs.replace(data, **kept) if kept else data
+
+
 async def update(session: AsyncSession, principal: Principal, exchange_id: uuid.UUID, data: ExchangeUpdate) -> None:
     row = await _row(session, principal, exchange_id)
     if not (principal.manages_records or (may_change_part_of(principal, row["home_institution_id"]) and row["status"] == S.PROPOSED.value)):
         raise ForbiddenError("Partners may change only their own proposals, while they are proposed.")
+    data = await _keeping_hidden_links(session, principal, row, data)
     values = await _clean(session, principal, data)
     if row["status"] != S.CANCELLED.value:  # a cancelled exchange uses no quota
         await _check_programme(session, principal, values, exchange_id, data.confirm_over_quota)
@@ -243,14 +257,14 @@ async def get(session: AsyncSession, principal: Principal, exchange_id: uuid.UUI
                 X.status,
                 X.status_note,
                 X.expert_confirmed,
-                X.agreement_id,
+                named(principal, "agreement", X.agreement_id, X.agreement_id).label("agreement_id"),
                 X.funding,
                 X.funding_amount,
                 X.funding_currency,
                 X.outcome,
                 X.version,
                 X.created_at,
-                X.programme_id,
+                named(principal, "programme", X.programme_id, X.programme_id).label("programme_id"),
             )
             .select_from(
                 table(ExpertExchange)

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from agreements.models import Agreement, Commitment, CommitmentLink
 from agreements.services import Measured, link_commitment, pace
 from cooperation import audit
-from cooperation.auth.access import Principal, may_change_part_of, require_manager, visible
+from cooperation.auth.access import Principal, may_change_part_of, may_see, may_see_any, require_manager, seen, visible
 from cooperation.db import table
 from cooperation.errors import ConflictError, ForbiddenError, NotFoundError, StaleVersionError, TransitionRefused, ValidationFailed
 from cooperation.files import Owner
@@ -383,12 +383,12 @@ async def get_visit(session: AsyncSession, principal: Principal, visit_id: uuid.
     if row["agreement_id"]:
         a = (
             await session.execute(
-                select(A.id, A.reference, A.title, A.status, A.effective_on, A.expires_on, A.confidentiality).where(
-                    A.id == row["agreement_id"]
+                select(A.id, A.reference, A.title, A.status, A.effective_on, A.expires_on).where(
+                    A.id == row["agreement_id"], may_see(principal, "agreement", A.id)
                 )
             )
         ).first()
-        if a is not None and (principal.reads_everything or a.confidentiality != "internal"):
+        if a is not None:
             in_force = (
                 a.status in AGREEMENT_IN_FORCE
                 and a.effective_on is not None
@@ -400,6 +400,8 @@ async def get_visit(session: AsyncSession, principal: Principal, visit_id: uuid.
                 warnings.append(f"Agreement {a.reference} was not in force on the visit's dates.")
     host, visiting = institutions[row["host_institution_id"]], institutions[row["visiting_institution_id"]]
     status = VisitStatus(row["status"])
+    served = [uuid.UUID(c) for c in row["commitment_ids"] or []]
+    shown = await seen(session, principal, "commitment", served)
     return VisitOut(
         id=row["id"],
         title=row["title"],
@@ -423,7 +425,7 @@ async def get_visit(session: AsyncSession, principal: Principal, visit_id: uuid.
         status=status.value,
         status_note=row["status_note"],
         agreement=agreement,
-        commitment_ids=[uuid.UUID(c) for c in row["commitment_ids"] or []],
+        commitment_ids=[c for c in served if c in shown],
         budget_amount=row["budget_amount"],
         budget_currency=row["budget_currency"],
         participants=participants,
@@ -634,7 +636,7 @@ async def set_archived(session: AsyncSession, principal: Principal, visit_id: uu
 # ---- commitments with a yearly target, measured by the visits and exchanges that fulfil them -------------------
 
 
-async def commitment_measures(session: AsyncSession, commitment_ids: list[uuid.UUID]) -> dict[uuid.UUID, Measured]:
+async def commitment_measures(session: AsyncSession, principal: Principal, commitment_ids: list[uuid.UUID]) -> dict[uuid.UUID, Measured]:
     """A commitment with a yearly target ("two expert delegations a year") that visits or expert exchanges are linked
     to counts those completed, by the year they ended, over the agreement's term; it is on track while at least the
     target pro rata since the agreement took effect is done. Without a linked record it keeps what was typed."""
@@ -651,7 +653,9 @@ async def commitment_measures(session: AsyncSession, commitment_ids: list[uuid.U
     links = (
         await session.execute(
             select(CL.commitment_id, CL.record_type, CL.record_id).where(
-                CL.commitment_id.in_([t.id for t in targets]), CL.record_type.in_(("visit", "exchange"))
+                CL.commitment_id.in_([t.id for t in targets]),
+                CL.record_type.in_(("visit", "exchange")),
+                may_see_any(principal, CL.record_type, CL.record_id),  # a partner counts what it may see
             )
         )
     ).all()

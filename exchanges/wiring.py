@@ -19,5 +19,5 @@ report_choices = {"visit": summary.choices}
 calendar_sources = [services.calendar_events, expert_services.calendar_events]
 dashboard_panels = [views.dashboard_panel]
 attachment_owners = {"visit": services.attachment_owner, "exchange": expert_services.attachment_owner}
-owner_visibility = {"visit": services.visible_ids, "exchange": expert_services.visible_ids}
+record_kinds = {"visit": services.visible_ids, "exchange": expert_services.visible_ids}  # access.may_see
 commitment_measures = [services.commitment_measures]  # after the programmes' and projects' (one source each)

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from agreements.models import Agreement, Commitment
 from agreements.services import Measured, pace
 from cooperation import audit
-from cooperation.auth.access import Principal, may_change_part_of, require_manager, visible
+from cooperation.auth.access import Principal, may_change_part_of, may_see, require_manager, seen, visible
 from cooperation.db import table, utcnow
 from cooperation.errors import ForbiddenError, NotFoundError, ValidationFailed
 from cooperation.files import Owner
@@ -316,7 +316,9 @@ async def get_project(session: AsyncSession, principal: Principal, project_id: u
     agreements = [
         row_to(AgreementRef, r)
         for r in await session.execute(
-            select(A.id, A.reference, A.title).join(table(ProjectAgreement), PA.agreement_id == A.id).where(PA.project_id == project_id)
+            select(A.id, A.reference, A.title)
+            .join(table(ProjectAgreement), PA.agreement_id == A.id)
+            .where(PA.project_id == project_id, may_see(principal, "agreement", A.id))
         )
     ]
 
@@ -378,7 +380,7 @@ async def get_project(session: AsyncSession, principal: Principal, project_id: u
         target=Counts(*(project_target(row, list(participants), u) for u in UNITS)),
         own_target=Counts(row["target_titles"], row["target_volumes"], row["target_images"]),
         stale_after_days=row["stale_after_days"],
-        commitment_id=row["commitment_id"],
+        commitment_id=row["commitment_id"] if await seen(session, principal, "commitment", [row["commitment_id"]]) else None,
         commitment_unit=row["commitment_unit"],
         main_unit=unit,
         total=total,
@@ -807,10 +809,16 @@ async def project_health(
     return health
 
 
-async def commitment_measures(session: AsyncSession, commitment_ids: list[uuid.UUID]) -> dict[uuid.UUID, Measured]:
+async def commitment_measures(session: AsyncSession, principal: Principal, commitment_ids: list[uuid.UUID]) -> dict[uuid.UUID, Measured]:
     """Commitments measured by a project: their progress is the project's total against its target in the unit chosen."""
     rows = (
-        (await session.execute(select(table(DigitizationProject)).where(D.commitment_id.in_(commitment_ids), D.archived_at.is_(None))))
+        (
+            await session.execute(
+                select(table(DigitizationProject)).where(
+                    D.commitment_id.in_(commitment_ids), D.archived_at.is_(None), may_see(principal, "project", D.id)
+                )
+            )
+        )
         .mappings()
         .all()
     )

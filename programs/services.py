@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from agreements.models import Agreement, Commitment
 from agreements.services import Measured, pace
 from cooperation import audit
-from cooperation.auth.access import Principal, require_manager, visible
+from cooperation.auth.access import Principal, may_see, named, require_manager, seen, visible
 from cooperation.db import table
 from cooperation.errors import ConflictError, NotFoundError, ValidationFailed
 from cooperation.partners.models import Institution, Person
@@ -51,6 +51,11 @@ C = table(Commitment).c
 def programme_visibility(principal: Principal) -> Any:
     """Staff see every programme; a partner those its institution takes part in."""
     return visible(principal, participants=select(GI.institution_id).where(GI.programme_id == G.id))
+
+
+def visible_ids(principal: Principal) -> Any:
+    """The programmes this person may see, as a subquery."""
+    return select(G.id).where(programme_visibility(principal))
 
 
 def _field_key(value: str | None) -> str:
@@ -214,10 +219,19 @@ async def get_programme(session: AsyncSession, principal: Principal, programme_i
     ]
     home = await _home_id(session)
     host, origin = table(Institution).alias("host"), table(Institution).alias("origin")
-    exchanges = [
-        ProgrammeExchange(r.id, r.name, r[2], r[3], r.starts_on, r.field_of_work, r.status, _direction(home, r.host_institution_id))
-        for r in await session.execute(
-            select(X.id, P.name, origin.c.code, host.c.code, X.starts_on, X.field_of_work, X.status, X.host_institution_id)
+    rows = (
+        await session.execute(
+            select(
+                X.id,
+                P.name,
+                origin.c.code,
+                host.c.code,
+                X.starts_on,
+                X.field_of_work,
+                X.status,
+                X.host_institution_id,
+                may_see(principal, "exchange", X.id).label("shown"),
+            )
             .select_from(
                 table(ExpertExchange)
                 .join(table(Person), P.id == X.expert_person_id)
@@ -227,20 +241,29 @@ async def get_programme(session: AsyncSession, principal: Principal, programme_i
             .where(X.programme_id == programme_id, X.archived_at.is_(None))
             .order_by(X.starts_on)
         )
+    ).all()
+    # The quota use is the programme's own figure (every exchange counts); the list names only those the reader sees.
+    counted = [(r.starts_on.year, _direction(home, r.host_institution_id), r.field_of_work) for r in rows if r.status != "cancelled"]
+    exchanges = [
+        ProgrammeExchange(r.id, r.name, r[2], r[3], r.starts_on, r.field_of_work, r.status, _direction(home, r.host_institution_id))
+        for r in rows
+        if r.shown
     ]
-    counted = [(x.starts_on.year, x.direction, x.field_of_work) for x in exchanges if x.status != "cancelled"]
-    reference = await session.scalar(select(A.reference).where(A.id == row["agreement_id"])) if row["agreement_id"] else None
+    agreement = (
+        await session.execute(select(A.id, A.reference).where(A.id == row["agreement_id"], may_see(principal, "agreement", A.id)))
+    ).first()
+    commitment_id = row["commitment_id"] if await seen(session, principal, "commitment", [row["commitment_id"]]) else None
     return ProgrammeOut(
         id=row["id"],
         name=row["name"],
         starts_on=row["starts_on"],
         ends_on=row["ends_on"],
         description=row["description"],
-        agreement_id=row["agreement_id"],
-        agreement_reference=reference,
+        agreement_id=agreement.id if agreement else None,
+        agreement_reference=agreement.reference if agreement else None,
         budget_amount=row["budget_amount"],
         budget_currency=row["budget_currency"],
-        commitment_id=row["commitment_id"],
+        commitment_id=commitment_id,
         institutions=institutions,
         quotas=quotas,
         use=quota_use(row["starts_on"], row["ends_on"], quotas, counted),
@@ -256,7 +279,7 @@ async def list_programmes(
 ) -> ProgrammePage:
     exchange_count = select(func.count()).where(X.programme_id == G.id, X.status != "cancelled", X.archived_at.is_(None)).scalar_subquery()
     statement = (
-        select(G.id, G.name, G.starts_on, G.ends_on, A.reference, exchange_count)
+        select(G.id, G.name, G.starts_on, G.ends_on, named(principal, "agreement", A.id, A.reference).label("reference"), exchange_count)
         .select_from(table(Programme).outerjoin(table(Agreement), A.id == G.agreement_id))
         .where(programme_visibility(principal), G.archived_at.is_(None))
     )
@@ -393,12 +416,12 @@ async def check_exchange(
     )
 
 
-async def commitment_measures(session: AsyncSession, commitment_ids: list[uuid.UUID]) -> dict[uuid.UUID, Measured]:
+async def commitment_measures(session: AsyncSession, principal: Principal, commitment_ids: list[uuid.UUID]) -> dict[uuid.UUID, Measured]:
     """Commitments measured by a programme: exchanges carried out against every year's quotas over the period."""
     programmes = (
         await session.execute(
             select(G.id, G.name, G.starts_on, G.ends_on, G.commitment_id).where(
-                G.commitment_id.in_(commitment_ids), G.archived_at.is_(None)
+                G.commitment_id.in_(commitment_ids), G.archived_at.is_(None), may_see(principal, "programme", G.id)
             )
         )
     ).all()

@@ -12,7 +12,7 @@ routes = [
 ]
 sharing_sources = [services.institutions_sharing_with, project_services.institutions_sharing_with]
 attachment_owners = {"project": project_services.attachment_owner}
-owner_visibility = {"project": project_services.visible_ids}
+record_kinds = {"programme": services.visible_ids, "project": project_services.visible_ids}  # access.may_see
 dashboard_panels = [views.dashboard_panel]
 demo_loaders = [demo.load_demo]
 portfolio_sections = {"programs": summary.portfolio}

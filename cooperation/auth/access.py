@@ -8,10 +8,12 @@ Records a person may not see answer 404 (NotFoundError), never 403, so existence
 """
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
-from sqlalchemy import ColumnElement, Select, false, true
+from sqlalchemy import ColumnElement, Select, and_, case, false, literal, or_, select, true
 
 from cooperation.errors import ForbiddenError
 
@@ -96,8 +98,6 @@ def visible(
 
 
 def principal_institution_in(principal: Principal, participants: Select[tuple[uuid.UUID]]) -> ColumnElement[bool]:
-    from sqlalchemy import literal
-
     return literal(principal.institution_id).in_(participants.scalar_subquery())
 
 
@@ -106,3 +106,58 @@ def may_change_part_of(principal: Principal, institution_id: uuid.UUID | None) -
     if principal.manages_records:
         return True
     return principal.is_partner and institution_id is not None and institution_id == principal.institution_id
+
+
+# ---- references: a record named on another record's page ----------------------------------------------------
+#
+# A visit names its agreement, a project its agreements, a commitment the visits that fulfil it, a follow-up or a
+# document its record. Each reference is shown only to a reader who may see the record it names, by one rule: the
+# record kinds below, each registered by its domain with the ids its reader may see (app.py wires them).
+
+VisibleIds = Callable[[Principal], Select[Any]]  # the ids of the records of a kind this person may see, as a SELECT
+_kinds: dict[str, VisibleIds] = {}
+
+
+def register_kind(kind: str, visible_ids: VisibleIds) -> None:
+    _kinds[kind] = visible_ids
+
+
+def may_see(principal: Principal, kind: str, record_id: Any) -> ColumnElement[bool]:
+    """SQL: the record of `kind` whose id is `record_id` (a column or a value) is one this person may see. A kind no
+    domain registered is seen by nobody but staff (default deny)."""
+    if principal.reads_everything:
+        return true()
+    visible_ids = _kinds.get(kind)
+    if visible_ids is None or not principal.is_partner:
+        return false()
+    column = record_id if isinstance(record_id, ColumnElement) else literal(record_id)
+    return column.in_(visible_ids(principal).scalar_subquery())
+
+
+def may_see_any(principal: Principal, kind: Any, record_id: Any) -> ColumnElement[bool]:
+    """SQL: as `may_see`, for rows that name a record of any kind (`kind` and `record_id` columns: an attachment's
+    owner, a follow-up's record, a commitment's linked record)."""
+    if principal.reads_everything:
+        return true()
+    return or_(false(), *(and_(kind == name, may_see(principal, name, record_id)) for name in _kinds))
+
+
+def named(principal: Principal, kind: str, record_id: Any, value: Any) -> Any:
+    """SQL: `value` (a reference, a title, the id itself) when this person may see the record it belongs to, else
+    NULL — for a column select that names another record."""
+    if principal.reads_everything:
+        return value
+    return case((may_see(principal, kind, record_id), value), else_=None)
+
+
+async def seen(session: Any, principal: Principal, kind: str, record_ids: Any) -> set[Any]:
+    """Of these record ids, those this person may see (one query; everything for staff)."""
+    ids = {i for i in record_ids if i is not None}
+    if not ids or principal.reads_everything:
+        return ids
+    visible_ids = _kinds.get(kind)
+    if visible_ids is None or not principal.is_partner:
+        return set()
+    subquery = visible_ids(principal).subquery()
+    column = next(iter(subquery.c))
+    return set(await session.scalars(select(column).where(column.in_(ids))))

@@ -81,6 +81,8 @@ def expect(kind: str, role: str, target: str | None) -> set[int]:
         return ALLOWED if role == "admin" else ({403} if role == "coordinator" else {404})
     if kind == "report.own":  # the coordinator's report: its owner, and administrators, find it
         return {200, 422} if role in ("coordinator", "admin") else {404}
+    if kind == "history":  # an audit trail names records a partner may not see: the department's only
+        return {200} if staff else {404}
     if kind == "visit.read":
         return {200} if staff or target in VISITS_SEEN.get(role, set()) else {404}
     if kind == "delegation":  # the body lists nobody: staff and the visiting institution's partner may set it
@@ -172,7 +174,7 @@ ROUTES: dict[str, tuple[str, list[str] | None]] = {
     "api_person_create": ("person.create", None),
     "agreement": ("agreement.read", AGREEMENT_TARGETS),
     "api_agreement": ("agreement.read", AGREEMENT_TARGETS),
-    "api_agreement_history": ("agreement.read", AGREEMENT_TARGETS),
+    "api_agreement_history": ("history", AGREEMENT_TARGETS),
     "api_agreement_renewal_diff": ("agreement.read", AGREEMENT_TARGETS),
     "agreement_edit": ("agreement.manage", AGREEMENT_TARGETS),
     "agreement_update": ("agreement.manage", AGREEMENT_TARGETS),
@@ -328,7 +330,7 @@ ROUTES: dict[str, tuple[str, list[str] | None]] = {
     "api_visits": ("any", None),
     "api_visit_create": ("create", None),
     "api_visit": ("visit.read", VISIT_TARGETS),
-    "api_visit_history": ("visit.read", VISIT_TARGETS),
+    "api_visit_history": ("history", VISIT_TARGETS),
     "api_visit_update": ("visit.manage", VISIT_TARGETS),
     "api_visit_transition": ("visit.manage", VISIT_TARGETS),
     "identity_providers": ("admin", None),

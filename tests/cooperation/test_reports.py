@@ -210,9 +210,7 @@ async def test_every_report_kind_speaks_its_language_and_shows_what_the_page_sho
         {k: p[k] for k in ("person_id", "side", "role", "position_at_time", "department_at_time")} for p in visit["participants"]
     ]
     body["participants"][0]["department_at_time"] = "Reading Services Division"
-    body["agenda"] = [
-        {"day": a["day"], "starts_at": a["starts_at"], "title": a["title"], "presenters": []} for a in visit["agenda"]
-    ]
+    body["agenda"] = [{"day": a["day"], "starts_at": a["starts_at"], "title": a["title"], "presenters": []} for a in visit["agenda"]]
     body["outcomes"] = visit["outcomes"]
     body["gifts"] = visit["gifts"]
     saved = await coordinator.api("PUT", f"/api/v1/visits/{visit_id}", json=body)
