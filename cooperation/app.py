@@ -23,6 +23,7 @@ from litestar.response import Redirect
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agreements import wiring as agreements_wiring
@@ -33,8 +34,8 @@ from cooperation.auth import api as auth_api
 from cooperation.auth import views as auth_views
 from cooperation.auth.access import Principal
 from cooperation.auth.middleware import PUBLIC_OPT, REQUEST_SESSION_KEY, CsrfUnlessBearer, SessionAuthenticationMiddleware
-from cooperation.db import create_engine, session_factory, session_scope
-from cooperation.errors import ServiceError
+from cooperation.db import committed, conflicting_field, create_engine, session_factory, session_scope, unavailable
+from cooperation.errors import ConflictError, ServiceError
 from cooperation.logs import configure_logging
 from cooperation.partners import api as partners_api
 from cooperation.partners import services as partners_services
@@ -175,7 +176,42 @@ def handle_http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Re
     return _page(request, status, title, detail)
 
 
+def handle_integrity_error(request: Request[Any, Any, Any], exc: IntegrityError) -> Response[Any]:
+    """A rule the database keeps refused the write — two people saving the same reference at the same moment (the
+    services' own checks catch it otherwise): a 409 naming the field; nothing was written."""
+    field = conflicting_field(exc)
+    if field is not None:
+        log.info("unique conflict on %s %s: %s", request.method, request.url.path, field)
+        error = ConflictError(
+            f"Another record with the same {field.replace('_', ' ')} was saved at the same moment. Nothing was changed; "
+            "reload and choose another.",
+            errors={field: "already used by another record"},
+        )
+    else:
+        log.warning("integrity refusal on %s %s: %s", request.method, request.url.path, exc.orig)
+        error = ConflictError("A record this change refers to was changed or removed meanwhile. Nothing was changed; reload and try again.")
+    return handle_service_error(request, error)
+
+
+def handle_unavailable(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    """The database did not answer. Before a commit: 503 with Retry-After, nothing was written. After the commit
+    (the read-back failed): the write happened, so the answer says it was saved rather than an error."""
+    log.warning("database unavailable on %s %s: %s", request.method, request.url.path, type(exc).__name__)
+    if committed(request.scope.get("state", {}).get(REQUEST_SESSION_KEY)):
+        detail = "Saved. Reading it back failed because the database stopped answering; load it again in a moment."
+        if _wants_json(request):
+            status = 201 if request.method == "POST" else 200
+            return Response({"status": "saved", "detail": detail}, status_code=status, headers={"Retry-After": "5"})
+        return _page(request, 200, "Saved", detail)
+    detail = "The database is not answering just now. Nothing was changed; please try again in a few seconds."
+    response = _problem(503, "Unavailable", detail, "unavailable") if _wants_json(request) else _page(request, 503, "Unavailable", detail)
+    response.headers["Retry-After"] = "5"
+    return response
+
+
 def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    if unavailable(exc):
+        return handle_unavailable(request, exc)
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     detail = "Something went wrong on our side. The error was logged; please try again."
     if _wants_json(request):
@@ -297,6 +333,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         ),
         exception_handlers={
             ServiceError: handle_service_error,
+            IntegrityError: handle_integrity_error,
             HTTPException: handle_http_error,
             Exception: handle_unexpected,
         },

@@ -1,5 +1,6 @@
 """Database engine, sessions and the column types every table shares."""
 
+import re
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -8,7 +9,10 @@ from typing import Any
 
 from sqlalchemy import DateTime, event
 from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as SATimeoutError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import Session
 from sqlalchemy.types import TypeDecorator
 
 
@@ -69,7 +73,10 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     # started per request), which cut the list API's throughput by a third at 32 concurrent clients.
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 0)
-    kwargs.setdefault("pool_pre_ping", False)
+    kwargs.setdefault("pool_pre_ping", False)  # a lost connection invalidates the whole pool at its first error instead
+    # A database that does not answer is a 503 within seconds, not a request hanging for a minute.
+    kwargs.setdefault("pool_timeout", 10)
+    kwargs.setdefault("connect_args", {"timeout": 5})
     return create_async_engine(url, **kwargs)
 
 
@@ -85,6 +92,67 @@ async def session_scope(factory: async_sessionmaker[AsyncSession]) -> AsyncItera
         finally:
             if session.in_transaction():
                 await session.rollback()
+
+
+async def lock_rows(session: AsyncSession, table_: Any, *where: Any, order: Any) -> None:
+    """Hold these rows until the transaction ends, so that a check and the write it allows are not interleaved with
+    another's. PostgreSQL locks the rows (in `order`, so two lockers cannot deadlock); SQLite has one writer, and a
+    no-op UPDATE takes its write lock now rather than at the first write after the reads."""
+    from sqlalchemy import select, update
+
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(select(table_.c.id).where(*where).order_by(order).with_for_update())
+    else:
+        await session.execute(update(table_).where(*where).values(id=table_.c.id))
+
+
+# ---- what a database error means for the person who caused it ----------------------------------------------
+
+
+@event.listens_for(Session, "after_commit")
+def _remember_commit(session: Session) -> None:
+    """A request whose write committed must not answer an error afterwards (see `committed`)."""
+    session.info["committed"] = True
+
+
+def committed(session: AsyncSession | None) -> bool:
+    return session is not None and bool(session.info.get("committed"))
+
+
+def unavailable(exc: BaseException) -> bool:
+    """The database did not answer (down, restarting, unreachable, out of connections, SQLite busy): a 503 to retry,
+    not a defect. asyncpg's own connection errors and OSError arrive unwrapped when a connection is being made."""
+    if isinstance(exc, (OperationalError, InterfaceError, SATimeoutError, OSError, TimeoutError)):
+        return True
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    module = type(exc).__module__
+    return module.startswith("asyncpg") and type(exc).__name__ in ASYNCPG_CONNECTION_ERRORS
+
+
+ASYNCPG_CONNECTION_ERRORS = {
+    "ConnectionDoesNotExistError",
+    "ConnectionFailureError",
+    "CannotConnectNowError",
+    "AdminShutdownError",
+    "CrashShutdownError",
+    "InterfaceError",
+    "TooManyConnectionsError",
+}
+
+
+def conflicting_field(exc: IntegrityError) -> str | None:
+    """The column a unique rule refused (the last of a compound key: the progress date of (project, institution,
+    date)), from PostgreSQL's `Key (a, b)=(...)` detail or SQLite's `UNIQUE constraint failed: t.a, t.b`; None when
+    the error is not a unique violation."""
+    cause = exc.orig.__cause__ if exc.orig is not None else None
+    detail = getattr(cause, "detail", None) or ""
+    if getattr(cause, "sqlstate", None) == "23505" and (match := re.search(r"Key \((.+?)\)=", detail)):
+        return match.group(1).split(",")[-1].strip().strip('"')
+    message = str(exc.orig)
+    if match := re.search(r"UNIQUE constraint failed: (.+)$", message, re.M):
+        return match.group(1).split(",")[-1].strip().rsplit(".", 1)[-1]
+    return None
 
 
 def table(model: Any) -> Any:

@@ -13,7 +13,7 @@ from cooperation.apidoc import multipart
 from cooperation.auth.access import Principal
 from cooperation.errors import ValidationFailed
 from cooperation.records import DEFAULT_PER_PAGE
-from cooperation.web import PageNumber, PerPage
+from cooperation.web import PageNumber, PerPage, too_large
 from programs import project_services, services
 from programs.project_schemas import ProgressIn, ProjectIn, ProjectOut, ProjectPage, ProjectStatus, ProjectUpdate
 from programs.schemas import ProgrammeIn, ProgrammeOut, ProgrammePage, ProgrammeUpdate
@@ -161,7 +161,7 @@ async def read_csv_upload(request: Request) -> bytes:
     else:
         content = await request.body()
     if len(content) > limit:
-        raise ValidationFailed({"file": f"is larger than the {limit / 1048576:.0f} MiB limit"})
+        raise ValidationFailed({"file": too_large("the file", len(content), limit)})
     if not content.strip():
         raise ValidationFailed({"file": "is empty"})
     return content

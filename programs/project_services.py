@@ -8,6 +8,7 @@ a second report for a date already reported. Partners report only for their own 
 
 import csv
 import io
+import re
 import uuid
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -20,7 +21,7 @@ from agreements.models import Agreement, Commitment
 from agreements.services import Measured, pace
 from cooperation import audit
 from cooperation.auth.access import Principal, may_change_part_of, may_see, require_manager, seen, visible
-from cooperation.db import table, utcnow
+from cooperation.db import lock_rows, table, utcnow
 from cooperation.errors import ForbiddenError, NotFoundError, ValidationFailed
 from cooperation.files import Owner
 from cooperation.partners.models import Institution
@@ -55,6 +56,11 @@ I = table(Institution).c  # noqa: E741
 A = table(Agreement).c
 C = table(Commitment).c
 CSV_COLUMNS = ("institution", "as_of", "titles", "volumes", "images", "correction_note")
+CELL_LIMIT = csv.field_size_limit()
+MAX_COUNT = 2_000_000_000  # as the API's Count: a cumulative figure, and what a 32-bit column holds
+MAX_LISTED = 100  # problems listed for one file (all are counted)
+ASCII_DIGITS = re.compile(r"[0-9]+")
+CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 RECENT_REPORTS = 20
 
 
@@ -447,11 +453,20 @@ class Entry:
 
 
 async def _check_batch(
-    session: AsyncSession, principal: Principal, project: Any, entries: list[Entry], today: date
+    session: AsyncSession,
+    principal: Principal,
+    project: Any,
+    entries: list[Entry],
+    today: date,
+    errors: dict[str, str] | None = None,
 ) -> dict[tuple[uuid.UUID, date], Any]:
-    """Every rule for a batch of reports, checked against each other and what is stored. Returns the stored
-    reports they replace (same institution and date). Raises with every problem, by line, when any."""
-    errors: dict[str, str] = {}
+    """Every rule for a batch of reports, checked against each other and what is stored, in one pass (a future date
+    on one line does not hide a falling count on another). Returns the stored reports they replace (same institution
+    and date). Raises with every problem, by line — with `errors` already found in the file — when any.
+
+    The participants' rows are locked first, so two batches for the same institution are checked and written one
+    after the other: each sees what the other stored, and no falling count slips in between."""
+    errors = errors if errors is not None else {}
 
     def refuse(entry: Entry, field: str, message: str) -> None:
         key = entry.key(field)
@@ -459,6 +474,9 @@ async def _check_batch(
 
     participants = set(await session.scalars(select(PP.institution_id).where(PP.project_id == project["id"])))
     institutions = {e.data.institution_id for e in entries}
+    await lock_rows(
+        session, table(ProjectParticipant), PP.project_id == project["id"], PP.institution_id.in_(institutions), order=PP.institution_id
+    )
     stored = (
         await session.execute(
             select(R.id, R.institution_id, R.as_of, R.titles, R.volumes, R.images).where(
@@ -493,15 +511,14 @@ async def _check_batch(
         seen[key] = entry
         if key in replaced and not (data.correction_note and data.correction_note.strip()):
             refuse(entry, "correction_note", f"{data.as_of.isoformat()} is already reported; add a correction note to replace it")
-    if errors:
-        raise ValidationFailed(errors)
     # Counts never go backwards silently: walk each institution's reports in date order, the batch in place of what it replaces.
     timeline: dict[uuid.UUID, list[tuple[date, Any, Entry | None]]] = {}
     for r in stored:
         if (r.institution_id, r.as_of) not in seen:
             timeline.setdefault(r.institution_id, []).append((r.as_of, r, None))
     for entry in entries:
-        timeline.setdefault(entry.data.institution_id, []).append((entry.data.as_of, entry.data, entry))
+        if entry.data.institution_id in participants and seen.get((entry.data.institution_id, entry.data.as_of)) is entry:
+            timeline.setdefault(entry.data.institution_id, []).append((entry.data.as_of, entry.data, entry))
     for items in timeline.values():
         items.sort(key=lambda item: item[0])
         last: dict[str, tuple[int, date, Entry | None]] = {}
@@ -565,10 +582,11 @@ async def report_progress(
     await session.commit()
 
 
-def parse_csv(content: bytes, codes: dict[str, uuid.UUID]) -> list[Entry]:
+def parse_csv(content: bytes, codes: dict[str, uuid.UUID]) -> tuple[list[Entry], dict[str, str]]:
     """Rows of `institution,as_of,titles,volumes,images,correction_note` (comma, semicolon or tab separated, UTF-8).
 
-    Every bad row is reported with its line number; nothing is returned unless every row is good.
+    The good rows, and every bad row's problems by line number (the caller checks the good ones too, so that one
+    answer lists everything to fix). A file that cannot be read at all raises.
     """
     try:
         text = content.decode("utf-8-sig")
@@ -589,7 +607,14 @@ def parse_csv(content: bytes, codes: dict[str, uuid.UUID]) -> list[Entry]:
         raise ValidationFailed({"line 1": "; ".join(problems) + f" (expected: {','.join(CSV_COLUMNS)})"})
     entries: list[Entry] = []
     errors: dict[str, str] = {}
-    for cells in reader:
+    while True:
+        try:
+            cells = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:  # a cell past the csv module's size limit, an unclosed quote at the end
+            errors[f"line {reader.line_num}"] = f"cannot be read as CSV ({exc}); each cell holds at most {CELL_LIMIT:,} characters"
+            continue
         line = reader.line_num
         if not any(c.strip() for c in cells):
             continue
@@ -598,6 +623,10 @@ def parse_csv(content: bytes, codes: dict[str, uuid.UUID]) -> list[Entry]:
             continue
         row = dict(zip(header, (c.strip() for c in cells), strict=True))
         problems = []
+        controls = [column for column, value in row.items() if CONTROL.search(value)]
+        if controls:
+            errors[f"line {line}"] = f"{', '.join(controls)}: contains a control character (such as NUL)"
+            continue
         institution = codes.get(row["institution"].upper())
         if institution is None:
             problems.append(f"institution: no participant with the code {row['institution']!r}")
@@ -610,10 +639,12 @@ def parse_csv(content: bytes, codes: dict[str, uuid.UUID]) -> list[Entry]:
             raw = row.get(unit, "").replace(" ", "").replace("\u00a0", "")
             if not raw:
                 counts[unit] = None
-            elif raw.isdigit():
-                counts[unit] = int(raw)
-            else:
+            elif not ASCII_DIGITS.fullmatch(raw):  # "²" and other Unicode digits are not counts
                 problems.append(f"{unit}: {row.get(unit)!r} is not a whole number of zero or more")
+            elif int(raw) > MAX_COUNT:
+                problems.append(f"{unit}: {int(raw):,} is more than {MAX_COUNT:,}")
+            else:
+                counts[unit] = int(raw)
         note = row.get("correction_note") or None
         if note and len(note) > 1000:
             problems.append("correction_note: longer than 1000 characters")
@@ -622,11 +653,24 @@ def parse_csv(content: bytes, codes: dict[str, uuid.UUID]) -> list[Entry]:
             continue
         assert institution is not None
         entries.append(Entry(ProgressIn(institution_id=institution, as_of=as_of, correction_note=note, **counts), line=line))
-    if errors:
-        raise ValidationFailed(errors)
-    if not entries:
+    if not entries and not errors:
         raise ValidationFailed({"file": "has no rows under its header"})
-    return entries
+    return entries, errors
+
+
+def _capped(errors: dict[str, str]) -> ValidationFailed:
+    """Every problem counted, the first MAX_LISTED listed in line order: a file of 100,000 bad rows answers in a page."""
+
+    def order(key: str) -> tuple[int, str]:
+        number = key.removeprefix("line ")
+        return (int(number), key) if number.isdigit() else (0, key)
+
+    listed = dict(sorted(errors.items(), key=lambda item: order(item[0]))[:MAX_LISTED])
+    more = len(errors) - len(listed)
+    detail = f"Nothing from this file was applied: {len(errors):,} problem(s) to fix" + (
+        f"; the first {MAX_LISTED} are listed, {more:,} more after them." if more else "."
+    )
+    return ValidationFailed(listed, detail)
 
 
 async def import_csv(
@@ -641,10 +685,10 @@ async def import_csv(
         )
     }
     try:
-        entries = parse_csv(content, codes)
-        replaced = await _check_batch(session, principal, project, entries, today or date.today())
+        entries, errors = parse_csv(content, codes)
+        replaced = await _check_batch(session, principal, project, entries, today or date.today(), errors)
     except ValidationFailed as exc:
-        raise ValidationFailed(exc.errors, f"Nothing from this file was applied: {len(exc.errors)} problem(s) to fix.") from None
+        raise _capped(exc.errors) from None
     await _write_batch(session, principal, project_id, entries, replaced, "csv")
     corrections = sum(1 for e in entries if e.data.correction_note)
     audit.record(

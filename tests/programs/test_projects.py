@@ -1,5 +1,6 @@
 """Shared digitization projects: progress reports (pages, API, CSV), what the page computes from them, who may report."""
 
+import dataclasses
 import uuid
 from datetime import date
 
@@ -448,3 +449,62 @@ async def test_edit_pages_save_unchanged_without_losing_anything(client_for, wor
     assert saved.status_code == 303, saved.text[:1500]
     again = (await coordinator.api("GET", f"/api/v1/programmes/{programme['id']}")).json()
     assert {k: v for k, v in again.items() if k != "version"} == {k: v for k, v in programme.items() if k != "version"}
+
+
+async def test_csv_lists_every_problem_in_one_answer_and_refuses_what_cannot_be_stored(app, client_for, project, db):
+    app.state.settings = dataclasses.replace(app.state.settings, upload_max_bytes=512 * 1024)  # room for a 200,000-character cell
+    coordinator = await client_for("coordinator")
+    before = await report_count(db)
+    rows = [
+        "institution,as_of,titles,volumes,images,correction_note",
+        "NLC,2025-05-31,,5000,,",
+        "NLC,2025-06-30,,4000,,",  # a falling count, found although line 4 is in the future
+        "NLV,2099-01-01,,10,,",
+        "NLV,2025-06-30,²,10,,",  # a superscript two is a digit to str.isdigit, not a count
+        "NLV,2025-07-31,,3000000000,,",
+        "NLV,2025-08-31,,10,,x\x00y",
+        f'NLV,2025-09-30,,10,,"{"n" * 200_000}"',  # past the csv module's field limit
+        "NLV,2025-10-31,,12,,",
+    ]
+    response = await upload(coordinator, project["id"], "\n".join(rows) + "\n")
+    assert response.status_code == 422, response.text
+    errors = response.json()["errors"]
+    assert "a lower figure needs a correction note" in errors.get("line 3", ""), errors
+    assert "in the future" in errors["line 4"]
+    assert "not a whole number" in errors["line 5"]
+    assert "more than 2,000,000,000" in errors["line 6"]
+    assert "control character" in errors["line 7"]
+    assert "cannot be read as CSV" in errors["line 8"]
+    assert set(errors) == {"line 3", "line 4", "line 5", "line 6", "line 7", "line 8"}
+    assert await report_count(db) == before
+
+
+async def test_a_file_of_many_bad_rows_answers_with_the_first_hundred_and_the_total(app, client_for, project):
+    app.state.settings = dataclasses.replace(app.state.settings, upload_max_bytes=512 * 1024)
+    coordinator = await client_for("coordinator")
+    body = "institution,as_of,volumes\n" + "".join(f"XYZ,2025-05-31,{n}\n" for n in range(5000))
+    response = await upload(coordinator, project["id"], body)
+    assert response.status_code == 422
+    problem = response.json()
+    assert len(problem["errors"]) == 100 and "line 2" in problem["errors"] and "line 101" in problem["errors"]
+    assert "5,000 problem(s)" in problem["detail"] and "4,900 more" in problem["detail"]
+    assert len(response.content) < 20_000
+
+
+async def test_two_imports_at_once_never_store_a_falling_count(client_for, project):
+    """Each file is valid alone; together they make volumes fall without a note. One waits for the other and is refused."""
+    import asyncio
+
+    first, second = await client_for("coordinator"), await client_for("coordinator")
+    for attempt in range(5):
+        month = 5 + attempt
+        higher = f"institution,as_of,volumes\nNLC,2025-{month:02d}-10,{9000 - attempt}\n"
+        lower = f"institution,as_of,volumes\nNLC,2025-{month:02d}-20,{1000 + attempt}\n"
+        answers = await asyncio.gather(upload(first, project["id"], higher), upload(second, project["id"], lower))
+        statuses = sorted(a.status_code for a in answers)
+        assert statuses == [201, 422], [a.text for a in answers]
+        refused = next(a for a in answers if a.status_code == 422)
+        assert "correction note" in refused.text
+        if attempt < 4:  # the next attempt starts above what this one stored
+            note = f"institution,as_of,volumes,correction_note\nNLC,2025-{month:02d}-25,0,reset for the next attempt\n"
+            assert (await upload(first, project["id"], note)).status_code == 201
