@@ -86,13 +86,18 @@ def multipart(description: str, fields: dict[str, str], *, required: tuple[str, 
 
 
 class ReferencePage(RapidocRenderPlugin):
-    """The rendered reference, with a way back to the app in its navigation."""
+    """The rendered reference, with a way back to the app in its navigation; everything from our own server (no
+    favicon from a CDN, no fonts from Google: the Content-Security-Policy allows neither, and a reader's visit is
+    nobody else's business)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(favicon="", **kwargs)
 
     def render(self, request: Any, openapi_schema: dict[str, Any]) -> bytes:
         page = super().render(request, openapi_schema).decode()
         page = re.sub(
             r"<rapi-doc ([^>]*?)\s*/>",
-            r'<rapi-doc \1 nav-bg-color="#14324a"><a slot="nav-logo" href="/" style="color:#fff;padding:.5rem;display:block">'
+            r'<rapi-doc \1 nav-bg-color="#14324a" load-fonts="false"><a slot="nav-logo" href="/" style="color:#fff;padding:.5rem;display:block">'
             r"← Back to LibCoop</a></rapi-doc>",
             page,
         )

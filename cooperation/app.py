@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from agreements import wiring as agreements_wiring
 from agreements.services import register_measure_source
-from cooperation import apidoc, calendar, comments, dashboard, edge, files, followups
+from cooperation import apidoc, calendar, comments, dashboard, edge, files, followups, headers
 from cooperation.auth import access
 from cooperation.auth import api as auth_api
 from cooperation.auth import views as auth_views
@@ -260,7 +260,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         register_measure_source(measure)
 
     def configure_jinja(engine_: JinjaTemplateEngine) -> None:
-        engine_.engine.filters.update(JINJA_FILTERS)
+        engine_.engine.filters.update(JINJA_FILTERS, with_nonce=headers.with_nonce)
         engine_.engine.globals.update(JINJA_GLOBALS)
         engine_.engine.globals["settings"] = settings
 
@@ -353,6 +353,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         # Room for a file up to twice the limit, so that the form comes back naming the limit with what was typed
         # kept; beyond that the 413 page names the limit.
         request_max_body_size=2 * settings.upload_max_bytes + 1024 * 1024,
+        before_send=[headers.security_headers(hsts=settings.is_production, reference_path=f"{API_PREFIX}/schema")],
         logging_config=None,
         debug=False,
     )

@@ -56,7 +56,8 @@ def progress_svg(series: Sequence[SeriesPoint], unit: str, target: int | None, *
         last = max(series[-1].as_of, ends_on or series[-1].as_of)
         chart.add("Target", [(series[0].as_of, target), (last, target)], show_dots=False, stroke_style={"dasharray": "6, 4"})
     # pygal still writes an inline config script for its (unused) tooltips: a static picture needs none.
-    return SCRIPT.sub("", str(chart.render(is_unicode=True)))
+    # Its one style attribute (the hidden tooltip) as a presentation attribute: pages allow no inline style.
+    return SCRIPT.sub("", str(chart.render(is_unicode=True))).replace('style="opacity: 0"', 'opacity="0"')
 
 
 async def progress_svg_async(
