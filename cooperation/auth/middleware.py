@@ -39,6 +39,7 @@ class SessionAuthenticationMiddleware(AbstractAuthenticationMiddleware):
             scope.setdefault("state", {})[REQUEST_SESSION_KEY] = session
             try:
                 result = await self.authenticate_request(ASGIConnection(scope))
+                session.info.pop("committed", None)  # a token's "last used" is not the request's write (db.committed)
                 scope["user"] = result.user
                 scope["auth"] = result.auth
                 await self.app(scope, receive, send)

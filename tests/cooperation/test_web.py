@@ -162,6 +162,43 @@ async def test_health_says_when_the_database_is_down(tmp_path):
             assert ready.headers["retry-after"] == "5"
             assert (await raw.get("/health")).status_code == 503
             assert (await raw.get("/health/live")).json() == {"status": "ok"}
+            # Any other request that needs the database: a 503 to retry, quickly, in the form the caller reads.
+            started = time.monotonic()
+            api = await raw.get("/api/v1/agreements", headers={"Authorization": "Bearer lcp_abcdefghijklmnop"})
+            raw.cookies.set("coop_session", "x" * 40)
+            page = await raw.get("/agreements")
+            assert time.monotonic() - started < 12
+            assert api.status_code == 503 and api.headers["content-type"].startswith("application/problem+json")
+            assert api.headers["retry-after"] == "5" and "try again" in api.json()["detail"]
+            assert page.status_code == 503 and "not answering" in page.text
     finally:
         down.state.reports.close()
         await down.state.engine.dispose()
+
+
+async def test_every_answer_carries_the_security_headers(client_for, world, anonymous):
+    coordinator = await client_for("coordinator")
+    for response in [
+        await anonymous.get("/login"),
+        await anonymous.get("/no/such/page"),
+        await coordinator.get("/agreements"),
+        await coordinator.api("GET", "/api/v1/agreements"),
+        await coordinator.get("/static/css/app.css"),
+    ]:
+        policy = response.headers["content-security-policy"]
+        assert "script-src 'self';" in policy and "frame-ancestors 'none'" in policy and "unsafe-inline" not in policy
+        assert response.headers["x-frame-options"] == "DENY" and response.headers["x-content-type-options"] == "nosniff"
+        assert response.headers["referrer-policy"] == "same-origin"
+        assert "strict-transport-security" not in response.headers  # not in development or tests: no HTTPS there
+    reference = await coordinator.get("/api/v1/schema")
+    assert "style-src 'self' 'unsafe-inline'" in reference.headers["content-security-policy"]
+    assert "cdn.jsdelivr" not in reference.text and 'load-fonts="false"' in reference.text
+
+
+async def test_production_sends_hsts(tmp_path):
+    from cooperation.headers import security_headers
+
+    hook = security_headers(hsts=True, reference_path="/api/v1/schema")
+    message = {"type": "http.response.start", "status": 200, "headers": []}
+    await hook(message, {"type": "http", "path": "/", "state": {}})
+    assert (b"strict-transport-security", b"max-age=31536000; includeSubDomains") in message["headers"]
