@@ -97,7 +97,8 @@ class ReferencePage(RapidocRenderPlugin):
         page = super().render(request, openapi_schema).decode()
         page = re.sub(
             r"<rapi-doc ([^>]*?)\s*/>",
-            r'<rapi-doc \1 nav-bg-color="#14324a" load-fonts="false"><a slot="nav-logo" href="/" style="color:#fff;padding:.5rem;display:block">'
+            r'<rapi-doc \1 nav-bg-color="#14324a" load-fonts="false">'
+            r'<a slot="nav-logo" href="/" style="color:#fff;padding:.5rem;display:block">'
             r"← Back to LibCoop</a></rapi-doc>",
             page,
         )

@@ -34,7 +34,7 @@ async def test_pages_draw_under_the_policy_with_nothing_refused(served_app, chro
         assert login is not None
         assert "frame-ancestors 'none'" in login.headers["content-security-policy"]
         assert login.headers["x-content-type-options"] == "nosniff" and login.headers["x-frame-options"] == "DENY"
-        await page.fill("#email", f"coordinator@demo.libcoop.test")
+        await page.fill("#email", "coordinator@demo.libcoop.test")
         await page.fill("#password", DEMO_PASSWORD)
         await page.click("button[type=submit]")
         await expect(page.locator("header")).to_contain_text("Sign out")
