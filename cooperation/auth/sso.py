@@ -336,7 +336,7 @@ async def _provider_by_code(session: AsyncSession, code: str) -> tuple[IdentityP
 # ---- the flow -------------------------------------------------------------------------------------
 
 
-async def start(session: AsyncSession, code: str, *, redirect_uri: str, previous_token: str | None) -> Started:
+async def start(session: AsyncSession, code: str, *, redirect_uri: str) -> Started:
     found = await _provider_by_code(session, code)
     if found is None or not found[0].enabled or found[1].archived_at is not None:
         raise SsoRefused("Sign-in with this institution's account is not available.", f"provider {code!r} unknown or disabled")
@@ -354,11 +354,8 @@ async def start(session: AsyncSession, code: str, *, redirect_uri: str, previous
         "redirect_uri": redirect_uri,
         "started_at": now.isoformat(),
     }
-    # A fresh pre-sign-in session for every attempt; any session this browser had is ended.
-    if previous_token:
-        existing = await session.scalar(select(AuthSession).where(col(AuthSession.token_hash) == token_digest(previous_token)))
-        if existing is not None:
-            await session.delete(existing)
+    # A fresh pre-sign-in record for every attempt, under its own cookie: a signed-in session this browser has is
+    # left alone (a link from another site must not sign anyone out); a successful sign-in replaces it.
     token = secrets.token_urlsafe(32)
     session.add(AuthSession(token_hash=token_digest(token), user_id=None, created_at=now, expires_at=now + FLOW_TTL, data={"sso": flow}))
     await session.commit()

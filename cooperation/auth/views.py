@@ -177,8 +177,15 @@ def _base_url(request: Request[Any, Any, Any]) -> str:
     return settings.base_url or str(request.base_url).rstrip("/")
 
 
+SSO_COOKIE = "coop_sso"  # the sign-in in progress with an identity provider, separate from the session
+SSO_COOKIE_PATH = "/auth/sso/"
+
+
 def _sso_cookie(token: str, max_age: int, settings: Settings) -> Cookie:
-    return _session_cookie(token, max_age, settings)
+    # Lax: the provider's redirect back to the callback is a top-level GET from another site.
+    return Cookie(
+        key=SSO_COOKIE, value=token, max_age=max_age, httponly=True, secure=settings.secure_cookies, samesite="lax", path=SSO_COOKIE_PATH
+    )
 
 
 @get("/auth/sso/{code:str}", opt={PUBLIC_OPT: True}, name="sso_start")
@@ -186,9 +193,7 @@ async def sso_start(request: Request[Any, Any, Any], db: NamedDependency[AsyncSe
     settings: Settings = request.app.state.settings
     await limits.check(db, [_address_key(request)], limit=limits.SIGN_IN[0], window_seconds=limits.SIGN_IN[1])
     try:
-        started = await sso.start(
-            db, code, redirect_uri=_base_url(request) + sso.redirect_path(code.upper()), previous_token=request.cookies.get(SESSION_COOKIE)
-        )
+        started = await sso.start(db, code, redirect_uri=_base_url(request) + sso.redirect_path(code.upper()))
     except sso.SsoRefused as exc:
         return await _sso_failed(request, db, code, exc)
     response: Response[Any] = Redirect(path=started.authorization_url, status_code=303)
@@ -211,7 +216,7 @@ async def _sso_failed(request: Request[Any, Any, Any], db: AsyncSession, code: s
         providers=await sso.enabled_choices(db),
         message=exc.message,
     )
-    response.delete_cookie(SESSION_COOKIE, path="/")
+    response.delete_cookie(SSO_COOKIE, path=SSO_COOKIE_PATH)  # the attempt is over; a signed-in session stays
     return response
 
 
@@ -221,10 +226,12 @@ async def sso_callback(request: Request[Any, Any, Any], db: NamedDependency[Asyn
     params = {k: v for k, v in request.query_params.items()}
     try:
         async with sso.http_client() as http:
-            user, recorded = await sso.finish(db, settings.secret_key, code, params, request.cookies.get(SESSION_COOKIE), http)
+            user, recorded = await sso.finish(db, settings.secret_key, code, params, request.cookies.get(SSO_COOKIE), http)
     except sso.SsoRefused as exc:
         return await _sso_failed(request, db, code, exc)
-    return await _signed_in(request, db, user, "/", method=f"SSO {recorded['code']}", data={"sso": recorded})
+    response = await _signed_in(request, db, user, "/", method=f"SSO {recorded['code']}", data={"sso": recorded})
+    response.delete_cookie(SSO_COOKIE, path=SSO_COOKIE_PATH)
+    return response
 
 
 @get("/account/tokens", name="account_tokens")

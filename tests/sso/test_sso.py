@@ -107,8 +107,11 @@ async def test_tampered_state_is_refused(app, db, registered):
 async def test_replayed_state_and_code_are_refused(app, db, registered):
     first = await browser(app)
     callback = await through_provider(await start(first, "NLC"), "luo.chong")
+    flow_cookie = first.raw.cookies.get("coop_sso")
     assert (await first.get(callback_path(callback), follow_redirects=False)).status_code == 303
-    replay = await first.get(callback_path(callback))  # the same response again, in the same browser
+    assert first.raw.cookies.get("coop_sso") is None  # the attempt's cookie goes with the sign-in
+    first.raw.cookies.set("coop_sso", flow_cookie, path="/auth/sso/")
+    replay = await first.get(callback_path(callback))  # the same request again, cookie and all
     assert replay.status_code == 400 and "already used" in replay.text
     # Another browser that started its own flow cannot use the first one's code.
     second = await browser(app)
@@ -388,3 +391,19 @@ async def test_one_issuer_speaks_for_one_institution(app, db, registered, client
             bnf,
             {"sub": "luo.chong", "email": "luo.chong@nlc.example", "email_verified": True},
         )
+
+
+async def test_starting_or_failing_a_sign_in_does_not_sign_out(app, registered, client_for):
+    """A link from another site to /auth/sso/NLC, or a junk answer at the callback, used to end the session."""
+    coordinator = await client_for("coordinator")
+    assert (await coordinator.api("GET", "/api/v1/agreements")).status_code == 200
+    session = coordinator.raw.cookies.get("coop_session")
+    started = await coordinator.get("/auth/sso/NLC", follow_redirects=False, headers={"sec-fetch-site": "cross-site"})
+    assert started.status_code == 303 and "coop_session" not in started.headers.get("set-cookie", "")
+    assert (await coordinator.api("GET", "/api/v1/agreements")).status_code == 200
+    junk = await coordinator.get("/auth/sso/NLC/callback?state=x&code=y", follow_redirects=False)
+    assert junk.status_code == 400 and "coop_session" not in junk.headers.get("set-cookie", "")
+    unknown = await coordinator.get("/auth/sso/N0PE/callback?error=access_denied", follow_redirects=False)
+    assert unknown.status_code == 400
+    assert coordinator.raw.cookies.get("coop_session") == session
+    assert (await coordinator.api("GET", "/api/v1/agreements")).status_code == 200
