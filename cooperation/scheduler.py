@@ -9,6 +9,7 @@ it renders (see reports/delivery.py), so even two schedulers would not send twic
 """
 
 import asyncio
+import contextlib
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, time, timedelta
@@ -22,7 +23,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
-from cooperation.db import table, utcnow
+from cooperation.db import table, unavailable, utcnow
 from cooperation.reports import delivery
 from cooperation.reports.models import ReportSubscription
 from cooperation.reports.pdf import PdfRenderer
@@ -31,6 +32,7 @@ from cooperation.settings import Settings
 RS = table(ReportSubscription).c
 LOCK_KEY = 0x4C6962436F6F70  # "LibCoop": the advisory lock that elects the scheduling process
 CATCH_UP_RUNS = 12  # at most this many missed periods per subscription are made up at start
+LOCK_CHECK_SECONDS = 5
 log = structlog.get_logger("scheduler")
 
 DailyJob = Callable[[async_sessionmaker[AsyncSession], Settings, Any], Awaitable[Any]]
@@ -85,6 +87,7 @@ class Scheduler:
         self._task: asyncio.Task[None] | None = None
         self._signature: tuple[Any, ...] | None = None
         self._busy: set[asyncio.Task[Any]] = set()
+        self._polled_at: datetime | None = None  # the start of the last poll that went through
 
     # ---- election --------------------------------------------------------------------------------
 
@@ -112,14 +115,18 @@ class Scheduler:
             try:
                 if await self._elect():
                     break
-            except Exception:  # the database is away: keep trying, as a standby would
-                log.exception("scheduler election failed; retrying")
+            except Exception as exc:  # the database is away: keep trying, as a standby would
+                if not unavailable(exc):
+                    log.exception("scheduler election failed; retrying")
+                else:
+                    log.warning("scheduler election: the database does not answer; retrying", error=type(exc).__name__)
             await asyncio.sleep(self.election_seconds)  # standing by: take over when the scheduling process stops
         self.leader = True
         log.info("this process schedules reports and reminders")
         scheduler = AsyncIOScheduler(timezone=UTC)
         scheduler.start()
         self._scheduler = scheduler
+        self._polled_at = utcnow()  # the catch-up below covers everything before; each poll covers what follows
         for step in (self.rebuild, self.catch_up):  # a failure here must not leave the process scheduling nothing
             try:
                 await step()
@@ -140,17 +147,52 @@ class Scheduler:
             )
             await self._daily(name, job)  # a day missed while stopped: its reminders go now (once: they are claimed per day)
 
+    async def _holds_lock(self) -> bool:
+        """The leader's advisory lock goes with its connection: a database restart ends both. Asked at every poll,
+        so a process that lost it stops scheduling before another, elected meanwhile, schedules too."""
+        if self.engine.dialect.name != "postgresql":
+            return True
+        if self._lock is None:
+            return False
+        try:
+            await asyncio.wait_for(self._lock.scalar(text("SELECT 1")), LOCK_CHECK_SECONDS)
+            await self._lock.commit()
+            return True
+        except Exception as exc:
+            log.warning("the scheduling lock's connection is gone", error=type(exc).__name__)
+            return False
+
+    async def _step_down(self) -> None:
+        """Stop scheduling and stand by again, as at start (the election loop runs until this process wins again)."""
+        log.warning("lost the scheduling lock; standing by")
+        self.leader = False
+        scheduler, self._scheduler = self._scheduler, None
+        if scheduler is not None:
+            scheduler.shutdown(wait=False)
+        await self._release()
+        self._task = asyncio.get_running_loop().create_task(self._run())
+
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-        if self._scheduler is not None:
-            self._scheduler.shutdown(wait=False)
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        scheduler, self._scheduler = self._scheduler, None
+        if scheduler is not None:
+            scheduler.shutdown(wait=False)
         if self._busy:
             await asyncio.gather(*self._busy, return_exceptions=True)
-        if self._lock is not None:
-            await self._lock.close()
+        await self._release()
         self.leader = False
+
+    async def _release(self) -> None:
+        """End the lock's connection for real: returned to the pool, it would keep the session-level lock."""
+        lock, self._lock = self._lock, None
+        if lock is not None:
+            with contextlib.suppress(Exception):
+                await lock.invalidate()
+            with contextlib.suppress(Exception):
+                await lock.close()
 
     # ---- schedules ---------------------------------------------------------------------------------
 
@@ -198,13 +240,14 @@ class Scheduler:
     async def _fire(self, subscription_id: uuid.UUID) -> None:
         await delivery.run_subscription(self.factory, self.settings, self.renderer, subscription_id, utcnow())
 
-    async def catch_up(self) -> int:
-        """Periods whose fire time passed while no process scheduled: each made up once (claimed runs are skipped)."""
+    async def catch_up(self, since: datetime | None = None) -> int:
+        """Periods whose fire time passed while no process scheduled (or while the database was away, `since` the
+        last poll that went through): each made up once (claimed runs are skipped)."""
         now = utcnow()
         made = 0
         for subscription in await self._subscriptions():
-            since = max(subscription["created_at"], now - timedelta(days=400))
-            for moment in fire_times(subscription, since, now):
+            since_ = max(subscription["created_at"], since or now - timedelta(days=400))
+            for moment in fire_times(subscription, since_, now):
                 outcome = await delivery.run_subscription(self.factory, self.settings, self.renderer, subscription["id"], moment)
                 made += outcome.run_id is not None
         if made:
@@ -212,11 +255,26 @@ class Scheduler:
         return made
 
     async def poll(self) -> None:
-        """Notice subscriptions changed by other processes; retry failed sends; finish runs a stopped process left."""
-        if await self._current_signature() != self._signature:
-            await self.rebuild()
-        await delivery.resume_interrupted(self.factory, self.settings, self.renderer)
-        await delivery.deliver_due(self.factory, self.settings)
+        """Check this process still holds the lock; notice subscriptions changed by other processes; make up fires
+        missed since the last poll that went through (a fire tries once: the database may have been away); finish
+        runs a stopped process or an outage left; retry failed sends."""
+        if not await self._holds_lock():
+            await self._step_down()
+            return
+        started = utcnow()
+        try:
+            if await self._current_signature() != self._signature:
+                await self.rebuild()
+            if self._polled_at is not None:
+                await self.catch_up(since=self._polled_at - timedelta(seconds=self.settings.scheduler_poll_seconds))
+            await delivery.resume_interrupted(self.factory, self.settings, self.renderer)
+            await delivery.deliver_due(self.factory, self.settings)
+        except Exception as exc:
+            if not unavailable(exc):
+                raise
+            log.warning("scheduler poll: the database does not answer; the next poll makes up what was missed", error=type(exc).__name__)
+            return
+        self._polled_at = started
 
     async def _daily(self, name: str, job: DailyJob) -> None:
         today = datetime.now(ZoneInfo(self.settings.default_time_zone)).date()

@@ -13,6 +13,7 @@ import hashlib
 import os
 import socket
 import uuid
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -26,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from cooperation import files, mail
 from cooperation.auth.models import User
 from cooperation.auth.services import principal_of
-from cooperation.db import claiming_insert, new_id, table, utcnow
+from cooperation.db import claiming_insert, new_id, table, unavailable, utcnow
 from cooperation.reports import builders, periods
 from cooperation.reports.models import ReportDelivery, ReportRun, ReportSubscription
 from cooperation.reports.pdf import PdfRenderer, pdf_filename
@@ -38,6 +39,8 @@ RS = table(ReportSubscription).c
 U = table(User).c
 log = structlog.get_logger("reports")
 MAX_RETRY = timedelta(days=1)
+MAX_ATTEMPTS = 5  # renders of one run before a failure that should pass is recorded as failed
+RETRY_AFTER = timedelta(seconds=30)  # times the attempt number
 HOLDER = f"{socket.gethostname()}:{os.getpid()}"
 
 
@@ -165,15 +168,35 @@ async def render_run(
             await session.commit()
             return True
         except Exception as exc:
-            await session.rollback()
-            log.exception("scheduled report failed", run_id=str(run_id))
-            await session.execute(
-                update(ReportRun)
-                .where(RR.id == run_id)
-                .values(status="failed", error=f"{type(exc).__name__}: {str(exc)[:900]}", finished_at=utcnow(), lease_until=None)
-            )
-            await session.commit()
+            await _after_failure(session, run_id, exc)
             return False
+
+
+def passes(exc: BaseException) -> bool:
+    """A failure that will pass by itself: the database restarting, the PDF workers replaced after a crash."""
+    return unavailable(exc) or isinstance(exc, BrokenProcessPool)
+
+
+async def _after_failure(session: AsyncSession, run_id: uuid.UUID, exc: Exception) -> None:
+    """A failure that will pass leaves the run to be taken over after a back-off (the poll retries it, up to
+    MAX_ATTEMPTS); any other marks it failed, with its reason, for an administrator to render again."""
+    error = f"{type(exc).__name__}: {str(exc)[:900]}"
+    try:
+        await session.rollback()
+        attempts = int(await session.scalar(select(RR.attempts).where(RR.id == run_id)) or 1)
+        if passes(exc) and attempts < MAX_ATTEMPTS:
+            log.warning("scheduled report interrupted; it will be retried", run_id=str(run_id), error=error[:200], attempts=attempts)
+            retry_at = utcnow() + RETRY_AFTER * attempts
+            values: dict[str, Any] = {"status": "claimed", "lease_until": retry_at, "lease_owner": None, "error": f"retrying: {error}"}
+        else:
+            log.error("scheduled report failed", run_id=str(run_id), error=error, exc_info=exc)
+            values = {"status": "failed", "error": error, "finished_at": utcnow(), "lease_until": None}
+        await session.execute(update(ReportRun).where(RR.id == run_id, RR.status.in_(("claimed", "rendering"))).values(**values))
+        await session.commit()
+    except Exception as again:  # the database is away: the lease runs out and the next pass takes the run over
+        if not passes(again):
+            raise
+        log.warning("scheduled report interrupted while the database is away; it will be retried", run_id=str(run_id))
 
 
 async def run_subscription(
@@ -304,6 +327,19 @@ def email_html(run: Any) -> str:
         + (f"<ul>{items}</ul>" if items else "")
         + "<p>The full report is attached (PDF).</p><p>— LibCoop</p>"
     )
+
+
+async def render_again(factory: async_sessionmaker[AsyncSession], run_id: uuid.UUID) -> bool:
+    """An administrator asks for a failed scheduled run again: it is left for the scheduler's next pass to take over
+    and render (once: the take-over is the claim's UPDATE). False when it is not a failed scheduled run."""
+    async with factory() as session:
+        result = await session.execute(
+            update(ReportRun)
+            .where(RR.id == run_id, RR.status == "failed", RR.subscription_id.is_not(None))
+            .values(status="claimed", lease_owner=None, lease_until=utcnow() - timedelta(seconds=1), attempts=0, finished_at=None)
+        )
+        await session.commit()
+        return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
 async def resend(factory: async_sessionmaker[AsyncSession], settings: Settings, run_id: uuid.UUID) -> int:

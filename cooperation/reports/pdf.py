@@ -59,8 +59,37 @@ def html_to_pdf(html: str, allowed_dir: str) -> tuple[bytes, int, float]:
     return pdf, len(document.pages), peak_mib
 
 
-def _warm() -> None:
-    """A worker's initializer: load WeasyPrint (and its fonts' libraries) before the first report is timed."""
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+PARENT_CHECK_SECONDS = 2.0
+
+
+def _exit_with_parent(parent: int) -> None:
+    """A worker must not outlive the process that started it (a SIGKILLed scheduler left its workers, and the
+    resource tracker they keep open, running for many minutes). Linux sends SIGKILL when the parent dies; elsewhere,
+    and as a second guard, a thread watches for the parent to change."""
+    import contextlib
+    import ctypes
+    import signal
+    import threading
+
+    with contextlib.suppress(OSError, AttributeError):  # not Linux
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        os._exit(0)
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_CHECK_SECONDS)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+
+
+def _warm(parent: int | None = None) -> None:
+    """A worker's initializer: exit with its parent; load WeasyPrint (and its fonts' libraries) before the first
+    report is timed."""
+    if parent is not None:
+        _exit_with_parent(parent)
     import weasyprint  # noqa: F401
 
 
@@ -87,6 +116,7 @@ class PdfRenderer:
                     mp_context=multiprocessing.get_context("spawn"),
                     max_tasks_per_child=MAX_TASKS_PER_CHILD,
                     initializer=_warm,
+                    initargs=(os.getpid(),),
                 )
                 try:
                     await asyncio.wait_for(asyncio.get_running_loop().run_in_executor(pool, _ready), STARTUP_SECONDS)

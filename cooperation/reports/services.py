@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from cooperation import audit, files
 from cooperation.auth.access import Principal
 from cooperation.db import table, utcnow
-from cooperation.errors import ForbiddenError, NotFoundError, ValidationFailed
+from cooperation.errors import ConflictError, ForbiddenError, NotFoundError, ValidationFailed
 from cooperation.reports import builders, delivery
 from cooperation.reports.models import ReportDelivery, ReportRun
 from cooperation.reports.pdf import PdfRenderer, ReportTimeout, pdf_filename
@@ -193,12 +193,19 @@ async def fail_interrupted(session: AsyncSession, settings: Settings) -> int:
 async def resend(
     session: AsyncSession, principal: Principal, settings: Settings, factory: async_sessionmaker[AsyncSession], run_id: uuid.UUID
 ) -> None:
-    """Administrators only: every recipient of a scheduled run gets it once more (recorded in the audit)."""
+    """Administrators only: every recipient of a scheduled run gets it once more; a run that failed is rendered again
+    first, by the scheduler's next pass (recorded in the audit)."""
     run = await get_run(session, principal, run_id)
     if not principal.is_admin:
         raise ForbiddenError("Only an administrator may send a report again.")
-    if run.subscription_id is None or run.status not in ("sent", "retrying", "rendered"):
-        raise ValidationFailed({"report": "only a scheduled report that was rendered can be sent again"})
+    if run.subscription_id is None or run.status not in ("sent", "retrying", "rendered", "failed"):
+        raise ValidationFailed({"report": "only a scheduled report that was rendered, or failed, can be sent again"})
+    if run.status == "failed":
+        audit.record(session, principal, "resend_report", "report", run_id, summary=f"Failed report rendered again: {run.title}")
+        await session.commit()
+        if not await delivery.render_again(factory, run_id):
+            raise ConflictError("This report is no longer failed (it was taken up meanwhile).")
+        return
     audit.record(session, principal, "resend_report", "report", run_id, summary=f"Report sent again: {run.title}")
     await session.commit()
     await delivery.resend(factory, settings, run_id)

@@ -3,6 +3,7 @@ a repeated fire, a second run of the catch-up, two scheduling processes and a pr
 still deliver once; a send that fails is retried and delivered once; only missed periods are made up."""
 
 import asyncio
+import contextlib
 import email
 import email.policy
 import os
@@ -14,6 +15,7 @@ import time
 import uuid
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -384,3 +386,100 @@ async def test_subscriptions_from_the_pages(client_for, world):
     stopped = await director.form(edit_url + "/stop", {"version": str(again["version"])})
     assert stopped.status_code == 303
     assert (await director.api("GET", "/api/v1/report-subscriptions")).json() == []
+
+
+async def test_a_fire_that_met_an_outage_is_made_up_by_the_next_poll(mail_app, inbox, client_for, world, story, monkeypatch):
+    """The fire tries once; the database was away then. The next poll that goes through makes the period up, once."""
+    from sqlalchemy.exc import OperationalError
+
+    director = await client_for("director")
+    subscription_id = await due_subscription(mail_app, director, world)
+    scheduler = mail_app.state.scheduler
+    assert await scheduler._elect()  # this process schedules (PostgreSQL: it holds the lock)
+    today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    scheduler._polled_at = today - timedelta(minutes=1)  # the last poll that went through came just before the fire
+
+    async def away(*args, **kwargs):
+        raise OperationalError("INSERT INTO report_run …", {}, ConnectionRefusedError(111, "Connection refused"))
+
+    with monkeypatch.context() as patched:
+        patched.setattr(delivery, "run_subscription", away)
+        with pytest.raises(OperationalError):
+            await scheduler._fire(subscription_id)
+        await scheduler.poll()  # still away: the poll says so and keeps its mark
+    assert await runs_of(mail_app, subscription_id) == [] and scheduler._polled_at < today
+    await scheduler.poll()
+    await scheduler.poll()
+    (run,) = await runs_of(mail_app, subscription_id)
+    assert run.status == "sent" and len(inbox.to(RECIPIENT)) == 1
+    await scheduler.stop()
+
+
+async def test_an_administrator_renders_a_failed_run_again(mail_app, inbox, client_for, world, story, db):
+    from cooperation.auth.models import User
+
+    director, admin = await client_for("director"), await client_for("admin")
+    subscription_id = await due_subscription(mail_app, director, world)
+    owner = world.principals["director"].user_id
+    await db.execute(update(User).where(User.id == owner).values(active=False))  # a reason that will not pass by itself
+    await db.commit()
+    await mail_app.state.scheduler.catch_up()
+    (run,) = await runs_of(mail_app, subscription_id)
+    assert run.status == "failed" and "can no longer sign in" in run.error
+    await db.execute(update(User).where(User.id == owner).values(active=True))
+    await db.commit()
+    page = await admin.get("/reports/subscriptions")
+    assert "Render and send again" in page.text
+    again = await admin.api("POST", f"/api/v1/reports/{run.id}/resend")
+    assert again.status_code == 200 and again.json()["status"] == "claimed"
+    scheduler = mail_app.state.scheduler
+    await delivery.resume_interrupted(scheduler.factory, scheduler.settings, scheduler.renderer)
+    (run,) = await runs_of(mail_app, subscription_id)
+    assert run.status == "sent" and len(inbox.to(RECIPIENT)) == 1
+    assert (await admin.api("POST", f"/api/v1/reports/{run.id}/resend")).status_code == 200  # sent: sends again
+
+
+def _children(pid: int) -> list[int]:
+    """The processes whose parent is `pid` (from /proc)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state not in ("Z", "X")  # a zombie has exited (nobody reaped it yet)
+
+
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
+async def test_a_killed_scheduler_leaves_no_pdf_worker_running(mail_app, smtp_port, client_for, world, story, tmp_path):
+    director = await client_for("director")
+    subscription_id = await due_subscription(mail_app, director, world)
+    process = _scheduler_process(mail_app.state.settings, smtp_port, tmp_path, delay=60)
+
+    async def rendering() -> bool:
+        return any(r.status == "rendering" for r in await runs_of(mail_app, subscription_id))
+
+    try:
+        assert await _wait_for(rendering, 60), "the scheduler never started rendering"
+        left = _children(process.pid)
+        assert left, "no PDF worker found"
+        os.kill(process.pid, signal.SIGKILL)  # the parent only: its workers and resource tracker must follow
+        process.wait(timeout=10)
+
+        async def gone() -> bool:
+            return not any(_alive(pid) for pid in left)
+
+        assert await _wait_for(gone, 10), f"processes outlived the scheduler: {[pid for pid in left if _alive(pid)]}"
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
