@@ -42,6 +42,9 @@ def _run(connection: Connection) -> None:
         context.run_migrations()
 
 
+MIGRATION_LOCK = 0x4C6962436F6F71  # two `coop db upgrade` at once (two servers starting): one migrates, the other waits
+
+
 async def run_online() -> None:
     connection = config.attributes.get("connection")
     if connection is not None:
@@ -49,8 +52,29 @@ async def run_online() -> None:
         return
     engine = create_engine(database_url())
     async with engine.connect() as conn:
-        await conn.run_sync(_run)
-        await conn.commit()
+        if conn.dialect.name == "postgresql":
+            # Session-level, so it outlasts the migration's transaction; the other process waits here, then finds the
+            # version table at head and has nothing to do.
+            await conn.exec_driver_sql(f"SELECT pg_advisory_lock({MIGRATION_LOCK})")
+            await conn.commit()
+        else:
+            # SQLite alters a table by copying it: with foreign keys enforced, dropping the old copy of a table others
+            # point at fails. Off for the migration (it must be set outside a transaction), checked after.
+            await conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            await conn.commit()
+        try:
+            await conn.run_sync(_run)
+            await conn.commit()
+            if conn.dialect.name == "sqlite":
+                broken = (await conn.exec_driver_sql("PRAGMA foreign_key_check")).all()
+                if broken:
+                    raise RuntimeError(f"the migration left rows pointing at nothing: {broken[:5]}")
+        finally:
+            if conn.dialect.name == "postgresql":
+                await conn.exec_driver_sql(f"SELECT pg_advisory_unlock({MIGRATION_LOCK})")
+                await conn.commit()
+            else:
+                await conn.exec_driver_sql("PRAGMA foreign_keys=ON")
     await engine.dispose()
 
 

@@ -58,3 +58,115 @@ def test_upgrade_from_empty_has_no_drift_and_downgrades(empty_database):
     _, tables = _diff(empty_database)
     assert set(tables) <= {"alembic_version"}
     migrate.upgrade(empty_database)
+
+
+# ---- every migration, down and up again, on a database with rows in every table (issue 11, item 20) -------------
+
+
+def _fill_every_table(url: str) -> dict[str, int]:
+    """The demo world, then one row of plausible values in each table it leaves empty (foreign keys point at rows
+    that exist). Returns the row count of every table."""
+    import datetime as dt
+    import decimal
+
+    from sqlalchemy import JSON, Boolean, Date, DateTime, Integer, Numeric, String, Text, Time, TypeDecorator, Uuid, func, insert, select
+
+    from cooperation import demo
+    from cooperation.app import demo_loaders
+    from cooperation.db import session_factory
+
+    def value(column):
+        kind = column.type.impl_instance if isinstance(column.type, TypeDecorator) else column.type
+        if isinstance(kind, Uuid):
+            return uuid.uuid4()
+        if isinstance(kind, Boolean):
+            return False
+        if isinstance(kind, Integer):
+            return 1
+        if isinstance(kind, Numeric):
+            return decimal.Decimal("1")
+        if isinstance(kind, DateTime):
+            return dt.datetime.now(dt.UTC)
+        if isinstance(kind, Date):
+            return dt.date(2025, 1, 1)
+        if isinstance(kind, Time):
+            return dt.time(8, 0)
+        if isinstance(kind, JSON):
+            return []
+        if isinstance(kind, String | Text):
+            length = getattr(kind, "length", None) or 40
+            return uuid.uuid4().hex[: min(length, 32)]
+        raise AssertionError(f"no value for {column.table.name}.{column.name} ({kind!r})")
+
+    async def run() -> dict[str, int]:
+        engine = create_engine(url)
+        await demo.load(session_factory(engine), demo_loaders())
+        counts = {}
+        async with engine.begin() as conn:
+            for table in SQLModel.metadata.sorted_tables:
+                if await conn.scalar(select(func.count()).select_from(table)) == 0:
+                    row = {}
+                    for column in table.columns:
+                        if column.foreign_keys:
+                            target = next(iter(column.foreign_keys)).column
+                            row[column.name] = await conn.scalar(select(target).limit(1))
+                        elif column.nullable and not column.primary_key:
+                            row[column.name] = None
+                        else:
+                            row[column.name] = value(column)
+                    await conn.execute(insert(table).values(**row))
+                counts[table.name] = await conn.scalar(select(func.count()).select_from(table))
+        await engine.dispose()
+        return counts
+
+    return asyncio.run(run())
+
+
+def test_every_migration_goes_down_and_up_again_on_a_populated_database(empty_database):
+    from alembic.script import ScriptDirectory
+
+    migrate.upgrade(empty_database)
+    counts = _fill_every_table(empty_database)
+    empty = sorted(name for name, n in counts.items() if n == 0)
+    assert not empty, f"tables left empty: {empty}"
+    script = ScriptDirectory.from_config(migrate.alembic_config(empty_database))
+    revisions = list(script.walk_revisions())  # head first
+    for revision in revisions:
+        below = revision.down_revision or "base"
+        migrate.downgrade(empty_database, below)  # down one step with data in every table still there
+        migrate.upgrade(empty_database, revision.revision)  # and up again
+        migrate.downgrade(empty_database, below)  # then on down, to try the next one with what is left
+    migrate.upgrade(empty_database)
+    diff, _ = _diff(empty_database)
+    assert diff == []
+
+
+def _upgrade_when_released(url: str, barrier, errors) -> None:
+    from cooperation import migrate as migrate_
+
+    barrier.wait(timeout=120)  # every process has Alembic and the models loaded: they start the same instant
+    try:
+        migrate_.upgrade(url)
+    except Exception as exc:
+        errors.put(f"{type(exc).__name__}: {str(exc)[:300]}")
+
+
+def test_upgrades_at_once_on_an_empty_database_all_succeed(empty_database):
+    """Servers starting together each run `coop db upgrade` (issue 11, item 21): one migrates, the others wait."""
+    import multiprocessing
+
+    if empty_database.startswith("sqlite"):
+        pytest.skip("one process writes a SQLite file at a time; the race is PostgreSQL's")
+    spawn = multiprocessing.get_context("spawn")
+    barrier, errors = spawn.Barrier(3), spawn.Queue()
+    processes = [spawn.Process(target=_upgrade_when_released, args=(empty_database, barrier, errors)) for _ in range(3)]
+    for process in processes:
+        process.start()
+    for process in processes:
+        process.join(timeout=180)
+    failures = []
+    while not errors.empty():
+        failures.append(errors.get())
+    assert not failures and [p.exitcode for p in processes] == [0, 0, 0], failures
+    diff, _ = _diff(empty_database)
+    assert diff == []

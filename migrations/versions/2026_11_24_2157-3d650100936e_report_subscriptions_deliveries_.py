@@ -73,16 +73,21 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_report_delivery_run_id'), ['run_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_report_delivery_status'), ['status'], unique=False)
 
+    # Runs made before this revision get an empty summary and one attempt (a NOT NULL column added to a table with
+    # rows needs a value for them); the defaults then go, as the models have none.
     with op.batch_alter_table('report_run', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('summary', sa.JSON(), nullable=False))
+        batch_op.add_column(sa.Column('summary', sa.JSON(), nullable=False, server_default=sa.text("'[]'")))
         batch_op.add_column(sa.Column('subscription_id', sa.Uuid(), nullable=True))
         batch_op.add_column(sa.Column('scheduled_for', cooperation.db.UTCDateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column('lease_owner', sqlmodel.sql.sqltypes.AutoString(length=80), nullable=True))
         batch_op.add_column(sa.Column('lease_until', cooperation.db.UTCDateTime(timezone=True), nullable=True))
-        batch_op.add_column(sa.Column('attempts', sa.Integer(), nullable=False))
+        batch_op.add_column(sa.Column('attempts', sa.Integer(), nullable=False, server_default=sa.text("1")))
         batch_op.create_index(batch_op.f('ix_report_run_subscription_id'), ['subscription_id'], unique=False)
         batch_op.create_unique_constraint('uq_report_run_claim', ['subscription_id', 'period_key'])
         batch_op.create_foreign_key('fk_report_run_subscription_id', 'report_subscription', ['subscription_id'], ['id'])
+    with op.batch_alter_table('report_run', schema=None) as batch_op:
+        batch_op.alter_column('summary', server_default=None)
+        batch_op.alter_column('attempts', server_default=None)
 
     # ### end Alembic commands ###
 

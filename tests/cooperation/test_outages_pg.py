@@ -16,7 +16,7 @@ from cooperation.db import create_engine, session_factory
 from cooperation.reports import delivery
 from cooperation.scheduler import Scheduler
 from cooperation.settings import Settings
-from tests.cooperation.test_scheduled_reports import RECIPIENT, due_subscription, inbox, runs_of, smtp_port  # noqa: F401
+from tests.cooperation.test_scheduled_reports import RECIPIENT, due_subscription, runs_of
 from tests.pgserver import PrivatePostgres
 
 pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
@@ -37,7 +37,7 @@ def private_pg():
 
 
 @pytest.fixture
-def settings(private_pg, tmp_path, smtp_port) -> Settings:  # noqa: F811 - this module's database is its own server
+def settings(private_pg, tmp_path, smtp_port) -> Settings:  # this module's database is its own server
     return Settings(
         environment="test",
         secret_key="test-secret-" + "x" * 40,
@@ -70,7 +70,7 @@ async def test_a_restart_while_rendering_retries_the_run_and_delivers_it_once(
     client_for,
     world,
     story,
-    monkeypatch,  # noqa: F811
+    monkeypatch,
 ):
     monkeypatch.setattr(delivery, "RETRY_AFTER", delivery.RETRY_AFTER * 0)  # retry at the next pass, not in 30 s
     director = await client_for("director")

@@ -4,11 +4,8 @@ still deliver once; a send that fails is retried and delivered once; only missed
 
 import asyncio
 import contextlib
-import email
-import email.policy
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -26,41 +23,10 @@ from cooperation.db import table
 from cooperation.reports import delivery, periods
 from cooperation.reports.models import ReportRun, ReportSubscription
 from cooperation.settings import PROJECT_ROOT
+from tests.cooperation.conftest import Inbox
 from tests.cooperation.test_reports import pdf_text
 
 RECIPIENT = "archive@nlv.example"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class Inbox:
-    def __init__(self) -> None:
-        self.messages: list[tuple[list[str], email.message.Message]] = []
-
-    async def handle_DATA(self, server, session, envelope) -> str:
-        self.messages.append((list(envelope.rcpt_tos), email.message_from_bytes(envelope.content, policy=email.policy.default)))
-        return "250 OK"
-
-    def to(self, address: str) -> list[email.message.Message]:
-        return [m for rcpt, m in self.messages if address in rcpt]
-
-
-@pytest.fixture
-def smtp_port() -> int:
-    return free_port()
-
-
-@pytest.fixture
-def inbox(smtp_port):
-    handler = Inbox()
-    controller = Controller(handler, hostname="127.0.0.1", port=smtp_port)
-    controller.start()
-    yield handler
-    controller.stop()
 
 
 @pytest.fixture
