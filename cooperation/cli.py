@@ -210,6 +210,30 @@ async def _scheduler(settings: Settings) -> None:
         await cast(Any, hook)()
 
 
+def cmd_backup(args: argparse.Namespace) -> None:
+    from pathlib import Path
+
+    from cooperation import backup
+
+    try:
+        done = backup.backup(_settings(), Path(args.file))
+    except backup.BackupError as exc:
+        sys.exit(f"coop: backup failed: {exc}")
+    print(f"backed up the {done.database} database and {done.files} stored files ({done.bytes / 1048576:.1f} MiB) to {args.file}")
+
+
+def cmd_restore(args: argparse.Namespace) -> None:
+    from pathlib import Path
+
+    from cooperation import backup
+
+    try:
+        done = backup.restore(_settings(), Path(args.file))
+    except backup.BackupError as exc:
+        sys.exit(f"coop: restore refused: {exc}")
+    print(f"restored the {done.database} database and {done.files} stored files from {args.file}; run `coop db upgrade` next")
+
+
 def cmd_scheduler(args: argparse.Namespace) -> None:
     os.environ.setdefault("COOP_SCHEDULER", "1")
     settings = _settings()
@@ -264,6 +288,13 @@ def main(argv: list[str] | None = None) -> None:
     serve.add_argument("--workers", type=int, default=1)
     serve.add_argument("--demo", action="store_true", help="load the demo world and offer demo sign-in (loopback only)")
     serve.set_defaults(func=cmd_serve)
+
+    saved = commands.add_parser("backup", help="the database and the file store in one archive (while the app serves)")
+    saved.add_argument("file", help="archive to write, e.g. libcoop-2026-11-30.tar")
+    saved.set_defaults(func=cmd_backup)
+    restored = commands.add_parser("restore", help="an archive from `coop backup`, checked, into an empty database")
+    restored.add_argument("file")
+    restored.set_defaults(func=cmd_restore)
 
     scheduler = commands.add_parser("scheduler", help="run report schedules and reminders without the web server")
     scheduler.set_defaults(func=cmd_scheduler)
