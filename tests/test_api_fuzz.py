@@ -17,9 +17,9 @@ import asyncpg
 import pytest
 import schemathesis
 import uvicorn
-from schemathesis import GenerationMode
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
+from schemathesis import GenerationMode
 from schemathesis.checks import content_type_conformance, not_a_server_error, status_code_conformance
 
 from cooperation import demo, migrate
