@@ -204,7 +204,7 @@ async def test_follow_ups_on_a_visit(client_for, world, people):
     on_the_visit = {f["text"]: f["may_update"] for f in (await partner.api("GET", f"/api/v1/follow-ups/visit/{visit['id']}")).json()}
     assert on_the_visit == {"Propose a 2026–2028 exchange programme": False, "Send the ancient-books platform documentation": True}
     partner_page = await partner.get(f"/visits/{visit['id']}")
-    assert partner_page.text.count('/progress" class="filters"') == 1  # a status form only on the action NLC owns
+    assert partner_page.text.count('/progress" class="filters m-0"') == 1  # a status form only on the action NLC owns
     assert mine[0]["overdue"] is True  # due 2026-01-31, still open
     home = await partner.get("/")
     assert "Send the ancient-books platform documentation" in home.text and "overdue" in home.text
