@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from agreements import wiring as agreements_wiring
 from agreements.services import register_measure_source
-from cooperation import apidoc, calendar, comments, dashboard, edge, files, followups, headers
+from cooperation import apidoc, calendar, comments, dashboard, edge, files, followups, headers, setup
 from cooperation.auth import access
 from cooperation.auth import api as auth_api
 from cooperation.auth import views as auth_views
@@ -295,6 +295,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         *comments.routes,
         *followups.routes,
         *calendar.routes,
+        *setup.routes,
         *partners_views.routes,
         *partners_api.routes,
         *agreements_wiring.routes,

@@ -101,9 +101,60 @@ async def _create_admin(settings: Settings, email: str, name: str, password: str
     print(f"administrator {user.email} created")
 
 
+SETUP_QUESTIONS = [
+    ("home_code", "Code of your library (e.g. NLV)"),
+    ("home_name", "Its name in English"),
+    ("home_name_native", "Its name in its own language (optional)"),
+    ("country", "Its country, as an ISO code (e.g. VN)"),
+    ("admin_name", "The first administrator's name"),
+    ("admin_email", "The first administrator's e-mail"),
+]
+
+
+def cmd_setup(args: argparse.Namespace) -> None:
+    """First run on an empty database: migrate, then the home institution and the first administrator."""
+    from cooperation import migrate
+
+    settings = _settings()
+    answers = {key: getattr(args, key) for key, _ in SETUP_QUESTIONS}
+    for key, question in SETUP_QUESTIONS:
+        if answers[key] is None and sys.stdin.isatty():
+            answers[key] = input(f"{question}: ").strip() or None
+    missing = [f"--{key.replace('_', '-')}" for key, _ in SETUP_QUESTIONS if answers[key] is None and key != "home_name_native"]
+    if missing:
+        sys.exit(f"coop: setup needs {', '.join(missing)} (or run it in a terminal to be asked)")
+    password = os.environ.get("COOP_ADMIN_PASSWORD") or (
+        getpass.getpass("The administrator's password (12+ characters): ") if sys.stdin.isatty() else ""
+    )
+    if not password:
+        sys.exit("coop: give the administrator's password in COOP_ADMIN_PASSWORD or type it at the prompt")
+    migrate.upgrade(settings.database_url)
+    asyncio.run(_setup(settings, answers, password))
+
+
+async def _setup(settings: Settings, answers: dict[str, Any], password: str) -> None:
+    from cooperation import setup
+    from cooperation.db import create_engine, session_factory
+    from cooperation.errors import ConflictError, ValidationFailed
+
+    engine = create_engine(settings.database_url)
+    try:
+        async with session_factory(engine)() as session:
+            try:
+                user = await setup.first_run(session, setup.SetupIn(**answers, admin_password=password))
+            except ConflictError as exc:
+                sys.exit(f"coop: {exc.detail}")
+            except ValidationFailed as exc:
+                sys.exit("coop: setup refused: " + "; ".join(f"{k.replace('_', '-')} {v}" for k, v in exc.errors.items()))
+            print(f"LibCoop is set up: {answers['home_code'].upper()} is the home institution; {user.email} is its administrator.")
+            print("Next: `coop serve`, sign in, and invite the department from Administration → Users.")
+    finally:
+        await engine.dispose()
+
+
 def cmd_create_admin(args: argparse.Namespace) -> None:
     settings = _settings()
-    password = os.environ.get("COOP_ADMIN_PASSWORD") or (getpass.getpass("Password (10+ characters): ") if sys.stdin.isatty() else "")
+    password = os.environ.get("COOP_ADMIN_PASSWORD") or (getpass.getpass("Password (12+ characters): ") if sys.stdin.isatty() else "")
     if not password:
         sys.exit("coop: give the password in COOP_ADMIN_PASSWORD or type it at the prompt")
     asyncio.run(_create_admin(settings, args.email, args.name, password))
@@ -261,6 +312,15 @@ def main(argv: list[str] | None = None) -> None:
     load = demo.add_parser("load", help="load the demo world (idempotent); --scale adds synthetic agreements")
     load.add_argument("--scale", type=int, default=0, help="add 10×N synthetic agreements for benchmarks")
     load.set_defaults(func=cmd_demo_load)
+
+    first = commands.add_parser("setup", help="first run: the home institution and the first administrator (once)")
+    first.add_argument("--home-code", dest="home_code")
+    first.add_argument("--home-name", dest="home_name")
+    first.add_argument("--home-name-native", dest="home_name_native")
+    first.add_argument("--country")
+    first.add_argument("--admin-email", dest="admin_email")
+    first.add_argument("--admin-name", dest="admin_name")
+    first.set_defaults(func=cmd_setup)
 
     users = commands.add_parser("users", help="user accounts").add_subparsers(dest="users_command", required=True)
     admin = users.add_parser("create-admin", help="create a local administrator (password from COOP_ADMIN_PASSWORD or prompt)")

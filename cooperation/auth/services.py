@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from cooperation import audit
+from cooperation.auth import passwords
 from cooperation.auth.access import Principal, Role
 from cooperation.auth.models import AuthSession, User
 from cooperation.db import table, utcnow
@@ -25,12 +26,12 @@ from cooperation.records import nfc
 _hasher = PasswordHasher()
 # Verified against when the e-mail is unknown, so both paths take the same time.
 _DUMMY_HASH = _hasher.hash("not-a-real-password")
-MIN_PASSWORD_LENGTH = 10
 
 
-def hash_password(password: str) -> str:
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise ValidationFailed({"password": f"must be at least {MIN_PASSWORD_LENGTH} characters"})
+def hash_password(password: str, *, email: str | None = None) -> str:
+    """The Argon2id hash of an acceptable password (passwords.py says what is acceptable), or ValidationFailed."""
+    if (refused := passwords.problem(password, email=email)) is not None:
+        raise ValidationFailed({"password": refused})
     return _hasher.hash(password)
 
 
@@ -80,7 +81,7 @@ async def create_user(
         name_native=nfc(name_native) if name_native else None,
         role=role.value,
         institution_id=institution_id,
-        password_hash=hash_password(password) if password else None,
+        password_hash=hash_password(password, email=email) if password else None,
         time_zone=time_zone,
     )
     session.add(user)

@@ -83,7 +83,7 @@ async def login_page(request: Request[Any, Any, Any], db: NamedDependency[AsyncS
     )
 
 
-async def _signed_in(
+async def sign_in_response(
     request: Request[Any, Any, Any],
     db: AsyncSession,
     user: User,
@@ -138,7 +138,7 @@ async def login_submit(request: Request[Any, Any, Any], db: NamedDependency[Asyn
             providers=await sso.enabled_choices(db),
             message="The e-mail address or password is not right, or the account is disabled.",
         )
-    return await _signed_in(request, db, user, next_path)
+    return await sign_in_response(request, db, user, next_path)
 
 
 @post("/login/demo", opt={PUBLIC_OPT: True}, name="login_demo")
@@ -154,7 +154,7 @@ async def login_demo(request: Request[Any, Any, Any], db: NamedDependency[AsyncS
     user = await db.scalar(select(User).where(col(User.email) == email, col(User.active).is_(True)))
     if user is None:
         raise NotFoundException()
-    return await _signed_in(request, db, user, "/")
+    return await sign_in_response(request, db, user, "/")
 
 
 @post("/logout", name="logout")
@@ -229,7 +229,7 @@ async def sso_callback(request: Request[Any, Any, Any], db: NamedDependency[Asyn
             user, recorded = await sso.finish(db, settings.secret_key, code, params, request.cookies.get(SSO_COOKIE), http)
     except sso.SsoRefused as exc:
         return await _sso_failed(request, db, code, exc)
-    response = await _signed_in(request, db, user, "/", method=f"SSO {recorded['code']}", data={"sso": recorded})
+    response = await sign_in_response(request, db, user, "/", method=f"SSO {recorded['code']}", data={"sso": recorded})
     response.delete_cookie(SSO_COOKIE, path=SSO_COOKIE_PATH)
     return response
 

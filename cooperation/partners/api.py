@@ -11,6 +11,7 @@ from cooperation.auth.access import Principal
 from cooperation.partners import services
 from cooperation.partners.schemas import (
     AccountLinkIn,
+    HomeIn,
     InstitutionIn,
     InstitutionKind,
     InstitutionOut,
@@ -64,6 +65,15 @@ class InstitutionApi(Controller):
         """Register a partner institution (`code` unique; the name in its own script in `name_native`)."""
         institution_id = await services.create_institution(db, principal, data)
         return await services.get_institution(db, principal, institution_id)
+
+    @put("/home", name="api_institution_home")
+    async def set_home(
+        self, db: NamedDependency[AsyncSession], principal: NamedDependency[Principal], data: JSONBody[HomeIn]
+    ) -> InstitutionOut:
+        """Administrators: name the institution that runs this LibCoop (the previous one stops being it; the
+        department's accounts move with it). Audited."""
+        await services.set_home_institution(db, principal, data.institution_id)
+        return await services.get_institution(db, principal, data.institution_id)
 
     @get("/{institution_id:uuid}", name="api_institution")
     async def get_institution(

@@ -2,7 +2,7 @@
 
 import uuid
 
-from sqlalchemy import JSON
+from sqlalchemy import JSON, Index, text
 from sqlmodel import Field
 
 from cooperation.records import RecordBase
@@ -10,6 +10,10 @@ from cooperation.records import RecordBase
 
 class Institution(RecordBase, table=True):
     __tablename__ = "institution"
+    # Exactly one institution runs LibCoop: the database refuses a second home.
+    __table_args__ = (
+        Index("uq_institution_one_home", "is_home", unique=True, sqlite_where=text("is_home"), postgresql_where=text("is_home")),
+    )
 
     code: str = Field(max_length=20, unique=True, index=True)
     name: str = Field(max_length=300)

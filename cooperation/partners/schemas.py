@@ -109,6 +109,12 @@ class PersonOut(msgspec.Struct):
     account_email: str | None = None
 
 
+class HomeIn(msgspec.Struct, forbid_unknown_fields=True):
+    """The institution that runs this LibCoop (exactly one at any time)."""
+
+    institution_id: uuid.UUID
+
+
 class AccountLinkIn(msgspec.Struct, forbid_unknown_fields=True):
     """Link a person to the LibCoop account they sign in with (null unlinks)."""
 

@@ -6,12 +6,12 @@ from typing import Any
 
 import pycountry
 from babel import Locale
-from sqlalchemy import Select, or_, select, true
+from sqlalchemy import Select, or_, select, true, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cooperation import audit
-from cooperation.auth.access import Principal, may_change_part_of, require_manager
+from cooperation.auth.access import Principal, Role, may_change_part_of, require_admin, require_manager
 from cooperation.auth.models import User
 from cooperation.db import table
 from cooperation.errors import ConflictError, ForbiddenError, NotFoundError, ValidationFailed
@@ -184,6 +184,52 @@ async def find_institution_by_code(session: AsyncSession, principal: Principal, 
 
 async def home_institution_id(session: AsyncSession) -> uuid.UUID | None:
     return await session.scalar(select(I.id).where(I.is_home.is_(True)).limit(1))
+
+
+async def create_home_institution(session: AsyncSession, data: InstitutionIn) -> uuid.UUID:
+    """First run (cooperation/setup.py): the institution that runs LibCoop. An institution already registered with
+    the code becomes it; otherwise it is created. The caller commits."""
+    if await home_institution_id(session) is not None:
+        raise ConflictError("A home institution exists already; an administrator changes it from its page.")
+    existing = await session.scalar(select(I.id).where(I.code == data.code.strip().upper()))
+    values = _clean_institution(data, {})
+    if existing is not None:
+        await session.execute(update(Institution).where(I.id == existing).values(is_home=True, version=I.version + 1))
+        audit.record(session, None, "set_home", "institution", existing, summary=f"{values['code']} is the home institution")
+        return existing
+    institution = Institution(**values, is_home=True)
+    session.add(institution)
+    await session.flush()
+    audit.record(session, None, "create", "institution", institution.id, summary=f"Registered {values['code']} as the home institution")
+    return institution.id
+
+
+async def set_home_institution(session: AsyncSession, principal: Principal, institution_id: uuid.UUID) -> None:
+    """An administrator names another institution as the one running LibCoop (a mistake at setup, a merger). Exactly
+    one is home at any time (a unique index keeps it so); the department's accounts move with it."""
+    target = await get_institution(session, principal, institution_id)
+    require_admin(principal, "choose the home institution")
+    if target.archived:
+        raise ValidationFailed({"institution_id": "an archived institution cannot be the home institution"})
+    previous = await home_institution_id(session)
+    if previous == institution_id:
+        return
+    previous_code = await session.scalar(select(I.code).where(I.id == previous)) if previous else None
+    await session.execute(update(Institution).where(I.is_home.is_(True)).values(is_home=False, version=I.version + 1))
+    await session.execute(update(Institution).where(I.id == institution_id).values(is_home=True, version=I.version + 1))
+    moved = 0
+    if previous is not None:
+        staff = (Role.ADMIN.value, Role.COORDINATOR.value, Role.DIRECTOR.value)
+        u = table(User).c
+        result = await session.execute(
+            update(User).where(u.institution_id == previous, u.role.in_(staff)).values(institution_id=institution_id)
+        )
+        moved = int(result.rowcount or 0)  # type: ignore[attr-defined]
+    summary = f"{target.code} is now the home institution" + (
+        f" (was {previous_code}; {moved} staff accounts moved)" if previous_code else ""
+    )
+    audit.record(session, principal, "set_home", "institution", institution_id, summary=summary)
+    await session.commit()
 
 
 async def _code_errors(session: AsyncSession, code: str, except_id: uuid.UUID | None = None) -> dict[str, str]:

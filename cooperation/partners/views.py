@@ -175,6 +175,13 @@ class InstitutionViews(Controller):
         await services.set_institution_archived(db, principal, institution_id, archived=True, version=form_version(form))
         return see_other(f"/institutions/{institution_id}")
 
+    @post("/{institution_id:uuid}/home", name="institution_home")
+    async def make_home(
+        self, db: NamedDependency[AsyncSession], principal: NamedDependency[Principal], institution_id: FromPath[uuid.UUID]
+    ) -> Response[Any]:
+        await services.set_home_institution(db, principal, institution_id)
+        return see_other(f"/institutions/{institution_id}")
+
     @post("/{institution_id:uuid}/restore", name="institution_restore")
     async def restore(
         self,
