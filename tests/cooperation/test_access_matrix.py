@@ -81,6 +81,8 @@ def expect(kind: str, role: str, target: str | None) -> set[int]:
         return ALLOWED if role == "admin" else ({403} if role == "coordinator" else {404})
     if kind == "report.own":  # the coordinator's report: its owner, and administrators, find it
         return {200, 422} if role in ("coordinator", "admin") else {404}
+    if kind == "institution.home":  # administrators name the home institution
+        return ALLOWED if role == "admin" else {403}
     if kind == "history":  # an audit trail names records a partner may not see: the department's only
         return {200} if staff else {404}
     if kind == "visit.read":
@@ -206,6 +208,8 @@ ROUTES: dict[str, tuple[str, list[str] | None]] = {
     "institution_update": ("institution.manage", INSTITUTION_TARGETS),
     "api_institution_update": ("institution.manage", INSTITUTION_TARGETS),
     "institution_archive": ("institution.manage", ["NLC", "BNF", "NDL"]),
+    "institution_home": ("institution.home", ["NLV"]),  # already home: a no-op for an administrator
+    "api_institution_home": ("institution.home", None),
     "api_institution_archive": ("institution.manage", ["NLC", "BNF", "NDL"]),
     "institution_restore": ("institution.manage", ["NLC", "BNF", "NDL"]),
     "api_institution_restore": ("institution.manage", ["NLC", "BNF", "NDL"]),
@@ -561,6 +565,7 @@ def request_for(method: str, path: str, name: str, target: str | None, scene: Sc
         "api_person_create": {"json": {"name": "New person", "institution_id": scene.institutions["NLC"]}},
         "api_person_update": {"json": {"name": "Renamed", "institution_id": institution, "version": 1}},
         "api_person_account": {"json": {"user_id": None, "version": 1}},
+        "api_institution_home": {"json": {"institution_id": str(world.home)}},
         "api_identity_provider_create": {
             "json": {
                 "institution_id": scene.institutions["BNF"],
