@@ -29,7 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from agreements import wiring as agreements_wiring
 from agreements.services import register_measure_source
 from cooperation import apidoc, calendar, comments, dashboard, edge, files, followups, headers, setup
-from cooperation.auth import access
+from cooperation.auth import access, revocation
 from cooperation.auth import api as auth_api
 from cooperation.auth import views as auth_views
 from cooperation.auth.access import Principal
@@ -269,15 +269,21 @@ def create_app(settings: Settings | None = None) -> Litestar:
     daily_jobs = [("settle-statuses", settlement.daily_job), *agreements_wiring.daily_jobs, ("follow-ups", followups.send_due_reminders)]
     scheduler = Scheduler(settings, engine, factory, reports.renderer, daily_jobs)
 
+    accounts_listener = revocation.Listener(engine)
+
     async def start_scheduler() -> None:
         if settings.scheduler_enabled:  # the process that wins the election schedules; the others stand by
             scheduler.start()
+
+    async def listen_for_account_changes() -> None:
+        accounts_listener.start()
 
     async def mark_interrupted_reports() -> None:
         async with factory() as session:
             await report_services.fail_interrupted(session, settings)
 
     async def close_engine() -> None:
+        await accounts_listener.stop()
         await scheduler.stop()
         await reports.drain()
         reports.close()
@@ -349,7 +355,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 "settlement": settlement,
             }
         ),
-        on_startup=[mark_interrupted_reports, start_scheduler],
+        on_startup=[mark_interrupted_reports, start_scheduler, listen_for_account_changes],
         on_shutdown=[close_engine],
         # Room for a file up to twice the limit, so that the form comes back naming the limit with what was typed
         # kept; beyond that the 413 page names the limit.

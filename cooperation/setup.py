@@ -104,7 +104,9 @@ async def setup_submit(request: Request[Any, Any, Any], db: NamedDependency[Asyn
     await _available(request, db)
     form = await form_dict(request)
     try:
-        user = await first_run(db, parse_form(SetupIn, form))
+        data = parse_form(SetupIn, form)
+        # The password exactly as typed (forms otherwise trim their fields).
+        user = await first_run(db, msgspec.structs.replace(data, admin_password=str(form.get("admin_password") or "")))
     except ValidationFailed as exc:
         await db.rollback()
         values = {k: v for k, v in form.items() if k != "admin_password"}

@@ -127,8 +127,8 @@ async def test_every_page_of_every_role_answers_and_every_form_posts(demo_app):
             assert len(c.pages) >= 8, f"{role} reached only {sorted(c.pages)}"
         assert any("/visits/" in u for u in crawls["partner.nlc"][1].pages), "the NLC partner does not reach the shared visit"
         # Posting may change what later pages show, so the forms are posted after every role has been crawled;
-        # signing out goes last.
-        for role, (client, c) in crawls.items():
+        # signing out goes last, and the administrator's forms (which may deactivate an account) come after the rest.
+        for role, (client, c) in reversed(crawls.items()):
             ordered = sorted(c.forms.values(), key=lambda item: item[1].action == "/logout")
             for page, form in ordered:
                 problem = await post_back(client, role, page, form)

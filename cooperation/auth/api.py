@@ -3,13 +3,14 @@
 import uuid
 
 import msgspec
-from litestar import Controller, Request, get, post, put
+from litestar import Controller, Request, get, patch, post, put
 from litestar.di import NamedDependency
-from litestar.params import FromPath, JSONBody
+from litestar.params import FromPath, FromQuery, JSONBody
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cooperation.auth import limits, sso, tokens
-from cooperation.auth.access import Principal
+from cooperation.auth import accounts, limits, sso, tokens
+from cooperation.auth.access import Principal, Role
+from cooperation.web import PageNumber, PerPage
 
 
 class ProviderUpdate(sso.ProviderIn, forbid_unknown_fields=True):
@@ -99,4 +100,89 @@ class TokenApi(Controller):
         await tokens.revoke(db, principal, token_id)
 
 
-routes = [IdentityProviderApi, TokenApi]
+def base_url(request: Request) -> str:
+    """Where invitation links point: COOP_BASE_URL, else the address this request came to."""
+    configured: str | None = request.app.state.settings.base_url
+    return configured or str(request.base_url).rstrip("/")
+
+
+class UserApi(Controller):
+    path = "/api/v1/users"
+    tags = ("accounts",)
+
+    @get("/", name="api_users")
+    async def list_users(
+        self,
+        db: NamedDependency[AsyncSession],
+        principal: NamedDependency[Principal],
+        q: FromQuery[str | None] = None,
+        role: FromQuery[Role | None] = None,
+        institution_id: FromQuery[uuid.UUID | None] = None,
+        active: FromQuery[bool | None] = None,
+        page: PageNumber = 1,
+        per_page: PerPage = 50,
+        sort: FromQuery[str | None] = None,
+    ) -> accounts.UserPage:
+        """Every account (administrators only): name, e-mail, role, institution, how they sign in, last sign-in,
+        active. `q` searches names and e-mail addresses."""
+        return await accounts.list_users(
+            db, principal, q=q, role=role, institution_id=institution_id, active=active, page=page, per_page=per_page, sort=sort
+        )
+
+    @get("/{user_id:uuid}", name="api_user")
+    async def get_user(
+        self, db: NamedDependency[AsyncSession], principal: NamedDependency[Principal], user_id: FromPath[uuid.UUID]
+    ) -> accounts.UserRow:
+        """One account (administrators only)."""
+        return await accounts.get_user(db, principal, user_id)
+
+    @patch("/{user_id:uuid}", name="api_user_update")
+    async def change_user(
+        self,
+        db: NamedDependency[AsyncSession],
+        principal: NamedDependency[Principal],
+        user_id: FromPath[uuid.UUID],
+        data: JSONBody[accounts.UserChange],
+    ) -> accounts.UserRow:
+        """Change an account's role, institution, name, or deactivate/reactivate it. A change of role, institution or
+        activity ends its sessions at once; deactivation also revokes its API tokens. The last active administrator
+        cannot be deactivated or demoted (409)."""
+        await accounts.change_user(db, principal, user_id, data)
+        return await accounts.get_user(db, principal, user_id)
+
+
+class InvitationApi(Controller):
+    path = "/api/v1/invitations"
+    tags = ("accounts",)
+
+    @get("/", name="api_invitations")
+    async def list_invitations(
+        self, db: NamedDependency[AsyncSession], principal: NamedDependency[Principal]
+    ) -> list[accounts.InvitationOut]:
+        """Invitations not yet accepted or revoked, newest first (administrators only)."""
+        return await accounts.list_invitations(db, principal)
+
+    @post("/", name="api_invitation_create")
+    async def invite(
+        self, request: Request, db: NamedDependency[AsyncSession], principal: NamedDependency[Principal], data: JSONBody[accounts.InviteIn]
+    ) -> accounts.InvitationOut:
+        """Invite someone: coordinators, directors and administrators belong to the home institution, a partner
+        librarian to `institution_id`. The one-time link (72 hours) is e-mailed and returned once in `link`."""
+        return await accounts.invite(db, principal, request.app.state.settings, base_url(request), data)
+
+    @post("/{invitation_id:uuid}/resend", name="api_invitation_resend", status_code=200)
+    async def resend(
+        self, request: Request, db: NamedDependency[AsyncSession], principal: NamedDependency[Principal], invitation_id: FromPath[uuid.UUID]
+    ) -> accounts.InvitationOut:
+        """A new link for an open invitation (the previous one stops working), e-mailed and returned once."""
+        return await accounts.resend(db, principal, request.app.state.settings, base_url(request), invitation_id)
+
+    @post("/{invitation_id:uuid}/revoke", name="api_invitation_revoke", status_code=200)
+    async def revoke(
+        self, db: NamedDependency[AsyncSession], principal: NamedDependency[Principal], invitation_id: FromPath[uuid.UUID]
+    ) -> accounts.InvitationOut:
+        """Withdraw an open invitation: its link stops working."""
+        return await accounts.revoke(db, principal, invitation_id)
+
+
+routes = [IdentityProviderApi, TokenApi, UserApi, InvitationApi]

@@ -101,3 +101,26 @@ class RateLimitWindow(SQLModel, table=True):
     key: str = Field(max_length=200, primary_key=True)
     window_start: datetime = Field(sa_type=UTCDateTime, primary_key=True)
     hits: int = 0
+
+
+class Invitation(SQLModel, table=True):
+    """An administrator's invitation: a one-time link (its SHA-256 stored) that sets a password for a new account."""
+
+    __tablename__ = "invitation"
+
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    email: str = Field(max_length=320, index=True)
+    name: str = Field(max_length=200)
+    role: str = Field(max_length=20)
+    institution_id: uuid.UUID = Field(foreign_key="institution.id")
+    language: str = Field(default="en", max_length=8)
+    person_id: uuid.UUID | None = Field(default=None, foreign_key="person.id", nullable=True)  # linked on acceptance
+    token_hash: str = Field(max_length=64, unique=True, index=True)
+    created_by_id: uuid.UUID | None = Field(default=None, foreign_key="app_user.id", nullable=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    expires_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime, nullable=True)
+    send_error: str | None = Field(default=None, max_length=500)
+    accepted_at: datetime | None = Field(default=None, sa_type=UTCDateTime, nullable=True)
+    revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime, nullable=True)
+    user_id: uuid.UUID | None = Field(default=None, foreign_key="app_user.id", nullable=True)

@@ -144,16 +144,19 @@ class PrincipalCache:
     """Who a session token belongs to, remembered for a few seconds per process.
 
     Every request needs the principal; asking the database each time was a third of the list API's
-    CPU (bench/agreements_api.py). Sign-out evicts at once in this process; in other worker processes
-    a revoked session or deactivated user stops working within `ttl` seconds.
+    CPU (bench/agreements_api.py). Sign-out evicts at once in this process; a changed account clears it in every
+    process at once (revocation.py).
     """
 
     def __init__(self, ttl: float = 5.0, max_entries: int = 10_000) -> None:
         self.ttl = ttl
         self.max_entries = max_entries
+        self.enabled = True  # off while this process cannot hear other processes' changes (revocation.py)
         self._entries: dict[str, tuple[float, Principal]] = {}
 
     def get(self, digest: str) -> Principal | None:
+        if not self.enabled:
+            return None
         entry = self._entries.get(digest)
         if entry is None:
             return None
@@ -163,6 +166,8 @@ class PrincipalCache:
         return entry[1]
 
     def put(self, digest: str, principal: Principal) -> None:
+        if not self.enabled:
+            return
         if len(self._entries) >= self.max_entries:
             self._entries.clear()
         self._entries[digest] = (time.monotonic() + self.ttl, principal)

@@ -15,15 +15,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from cooperation import audit
-from cooperation.auth import limits, sso, tokens
+from cooperation.auth import accounts, limits, sso, tokens
 from cooperation.auth.access import Principal, Role, require_admin
+from cooperation.auth.api import base_url as api_base_url
 from cooperation.auth.middleware import PUBLIC_OPT, SESSION_COOKIE
 from cooperation.auth.models import User
 from cooperation.auth.services import authenticate_password, end_session, is_loopback, start_session
-from cooperation.errors import ValidationFailed
+from cooperation.errors import ConflictError, ValidationFailed
 from cooperation.forms import parse_form
 from cooperation.settings import Settings
-from cooperation.web import form_dict, form_version, render, see_other
+from cooperation.web import form_dict, form_version, query_int, render, see_other
 
 
 def _client_ip(request: Request[Any, Any, Any]) -> str:
@@ -344,7 +345,147 @@ async def provider_toggle(
     return see_other("/admin/identity-providers")
 
 
+# ---- accounts (administrators) and invitations (the person invited) -------------------------------------------------
+
+
+async def _users_page(
+    request: Request[Any, Any, Any],
+    db: AsyncSession,
+    principal: Principal,
+    *,
+    values: dict[str, Any],
+    errors: dict[str, str],
+    new_link: str | None = None,
+    status_code: int = 200,
+) -> Template:
+    from cooperation.partners.services import institution_choices
+
+    params = request.query_params
+    role = params.get("role") or None
+    active = {"yes": True, "no": False}.get(params.get("active") or "")
+    users = await accounts.list_users(
+        db,
+        principal,
+        q=params.get("q") or None,
+        role=Role(role) if role in {r.value for r in Role} else None,
+        active=active,
+        page=query_int(request, "page", 1),
+        per_page=50,
+        sort=params.get("sort"),
+    )
+    return render(
+        request,
+        "auth/users.html",
+        status_code=status_code,
+        users=users,
+        invitations=await accounts.list_invitations(db, principal),
+        institutions=[i for i in await institution_choices(db, principal) if not i.is_home],
+        values=values,
+        errors=errors,
+        new_link=new_link,
+        roles=list(Role),
+        languages=accounts.LANGUAGES,
+        filters={"q": params.get("q") or "", "role": role or "", "active": params.get("active") or ""},
+    )
+
+
+@get("/admin/users", name="admin_users")
+async def users_page(request: Request[Any, Any, Any], db: NamedDependency[AsyncSession], principal: NamedDependency[Principal]) -> Template:
+    require_admin(principal, "manage accounts")
+    return await _users_page(request, db, principal, values={"role": "coordinator", "language": "en"}, errors={})
+
+
+@post("/admin/users/invite", name="admin_user_invite")
+async def user_invite(
+    request: Request[Any, Any, Any], db: NamedDependency[AsyncSession], principal: NamedDependency[Principal]
+) -> Template:
+    require_admin(principal, "invite people")
+    form = await form_dict(request)
+    try:
+        invited = await accounts.invite(
+            db, principal, request.app.state.settings, api_base_url(request), parse_form(accounts.InviteIn, form)
+        )
+    except ValidationFailed as exc:
+        await db.rollback()
+        return await _users_page(request, db, principal, values=form, errors=exc.errors, status_code=422)
+    # The link is shown once, on this page (never in an address, a log or a later page).
+    return await _users_page(request, db, principal, values={"role": "coordinator", "language": "en"}, errors={}, new_link=invited.link)
+
+
+@post("/admin/invitations/{invitation_id:uuid}/resend", name="admin_invitation_resend")
+async def invitation_resend(
+    request: Request[Any, Any, Any],
+    db: NamedDependency[AsyncSession],
+    principal: NamedDependency[Principal],
+    invitation_id: FromPath[uuid.UUID],
+) -> Template:
+    sent = await accounts.resend(db, principal, request.app.state.settings, api_base_url(request), invitation_id)
+    return await _users_page(request, db, principal, values={"role": "coordinator", "language": "en"}, errors={}, new_link=sent.link)
+
+
+@post("/admin/invitations/{invitation_id:uuid}/revoke", name="admin_invitation_revoke")
+async def invitation_revoke(
+    db: NamedDependency[AsyncSession], principal: NamedDependency[Principal], invitation_id: FromPath[uuid.UUID]
+) -> Response[Any]:
+    await accounts.revoke(db, principal, invitation_id)
+    return see_other("/admin/users#invitations")
+
+
+@post("/admin/users/{user_id:uuid}", name="admin_user_update")
+async def user_update(
+    request: Request[Any, Any, Any], db: NamedDependency[AsyncSession], principal: NamedDependency[Principal], user_id: FromPath[uuid.UUID]
+) -> Response[Any]:
+    form = await form_dict(request)
+    change = accounts.UserChange(
+        role=Role(form["role"]) if form.get("role") in {r.value for r in Role} else None,
+        institution_id=query_like_uuid(form.get("institution_id")),
+        active={"1": True, "0": False}.get(str(form.get("active", ""))),
+    )
+    try:
+        await accounts.change_user(db, principal, user_id, change)
+    except (ValidationFailed, ConflictError) as exc:
+        await db.rollback()
+        return await _users_page(
+            request, db, principal, values={"role": "coordinator", "language": "en"}, errors=exc.errors, status_code=exc.status_code
+        )
+    return see_other("/admin/users")
+
+
+def query_like_uuid(value: Any) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(str(value)) if value else None
+    except ValueError:
+        raise ValidationFailed({"institution_id": "is not a valid id"}) from None
+
+
+@get("/invitations/{token:str}", opt={PUBLIC_OPT: True}, name="invitation", include_in_schema=False)
+async def invitation_page(request: Request[Any, Any, Any], db: NamedDependency[AsyncSession], token: FromPath[str]) -> Template:
+    invited = await accounts.pending(db, token)
+    return render(request, "auth/invitation.html", invited=invited, token=token, errors={})
+
+
+@post("/invitations/{token:str}", opt={PUBLIC_OPT: True}, name="invitation_accept", include_in_schema=False)
+async def invitation_accept(request: Request[Any, Any, Any], db: NamedDependency[AsyncSession], token: FromPath[str]) -> Response[Any]:
+    await limits.check(db, [_address_key(request)], limit=limits.SIGN_IN[0], window_seconds=limits.SIGN_IN[1])
+    form = await form_dict(request)
+    try:
+        # The password exactly as typed (forms otherwise trim their fields).
+        user = await accounts.accept(db, token, accounts.AcceptIn(password=str(form.get("password") or "")))
+    except ValidationFailed as exc:
+        await db.rollback()
+        invited = await accounts.pending(db, token)
+        return render(request, "auth/invitation.html", status_code=422, invited=invited, token=token, errors=exc.errors)
+    return await sign_in_response(request, db, user, "/", method="invitation")
+
+
 routes = [
+    users_page,
+    user_invite,
+    invitation_resend,
+    invitation_revoke,
+    user_update,
+    invitation_page,
+    invitation_accept,
     login_page,
     login_submit,
     login_demo,

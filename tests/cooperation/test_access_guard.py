@@ -18,6 +18,8 @@ PUBLIC = {
     ("GET", "/auth/sso/{code:str}"),
     ("GET", "/auth/sso/{code:str}/callback"),
     ("GET", "/calendar/{token:str}/libcoop.ics"),  # the secret in the address is the credential
+    ("GET", "/invitations/{token:str}"),  # the one-time secret in the address is the credential
+    ("POST", "/invitations/{token:str}"),
     ("GET", "/setup"),  # first run: 404 unless no administrator exists and the server listens on loopback only
     ("POST", "/setup"),
     ("GET", "/static/{file_path:path}"),

@@ -63,6 +63,8 @@ class Scene:
     projects: dict[str, str]
     report: str
     subscription: str
+    invitation: str = ""
+    user: str = ""
 
 
 def expect(kind: str, role: str, target: str | None) -> set[int]:
@@ -338,6 +340,18 @@ ROUTES: dict[str, tuple[str, list[str] | None]] = {
     "api_visit_update": ("visit.manage", VISIT_TARGETS),
     "api_visit_transition": ("visit.manage", VISIT_TARGETS),
     "identity_providers": ("admin", None),
+    "admin_users": ("admin", None),
+    "admin_user_invite": ("admin", None),
+    "admin_user_update": ("admin", None),
+    "admin_invitation_resend": ("admin", None),
+    "admin_invitation_revoke": ("admin", None),
+    "api_users": ("admin", None),
+    "api_user": ("admin", None),
+    "api_user_update": ("admin", None),
+    "api_invitations": ("admin", None),
+    "api_invitation_create": ("admin", None),
+    "api_invitation_resend": ("admin", None),
+    "api_invitation_revoke": ("admin", None),
     "identity_provider_create": ("admin", None),
     "identity_provider_toggle": ("admin", None),
     "schema:/api/v1/schema": ("any", None),
@@ -345,6 +359,27 @@ ROUTES: dict[str, tuple[str, list[str] | None]] = {
     "schema:/api/v1/schema/{path:str}": ("schema.missing", None),  # Litestar's "no such schema page"
 }
 PARAM = re.compile(r"\{(\w+):(\w+)\}")
+
+
+async def _invitation(app, world) -> str:
+    """An open invitation, written directly (the scene is built by a coordinator, who may not invite)."""
+    from datetime import timedelta
+
+    from cooperation.auth.models import Invitation
+    from cooperation.db import utcnow
+
+    async with app.state.session_factory() as session:
+        invitation = Invitation(
+            email="invited@nlv.example",
+            name="Invited",
+            role="director",
+            institution_id=world.home,
+            token_hash=uuid.uuid4().hex,
+            expires_at=utcnow() + timedelta(hours=72),
+        )
+        session.add(invitation)
+        await session.commit()
+        return str(invitation.id)
 
 
 def routes(app) -> list[tuple[str, str, str]]:
@@ -478,6 +513,8 @@ async def build_scene(app, world, coordinator: Client) -> Scene:
                 json={"kind": "portfolio", "frequency": "monthly", "recipient_emails": ["x@nlv.example"]},
             )
         ).json()["id"],
+        await _invitation(app, world),
+        str(world.principals["partner_b"].user_id),
     )
 
 
@@ -533,6 +570,10 @@ def request_for(method: str, path: str, name: str, target: str | None, scene: Sc
             return scene.provider
         if key == "token_id":
             return scene.token
+        if key == "invitation_id":
+            return scene.invitation
+        if key == "user_id":
+            return scene.user
         if key == "path":
             return "openapi.yaml"
         raise AssertionError(key)
@@ -566,6 +607,8 @@ def request_for(method: str, path: str, name: str, target: str | None, scene: Sc
         "api_person_update": {"json": {"name": "Renamed", "institution_id": institution, "version": 1}},
         "api_person_account": {"json": {"user_id": None, "version": 1}},
         "api_institution_home": {"json": {"institution_id": str(world.home)}},
+        "api_user_update": {"json": {"name": "Partner B"}},  # harmless: a role or activity change would end that session
+        "api_invitation_create": {"json": {"email": f"{uuid.uuid4().hex[:8]}@nlv.example", "name": "New", "role": "director"}},
         "api_identity_provider_create": {
             "json": {
                 "institution_id": scene.institutions["BNF"],

@@ -1,0 +1,462 @@
+"""Accounts, as administrators manage them: the list, invitations, role and institution, deactivation.
+
+Coordinators, directors and administrators belong to the home institution; a partner librarian to a partner
+institution. An invitation is a one-time link (72 hours) e-mailed to the person and shown once to the administrator;
+following it sets a password and signs in. A change to an account that could widen or end access (role, institution,
+deactivation) ends its sessions at once, in every process (revocation.py); API tokens follow the account on their
+next request. The last active administrator cannot be deactivated or demoted.
+"""
+
+import re
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Annotated, Any
+
+import msgspec
+import structlog
+from markupsafe import escape
+from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cooperation import audit, mail
+from cooperation.auth import revocation
+from cooperation.auth.access import ROLE_LABELS, Principal, Role, require_admin
+from cooperation.auth.models import ApiToken, AuthSession, Invitation, User, UserIdentity
+from cooperation.auth.services import create_user, token_digest
+from cooperation.db import table, utcnow
+from cooperation.errors import ConflictError, NotFoundError, ValidationFailed
+from cooperation.partners.models import Institution, Person
+from cooperation.records import PageBase, fetch_page, order_by, search_terms
+from cooperation.settings import Settings
+
+INVITATION_HOURS = 72
+LANGUAGES = ("en", "fr", "vi", "zh_Hans")
+STAFF = (Role.ADMIN, Role.COORDINATOR, Role.DIRECTOR)
+EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+U, I, V = table(User).c, table(Institution).c, table(Invitation).c  # noqa: E741
+log = structlog.get_logger("accounts")
+
+Language = Annotated[str, msgspec.Meta(pattern=r"^(en|fr|vi|zh_Hans)$")]
+
+
+class UserRow(msgspec.Struct):
+    id: uuid.UUID
+    name: str
+    email: str
+    role: str
+    institution_id: uuid.UUID | None
+    institution_code: str | None
+    signs_in_with: list[str]  # "password", "single sign-on"
+    last_sign_in_at: datetime | None
+    active: bool
+    language: str
+
+
+class UserPage(PageBase):
+    items: list[UserRow]
+
+
+class UserChange(msgspec.Struct, forbid_unknown_fields=True):
+    """What an administrator changes on an account; fields left out stay as they are."""
+
+    role: Role | None = None
+    institution_id: uuid.UUID | None = None
+    active: bool | None = None
+    name: Annotated[str, msgspec.Meta(min_length=1, max_length=200)] | None = None
+
+
+class InviteIn(msgspec.Struct, forbid_unknown_fields=True):
+    email: Annotated[str, msgspec.Meta(min_length=3, max_length=320)]
+    name: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+    role: Role
+    institution_id: uuid.UUID | None = None  # a partner's institution; staff belong to the home institution
+    language: Language = "en"
+    person_id: uuid.UUID | None = None  # the person record the account will be linked to
+
+
+class InvitationOut(msgspec.Struct):
+    id: uuid.UUID
+    email: str
+    name: str
+    role: str
+    institution_id: uuid.UUID
+    institution_code: str
+    language: str
+    created_at: datetime
+    expires_at: datetime
+    sent_at: datetime | None
+    send_error: str | None
+    status: str  # pending, accepted, revoked, expired
+    link: str | None = None  # only in the answer that created or re-sent it: passed on once, never stored
+
+
+class AcceptIn(msgspec.Struct, forbid_unknown_fields=True):
+    password: Annotated[str, msgspec.Meta(max_length=1000)]
+
+
+# ---- the list ---------------------------------------------------------------------------------------------------
+
+
+async def list_users(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    q: str | None = None,
+    role: Role | None = None,
+    institution_id: uuid.UUID | None = None,
+    active: bool | None = None,
+    page: int = 1,
+    per_page: int = 50,
+    sort: str | None = None,
+) -> UserPage:
+    require_admin(principal, "manage accounts")
+    password = U.password_hash.is_not(None)
+    sso = select(table(UserIdentity).c.id).where(table(UserIdentity).c.user_id == U.id).exists()
+    statement = (
+        select(
+            U.id,
+            U.name,
+            U.email,
+            U.role,
+            U.institution_id,
+            I.code,
+            password.label("password"),
+            sso.label("sso"),
+            U.last_sign_in_at,
+            U.active,
+            U.language,
+        )
+        .select_from(table(User).outerjoin(table(Institution), I.id == U.institution_id))
+        .where(U.archived_at.is_(None))
+    )
+    for term in search_terms(q):
+        statement = statement.where(or_(func.lower(U.name).contains(term, autoescape=True), U.email.contains(term, autoescape=True)))
+    if role is not None:
+        statement = statement.where(U.role == role.value)
+    if institution_id is not None:
+        statement = statement.where(U.institution_id == institution_id)
+    if active is not None:
+        statement = statement.where(U.active.is_(active))
+    paged = await fetch_page(
+        session,
+        statement,
+        page=page,
+        per_page=per_page,
+        order=order_by(sort, {"name": U.name, "email": U.email, "role": U.role, "last_sign_in_at": U.last_sign_in_at}, "name"),
+        tiebreak=U.id,
+    )
+    items = [
+        UserRow(
+            id_, name, email, role_, institution, code, [m for m, on in (("password", pw), ("single sign-on", sso_)) if on], last, on_, lang
+        )
+        for id_, name, email, role_, institution, code, pw, sso_, last, on_, lang in paged.rows
+    ]
+    return UserPage(items=items, total=paged.total, total_exact=paged.total_exact, page=page, per_page=per_page)
+
+
+async def get_user(session: AsyncSession, principal: Principal, user_id: uuid.UUID) -> UserRow:
+    require_admin(principal, "manage accounts")
+    found = await session.get(User, user_id)
+    if found is None or found.archived_at is not None:
+        raise NotFoundError("account")
+    page = await list_users(session, principal, q=found.email, per_page=10)
+    return next(u for u in page.items if u.id == user_id)
+
+
+# ---- role, institution, deactivation --------------------------------------------------------------------------------
+
+
+async def _home(session: AsyncSession) -> uuid.UUID | None:
+    return await session.scalar(select(I.id).where(I.is_home.is_(True)))
+
+
+async def _institution_errors(session: AsyncSession, role: Role, institution_id: uuid.UUID | None) -> dict[str, str]:
+    home = await _home(session)
+    if role in STAFF:
+        if home is None:
+            return {"role": "there is no home institution yet: run `coop setup` first"}
+        if institution_id not in (None, home):
+            return {"institution_id": f"a {ROLE_LABELS[role].lower()} belongs to the home institution"}
+        return {}
+    if institution_id is None:
+        return {"institution_id": "a partner librarian belongs to a partner institution"}
+    if institution_id == home:
+        return {"institution_id": "a partner librarian belongs to a partner institution, not the home institution"}
+    exists = await session.scalar(select(I.id).where(I.id == institution_id, I.archived_at.is_(None)))
+    return {} if exists else {"institution_id": "no such institution"}
+
+
+async def _other_active_admins(session: AsyncSession, user_id: uuid.UUID) -> int:
+    return int(
+        await session.scalar(
+            select(func.count()).where(U.role == Role.ADMIN.value, U.active.is_(True), U.archived_at.is_(None), U.id != user_id)
+        )
+        or 0
+    )
+
+
+async def end_sessions(session: AsyncSession, user_id: uuid.UUID) -> None:
+    """Every session of the account ends with this transaction, in every process (the caller commits, then
+    `revocation.forget_here()`)."""
+    await session.execute(delete(AuthSession).where(table(AuthSession).c.user_id == user_id))
+    await revocation.announce(session)
+
+
+async def change_user(session: AsyncSession, principal: Principal, user_id: uuid.UUID, data: UserChange) -> None:
+    require_admin(principal, "manage accounts")
+    if session.get_bind().dialect.name == "postgresql":  # two administrators demoting each other at once: one at a time
+        await session.execute(select(U.id).where(U.role == Role.ADMIN.value).order_by(U.id).with_for_update())
+    user = await session.get(User, user_id)
+    if user is None or user.archived_at is not None:
+        raise NotFoundError("account")
+    role = data.role or Role(user.role)
+    institution_id = data.institution_id if data.institution_id is not None else user.institution_id
+    if role in STAFF and data.institution_id is None:
+        institution_id = await _home(session)
+    errors = await _institution_errors(session, role, institution_id)
+    if errors:
+        raise ValidationFailed(errors)
+    active = user.active if data.active is None else data.active
+    losing_admin = user.role == Role.ADMIN.value and user.active and (role is not Role.ADMIN or not active)
+    if losing_admin and await _other_active_admins(session, user_id) == 0:
+        raise ConflictError(
+            "This is the last active administrator: make another account an administrator first.",
+            errors={"role" if role is not Role.ADMIN else "active": "the last active administrator"},
+        )
+    name = (data.name or user.name).strip()
+    before: dict[str, Any] = {"role": user.role, "institution_id": user.institution_id, "active": user.active, "name": user.name}
+    after: dict[str, Any] = {"role": role.value, "institution_id": institution_id, "active": active, "name": name}
+    changed = {k: [before[k], after[k]] for k in after if before[k] != after[k]}
+    if not changed:
+        return
+    user.role, user.institution_id, user.active, user.name = role.value, institution_id, active, name
+    if {"role", "institution_id", "active"} & set(changed):
+        await end_sessions(session, user_id)
+    if changed.get("active") == [True, False]:
+        await revoke_tokens(session, user_id)
+    what = (
+        "deactivated" if changed.get("active") == [True, False] else "reactivated" if changed.get("active") == [False, True] else "changed"
+    )
+    audit.record(session, principal, "update", "user", user_id, summary=f"Account {user.email} {what}", changes=changed)
+    await session.commit()
+    revocation.forget_here()
+
+
+# ---- invitations --------------------------------------------------------------------------------------------------
+
+
+def _status(row: Any, now: datetime) -> str:
+    if row.accepted_at is not None:
+        return "accepted"
+    if row.revoked_at is not None:
+        return "revoked"
+    return "expired" if row.expires_at <= now else "pending"
+
+
+def _link(base_url: str, token: str) -> str:
+    return f"{base_url.rstrip('/')}/invitations/{token}"
+
+
+async def list_invitations(session: AsyncSession, principal: Principal, *, open_only: bool = True) -> list[InvitationOut]:
+    require_admin(principal, "manage accounts")
+    statement = select(table(Invitation), I.code).join(table(Institution), I.id == V.institution_id).order_by(V.created_at.desc())
+    if open_only:
+        statement = statement.where(V.accepted_at.is_(None), V.revoked_at.is_(None))
+    now = utcnow()
+    return [_out(r, now) for r in (await session.execute(statement.limit(200))).all()]
+
+
+def _out(row: Any, now: datetime, link: str | None = None) -> InvitationOut:
+    return InvitationOut(
+        id=row.id,
+        email=row.email,
+        name=row.name,
+        role=row.role,
+        institution_id=row.institution_id,
+        institution_code=row.code,
+        language=row.language,
+        created_at=row.created_at,
+        expires_at=row.expires_at,
+        sent_at=row.sent_at,
+        send_error=row.send_error,
+        status=_status(row, now),
+        link=link,
+    )
+
+
+async def _one(session: AsyncSession, invitation_id: uuid.UUID) -> Any:
+    row = (
+        await session.execute(
+            select(table(Invitation), I.code).join(table(Institution), I.id == V.institution_id).where(V.id == invitation_id)
+        )
+    ).first()
+    if row is None:
+        raise NotFoundError("invitation")
+    return row
+
+
+async def invite(session: AsyncSession, principal: Principal, settings: Settings, base_url: str, data: InviteIn) -> InvitationOut:
+    require_admin(principal, "invite people")
+    email = data.email.strip().lower()
+    errors: dict[str, str] = {}
+    if not EMAIL.fullmatch(email):
+        errors["email"] = "must be an e-mail address"
+    elif await session.scalar(select(U.id).where(U.email == email)) is not None:
+        errors["email"] = "already has an account"
+    if not data.name.strip():
+        errors["name"] = "is required"
+    institution_id = data.institution_id if data.role is Role.PARTNER else await _home(session)
+    errors |= await _institution_errors(session, data.role, institution_id)
+    if data.person_id is not None:
+        person = await session.get(Person, data.person_id)
+        if person is None or person.archived_at is not None or person.institution_id != institution_id:
+            errors["person_id"] = "no such person at this institution"
+        elif person.user_id is not None:
+            errors["person_id"] = "this person is linked to an account already"
+    if errors:
+        raise ValidationFailed(errors)
+    assert institution_id is not None
+    now = utcnow()
+    # One open invitation per address: a new one replaces the one before.
+    await session.execute(
+        update(Invitation).where(V.email == email, V.accepted_at.is_(None), V.revoked_at.is_(None)).values(revoked_at=now)
+    )
+    token = secrets.token_urlsafe(32)
+    invitation = Invitation(
+        email=email,
+        name=data.name.strip(),
+        role=data.role.value,
+        institution_id=institution_id,
+        language=data.language,
+        person_id=data.person_id,
+        token_hash=token_digest(token),
+        created_by_id=principal.user_id,
+        created_at=now,
+        expires_at=now + timedelta(hours=INVITATION_HOURS),
+    )
+    session.add(invitation)
+    await session.flush()
+    audit.record(session, principal, "invite", "user", None, summary=f"Invited {email} as {ROLE_LABELS[data.role].lower()}")
+    await session.commit()
+    link = _link(base_url, token)
+    await _send(session, settings, invitation.id, link)
+    return _out(await _one(session, invitation.id), utcnow(), link)
+
+
+async def resend(session: AsyncSession, principal: Principal, settings: Settings, base_url: str, invitation_id: uuid.UUID) -> InvitationOut:
+    """A new link (the old one stops working), valid another 72 hours, e-mailed again and shown once."""
+    require_admin(principal, "invite people")
+    row = await _one(session, invitation_id)
+    if row.accepted_at is not None or row.revoked_at is not None:
+        raise ConflictError(f"This invitation was {_status(row, utcnow())}: invite the person again instead.")
+    token = secrets.token_urlsafe(32)
+    now = utcnow()
+    await session.execute(
+        update(Invitation)
+        .where(V.id == invitation_id)
+        .values(token_hash=token_digest(token), expires_at=now + timedelta(hours=INVITATION_HOURS), sent_at=None, send_error=None)
+    )
+    audit.record(session, principal, "invite", "user", None, summary=f"Invitation to {row.email} sent again")
+    await session.commit()
+    link = _link(base_url, token)
+    await _send(session, settings, invitation_id, link)
+    return _out(await _one(session, invitation_id), utcnow(), link)
+
+
+async def revoke(session: AsyncSession, principal: Principal, invitation_id: uuid.UUID) -> InvitationOut:
+    require_admin(principal, "invite people")
+    row = await _one(session, invitation_id)
+    if row.accepted_at is not None:
+        raise ConflictError("This invitation was accepted: deactivate the account instead.")
+    await session.execute(update(Invitation).where(V.id == invitation_id, V.revoked_at.is_(None)).values(revoked_at=utcnow()))
+    audit.record(session, principal, "revoke_invitation", "user", None, summary=f"Invitation to {row.email} revoked")
+    await session.commit()
+    return _out(await _one(session, invitation_id), utcnow())
+
+
+async def _send(session: AsyncSession, settings: Settings, invitation_id: uuid.UUID, link: str) -> None:
+    """E-mail the link; a failure is recorded on the invitation (the administrator has the link to pass on)."""
+    row = await _one(session, invitation_id)
+    home = await session.scalar(select(I.name).where(I.is_home.is_(True))) or "LibCoop"
+    text = (
+        f"Dear {row.name},\n\n{home} invites you to LibCoop, where its international cooperation is managed, as "
+        f"{ROLE_LABELS[Role(row.role)].lower()} ({row.code}).\n\nChoose your password here (the link works once, "
+        f"for {INVITATION_HOURS} hours):\n{link}\n\nIf you did not expect this, ignore this message.\n— LibCoop"
+    )
+    html = (
+        f"<p>Dear {escape(row.name)},</p><p>{escape(home)} invites you to LibCoop, where its international cooperation "
+        f"is managed, as {escape(ROLE_LABELS[Role(row.role)].lower())} ({escape(row.code)}).</p>"
+        f'<p><a href="{escape(link)}">Choose your password</a> — the link works once, for {INVITATION_HOURS} hours.</p>'
+        "<p>If you did not expect this, ignore this message.</p><p>— LibCoop</p>"
+    )
+    try:
+        await mail.send(settings, mail.message(settings, to=row.email, subject="Your LibCoop account", text=text, html=html))
+    except (mail.MailError, OSError) as exc:
+        await session.execute(update(Invitation).where(V.id == invitation_id).values(send_error=str(exc)[:500]))
+        if not isinstance(exc, mail.MailNotConfigured):
+            log.warning("invitation not e-mailed", error=str(exc)[:200])
+    else:
+        await session.execute(update(Invitation).where(V.id == invitation_id).values(sent_at=utcnow(), send_error=None))
+    await session.commit()
+
+
+@dataclass
+class Pending:
+    id: uuid.UUID
+    email: str
+    name: str
+    role: str
+    institution_name: str
+
+
+async def pending(session: AsyncSession, token: str) -> Pending:
+    """The invitation behind a link, while it can still be used; NotFoundError otherwise (used, revoked, expired
+    and unknown links look the same)."""
+    row = (
+        await session.execute(
+            select(V.id, V.email, V.name, V.role, I.name.label("institution_name"))
+            .join(table(Institution), I.id == V.institution_id)
+            .where(V.token_hash == token_digest(token), V.accepted_at.is_(None), V.revoked_at.is_(None), V.expires_at > utcnow())
+        )
+    ).first()
+    if row is None:
+        raise NotFoundError("invitation (the link was used, revoked or has expired: ask for a new one)")
+    return Pending(row.id, row.email, row.name, row.role, row.institution_name)
+
+
+async def accept(session: AsyncSession, token: str, data: AcceptIn) -> User:
+    """Claim the invitation (one UPDATE: a second use finds it taken), create the account with its password, link the
+    person record named by the invitation."""
+    found = await pending(session, token)
+    now = utcnow()
+    claimed = await session.execute(
+        update(Invitation)
+        .where(V.id == found.id, V.accepted_at.is_(None), V.revoked_at.is_(None), V.expires_at > now)
+        .values(accepted_at=now)
+        .returning(V.institution_id, V.language, V.person_id, V.created_by_id)
+    )
+    row = claimed.first()
+    if row is None:
+        raise NotFoundError("invitation (the link was used, revoked or has expired: ask for a new one)")
+    user = await create_user(
+        session, None, email=found.email, name=found.name, role=Role(found.role), password=data.password, institution_id=row.institution_id
+    )
+    user.language = row.language
+    await session.execute(update(Invitation).where(V.id == found.id).values(user_id=user.id))
+    if row.person_id is not None:
+        await session.execute(
+            update(Person).where(table(Person).c.id == row.person_id, table(Person).c.user_id.is_(None)).values(user_id=user.id)
+        )
+    audit.record(session, None, "accept_invitation", "user", user.id, summary=f"{user.email} accepted the invitation")
+    await session.commit()
+    return user
+
+
+async def revoke_tokens(session: AsyncSession, user_id: uuid.UUID) -> None:
+    """A deactivated account's API tokens are refused by the active check already; revoking them too means a
+    reactivation does not bring old scripts back."""
+    await session.execute(
+        update(ApiToken).where(table(ApiToken).c.user_id == user_id, table(ApiToken).c.revoked_at.is_(None)).values(revoked_at=utcnow())
+    )

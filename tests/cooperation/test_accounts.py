@@ -1,0 +1,221 @@
+"""Day one at a real library (issue 12): from an empty database to a partner librarian's first page, through the
+setup page, invitations read from a real SMTP sink and passwords chosen by the people invited; and the rules around
+accounts — one-time links, revocation, deactivation that ends sessions and tokens at once, the last administrator."""
+
+import re
+import uuid
+from dataclasses import replace
+from datetime import timedelta
+
+import httpx
+import pytest
+from aiosmtpd.controller import Controller
+from sqlalchemy import update
+
+from cooperation.app import create_app
+from cooperation.auth.models import Invitation
+from cooperation.db import utcnow
+from tests.agreements.helpers import agreement_payload
+from tests.conftest import Client
+from tests.cooperation.conftest import Inbox
+
+LINK = re.compile(r"https?://\S+/invitations/[A-Za-z0-9_-]+")
+
+
+@pytest.fixture
+async def day_one(settings, smtp_port):
+    """An empty instance whose mail goes to a test SMTP server."""
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=smtp_port)
+    controller.start()
+    application = create_app(replace(settings, smtp_port=smtp_port, mail_from="LibCoop <libcoop@nlv.example>"))
+    from sqlalchemy import delete
+    from sqlmodel import SQLModel
+
+    async with application.state.session_factory() as session:
+        for table in reversed(SQLModel.metadata.sorted_tables):
+            if table.name != "alembic_version":
+                await session.execute(delete(table))
+        await session.commit()
+    yield application, inbox
+    controller.stop()
+    await application.state.reports.drain()
+    application.state.reports.close()
+    await application.state.engine.dispose()
+
+
+def browser(app, address: str = "127.0.0.1") -> Client:
+    transport = httpx.ASGITransport(app=app, client=(address, 50000))
+    return Client(httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:8000"))
+
+
+def link_in(inbox: Inbox, address: str) -> str:
+    (message,) = inbox.to(address)
+    text = message.get_body(("plain",)).get_content()
+    match = LINK.search(text)
+    assert match, text
+    return match.group(0).split("8000", 1)[-1] if "8000" in match.group(0) else "/" + match.group(0).split("/", 3)[3]
+
+
+async def test_from_an_empty_database_to_a_partner_librarians_first_page(day_one):
+    app, inbox = day_one
+    admin = browser(app)
+    await admin.form(
+        "/setup",
+        {
+            "home_code": "NLV",
+            "home_name": "National Library of Vietnam",
+            "home_name_native": "Thư viện Quốc gia Việt Nam",
+            "country": "VN",
+            "admin_name": "Nguyễn Thị Hà",
+            "admin_email": "ha@nlv.gov.vn",
+            "admin_password": "a long admin passphrase",
+        },
+    )
+    invited = await admin.api(
+        "POST", "/api/v1/invitations", json={"email": "lan@nlv.gov.vn", "name": "Trần Thị Lan", "role": "coordinator"}
+    )
+    assert invited.status_code == 201, invited.text
+    assert invited.json()["link"] and invited.json()["sent_at"]
+    path = link_in(inbox, "lan@nlv.gov.vn")
+    assert path.startswith("/invitations/")
+
+    coordinator = browser(app, "127.0.0.2")
+    page = await coordinator.get(path)
+    assert page.status_code == 200 and "Trần Thị Lan" in page.text and "National Library of Vietnam" in page.text
+    weak = await coordinator.form(path, {"password": "qwertyuiop12"})
+    assert weak.status_code == 422 and "most common passwords" in weak.text
+    accepted = await coordinator.form(path, {"password": "three words together"})
+    assert accepted.status_code == 303
+    assert (await coordinator.get(path)).status_code == 404  # once
+    listed = await admin.api("GET", "/api/v1/users", params={"q": "lan"})
+    assert listed.status_code == 200, listed.text
+    me = listed.json()["items"]
+    assert [(u["email"], u["role"], u["institution_code"], u["signs_in_with"]) for u in me] == [
+        ("lan@nlv.gov.vn", "coordinator", "NLV", ["password"])
+    ]
+
+    nlc = (
+        await coordinator.api("POST", "/api/v1/institutions", json={"code": "NLC", "name": "National Library of China", "country": "CN"})
+    ).json()
+    bnf = (
+        await coordinator.api(
+            "POST", "/api/v1/institutions", json={"code": "BNF", "name": "Bibliothèque nationale de France", "country": "FR"}
+        )
+    ).json()
+    home = next(u for u in (await admin.api("GET", "/api/v1/institutions")).json()["items"] if u["is_home"])
+    shared = await coordinator.api("POST", "/api/v1/agreements", json=agreement_payload([home["id"], nlc["id"]], reference="NLV-NLC-2025"))
+    await coordinator.api("POST", "/api/v1/agreements", json=agreement_payload([home["id"], bnf["id"]], reference="NLV-BNF-2025"))
+    visit = await coordinator.api(
+        "POST",
+        "/api/v1/visits",
+        json={
+            "title": "Working visit of National Library of China experts",
+            "direction": "incoming",
+            "host_institution_id": home["id"],
+            "visiting_institution_id": nlc["id"],
+            "starts_on": "2025-11-26",
+            "ends_on": "2025-11-29",
+            "agreement_id": shared.json()["id"],
+        },
+    )
+    assert visit.status_code == 201, visit.text
+
+    partner_invite = await admin.api(
+        "POST",
+        "/api/v1/invitations",
+        json={"email": "luo.chong@nlc.cn", "name": "Luo Chong", "role": "partner", "institution_id": nlc["id"], "language": "zh_Hans"},
+    )
+    assert partner_invite.status_code == 201, partner_invite.text
+    partner = browser(app, "127.0.0.3")
+    assert (await partner.form(link_in(inbox, "luo.chong@nlc.cn"), {"password": "长城 great wall 2025"})).status_code == 303
+    first = await partner.get("/")
+    assert first.status_code == 200 and "Luo Chong" in first.text
+    agreements = (await partner.api("GET", "/api/v1/agreements")).json()["items"]
+    assert [a["reference"] for a in agreements] == ["NLV-NLC-2025"]
+    visits = (await partner.api("GET", "/api/v1/visits")).json()["items"]
+    assert [v["title"] for v in visits] == ["Working visit of National Library of China experts"]
+    assert (await partner.get("/admin/users")).status_code == 403
+    for client in (admin, coordinator, partner):
+        await client.raw.aclose()
+
+
+async def test_invitation_links_work_once_expire_and_can_be_revoked(client_for, world, db, anonymous):
+    admin = await client_for("admin")
+    made = (await admin.api("POST", "/api/v1/invitations", json={"email": "a@nlv.example", "name": "A", "role": "director"})).json()
+    path = "/invitations/" + made["link"].rsplit("/", 1)[1]
+    assert made["send_error"]  # no SMTP server configured: the administrator has the link to pass on
+    again = (await admin.api("POST", f"/api/v1/invitations/{made['id']}/resend")).json()
+    assert (await anonymous.get(path)).status_code == 404  # a new link replaces the old one
+    path = "/invitations/" + again["link"].rsplit("/", 1)[1]
+    assert (await anonymous.get(path)).status_code == 200
+    await db.execute(update(Invitation).where(Invitation.id == uuid.UUID(made["id"])).values(expires_at=utcnow() - timedelta(minutes=1)))
+    await db.commit()
+    assert (await anonymous.get(path)).status_code == 404  # expired
+    assert (await anonymous.form(path, {"password": "three words together"})).status_code == 404
+    listed = (await admin.api("GET", "/api/v1/invitations")).json()
+    assert [i["status"] for i in listed] == ["expired"]
+    fresh = (await admin.api("POST", f"/api/v1/invitations/{made['id']}/resend")).json()
+    revoked = await admin.api("POST", f"/api/v1/invitations/{made['id']}/revoke")
+    assert revoked.status_code == 200 and revoked.json()["status"] == "revoked"
+    assert (await anonymous.get("/invitations/" + fresh["link"].rsplit("/", 1)[1])).status_code == 404
+    assert (await admin.api("GET", "/api/v1/invitations")).json() == []
+    taken = await admin.api("POST", "/api/v1/invitations", json={"email": world.users["coordinator"], "name": "C", "role": "coordinator"})
+    assert taken.status_code == 422 and "already has an account" in taken.json()["errors"]["email"]
+    wrong = await admin.api(
+        "POST", "/api/v1/invitations", json={"email": "p@x.example", "name": "P", "role": "partner", "institution_id": str(world.home)}
+    )
+    assert wrong.status_code == 422 and "partner institution" in wrong.json()["errors"]["institution_id"]
+    coordinator = await client_for("coordinator")
+    assert (
+        await coordinator.api("POST", "/api/v1/invitations", json={"email": "z@x.example", "name": "Z", "role": "director"})
+    ).status_code == 403
+
+
+async def test_deactivation_ends_a_live_session_and_token_on_the_next_request(client_for, world):
+    admin, coordinator = await client_for("admin"), await client_for("coordinator")
+    token = (await coordinator.api("POST", "/api/v1/tokens", json={"name": "script", "scope": "read"})).json()["token"]
+    bearer = {"Authorization": f"Bearer {token}"}
+    assert (await coordinator.get("/agreements")).status_code == 200  # the session is cached now
+    assert (await coordinator.raw.get("/api/v1/agreements", headers=bearer)).status_code == 200
+    user_id = str(world.principals["coordinator"].user_id)
+    off = await admin.api("PATCH", f"/api/v1/users/{user_id}", json={"active": False})
+    assert off.status_code == 200 and off.json()["active"] is False
+    assert (await coordinator.api("GET", "/api/v1/agreements")).status_code == 401  # not after the cache's 5 s
+    assert (await coordinator.raw.get("/api/v1/agreements", headers=bearer)).status_code == 401
+    back = await admin.api("PATCH", f"/api/v1/users/{user_id}", json={"active": True})
+    assert back.status_code == 200
+    assert (await coordinator.raw.get("/api/v1/agreements", headers=bearer)).status_code == 401  # its tokens were revoked
+    promoted = await admin.api("PATCH", f"/api/v1/users/{user_id}", json={"role": "director"})
+    assert promoted.json()["role"] == "director"
+    partner = await admin.api("PATCH", f"/api/v1/users/{user_id}", json={"role": "partner"})
+    assert partner.status_code == 422 and "partner institution" in partner.json()["errors"]["institution_id"]
+
+
+async def test_the_last_active_administrator_stays(client_for, world):
+    admin = await client_for("admin")
+    me = str(world.principals["admin"].user_id)
+    demote = await admin.api("PATCH", f"/api/v1/users/{me}", json={"role": "coordinator"})
+    assert demote.status_code == 409 and "last active administrator" in demote.json()["detail"]
+    off = await admin.api("PATCH", f"/api/v1/users/{me}", json={"active": False})
+    assert off.status_code == 409
+    other = str(world.principals["coordinator"].user_id)
+    assert (await admin.api("PATCH", f"/api/v1/users/{other}", json={"role": "admin"})).status_code == 200
+    assert (await admin.api("PATCH", f"/api/v1/users/{me}", json={"role": "coordinator"})).status_code == 200
+    assert (await admin.api("GET", "/api/v1/users")).status_code == 401  # demoted: the session ended with it
+    page = await admin.get("/admin/users")
+    assert page.status_code in (303, 401)
+
+
+async def test_the_users_page_lists_filters_and_invites(client_for, world):
+    admin = await client_for("admin")
+    page = await admin.get("/admin/users", params={"role": "partner"})
+    assert page.status_code == 200 and world.users["partner_a"] in page.text and world.users["coordinator"] not in page.text
+    invited = await admin.form(
+        "/admin/users/invite", {"name": "Đỗ Minh", "email": "minh@nlv.example", "role": "director", "language": "vi"}
+    )
+    assert invited.status_code == 200 and LINK.search(invited.text) and "shown" in invited.text
+    listed = await admin.get("/admin/users")
+    assert "minh@nlv.example" in listed.text and not LINK.search(listed.text)  # the link is shown once
+    bad = await admin.form("/admin/users/invite", {"name": "Nobody", "email": "nobody", "role": "director"})
+    assert bad.status_code == 422 and "e-mail address" in bad.text
