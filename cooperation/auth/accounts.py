@@ -23,8 +23,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from cooperation import audit, mail
 from cooperation.auth import revocation
 from cooperation.auth.access import ROLE_LABELS, Principal, Role, require_admin
-from cooperation.auth.models import ApiToken, AuthSession, Invitation, User, UserIdentity
-from cooperation.auth.services import create_user, token_digest
+from cooperation.auth.models import ApiToken, AuthSession, Invitation, PasswordReset, User, UserIdentity
+from cooperation.auth.services import create_user, hash_password, token_digest, verify_password
 from cooperation.db import table, utcnow
 from cooperation.errors import ConflictError, NotFoundError, ValidationFailed
 from cooperation.partners.models import Institution, Person
@@ -452,6 +452,98 @@ async def accept(session: AsyncSession, token: str, data: AcceptIn) -> User:
     audit.record(session, None, "accept_invitation", "user", user.id, summary=f"{user.email} accepted the invitation")
     await session.commit()
     return user
+
+
+# ---- passwords: forgotten, changed; the profile -----------------------------------------------------------------
+
+RESET_MINUTES = 60
+R = table(PasswordReset).c
+
+
+class ProfileIn(msgspec.Struct, forbid_unknown_fields=True):
+    name: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+    language: Language = "en"
+    time_zone: Annotated[str, msgspec.Meta(min_length=1, max_length=64)] = "Asia/Ho_Chi_Minh"
+
+
+async def request_reset(session: AsyncSession, settings: Settings, base_url: str, email: str) -> str | None:
+    """A reset link e-mailed to the account with this address, if there is an active one. The caller answers the
+    same whatever happened (whether an address has an account is nobody's business); the link is returned for the
+    operator's command (`coop users reset-password`), never shown on a page."""
+    user = await session.scalar(select(User).where(U.email == email.strip().lower(), U.active.is_(True), U.archived_at.is_(None)))
+    if user is None:
+        return None
+    now = utcnow()
+    await session.execute(update(PasswordReset).where(R.user_id == user.id, R.used_at.is_(None)).values(used_at=now))  # older links die
+    token = secrets.token_urlsafe(32)
+    session.add(
+        PasswordReset(user_id=user.id, token_hash=token_digest(token), created_at=now, expires_at=now + timedelta(minutes=RESET_MINUTES))
+    )
+    audit.record(session, None, "password_reset_requested", "user", user.id, summary=f"Password reset asked for {user.email}")
+    await session.commit()
+    link = f"{base_url.rstrip('/')}/password/reset/{token}"
+    text = (
+        f"Dear {user.name},\n\nSomeone (we hope you) asked to choose a new LibCoop password for {user.email}. The link works "
+        f"once, for {RESET_MINUTES} minutes:\n{link}\n\nIf it was not you, ignore this message: your password stays as it is.\n— LibCoop"
+    )
+    try:
+        await mail.send(settings, mail.message(settings, to=user.email, subject="Choose a new LibCoop password", text=text))
+    except (mail.MailError, OSError) as exc:
+        log.warning("password reset not e-mailed", error=str(exc)[:200])
+    return link
+
+
+async def reset_user(session: AsyncSession, token: str) -> User:
+    """The account a reset link is for, while it can be used; NotFoundError otherwise."""
+    user = await session.scalar(
+        select(User)
+        .join(table(PasswordReset), R.user_id == U.id)
+        .where(R.token_hash == token_digest(token), R.used_at.is_(None), R.expires_at > utcnow(), U.active.is_(True))
+    )
+    if user is None:
+        raise NotFoundError("link (it was used or has expired: ask for a new one)")
+    return user
+
+
+async def reset_password(session: AsyncSession, token: str, password: str) -> User:
+    """Use the link once (one UPDATE claims it), set the password, end every session of the account."""
+    user = await reset_user(session, token)
+    new_hash = hash_password(password, email=user.email)
+    claimed = await session.execute(
+        update(PasswordReset).where(R.token_hash == token_digest(token), R.used_at.is_(None)).values(used_at=utcnow()).returning(R.id)
+    )
+    if claimed.first() is None:
+        raise NotFoundError("link (it was used or has expired: ask for a new one)")
+    user.password_hash = new_hash
+    await end_sessions(session, user.id)
+    audit.record(session, None, "password_reset", "user", user.id, summary=f"New password chosen for {user.email} by e-mailed link")
+    await session.commit()
+    revocation.forget_here()
+    return user
+
+
+async def change_password(session: AsyncSession, principal: Principal, current: str, new: str) -> None:
+    user = await session.get(User, principal.user_id)
+    assert user is not None
+    if not user.password_hash or not verify_password(user.password_hash, current):
+        raise ValidationFailed({"current_password": "is not your current password"})
+    user.password_hash = hash_password(new, email=user.email)
+    audit.record(session, principal, "password_changed", "user", user.id, summary="Password changed")
+    await session.commit()
+
+
+async def update_profile(session: AsyncSession, principal: Principal, data: ProfileIn) -> None:
+    from zoneinfo import available_timezones
+
+    if data.time_zone not in available_timezones():
+        raise ValidationFailed({"time_zone": f"{data.time_zone!r} is not a time zone such as Asia/Ho_Chi_Minh"})
+    user = await session.get(User, principal.user_id)
+    assert user is not None
+    user.name, user.language, user.time_zone = data.name.strip(), data.language, data.time_zone
+    audit.record(session, principal, "update_profile", "user", user.id, summary="Profile changed")
+    await revocation.announce(session)  # the name and time zone shown come from the cached principal
+    await session.commit()
+    revocation.forget_here()
 
 
 async def revoke_tokens(session: AsyncSession, user_id: uuid.UUID) -> None:

@@ -90,6 +90,13 @@ async def create_user(
     return user
 
 
+def verify_password(stored: str, password: str) -> bool:
+    try:
+        return bool(_hasher.verify(stored, password))
+    except (VerificationError, InvalidHashError):
+        return False
+
+
 async def authenticate_password(session: AsyncSession, email: str, password: str) -> User | None:
     user = await session.scalar(select(User).where(col(User.email) == email.strip().lower()))
     stored = user.password_hash if user is not None and user.password_hash else _DUMMY_HASH

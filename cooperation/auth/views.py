@@ -478,7 +478,110 @@ async def invitation_accept(request: Request[Any, Any, Any], db: NamedDependency
     return await sign_in_response(request, db, user, "/", method="invitation")
 
 
+FORGOT_ANSWER = "If an account exists for that address, an e-mail with a link to choose a new password is on its way."
+
+
+@get("/password/forgot", opt={PUBLIC_OPT: True}, name="password_forgot", include_in_schema=False)
+async def forgot_page(request: Request[Any, Any, Any]) -> Template:
+    return render(request, "auth/forgot.html", message=None, errors={})
+
+
+@post("/password/forgot", opt={PUBLIC_OPT: True}, name="password_forgot_submit", include_in_schema=False)
+async def forgot_submit(request: Request[Any, Any, Any], db: NamedDependency[AsyncSession]) -> Template:
+    form = await form_dict(request)
+    email = str(form.get("email") or "").strip().lower()
+    # Limited per address and per client, and counted whatever the outcome: the answer is the same either way.
+    keys = [_address_key(request), f"reset:{email}"]
+    await limits.check(db, keys, limit=limits.SIGN_IN[0], window_seconds=limits.SIGN_IN[1])
+    for key in keys:
+        await limits.count(db, key, window_seconds=limits.SIGN_IN[1])
+    if email:
+        await accounts.request_reset(db, request.app.state.settings, api_base_url(request), email)
+    return render(request, "auth/forgot.html", message=FORGOT_ANSWER, errors={})
+
+
+@get("/password/reset/{token:str}", opt={PUBLIC_OPT: True}, name="password_reset", include_in_schema=False)
+async def reset_page(request: Request[Any, Any, Any], db: NamedDependency[AsyncSession], token: FromPath[str]) -> Template:
+    user = await accounts.reset_user(db, token)
+    return render(request, "auth/reset.html", email=user.email, token=token, errors={})
+
+
+@post("/password/reset/{token:str}", opt={PUBLIC_OPT: True}, name="password_reset_submit", include_in_schema=False)
+async def reset_submit(request: Request[Any, Any, Any], db: NamedDependency[AsyncSession], token: FromPath[str]) -> Response[Any]:
+    form = await form_dict(request)
+    try:
+        user = await accounts.reset_password(db, token, str(form.get("password") or ""))
+    except ValidationFailed as exc:
+        await db.rollback()
+        email = (await accounts.reset_user(db, token)).email
+        return render(request, "auth/reset.html", status_code=422, email=email, token=token, errors=exc.errors)
+    return await sign_in_response(request, db, user, "/", method="password reset")
+
+
+def _profile_page(
+    request: Request[Any, Any, Any], values: dict[str, Any], errors: dict[str, str], *, status_code: int = 200, saved: str | None = None
+) -> Template:
+    from zoneinfo import available_timezones
+
+    return render(
+        request,
+        "auth/profile.html",
+        status_code=status_code,
+        values=values,
+        errors=errors,
+        saved=saved,
+        languages=accounts.LANGUAGES,
+        time_zones=sorted(available_timezones()),
+    )
+
+
+async def _profile_values(db: AsyncSession, principal: Principal) -> dict[str, Any]:
+    user = await db.get(User, principal.user_id)
+    assert user is not None
+    return {"name": user.name, "language": user.language, "time_zone": user.time_zone, "has_password": bool(user.password_hash)}
+
+
+@get("/account/profile", name="account_profile")
+async def profile_page(
+    request: Request[Any, Any, Any], db: NamedDependency[AsyncSession], principal: NamedDependency[Principal]
+) -> Template:
+    return _profile_page(request, await _profile_values(db, principal), {})
+
+
+@post("/account/profile", name="account_profile_update")
+async def profile_update(
+    request: Request[Any, Any, Any], db: NamedDependency[AsyncSession], principal: NamedDependency[Principal]
+) -> Template:
+    form = await form_dict(request)
+    try:
+        await accounts.update_profile(db, principal, parse_form(accounts.ProfileIn, form))
+    except ValidationFailed as exc:
+        await db.rollback()
+        return _profile_page(request, {**await _profile_values(db, principal), **form}, exc.errors, status_code=422)
+    return _profile_page(request, await _profile_values(db, principal), {}, saved="Your profile is saved.")
+
+
+@post("/account/password", name="account_password")
+async def password_change(
+    request: Request[Any, Any, Any], db: NamedDependency[AsyncSession], principal: NamedDependency[Principal]
+) -> Template:
+    form = await form_dict(request)
+    try:
+        await accounts.change_password(db, principal, str(form.get("current_password") or ""), str(form.get("password") or ""))
+    except ValidationFailed as exc:
+        await db.rollback()
+        return _profile_page(request, await _profile_values(db, principal), exc.errors, status_code=422)
+    return _profile_page(request, await _profile_values(db, principal), {}, saved="Your password is changed.")
+
+
 routes = [
+    forgot_page,
+    forgot_submit,
+    reset_page,
+    reset_submit,
+    profile_page,
+    profile_update,
+    password_change,
     users_page,
     user_invite,
     invitation_resend,

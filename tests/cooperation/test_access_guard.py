@@ -20,6 +20,10 @@ PUBLIC = {
     ("GET", "/calendar/{token:str}/libcoop.ics"),  # the secret in the address is the credential
     ("GET", "/invitations/{token:str}"),  # the one-time secret in the address is the credential
     ("POST", "/invitations/{token:str}"),
+    ("GET", "/password/forgot"),  # the same answer whether or not the address has an account
+    ("POST", "/password/forgot"),
+    ("GET", "/password/reset/{token:str}"),  # the one-time secret in the address is the credential
+    ("POST", "/password/reset/{token:str}"),
     ("GET", "/setup"),  # first run: 404 unless no administrator exists and the server listens on loopback only
     ("POST", "/setup"),
     ("GET", "/static/{file_path:path}"),

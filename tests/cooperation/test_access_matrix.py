@@ -83,6 +83,8 @@ def expect(kind: str, role: str, target: str | None) -> set[int]:
         return ALLOWED if role == "admin" else ({403} if role == "coordinator" else {404})
     if kind == "report.own":  # the coordinator's report: its owner, and administrators, find it
         return {200, 422} if role in ("coordinator", "admin") else {404}
+    if kind == "self":  # one's own profile and password: everyone signed in (an empty form is a 422)
+        return ALLOWED
     if kind == "institution.home":  # administrators name the home institution
         return ALLOWED if role == "admin" else {403}
     if kind == "history":  # an audit trail names records a partner may not see: the department's only
@@ -340,6 +342,9 @@ ROUTES: dict[str, tuple[str, list[str] | None]] = {
     "api_visit_update": ("visit.manage", VISIT_TARGETS),
     "api_visit_transition": ("visit.manage", VISIT_TARGETS),
     "identity_providers": ("admin", None),
+    "account_profile": ("any", None),
+    "account_profile_update": ("self", None),
+    "account_password": ("self", None),
     "admin_users": ("admin", None),
     "admin_user_invite": ("admin", None),
     "admin_user_update": ("admin", None),

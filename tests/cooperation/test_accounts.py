@@ -219,3 +219,56 @@ async def test_the_users_page_lists_filters_and_invites(client_for, world):
     assert "minh@nlv.example" in listed.text and not LINK.search(listed.text)  # the link is shown once
     bad = await admin.form("/admin/users/invite", {"name": "Nobody", "email": "nobody", "role": "director"})
     assert bad.status_code == 422 and "e-mail address" in bad.text
+
+
+async def test_a_forgotten_password_is_reset_by_a_link_that_works_once(day_one):
+    app, inbox = day_one
+    admin = browser(app)
+    await admin.form(
+        "/setup",
+        {
+            "home_code": "NLV",
+            "home_name": "NLV",
+            "country": "VN",
+            "admin_name": "Hà",
+            "admin_email": "ha@nlv.gov.vn",
+            "admin_password": "a long admin passphrase",
+        },
+    )
+    await admin.raw.aclose()
+    visitor = browser(app, "127.0.0.5")
+    unknown = await visitor.form("/password/forgot", {"email": "nobody@nlv.gov.vn"})
+    known = await visitor.form("/password/forgot", {"email": "HA@nlv.gov.vn"})
+    assert unknown.status_code == known.status_code == 200
+    assert "If an account exists" in unknown.text and unknown.text.count("If an account exists") == known.text.count("If an account exists")
+    assert inbox.to("nobody@nlv.gov.vn") == []
+    (message,) = inbox.to("ha@nlv.gov.vn")
+    link = re.search(r"https?://\S+/password/reset/[A-Za-z0-9_-]+", message.get_body(("plain",)).get_content()).group(0)
+    path = "/password/reset/" + link.rsplit("/", 1)[1]
+    old_session = browser(app, "127.0.0.6")
+    await old_session.sign_in("ha@nlv.gov.vn", "a long admin passphrase")
+    assert (await visitor.get(path)).status_code == 200
+    assert (await visitor.form(path, {"password": "password"})).status_code == 422
+    done = await visitor.form(path, {"password": "a brand new passphrase"})
+    assert done.status_code == 303
+    assert (await visitor.get(path)).status_code == 404  # used
+    assert (await old_session.api("GET", "/api/v1/users")).status_code == 401  # every other session ended
+    await old_session.sign_in("ha@nlv.gov.vn", "a brand new passphrase")
+    for client in (visitor, old_session):
+        await client.raw.aclose()
+
+
+async def test_everyone_changes_their_own_name_language_time_zone_and_password(client_for, world):
+    partner = await client_for("partner_a")
+    page = await partner.get("/account/profile")
+    assert page.status_code == 200 and "Asia/Ho_Chi_Minh" in page.text
+    saved = await partner.form("/account/profile", {"name": "Luo Chong 罗翀", "language": "zh_Hans", "time_zone": "Asia/Shanghai"})
+    assert saved.status_code == 200 and "Your profile is saved" in saved.text
+    assert "Luo Chong 罗翀" in (await partner.get("/")).text  # at once, not after the cache's seconds
+    bad_zone = await partner.form("/account/profile", {"name": "Luo", "language": "zh_Hans", "time_zone": "Mars/Olympus"})
+    assert bad_zone.status_code == 422 and "not a time zone" in bad_zone.text
+    wrong = await partner.form("/account/password", {"current_password": "not it at all", "password": "another long phrase"})
+    assert wrong.status_code == 422 and "not your current password" in wrong.text
+    changed = await partner.form("/account/password", {"current_password": "correct horse battery", "password": "another long phrase"})
+    assert changed.status_code == 200 and "password is changed" in changed.text
+    await partner.sign_in(world.users["partner_a"], "another long phrase")
