@@ -9,7 +9,7 @@ from sqlalchemy import JSON, Index, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel
 
-from cooperation.auth.access import Principal
+from cooperation.auth.access import OPERATOR_ID, Principal
 from cooperation.db import UTCDateTime, new_id, table, utcnow
 from cooperation.errors import ConflictError
 from cooperation.records import jsonable, row_to, update_versioned
@@ -51,7 +51,7 @@ def record(
     """Add the event to the session; it commits (or rolls back) with the change it describes."""
     session.add(
         AuditEvent(
-            actor_id=actor.user_id if actor else None,
+            actor_id=actor.user_id if actor and actor.user_id != OPERATOR_ID else None,
             actor_name=actor.name if actor else "system",
             action=action,
             entity_type=entity_type,

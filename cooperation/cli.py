@@ -152,6 +152,126 @@ async def _setup(settings: Settings, answers: dict[str, Any], password: str) -> 
         await engine.dispose()
 
 
+def _base_url(settings: Settings) -> str:
+    return settings.base_url or "http://127.0.0.1:8000"
+
+
+async def _with_session(settings: Settings, work: Any) -> Any:
+    from cooperation.db import create_engine, session_factory
+    from cooperation.errors import ServiceError
+
+    engine = create_engine(settings.database_url)
+    try:
+        async with session_factory(engine)() as session:
+            try:
+                return await work(session)
+            except ServiceError as exc:
+                details = "; ".join(f"{k} {v}" for k, v in exc.errors.items())
+                sys.exit(f"coop: {details or exc.detail}")
+    finally:
+        await engine.dispose()
+
+
+def cmd_users_list(args: argparse.Namespace) -> None:
+    from cooperation.auth import accounts
+    from cooperation.auth.access import Role, operator
+
+    async def work(session: Any) -> None:
+        role = Role(args.role) if args.role else None
+        found = await accounts.list_users(session, operator(), q=args.search, role=role, per_page=100)
+        rows = list(found.items)
+        while len(rows) < found.total:
+            rows += (
+                await accounts.list_users(session, operator(), q=args.search, role=role, per_page=100, page=len(rows) // 100 + 1)
+            ).items
+        print(f"{'e-mail':<36} {'role':<12} {'inst.':<8} {'active':<7} {'signs in with':<26} last sign-in")
+        for u in rows:
+            last = u.last_sign_in_at.isoformat(timespec="minutes") if u.last_sign_in_at else "never"
+            active = "yes" if u.active else "no"
+            print(f"{u.email:<36} {u.role:<12} {u.institution_code or '—':<8} {active:<7} {', '.join(u.signs_in_with) or '—':<26} {last}")
+        print(f"{found.total} account(s)")
+
+    asyncio.run(_with_session(_settings(), work))
+
+
+def cmd_users_invite(args: argparse.Namespace) -> None:
+    from sqlalchemy import select
+    from sqlmodel import col
+
+    from cooperation.auth import accounts
+    from cooperation.auth.access import Role, operator
+    from cooperation.partners.models import Institution
+
+    settings = _settings()
+
+    async def work(session: Any) -> None:
+        institution_id = None
+        if args.institution:
+            institution_id = await session.scalar(select(col(Institution.id)).where(col(Institution.code) == args.institution.upper()))
+            if institution_id is None:
+                sys.exit(f"coop: no institution with code {args.institution!r}")
+        data = accounts.InviteIn(
+            email=args.email, name=args.name, role=Role(args.role), institution_id=institution_id, language=args.language
+        )
+        made = await accounts.invite(session, operator(), settings, _base_url(settings), data)
+        sent = "e-mailed" if made.sent_at else f"NOT e-mailed ({made.send_error})"
+        print(f"invited {made.email} as {made.role} ({made.institution_code}); {sent}.")
+        print(f"one-time link, valid until {made.expires_at:%Y-%m-%d %H:%M} UTC: {made.link}")
+
+    asyncio.run(_with_session(settings, work))
+
+
+def cmd_users_active(args: argparse.Namespace) -> None:
+    from sqlalchemy import select
+    from sqlmodel import col
+
+    from cooperation.auth import accounts
+    from cooperation.auth.access import operator
+    from cooperation.auth.models import User
+
+    async def work(session: Any) -> None:
+        user_id = await session.scalar(select(col(User.id)).where(col(User.email) == args.email.strip().lower()))
+        if user_id is None:
+            sys.exit(f"coop: no account with e-mail {args.email!r}")
+        await accounts.change_user(session, operator(), user_id, accounts.UserChange(active=args.active))
+        print(f"{args.email}: {'reactivated' if args.active else 'deactivated (its sessions and API tokens ended)'}")
+
+    asyncio.run(_with_session(_settings(), work))
+
+
+def cmd_users_reset(args: argparse.Namespace) -> None:
+    from cooperation.auth import accounts
+
+    settings = _settings()
+
+    async def work(session: Any) -> None:
+        link = await accounts.request_reset(session, settings, _base_url(settings), args.email)
+        if link is None:
+            sys.exit(f"coop: no active account with e-mail {args.email!r}")
+        print(f"a link to choose a new password (once, within {accounts.RESET_MINUTES} minutes), also e-mailed if mail works:")
+        print(link)
+
+    asyncio.run(_with_session(settings, work))
+
+
+def cmd_mail_test(args: argparse.Namespace) -> None:
+    from cooperation import mail
+
+    settings = _settings()
+    message = mail.message(
+        settings,
+        to=args.address,
+        subject="LibCoop test message",
+        text="This message was sent by `coop mail test`: LibCoop's mail settings work.\n— LibCoop",
+    )
+    print(f"sending through {settings.smtp_host}:{settings.smtp_port} from {settings.mail_from} to {args.address} …")
+    try:
+        answer = asyncio.run(mail.send(settings, message))
+    except mail.MailError as exc:
+        sys.exit(f"coop: not sent: {exc}")
+    print(f"the server answered: {answer}")
+
+
 def cmd_create_admin(args: argparse.Namespace) -> None:
     settings = _settings()
     password = os.environ.get("COOP_ADMIN_PASSWORD") or (getpass.getpass("Password (12+ characters): ") if sys.stdin.isatty() else "")
@@ -327,6 +447,31 @@ def main(argv: list[str] | None = None) -> None:
     admin.add_argument("--email", required=True)
     admin.add_argument("--name", default="Administrator")
     admin.set_defaults(func=cmd_create_admin)
+    listing = users.add_parser("list", help="every account: role, institution, how it signs in, last sign-in")
+    listing.add_argument("--role", choices=["admin", "coordinator", "director", "partner"])
+    listing.add_argument("--search", help="part of a name or e-mail address")
+    listing.set_defaults(func=cmd_users_list)
+    inviting = users.add_parser("invite", help="e-mail a one-time link to a new account (and print it)")
+    inviting.add_argument("--email", required=True)
+    inviting.add_argument("--name", required=True)
+    inviting.add_argument("--role", required=True, choices=["admin", "coordinator", "director", "partner"])
+    inviting.add_argument("--institution", help="a partner librarian's institution code (staff belong to the home institution)")
+    inviting.add_argument("--language", default="en", choices=["en", "fr", "vi", "zh_Hans"])
+    inviting.set_defaults(func=cmd_users_invite)
+    off = users.add_parser("deactivate", help="end an account's access at once (sessions and API tokens)")
+    off.add_argument("email")
+    off.set_defaults(func=cmd_users_active, active=False)
+    on = users.add_parser("reactivate", help="let a deactivated account sign in again")
+    on.add_argument("email")
+    on.set_defaults(func=cmd_users_active, active=True)
+    reset = users.add_parser("reset-password", help="e-mail (and print) a one-time link to choose a new password")
+    reset.add_argument("email")
+    reset.set_defaults(func=cmd_users_reset)
+
+    mail_commands = commands.add_parser("mail", help="outgoing e-mail").add_subparsers(dest="mail_command", required=True)
+    trial = mail_commands.add_parser("test", help="send one message and print what the SMTP server answered")
+    trial.add_argument("address")
+    trial.set_defaults(func=cmd_mail_test)
 
     sso_commands = commands.add_parser("sso", help="partner single sign-on").add_subparsers(dest="sso_command", required=True)
     add = sso_commands.add_parser("add", help="register an institution's OpenID Connect provider (discovery is checked)")

@@ -55,11 +55,12 @@ def message(
     return mail
 
 
-async def send(settings: Settings, mail: EmailMessage) -> None:
+async def send(settings: Settings, mail: EmailMessage) -> str:
+    """Send; the server's final answer (for `coop mail test`), or MailError saying what went wrong."""
     if not settings.mail_enabled:
         raise MailNotConfigured("no SMTP server configured (COOP_SMTP_HOST)")
     try:
-        await aiosmtplib.send(
+        _refused, answer = await aiosmtplib.send(
             mail,
             hostname=settings.smtp_host,
             port=settings.smtp_port,
@@ -70,3 +71,4 @@ async def send(settings: Settings, mail: EmailMessage) -> None:
         )
     except (aiosmtplib.SMTPException, OSError) as exc:
         raise MailError(f"{type(exc).__name__}: {exc}"[:900]) from exc
+    return str(answer)

@@ -62,6 +62,14 @@ class Principal:
         return self.role is Role.ADMIN
 
 
+OPERATOR_ID = uuid.UUID(int=1)
+
+
+def operator() -> Principal:
+    """Whoever runs a `coop` command on the server: an administrator with no account (audited by that name)."""
+    return Principal(user_id=OPERATOR_ID, name="operator (coop command)", email="", role=Role.ADMIN, institution_id=None)
+
+
 def partner_reader(institution_id: uuid.UUID) -> Principal:
     """What a partner librarian of this institution may see: for checks made on its behalf (may it be named
     responsible for an action on this record?)."""

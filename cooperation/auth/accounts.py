@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cooperation import audit, mail
 from cooperation.auth import revocation
-from cooperation.auth.access import ROLE_LABELS, Principal, Role, require_admin
+from cooperation.auth.access import OPERATOR_ID, ROLE_LABELS, Principal, Role, require_admin
 from cooperation.auth.models import ApiToken, AuthSession, Invitation, PasswordReset, User, UserIdentity
 from cooperation.auth.services import create_user, hash_password, token_digest, verify_password
 from cooperation.db import table, utcnow
@@ -332,7 +332,7 @@ async def invite(session: AsyncSession, principal: Principal, settings: Settings
         language=data.language,
         person_id=data.person_id,
         token_hash=token_digest(token),
-        created_by_id=principal.user_id,
+        created_by_id=principal.user_id if principal.user_id != OPERATOR_ID else None,
         created_at=now,
         expires_at=now + timedelta(hours=INVITATION_HOURS),
     )

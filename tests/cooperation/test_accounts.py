@@ -272,3 +272,88 @@ async def test_everyone_changes_their_own_name_language_time_zone_and_password(c
     changed = await partner.form("/account/password", {"current_password": "correct horse battery", "password": "another long phrase"})
     assert changed.status_code == 200 and "password is changed" in changed.text
     await partner.sign_in(world.users["partner_a"], "another long phrase")
+
+
+def _coop(settings, smtp_port: int, *args: str):
+    import os
+    import subprocess
+    import sys
+
+    from cooperation.settings import PROJECT_ROOT
+
+    env = os.environ | {
+        "COOP_DATABASE_URL": settings.database_url,
+        "COOP_DATA_DIR": str(settings.data_dir),
+        "COOP_ENV": "test",
+        "COOP_SMTP_HOST": "127.0.0.1",
+        "COOP_SMTP_PORT": str(smtp_port),
+        "COOP_MAIL_FROM": "LibCoop <libcoop@nlv.example>",
+        "COOP_BASE_URL": "https://libcoop.nlv.example",
+    }
+    command = [sys.executable, "-m", "cooperation.cli", *args]
+    return subprocess.run(command, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+
+
+async def test_operators_manage_accounts_and_test_mail_from_the_command_line(settings, smtp_port, inbox, client_for, world, anonymous):
+    invited = _coop(
+        settings,
+        smtp_port,
+        "users",
+        "invite",
+        "--email",
+        "wang@nlc.example",
+        "--name",
+        "Wang Fang",
+        "--role",
+        "partner",
+        "--institution",
+        "nlc",
+    )
+    assert invited.returncode == 0, invited.stderr
+    assert "e-mailed" in invited.stdout and "https://libcoop.nlv.example/invitations/" in invited.stdout
+    assert len(inbox.to("wang@nlc.example")) == 1
+    path = "/invitations/" + invited.stdout.strip().rsplit("/", 1)[1]
+    assert (await anonymous.get(path)).status_code == 200
+    listed = _coop(settings, smtp_port, "users", "list", "--role", "partner")
+    assert listed.returncode == 0 and world.users["partner_a"] in listed.stdout and world.users["coordinator"] not in listed.stdout
+    partner = await client_for("partner_a")
+    off = _coop(settings, smtp_port, "users", "deactivate", world.users["partner_a"])
+    assert off.returncode == 0, off.stderr
+    assert (await partner.api("GET", "/api/v1/agreements")).status_code == 401
+    last = _coop(settings, smtp_port, "users", "deactivate", world.users["admin"])
+    assert last.returncode != 0 and "last active administrator" in last.stderr
+    reset = _coop(settings, smtp_port, "users", "reset-password", world.users["coordinator"])
+    assert reset.returncode == 0 and "https://libcoop.nlv.example/password/reset/" in reset.stdout
+    assert len(inbox.to(world.users["coordinator"])) == 1
+    unknown = _coop(settings, smtp_port, "users", "reset-password", "nobody@nlv.example")
+    assert unknown.returncode != 0
+    trial = _coop(settings, smtp_port, "mail", "test", "archive@nlv.example")
+    assert trial.returncode == 0 and "the server answered:" in trial.stdout and len(inbox.to("archive@nlv.example")) == 1
+
+
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
+async def test_a_deactivation_by_another_process_ends_the_session_here_at_once(app, settings, smtp_port, client_for, world):
+    """Each process remembers a session's owner for a few seconds; another process's change must clear it (NOTIFY)."""
+    import asyncio
+
+    from cooperation.auth import revocation
+    from cooperation.auth.services import principal_cache
+
+    listener = revocation.Listener(app.state.engine)
+    listener.start()
+    try:
+        partner = await client_for("partner_a")
+        for _ in range(50):  # listening
+            await asyncio.sleep(0.1)
+            if principal_cache.enabled and listener._task is not None and not listener._task.done():
+                break
+        assert (await partner.api("GET", "/api/v1/agreements")).status_code == 200  # now remembered here
+        off = await asyncio.to_thread(_coop, settings, smtp_port, "users", "deactivate", world.users["partner_a"])
+        assert off.returncode == 0, off.stderr
+        for _ in range(20):  # the notification arrives within milliseconds; the cache would keep it 5 s
+            await asyncio.sleep(0.05)
+            if not principal_cache._entries:
+                break
+        assert (await partner.api("GET", "/api/v1/agreements")).status_code == 401
+    finally:
+        await listener.stop()
