@@ -42,7 +42,6 @@ class Settings:
     secret_key: str = DEFAULT_SECRET
     database_url: str = ""
     data_dir: Path = PROJECT_ROOT / "var"
-    home_institution: str = "NLV"
     upload_max_bytes: int = 20 * 1024 * 1024
     session_hours: int = 12
     db_pool_size: int = 10
@@ -87,7 +86,6 @@ class Settings:
             secret_key=os.environ.get("COOP_SECRET_KEY") or DEFAULT_SECRET,
             database_url=normalise_database_url(database_url),
             data_dir=data_dir,
-            home_institution=os.environ.get("COOP_HOME_INSTITUTION", "NLV"),
             upload_max_bytes=_int("COOP_UPLOAD_MAX_BYTES", 20 * 1024 * 1024),
             session_hours=_int("COOP_SESSION_HOURS", 12),
             db_pool_size=_int("COOP_DB_POOL_SIZE", 10),

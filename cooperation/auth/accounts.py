@@ -454,6 +454,39 @@ async def accept(session: AsyncSession, token: str, data: AcceptIn) -> User:
     return user
 
 
+@dataclass
+class MailStatus:
+    configured: bool
+    server: str | None
+    last_error: str | None
+    last_error_at: datetime | None
+
+
+async def mail_status(session: AsyncSession, settings: Settings) -> MailStatus:
+    """Whether e-mail is set up, and the latest failure of an invitation or a report e-mail (for the Users page)."""
+    from cooperation.reports.models import ReportDelivery
+
+    D = table(ReportDelivery).c
+    failures = [
+        *(
+            await session.execute(
+                select(V.send_error, V.created_at).where(V.send_error.is_not(None)).order_by(V.created_at.desc()).limit(1)
+            )
+        ),
+        *(
+            await session.execute(
+                select(D.last_error, D.next_attempt_at)
+                .where(D.status == "failed", D.last_error.is_not(None))
+                .order_by(D.next_attempt_at.desc())
+                .limit(1)
+            )
+        ),
+    ]
+    latest = max(failures, key=lambda f: f[1] or datetime.min.replace(tzinfo=utcnow().tzinfo), default=None)
+    server = f"{settings.smtp_host}:{settings.smtp_port}" if settings.mail_enabled else None
+    return MailStatus(settings.mail_enabled, server, latest[0] if latest else None, latest[1] if latest else None)
+
+
 # ---- passwords: forgotten, changed; the profile -----------------------------------------------------------------
 
 RESET_MINUTES = 60

@@ -379,6 +379,7 @@ async def _users_page(
         status_code=status_code,
         users=users,
         invitations=await accounts.list_invitations(db, principal),
+        mail_status=await accounts.mail_status(db, request.app.state.settings),
         institutions=[i for i in await institution_choices(db, principal) if not i.is_home],
         values=values,
         errors=errors,

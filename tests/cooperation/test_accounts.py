@@ -217,6 +217,7 @@ async def test_the_users_page_lists_filters_and_invites(client_for, world):
     assert invited.status_code == 200 and LINK.search(invited.text) and "shown" in invited.text
     listed = await admin.get("/admin/users")
     assert "minh@nlv.example" in listed.text and not LINK.search(listed.text)  # the link is shown once
+    assert "E-mail goes through" in listed.text and "Last failure" in listed.text  # no SMTP server in this test
     bad = await admin.form("/admin/users/invite", {"name": "Nobody", "email": "nobody", "role": "director"})
     assert bad.status_code == 422 and "e-mail address" in bad.text
 
