@@ -33,7 +33,7 @@ from cooperation.auth import access, revocation
 from cooperation.auth import api as auth_api
 from cooperation.auth import views as auth_views
 from cooperation.auth.access import Principal
-from cooperation.auth.middleware import PUBLIC_OPT, REQUEST_SESSION_KEY, CsrfUnlessBearer, SessionAuthenticationMiddleware
+from cooperation.auth.middleware import PUBLIC_OPT, REQUEST_SESSION_KEY, CsrfUnlessBearer, EnrollFirst, SessionAuthenticationMiddleware
 from cooperation.db import committed, conflicting_field, create_engine, session_factory, session_scope, unavailable
 from cooperation.errors import ConflictError, ServiceError
 from cooperation.logs import configure_logging
@@ -147,6 +147,8 @@ def handle_service_error(request: Request[Any, Any, Any], exc: ServiceError) -> 
 
 def handle_http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
     status = exc.status_code
+    if isinstance(exc, EnrollFirst) and not _wants_json(request):
+        return Redirect(path="/account/two-factor", status_code=303)
     if isinstance(exc, NotAuthorizedException) and not _wants_json(request):
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         return Redirect(path=f"/login?next={target}" if request.method == "GET" else "/login", status_code=303)

@@ -44,6 +44,7 @@ class Principal:
     institution_id: uuid.UUID | None
     time_zone: str = "UTC"
     via_token: bool = False
+    enroll_only: bool = False  # an administrator who must set up two-factor sign-in before anything else
 
     @property
     def reads_everything(self) -> bool:

@@ -18,6 +18,15 @@ from cooperation.auth.tokens import principal_for_bearer
 
 SESSION_COOKIE = "coop_session"
 PUBLIC_OPT = "public"
+# What a session that must set up two-factor sign-in first may reach (COOP_REQUIRE_2FA_ADMIN).
+ENROLL_PATHS = ("/account/two-factor", "/logout")
+
+
+class EnrollFirst(PermissionDeniedException):
+    def __init__(self) -> None:
+        super().__init__(detail="Set up two-factor sign-in first: administrators are required to use it here.")
+
+
 REQUEST_SESSION_KEY = "coop_db_session"
 
 
@@ -40,6 +49,8 @@ class SessionAuthenticationMiddleware(AbstractAuthenticationMiddleware):
             try:
                 result = await self.authenticate_request(ASGIConnection(scope))
                 session.info.pop("committed", None)  # a token's "last used" is not the request's write (db.committed)
+                if getattr(result.user, "enroll_only", False) and not scope["path"].startswith(ENROLL_PATHS):
+                    raise EnrollFirst()
                 scope["user"] = result.user
                 scope["auth"] = result.auth
                 await self.app(scope, receive, send)

@@ -24,6 +24,12 @@ class User(RecordBase, table=True):
     time_zone: str = Field(default="Asia/Ho_Chi_Minh", max_length=64)
     language: str = Field(default="en", max_length=8)
     last_sign_in_at: datetime | None = Field(default=None, sa_type=UTCDateTime, nullable=True)
+    # Two-factor sign-in (RFC 6238): the secret encrypted with the app's key; the last time step used, so a code
+    # cannot be used twice; the secret being set up until its first code confirms it.
+    totp_secret_encrypted: str | None = Field(default=None, max_length=500)
+    totp_pending_encrypted: str | None = Field(default=None, max_length=500)
+    totp_enabled_at: datetime | None = Field(default=None, sa_type=UTCDateTime, nullable=True)
+    totp_last_step: int | None = Field(default=None)
 
 
 class AuthSession(SQLModel, table=True):
@@ -136,4 +142,15 @@ class PasswordReset(SQLModel, table=True):
     token_hash: str = Field(max_length=64, unique=True, index=True)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
     expires_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    used_at: datetime | None = Field(default=None, sa_type=UTCDateTime, nullable=True)
+
+
+class RecoveryCode(SQLModel, table=True):
+    """One of the codes that sign in once when the authenticator is lost (their SHA-256 stored)."""
+
+    __tablename__ = "recovery_code"
+
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    user_id: uuid.UUID = Field(foreign_key="app_user.id", index=True)
+    code_hash: str = Field(max_length=64)
     used_at: datetime | None = Field(default=None, sa_type=UTCDateTime, nullable=True)

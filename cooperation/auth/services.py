@@ -213,7 +213,7 @@ async def principal_for_token(session: AsyncSession, token: str) -> Principal | 
     connection = await session.connection()
     row = (
         await connection.execute(
-            select(u.id, u.name, u.email, u.role, u.institution_id, u.time_zone)
+            select(u.id, u.name, u.email, u.role, u.institution_id, u.time_zone, s.data)
             .join_from(table(AuthSession), table(User), s.user_id == u.id)
             .where(
                 s.token_hash == digest,
@@ -232,6 +232,7 @@ async def principal_for_token(session: AsyncSession, token: str) -> Principal | 
         role=Role(row.role),
         institution_id=row.institution_id,
         time_zone=row.time_zone,
+        enroll_only=bool((row.data or {}).get("enroll_only")),
     )
     principal_cache.put(digest, principal)
     return principal

@@ -1,5 +1,6 @@
 """Sign-in and sign-out pages (local accounts; SSO plugs in beside them)."""
 
+import secrets
 import uuid
 from typing import Any
 from urllib.parse import urlparse
@@ -15,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from cooperation import audit
-from cooperation.auth import accounts, limits, sso, tokens
+from cooperation.auth import accounts, limits, revocation, sso, tokens, twofactor
 from cooperation.auth.access import Principal, Role, require_admin
 from cooperation.auth.api import base_url as api_base_url
 from cooperation.auth.middleware import PUBLIC_OPT, SESSION_COOKIE
@@ -95,6 +96,10 @@ async def sign_in_response(
 ) -> Response[Any]:
     settings: Settings = request.app.state.settings
     client = request.scope.get("client") or (None, None)
+    enroll = settings.require_2fa_admin and user.role == Role.ADMIN.value and user.totp_enabled_at is None and bool(user.password_hash)
+    if enroll:  # this session reaches nothing but the two-factor set-up (middleware.py)
+        data = {**(data or {}), "enroll_only": True}
+        next_path = "/account/two-factor"
     new = await start_session(
         db,
         user,
@@ -139,7 +144,181 @@ async def login_submit(request: Request[Any, Any, Any], db: NamedDependency[Asyn
             providers=await sso.enabled_choices(db),
             message="The e-mail address or password is not right, or the account is disabled.",
         )
+    if user.totp_enabled_at is not None:
+        return await _second_step_needed(request, db, user, next_path)
     return await sign_in_response(request, db, user, next_path)
+
+
+MFA_COOKIE = "coop_mfa"  # the password was right; the authenticator's code is still to come
+MFA_MINUTES = 5
+
+
+async def _second_step_needed(request: Request[Any, Any, Any], db: AsyncSession, user: User, next_path: str) -> Response[Any]:
+    from datetime import timedelta
+
+    from cooperation.auth.models import AuthSession
+    from cooperation.auth.services import token_digest
+    from cooperation.db import utcnow
+
+    token = secrets.token_urlsafe(32)
+    now = utcnow()
+    data = {"mfa_user": str(user.id), "next": next_path}
+    db.add(
+        AuthSession(
+            token_hash=token_digest(token), user_id=None, created_at=now, expires_at=now + timedelta(minutes=MFA_MINUTES), data=data
+        )
+    )
+    await db.commit()
+    settings: Settings = request.app.state.settings
+    response: Response[Any] = Redirect(path="/login/two-factor", status_code=303)
+    response.set_cookie(
+        Cookie(
+            key=MFA_COOKIE,
+            value=token,
+            max_age=MFA_MINUTES * 60,
+            httponly=True,
+            secure=settings.secure_cookies,
+            samesite="strict",
+            path="/login",
+        )
+    )
+    return response
+
+
+async def _pending_second_step(request: Request[Any, Any, Any], db: AsyncSession) -> Any:
+    from cooperation.auth.models import AuthSession
+    from cooperation.auth.services import token_digest
+    from cooperation.db import utcnow
+
+    token = request.cookies.get(MFA_COOKIE)
+    if not token:
+        return None
+    pending = await db.scalar(
+        select(AuthSession).where(col(AuthSession.token_hash) == token_digest(token), col(AuthSession.user_id).is_(None))
+    )
+    if pending is None or pending.expires_at < utcnow() or not (pending.data or {}).get("mfa_user"):
+        return None
+    return pending
+
+
+@get("/login/two-factor", opt={PUBLIC_OPT: True}, name="login_two_factor", include_in_schema=False)
+async def two_factor_page(request: Request[Any, Any, Any], db: NamedDependency[AsyncSession]) -> Response[Any]:
+    if await _pending_second_step(request, db) is None:
+        return Redirect(path="/login", status_code=303)
+    return render(request, "auth/two_factor_code.html", errors={})
+
+
+@post("/login/two-factor", opt={PUBLIC_OPT: True}, name="login_two_factor_submit", include_in_schema=False)
+async def two_factor_submit(request: Request[Any, Any, Any], db: NamedDependency[AsyncSession]) -> Response[Any]:
+    pending = await _pending_second_step(request, db)
+    if pending is None:
+        return Redirect(path="/login", status_code=303)
+    user_id = uuid.UUID(pending.data["mfa_user"])
+    next_path = safe_next(pending.data.get("next"))
+    keys = [_address_key(request), f"login:second-step:{user_id}"]
+    await limits.check(db, keys, limit=limits.SIGN_IN[0], window_seconds=limits.SIGN_IN[1])
+    form = await form_dict(request)
+    user = await twofactor.second_step(db, user_id, request.app.state.settings.secret_key, str(form.get("code") or ""))
+    if user is None:
+        for key in keys:
+            await limits.count(db, key, window_seconds=limits.SIGN_IN[1])
+        audit.record(db, None, "sign_in_failed", "user", user_id, summary="Wrong or used two-factor code")
+        await db.commit()
+        return render(request, "auth/two_factor_code.html", status_code=401, errors={"code": "is not right, or was used already"})
+    await db.delete(pending)
+    response = await sign_in_response(request, db, user, next_path, method="password and two-factor code")
+    response.delete_cookie(MFA_COOKIE, path="/login")
+    return response
+
+
+@get("/account/two-factor", name="account_two_factor")
+async def two_factor_settings(
+    request: Request[Any, Any, Any], db: NamedDependency[AsyncSession], principal: NamedDependency[Principal]
+) -> Template:
+    return await _two_factor_page(request, db, principal)
+
+
+async def _two_factor_page(
+    request: Request[Any, Any, Any],
+    db: AsyncSession,
+    principal: Principal,
+    *,
+    errors: dict[str, str] | None = None,
+    codes: list[str] | None = None,
+    status_code: int = 200,
+) -> Template:
+    user = await db.get(User, principal.user_id)
+    assert user is not None
+    settings: Settings = request.app.state.settings
+    return render(
+        request,
+        "auth/two_factor.html",
+        status_code=status_code,
+        enabled=user.totp_enabled_at is not None,
+        has_password=bool(user.password_hash),
+        enrollment=await twofactor.pending_enrollment(db, principal, settings.secret_key),
+        recovery_codes=codes,
+        codes_left=await twofactor.recovery_codes_left(db, user.id),
+        required=settings.require_2fa_admin and principal.is_admin,
+        errors=errors or {},
+    )
+
+
+@post("/account/two-factor/start", name="account_two_factor_start")
+async def two_factor_start(
+    request: Request[Any, Any, Any], db: NamedDependency[AsyncSession], principal: NamedDependency[Principal]
+) -> Template:
+    await twofactor.start(db, principal, request.app.state.settings.secret_key)
+    return await _two_factor_page(request, db, principal)
+
+
+@post("/account/two-factor/confirm", name="account_two_factor_confirm")
+async def two_factor_confirm(
+    request: Request[Any, Any, Any], db: NamedDependency[AsyncSession], principal: NamedDependency[Principal]
+) -> Response[Any]:
+    form = await form_dict(request)
+    try:
+        codes = await twofactor.confirm(db, principal, request.app.state.settings.secret_key, str(form.get("code") or ""))
+    except ValidationFailed as exc:
+        await db.rollback()
+        return await _two_factor_page(request, db, principal, errors=exc.errors, status_code=422)
+    page = await _two_factor_page(request, db, principal, codes=codes)
+    if principal.enroll_only:  # set up as required: a new session that may go everywhere replaces the restricted one
+        user = await db.get(User, principal.user_id)
+        assert user is not None
+        settings: Settings = request.app.state.settings
+        client = request.scope.get("client") or (None, None)
+        new = await start_session(
+            db,
+            user,
+            hours=settings.session_hours,
+            previous_token=request.cookies.get(SESSION_COOKIE),
+            ip_address=client[0],
+            user_agent=request.headers.get("user-agent"),
+            method="two-factor set-up",
+        )
+        await revocation.announce(db)
+        await db.commit()
+        revocation.forget_here()
+        page.set_cookie(_session_cookie(new.token, new.expires_in_seconds, settings))
+    return page
+
+
+@post("/account/two-factor/disable", name="account_two_factor_disable")
+async def two_factor_disable(
+    request: Request[Any, Any, Any], db: NamedDependency[AsyncSession], principal: NamedDependency[Principal]
+) -> Template:
+    form = await form_dict(request)
+    if request.app.state.settings.require_2fa_admin and principal.is_admin:
+        return await _two_factor_page(
+            request, db, principal, errors={"code": "administrators must keep two-factor sign-in here"}, status_code=409
+        )
+    try:
+        await twofactor.disable(db, principal, request.app.state.settings.secret_key, str(form.get("code") or ""))
+    except ValidationFailed as exc:
+        await db.rollback()
+        return await _two_factor_page(request, db, principal, errors=exc.errors, status_code=422)
+    return await _two_factor_page(request, db, principal)
 
 
 @post("/login/demo", opt={PUBLIC_OPT: True}, name="login_demo")
@@ -576,6 +755,12 @@ async def password_change(
 
 
 routes = [
+    two_factor_page,
+    two_factor_submit,
+    two_factor_settings,
+    two_factor_start,
+    two_factor_confirm,
+    two_factor_disable,
     forgot_page,
     forgot_submit,
     reset_page,

@@ -20,6 +20,8 @@ PUBLIC = {
     ("GET", "/calendar/{token:str}/libcoop.ics"),  # the secret in the address is the credential
     ("GET", "/invitations/{token:str}"),  # the one-time secret in the address is the credential
     ("POST", "/invitations/{token:str}"),
+    ("GET", "/login/two-factor"),  # the second step of a sign-in whose password was right (its own cookie)
+    ("POST", "/login/two-factor"),
     ("GET", "/password/forgot"),  # the same answer whether or not the address has an account
     ("POST", "/password/forgot"),
     ("GET", "/password/reset/{token:str}"),  # the one-time secret in the address is the credential
