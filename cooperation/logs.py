@@ -25,8 +25,10 @@ SECRET_KEYS = re.compile(r"authorization|cookie|token|password|secret|api[-_]?ke
 SECRET_TEXT = re.compile(
     r"(?i)((?:authorization|cookie|set-cookie|x-csrf-token)['\"]?\s*[:=,]\s*['\"]?(?:b['\"])?(?:bearer\s+|basic\s+)?"
     r"|bearer\s+|basic\s+"
-    r"|(?:token|password|secret|coop_session|coop_csrf|api_key)['\"]?\s*[=:]\s*['\"]?"
-    r"|/calendar/)"  # the personal iCalendar feed's address is its secret (uvicorn's access log prints it)
+    r"|(?:token|password|secret|coop_session|coop_csrf|coop_sso|coop_mfa|api_key|invitation)['\"]?\s*[=:]\s*['\"]?"
+    # Addresses whose last part is their secret (uvicorn's access log prints them): the personal iCalendar feed,
+    # an invitation, a password-reset link.
+    r"|/calendar/|/invitations/|/password/reset/)"
     r"([^\s'\",;&)\]}/]+)"
 )
 

@@ -409,6 +409,8 @@ class Pending:
     name: str
     role: str
     institution_name: str
+    institution_id: uuid.UUID
+    institution_code: str
 
 
 async def pending(session: AsyncSession, token: str) -> Pending:
@@ -416,14 +418,51 @@ async def pending(session: AsyncSession, token: str) -> Pending:
     and unknown links look the same)."""
     row = (
         await session.execute(
-            select(V.id, V.email, V.name, V.role, I.name.label("institution_name"))
+            select(V.id, V.email, V.name, V.role, I.name.label("institution_name"), I.id.label("institution_id"), I.code)
             .join(table(Institution), I.id == V.institution_id)
             .where(V.token_hash == token_digest(token), V.accepted_at.is_(None), V.revoked_at.is_(None), V.expires_at > utcnow())
         )
     ).first()
     if row is None:
         raise NotFoundError("invitation (the link was used, revoked or has expired: ask for a new one)")
-    return Pending(row.id, row.email, row.name, row.role, row.institution_name)
+    return Pending(row.id, row.email, row.name, row.role, row.institution_name, row.institution_id, row.code)
+
+
+async def _claim(session: AsyncSession, invitation_id: uuid.UUID) -> Any:
+    now = utcnow()
+    claimed = await session.execute(
+        update(Invitation)
+        .where(V.id == invitation_id, V.accepted_at.is_(None), V.revoked_at.is_(None), V.expires_at > now)
+        .values(accepted_at=now)
+        .returning(V.email, V.name, V.role, V.institution_id, V.language, V.person_id)
+    )
+    row = claimed.first()
+    if row is None:
+        raise NotFoundError("invitation (the link was used, revoked or has expired: ask for a new one)")
+    return row
+
+
+async def _link_person(session: AsyncSession, person_id: uuid.UUID | None, user_id: uuid.UUID) -> None:
+    if person_id is not None:
+        P = table(Person).c
+        await session.execute(update(Person).where(P.id == person_id, P.user_id.is_(None)).values(user_id=user_id))
+
+
+async def accept_through_provider(session: AsyncSession, invitation_id: uuid.UUID, issuer: str, subject: str, email: str | None) -> User:
+    """The invited person signed in with their institution's provider instead of choosing a password: the account is
+    made as invited (e-mail, role, institution) and bound to that identity. sso.finish calls this; it commits."""
+    W = table(UserIdentity).c
+    if await session.scalar(select(W.id).where(W.issuer == issuer, W.subject == subject)) is not None:
+        raise ConflictError("This institution account is linked to a LibCoop account already: sign in with it instead.")
+    row = await _claim(session, invitation_id)
+    user = await create_user(session, None, email=row.email, name=row.name, role=Role(row.role), institution_id=row.institution_id)
+    user.language = row.language
+    session.add(UserIdentity(user_id=user.id, issuer=issuer, subject=subject, email=email, last_used_at=utcnow()))
+    await session.execute(update(Invitation).where(V.id == invitation_id).values(user_id=user.id))
+    await _link_person(session, row.person_id, user.id)
+    audit.record(session, None, "accept_invitation", "user", user.id, summary=f"{user.email} accepted the invitation through {issuer}")
+    await session.flush()
+    return user
 
 
 async def accept(session: AsyncSession, token: str, data: AcceptIn) -> User:

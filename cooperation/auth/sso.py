@@ -336,11 +336,24 @@ async def _provider_by_code(session: AsyncSession, code: str) -> tuple[IdentityP
 # ---- the flow -------------------------------------------------------------------------------------
 
 
-async def start(session: AsyncSession, code: str, *, redirect_uri: str) -> Started:
+async def start(session: AsyncSession, code: str, *, redirect_uri: str, invitation: str | None = None) -> Started:
+    """`invitation`: the token of an invitation the person follows by signing in here rather than choosing a password."""
     found = await _provider_by_code(session, code)
     if found is None or not found[0].enabled or found[1].archived_at is not None:
         raise SsoRefused("Sign-in with this institution's account is not available.", f"provider {code!r} unknown or disabled")
     provider, institution = found
+    invitation_id = None
+    if invitation:
+        from cooperation.auth.accounts import pending
+        from cooperation.errors import NotFoundError as Gone
+
+        try:
+            invited = await pending(session, invitation)
+        except Gone:
+            raise SsoRefused("This invitation was used, revoked or has expired: ask for a new one.", "invitation not open") from None
+        if invited.institution_id != institution.id:
+            raise SsoRefused("This invitation is for another institution.", f"invitation for {invited.institution_code} at {code}")
+        invitation_id = str(invited.id)
     state, nonce, verifier = secrets.token_urlsafe(32), secrets.token_urlsafe(32), secrets.token_urlsafe(64)
     client = AsyncOAuth2Client(client_id=provider.client_id, scope=provider.scopes, redirect_uri=redirect_uri, code_challenge_method="S256")
     url, _ = client.create_authorization_url(provider.discovery["authorization_endpoint"], state=state, nonce=nonce, code_verifier=verifier)
@@ -353,6 +366,7 @@ async def start(session: AsyncSession, code: str, *, redirect_uri: str) -> Start
         "verifier": verifier,
         "redirect_uri": redirect_uri,
         "started_at": now.isoformat(),
+        "invitation_id": invitation_id,
     }
     # A fresh pre-sign-in record for every attempt, under its own cookie: a signed-in session this browser has is
     # left alone (a link from another site must not sign anyone out); a successful sign-in replaces it.
@@ -431,6 +445,16 @@ async def finish(
     if not id_token:
         raise SsoRefused("Your institution's sign-in service sent no identity token.", "no id_token")
     claims = await validate_id_token(session, provider, id_token, nonce=flow["nonce"], access_token=tokens.get("access_token"), http=http)
+    if flow.get("invitation_id"):
+        from cooperation.auth.accounts import accept_through_provider
+        from cooperation.errors import ServiceError
+
+        email = str(claims.get("email") or "").strip().lower() or None
+        try:
+            user = await accept_through_provider(session, uuid.UUID(flow["invitation_id"]), provider.issuer, str(claims["sub"]), email)
+        except ServiceError as exc:
+            raise SsoRefused(exc.detail, f"invitation not accepted: {exc.detail}") from None
+        return user, {"code": institution.code, "id_token": id_token}
     user = await user_for(session, provider, institution, claims)
     return user, {"code": institution.code, "id_token": id_token}
 

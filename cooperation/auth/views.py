@@ -373,7 +373,9 @@ async def sso_start(request: Request[Any, Any, Any], db: NamedDependency[AsyncSe
     settings: Settings = request.app.state.settings
     await limits.check(db, [_address_key(request)], limit=limits.SIGN_IN[0], window_seconds=limits.SIGN_IN[1])
     try:
-        started = await sso.start(db, code, redirect_uri=_base_url(request) + sso.redirect_path(code.upper()))
+        started = await sso.start(
+            db, code, redirect_uri=_base_url(request) + sso.redirect_path(code.upper()), invitation=request.query_params.get("invitation")
+        )
     except sso.SsoRefused as exc:
         return await _sso_failed(request, db, code, exc)
     response: Response[Any] = Redirect(path=started.authorization_url, status_code=303)
@@ -641,7 +643,8 @@ def query_like_uuid(value: Any) -> uuid.UUID | None:
 @get("/invitations/{token:str}", opt={PUBLIC_OPT: True}, name="invitation", include_in_schema=False)
 async def invitation_page(request: Request[Any, Any, Any], db: NamedDependency[AsyncSession], token: FromPath[str]) -> Template:
     invited = await accounts.pending(db, token)
-    return render(request, "auth/invitation.html", invited=invited, token=token, errors={})
+    provider = next((p for p in await sso.enabled_choices(db) if p.code == invited.institution_code), None)
+    return render(request, "auth/invitation.html", invited=invited, token=token, errors={}, provider=provider)
 
 
 @post("/invitations/{token:str}", opt={PUBLIC_OPT: True}, name="invitation_accept", include_in_schema=False)
@@ -654,7 +657,7 @@ async def invitation_accept(request: Request[Any, Any, Any], db: NamedDependency
     except ValidationFailed as exc:
         await db.rollback()
         invited = await accounts.pending(db, token)
-        return render(request, "auth/invitation.html", status_code=422, invited=invited, token=token, errors=exc.errors)
+        return render(request, "auth/invitation.html", status_code=422, invited=invited, token=token, errors=exc.errors, provider=None)
     return await sign_in_response(request, db, user, "/", method="invitation")
 
 

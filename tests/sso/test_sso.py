@@ -407,3 +407,32 @@ async def test_starting_or_failing_a_sign_in_does_not_sign_out(app, registered, 
     assert unknown.status_code == 400
     assert coordinator.raw.cookies.get("coop_session") == session
     assert (await coordinator.api("GET", "/api/v1/agreements")).status_code == 200
+
+
+async def test_an_invitation_is_accepted_by_signing_in_with_the_institutions_provider(app, db, world, registered, client_for):
+    admin = await client_for("admin")
+    made = await admin.api(
+        "POST",
+        "/api/v1/invitations",
+        json={"email": "luo.chong@nlc.example", "name": "Luo Chong", "role": "partner", "institution_id": str(world.nlc)},
+    )
+    token = made.json()["link"].rsplit("/", 1)[1]
+    invited = await browser(app)
+    page = await invited.get(f"/invitations/{token}")
+    assert f'href="/auth/sso/NLC?invitation={token}"' in page.text
+    started = await invited.get(f"/auth/sso/NLC?invitation={token}", follow_redirects=False)
+    assert started.status_code == 303
+    done = await invited.get(callback_path(await through_provider(started.headers["location"], "luo.chong")), follow_redirects=False)
+    assert done.status_code == 303, done.text
+    user = await db.scalar(select(User).where(User.email == "luo.chong@nlc.example"))
+    assert user.role == "partner" and user.institution_id == world.nlc and user.password_hash is None
+    identity = await db.scalar(select(UserIdentity).where(UserIdentity.user_id == user.id))
+    assert identity.subject == "luo.chong"
+    assert (await invited.get(f"/invitations/{token}")).status_code == 404  # used
+    again = await (await browser(app)).get(f"/auth/sso/NLC?invitation={token}", follow_redirects=False)
+    assert again.status_code == 400 and "used, revoked or has expired" in again.text
+    other = await admin.api(
+        "POST", "/api/v1/invitations", json={"email": "x@bnf.example", "name": "X", "role": "partner", "institution_id": str(world.bnf)}
+    )
+    wrong = await (await browser(app)).get(f"/auth/sso/NLC?invitation={other.json()['link'].rsplit('/', 1)[1]}", follow_redirects=False)
+    assert wrong.status_code == 400 and "another institution" in wrong.text
