@@ -25,7 +25,7 @@ from cooperation.auth.services import authenticate_password, end_session, is_loo
 from cooperation.errors import ConflictError, ValidationFailed
 from cooperation.forms import parse_form
 from cooperation.settings import Settings
-from cooperation.web import form_dict, form_version, query_int, render, see_other
+from cooperation.web import form_dict, form_version, query_int, query_uuid, render, see_other
 
 
 def _client_ip(request: Request[Any, Any, Any]) -> str:
@@ -574,7 +574,21 @@ async def _users_page(
 @get("/admin/users", name="admin_users")
 async def users_page(request: Request[Any, Any, Any], db: NamedDependency[AsyncSession], principal: NamedDependency[Principal]) -> Template:
     require_admin(principal, "manage accounts")
-    return await _users_page(request, db, principal, values={"role": "coordinator", "language": "en"}, errors={})
+    values: dict[str, Any] = {"role": "coordinator", "language": "en"}
+    person_id = query_uuid(request, "person_id")
+    if person_id is not None:  # "Invite to LibCoop" on a person's page: the form filled from the record
+        from cooperation.partners.services import get_person, home_institution_id
+
+        person = await get_person(db, principal, person_id)
+        home = await home_institution_id(db)
+        values |= {
+            "name": person.name,
+            "email": person.email or "",
+            "person_id": str(person.id),
+            "role": "coordinator" if person.institution_id == home else "partner",
+            "institution_id": "" if person.institution_id == home else str(person.institution_id),
+        }
+    return await _users_page(request, db, principal, values=values, errors={})
 
 
 @post("/admin/users/invite", name="admin_user_invite")

@@ -358,3 +358,42 @@ async def test_a_deactivation_by_another_process_ends_the_session_here_at_once(a
         assert (await partner.api("GET", "/api/v1/agreements")).status_code == 401
     finally:
         await listener.stop()
+
+
+async def test_a_person_is_invited_from_their_page_and_linked_on_acceptance(client_for, world, people, anonymous, db):
+    admin = await client_for("admin")
+    page = await admin.get(f"/people/{people['rong']}")
+    assert f'href="/admin/users?person_id={people["rong"]}#invite"' in page.text
+    form = await admin.get(f"/admin/users?person_id={people['rong']}")
+    assert 'value="Rong Jie"' in form.text and f'name="person_id" value="{people["rong"]}"' in form.text
+    assert f'<option value="{world.nlc}" selected>' in form.text  # a partner of NLC
+    sent = await admin.form(
+        "/admin/users/invite",
+        {
+            "name": "Rong Jie",
+            "email": "rong.jie@nlc.example",
+            "role": "partner",
+            "institution_id": str(world.nlc),
+            "language": "zh_Hans",
+            "person_id": people["rong"],
+        },
+    )
+    link = LINK.search(sent.text).group(0)
+    assert (await anonymous.form("/invitations/" + link.rsplit("/", 1)[1], {"password": "three words together"})).status_code == 303
+    person = await admin.get(f"/people/{people['rong']}")
+    assert "Signs in as <strong>Rong Jie</strong> (rong.jie@nlc.example)" in person.text and "invite-person" not in person.text
+
+
+async def test_a_reset_link_expires(client_for, world, db, anonymous):
+    from cooperation.auth import accounts
+    from cooperation.auth.models import PasswordReset
+    from cooperation.settings import Settings
+
+    quiet = Settings(environment="test", secret_key="x" * 48, mail_enabled=False)
+    link = await accounts.request_reset(db, quiet, "http://127.0.0.1:8000", world.users["director"])
+    path = "/password/reset/" + link.rsplit("/", 1)[1]
+    assert (await anonymous.get(path)).status_code == 200
+    await db.execute(update(PasswordReset).values(expires_at=utcnow() - timedelta(seconds=1)))
+    await db.commit()
+    assert (await anonymous.get(path)).status_code == 404
+    assert (await anonymous.form(path, {"password": "a brand new passphrase"})).status_code == 404
