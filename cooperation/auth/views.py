@@ -544,11 +544,13 @@ async def _users_page(
     params = request.query_params
     role = params.get("role") or None
     active = {"yes": True, "no": False}.get(params.get("active") or "")
+    institution_id = query_uuid(request, "institution_id")
     users = await accounts.list_users(
         db,
         principal,
         q=params.get("q") or None,
         role=Role(role) if role in {r.value for r in Role} else None,
+        institution_id=institution_id,
         active=active,
         page=query_int(request, "page", 1),
         per_page=50,
@@ -567,7 +569,13 @@ async def _users_page(
         new_link=new_link,
         roles=list(Role),
         languages=accounts.LANGUAGES,
-        filters={"q": params.get("q") or "", "role": role or "", "active": params.get("active") or ""},
+        filters={
+            "q": params.get("q") or "",
+            "role": role or "",
+            "active": params.get("active") or "",
+            "institution_id": str(institution_id or ""),
+        },
+        all_institutions=await institution_choices(db, principal),
     )
 
 

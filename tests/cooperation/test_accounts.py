@@ -211,6 +211,8 @@ async def test_the_users_page_lists_filters_and_invites(client_for, world):
     admin = await client_for("admin")
     page = await admin.get("/admin/users", params={"role": "partner"})
     assert page.status_code == 200 and world.users["partner_a"] in page.text and world.users["coordinator"] not in page.text
+    bnf = await admin.get("/admin/users", params={"institution_id": str(world.bnf)})
+    assert world.users["partner_b"] in bnf.text and world.users["partner_a"] not in bnf.text
     invited = await admin.form(
         "/admin/users/invite", {"name": "Đỗ Minh", "email": "minh@nlv.example", "role": "director", "language": "vi"}
     )
