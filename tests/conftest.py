@@ -91,6 +91,23 @@ def database_urls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str
         asyncio.run(drop())
 
 
+@contextlib.contextmanager
+def fresh_pg_database(prefix: str) -> Iterator[str]:
+    """An empty database of its own on the shared server (dropped after), as a SQLAlchemy URL."""
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+
+    async def admin(sql: str) -> None:
+        conn = await asyncpg.connect(PG_ADMIN_DSN)
+        await conn.execute(sql)
+        await conn.close()
+
+    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+    try:
+        yield PG_ADMIN_DSN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://") + f"/{name}"
+    finally:
+        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def backend(request: pytest.FixtureRequest, database_urls: dict[str, str]) -> str:
     if request.param not in database_urls:

@@ -9,11 +9,9 @@ examples are derandomized, so a failure is the same failure on every run.
 import asyncio
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
-import asyncpg
 import pytest
 import schemathesis
 import uvicorn
@@ -29,7 +27,7 @@ from cooperation.auth.services import create_user, principal_of
 from cooperation.auth.tokens import TokenIn, TokenScope, create
 from cooperation.db import create_engine, session_factory
 from cooperation.settings import Settings
-from tests.conftest import PG_ADMIN_DSN, _pg_available
+from tests.conftest import _pg_available, fresh_pg_database
 from tests.e2e.conftest import _free_port
 
 EXAMPLES = 30  # per operation, valid and invalid input mixed: about 90 operations in under two minutes on two cores
@@ -39,46 +37,38 @@ EXAMPLES = 30  # per operation, valid and invalid input mixed: about 90 operatio
 def fuzzed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     if not _pg_available():
         pytest.skip("PostgreSQL not reachable")
-    name = f"libcoop_fuzz_{uuid.uuid4().hex[:8]}"
+    with fresh_pg_database("libcoop_fuzz") as url:
+        migrate.upgrade(url)
+        data_dir = tmp_path_factory.mktemp("fuzz")
+        config = Settings(environment="test", secret_key="fuzz-" + "k" * 40, database_url=url, data_dir=data_dir, log_level="CRITICAL")
+        token = asyncio.run(_seed(url))
+        port = _free_port()
+        server = uvicorn.Server(uvicorn.Config(create_app(config), host="127.0.0.1", port=port, log_level="critical", lifespan="on"))
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        deadline = time.monotonic() + 30
+        while not server.started:
+            if time.monotonic() > deadline:
+                raise RuntimeError("the app did not start")
+            time.sleep(0.05)
+        yield {"base": f"http://127.0.0.1:{port}", "token": token}
+        server.should_exit = True
+        thread.join(timeout=15)
 
-    async def admin(sql: str) -> None:
-        conn = await asyncpg.connect(PG_ADMIN_DSN)
-        await conn.execute(sql)
-        await conn.close()
 
-    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
-    url = PG_ADMIN_DSN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://") + f"/{name}"
-    migrate.upgrade(url)
-    data_dir = tmp_path_factory.mktemp("fuzz")
-    config = Settings(environment="test", secret_key="fuzz-" + "k" * 40, database_url=url, data_dir=data_dir, log_level="CRITICAL")
-
-    async def seed() -> str:
-        engine = create_engine(url)
-        factory = session_factory(engine)
-        await demo.load(factory, demo_loaders())
-        async with factory() as session:
-            user = await create_user(
-                session, None, email="fuzz-admin@nlv.example", name="Fuzz Admin", role=Role.ADMIN, password="fuzz admin password"
-            )
-            await session.commit()
-            token = await create(session, principal_of(user), TokenIn(name="schemathesis", scope=TokenScope.READ_WRITE))
-        await engine.dispose()
-        return token.token
-
-    token = asyncio.run(seed())
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(config), host="127.0.0.1", port=port, log_level="critical", lifespan="on"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if time.monotonic() > deadline:
-            raise RuntimeError("the app did not start")
-        time.sleep(0.05)
-    yield {"base": f"http://127.0.0.1:{port}", "token": token}
-    server.should_exit = True
-    thread.join(timeout=15)
-    asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+async def _seed(url: str) -> str:
+    """The demo world and an administrator's read-write token."""
+    engine = create_engine(url)
+    factory = session_factory(engine)
+    await demo.load(factory, demo_loaders())
+    async with factory() as session:
+        user = await create_user(
+            session, None, email="fuzz-admin@nlv.example", name="Fuzz Admin", role=Role.ADMIN, password="fuzz admin password"
+        )
+        await session.commit()
+        token = await create(session, principal_of(user), TokenIn(name="schemathesis", scope=TokenScope.READ_WRITE))
+    await engine.dispose()
+    return token.token
 
 
 def test_every_operation_answers_as_documented(fuzzed: dict[str, str]) -> None:

@@ -3,7 +3,6 @@
 import asyncio
 import uuid
 
-import asyncpg
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -12,7 +11,7 @@ from sqlmodel import SQLModel
 
 from cooperation import migrate
 from cooperation.db import create_engine
-from tests.conftest import PG_ADMIN_DSN
+from tests.conftest import fresh_pg_database
 
 
 def _diff(url: str) -> list:
@@ -36,17 +35,8 @@ def empty_database(request, tmp_path, database_urls):
         return
     if "postgresql" not in database_urls:
         pytest.skip("PostgreSQL not reachable")
-    name = f"libcoop_migr_{uuid.uuid4().hex[:8]}"
-
-    async def admin(sql: str) -> None:
-        conn = await asyncpg.connect(PG_ADMIN_DSN)
-        await conn.execute(sql)
-        await conn.close()
-
-    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
-    base = PG_ADMIN_DSN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
-    yield f"{base}/{name}"
-    asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    with fresh_pg_database("libcoop_migr") as url:
+        yield url
 
 
 def test_upgrade_from_empty_has_no_drift_and_downgrades(empty_database):

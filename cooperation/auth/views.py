@@ -95,11 +95,23 @@ async def sign_in_response(
     data: dict[str, Any] | None = None,
 ) -> Response[Any]:
     settings: Settings = request.app.state.settings
-    client = request.scope.get("client") or (None, None)
     enroll = settings.require_2fa_admin and user.role == Role.ADMIN.value and user.totp_enabled_at is None and bool(user.password_hash)
     if enroll:  # this session reaches nothing but the two-factor set-up (middleware.py)
         data = {**(data or {}), "enroll_only": True}
         next_path = "/account/two-factor"
+    cookie = await _new_session(request, db, user, method, data)
+    await db.commit()
+    response: Response[Any] = Redirect(path=next_path, status_code=303)
+    response.set_cookie(cookie)
+    return response
+
+
+async def _new_session(
+    request: Request[Any, Any, Any], db: AsyncSession, user: User, method: str, data: dict[str, Any] | None = None
+) -> Cookie:
+    """A new session for this browser (its previous one ends), as the cookie to set; the caller commits."""
+    settings: Settings = request.app.state.settings
+    client = request.scope.get("client") or (None, None)
     new = await start_session(
         db,
         user,
@@ -110,10 +122,7 @@ async def sign_in_response(
         method=method,
         data=data,
     )
-    await db.commit()
-    response: Response[Any] = Redirect(path=next_path, status_code=303)
-    response.set_cookie(_session_cookie(new.token, new.expires_in_seconds, settings))
-    return response
+    return _session_cookie(new.token, new.expires_in_seconds, settings)
 
 
 def _address_key(request: Request[Any, Any, Any]) -> str:
@@ -286,21 +295,11 @@ async def two_factor_confirm(
     if principal.enroll_only:  # set up as required: a new session that may go everywhere replaces the restricted one
         user = await db.get(User, principal.user_id)
         assert user is not None
-        settings: Settings = request.app.state.settings
-        client = request.scope.get("client") or (None, None)
-        new = await start_session(
-            db,
-            user,
-            hours=settings.session_hours,
-            previous_token=request.cookies.get(SESSION_COOKIE),
-            ip_address=client[0],
-            user_agent=request.headers.get("user-agent"),
-            method="two-factor set-up",
-        )
+        cookie = await _new_session(request, db, user, "two-factor set-up")
         await revocation.announce(db)
         await db.commit()
         revocation.forget_here()
-        page.set_cookie(_session_cookie(new.token, new.expires_in_seconds, settings))
+        page.set_cookie(cookie)
     return page
 
 

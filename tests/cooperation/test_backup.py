@@ -6,11 +6,9 @@ import json
 import subprocess
 import sys
 import tarfile
-import uuid
 from dataclasses import replace
 from pathlib import Path
 
-import asyncpg
 import pytest
 from sqlalchemy import select
 from sqlmodel import SQLModel
@@ -19,7 +17,7 @@ from cooperation import backup, demo, migrate
 from cooperation.app import demo_loaders
 from cooperation.db import create_engine
 from cooperation.settings import PROJECT_ROOT
-from tests.conftest import PG_ADMIN_DSN, Client, http_client
+from tests.conftest import Client, fresh_pg_database, http_client
 
 PDF = b"%PDF-1.4\n1 0 obj<</Type/Catalog>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
 
@@ -30,17 +28,8 @@ def empty_target(backend, tmp_path):
     if backend == "sqlite":
         yield f"sqlite+aiosqlite:///{tmp_path / 'restored' / 'coop.db'}"
         return
-    name = f"libcoop_restore_{uuid.uuid4().hex[:8]}"
-
-    async def admin(sql: str) -> None:
-        conn = await asyncpg.connect(PG_ADMIN_DSN)
-        await conn.execute(sql)
-        await conn.close()
-
-    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
-    base = PG_ADMIN_DSN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
-    yield f"{base}/{name}"
-    asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    with fresh_pg_database("libcoop_restore") as url:
+        yield url
 
 
 async def _rows(url: str) -> dict[str, set[str]]:
