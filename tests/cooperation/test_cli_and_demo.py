@@ -62,7 +62,7 @@ def test_create_admin(tmp_path, monkeypatch, capsys):
     with pytest.raises(SystemExit, match="already in use"):
         cli.main(["users", "create-admin", "--email", "admin@nlv.example"])
     monkeypatch.setenv("COOP_ADMIN_PASSWORD", "short")
-    with pytest.raises(SystemExit, match="at least 10 characters"):
+    with pytest.raises(SystemExit, match="at least 12 characters"):
         cli.main(["users", "create-admin", "--email", "other@nlv.example"])
     assert _count(url.replace("sqlite:///", "sqlite+aiosqlite:///"), User) == 1
 
