@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from agreements import wiring as agreements_wiring
 from agreements.services import register_measure_source
-from cooperation import apidoc, calendar, comments, dashboard, edge, files, followups, headers, setup
+from cooperation import apidoc, calendar, comments, dashboard, edge, files, followups, headers, i18n, setup
 from cooperation.auth import access, revocation
 from cooperation.auth import api as auth_api
 from cooperation.auth import views as auth_views
@@ -265,6 +265,22 @@ def create_app(settings: Settings | None = None) -> Litestar:
         engine_.engine.filters.update(JINJA_FILTERS, with_nonce=headers.with_nonce)
         engine_.engine.globals.update(JINJA_GLOBALS)
         engine_.engine.globals["settings"] = settings
+        engine_.engine.add_extension("jinja2.ext.i18n")
+        engine_.engine.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=True)  # type: ignore[attr-defined]
+        engine_.engine.globals.update(language=i18n.current, html_lang=lambda: i18n.html_lang(i18n.current()), language_names=i18n.NAMES)
+
+    async def before_request(request: Request[Any, Any, Any]) -> None:
+        """Bad input is refused at the edge; then the request's language is chosen (i18n.py)."""
+        await edge.check_input(request)
+        user = request.scope.get("user")
+        i18n.activate(
+            i18n.choose(
+                user=user.language if isinstance(user, Principal) else None,
+                cookie=request.cookies.get(i18n.COOKIE),
+                accept_language=request.headers.get("accept-language"),
+                default=settings.default_language,
+            )
+        )
 
     reports = report_services.ReportWorker(settings, factory)
     settlement = Settlement(factory, settings.default_time_zone, agreements_wiring.settle_steps)
@@ -315,7 +331,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     return Litestar(
         route_handlers=route_handlers,
         dependencies={"db": Provide(provide_db), "principal": Provide(provide_principal, sync_to_thread=False)},
-        before_request=edge.check_input,
+        before_request=before_request,
         middleware=[
             settle_first(settlement),
             DefineMiddleware(SessionAuthenticationMiddleware, exclude_from_auth_key=PUBLIC_OPT),

@@ -64,6 +64,7 @@ class Settings:
     mail_retry_seconds: int = 60  # first retry of a failed send; doubles each time, at most a day
     # False only in demo mode with no COOP_SMTP_HOST: nothing is sent, quietly, and `coop serve` says so once.
     mail_enabled: bool = True
+    default_language: str = "en"  # COOP_DEFAULT_LANGUAGE: en, fr, vi or zh_Hans, when nothing else says
     require_2fa_admin: bool = False  # COOP_REQUIRE_2FA_ADMIN: administrators sign in with a second factor or set one up
     extra: dict[str, str] = field(default_factory=dict)
 
@@ -97,6 +98,7 @@ class Settings:
             default_time_zone=os.environ.get("COOP_TIME_ZONE", "Asia/Ho_Chi_Minh"),
             base_url=(os.environ.get("COOP_BASE_URL") or "").rstrip("/") or None,
             require_2fa_admin=_bool("COOP_REQUIRE_2FA_ADMIN", False),
+            default_language=os.environ.get("COOP_DEFAULT_LANGUAGE", "en"),
             report_workers=_int("COOP_REPORT_WORKERS", 1),
             report_timeout_seconds=_int("COOP_REPORT_TIMEOUT", 120),
             scheduler_enabled=_bool("COOP_SCHEDULER", True),

@@ -25,11 +25,16 @@ class Role(StrEnum):
     PARTNER = "partner"
 
 
+def N_(message: str) -> str:
+    """Marks a message for the catalogues where it is defined; it is translated where it is shown."""
+    return message
+
+
 ROLE_LABELS = {
-    Role.ADMIN: "Administrator",
-    Role.COORDINATOR: "Coordinator",
-    Role.DIRECTOR: "Director",
-    Role.PARTNER: "Partner librarian",
+    Role.ADMIN: N_("Administrator"),
+    Role.COORDINATOR: N_("Coordinator"),
+    Role.DIRECTOR: N_("Director"),
+    Role.PARTNER: N_("Partner librarian"),
 }
 
 
@@ -45,6 +50,7 @@ class Principal:
     time_zone: str = "UTC"
     via_token: bool = False
     enroll_only: bool = False  # an administrator who must set up two-factor sign-in before anything else
+    language: str = "en"  # the interface language they chose (i18n.py)
 
     @property
     def reads_everything(self) -> bool:

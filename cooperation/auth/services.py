@@ -47,6 +47,7 @@ def principal_of(user: User) -> Principal:
         role=Role(user.role),
         institution_id=user.institution_id,
         time_zone=user.time_zone,
+        language=user.language,
     )
 
 
@@ -213,7 +214,7 @@ async def principal_for_token(session: AsyncSession, token: str) -> Principal | 
     connection = await session.connection()
     row = (
         await connection.execute(
-            select(u.id, u.name, u.email, u.role, u.institution_id, u.time_zone, s.data)
+            select(u.id, u.name, u.email, u.role, u.institution_id, u.time_zone, u.language, s.data)
             .join_from(table(AuthSession), table(User), s.user_id == u.id)
             .where(
                 s.token_hash == digest,
@@ -233,6 +234,7 @@ async def principal_for_token(session: AsyncSession, token: str) -> Principal | 
         institution_id=row.institution_id,
         time_zone=row.time_zone,
         enroll_only=bool((row.data or {}).get("enroll_only")),
+        language=row.language,
     )
     principal_cache.put(digest, principal)
     return principal

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from cooperation import audit
+from cooperation import audit, i18n
 from cooperation.auth import accounts, limits, revocation, sso, tokens, twofactor
 from cooperation.auth.access import Principal, Role, require_admin
 from cooperation.auth.api import base_url as api_base_url
@@ -151,7 +151,7 @@ async def login_submit(request: Request[Any, Any, Any], db: NamedDependency[Asyn
             email=email,
             demo_accounts=[],
             providers=await sso.enabled_choices(db),
-            message="The e-mail address or password is not right, or the account is disabled.",
+            message=i18n.gettext("The e-mail address or password is not right, or the account is disabled."),
         )
     if user.totp_enabled_at is not None:
         return await _second_step_needed(request, db, user, next_path)
@@ -778,7 +778,43 @@ async def password_change(
     return _profile_page(request, await _profile_values(db, principal), {}, saved="Your password is changed.")
 
 
+@post("/language", opt={PUBLIC_OPT: True}, name="language_switch", include_in_schema=False)
+async def language_switch(request: Request[Any, Any, Any], db: NamedDependency[AsyncSession]) -> Response[Any]:
+    """The switcher on every page: remembered in a cookie, and in the profile of whoever is signed in."""
+    from cooperation import i18n
+    from cooperation.auth.services import principal_for_token
+
+    form = await form_dict(request)
+    language = i18n.supported(str(form.get("language") or ""))
+    response: Response[Any] = Redirect(path=safe_next(str(form.get("next") or "/")), status_code=303)
+    if language is None:
+        return response
+    token = request.cookies.get(SESSION_COOKIE)
+    signed_in = await principal_for_token(db, token) if token else None
+    if signed_in is not None and signed_in.language != language:
+        user = await db.get(User, signed_in.user_id)
+        assert user is not None
+        user.language = language
+        await revocation.announce(db)
+        await db.commit()
+        revocation.forget_here()
+    settings: Settings = request.app.state.settings
+    response.set_cookie(
+        Cookie(
+            key=i18n.COOKIE,
+            value=language,
+            max_age=365 * 24 * 3600,
+            httponly=True,
+            secure=settings.secure_cookies,
+            samesite="lax",
+            path="/",
+        )
+    )
+    return response
+
+
 routes = [
+    language_switch,
     two_factor_page,
     two_factor_submit,
     two_factor_settings,

@@ -26,6 +26,7 @@ PUBLIC = {
     ("POST", "/password/forgot"),
     ("GET", "/password/reset/{token:str}"),  # the one-time secret in the address is the credential
     ("POST", "/password/reset/{token:str}"),
+    ("POST", "/language"),  # the switcher on every page, the sign-in page included
     ("GET", "/setup"),  # first run: 404 unless no administrator exists and the server listens on loopback only
     ("POST", "/setup"),
     ("GET", "/static/{file_path:path}"),
