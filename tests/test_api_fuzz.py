@@ -7,28 +7,25 @@ examples are derandomized, so a failure is the same failure on every run.
 """
 
 import asyncio
-import threading
-import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import schemathesis
-import uvicorn
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from schemathesis import GenerationMode
 from schemathesis.checks import content_type_conformance, not_a_server_error, status_code_conformance
 
 from cooperation import demo, migrate
-from cooperation.app import create_app, demo_loaders
+from cooperation.app import demo_loaders
 from cooperation.auth.access import Role
 from cooperation.auth.services import create_user, principal_of
 from cooperation.auth.tokens import TokenIn, TokenScope, create
 from cooperation.db import create_engine, session_factory
 from cooperation.settings import Settings
 from tests.conftest import _pg_available, fresh_pg_database
-from tests.e2e.conftest import _free_port
+from tests.e2e.conftest import serving
 
 EXAMPLES = 30  # per operation, valid and invalid input mixed: about 90 operations in under two minutes on two cores
 
@@ -42,18 +39,8 @@ def fuzzed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]
         data_dir = tmp_path_factory.mktemp("fuzz")
         config = Settings(environment="test", secret_key="fuzz-" + "k" * 40, database_url=url, data_dir=data_dir, log_level="CRITICAL")
         token = asyncio.run(_seed(url))
-        port = _free_port()
-        server = uvicorn.Server(uvicorn.Config(create_app(config), host="127.0.0.1", port=port, log_level="critical", lifespan="on"))
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        deadline = time.monotonic() + 30
-        while not server.started:
-            if time.monotonic() > deadline:
-                raise RuntimeError("the app did not start")
-            time.sleep(0.05)
-        yield {"base": f"http://127.0.0.1:{port}", "token": token}
-        server.should_exit = True
-        thread.join(timeout=15)
+        with serving(config, log_level="critical") as base:
+            yield {"base": base, "token": token}
 
 
 async def _seed(url: str) -> str:

@@ -1,6 +1,7 @@
 """Browser tests: the real app served by uvicorn on loopback, driven by Debian's headless Chromium."""
 
 import asyncio
+import contextlib
 import os
 import shutil
 import socket
@@ -65,15 +66,24 @@ def served_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         await engine.dispose()
 
     asyncio.run(seed())
+    with serving(settings) as base:
+        yield base
+
+
+@contextlib.contextmanager
+def serving(settings: Settings, log_level: str = "warning") -> Iterator[str]:
+    """The app served by uvicorn on a free loopback port, in a thread with its own event loop: its base URL."""
     port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
+    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level=log_level, lifespan="on"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + 30
     while not server.started:
         if time.monotonic() > deadline:
             raise RuntimeError("the app did not start")
         time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=15)

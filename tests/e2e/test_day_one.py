@@ -4,21 +4,17 @@ registers NLC and records its incoming visit, the administrator invites an NLC l
 
 import asyncio
 import re
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
 from aiosmtpd.controller import Controller
 from playwright.async_api import Page, async_playwright, expect
 
 from cooperation import migrate
-from cooperation.app import create_app
 from cooperation.settings import Settings
 from tests.cooperation.conftest import Inbox
-from tests.e2e.conftest import CHROMIUM_ARGS, _free_port
+from tests.e2e.conftest import CHROMIUM_ARGS, _free_port, serving
 
 pytestmark = pytest.mark.e2e
 
@@ -39,18 +35,11 @@ def empty_instance(tmp_path: Path) -> Iterator[tuple[str, Inbox]]:
         mail_from="LibCoop <libcoop@nlv.example>",
     )
     migrate.upgrade(settings.database_url)
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline, "the app did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}", inbox
-    server.should_exit = True
-    thread.join(timeout=10)
-    controller.stop()
+    try:
+        with serving(settings) as base:
+            yield base, inbox
+    finally:
+        controller.stop()
 
 
 async def _link(inbox: Inbox, address: str) -> str:
