@@ -28,7 +28,7 @@ from cooperation.auth.services import create_user, hash_password, token_digest, 
 from cooperation.db import table, utcnow
 from cooperation.errors import ConflictError, NotFoundError, ValidationFailed
 from cooperation.partners.models import Institution, Person
-from cooperation.records import PageBase, fetch_page, order_by, search_terms
+from cooperation.records import PageBase, fetch_page, nfc, order_by, search_terms
 from cooperation.settings import Settings
 
 INVITATION_HOURS = 72
@@ -110,6 +110,7 @@ async def list_users(
     page: int = 1,
     per_page: int = 50,
     sort: str | None = None,
+    user_id: uuid.UUID | None = None,
 ) -> UserPage:
     require_admin(principal, "manage accounts")
     password = U.password_hash.is_not(None)
@@ -131,8 +132,11 @@ async def list_users(
         .select_from(table(User).outerjoin(table(Institution), I.id == U.institution_id))
         .where(U.archived_at.is_(None))
     )
-    for term in search_terms(q):
-        statement = statement.where(or_(func.lower(U.name).contains(term, autoescape=True), U.email.contains(term, autoescape=True)))
+    # Names are matched as written (lower-cased, NFC: "Trần" finds "Trần Thị Lan"), addresses folded.
+    for raw, term in zip(nfc(q or "").lower().split(), search_terms(q), strict=False):
+        statement = statement.where(or_(func.lower(U.name).contains(raw, autoescape=True), U.email.contains(term, autoescape=True)))
+    if user_id is not None:
+        statement = statement.where(U.id == user_id)
     if role is not None:
         statement = statement.where(U.role == role.value)
     if institution_id is not None:
@@ -161,8 +165,7 @@ async def get_user(session: AsyncSession, principal: Principal, user_id: uuid.UU
     found = await session.get(User, user_id)
     if found is None or found.archived_at is not None:
         raise NotFoundError("account")
-    page = await list_users(session, principal, q=found.email, per_page=10)
-    return next(u for u in page.items if u.id == user_id)
+    return (await list_users(session, principal, user_id=user_id, per_page=1)).items[0]
 
 
 # ---- role, institution, deactivation --------------------------------------------------------------------------------
