@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from agreements.models import Agreement, AgreementReminder
 from agreements.schemas import AgreementStatus, Reminder
+from cooperation import i18n
 from cooperation.auth.models import User
 from cooperation.db import claiming_insert, new_id, table, utcnow
 from cooperation.reminders import send_digest
@@ -79,18 +80,30 @@ async def send_expiry_reminders(factory: Any, settings: Any, today: date) -> int
         ).all()
         if not pending:
             return 0
-        lines = [
-            f"{r.reference} — {r.title}: {'give notice by' if r.kind == 'notice' else 'expires on'} {r.due_on.isoformat()}" for r in pending
-        ]
-        managers = list(await session.scalars(select(U.email).where(U.active.is_(True), U.role.in_(("admin", "coordinator")))))
+        managers = (
+            await session.execute(select(U.email, U.language).where(U.active.is_(True), U.role.in_(("admin", "coordinator"))))
+        ).all()
         sent = 0
-        for email in managers:
-            subject = f"LibCoop: {len(lines)} agreement deadline{'s' if len(lines) > 1 else ''} coming"
-            sent += await send_digest(session, settings, address=email, kind="agreement-deadlines", day=today, subject=subject, lines=lines)
+        for email, language in managers:
+            with i18n.using(language):  # each manager reads the digest in their own language
+                lines = [_deadline_line(r) for r in pending]
+                subject = i18n.ngettext(
+                    "LibCoop: %(num)d agreement deadline coming", "LibCoop: %(num)d agreement deadlines coming", len(lines)
+                )
+            sent += await send_digest(
+                session, settings, address=email, kind="agreement-deadlines", day=today, subject=subject, lines=lines, language=language
+            )
         if sent or not managers:
             await session.execute(update(AgreementReminder).where(R.id.in_([r.id for r in pending])).values(sent_at=utcnow()))
             await session.commit()
         return sent
+
+
+def _deadline_line(r: Any) -> str:
+    day = i18n.format_day(r.due_on)
+    if r.kind == "notice":
+        return i18n.gettext("%(reference)s — %(title)s: give notice by %(day)s", reference=r.reference, title=r.title, day=day)
+    return i18n.gettext("%(reference)s — %(title)s: expires on %(day)s", reference=r.reference, title=r.title, day=day)
 
 
 # Run every day by the elected scheduler (cooperation/scheduler.py), wired by app.py.

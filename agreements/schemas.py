@@ -7,6 +7,8 @@ from typing import Annotated, Any
 
 import msgspec
 
+from cooperation import i18n
+from cooperation.i18n import N_
 from cooperation.records import PageBase
 
 
@@ -49,6 +51,37 @@ class AgreementView(StrEnum):
     IN_FORCE = "in_force"
     EXPIRING = "expiring"
     EXPIRED_NOT_RENEWED = "expired_not_renewed"
+
+
+i18n.register_labels(
+    {
+        "memorandum_of_understanding": N_("Memorandum of understanding"),
+        "cooperation_agreement": N_("Cooperation agreement"),
+        "exchange_of_publications": N_("Exchange of publications"),
+        "digitization": N_("Digitization"),
+        "staff_exchange": N_("Staff exchange"),
+        "addendum": N_("Addendum"),
+        "other": N_("Other"),
+        "draft": N_("Draft"),
+        "negotiating": N_("Negotiating"),
+        "signed": N_("Signed"),
+        "in_force": N_("In force"),
+        "expired": N_("Expired"),
+        "terminated": N_("Terminated"),
+        "superseded": N_("Superseded"),
+        "internal": N_("Internal"),
+        "parties": N_("Parties"),
+        "public": N_("Public"),
+        "planned": N_("Planned"),
+        "in_progress": N_("In progress"),
+        "at_risk": N_("At risk"),
+        "done": N_("Done"),
+        "cancelled": N_("Cancelled"),
+        "met": N_("Met"),
+        "on_track": N_("On track"),
+        "behind": N_("Behind"),
+    }
+)
 
 
 Name = Annotated[str, msgspec.Meta(max_length=200)]

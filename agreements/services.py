@@ -37,7 +37,7 @@ from agreements.schemas import (
     RenewalDiff,
     TransitionIn,
 )
-from cooperation import audit
+from cooperation import audit, i18n
 from cooperation.auth.access import Principal, may_change_part_of, may_see_any, require_manager, visible
 from cooperation.db import table, utcnow
 from cooperation.errors import (
@@ -49,6 +49,7 @@ from cooperation.errors import (
     ValidationFailed,
 )
 from cooperation.files import Owner
+from cooperation.i18n import N_
 from cooperation.partners.models import Institution
 from cooperation.partners.services import institution_visibility
 from cooperation.records import (
@@ -81,14 +82,15 @@ TRANSITIONS: dict[AgreementStatus, tuple[AgreementStatus, ...]] = {
     S.TERMINATED: (),
     S.SUPERSEDED: (),
 }
+# The statuses as a sentence says them ("an agreement that is in force"); pages' badges use the registered labels.
 STATUS_LABELS = {
-    S.DRAFT: "draft",
-    S.NEGOTIATING: "negotiating",
-    S.SIGNED: "signed",
-    S.IN_FORCE: "in force",
-    S.EXPIRED: "expired",
-    S.TERMINATED: "terminated",
-    S.SUPERSEDED: "superseded",
+    S.DRAFT: N_("draft"),
+    S.NEGOTIATING: N_("negotiating"),
+    S.SIGNED: N_("signed"),
+    S.IN_FORCE: N_("in force"),
+    S.EXPIRED: N_("expired"),
+    S.TERMINATED: N_("terminated"),
+    S.SUPERSEDED: N_("superseded"),
 }
 # Once signed, the terms are fixed: changing them means an addendum or a renewal.
 EDITABLE_STATUSES = {S.DRAFT, S.NEGOTIATING}
@@ -197,7 +199,7 @@ async def list_agreements(
 ) -> AgreementPage:
     """One page of agreements as plain rows: three queries (count, rows, parties) whatever the page size."""
     if days < 0 or days > 3650:
-        raise ValidationFailed({"days": "must be between 0 and 3650"})
+        raise ValidationFailed({"days": i18n.gettext("must be between 0 and 3650")})
     statement = select(*_ROW_COLUMNS, PARTY_CODES).where(agreement_visibility(principal))
     statement = statement.where(A.archived_at.is_not(None) if archived else A.archived_at.is_(None))
     clause = view_clause(view, on=on or today(), days=days)
@@ -207,7 +209,7 @@ async def list_agreements(
         statement = statement.where(A.search_text.contains(term, autoescape=True))
     if status:
         if status not in S.__members__.values():
-            raise ValidationFailed({"status": f"unknown status {status!r}"})
+            raise ValidationFailed({"status": i18n.gettext("unknown status %(value)s", value=repr(status))})
         statement = statement.where(A.status == status)
     if kind:
         statement = statement.where(A.kind == kind)
@@ -342,7 +344,7 @@ STATUS_OF_STATE = {
     "on_track": CommitmentStatus.IN_PROGRESS.value,
     "behind": CommitmentStatus.AT_RISK.value,
 }
-STATE_LABELS = {"met": "met", "on_track": "on track", "behind": "behind"}
+STATE_LABELS = {"met": N_("met"), "on_track": N_("on track"), "behind": N_("behind")}
 
 
 def pace(done: float, total: float, start: date | None, end: date | None, on: date) -> str:
@@ -441,39 +443,39 @@ async def _clean(
     errors: dict[str, str] = {}
     reference = data.reference.strip()
     if not reference:
-        errors["reference"] = "is required"
+        errors["reference"] = i18n.gettext("is required")
     else:
         taken = select(A.id).where(A.reference == reference)
         if agreement_id:
             taken = taken.where(A.id != agreement_id)
         if await session.scalar(taken) is not None:
-            errors["reference"] = f"{reference} is already used by another agreement"
+            errors["reference"] = i18n.gettext("%(reference)s is already used by another agreement", reference=reference)
     if not data.title.strip():
-        errors["title"] = "is required"
+        errors["title"] = i18n.gettext("is required")
     institution_ids = [p.institution_id for p in data.parties]
     if len(institution_ids) < 2:
-        errors["parties"] = "an agreement needs at least two parties"
+        errors["parties"] = i18n.gettext("an agreement needs at least two parties")
     elif len(set(institution_ids)) != len(institution_ids):
-        errors["parties"] = "the same institution is listed twice"
+        errors["parties"] = i18n.gettext("the same institution is listed twice")
     else:
         known = set(
             await session.scalars(select(I.id).where(I.id.in_(institution_ids), I.archived_at.is_(None), institution_visibility(principal)))
         )
         unknown = [str(i) for i in institution_ids if i not in known]
         if unknown:
-            errors["parties"] = f"unknown institution(s): {', '.join(unknown)}"
+            errors["parties"] = i18n.gettext("unknown institution(s): %(ids)s", ids=", ".join(unknown))
     if data.effective_on and data.expires_on and data.expires_on <= data.effective_on:
-        errors["expires_on"] = "must be after the effective date"
+        errors["expires_on"] = i18n.gettext("must be after the effective date")
     if data.signed_on and data.expires_on and data.expires_on <= data.signed_on:
-        errors["expires_on"] = "must be after the signing date"
+        errors["expires_on"] = i18n.gettext("must be after the signing date")
     for index, party in enumerate(data.parties):
         if party.signed_on and data.expires_on and party.signed_on >= data.expires_on:
-            errors[f"parties.{index}.signed_on"] = "a party cannot sign on or after the expiry date"
+            errors[f"parties.{index}.signed_on"] = i18n.gettext("a party cannot sign on or after the expiry date")
     if data.auto_renew:
         if not data.renewal_term_months:
-            errors["renewal_term_months"] = "is required when the agreement renews automatically"
+            errors["renewal_term_months"] = i18n.gettext("is required when the agreement renews automatically")
         if not data.expires_on:
-            errors["expires_on"] = "is required when the agreement renews automatically"
+            errors["expires_on"] = i18n.gettext("is required when the agreement renews automatically")
     if errors:
         raise ValidationFailed(errors)
     tags = distinct_labels(data.scope_tags)
@@ -530,7 +532,7 @@ def _party_snapshot(parties: list[AgreementParty] | list[PartyOut]) -> list[dict
 async def create_agreement(
     session: AsyncSession, principal: Principal, data: AgreementIn, *, predecessor_id: uuid.UUID | None = None
 ) -> uuid.UUID:
-    require_manager(principal, "create agreements")
+    require_manager(principal, N_("create agreements"))
     values = await _clean(session, principal, data)
     agreement = Agreement(**values, status=S.DRAFT.value, predecessor_id=predecessor_id)
     session.add(agreement)
@@ -554,12 +556,17 @@ async def create_agreement_and_commit(session: AsyncSession, principal: Principa
 
 async def update_agreement(session: AsyncSession, principal: Principal, agreement_id: uuid.UUID, data: AgreementUpdate) -> int:
     before = await _visible_row(session, principal, agreement_id)
-    require_manager(principal, "change an agreement's terms")
+    require_manager(principal, N_("change an agreement's terms"))
     status = AgreementStatus(before["status"])
     if before["archived_at"] is not None:
-        raise ConflictError("This agreement is archived; restore it before editing.")
+        raise ConflictError(i18n.gettext("This agreement is archived; restore it before editing."))
     if status not in EDITABLE_STATUSES:
-        raise ConflictError(f"The agreement is {STATUS_LABELS[status]}: its terms are fixed. Record changes as an addendum or renew it.")
+        raise ConflictError(
+            i18n.gettext(
+                "The agreement is %(status)s: its terms are fixed. Record changes as an addendum or renew it.",
+                status=i18n.gettext(STATUS_LABELS[status]),
+            )
+        )
     values = await _clean(session, principal, data, agreement_id=agreement_id)
     old_parties = await _parties(session, agreement_id)
     version = await update_versioned(session, Agreement, agreement_id, data.version, values, what="agreement")
@@ -587,11 +594,11 @@ async def update_party(
     if party is None:
         raise NotFoundError("party")
     if not may_change_part_of(principal, institution_id):
-        raise ForbiddenError("You may only change your own institution's part of this agreement.")
+        raise ForbiddenError(i18n.gettext("You may only change your own institution's part of this agreement."))
     if AgreementStatus(row["status"]) not in (S.DRAFT, S.NEGOTIATING, S.SIGNED):
-        raise ConflictError("Signatories can no longer change once the agreement is in force.")
+        raise ConflictError(i18n.gettext("Signatories can no longer change once the agreement is in force."))
     if data.signed_on and row["expires_on"] and data.signed_on >= row["expires_on"]:
-        raise ValidationFailed({"signed_on": "a party cannot sign on or after the expiry date"})
+        raise ValidationFailed({"signed_on": i18n.gettext("a party cannot sign on or after the expiry date")})
     before = _party_snapshot([party])[0]
     party.signatory_name = nfc(data.signatory_name.strip()) if data.signatory_name and data.signatory_name.strip() else None
     party.signatory_title = nfc(data.signatory_title.strip()) if data.signatory_title and data.signatory_title.strip() else None
@@ -614,30 +621,35 @@ def _refusal(row: Any, target: AgreementStatus, parties: list[PartyOut], note: s
     """Why the agreement cannot move to `target` now, or None if it can."""
     current = AgreementStatus(row["status"])
     if target not in TRANSITIONS[current]:
-        allowed = ", ".join(STATUS_LABELS[t] for t in TRANSITIONS[current]) or "none (this is a final state)"
-        return f"An agreement that is {STATUS_LABELS[current]} cannot become {STATUS_LABELS[target]}; allowed next: {allowed}."
+        allowed = ", ".join(i18n.gettext(STATUS_LABELS[t]) for t in TRANSITIONS[current]) or i18n.gettext("none (this is a final state)")
+        return i18n.gettext(
+            "An agreement that is %(current)s cannot become %(target)s; allowed next: %(allowed)s.",
+            current=i18n.gettext(STATUS_LABELS[current]),
+            target=i18n.gettext(STATUS_LABELS[target]),
+            allowed=allowed,
+        )
     if target is S.SIGNED:
         if len(parties) < 2:
-            return "It cannot be signed with fewer than two parties."
+            return i18n.gettext("It cannot be signed with fewer than two parties.")
         unsigned = [p.code for p in parties if p.signed_on is None]
         if unsigned:
-            return f"It cannot be marked signed: {', '.join(unsigned)} has no signing date yet."
+            return i18n.gettext("It cannot be marked signed: %(parties)s has no signing date yet.", parties=", ".join(unsigned))
     if target is S.IN_FORCE:
         if row["effective_on"] is None:
-            return "It cannot enter into force without an effective date."
+            return i18n.gettext("It cannot enter into force without an effective date.")
         if row["effective_on"] > on:
-            return f"It cannot be in force before its effective date ({row['effective_on'].isoformat()})."
+            return i18n.gettext("It cannot be in force before its effective date (%(day)s).", day=i18n.format_day(row["effective_on"]))
         if row["expires_on"] is not None and row["expires_on"] < on:
-            return f"It expired on {row['expires_on'].isoformat()}; it cannot enter into force now."
+            return i18n.gettext("It expired on %(day)s; it cannot enter into force now.", day=i18n.format_day(row["expires_on"]))
     if target is S.EXPIRED:
         if row["expires_on"] is None:
-            return "It has no expiry date (open-ended); terminate it instead."
+            return i18n.gettext("It has no expiry date (open-ended); terminate it instead.")
         if row["expires_on"] >= on:
-            return f"It runs until {row['expires_on'].isoformat()}; it cannot be expired before then."
+            return i18n.gettext("It runs until %(day)s; it cannot be expired before then.", day=i18n.format_day(row["expires_on"]))
     if target is S.TERMINATED and not (note and note.strip()):
-        return "Say why it is terminated (a note is required)."
+        return i18n.gettext("Say why it is terminated (a note is required).")
     if target is S.SUPERSEDED and not live_successor:
-        return "It can only be superseded by a renewal or successor that is signed or in force."
+        return i18n.gettext("It can only be superseded by a renewal or successor that is signed or in force.")
     return None
 
 
@@ -645,9 +657,9 @@ async def transition(
     session: AsyncSession, principal: Principal, agreement_id: uuid.UUID, data: TransitionIn, *, on: date | None = None
 ) -> int:
     row = await _visible_row(session, principal, agreement_id)
-    require_manager(principal, "change an agreement's status")
+    require_manager(principal, N_("change an agreement's status"))
     if row["archived_at"] is not None:
-        raise ConflictError("This agreement is archived; restore it first.")
+        raise ConflictError(i18n.gettext("This agreement is archived; restore it first."))
     if row["version"] != data.version:
         raise StaleVersionError("agreement")
     parties = await _parties(session, agreement_id)
@@ -731,7 +743,7 @@ async def settle_lapsed(session: AsyncSession, on: date) -> int:
 
 async def set_archived(session: AsyncSession, principal: Principal, agreement_id: uuid.UUID, *, archived: bool, version: int) -> int:
     row = await _visible_row(session, principal, agreement_id)
-    require_manager(principal, "archive agreements")
+    require_manager(principal, N_("archive agreements"))
     return await audit.archive_or_restore(
         session,
         principal,
@@ -770,15 +782,20 @@ def _renewal_reference(reference: str, existing: set[str]) -> str:
 async def renew(session: AsyncSession, principal: Principal, agreement_id: uuid.UUID) -> uuid.UUID:
     """Create the successor as a draft linked to this agreement, carrying its parties and commitments."""
     row = await _visible_row(session, principal, agreement_id)
-    require_manager(principal, "renew agreements")
+    require_manager(principal, N_("renew agreements"))
     status = AgreementStatus(row["status"])
     if status not in RENEWABLE_STATUSES:
-        raise TransitionRefused(f"Only a signed, in-force or expired agreement can be renewed; this one is {STATUS_LABELS[status]}.")
+        raise TransitionRefused(
+            i18n.gettext(
+                "Only a signed, in-force or expired agreement can be renewed; this one is %(status)s.",
+                status=i18n.gettext(STATUS_LABELS[status]),
+            )
+        )
     existing_successor = await session.scalar(
         select(A.reference).where(A.predecessor_id == agreement_id, A.archived_at.is_(None), A.status.not_in((S.TERMINATED.value,)))
     )
     if existing_successor:
-        raise ConflictError(f"This agreement already has a successor ({existing_successor}).")
+        raise ConflictError(i18n.gettext("This agreement already has a successor (%(reference)s).", reference=existing_successor))
     references = set(await session.scalars(select(A.reference).where(A.reference.startswith(row["reference"].split("-R")[0]))))
     effective = (row["expires_on"] + timedelta(days=1)) if row["expires_on"] else today()
     if row["renewal_term_months"]:
@@ -878,15 +895,15 @@ async def renewal_diff(session: AsyncSession, principal: Principal, successor_id
 async def _clean_commitment(session: AsyncSession, agreement_id: uuid.UUID, data: CommitmentIn) -> dict[str, Any]:
     errors: dict[str, str] = {}
     if not data.text.strip():
-        errors["text"] = "is required"
+        errors["text"] = i18n.gettext("is required")
     if data.responsible_institution_id is not None:
         is_party = await session.scalar(
             select(AP.id).where(AP.agreement_id == agreement_id, AP.institution_id == data.responsible_institution_id)
         )
         if is_party is None:
-            errors["responsible_institution_id"] = "must be one of the agreement's parties"
+            errors["responsible_institution_id"] = i18n.gettext("must be one of the agreement's parties")
     if data.status is CommitmentStatus.DONE and data.progress != 100:
-        errors["progress"] = "a commitment that is done is at 100%"
+        errors["progress"] = i18n.gettext("a commitment that is done is at 100%%")
     if errors:
         raise ValidationFailed(errors)
     return {
@@ -903,9 +920,9 @@ async def _clean_commitment(session: AsyncSession, agreement_id: uuid.UUID, data
 
 async def add_commitment(session: AsyncSession, principal: Principal, agreement_id: uuid.UUID, data: CommitmentIn) -> uuid.UUID:
     row = await _visible_row(session, principal, agreement_id)
-    require_manager(principal, "add commitments")
+    require_manager(principal, N_("add commitments"))
     if row["archived_at"] is not None:
-        raise ConflictError("This agreement is archived; restore it first.")
+        raise ConflictError(i18n.gettext("This agreement is archived; restore it first."))
     values = await _clean_commitment(session, agreement_id, data)
     count = len((await commitments_of(session, principal, [agreement_id])).get(agreement_id, []))
     commitment = Commitment(agreement_id=agreement_id, position=count, **values)
@@ -936,7 +953,7 @@ async def update_commitment(
     session: AsyncSession, principal: Principal, agreement_id: uuid.UUID, commitment_id: uuid.UUID, data: CommitmentUpdate
 ) -> int:
     before = await _commitment_row(session, principal, agreement_id, commitment_id)
-    require_manager(principal, "edit commitments")
+    require_manager(principal, N_("edit commitments"))
     values = await _clean_commitment(session, agreement_id, data)
     version = await update_versioned(session, Commitment, commitment_id, data.version, values, what="commitment")
     audit.record(
@@ -958,23 +975,30 @@ async def record_commitment_progress(
     """Status and progress only: coordinators for any commitment, a partner for those its institution is responsible for."""
     before = await _commitment_row(session, principal, agreement_id, commitment_id)
     if not may_change_part_of(principal, before["responsible_institution_id"]):
-        raise ForbiddenError("You may only report progress on commitments your institution is responsible for.")
+        raise ForbiddenError(i18n.gettext("You may only report progress on commitments your institution is responsible for."))
     values: dict[str, Any] = {"status": data.status.value, "progress": data.progress}
     if (measure := (await measured(session, principal, [commitment_id])).get(commitment_id)) is not None:
         if data.progress != measure.progress:
             raise ConflictError(
-                f"Progress on this commitment is computed from {measure.label} ({measure.progress}%), not typed; change its status only.",
-                errors={"progress": f"computed: {measure.progress}%"},
+                i18n.gettext(
+                    "Progress on this commitment is computed from %(measure)s (%(progress)s%%), not typed; change its status only.",
+                    measure=measure.label,
+                    progress=measure.progress,
+                ),
+                errors={"progress": i18n.gettext("computed: %(progress)s%%", progress=measure.progress)},
             )
         follows = STATUS_OF_STATE[measure.state]
         if data.status.value not in (follows, CommitmentStatus.CANCELLED.value):
             raise ConflictError(
-                f"This commitment's status follows its measure ({STATE_LABELS[measure.state]}); it can only be cancelled.",
-                errors={"status": f"follows its measure: {follows.replace('_', ' ')}"},
+                i18n.gettext(
+                    "This commitment's status follows its measure (%(state)s); it can only be cancelled.",
+                    state=i18n.gettext(STATE_LABELS[measure.state]),
+                ),
+                errors={"status": i18n.gettext("follows its measure: %(status)s", status=i18n.label(follows).lower())},
             )
         del values["progress"]  # the stored figure stays as typed before; the computed one is what shows
     if data.status is CommitmentStatus.DONE and data.progress != 100:
-        raise ValidationFailed({"progress": "a commitment that is done is at 100%"})
+        raise ValidationFailed({"progress": i18n.gettext("a commitment that is done is at 100%%")})
     if data.notes is not None:
         values["notes"] = nfc(data.notes.strip()) or None
     await update_versioned(session, Commitment, commitment_id, data.version, values, what="commitment")
@@ -996,7 +1020,7 @@ async def set_commitment_archived(
     session: AsyncSession, principal: Principal, agreement_id: uuid.UUID, commitment_id: uuid.UUID, *, version: int
 ) -> None:
     before = await _commitment_row(session, principal, agreement_id, commitment_id)
-    require_manager(principal, "remove commitments")
+    require_manager(principal, N_("remove commitments"))
     await update_versioned(session, Commitment, commitment_id, version, {"archived_at": utcnow()}, what="commitment")
     audit.record(
         session, principal, "archive_commitment", "agreement", agreement_id, summary=f"Commitment archived: {before['text'][:200]}"
@@ -1012,7 +1036,7 @@ async def link_commitment(
     if agreement_id is None:
         raise NotFoundError("commitment")
     await _visible_row(session, principal, agreement_id)
-    require_manager(principal, "link records to commitments")
+    require_manager(principal, N_("link records to commitments"))
     exists_already = await session.scalar(
         select(CL.id).where(CL.commitment_id == commitment_id, CL.record_type == record_type, CL.record_id == record_id)
     )
@@ -1079,7 +1103,7 @@ async def calendar_events(session: AsyncSession, principal: Principal, start: da
             events.append(
                 CalendarEvent(
                     uid=f"agreement-expiry-{agreement_id}",
-                    summary=f"Agreement {reference} expires",
+                    summary=i18n.gettext("Agreement %(reference)s expires", reference=reference),
                     start=expires_on,
                     end=expires_on,
                     description=title,
@@ -1091,7 +1115,7 @@ async def calendar_events(session: AsyncSession, principal: Principal, start: da
             events.append(
                 CalendarEvent(
                     uid=f"agreement-notice-{agreement_id}",
-                    summary=f"Notice deadline for {reference}",
+                    summary=i18n.gettext("Notice deadline for %(reference)s", reference=reference),
                     start=notice_by,
                     end=notice_by,
                     description=title,

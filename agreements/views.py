@@ -25,12 +25,13 @@ from agreements.schemas import (
     PartyIn,
     TransitionIn,
 )
-from cooperation import audit, comments, files
+from cooperation import audit, comments, files, i18n
 from cooperation.auth.access import Principal, require_manager
 from cooperation.dashboard import Panel
 from cooperation.errors import ServiceError, StaleVersionError, ValidationFailed
 from cooperation.forms import parse_form, parse_rows, stale_resubmission
-from cooperation.partners.services import COUNTRY_NAMES, home_institution_id, institution_choices
+from cooperation.i18n import N_
+from cooperation.partners.services import home_institution_id, institution_choices
 from cooperation.web import form_dict, form_version, query_bool, query_int, query_str, query_uuid, refusal_page, render, see_other
 
 A = TypeVar("A", bound=AgreementIn)
@@ -93,7 +94,7 @@ class AgreementViews(Controller):
     async def index(self, request: HTMXRequest, db: NamedDependency[AsyncSession], principal: NamedDependency[Principal]) -> Template:
         view_raw = query_str(request, "view") or "all"
         if view_raw not in AgreementView.__members__.values():
-            raise ValidationFailed({"view": f"unknown view {view_raw!r}"})
+            raise ValidationFailed({"view": i18n.gettext("unknown view %(value)s", value=repr(view_raw))})
         page = await services.list_agreements(
             db,
             principal,
@@ -117,7 +118,7 @@ class AgreementViews(Controller):
             page=page,
             view=view_raw,
             institutions=institutions,
-            countries=COUNTRY_NAMES,
+            countries=i18n.country_names(i18n.current()),
             statuses=list(AgreementStatus),
             kinds=list(AgreementKind),
             status_labels=services.STATUS_LABELS,
@@ -156,7 +157,7 @@ class AgreementViews(Controller):
     async def new(
         self, request: Request[Any, Any, Any], db: NamedDependency[AsyncSession], principal: NamedDependency[Principal]
     ) -> Template:
-        require_manager(principal, "create agreements")
+        require_manager(principal, N_("create agreements"))
         home = await home_institution_id(db)
         parties = [{"institution_id": str(home), "signatory_name": "", "signatory_title": "", "signed_on": ""}] if home else []
         return await self._form(request, db, principal, {"kind": "cooperation_agreement", "confidentiality": "parties"}, parties, {})
@@ -219,7 +220,7 @@ class AgreementViews(Controller):
         agreement_id: FromPath[uuid.UUID],
     ) -> Template:
         agreement = await services.get_agreement(db, principal, agreement_id)
-        require_manager(principal, "change an agreement's terms")
+        require_manager(principal, N_("change an agreement's terms"))
         values, parties = form_values_of(agreement)
         return await self._form(request, db, principal, values, parties, {}, agreement_id=agreement_id)
 
@@ -372,7 +373,7 @@ async def dashboard_panel(db: AsyncSession, principal: Principal) -> Panel:
     expiring = await services.expiring_soon(db, principal, days=90)
     counts = await services.status_counts(db, principal)
     return Panel(
-        title="Agreements",
+        title=i18n.gettext("Agreements"),
         template="agreements/_dashboard.html",
         order=10,
         context={"expiring": expiring, "counts": counts, "status_labels": services.STATUS_LABELS},

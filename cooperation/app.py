@@ -36,6 +36,7 @@ from cooperation.auth.access import Principal
 from cooperation.auth.middleware import PUBLIC_OPT, REQUEST_SESSION_KEY, CsrfUnlessBearer, EnrollFirst, SessionAuthenticationMiddleware
 from cooperation.db import committed, conflicting_field, create_engine, session_factory, session_scope, unavailable
 from cooperation.errors import ConflictError, ServiceError
+from cooperation.i18n import N_
 from cooperation.logs import configure_logging
 from cooperation.partners import api as partners_api
 from cooperation.partners import services as partners_services
@@ -46,7 +47,7 @@ from cooperation.reports import views as report_views
 from cooperation.scheduler import Scheduler
 from cooperation.settings import PROJECT_ROOT, Settings
 from cooperation.settling import Settlement, settle_first
-from cooperation.web import JINJA_FILTERS, JINJA_GLOBALS, render, size_text
+from cooperation.web import JINJA_FILTERS, JINJA_GLOBALS, field_label, render, size_text
 from exchanges import wiring as exchanges_wiring
 from exchanges.expert_services import register_programmes
 from programs import wiring as programs_wiring
@@ -122,7 +123,26 @@ def _problem(status: int, title: str, detail: str, slug: str, errors: dict[str, 
 
 
 def _page(request: Request[Any, Any, Any], status: int, title: str, detail: str, errors: dict[str, str] | None = None) -> Response[Any]:
-    return render(request, "error.html", status_code=status, title=title, detail=detail, errors=errors or {})
+    return render(request, "error.html", status_code=status, title=i18n.gettext(title), detail=detail, errors=errors or {})
+
+
+def choose_language(request: Request[Any, Any, Any]) -> None:
+    """The language of this request (i18n.py). The API answers in English unless the client asks (Accept-Language),
+    whatever the account's page language: a script gets the same words whoever runs it."""
+    settings: Settings = request.app.state.settings
+    accept_language = request.headers.get("accept-language")
+    if _wants_json(request):
+        i18n.activate(i18n.choose(user=None, cookie=None, accept_language=accept_language, default="en"))
+        return
+    user = request.scope.get("user")
+    i18n.activate(
+        i18n.choose(
+            user=user.language if isinstance(user, Principal) else None,
+            cookie=request.cookies.get(i18n.COOKIE),
+            accept_language=accept_language,
+            default=settings.default_language,
+        )
+    )
 
 
 def _validation_errors(exc: ValidationException) -> dict[str, str]:
@@ -135,6 +155,7 @@ def _validation_errors(exc: ValidationException) -> dict[str, str]:
 
 
 def handle_service_error(request: Request[Any, Any, Any], exc: ServiceError) -> Response[Any]:
+    # The message was put in the request's language where it was raised (after before_request chose it).
     if _wants_json(request):
         response = _problem(exc.status_code, exc.title, exc.detail, exc.slug, exc.errors)
     else:
@@ -146,6 +167,7 @@ def handle_service_error(request: Request[Any, Any, Any], exc: ServiceError) -> 
 
 
 def handle_http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+    choose_language(request)  # a route that does not exist never reached before_request
     status = exc.status_code
     if isinstance(exc, EnrollFirst) and not _wants_json(request):
         return Redirect(path="/account/two-factor", status_code=303)
@@ -154,25 +176,38 @@ def handle_http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Re
         return Redirect(path=f"/login?next={target}" if request.method == "GET" else "/login", status_code=303)
     if isinstance(exc, ValidationException):
         errors = _validation_errors(exc)
-        detail = "The request is not valid: " + "; ".join(f"{k} {v}" for k, v in errors.items()) if errors else exc.detail
+        listed = "; ".join(f"{k} {v}" for k, v in errors.items())
+        detail = i18n.gettext("The request is not valid: %(errors)s", errors=listed) if errors else exc.detail
         if _wants_json(request):
             return _problem(400, "Invalid request", detail, "invalid-request", errors)
         return _page(request, 400, "Invalid request", detail, errors)
     titles = {
-        401: "Sign-in required",
-        403: "Not allowed",
-        404: "Not found",
-        405: "Method not allowed",
-        413: "Too large",
-        429: "Too many requests",
+        401: N_("Sign-in required"),
+        403: N_("Not allowed"),
+        404: N_("Not found"),
+        405: N_("Method not allowed"),
+        413: N_("Too large"),
+        429: N_("Too many requests"),
     }
-    title = titles.get(status, "Error")
-    detail = exc.detail
+    title = titles.get(status, N_("Error"))
+    # Litestar's own words for these, in the reader's language; any other detail is the raiser's.
+    details = {
+        401: N_("Sign in to see this page."),
+        404: N_("There is nothing here, or it is not shared with you."),
+        405: N_("This address does not accept that kind of request."),
+    }
+    detail = (
+        i18n.gettext(details[status])
+        if status in details and exc.detail in ("Not Found", "Unauthorized", "Method Not Allowed", "")
+        else exc.detail
+    )
     if status == 413:
         limit = size_text(request.app.state.settings.upload_max_bytes)
-        detail = f"The file is larger than LibCoop accepts: at most {limit} per file. Go back to choose a smaller one."
+        detail = i18n.gettext(
+            "The file is larger than LibCoop accepts: at most %(limit)s per file. Go back to choose a smaller one.", limit=limit
+        )
     if isinstance(exc, PermissionDeniedException) and "CSRF" in exc.detail:
-        detail = "This form has expired or did not come from LibCoop (CSRF check failed). Reload the page and try again."
+        detail = i18n.gettext("This form has expired or did not come from LibCoop (CSRF check failed). Reload the page and try again.")
     if _wants_json(request):
         return _problem(status, title, detail, title.lower().replace(" ", "-"))
     return _page(request, status, title, detail)
@@ -185,13 +220,17 @@ def handle_integrity_error(request: Request[Any, Any, Any], exc: IntegrityError)
     if field is not None:
         log.info("unique conflict on %s %s: %s", request.method, request.url.path, field)
         error = ConflictError(
-            f"Another record with the same {field.replace('_', ' ')} was saved at the same moment. Nothing was changed; "
-            "reload and choose another.",
-            errors={field: "already used by another record"},
+            i18n.gettext(
+                "Another record with the same %(field)s was saved at the same moment. Nothing was changed; reload and choose another.",
+                field=field_label(field).lower(),
+            ),
+            errors={field: i18n.gettext("already used by another record")},
         )
     else:
         log.warning("integrity refusal on %s %s: %s", request.method, request.url.path, exc.orig)
-        error = ConflictError("A record this change refers to was changed or removed meanwhile. Nothing was changed; reload and try again.")
+        error = ConflictError(
+            i18n.gettext("A record this change refers to was changed or removed meanwhile. Nothing was changed; reload and try again.")
+        )
     return handle_service_error(request, error)
 
 
@@ -200,13 +239,14 @@ def handle_unavailable(request: Request[Any, Any, Any], exc: Exception) -> Respo
     (the read-back failed): the write happened, so the answer says it was saved rather than an error."""
     log.warning("database unavailable on %s %s: %s", request.method, request.url.path, type(exc).__name__)
     if committed(request.scope.get("state", {}).get(REQUEST_SESSION_KEY)):
-        detail = "Saved. Reading it back failed because the database stopped answering; load it again in a moment."
+        detail = i18n.gettext("Saved. Reading it back failed because the database stopped answering; load it again in a moment.")
         if _wants_json(request):
             status = 201 if request.method == "POST" else 200
             return Response({"status": "saved", "detail": detail}, status_code=status, headers={"Retry-After": "5"})
-        return _page(request, 200, "Saved", detail)
-    detail = "The database is not answering just now. Nothing was changed; please try again in a few seconds."
-    response = _problem(503, "Unavailable", detail, "unavailable") if _wants_json(request) else _page(request, 503, "Unavailable", detail)
+        return _page(request, 200, N_("Saved"), detail)
+    detail = i18n.gettext("The database is not answering just now. Nothing was changed; please try again in a few seconds.")
+    unavailable_page = _page(request, 503, N_("Unavailable"), detail) if not _wants_json(request) else None
+    response = unavailable_page or _problem(503, "Unavailable", detail, "unavailable")
     response.headers["Retry-After"] = "5"
     return response
 
@@ -215,10 +255,10 @@ def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Respon
     if unavailable(exc):
         return handle_unavailable(request, exc)
     log.exception("unhandled error on %s %s", request.method, request.url.path)
-    detail = "Something went wrong on our side. The error was logged; please try again."
+    detail = i18n.gettext("Something went wrong on our side. The error was logged; please try again.")
     if _wants_json(request):
         return _problem(500, "Server error", detail, "server-error")
-    return _page(request, 500, "Server error", detail)
+    return _page(request, 500, N_("Server error"), detail)
 
 
 def create_app(settings: Settings | None = None) -> Litestar:
@@ -266,21 +306,15 @@ def create_app(settings: Settings | None = None) -> Litestar:
         engine_.engine.globals.update(JINJA_GLOBALS)
         engine_.engine.globals["settings"] = settings
         engine_.engine.add_extension("jinja2.ext.i18n")
-        engine_.engine.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=True)  # type: ignore[attr-defined]
+        engine_.engine.install_gettext_callables(  # type: ignore[attr-defined]
+            i18n.template_gettext, i18n.template_ngettext, newstyle=True, pgettext=i18n.template_pgettext
+        )
         engine_.engine.globals.update(language=i18n.current, html_lang=lambda: i18n.html_lang(i18n.current()), language_names=i18n.NAMES)
 
     async def before_request(request: Request[Any, Any, Any]) -> None:
-        """Bad input is refused at the edge; then the request's language is chosen (i18n.py)."""
+        """The request's language is chosen (i18n.py); then bad input is refused at the edge, in that language."""
+        choose_language(request)
         await edge.check_input(request)
-        user = request.scope.get("user")
-        i18n.activate(
-            i18n.choose(
-                user=user.language if isinstance(user, Principal) else None,
-                cookie=request.cookies.get(i18n.COOKIE),
-                accept_language=request.headers.get("accept-language"),
-                default=settings.default_language,
-            )
-        )
 
     reports = report_services.ReportWorker(settings, factory)
     settlement = Settlement(factory, settings.default_time_zone, agreements_wiring.settle_steps)

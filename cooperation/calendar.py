@@ -23,7 +23,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel, col
 
-from cooperation import audit
+from cooperation import audit, i18n
 from cooperation.auth.access import Principal
 from cooperation.auth.middleware import PUBLIC_OPT
 from cooperation.auth.models import User
@@ -126,7 +126,7 @@ def render_ics(events: list[CalendarEvent], base_url: str) -> bytes:
     calendar = Calendar()
     calendar.add("prodid", "-//LibCoop//International cooperation//EN")
     calendar.add("version", "2.0")
-    calendar.add("x-wr-calname", "LibCoop")
+    calendar.add("x-wr-calname", i18n.gettext("LibCoop · international cooperation"))
     stamp = utcnow()
     for item in events:
         event = Event()
@@ -137,7 +137,8 @@ def render_ics(events: list[CalendarEvent], base_url: str) -> bytes:
         event.add("dtend", item.end + timedelta(days=1))  # all-day: DTEND is the day after the last day
         description = item.description
         if item.attendees:
-            description = (description + "\n\n" if description else "") + "Participants: " + "; ".join(item.attendees)
+            participants = i18n.gettext("Participants: %(names)s", names="; ".join(item.attendees))
+            description = (description + "\n\n" if description else "") + participants
         if description:
             event.add("description", description)
         if item.location:
@@ -156,12 +157,14 @@ async def feed(request: Request[Any, Any, Any], db: NamedDependency[AsyncSession
         raise NotFoundException()
     today = utcnow().date()
     events: list[CalendarEvent] = []
-    for source in _sources:
-        events += await source(db, principal, today - WINDOW_PAST, today + WINDOW_FUTURE)
     settings = request.app.state.settings
     base = settings.base_url or str(request.base_url).rstrip("/")
+    with i18n.using(principal.language):  # a calendar program sends no language: the feed speaks its owner's
+        for source in _sources:
+            events += await source(db, principal, today - WINDOW_PAST, today + WINDOW_FUTURE)
+        ics = render_ics(events, base)
     return Response(
-        render_ics(events, base),
+        ics,
         media_type="text/calendar",
         headers={"Cache-Control": "private, max-age=300", "X-Content-Type-Options": "nosniff"},
     )

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field
 
-from cooperation import audit
+from cooperation import audit, i18n
 from cooperation.auth.access import Principal
 from cooperation.db import table
 from cooperation.errors import ForbiddenError, NotFoundError, ValidationFailed
@@ -56,12 +56,12 @@ class CommentOut(msgspec.Struct):
 async def add(session: AsyncSession, principal: Principal, owner_type: str, owner_id: uuid.UUID, body: str) -> uuid.UUID:
     owner = await resolve_owner(session, principal, owner_type, owner_id)
     if not owner.may_add:
-        raise ForbiddenError(f"You may read {owner.label} but not comment on it.")
+        raise ForbiddenError(i18n.gettext("You may read %(record)s but not comment on it.", record=owner.label))
     text = nfc(body.strip())
     if not text:
-        raise ValidationFailed({"body": "write something first"})
+        raise ValidationFailed({"body": i18n.gettext("write something first")})
     if len(text) > MAX_LENGTH:
-        raise ValidationFailed({"body": f"at most {MAX_LENGTH} characters"})
+        raise ValidationFailed({"body": i18n.gettext("at most %(n)s characters", n=MAX_LENGTH)})
     comment = Comment(
         owner_type=owner_type,
         owner_id=owner_id,
@@ -96,7 +96,7 @@ async def archive(session: AsyncSession, principal: Principal, comment_id: uuid.
         raise NotFoundError("comment")
     owner = await resolve_owner(session, principal, comment.owner_type, comment.owner_id)
     if not (principal.manages_records or comment.author_id == principal.user_id):
-        raise ForbiddenError("Only its author or a coordinator may remove a comment.")
+        raise ForbiddenError(i18n.gettext("Only its author or a coordinator may remove a comment."))
     await audit.archive_or_restore(
         session,
         principal,

@@ -14,12 +14,15 @@ from litestar import Request
 from litestar.datastructures import UploadFile
 from litestar.exceptions import ValidationException
 
+from cooperation import i18n
+
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 _FORMS = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 
 def _refuse(key: str, message: str) -> ValidationException:
-    return ValidationException(detail=f"The request is not valid: {key} {message}", extra=[{"key": key, "message": message}])
+    detail = i18n.gettext("The request is not valid: %(errors)s", errors=f"{key} {message}")
+    return ValidationException(detail=detail, extra=[{"key": key, "message": message}])
 
 
 def _control(value: str) -> str | None:

@@ -1,4 +1,40 @@
-"""Errors that services raise; app.py turns them into problem+json (API) or friendly pages (HTML)."""
+"""Errors that services raise; app.py turns them into problem+json (API) or friendly pages (HTML).
+
+Their messages are written in the request's language when raised (i18n.gettext); titles and slugs stay English
+(the API's stable words) and pages translate the title.
+"""
+
+from cooperation import i18n
+from cooperation.i18n import N_
+
+# "No such …" said whole for each kind of record: French and Vietnamese agree the words with the noun.
+NOT_FOUND = {
+    "account": N_("No such account."),
+    "agreement": N_("No such agreement."),
+    "comment": N_("No such comment."),
+    "commitment": N_("No such commitment."),
+    "document": N_("No such document."),
+    "document file": N_("No such document file."),
+    "expert exchange": N_("No such expert exchange."),
+    "follow-up action": N_("No such follow-up action."),
+    "history": N_("No such history."),
+    "identity provider": N_("No such identity provider."),
+    "institution": N_("No such institution."),
+    "invitation": N_("No such invitation."),
+    "invitation link": N_("This invitation link was used, revoked or has expired: ask for a new one."),
+    "reset link": N_("This link was used or has expired: ask for a new one."),
+    "page": N_("No such page."),
+    "party": N_("No such party."),
+    "person": N_("No such person."),
+    "photo": N_("No such photo."),
+    "programme": N_("No such programme."),
+    "project": N_("No such project."),
+    "record": N_("No such record."),
+    "report": N_("No such report."),
+    "report subscription": N_("No such report subscription."),
+    "token": N_("No such token."),
+    "visit": N_("No such visit."),
+}
 
 
 class ServiceError(Exception):
@@ -20,7 +56,7 @@ class NotFoundError(ServiceError):
     slug = "not-found"
 
     def __init__(self, what: str = "record") -> None:
-        super().__init__(f"No such {what}.")
+        super().__init__(i18n.gettext(NOT_FOUND.get(what, NOT_FOUND["record"])))
 
 
 class ForbiddenError(ServiceError):
@@ -40,8 +76,8 @@ class StaleVersionError(ConflictError):
 
     def __init__(self, what: str = "record") -> None:
         super().__init__(
-            f"This {what} was changed by someone else since you opened it; reload it and apply your change again.",
-            errors={"version": "stale: the record has a newer version"},
+            i18n.gettext("This record was changed by someone else since you opened it; reload it and apply your change again."),
+            errors={"version": i18n.gettext("stale: the record has a newer version")},
         )
 
 
@@ -59,4 +95,4 @@ class ValidationFailed(ServiceError):
 
     def __init__(self, errors: dict[str, str], detail: str | None = None) -> None:
         fields = ", ".join(sorted(errors))
-        super().__init__(detail or f"Please correct: {fields}.", errors=errors)
+        super().__init__(detail or i18n.gettext("Please correct: %(fields)s.", fields=fields), errors=errors)

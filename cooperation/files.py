@@ -26,31 +26,32 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field
 
-from cooperation import audit
+from cooperation import audit, i18n
 from cooperation.apidoc import multipart
 from cooperation.auth.access import Principal
 from cooperation.db import UTCDateTime, table, utcnow
 from cooperation.errors import ForbiddenError, NotFoundError, ValidationFailed
+from cooperation.i18n import N_
 from cooperation.records import RecordBase, nfc, row_to, update_versioned
 from cooperation.settings import Settings
 from cooperation.web import see_other, too_large
 
 ALLOWED_TYPES: dict[str, str] = {
-    "application/pdf": "PDF",
-    "image/jpeg": "JPEG image",
-    "image/png": "PNG image",
-    "image/webp": "WebP image",
-    "image/gif": "GIF image",
-    "image/tiff": "TIFF image",
-    "application/msword": "Word document",
-    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": "Word document",
-    "application/vnd.ms-excel": "Excel workbook",
-    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": "Excel workbook",
-    "application/vnd.openxmlformats-officedocument.presentationml.presentation": "PowerPoint presentation",
-    "application/vnd.oasis.opendocument.text": "OpenDocument text",
-    "application/vnd.oasis.opendocument.spreadsheet": "OpenDocument spreadsheet",
-    "text/plain": "text",
-    "text/csv": "CSV",
+    "application/pdf": N_("PDF"),
+    "image/jpeg": N_("JPEG image"),
+    "image/png": N_("PNG image"),
+    "image/webp": N_("WebP image"),
+    "image/gif": N_("GIF image"),
+    "image/tiff": N_("TIFF image"),
+    "application/msword": N_("Word document"),
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": N_("Word document"),
+    "application/vnd.ms-excel": N_("Excel workbook"),
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": N_("Excel workbook"),
+    "application/vnd.openxmlformats-officedocument.presentationml.presentation": N_("PowerPoint presentation"),
+    "application/vnd.oasis.opendocument.text": N_("OpenDocument text"),
+    "application/vnd.oasis.opendocument.spreadsheet": N_("OpenDocument spreadsheet"),
+    "text/plain": N_("text"),
+    "text/csv": N_("CSV"),
 }
 TEXT_EXTENSIONS = {".txt": "text/plain", ".csv": "text/csv", ".md": "text/plain"}
 # Extensions whose content must sniff as one of these types (a mismatch is refused).
@@ -137,16 +138,31 @@ def sniff(content: bytes, filename: str) -> str:
         try:
             content.decode("utf-8")
         except UnicodeDecodeError:
-            raise ValidationFailed({"file": "is named as text but is not UTF-8 text"}) from None
+            raise ValidationFailed({"file": i18n.gettext("is named as text but is not UTF-8 text")}) from None
         if b"\x00" not in content:
             mime = TEXT_EXTENSIONS[extension]
     if mime is None or mime not in ALLOWED_TYPES:
-        allowed = ", ".join(sorted(set(ALLOWED_TYPES.values())))
-        found = f"its content is {mime}" if mime else "its content is not a recognised document or image"
-        raise ValidationFailed({"file": f"{filename}: {found}; allowed are {allowed}"})
+        allowed = ", ".join(sorted({i18n.gettext(kind) for kind in ALLOWED_TYPES.values()}))
+        found = (
+            i18n.gettext("its content is %(type)s", type=mime)
+            if mime
+            else i18n.gettext("its content is not a recognised document or image")
+        )
+        raise ValidationFailed(
+            {"file": i18n.gettext("%(file)s: %(found)s; allowed are %(allowed)s", file=filename, found=found, allowed=allowed)}
+        )
     expected = EXTENSION_TYPES.get(extension)
     if expected is not None and mime not in expected:
-        raise ValidationFailed({"file": f"{filename} is named {extension} but its content is {ALLOWED_TYPES[mime]}"})
+        raise ValidationFailed(
+            {
+                "file": i18n.gettext(
+                    "%(file)s is named %(extension)s but its content is %(type)s",
+                    file=filename,
+                    extension=extension,
+                    type=i18n.gettext(ALLOWED_TYPES[mime]),
+                )
+            }
+        )
     return mime
 
 
@@ -181,17 +197,17 @@ async def add_attachment(
     """Store a document for a record. `commit=False` leaves the transaction open for a caller adding more rows."""
     owner = await resolve_owner(session, principal, owner_type, owner_id)
     if not owner.may_add:
-        raise ForbiddenError(f"You may not add documents to {owner.label}.")
+        raise ForbiddenError(i18n.gettext("You may not add documents to %(record)s.", record=owner.label))
     filename = nfc(Path(filename or "").name.strip())
     errors: dict[str, str] = {}
     if not filename:
-        errors["file"] = "choose a file to upload"
+        errors["file"] = i18n.gettext("choose a file to upload")
     elif not content:
-        errors["file"] = f"{filename} is empty"
+        errors["file"] = i18n.gettext("%(file)s is empty", file=filename)
     elif len(content) > settings.upload_max_bytes:
         errors["file"] = too_large(filename, len(content), settings.upload_max_bytes)
     if language and len(language) > 12:
-        errors["language"] = "must be a language code such as vi, zh or en"
+        errors["language"] = i18n.gettext("must be a language code such as vi, zh or en")
     if errors:
         raise ValidationFailed(errors)
     mime = sniff(content, filename)
@@ -268,7 +284,7 @@ async def set_archived(session: AsyncSession, principal: Principal, attachment_i
     attachment, owner = await get_attachment(session, principal, attachment_id)
     uploaded_by_self = await session.scalar(select(_A.uploaded_by_id).where(_A.id == attachment_id)) == principal.user_id
     if not (principal.manages_records or (owner.may_add and uploaded_by_self)):
-        raise ForbiddenError("Only a coordinator or the person who uploaded it may archive this document.")
+        raise ForbiddenError(i18n.gettext("Only a coordinator or the person who uploaded it may archive this document."))
     await update_versioned(session, Attachment, attachment_id, version, {"archived_at": utcnow() if archived else None}, what="document")
     audit.record(
         session,
@@ -289,7 +305,7 @@ async def _read_upload(request: Request[Any, Any, Any]) -> tuple[str, bytes, str
     form = await request.form()
     upload = form.get("file")
     if not isinstance(upload, UploadFile):
-        raise ValidationFailed({"file": "choose a file to upload"})
+        raise ValidationFailed({"file": i18n.gettext("choose a file to upload")})
     content = await upload.read()
     title = form.get("title")
     language = form.get("language")
@@ -401,7 +417,7 @@ async def archive_page(
     try:
         version = int(str(form.get("version") or "0"))
     except ValueError:
-        raise ValidationFailed({"version": "must be a whole number"}) from None
+        raise ValidationFailed({"version": i18n.gettext("must be a whole number")}) from None
     owner = await set_archived(db, principal, attachment_id, archived=form.get("restore") != "1", version=version)
     return see_other(owner.url + "#documents")
 

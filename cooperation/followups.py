@@ -18,13 +18,14 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field
 
-from cooperation import audit
+from cooperation import audit, i18n
 from cooperation.auth.access import Principal, may_change_part_of, may_see_any, partner_reader, require_manager
 from cooperation.auth.models import User
 from cooperation.db import UTCDateTime, table, utcnow
 from cooperation.errors import ForbiddenError, NotFoundError, ValidationFailed
 from cooperation.files import resolve_owner
 from cooperation.forms import parse_form
+from cooperation.i18n import N_
 from cooperation.partners.models import Institution, Person
 from cooperation.records import RecordBase, changes_between, nfc, row_to, update_versioned
 from cooperation.reminders import send_digest
@@ -36,6 +37,9 @@ class FollowUpStatus(StrEnum):
     IN_PROGRESS = "in_progress"
     DONE = "done"
     CANCELLED = "cancelled"
+
+
+i18n.register_labels({"open": N_("Open"), "in_progress": N_("In progress"), "done": N_("Done"), "cancelled": N_("Cancelled")})
 
 
 class FollowUp(RecordBase, table=True):
@@ -152,19 +156,21 @@ async def add(session: AsyncSession, principal: Principal, owner_type: str, owne
     errors: dict[str, str] = {}
     responsible = await session.get(Institution, data.responsible_institution_id)
     if responsible is None:
-        errors["responsible_institution_id"] = "no such institution"
+        errors["responsible_institution_id"] = i18n.gettext("no such institution")
     if data.responsible_person_id is not None:
         person = await session.get(Person, data.responsible_person_id)
         if person is None:
-            errors["responsible_person_id"] = "no such person"
+            errors["responsible_person_id"] = i18n.gettext("no such person")
         elif person.institution_id != data.responsible_institution_id:
-            errors["responsible_person_id"] = "the person works at another institution"
+            errors["responsible_person_id"] = i18n.gettext("the person works at another institution")
     if responsible is not None and not errors and not responsible.is_home:
         # The responsible institution will see the action (its text, its link): it must take part in the record.
         try:
             await resolve_owner(session, partner_reader(responsible.id), owner_type, owner_id)
         except NotFoundError:
-            errors["responsible_institution_id"] = f"{responsible.code} does not take part in {owner.label}: it could not see this action"
+            errors["responsible_institution_id"] = i18n.gettext(
+                "%(code)s does not take part in %(record)s: it could not see this action", code=responsible.code, record=owner.label
+            )
     if errors:
         raise ValidationFailed(errors)
     action = FollowUp(
@@ -196,7 +202,9 @@ async def record_progress(session: AsyncSession, principal: Principal, follow_up
         raise NotFoundError("follow-up action")
     owner = await resolve_owner(session, principal, action.owner_type, action.owner_id)
     if not may_change_part_of(principal, action.responsible_institution_id):
-        raise ForbiddenError(f"Only {owner.label}'s coordinators or the institution responsible may update this action.")
+        raise ForbiddenError(
+            i18n.gettext("Only the coordinators of %(record)s or the institution responsible may update this action.", record=owner.label)
+        )
     before = {"status": action.status, "notes": action.notes}
     values: dict[str, Any] = {"status": data.status.value}
     if data.notes is not None:
@@ -296,7 +304,7 @@ async def page_progress(
     form = await form_dict(request)
     status = str(form.get("status") or "")
     if status not in FollowUpStatus.__members__.values():
-        raise ValidationFailed({"status": f"unknown status {status!r}"})
+        raise ValidationFailed({"status": i18n.gettext("unknown status %(value)s", value=repr(status))})
     done = await record_progress(db, principal, follow_up_id, FollowUpProgressIn(status=FollowUpStatus(status), version=form_version(form)))
     owner = await resolve_owner(db, principal, done.owner_type, done.owner_id)
     return see_other(owner.url + "#follow-ups")
@@ -323,7 +331,8 @@ async def dashboard_panel(session: AsyncSession, principal: Principal) -> Any:
     from cooperation.dashboard import Panel
 
     items = await due_for(session, principal)
-    return Panel(title="Your follow-up actions", template="components/_followups_dashboard.html", order=5, context={"items": items})
+    title = i18n.gettext("Your follow-up actions")
+    return Panel(title=title, template="components/_followups_dashboard.html", order=5, context={"items": items})
 
 
 async def calendar_events(session: AsyncSession, principal: Principal, start: date, end: date) -> list[Any]:
@@ -337,10 +346,10 @@ async def calendar_events(session: AsyncSession, principal: Principal, start: da
     return [
         CalendarEvent(
             uid=f"follow-up-{r.id}",
-            summary=f"Due: {r.text}",
+            summary=i18n.gettext("Due: %(text)s", text=r.text),
             start=r.due_on,
             end=r.due_on,
-            description=f"Responsible: {r.code}" + (f", {r.name}" if r.name else ""),
+            description=i18n.gettext("Responsible: %(who)s", who=r.code + (f", {r.name}" if r.name else "")),
             url=("/visits/" if r.owner_type == "visit" else f"/{r.owner_type}s/") + f"{r.owner_id}#follow-ups",
         )
         for r in rows
@@ -367,7 +376,7 @@ async def send_due_reminders(factory: Any, settings: Any, today: date) -> int:
         )
         seen = or_(I.is_home.is_(True), *(and_(I.id == i, _visible_record(partner_reader(i))) for i in partners))
         rows = await session.execute(
-            select(address, F.text, F.due_on, I.code)
+            select(address, F.text, F.due_on, I.code, U.language)
             .join_from(table(FollowUp), table(Person), P.id == F.responsible_person_id)
             .outerjoin(table(User), and_(U.id == P.user_id, U.active.is_(True)))
             .join(table(Institution), I.id == F.responsible_institution_id)
@@ -375,11 +384,22 @@ async def send_due_reminders(factory: Any, settings: Any, today: date) -> int:
             .order_by(address, F.due_on)
         )
         by_person: dict[str, list[str]] = {}
-        for email, text, due_on, code in rows:
-            late = " — overdue" if due_on < today else ""
-            by_person.setdefault(email, []).append(f"{text} ({code}), due {due_on.isoformat()}{late}")
+        languages: dict[str, str] = {}
+        for email, text, due_on, code, language in rows:
+            # A person without an account reads the instance's language.
+            with i18n.using(languages.setdefault(email, language or settings.default_language)):
+                day = i18n.format_day(due_on)
+                line = (
+                    i18n.gettext("%(text)s (%(code)s), due %(day)s — overdue", text=text, code=code, day=day)
+                    if due_on < today
+                    else i18n.gettext("%(text)s (%(code)s), due %(day)s", text=text, code=code, day=day)
+                )
+            by_person.setdefault(email, []).append(line)
         sent = 0
         for email, lines in by_person.items():
-            subject = f"LibCoop: {len(lines)} follow-up action{'s' if len(lines) > 1 else ''} due"
-            sent += await send_digest(session, settings, address=email, kind="follow-ups", day=today, subject=subject, lines=lines)
+            with i18n.using(languages[email]):
+                subject = i18n.ngettext("LibCoop: %(num)d follow-up action due", "LibCoop: %(num)d follow-up actions due", len(lines))
+            sent += await send_digest(
+                session, settings, address=email, kind="follow-ups", day=today, subject=subject, lines=lines, language=languages[email]
+            )
     return sent

@@ -1,12 +1,15 @@
 """Turn an HTML form (all strings) into an input struct, collecting an error for every bad field."""
 
 import datetime
+import re
 import types
 from typing import Any, TypeVar, Union, get_args, get_origin
 
 import msgspec
 
+from cooperation import i18n
 from cooperation.errors import ValidationFailed
+from cooperation.i18n import N_
 
 S = TypeVar("S", bound=msgspec.Struct)
 
@@ -39,9 +42,45 @@ def _is_bool(annotation: Any) -> bool:
     return _base(annotation) is bool
 
 
+_BOUND = re.compile(r"Expected `(\w+)`(?: of length)? ([<>]=) (-?[\d.]+)")
+
+
 def _message(exc: msgspec.ValidationError) -> str:
-    text = str(exc)
-    return text.split(" - at ", 1)[0].replace("`", "").replace("Expected", "expected")
+    """msgspec's reason, said the way a form says it, in the reader's language."""
+    text = str(exc).split(" - at ", 1)[0]
+    if bound := _BOUND.match(text):
+        _, operator, limit = bound.groups()
+        if " of length" in text:
+            if operator == "<=":
+                return i18n.gettext("must be at most %(n)s characters", n=limit)
+            return i18n.gettext("must be at least %(n)s characters", n=limit)
+        if operator == "<=":
+            return i18n.gettext("must be at most %(n)s", n=limit)
+        return i18n.gettext("must be at least %(n)s", n=limit)
+    if text.startswith("Invalid enum value"):
+        return i18n.gettext("is not one of the choices")
+    if "matching regex" in text:
+        return i18n.gettext("has characters that are not allowed here")
+    expected = text.removeprefix("Expected `").split("`", 1)[0] if text.startswith("Expected `") else ""
+    reasons = {
+        "int": N_("must be a whole number"),
+        "float": N_("must be a number"),
+        "decimal": N_("must be a number"),
+        "date": N_("must be a date (YYYY-MM-DD)"),
+        "time": N_("must be a time (HH:MM)"),
+        "datetime": N_("must be a date and time"),
+        "uuid": N_("is not one of the choices"),
+        "bool": N_("must be yes or no"),
+    }
+    if expected in reasons:
+        return i18n.gettext(reasons[expected])
+    invalid = {"Invalid RFC3339 encoded date": "date", "Invalid RFC3339 encoded time": "time", "Invalid UUID": "uuid"}
+    if text in invalid:
+        return i18n.gettext(reasons[invalid[text]])
+    if text.startswith("Invalid RFC3339 encoded datetime"):
+        datetime_reason = reasons["datetime"]
+        return i18n.gettext(datetime_reason)
+    return i18n.gettext("is not valid (%(reason)s)", reason=text.replace("`", ""))
 
 
 def parse_form(struct_type: type[S], form: dict[str, Any], *, errors: dict[str, str] | None = None) -> S:
@@ -64,7 +103,7 @@ def parse_form(struct_type: type[S], form: dict[str, Any], *, errors: dict[str, 
                 raw += ":00"  # <input type="time"> sends HH:MM
         if raw is None:
             if field.required and not _is_optional(field.type):
-                errors[field.name] = "is required"
+                errors[field.name] = i18n.gettext("is required")
                 continue
             if not field.required:
                 continue

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import operators
 from sqlmodel import Field, SQLModel
 
+from cooperation import i18n
 from cooperation.db import UTCDateTime, new_id, utcnow
 from cooperation.errors import StaleVersionError, ValidationFailed
 
@@ -96,9 +97,9 @@ class PageBase(msgspec.Struct, kw_only=True):
 def check_paging(page: int, per_page: int) -> None:
     errors = {}
     if not 1 <= page <= MAX_PAGE:
-        errors["page"] = f"must be between 1 and {MAX_PAGE:,}"
+        errors["page"] = i18n.gettext("must be between 1 and %(n)s", n=f"{MAX_PAGE:,}")
     if not 1 <= per_page <= MAX_PER_PAGE:
-        errors["per_page"] = f"must be between 1 and {MAX_PER_PAGE}"
+        errors["per_page"] = i18n.gettext("must be between 1 and %(n)s", n=MAX_PER_PAGE)
     if errors:
         raise ValidationFailed(errors)
 
@@ -109,7 +110,9 @@ def order_by(sort: str | None, columns: Mapping[str, Any], default: str) -> list
     descending = key.startswith("-")
     name = key.lstrip("-")
     if name not in columns:
-        raise ValidationFailed({"sort": f"unknown sort key {name!r}; use one of {', '.join(sorted(columns))}"})
+        raise ValidationFailed(
+            {"sort": i18n.gettext("unknown sort key %(key)s; use one of %(keys)s", key=repr(name), keys=", ".join(sorted(columns)))}
+        )
     column = columns[name]
     return [column.desc() if descending else column.asc()]
 

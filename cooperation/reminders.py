@@ -11,7 +11,7 @@ from sqlalchemy import UniqueConstraint, delete
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel
 
-from cooperation import mail
+from cooperation import i18n, mail
 from cooperation.db import UTCDateTime, claiming_insert, new_id, table, utcnow
 from cooperation.settings import Settings
 
@@ -31,7 +31,7 @@ class ReminderDigest(SQLModel, table=True):
 
 
 async def send_digest(
-    session: AsyncSession, settings: Settings, *, address: str, kind: str, day: date, subject: str, lines: list[str]
+    session: AsyncSession, settings: Settings, *, address: str, kind: str, day: date, subject: str, lines: list[str], language: str = "en"
 ) -> bool:
     """Send one e-mail listing `lines` to `address`, unless one of this kind already went to it today."""
     claimed = await session.execute(
@@ -42,7 +42,9 @@ async def send_digest(
     await session.commit()
     if claimed.rowcount != 1:  # type: ignore[attr-defined]
         return False
-    body = "\n".join([subject, "", *(f"- {line}" for line in lines), "", "— LibCoop"])
+    with i18n.using(language):
+        footer = i18n.gettext("You receive this because LibCoop names you as responsible. — LibCoop")
+    body = "\n".join([subject, "", *(f"- {line}" for line in lines), "", footer])
     try:
         await mail.send(
             settings, mail.message(settings, to=address, subject=subject, text=body, stable_id=f"{kind}-{address.lower()}-{day}")

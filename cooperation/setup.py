@@ -15,7 +15,7 @@ from litestar.response import Template
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cooperation import audit
+from cooperation import audit, i18n
 from cooperation.auth.access import Role
 from cooperation.auth.middleware import PUBLIC_OPT
 from cooperation.auth.models import User
@@ -23,12 +23,13 @@ from cooperation.auth.services import create_user, is_loopback
 from cooperation.db import table
 from cooperation.errors import ConflictError, NotFoundError, ValidationFailed
 from cooperation.forms import parse_form
+from cooperation.i18n import N_
 from cooperation.partners.schemas import InstitutionIn
 from cooperation.partners.services import create_home_institution
 from cooperation.web import form_dict, render
 
 SETUP_LOCK = 0x4C6962436F6F72  # two first runs at once: one sets up, the other finds it done
-ALREADY = (
+ALREADY = N_(
     "LibCoop is already set up: an administrator exists. To change the home institution, sign in as an administrator "
     "and choose “Make this the home institution” on the institution's page (or PUT /api/v1/institutions/home)."
 )
@@ -56,10 +57,10 @@ async def first_run(session: AsyncSession, data: SetupIn) -> User:
     if session.get_bind().dialect.name == "postgresql":
         await session.execute(text(f"SELECT pg_advisory_xact_lock({SETUP_LOCK})"))
     if not await needed(session):
-        raise ConflictError(ALREADY)
+        raise ConflictError(i18n.gettext(ALREADY))
     errors: dict[str, str] = {}
     if not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", data.admin_email.strip()):
-        errors["admin_email"] = "must be an e-mail address such as name@library.gov.vn"
+        errors["admin_email"] = i18n.gettext("must be an e-mail address such as name@library.gov.vn")
     institution = InstitutionIn(code=data.home_code, name=data.home_name, country=data.country, name_native=data.home_name_native)
     try:
         home = await create_home_institution(session, institution)

@@ -1,24 +1,26 @@
 """What every HTML controller shares: rendering, query parsing, redirects, Jinja filters."""
 
+import re
 import uuid
 from datetime import date, datetime
 from typing import Annotated, Any
 from urllib.parse import urlencode
-from zoneinfo import ZoneInfo
 
 from litestar import Request
 from litestar.params import QueryParameter
 from litestar.response import Redirect, Template
 
+from cooperation import i18n
 from cooperation.auth.access import ROLE_LABELS, Principal
 from cooperation.errors import ServiceError, ValidationFailed
+from cooperation.i18n import N_
 from cooperation.records import MAX_PAGE
 
 
 def render(request: Request[Any, Any, Any], template: str, *, status_code: int = 200, **context: Any) -> Template:
     principal = request.scope.get("user")
     context.setdefault("principal", principal if isinstance(principal, Principal) else None)
-    context.setdefault("role_labels", ROLE_LABELS)
+    context.setdefault("role_labels", {role: i18n.gettext(label) for role, label in ROLE_LABELS.items()})
     context.setdefault("errors", {})
     return Template(template_name=template, context=context, status_code=status_code)
 
@@ -27,7 +29,9 @@ def refusal_page(request: Request[Any, Any, Any], exc: ServiceError, back: str) 
     """A refused change of state (409) explained on a page with a way back; any other error is raised as usual."""
     if exc.status_code != 409:
         raise exc
-    return render(request, "error.html", status_code=409, title="This change is not possible", detail=exc.detail, errors={}, back=back)
+    return render(
+        request, "error.html", status_code=409, title=i18n.gettext("This change is not possible"), detail=exc.detail, errors={}, back=back
+    )
 
 
 def see_other(path: str) -> Redirect:
@@ -42,7 +46,7 @@ def query_int(request: Request[Any, Any, Any], name: str, default: int) -> int:
     try:
         return int(raw)
     except ValueError as exc:
-        raise ValidationFailed({name: f"must be a whole number, not {raw!r}"}) from exc
+        raise ValidationFailed({name: i18n.gettext("must be a whole number, not %(value)s", value=repr(raw))}) from exc
 
 
 def query_uuid(request: Request[Any, Any, Any], name: str) -> uuid.UUID | None:
@@ -52,7 +56,7 @@ def query_uuid(request: Request[Any, Any, Any], name: str) -> uuid.UUID | None:
     try:
         return uuid.UUID(raw)
     except ValueError as exc:
-        raise ValidationFailed({name: "is not a valid identifier"}) from exc
+        raise ValidationFailed({name: i18n.gettext("is not a valid identifier")}) from exc
 
 
 def query_str(request: Request[Any, Any, Any], name: str) -> str | None:
@@ -75,21 +79,15 @@ async def form_dict(request: Request[Any, Any, Any]) -> dict[str, Any]:
 
 
 # ---- Jinja filters ------------------------------------------------------------------------------
+# Dates, numbers and stored values in the reader's language (i18n.py); the request chose it.
 
 
 def fmt_date(value: date | None) -> str:
-    return value.isoformat() if value else "—"
+    return i18n.format_day(value)
 
 
 def fmt_instant(value: datetime | None, tz: str = "UTC") -> str:
-    if value is None:
-        return "—"
-    try:
-        zone = ZoneInfo(tz)
-    except Exception:
-        zone = ZoneInfo("UTC")
-    local = value.astimezone(zone)
-    return local.strftime("%Y-%m-%d %H:%M ") + (local.tzname() or "")
+    return i18n.format_instant(value, tz)
 
 
 def page_url(request: Request[Any, Any, Any], **changes: Any) -> str:
@@ -102,13 +100,13 @@ def page_url(request: Request[Any, Any, Any], **changes: Any) -> str:
     return request.url.path + ("?" + urlencode(params) if params else "")
 
 
-def humanize(value: str | None) -> str:
-    return (value or "").replace("_", " ").capitalize()
-
-
 def fmt_number(value: int | float | None) -> str:
-    """Thousands separated, as in the seed article's 140,000 volumes."""
-    return "—" if value is None else f"{value:,}"
+    """Thousands separated as the language does: 140,000 · 140 000 · 140.000."""
+    return i18n.format_number(value)
+
+
+def country(code: str | None) -> str:
+    return i18n.country_names(i18n.current()).get(code or "", code or "—")
 
 
 def size_text(size: int) -> str:
@@ -120,11 +118,173 @@ def size_text(size: int) -> str:
 
 
 def too_large(what: str, size: int, limit: int) -> str:
-    return f"{what} is {size_text(size)}; the limit is {size_text(limit)}"
+    return i18n.gettext("%(what)s is %(size)s; the limit is %(limit)s", what=what, size=size_text(size), limit=size_text(limit))
 
 
-JINJA_FILTERS = {"date": fmt_date, "instant": fmt_instant, "humanize": humanize, "number": fmt_number, "filesize": size_text}
-JINJA_GLOBALS = {"page_url": page_url}
+# The names of the fields people fill in, as form errors, "what changed" lists and histories name them.
+FIELD_LABELS = {
+    "active": N_("Active"),
+    "admin_email": N_("E-mail"),
+    "admin_name": N_("Name"),
+    "admin_password": N_("Password"),
+    "agenda": N_("Agenda"),
+    "agreement_id": N_("Agreement"),
+    "agreement_ids": N_("Agreements"),
+    "allowed_email_domains": N_("E-mail domains"),
+    "as_of": N_("As of"),
+    "at_time": N_("At"),
+    "auto_renew": N_("Renews automatically"),
+    "body": N_("Comment"),
+    "budget_amount": N_("Budget"),
+    "budget_currency": N_("Currency"),
+    "caption": N_("Caption"),
+    "city": N_("City"),
+    "client_id": N_("Client id"),
+    "client_secret": N_("Client secret"),
+    "code": N_("Code"),
+    "commitment_id": N_("Commitment"),
+    "commitment_ids": N_("Commitments"),
+    "commitment_unit": N_("Unit"),
+    "confidentiality": N_("Confidentiality"),
+    "confirm_over_quota": N_("Quota"),
+    "confirm_overlaps": N_("Overlapping visits"),
+    "consortium_area": N_("Where"),
+    "consortium_size": N_("Institutions in the consortium"),
+    "correction_note": N_("Correction note"),
+    "country": N_("Country"),
+    "csv": N_("CSV file"),
+    "current_password": N_("Current password"),
+    "day": N_("Day"),
+    "days": N_("Days"),
+    "default_role": N_("Default role"),
+    "department": N_("Department"),
+    "department_at_time": N_("Department at the time"),
+    "description": N_("Description"),
+    "direction": N_("Direction"),
+    "due_on": N_("Due on"),
+    "effective_on": N_("In force from"),
+    "email": N_("E-mail"),
+    "ends_on": N_("To"),
+    "expert_person_id": N_("Expert"),
+    "expires_in_days": N_("Valid for (days)"),
+    "expires_on": N_("Expires on"),
+    "field_of_work": N_("Field of work"),
+    "file": N_("File"),
+    "frequency": N_("Sent"),
+    "funding": N_("Funding"),
+    "funding_amount": N_("Amount"),
+    "funding_currency": N_("Currency"),
+    "gifts": N_("Gifts"),
+    "home_code": N_("Code"),
+    "home_name": N_("Name in English"),
+    "home_name_native": N_("Name in its own language"),
+    "host_institution_id": N_("Host institution"),
+    "images": N_("Images"),
+    "institution_id": N_("Institution"),
+    "institution_ids": N_("Participating institutions"),
+    "issuer": N_("Issuer"),
+    "kind": N_("Kind"),
+    "language": N_("Language"),
+    "languages": N_("Languages"),
+    "lead_institution_id": N_("Lead institution"),
+    "max_per_year": N_("At most, per year"),
+    "members": N_("Delegation"),
+    "milestones": N_("Milestones"),
+    "name": N_("Name"),
+    "name_native": N_("Name in its own script"),
+    "note": N_("Note"),
+    "notes": N_("Notes"),
+    "notice_period_days": N_("Notice period (days)"),
+    "outcome": N_("What was learned or transferred"),
+    "outcomes": N_("What was agreed"),
+    "participants": N_("Participants"),
+    "parties": N_("Parties"),
+    "password": N_("Password"),
+    "period": N_("Period"),
+    "period_kind": N_("Covering"),
+    "person_id": N_("Person"),
+    "phone": N_("Phone"),
+    "platform_url": N_("Platform address"),
+    "position": N_("Position"),
+    "position_at_time": N_("Position at the time"),
+    "presenters": N_("Presenters"),
+    "programme_id": N_("Programme"),
+    "progress": N_("Progress"),
+    "purpose": N_("Purpose"),
+    "quotas": N_("Yearly quotas"),
+    "recipient_emails": N_("Recipients"),
+    "reference": N_("Reference"),
+    "renewal_term_months": N_("Renewal term (months)"),
+    "report": N_("Report"),
+    "responsible_institution_id": N_("Institution responsible"),
+    "responsible_person_id": N_("Person"),
+    "role": N_("Role"),
+    "role_claim": N_("Claim with groups or roles"),
+    "role_mapping": N_("Role mapping"),
+    "scope": N_("Access"),
+    "scope_id": N_("Record"),
+    "scope_tags": N_("Scope"),
+    "scopes": N_("Scopes"),
+    "side": N_("Side"),
+    "signatory_name": N_("Signatory"),
+    "signatory_title": N_("Signatory's title"),
+    "signed_on": N_("Signed on"),
+    "stale_after_days": N_("Flag a participant silent for more than (days)"),
+    "starts_at": N_("From"),
+    "ends_at": N_("To"),
+    "starts_on": N_("From"),
+    "status": N_("Status"),
+    "summary": N_("Summary"),
+    "target_images": N_("Target images"),
+    "target_titles": N_("Target titles"),
+    "target_volumes": N_("Target volumes"),
+    "text": N_("Text"),
+    "theme": N_("Theme"),
+    "time_zone": N_("Time zone"),
+    "title": N_("Title"),
+    "title_native": N_("Title in another script"),
+    "titles": N_("Titles"),
+    "to": N_("Status"),
+    "topics": N_("Topics discussed"),
+    "unit": N_("Unit"),
+    "user_id": N_("Account"),
+    "venue": N_("Venue"),
+    "version": N_("Version"),
+    "volumes": N_("Volumes"),
+    "website": N_("Website"),
+    "year": N_("Year"),
+    "yearly_target": N_("Yearly target"),
+}
+
+
+def field_label(name: str | None) -> str:
+    """A form field as people call it: 'expires_on' → Expires on; 'parties.1.signed_on' → Parties 2 › Signed on."""
+    if not name:
+        return ""
+    if (line := re.fullmatch(r"line (\d+)", str(name))) is not None:  # a CSV file's line
+        return i18n.gettext("line %(number)s", number=line.group(1))
+    words: list[str] = []
+    for part in str(name).split("."):
+        if part.isdigit():
+            words[-1:] = [f"{words[-1]} {int(part) + 1}"] if words else [str(int(part) + 1)]
+        elif part in FIELD_LABELS:
+            words.append(i18n.gettext(FIELD_LABELS[part]))
+        else:
+            words.append(part.replace("_", " "))
+    return " › ".join(words)
+
+
+JINJA_FILTERS = {
+    "date": fmt_date,
+    "instant": fmt_instant,
+    "humanize": i18n.label,
+    "number": fmt_number,
+    "percent": i18n.format_percent,
+    "country": country,
+    "filesize": size_text,
+    "field_label": field_label,
+}
+JINJA_GLOBALS = {"page_url": page_url, "dates": i18n.format_days, "month_name": i18n.format_month, "weekday_names": i18n.weekday_names}
 
 
 def form_version(form: dict[str, Any]) -> int:
@@ -132,7 +292,7 @@ def form_version(form: dict[str, Any]) -> int:
     try:
         return int(form.get("version") or 0)
     except ValueError:
-        raise ValidationFailed({"version": "must be a whole number"}) from None
+        raise ValidationFailed({"version": i18n.gettext("must be a whole number")}) from None
 
 
 # Paging parameters of every JSON list (documented in the OpenAPI reference).

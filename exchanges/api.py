@@ -9,7 +9,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cooperation import audit
+from cooperation import audit, i18n
 from cooperation.apidoc import multipart
 from cooperation.auth.access import Principal
 from cooperation.errors import NotFoundError, ValidationFailed
@@ -171,7 +171,7 @@ async def read_photo(request: Request) -> tuple[str, bytes, str | None]:
     form = await request.form()
     upload = form.get("file")
     if not isinstance(upload, UploadFile):
-        raise ValidationFailed({"file": "choose a photo to upload"})
+        raise ValidationFailed({"file": i18n.gettext("choose a photo to upload")})
     caption = form.get("caption")
     return upload.filename or "photo", await upload.read(), caption if isinstance(caption, str) else None
 

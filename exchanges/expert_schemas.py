@@ -8,6 +8,8 @@ from typing import Annotated
 
 import msgspec
 
+from cooperation import i18n
+from cooperation.i18n import N_
 from cooperation.records import PageBase
 
 
@@ -17,6 +19,9 @@ class ExchangeStatus(StrEnum):
     UNDER_WAY = "under_way"
     COMPLETED = "completed"
     CANCELLED = "cancelled"
+
+
+i18n.register_labels({"approved": N_("Approved")})
 
 
 class ExchangeIn(msgspec.Struct, forbid_unknown_fields=True):

@@ -14,11 +14,12 @@ import msgspec
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cooperation import audit
+from cooperation import audit, i18n
 from cooperation.auth.access import Principal, may_change_part_of, named, require_manager, seen, visible
 from cooperation.db import table
 from cooperation.errors import ForbiddenError, NotFoundError, StaleVersionError, TransitionRefused, ValidationFailed
 from cooperation.files import Owner
+from cooperation.i18n import N_
 from cooperation.partners.models import Institution, Person
 from cooperation.records import changes_between, fetch_page, fold_for_search, nfc, order_by, row_to, search_terms, update_versioned
 from exchanges.expert_schemas import (
@@ -70,7 +71,7 @@ async def _check_programme(
     if values.get("programme_id") is None:
         return
     if not _programmes:
-        raise ValidationFailed({"programme_id": "programmes are not available in this installation"})
+        raise ValidationFailed({"programme_id": i18n.gettext("programmes are not available in this installation")})
     await _programmes[0].check(session, principal, values, exchange_id, confirmed)
 
 
@@ -87,22 +88,22 @@ async def _clean(session: AsyncSession, principal: Principal, data: ExchangeIn) 
     errors: dict[str, str] = {}
     expert = await session.get(Person, data.expert_person_id)
     if expert is None or expert.archived_at is not None:
-        raise ValidationFailed({"expert_person_id": "no such person"})
+        raise ValidationFailed({"expert_person_id": i18n.gettext("no such person")})
     home = await session.scalar(select(I.id).where(I.is_home.is_(True)))
     if data.ends_on < data.starts_on:
-        errors["ends_on"] = "the stay cannot end before it starts"
+        errors["ends_on"] = i18n.gettext("the stay cannot end before it starts")
     if data.host_institution_id == expert.institution_id:
-        errors["host_institution_id"] = "the host must be another institution than the expert's own"
+        errors["host_institution_id"] = i18n.gettext("the host must be another institution than the expert's own")
     elif home not in (data.host_institution_id, expert.institution_id):
-        errors["host_institution_id"] = "an exchange goes to or comes from the home institution"
+        errors["host_institution_id"] = i18n.gettext("an exchange goes to or comes from the home institution")
     if not may_change_part_of(principal, expert.institution_id):
-        errors["expert_person_id"] = "you may only propose experts of your own institution"
+        errors["expert_person_id"] = i18n.gettext("you may only propose experts of your own institution")
     if await session.get(Institution, data.host_institution_id) is None:
-        errors["host_institution_id"] = "no such institution"
+        errors["host_institution_id"] = i18n.gettext("no such institution")
     if (data.funding_amount is None) != (data.funding_currency is None):
-        errors["funding_currency"] = "give both the amount and its ISO 4217 currency"
+        errors["funding_currency"] = i18n.gettext("give both the amount and its ISO 4217 currency")
     if data.agreement_id is not None and not await seen(session, principal, "agreement", [data.agreement_id]):
-        errors["agreement_id"] = "no such agreement"
+        errors["agreement_id"] = i18n.gettext("no such agreement")
     if errors:
         raise ValidationFailed(errors)
     values: dict[str, Any] = {
@@ -127,7 +128,7 @@ async def _clean(session: AsyncSession, principal: Principal, data: ExchangeIn) 
 def require_may_propose(principal: Principal) -> None:
     """The department and partner librarians propose exchanges; directors read them."""
     if not (principal.manages_records or principal.is_partner):
-        raise ForbiddenError("Your role may not propose exchanges.")
+        raise ForbiddenError(i18n.gettext("Your role may not propose exchanges."))
 
 
 async def propose(session: AsyncSession, principal: Principal, data: ExchangeIn) -> uuid.UUID:
@@ -171,7 +172,7 @@ async def _keeping_hidden_links(session: AsyncSession, principal: Principal, row
 async def update(session: AsyncSession, principal: Principal, exchange_id: uuid.UUID, data: ExchangeUpdate) -> None:
     row = await _row(session, principal, exchange_id)
     if not (principal.manages_records or (may_change_part_of(principal, row["home_institution_id"]) and row["status"] == S.PROPOSED.value)):
-        raise ForbiddenError("Partners may change only their own proposals, while they are proposed.")
+        raise ForbiddenError(i18n.gettext("Partners may change only their own proposals, while they are proposed."))
     data = await _keeping_hidden_links(session, principal, row, data)
     values = await _clean(session, principal, data)
     if row["status"] != S.CANCELLED.value:  # a cancelled exchange uses no quota
@@ -193,9 +194,13 @@ async def confirm_expert(session: AsyncSession, principal: Principal, exchange_i
     """The expert's own institution (or a coordinator) confirms that the expert will go."""
     row = await _row(session, principal, exchange_id)
     if not may_change_part_of(principal, row["home_institution_id"]):
-        raise ForbiddenError("Only the expert's own institution confirms the expert.")
+        raise ForbiddenError(i18n.gettext("Only the expert's own institution confirms the expert."))
     if row["status"] not in (S.PROPOSED.value, S.APPROVED.value):
-        raise TransitionRefused(f"The exchange is {row['status'].replace('_', ' ')}; the expert's confirmation can no longer change.")
+        raise TransitionRefused(
+            i18n.gettext(
+                "The exchange is %(status)s; the expert's confirmation can no longer change.", status=i18n.label(row["status"]).lower()
+            )
+        )
     await update_versioned(session, ExpertExchange, exchange_id, data.version, {"expert_confirmed": data.confirmed}, what="expert exchange")
     audit.record(
         session,
@@ -212,22 +217,29 @@ async def transition(
     session: AsyncSession, principal: Principal, exchange_id: uuid.UUID, data: ExchangeTransitionIn, *, on: date | None = None
 ) -> None:
     row = await _row(session, principal, exchange_id)
-    require_manager(principal, "approve or close exchanges")
+    require_manager(principal, N_("approve or close exchanges"))
     if row["version"] != data.version:
         raise StaleVersionError("expert exchange")
     current, target, today = ExchangeStatus(row["status"]), ExchangeStatus(data.to), on or date.today()
     if target not in TRANSITIONS[current]:
-        allowed = ", ".join(t.value.replace("_", " ") for t in TRANSITIONS[current]) or "none (this is a final state)"
-        now, then = current.value.replace("_", " "), target.value.replace("_", " ")
-        raise TransitionRefused(f"An exchange that is {now} cannot become {then}; allowed next: {allowed}.")
+        allowed = ", ".join(i18n.label(t.value).lower() for t in TRANSITIONS[current]) or i18n.gettext("none (this is a final state)")
+        now, then = i18n.label(current.value).lower(), i18n.label(target.value).lower()
+        raise TransitionRefused(
+            i18n.gettext(
+                "An exchange that is %(current)s cannot become %(target)s; allowed next: %(allowed)s.",
+                current=now,
+                target=then,
+                allowed=allowed,
+            )
+        )
     if target is S.APPROVED and not row["expert_confirmed"]:
-        raise TransitionRefused("The expert's institution has not confirmed the expert yet.")
+        raise TransitionRefused(i18n.gettext("The expert's institution has not confirmed the expert yet."))
     if target is S.UNDER_WAY and not row["starts_on"] <= today <= row["ends_on"]:
-        raise TransitionRefused(f"The stay runs from {row['starts_on'].isoformat()} to {row['ends_on'].isoformat()}.")
+        raise TransitionRefused(i18n.gettext("The stay runs %(dates)s.", dates=i18n.format_days(row["starts_on"], row["ends_on"])))
     if target is S.COMPLETED and not row["outcome"]:
-        raise TransitionRefused("Record what was learned or transferred (the outcome) before closing the exchange.")
+        raise TransitionRefused(i18n.gettext("Record what was learned or transferred (the outcome) before closing the exchange."))
     if target is S.CANCELLED and not (data.note and data.note.strip()):
-        raise TransitionRefused("Say why the exchange is cancelled (a note is required).")
+        raise TransitionRefused(i18n.gettext("Say why the exchange is cancelled (a note is required)."))
     if current is S.CANCELLED:  # back in the count: it must fit its programme's quota again
         await _check_programme(session, principal, dict(row), exchange_id, False)
     values = {"status": target.value, "status_note": (data.note or "").strip() or None}
@@ -343,7 +355,7 @@ async def attachment_owner(session: AsyncSession, principal: Principal, exchange
     row = await _row(session, principal, exchange_id)
     takes_part = principal.institution_id in (row["home_institution_id"], row["host_institution_id"])
     return Owner(
-        label=f"the expert exchange “{row['field_of_work']}”",
+        label=i18n.gettext("the expert exchange “%(field)s”", field=row["field_of_work"]),
         url=f"/exchanges/{exchange_id}",
         may_add=principal.manages_records or (principal.is_partner and takes_part),
     )
@@ -373,13 +385,13 @@ async def calendar_events(session: AsyncSession, principal: Principal, start: da
     return [
         CalendarEvent(
             uid=f"exchange-{r.id}",
-            summary=f"Expert exchange: {r.name_native or r.name} ({r[7]} → {r[8]})",
+            summary=i18n.gettext("Expert exchange: %(expert)s (%(home)s → %(host)s)", expert=r.name_native or r.name, home=r[7], host=r[8]),
             start=r.starts_on,
             end=r.ends_on,
-            description=f"{r.field_of_work}\nStatus: {r.status.replace('_', ' ')}",
+            description=f"{r.field_of_work}\n" + i18n.gettext("Status: %(status)s", status=i18n.label(r.status)),
             location=r.city,
             url=f"/exchanges/{r.id}",
-            attendees=[f"{r.name_native or r.name} (expert, {r[7]})"],
+            attendees=[i18n.gettext("%(name)s (expert, %(institution)s)", name=r.name_native or r.name, institution=r[7])],
         )
         for r in rows
     ]
@@ -387,7 +399,7 @@ async def calendar_events(session: AsyncSession, principal: Principal, start: da
 
 async def set_archived(session: AsyncSession, principal: Principal, exchange_id: uuid.UUID, *, archived: bool, version: int) -> int:
     row = await _row(session, principal, exchange_id)
-    require_manager(principal, "archive expert exchanges")
+    require_manager(principal, N_("archive expert exchanges"))
     return await audit.archive_or_restore(
         session,
         principal,

@@ -10,7 +10,7 @@ from litestar.response import Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agreements.services import list_agreements
-from cooperation import audit, comments, files
+from cooperation import audit, comments, files, i18n
 from cooperation.auth.access import Principal
 from cooperation.errors import ConflictError, ForbiddenError, ServiceError, StaleVersionError, ValidationFailed
 from cooperation.forms import parse_form, stale_resubmission
@@ -138,7 +138,7 @@ class ExchangeViews(Controller):
     ) -> Template:
         exchange = await services.get(db, principal, exchange_id)
         if not exchange.may_edit:
-            raise ForbiddenError("Partners may change only their own proposals, while they are proposed.")
+            raise ForbiddenError(i18n.gettext("Partners may change only their own proposals, while they are proposed."))
         return await self._form(request, db, principal, values_of(exchange), {}, exchange_id=exchange_id)
 
     @post("/{exchange_id:uuid}", name="exchange_update")

@@ -12,7 +12,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel
 
-from cooperation import audit, files
+from cooperation import audit, files, i18n
 from cooperation.auth.access import Principal
 from cooperation.db import new_id, table
 from cooperation.errors import ForbiddenError, NotFoundError, ValidationFailed
@@ -65,13 +65,22 @@ def clean_image(content: bytes) -> CleanImage:
         with Image.open(io.BytesIO(content)) as probe:
             kind = probe.format or ""
             if kind not in FORMATS:
-                raise ValidationFailed({"file": f"is a {kind or 'file'} image; photos must be JPEG, PNG or WebP"})
+                raise ValidationFailed({"file": i18n.gettext("is a %(kind)s image; photos must be JPEG, PNG or WebP", kind=kind or "file")})
             if probe.width * probe.height > MAX_PIXELS:
-                raise ValidationFailed({"file": f"is {probe.width}×{probe.height} pixels; at most {MAX_PIXELS // 1_000_000} megapixels"})
+                raise ValidationFailed(
+                    {
+                        "file": i18n.gettext(
+                            "is %(width)s×%(height)s pixels; at most %(limit)s megapixels",
+                            width=probe.width,
+                            height=probe.height,
+                            limit=MAX_PIXELS // 1_000_000,
+                        )
+                    }
+                )
             image = ImageOps.exif_transpose(probe)
             image.load()
     except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as exc:
-        raise ValidationFailed({"file": "is not an image (photos must be JPEG, PNG or WebP)"}) from exc
+        raise ValidationFailed({"file": i18n.gettext("is not an image (photos must be JPEG, PNG or WebP)")}) from exc
     mime, extension = FORMATS[kind]
     if kind == "JPEG" and image.mode not in ("RGB", "L"):
         image = image.convert("RGB")
@@ -106,11 +115,11 @@ async def add_photo(
 ) -> uuid.UUID:
     owner = await files.resolve_owner(session, principal, "visit", visit_id)
     if not owner.may_add:
-        raise ForbiddenError(f"You may not add photos to {owner.label}.")
+        raise ForbiddenError(i18n.gettext("You may not add photos to %(record)s.", record=owner.label))
     if not content:
-        raise ValidationFailed({"file": "choose a photo to upload"})
+        raise ValidationFailed({"file": i18n.gettext("choose a photo to upload")})
     if len(content) > settings.upload_max_bytes:
-        raise ValidationFailed({"file": too_large(filename or "The photo", len(content), settings.upload_max_bytes)})
+        raise ValidationFailed({"file": too_large(filename or i18n.gettext("The photo"), len(content), settings.upload_max_bytes)})
     image = await asyncio.to_thread(clean_image, content)  # decoding a large photo must not stall other requests
     stem = (filename.rsplit(".", 1)[0] or "photo")[:200]
     attachment_id = await files.add_attachment(
@@ -152,18 +161,18 @@ async def arrange_photos(session: AsyncSession, principal: Principal, visit_id: 
     """Set the order (as listed) and captions of a visit's photos; the list names each of its photos exactly once."""
     owner = await files.resolve_owner(session, principal, "visit", visit_id)
     if not principal.manages_records:
-        raise ForbiddenError(f"Only the cooperation department arranges the photos of {owner.label}.")
+        raise ForbiddenError(i18n.gettext("Only the cooperation department arranges the photos of %(record)s.", record=owner.label))
     p = table(VisitPhoto).c
     current = {row.id: row for row in await session.execute(select(p.id, p.caption, p.position).where(p.visit_id == visit_id))}
     listed = [item.id for item in photos]
     errors: dict[str, str] = {}
     if len(set(listed)) != len(listed):
-        errors["photos"] = "a photo is listed twice"
+        errors["photos"] = i18n.gettext("a photo is listed twice")
     elif set(listed) != set(current):
-        errors["photos"] = f"list each of the visit's {len(current)} photos exactly once"
+        errors["photos"] = i18n.gettext("list each of the visit's %(count)s photos exactly once", count=len(current))
     for index, item in enumerate(photos):
         if len(item.caption) > 1000:
-            errors[f"photos.{index}.caption"] = "is longer than 1000 characters"
+            errors[f"photos.{index}.caption"] = i18n.gettext("is longer than 1000 characters")
     if errors:
         raise ValidationFailed(errors)
     changed = 0

@@ -8,6 +8,8 @@ from typing import Annotated
 
 import msgspec
 
+from cooperation import i18n
+from cooperation.i18n import N_
 from cooperation.records import PageBase
 
 Short = Annotated[str, msgspec.Meta(max_length=300)]
@@ -43,6 +45,29 @@ class ParticipantRole(StrEnum):
 class GiftDirection(StrEnum):
     GIVEN = "given"
     RECEIVED = "received"
+
+
+i18n.register_labels(
+    {
+        "incoming": N_("Incoming"),
+        "outgoing": N_("Outgoing"),
+        "proposed": N_("Proposed"),
+        "confirmed": N_("Confirmed"),
+        "under_way": N_("Under way"),
+        "completed": N_("Completed"),
+        "cancelled": N_("Cancelled"),
+        "delegation": N_("Delegation"),
+        "host": N_("Host"),
+        "head_of_delegation": N_("Head of delegation"),
+        "member": N_("Member"),
+        "interpreter": N_("Interpreter"),
+        "chair": N_("Chair"),
+        "presenter": N_("Presenter"),
+        "participant": N_("Participant"),
+        "given": N_("Given"),
+        "received": N_("Received"),
+    }
+)
 
 
 class ParticipantIn(msgspec.Struct, forbid_unknown_fields=True):

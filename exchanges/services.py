@@ -9,11 +9,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from agreements.models import Agreement, Commitment, CommitmentLink
 from agreements.services import Measured, link_commitment, pace
-from cooperation import audit
+from cooperation import audit, i18n
 from cooperation.auth.access import Principal, may_change_part_of, may_see, may_see_any, require_manager, seen, visible
 from cooperation.db import table
 from cooperation.errors import ConflictError, ForbiddenError, NotFoundError, StaleVersionError, TransitionRefused, ValidationFailed
 from cooperation.files import Owner
+from cooperation.i18n import N_
 from cooperation.partners.models import Institution, Person
 from cooperation.records import (
     changes_between,
@@ -57,16 +58,25 @@ TRANSITIONS: dict[VisitStatus, tuple[VisitStatus, ...]] = {
     S.COMPLETED: (),
     S.CANCELLED: (S.PROPOSED,),
 }
-LABELS = {S.PROPOSED: "proposed", S.CONFIRMED: "confirmed", S.UNDER_WAY: "under way", S.COMPLETED: "completed", S.CANCELLED: "cancelled"}
+# The statuses as a sentence says them ("a visit that is under way"); badges use the registered labels.
+LABELS = {
+    S.PROPOSED: N_("proposed"),
+    S.CONFIRMED: N_("confirmed"),
+    S.UNDER_WAY: N_("under way"),
+    S.COMPLETED: N_("completed"),
+    S.CANCELLED: N_("cancelled"),
+}
 # An agreement "implements" a visit when it was in one of these states over the visit's dates.
 AGREEMENT_IN_FORCE = ("in_force", "expired", "superseded")
 
 
 def _date_refusal(target: VisitStatus, starts_on: date, ends_on: date, today: date) -> str | None:
     if target is S.UNDER_WAY and not starts_on <= today <= ends_on:
-        return f"A visit is under way only between {starts_on.isoformat()} and {ends_on.isoformat()}."
+        return i18n.gettext(
+            "A visit is under way only between %(start)s and %(end)s.", start=i18n.format_day(starts_on), end=i18n.format_day(ends_on)
+        )
     if target is S.COMPLETED and today < ends_on:
-        return f"The visit runs until {ends_on.isoformat()}; it cannot be completed before then."
+        return i18n.gettext("The visit runs until %(day)s; it cannot be completed before then.", day=i18n.format_day(ends_on))
     return None
 
 
@@ -98,7 +108,7 @@ async def _overlaps(session: AsyncSession, data: VisitIn, visit_id: uuid.UUID | 
     if visit_id is not None:
         statement = statement.where(V.id != visit_id)
     return [
-        f"{name} is also in “{title}” ({start.isoformat()} – {end.isoformat()})"
+        i18n.gettext("%(name)s is also in “%(title)s” (%(dates)s)", name=name, title=title, dates=i18n.format_days(start, end))
         for name, title, start, end in await session.execute(statement)
     ]
 
@@ -106,14 +116,14 @@ async def _overlaps(session: AsyncSession, data: VisitIn, visit_id: uuid.UUID | 
 async def _clean(session: AsyncSession, principal: Principal, data: VisitIn, visit_id: uuid.UUID | None = None) -> dict[str, Any]:
     errors: dict[str, str] = {}
     if data.ends_on < data.starts_on:
-        errors["ends_on"] = "the visit cannot end before it starts"
+        errors["ends_on"] = i18n.gettext("the visit cannot end before it starts")
     if data.host_institution_id == data.visiting_institution_id:
-        errors["visiting_institution_id"] = "the visiting institution must differ from the host"
+        errors["visiting_institution_id"] = i18n.gettext("the visiting institution must differ from the host")
     home = await _home_id(session)
     if data.direction is Direction.INCOMING and data.host_institution_id != home:
-        errors["host_institution_id"] = "an incoming visit is hosted by the home institution"
+        errors["host_institution_id"] = i18n.gettext("an incoming visit is hosted by the home institution")
     if data.direction is Direction.OUTGOING and data.visiting_institution_id != home:
-        errors["visiting_institution_id"] = "on an outgoing visit the home institution is the visitor"
+        errors["visiting_institution_id"] = i18n.gettext("on an outgoing visit the home institution is the visitor")
     known = set(
         await session.scalars(
             select(I.id).where(I.id.in_([data.host_institution_id, data.visiting_institution_id]), I.archived_at.is_(None))
@@ -123,9 +133,9 @@ async def _clean(session: AsyncSession, principal: Principal, data: VisitIn, vis
         if getattr(data, field) not in known:
             errors.setdefault(field, "no such institution")
     if (data.budget_amount is None) != (data.budget_currency is None):
-        errors["budget_currency"] = "give both the amount and its ISO 4217 currency (e.g. VND, CNY, USD)"
+        errors["budget_currency"] = i18n.gettext("give both the amount and its ISO 4217 currency (e.g. VND, CNY, USD)")
     elif data.budget_currency and not data.budget_currency.isalpha():
-        errors["budget_currency"] = "must be an ISO 4217 code such as VND"
+        errors["budget_currency"] = i18n.gettext("must be an ISO 4217 code such as VND")
     people = {
         row.id: row
         for row in await session.execute(select(P.id, P.position, P.department).where(P.id.in_([p.person_id for p in data.participants])))
@@ -133,22 +143,22 @@ async def _clean(session: AsyncSession, principal: Principal, data: VisitIn, vis
     seen: set[tuple[uuid.UUID, str]] = set()
     for index, participant in enumerate(data.participants):
         if participant.person_id not in people:
-            errors[f"participants.{index}.person_id"] = "no such person"
+            errors[f"participants.{index}.person_id"] = i18n.gettext("no such person")
         if (participant.person_id, participant.side.value) in seen:
-            errors[f"participants.{index}.person_id"] = "listed twice on the same side"
+            errors[f"participants.{index}.person_id"] = i18n.gettext("listed twice on the same side")
         seen.add((participant.person_id, participant.side.value))
     listed = {p.person_id for p in data.participants}
     for index, item in enumerate(data.agenda):
         if not data.starts_on <= item.day <= data.ends_on:
-            errors[f"agenda.{index}.day"] = "must fall within the visit's dates"
+            errors[f"agenda.{index}.day"] = i18n.gettext("must fall within the visit's dates")
         if item.starts_at and item.ends_at and item.ends_at < item.starts_at:
-            errors[f"agenda.{index}.ends_at"] = "cannot end before it starts"
+            errors[f"agenda.{index}.ends_at"] = i18n.gettext("cannot end before it starts")
         if any(p not in listed for p in item.presenters):
-            errors[f"agenda.{index}.presenters"] = "presenters must be participants of the visit"
+            errors[f"agenda.{index}.presenters"] = i18n.gettext("presenters must be participants of the visit")
     if data.agreement_id is not None:
         agreement = (await session.execute(select(A.id).where(A.id == data.agreement_id))).first()
         if agreement is None:
-            errors["agreement_id"] = "no such agreement"
+            errors["agreement_id"] = i18n.gettext("no such agreement")
     if data.commitment_ids:
         commitments = table(Commitment).c
         owned = set(
@@ -157,13 +167,15 @@ async def _clean(session: AsyncSession, principal: Principal, data: VisitIn, vis
             )
         )
         if data.agreement_id is None or owned != set(data.commitment_ids):
-            errors["commitment_ids"] = "the commitments served must belong to the visit's agreement"
+            errors["commitment_ids"] = i18n.gettext("the commitments served must belong to the visit's agreement")
     if errors:
         raise ValidationFailed(errors)
     overlaps = await _overlaps(session, data, visit_id)
     if overlaps and not data.confirm_overlaps:
         raise ConflictError(
-            "Some people are in another visit at the same time: " + "; ".join(overlaps) + ". Confirm to save anyway.",
+            i18n.gettext(
+                "Some people are in another visit at the same time: %(overlaps)s. Confirm to save anyway.", overlaps="; ".join(overlaps)
+            ),
             errors={"confirm_overlaps": "; ".join(overlaps)},
         )
     title = nfc(data.title.strip())
@@ -230,7 +242,7 @@ def _children(visit_id: uuid.UUID, data: VisitIn, people: dict[uuid.UUID, Any]) 
 
 
 async def create_visit(session: AsyncSession, principal: Principal, data: VisitIn) -> uuid.UUID:
-    require_manager(principal, "record visits")
+    require_manager(principal, N_("record visits"))
     values = await _clean(session, principal, data)
     people = values.pop("_people")
     visit = Visit(**values, status=S.PROPOSED.value)
@@ -253,7 +265,7 @@ async def create_visit(session: AsyncSession, principal: Principal, data: VisitI
 
 async def update_visit(session: AsyncSession, principal: Principal, visit_id: uuid.UUID, data: VisitUpdate) -> int:
     before = await _visible_row(session, principal, visit_id)
-    require_manager(principal, "edit visits")
+    require_manager(principal, N_("edit visits"))
     values = await _clean(session, principal, data, visit_id)
     people = values.pop("_people")
     version = await update_versioned(session, Visit, visit_id, data.version, values, what="visit")
@@ -297,20 +309,27 @@ async def transition(
     session: AsyncSession, principal: Principal, visit_id: uuid.UUID, data: VisitTransitionIn, *, on: date | None = None
 ) -> int:
     row = await _visible_row(session, principal, visit_id)
-    require_manager(principal, "change a visit's status")
+    require_manager(principal, N_("change a visit's status"))
     if row["version"] != data.version:
         raise StaleVersionError("visit")
     current = VisitStatus(row["status"])
     target = VisitStatus(data.to)
     today = on or date.today()
     if target not in TRANSITIONS[current]:
-        allowed = ", ".join(LABELS[t] for t in TRANSITIONS[current]) or "none (this is a final state)"
-        raise TransitionRefused(f"A visit that is {LABELS[current]} cannot become {LABELS[target]}; allowed next: {allowed}.")
+        allowed = ", ".join(i18n.gettext(LABELS[t]) for t in TRANSITIONS[current]) or i18n.gettext("none (this is a final state)")
+        raise TransitionRefused(
+            i18n.gettext(
+                "A visit that is %(current)s cannot become %(target)s; allowed next: %(allowed)s.",
+                current=i18n.gettext(LABELS[current]),
+                target=i18n.gettext(LABELS[target]),
+                allowed=allowed,
+            )
+        )
     refusal = _date_refusal(target, row["starts_on"], row["ends_on"], today)
     if refusal:
         raise TransitionRefused(refusal)
     if target is S.CANCELLED and not (data.note and data.note.strip()):
-        raise TransitionRefused("Say why the visit is cancelled (a note is required).")
+        raise TransitionRefused(i18n.gettext("Say why the visit is cancelled (a note is required)."))
     values = {"status": target.value, "status_note": (data.note or "").strip() or None}
     version = await update_versioned(session, Visit, visit_id, data.version, values, what="visit")
     audit.record(
@@ -397,7 +416,7 @@ async def get_visit(session: AsyncSession, principal: Principal, visit_id: uuid.
             )
             agreement = AgreementLink(a.id, a.reference, a.title, a.status, in_force)
             if not in_force:
-                warnings.append(f"Agreement {a.reference} was not in force on the visit's dates.")
+                warnings.append(i18n.gettext("Agreement %(reference)s was not in force on the visit's dates.", reference=a.reference))
     host, visiting = institutions[row["host_institution_id"]], institutions[row["visiting_institution_id"]]
     status = VisitStatus(row["status"])
     served = [uuid.UUID(c) for c in row["commitment_ids"] or []]
@@ -505,7 +524,7 @@ async def attachment_owner(session: AsyncSession, principal: Principal, visit_id
     row = await _visible_row(session, principal, visit_id)
     takes_part = principal.institution_id in (row["host_institution_id"], row["visiting_institution_id"])
     return Owner(
-        label=f"the visit “{row['title']}”",
+        label=i18n.gettext("the visit “%(title)s”", title=row["title"]),
         url=f"/visits/{visit_id}",
         may_add=principal.manages_records or (principal.is_partner and takes_part),
     )
@@ -538,14 +557,14 @@ async def calendar_events(session: AsyncSession, principal: Principal, start: da
             .where(VP.visit_id.in_([r[0] for r in rows]))
             .order_by(VP.visit_id, VP.side, VP.position)
         ):
-            people.setdefault(visit_id, []).append(f"{native or name} ({role.replace('_', ' ')}, {code})")
+            people.setdefault(visit_id, []).append(f"{native or name} ({i18n.label(role).lower()}, {code})")
     return [
         CalendarEvent(
             uid=f"visit-{r[0]}",
-            summary=f"Visit: {r[1]} ({r[9]} → {r[8]})",
+            summary=i18n.gettext("Visit: %(title)s (%(visitors)s → %(hosts)s)", title=r[1], visitors=r[9], hosts=r[8]),
             start=r[2],
             end=r[3],
-            description=(r[6] or "") + (f"\nStatus: {r[7].replace('_', ' ')}"),
+            description=(r[6] or "") + "\n" + i18n.gettext("Status: %(status)s", status=i18n.label(r[7])),
             location=", ".join(x for x in (r[5], r[4]) if x) or None,
             url=f"/visits/{r[0]}",
             attendees=people.get(r[0], []),
@@ -557,9 +576,11 @@ async def calendar_events(session: AsyncSession, principal: Principal, start: da
 def check_delegation_open(principal: Principal, visiting_institution_id: uuid.UUID, status: str) -> None:
     """The delegation list is the visiting side's (or the department's), and closes once the visit is over."""
     if not may_change_part_of(principal, visiting_institution_id):
-        raise ForbiddenError("Only the visiting institution (or the cooperation department) may change the delegation.")
+        raise ForbiddenError(i18n.gettext("Only the visiting institution (or the cooperation department) may change the delegation."))
     if status in (S.COMPLETED.value, S.CANCELLED.value):
-        raise ConflictError(f"The visit is {LABELS[VisitStatus(status)]}; its delegation can no longer change.")
+        raise ConflictError(
+            i18n.gettext("The visit is %(status)s; its delegation can no longer change.", status=i18n.gettext(LABELS[VisitStatus(status)]))
+        )
 
 
 async def replace_delegation(session: AsyncSession, principal: Principal, visit_id: uuid.UUID, members: list[Any], version: int) -> int:
@@ -576,13 +597,13 @@ async def replace_delegation(session: AsyncSession, principal: Principal, visit_
     for index, member in enumerate(members):
         person = people.get(member.person_id)
         if person is None:
-            errors[f"members.{index}.person_id"] = "no such person"
+            errors[f"members.{index}.person_id"] = i18n.gettext("no such person")
         elif principal.is_partner and person.institution_id != principal.institution_id:
-            errors[f"members.{index}.person_id"] = "a partner lists people of its own institution only"
+            errors[f"members.{index}.person_id"] = i18n.gettext("a partner lists people of its own institution only")
         if member.role.value in ("chair",):
-            errors[f"members.{index}.role"] = "the chair belongs to the host side"
+            errors[f"members.{index}.role"] = i18n.gettext("the chair belongs to the host side")
     if len({m.person_id for m in members}) != len(members):
-        errors["members"] = "a person is listed twice"
+        errors["members"] = i18n.gettext("a person is listed twice")
     if errors:
         raise ValidationFailed(errors)
     before = [
@@ -619,7 +640,7 @@ async def replace_delegation(session: AsyncSession, principal: Principal, visit_
 
 async def set_archived(session: AsyncSession, principal: Principal, visit_id: uuid.UUID, *, archived: bool, version: int) -> int:
     row = await _visible_row(session, principal, visit_id)
-    require_manager(principal, "archive visits")
+    require_manager(principal, N_("archive visits"))
     return await audit.archive_or_restore(
         session,
         principal,
@@ -691,8 +712,16 @@ async def commitment_measures(session: AsyncSession, principal: Principal, commi
         # Over the whole term when it has an end; an open-ended agreement is measured year by year so far.
         end = t.expires_on or date(until.year, 12, 31)
         total = round(t.yearly_target * max((end - start).days, 1) / 365.25)
-        per_year = ", ".join(f"{year}: {n} of {t.yearly_target}" for year, n in by_year.items())
-        label = f"{len(done)} of {total} {t.unit or 'linked records'} completed over the term ({per_year})"
+        per_year = ", ".join(
+            i18n.gettext("%(year)s: %(done)s of %(target)s", year=year, done=n, target=t.yearly_target) for year, n in by_year.items()
+        )
+        label = i18n.gettext(
+            "%(done)s of %(total)s %(unit)s completed over the term (%(per_year)s)",
+            done=len(done),
+            total=total,
+            unit=t.unit or i18n.gettext("linked records"),
+            per_year=per_year,
+        )
         share = round(100 * len(done) / total) if total else 0
         measured[t.id] = Measured(min(100, share), label, None, pace(len(done), total, start, end, today))
     return measured

@@ -13,11 +13,12 @@ from litestar.response import File, Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agreements.services import commitment_choices, list_agreements
-from cooperation import audit, comments, files, followups
+from cooperation import audit, comments, files, followups, i18n
 from cooperation.auth.access import Principal, require_manager
 from cooperation.dashboard import Panel
 from cooperation.errors import ConflictError, ServiceError, StaleVersionError, ValidationFailed
 from cooperation.forms import listed, parse_form, parse_rows, stale_resubmission
+from cooperation.i18n import N_
 from cooperation.partners.services import home_institution_id, institution_choices, people_of
 from cooperation.web import form_dict, form_version, query_bool, query_int, query_str, query_uuid, refusal_page, render, see_other
 from exchanges import expert_services, photos, services
@@ -87,7 +88,7 @@ class VisitViews(Controller):
         visit_id: FromPath[uuid.UUID],
     ) -> Template:
         visit = await services.get_visit(db, principal, visit_id)
-        require_manager(principal, "edit visits")
+        require_manager(principal, N_("edit visits"))
         values, participants, agenda = form_values_of(visit)
         return await self._form(request, db, principal, values, participants, agenda, {}, visit_id=visit_id)
 
@@ -100,7 +101,7 @@ class VisitViews(Controller):
         visit_id: FromPath[uuid.UUID],
     ) -> Response[Any]:
         await services.ensure_visible(db, principal, visit_id)
-        require_manager(principal, "edit visits")
+        require_manager(principal, N_("edit visits"))
         form = await form_dict(request)
         data, errors, participants, agenda = visit_from_form(form, VisitUpdate)
         status_code = 422
@@ -203,7 +204,7 @@ class VisitViews(Controller):
     async def new(
         self, request: Request[Any, Any, Any], db: NamedDependency[AsyncSession], principal: NamedDependency[Principal]
     ) -> Template:
-        require_manager(principal, "record visits")
+        require_manager(principal, N_("record visits"))
         home = await home_institution_id(db)
         return await self._form(request, db, principal, {"direction": "incoming", "host_institution_id": str(home or "")}, [], [], {})
 
@@ -211,7 +212,7 @@ class VisitViews(Controller):
     async def create(
         self, request: Request[Any, Any, Any], db: NamedDependency[AsyncSession], principal: NamedDependency[Principal]
     ) -> Response[Any]:
-        require_manager(principal, "record visits")
+        require_manager(principal, N_("record visits"))
         form = await form_dict(request)
         data, errors, participants, agenda = visit_from_form(form, VisitIn)
         if data is not None:
@@ -374,7 +375,7 @@ def form_values_of(visit: VisitOut) -> tuple[dict[str, Any], list[dict[str, Any]
     values["commitment_ids"] = [str(c) for c in visit.commitment_ids]
     values["topics"] = ", ".join(visit.topics)
     values["outcomes"] = "\n".join(visit.outcomes)
-    values["gifts"] = "\n".join(f"{g.direction}: {g.description}" for g in visit.gifts)
+    values["gifts"] = "\n".join(f"{i18n.label(g.direction).lower()}: {g.description}" for g in visit.gifts)
     values["version"] = visit.version
     participants = [{field: blank(getattr(p, field)) for field in PARTICIPANT_FIELDS} for p in visit.participants]
     agenda = [
@@ -397,14 +398,18 @@ def _lines(text: Any) -> list[str]:
 
 
 def _gifts(text: Any) -> tuple[list[dict[str, str]], dict[str, str]]:
-    """One gift per line, starting with "given:" or "received:"."""
+    """One gift per line, starting with "given:" or "received:" in any of LibCoop's languages (Chinese: "赠送：")."""
     gifts, errors = [], {}
     for number, line in enumerate(_lines(text), start=1):
-        direction, _, description = line.partition(":")
-        if direction.strip().lower() not in ("given", "received") or not description.strip():
-            errors["gifts"] = f"line {number}: write “given: …” or “received: …”"
+        direction, _, description = line.replace("：", ":", 1).partition(":")
+        value = i18n.value_of(direction, ("given", "received"))
+        if value is None or not description.strip():
+            given, received = i18n.label("given").lower(), i18n.label("received").lower()
+            errors["gifts"] = i18n.gettext(
+                "line %(number)s: write “%(given)s: …” or “%(received)s: …”", number=number, given=given, received=received
+            )
             continue
-        gifts.append({"direction": direction.strip().lower(), "description": description.strip()})
+        gifts.append({"direction": value, "description": description.strip()})
     return gifts, errors
 
 
@@ -437,7 +442,7 @@ async def dashboard_panel(db: AsyncSession, principal: Principal) -> Panel:
     ]
     events.sort(key=lambda e: (e.start, e.summary))
     return Panel(
-        title=f"This month: visits and exchanges ({today.strftime('%B %Y')})",
+        title=i18n.gettext("This month: visits and exchanges (%(month)s)", month=i18n.format_month(today)),
         template="exchanges/_dashboard.html",
         order=20,
         context={"events": events},

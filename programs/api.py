@@ -9,6 +9,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from cooperation import i18n
 from cooperation.apidoc import multipart
 from cooperation.auth.access import Principal
 from cooperation.errors import ValidationFailed
@@ -156,14 +157,14 @@ async def read_csv_upload(request: Request) -> bytes:
         form = await request.form()
         upload = form.get("file")
         if not isinstance(upload, UploadFile):
-            raise ValidationFailed({"file": "choose a CSV file to upload"})
+            raise ValidationFailed({"file": i18n.gettext("choose a CSV file to upload")})
         content = await upload.read()
     else:
         content = await request.body()
     if len(content) > limit:
-        raise ValidationFailed({"file": too_large("the file", len(content), limit)})
+        raise ValidationFailed({"file": too_large(i18n.gettext("the file"), len(content), limit)})
     if not content.strip():
-        raise ValidationFailed({"file": "is empty"})
+        raise ValidationFailed({"file": i18n.gettext("is empty")})
     return content
 
 

@@ -7,6 +7,8 @@ from typing import Annotated
 
 import msgspec
 
+from cooperation import i18n
+from cooperation.i18n import N_
 from cooperation.records import PageBase
 
 Count = Annotated[int, msgspec.Meta(ge=0, le=2_000_000_000)]
@@ -31,6 +33,23 @@ class Unit(StrEnum):
     TITLES = "titles"
     VOLUMES = "volumes"
     IMAGES = "images"
+
+
+i18n.register_labels(
+    {
+        "planned": N_("Planned"),
+        "active": N_("Active"),
+        "suspended": N_("Suspended"),
+        "completed": N_("Completed"),
+        "lead": N_("Lead"),
+        "contributor": N_("Contributor"),
+        "technical_partner": N_("Technical partner"),
+        "observer": N_("Observer"),
+        "titles": N_("Titles"),
+        "volumes": N_("Volumes"),
+        "images": N_("Images"),
+    }
+)
 
 
 class ProjectParticipantIn(msgspec.Struct, forbid_unknown_fields=True):

@@ -19,11 +19,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from agreements.models import Agreement, Commitment
 from agreements.services import Measured, pace
-from cooperation import audit
+from cooperation import audit, i18n
 from cooperation.auth.access import Principal, may_change_part_of, may_see, require_manager, seen, visible
 from cooperation.db import lock_rows, table, utcnow
 from cooperation.errors import ForbiddenError, NotFoundError, ValidationFailed
 from cooperation.files import Owner
+from cooperation.i18n import N_
 from cooperation.partners.models import Institution
 from cooperation.records import changes_between, fetch_page, fold_for_search, nfc, order_by, row_to, search_terms, update_versioned
 from programs import forecast as arithmetic
@@ -76,38 +77,38 @@ def project_visibility(principal: Principal) -> Any:
 async def _clean(session: AsyncSession, data: ProjectIn, project_id: uuid.UUID | None = None) -> dict[str, Any]:
     errors: dict[str, str] = {}
     if data.ends_on is not None and data.ends_on < data.starts_on:
-        errors["ends_on"] = "the project cannot end before it starts"
+        errors["ends_on"] = i18n.gettext("the project cannot end before it starts")
     listed = [p.institution_id for p in data.participants]
     if len(set(listed)) != len(listed):
-        errors["participants"] = "an institution is listed twice"
+        errors["participants"] = i18n.gettext("an institution is listed twice")
     known = set(await session.scalars(select(I.id).where(I.id.in_([data.lead_institution_id, *listed]), I.archived_at.is_(None))))
     if data.lead_institution_id not in known:
-        errors["lead_institution_id"] = "no such institution"
+        errors["lead_institution_id"] = i18n.gettext("no such institution")
     for index, participant in enumerate(data.participants):
         if participant.institution_id not in known:
-            errors[f"participants.{index}.institution_id"] = "no such institution"
+            errors[f"participants.{index}.institution_id"] = i18n.gettext("no such institution")
         if participant.role is ParticipantRole.LEAD and participant.institution_id != data.lead_institution_id:
-            errors[f"participants.{index}.role"] = "only the lead institution has the lead role"
+            errors[f"participants.{index}.role"] = i18n.gettext("only the lead institution has the lead role")
     if data.platform_url and not data.platform_url.startswith(("https://", "http://")):
-        errors["platform_url"] = "must be a web address starting with https://"
+        errors["platform_url"] = i18n.gettext("must be a web address starting with https://")
     if data.agreement_ids:
         found = set(await session.scalars(select(A.id).where(A.id.in_(data.agreement_ids))))
         if missing := [str(a) for a in data.agreement_ids if a not in found]:
-            errors["agreement_ids"] = "no such agreement: " + ", ".join(missing)
+            errors["agreement_ids"] = i18n.gettext("no such agreement: %(ids)s", ids=", ".join(missing))
     if data.commitment_id is not None:
         owner = await session.scalar(select(C.agreement_id).where(C.id == data.commitment_id, C.archived_at.is_(None)))
         if owner is None or owner not in data.agreement_ids:
-            errors["commitment_id"] = "the commitment measured must belong to one of the project's agreements"
+            errors["commitment_id"] = i18n.gettext("the commitment measured must belong to one of the project's agreements")
         elif other := await measured_elsewhere(session, data.commitment_id, project_id=project_id):
-            errors["commitment_id"] = f"{other} measures this commitment already"
+            errors["commitment_id"] = i18n.gettext("%(record)s measures this commitment already", record=other)
         if data.commitment_unit is None:
-            errors["commitment_unit"] = "say which count measures the commitment (titles, volumes or images)"
+            errors["commitment_unit"] = i18n.gettext("say which count measures the commitment (titles, volumes or images)")
     if project_id is not None:
         reported = set(await session.scalars(select(R.institution_id).where(R.project_id == project_id).distinct()))
         kept = {data.lead_institution_id, *listed}
         if dropped := reported - kept:
             codes = ", ".join(sorted(await session.scalars(select(I.code).where(I.id.in_(dropped)))))
-            errors["participants"] = f"{codes} reported progress and cannot be taken off the project"
+            errors["participants"] = i18n.gettext("%(codes)s reported progress and cannot be taken off the project", codes=codes)
     if errors:
         raise ValidationFailed(errors)
     name = nfc(data.name.strip())
@@ -160,7 +161,7 @@ def _children(project_id: uuid.UUID, data: ProjectIn) -> list[Any]:
 
 
 async def create_project(session: AsyncSession, principal: Principal, data: ProjectIn) -> uuid.UUID:
-    require_manager(principal, "set up digitization projects")
+    require_manager(principal, N_("set up digitization projects"))
     values = await _clean(session, data)
     project = DigitizationProject(**values)
     session.add(project)
@@ -173,7 +174,7 @@ async def create_project(session: AsyncSession, principal: Principal, data: Proj
 
 async def update_project(session: AsyncSession, principal: Principal, project_id: uuid.UUID, data: ProjectUpdate) -> int:
     before = await _visible_row(session, principal, project_id)
-    require_manager(principal, "change digitization projects")
+    require_manager(principal, N_("change digitization projects"))
     values = await _clean(session, data, project_id)
     version = await update_versioned(session, DigitizationProject, project_id, data.version, values, what="project")
     for model in (ProjectParticipant, ProjectAgreement, ProjectMilestone):
@@ -357,17 +358,28 @@ async def get_project(session: AsyncSession, principal: Principal, project_id: u
     newest = series[-1] if series else SeriesPoint(today, 0, 0, 0)
     counted = {u for counts in figures.values() for u in counts}  # a unit nobody counts stays blank
     total = Counts(*(getattr(newest, u) if u in counted else None for u in UNITS))
-    risks = [f"milestone “{m.title}” is late (due {m.due_on.isoformat()})" for m in milestones if m.state == "late"]
+    risks = [
+        i18n.gettext("milestone “%(title)s” is late (due %(day)s)", title=m.title, day=i18n.format_day(m.due_on))
+        for m in milestones
+        if m.state == "late"
+    ]
     if outlook.after_end and row["status"] == "active":
         risks.append(
-            f"at the rate of the last 90 days the target is reached on {outlook.completion_on.isoformat()}, after the planned end"
+            i18n.gettext(
+                "at the rate of the last 90 days the target is reached on %(day)s, after the planned end",
+                day=i18n.format_day(outlook.completion_on),
+            )
             if outlook.completion_on
-            else "no progress in the last 90 days: at this rate the target is never reached"
+            else i18n.gettext("no progress in the last 90 days: at this rate the target is never reached")
         )
     stale = [p.code for p in progress if p.stale]
     if stale:
         risks.append(
-            f"no report for more than {row['stale_after_days']} days from {', '.join(stale[:10])}" + (" …" if len(stale) > 10 else "")
+            i18n.gettext(
+                "no report for more than %(days)s days from %(codes)s",
+                days=row["stale_after_days"],
+                codes=", ".join(stale[:10]) + (" …" if len(stale) > 10 else ""),
+            )
         )
     return ProjectOut(
         id=row["id"],
@@ -449,7 +461,7 @@ class Entry:
     line: int | None = None
 
     def key(self, field: str) -> str:
-        return f"line {self.line}" if self.line is not None else field
+        return f"line {self.line}" if self.line is not None else field  # a key; pages name it (web.field_label)
 
 
 async def _check_batch(
@@ -489,28 +501,34 @@ async def _check_batch(
     for entry in entries:
         data = entry.data
         if data.institution_id not in participants:
-            refuse(entry, "institution_id", "this institution does not take part in the project")
+            refuse(entry, "institution_id", i18n.gettext("this institution does not take part in the project"))
             continue
         if not may_change_part_of(principal, data.institution_id):
-            raise ForbiddenError("A partner reports progress for its own institution only.")
+            raise ForbiddenError(i18n.gettext("A partner reports progress for its own institution only."))
         if data.as_of > today:
-            refuse(entry, "as_of", f"{data.as_of.isoformat()} is in the future")
+            refuse(entry, "as_of", i18n.gettext("%(day)s is in the future", day=data.as_of.isoformat()))
         if data.as_of < project["starts_on"]:
-            refuse(entry, "as_of", f"the project starts on {project['starts_on'].isoformat()}")
+            refuse(entry, "as_of", i18n.gettext("the project starts on %(day)s", day=project["starts_on"].isoformat()))
         if all(getattr(data, unit) is None for unit in UNITS):
-            refuse(entry, "volumes", "give at least one count (titles, volumes or images)")
+            refuse(entry, "volumes", i18n.gettext("give at least one count (titles, volumes or images)"))
         key = (data.institution_id, data.as_of)
         if key in seen:
             first = seen[key]
             refuse(
                 entry,
                 "as_of",
-                f"a second report for {data.as_of.isoformat()}" + (f" (line {first.line} has it)" if first.line else ""),
+                i18n.gettext("a second report for %(day)s (line %(line)s has it)", day=data.as_of.isoformat(), line=first.line)
+                if first.line
+                else i18n.gettext("a second report for %(day)s", day=data.as_of.isoformat()),
             )
             continue
         seen[key] = entry
         if key in replaced and not (data.correction_note and data.correction_note.strip()):
-            refuse(entry, "correction_note", f"{data.as_of.isoformat()} is already reported; add a correction note to replace it")
+            refuse(
+                entry,
+                "correction_note",
+                i18n.gettext("%(day)s is already reported; add a correction note to replace it", day=data.as_of.isoformat()),
+            )
     # Counts never go backwards silently: walk each institution's reports in date order, the batch in place of what it replaces.
     timeline: dict[uuid.UUID, list[tuple[date, Any, Entry | None]]] = {}
     for r in stored:
@@ -536,8 +554,15 @@ async def _check_batch(
                         refuse(
                             culprit,
                             "correction_note",
-                            f"{unit} go down from {before[0]:,} ({before[1].isoformat()}) to {value:,} ({as_of.isoformat()}); "
-                            "a lower figure needs a correction note",
+                            i18n.gettext(
+                                "%(unit)s go down from %(before)s (%(before_day)s) to %(after)s (%(after_day)s); "
+                                "a lower figure needs a correction note",
+                                unit=unit,
+                                before=f"{before[0]:,}",
+                                before_day=before[1].isoformat(),
+                                after=f"{value:,}",
+                                after_day=as_of.isoformat(),
+                            ),
                         )
                 last[unit] = (value, as_of, new)
     if errors:
@@ -591,20 +616,24 @@ def parse_csv(content: bytes, codes: dict[str, uuid.UUID]) -> tuple[list[Entry],
     try:
         text = content.decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise ValidationFailed({"file": "is not UTF-8 text; save the spreadsheet as “CSV UTF-8”"}) from None
+        raise ValidationFailed({"file": i18n.gettext("is not UTF-8 text; save the spreadsheet as “CSV UTF-8”")}) from None
     lines = text.splitlines()
     if not lines or not lines[0].strip():
-        raise ValidationFailed({"file": "is empty; the first line names the columns: " + ",".join(CSV_COLUMNS)})
+        raise ValidationFailed(
+            {"file": i18n.gettext("is empty; the first line names the columns: %(columns)s", columns=",".join(CSV_COLUMNS))}
+        )
     delimiter = max(",;\t", key=lines[0].count)
     reader = csv.reader(io.StringIO(text), delimiter=delimiter)
     header = [h.strip().lower() for h in next(reader)]
     unknown = [h for h in header if h not in CSV_COLUMNS]
     missing = [c for c in ("institution", "as_of") if c not in header]
     if unknown or missing:
-        problems = ([f"unknown column {', '.join(unknown)}"] if unknown else []) + (
-            [f"missing column {', '.join(missing)}"] if missing else []
+        problems = ([i18n.gettext("unknown column %(columns)s", columns=", ".join(unknown))] if unknown else []) + (
+            [i18n.gettext("missing column %(columns)s", columns=", ".join(missing))] if missing else []
         )
-        raise ValidationFailed({"line 1": "; ".join(problems) + f" (expected: {','.join(CSV_COLUMNS)})"})
+        raise ValidationFailed(
+            {"line 1": i18n.gettext("%(problems)s (expected: %(columns)s)", problems="; ".join(problems), columns=",".join(CSV_COLUMNS))}
+        )
     entries: list[Entry] = []
     errors: dict[str, str] = {}
     while True:
@@ -613,41 +642,47 @@ def parse_csv(content: bytes, codes: dict[str, uuid.UUID]) -> tuple[list[Entry],
         except StopIteration:
             break
         except csv.Error as exc:  # a cell past the csv module's size limit, an unclosed quote at the end
-            errors[f"line {reader.line_num}"] = f"cannot be read as CSV ({exc}); each cell holds at most {CELL_LIMIT:,} characters"
+            errors[f"line {reader.line_num}"] = i18n.gettext(
+                "cannot be read as CSV (%(error)s); each cell holds at most %(limit)s characters", error=exc, limit=f"{CELL_LIMIT:,}"
+            )
             continue
         line = reader.line_num
         if not any(c.strip() for c in cells):
             continue
         if len(cells) != len(header):
-            errors[f"line {line}"] = f"{len(cells)} values for {len(header)} columns"
+            errors[f"line {line}"] = i18n.gettext("%(values)s values for %(columns)s columns", values=len(cells), columns=len(header))
             continue
         row = dict(zip(header, (c.strip() for c in cells), strict=True))
         problems = []
         controls = [column for column, value in row.items() if CONTROL.search(value)]
         if controls:
-            errors[f"line {line}"] = f"{', '.join(controls)}: contains a control character (such as NUL)"
+            errors[f"line {line}"] = i18n.gettext("%(columns)s: contains a control character (such as NUL)", columns=", ".join(controls))
             continue
         institution = codes.get(row["institution"].upper())
         if institution is None:
-            problems.append(f"institution: no participant with the code {row['institution']!r}")
+            problems.append(i18n.gettext("institution: no participant with the code %(code)s", code=repr(row["institution"])))
         try:
             as_of = date.fromisoformat(row["as_of"])
         except ValueError:
-            problems.append(f"as_of: {row['as_of']!r} is not a date such as 2025-11-27")
+            problems.append(i18n.gettext("as_of: %(value)s is not a date such as 2025-11-27", value=repr(row["as_of"])))
         counts: dict[str, int | None] = {}
         for unit in UNITS:
             raw = row.get(unit, "").replace(" ", "").replace("\u00a0", "")
             if not raw:
                 counts[unit] = None
             elif not ASCII_DIGITS.fullmatch(raw):  # "²" and other Unicode digits are not counts
-                problems.append(f"{unit}: {row.get(unit)!r} is not a whole number of zero or more")
+                problems.append(
+                    i18n.gettext("%(unit)s: %(value)s is not a whole number of zero or more", unit=unit, value=repr(row.get(unit)))
+                )
             elif int(raw) > MAX_COUNT:
-                problems.append(f"{unit}: {int(raw):,} is more than {MAX_COUNT:,}")
+                problems.append(
+                    i18n.gettext("%(unit)s: %(value)s is more than %(limit)s", unit=unit, value=f"{int(raw):,}", limit=f"{MAX_COUNT:,}")
+                )
             else:
                 counts[unit] = int(raw)
         note = row.get("correction_note") or None
         if note and len(note) > 1000:
-            problems.append("correction_note: longer than 1000 characters")
+            problems.append(i18n.gettext("correction_note: longer than 1000 characters"))
         if problems:
             errors[f"line {line}"] = "; ".join(problems)
             continue
@@ -667,8 +702,16 @@ def _capped(errors: dict[str, str]) -> ValidationFailed:
 
     listed = dict(sorted(errors.items(), key=lambda item: order(item[0]))[:MAX_LISTED])
     more = len(errors) - len(listed)
-    detail = f"Nothing from this file was applied: {len(errors):,} problem(s) to fix" + (
-        f"; the first {MAX_LISTED} are listed, {more:,} more after them." if more else "."
+    count = f"{len(errors):,}"
+    detail = (
+        i18n.gettext(
+            "Nothing from this file was applied: %(count)s problem(s) to fix; the first %(listed)s are listed, %(more)s more after them.",
+            count=count,
+            listed=MAX_LISTED,
+            more=f"{more:,}",
+        )
+        if more
+        else i18n.gettext("Nothing from this file was applied: %(count)s problem(s) to fix.", count=count)
     )
     return ValidationFailed(listed, detail)
 
@@ -812,7 +855,9 @@ async def project_health(
         .where(M.project_id.in_(ids), or_(M.done_on.is_(None), M.done_on > today), M.due_on < today)
         .order_by(M.due_on)
     ):
-        late.setdefault(project_id, []).append(f"milestone “{title}” is late (due {due.isoformat()})")
+        late.setdefault(project_id, []).append(
+            i18n.gettext("milestone “%(title)s” is late (due %(day)s)", title=title, day=i18n.format_day(due))
+        )
     last_report = (
         select(PP.project_id, I.code, func.max(R.as_of).label("last"))
         .select_from(
@@ -839,12 +884,16 @@ async def project_health(
         risks = list(late.get(pid, []))
         if outlook.after_end:
             risks.append(
-                f"at the current rate the target is reached on {outlook.completion_on.isoformat()}, after the planned end"
+                i18n.gettext(
+                    "at the current rate the target is reached on %(day)s, after the planned end",
+                    day=i18n.format_day(outlook.completion_on),
+                )
                 if outlook.completion_on
-                else "no progress in the last 90 days"
+                else i18n.gettext("no progress in the last 90 days")
             )
         if pid in stale:
-            risks.append(f"no report for more than {p['stale_after_days']} days from {', '.join(sorted(stale[pid])[:10])}")
+            codes = ", ".join(sorted(stale[pid])[:10])
+            risks.append(i18n.gettext("no report for more than %(days)s days from %(codes)s", days=p["stale_after_days"], codes=codes))
         health.append(
             ProjectHealth(
                 pid, p["name"], p["lead_code"], units[pid], done, target, arithmetic.percent(done, target), outlook.completion_on, risks
@@ -894,7 +943,7 @@ async def commitment_measures(session: AsyncSession, principal: Principal, commi
 
 async def set_archived(session: AsyncSession, principal: Principal, project_id: uuid.UUID, *, archived: bool, version: int) -> int:
     row = await _visible_row(session, principal, project_id)
-    require_manager(principal, "archive digitization projects")
+    require_manager(principal, N_("archive digitization projects"))
     return await audit.archive_or_restore(
         session,
         principal,

@@ -16,10 +16,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from agreements.models import Agreement, Commitment
 from agreements.services import Measured, pace
-from cooperation import audit
+from cooperation import audit, i18n
 from cooperation.auth.access import Principal, may_see, named, require_manager, seen, visible
 from cooperation.db import table
 from cooperation.errors import ConflictError, NotFoundError, ValidationFailed
+from cooperation.i18n import N_
 from cooperation.partners.models import Institution, Person
 from cooperation.records import changes_between, fetch_page, fold_for_search, nfc, order_by, row_to, search_terms, update_versioned
 from exchanges.models import ExpertExchange
@@ -88,30 +89,30 @@ def _direction(home: uuid.UUID | None, host_institution_id: uuid.UUID) -> str:
 async def _clean(session: AsyncSession, data: ProgrammeIn, programme_id: uuid.UUID | None = None) -> dict[str, Any]:
     errors: dict[str, str] = {}
     if data.ends_on < data.starts_on:
-        errors["ends_on"] = "the programme cannot end before it starts"
+        errors["ends_on"] = i18n.gettext("the programme cannot end before it starts")
     if not data.institution_ids:
-        errors["institution_ids"] = "name the participating institutions"
+        errors["institution_ids"] = i18n.gettext("name the participating institutions")
     known = set(await session.scalars(select(I.id).where(I.id.in_(data.institution_ids), I.archived_at.is_(None))))
     if unknown := [str(i) for i in data.institution_ids if i not in known]:
-        errors["institution_ids"] = "no such institution: " + ", ".join(unknown)
+        errors["institution_ids"] = i18n.gettext("no such institution: %(ids)s", ids=", ".join(unknown))
     if len(set(data.institution_ids)) != len(data.institution_ids):
-        errors["institution_ids"] = "an institution is listed twice"
+        errors["institution_ids"] = i18n.gettext("an institution is listed twice")
     seen: set[tuple[str, str]] = set()
     for index, quota in enumerate(data.quotas):
         key = (quota.direction.value, _field_key(quota.field_of_work))
         if key in seen:
-            errors[f"quotas.{index}.direction"] = "two quotas for the same direction and field"
+            errors[f"quotas.{index}.direction"] = i18n.gettext("two quotas for the same direction and field")
         seen.add(key)
     if data.agreement_id is not None and await session.scalar(select(A.id).where(A.id == data.agreement_id)) is None:
-        errors["agreement_id"] = "no such agreement"
+        errors["agreement_id"] = i18n.gettext("no such agreement")
     if data.commitment_id is not None:
         owner = await session.scalar(select(C.agreement_id).where(C.id == data.commitment_id, C.archived_at.is_(None)))
         if owner is None or owner != data.agreement_id:
-            errors["commitment_id"] = "the commitment measured must belong to the programme's agreement"
+            errors["commitment_id"] = i18n.gettext("the commitment measured must belong to the programme's agreement")
         elif other := await measured_elsewhere(session, data.commitment_id, programme_id=programme_id):
-            errors["commitment_id"] = f"{other} measures this commitment already"
+            errors["commitment_id"] = i18n.gettext("%(record)s measures this commitment already", record=other)
     if (data.budget_amount is None) != (data.budget_currency is None):
-        errors["budget_currency"] = "give both the amount and its ISO 4217 currency"
+        errors["budget_currency"] = i18n.gettext("give both the amount and its ISO 4217 currency")
     if errors:
         raise ValidationFailed(errors)
     name = nfc(data.name.strip())
@@ -136,11 +137,11 @@ async def measured_elsewhere(
         select(G.name).where(G.commitment_id == commitment_id, G.archived_at.is_(None), G.id != (programme_id or uuid.UUID(int=0)))
     )
     if programme:
-        return f"the programme “{programme}”"
+        return i18n.gettext("the programme “%(name)s”", name=programme)
     project = await session.scalar(
         select(DP.name).where(DP.commitment_id == commitment_id, DP.archived_at.is_(None), DP.id != (project_id or uuid.UUID(int=0)))
     )
-    return f"the project “{project}”" if project else None
+    return i18n.gettext("the project “%(name)s”", name=project) if project else None
 
 
 def _children(programme_id: uuid.UUID, data: ProgrammeIn) -> list[Any]:
@@ -159,7 +160,7 @@ def _children(programme_id: uuid.UUID, data: ProgrammeIn) -> list[Any]:
 
 
 async def create_programme(session: AsyncSession, principal: Principal, data: ProgrammeIn) -> uuid.UUID:
-    require_manager(principal, "set up programmes")
+    require_manager(principal, N_("set up programmes"))
     values = await _clean(session, data)
     programme = Programme(**values)
     session.add(programme)
@@ -172,7 +173,7 @@ async def create_programme(session: AsyncSession, principal: Principal, data: Pr
 
 async def update_programme(session: AsyncSession, principal: Principal, programme_id: uuid.UUID, data: ProgrammeUpdate) -> int:
     before = await _visible_row(session, principal, programme_id)
-    require_manager(principal, "change programmes")
+    require_manager(principal, N_("change programmes"))
     values = await _clean(session, data, programme_id)
     version = await update_versioned(session, Programme, programme_id, data.version, values, what="programme")
     for model in (ProgrammeInstitution, ProgrammeQuota):
@@ -368,15 +369,17 @@ async def check_exchange(
         await session.execute(select(G.id, G.name, G.starts_on, G.ends_on).where(G.id == programme_id, programme_visibility(principal)))
     ).first()
     if row is None:
-        raise ValidationFailed({"programme_id": "no such programme"})
+        raise ValidationFailed({"programme_id": i18n.gettext("no such programme")})
     starts_on: date = values["starts_on"]
     if not row.starts_on <= starts_on <= row.ends_on:
-        raise ValidationFailed({"starts_on": f"the programme runs from {row.starts_on.isoformat()} to {row.ends_on.isoformat()}"})
+        raise ValidationFailed(
+            {"starts_on": i18n.gettext("the programme runs %(dates)s", dates=i18n.format_days(row.starts_on, row.ends_on))}
+        )
     members = set(await session.scalars(select(GI.institution_id).where(GI.programme_id == programme_id)))
     outside = [i for i in (values["home_institution_id"], values["host_institution_id"]) if i not in members]
     if outside:
         codes = ", ".join(await session.scalars(select(I.code).where(I.id.in_(outside))))
-        raise ValidationFailed({"programme_id": f"{codes} does not take part in “{row.name}”"})
+        raise ValidationFailed({"programme_id": i18n.gettext("%(codes)s does not take part in “%(name)s”", codes=codes, name=row.name)})
     home = await _home_id(session)
     direction = _direction(home, values["host_institution_id"])
     quotas = [
@@ -403,15 +406,33 @@ async def check_exchange(
     if not over:
         return
     described = "; ".join(
-        f"{u.year} {u.direction}{' in ' + u.field_of_work if u.field_of_work else ''}: "
-        f"{u.max_per_year} allowed, this would be number {u.used}"
+        i18n.gettext(
+            "%(year)s %(direction)s in %(field)s: %(allowed)s allowed, this would be number %(number)s",
+            year=u.year,
+            direction=i18n.label(u.direction).lower(),
+            field=u.field_of_work,
+            allowed=u.max_per_year,
+            number=u.used,
+        )
+        if u.field_of_work
+        else i18n.gettext(
+            "%(year)s %(direction)s: %(allowed)s allowed, this would be number %(number)s",
+            year=u.year,
+            direction=i18n.label(u.direction).lower(),
+            allowed=u.max_per_year,
+            number=u.used,
+        )
         for u in over
     )
     if confirmed and principal.manages_records:
         audit.record(session, principal, "quota_exceeded", "programme", programme_id, summary=f"Quota knowingly exceeded: {described}")
         return
     raise ConflictError(
-        f"This exchange would go past the quota of “{row.name}” ({described}). A coordinator may confirm it anyway.",
+        i18n.gettext(
+            "This exchange would go past the quota of “%(name)s” (%(described)s). A coordinator may confirm it anyway.",
+            name=row.name,
+            described=described,
+        ),
         errors={"confirm_over_quota": described},
     )
 
@@ -449,7 +470,11 @@ async def commitment_measures(session: AsyncSession, principal: Principal, commi
         capacity = yearly * (p.ends_on.year - p.starts_on.year + 1)
         completed = counts.get((p.id, "completed"), 0)
         planned = sum(n for (pid, status), n in counts.items() if pid == p.id and status not in ("completed", "cancelled"))
-        label = f"Programme “{p.name}”: {completed} of {capacity} exchanges completed" + (f", {planned} more planned" if planned else "")
+        label = i18n.gettext(
+            "Programme “%(name)s”: %(completed)s of %(capacity)s exchanges completed", name=p.name, completed=completed, capacity=capacity
+        )
+        if planned:
+            label += i18n.gettext(", %(planned)s more planned", planned=planned)
         share = round(100 * completed / capacity) if capacity else 0
         state = pace(completed, capacity, p.starts_on, p.ends_on, date.today())
         measured[p.commitment_id] = Measured(min(100, share), label, f"/programmes/{p.id}", state)
@@ -458,7 +483,7 @@ async def commitment_measures(session: AsyncSession, principal: Principal, commi
 
 async def set_archived(session: AsyncSession, principal: Principal, programme_id: uuid.UUID, *, archived: bool, version: int) -> int:
     row = await _visible_row(session, principal, programme_id)
-    require_manager(principal, "archive programmes")
+    require_manager(principal, N_("archive programmes"))
     return await audit.archive_or_restore(
         session,
         principal,

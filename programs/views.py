@@ -11,11 +11,12 @@ from litestar.response import Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agreements.services import commitment_choices, list_agreements
-from cooperation import audit, comments, files
+from cooperation import audit, comments, files, i18n
 from cooperation.auth.access import Principal, require_manager
 from cooperation.dashboard import Panel
 from cooperation.errors import StaleVersionError, ValidationFailed
 from cooperation.forms import listed, parse_form, parse_rows, stale_resubmission
+from cooperation.i18n import N_
 from cooperation.partners.services import institution_choices
 from cooperation.web import form_dict, query_int, query_str, render, see_other
 from programs import chart, project_services, services
@@ -146,14 +147,14 @@ class ProgrammeViews(Controller):
     async def new(
         self, request: Request[Any, Any, Any], db: NamedDependency[AsyncSession], principal: NamedDependency[Principal]
     ) -> Template:
-        require_manager(principal, "set up programmes")
+        require_manager(principal, N_("set up programmes"))
         return await self._form(request, db, principal, {}, [], {})
 
     @post("/", name="programme_create")
     async def create(
         self, request: Request[Any, Any, Any], db: NamedDependency[AsyncSession], principal: NamedDependency[Principal]
     ) -> Response[Any]:
-        require_manager(principal, "set up programmes")
+        require_manager(principal, N_("set up programmes"))
         form = await form_dict(request)
         data, errors, quotas = programme_from_form(form, ProgrammeIn)
         status_code = 422
@@ -191,7 +192,7 @@ class ProgrammeViews(Controller):
         programme_id: FromPath[uuid.UUID],
     ) -> Template:
         programme = await services.get_programme(db, principal, programme_id)
-        require_manager(principal, "change programmes")
+        require_manager(principal, N_("change programmes"))
         values, quotas = programme_values(programme)
         return await self._form(request, db, principal, values, quotas, {}, programme_id=programme_id)
 
@@ -204,7 +205,7 @@ class ProgrammeViews(Controller):
         programme_id: FromPath[uuid.UUID],
     ) -> Response[Any]:
         await services.ensure_visible(db, principal, programme_id)
-        require_manager(principal, "change programmes")
+        require_manager(principal, N_("change programmes"))
         form = await form_dict(request)
         data, errors, quotas = programme_from_form(form, ProgrammeUpdate)
         status_code = 422
@@ -363,14 +364,14 @@ class ProjectViews(Controller):
     async def new(
         self, request: Request[Any, Any, Any], db: NamedDependency[AsyncSession], principal: NamedDependency[Principal]
     ) -> Template:
-        require_manager(principal, "set up digitization projects")
+        require_manager(principal, N_("set up digitization projects"))
         return await self._form(request, db, principal, {"status": "active", "stale_after_days": "60"}, [], [], {})
 
     @post("/", name="project_create")
     async def create(
         self, request: Request[Any, Any, Any], db: NamedDependency[AsyncSession], principal: NamedDependency[Principal]
     ) -> Response[Any]:
-        require_manager(principal, "set up digitization projects")
+        require_manager(principal, N_("set up digitization projects"))
         form = await form_dict(request)
         data, errors, participants, milestones = project_from_form(form, ProjectIn)
         status_code = 422
@@ -400,7 +401,7 @@ class ProjectViews(Controller):
         project_id: FromPath[uuid.UUID],
     ) -> Template:
         project = await project_services.get_project(db, principal, project_id)
-        require_manager(principal, "change digitization projects")
+        require_manager(principal, N_("change digitization projects"))
         values, participants, milestones = project_values(project)
         return await self._form(request, db, principal, values, participants, milestones, {}, project_id=project_id)
 
@@ -413,7 +414,7 @@ class ProjectViews(Controller):
         project_id: FromPath[uuid.UUID],
     ) -> Response[Any]:
         await project_services.ensure_visible(db, principal, project_id)
-        require_manager(principal, "change digitization projects")
+        require_manager(principal, N_("change digitization projects"))
         form = await form_dict(request)
         data, errors, participants, milestones = project_from_form(form, ProjectUpdate)
         status_code = 422
@@ -476,7 +477,7 @@ async def dashboard_panel(db: AsyncSession, principal: Principal) -> Panel | Non
     if not quota_use and not health:
         return None
     return Panel(
-        title="Programmes and projects",
+        title=i18n.gettext("Programmes and projects"),
         template="programs/_dashboard.html",
         order=30,
         context={"quota_use": quota_use, "at_risk": [h for h in health if h.risks], "on_track": [h for h in health if not h.risks]},

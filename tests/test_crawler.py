@@ -8,12 +8,13 @@ that sees it, answers something other than 403 or 5xx. This is what found three 
 import re
 from collections import deque
 from dataclasses import dataclass, field
+from html import unescape
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 
-from cooperation import demo
+from cooperation import demo, i18n
 from cooperation.app import demo_loaders
 from tests.conftest import Client, http_client
 from tests.html_forms import Form, read_page
@@ -140,3 +141,91 @@ async def test_every_page_of_every_role_answers_and_every_form_posts(demo_app):
     finally:
         for raw in clients:
             await raw.aclose()
+
+
+# ---- Every page in Vietnamese and Chinese: no English word of the interface left (issue 13) ---------------------
+
+_ELEMENT_TEXT = re.compile(r"(?s)<(button|th|label|h1|h2|h3|dt|option|a|summary|legend|caption)\b[^>]*>(.*?)</\1>")
+_ATTRIBUTE = re.compile(r'\b(?:placeholder|aria-label|title|alt)="([^"]*)"')
+
+
+def _visible(html: str) -> str:
+    html = re.sub(r"(?s)<(script|style)\b[^>]*>.*?</\1>", " ", html)
+    return " ".join(unescape(re.sub(r"<[^>]+>", " ", html)).split())
+
+
+def _interface_words(language: str) -> tuple[dict[str, str], set[str]]:
+    """The catalogue's English messages that the language says differently: whole short ones (a button, a heading)
+    by their text, and the fragments of longer ones (between their placeholders) that a page would show."""
+    from babel.messages.pofile import read_po
+
+    with (i18n.CATALOGUES / language / "LC_MESSAGES" / "messages.po").open("rb") as handle:
+        catalogue = read_po(handle, locale=language)
+    whole: dict[str, str] = {}
+    fragments: set[str] = set()
+    for message in catalogue:
+        if not message.id:
+            continue
+        sources = message.id if isinstance(message.id, tuple) else (message.id,)
+        targets = message.string if isinstance(message.string, tuple) else (message.string,)
+        if all(source == target for source, target in zip(sources, targets, strict=False)):
+            continue  # PDF, API, CSV: the same in every language
+        for source in sources:
+            if "%(" not in source:
+                whole[" ".join(source.replace("%%", "%").split())] = language
+            for piece in re.split(r"%\([a-z_]+\)[sd]|%%|<[^>]+>", source):
+                piece = " ".join(piece.split()).strip(" .,:;()·—–-→“”")
+                if len(piece) >= 12 and " " in piece:
+                    fragments.add(piece)
+    return whole, fragments
+
+
+async def _stored_text(app) -> str:
+    """Every string the demo world stores: English typed by people is data, not interface."""
+    from sqlalchemy import JSON, String, select
+    from sqlmodel import SQLModel
+
+    def textual(column: Any) -> bool:  # String, Text, sqlmodel's AutoString (a decorated String) and JSON lists
+        return isinstance(column.type, String | JSON) or isinstance(getattr(column.type, "impl", None), String)
+
+    texts: list[str] = []
+    async with app.state.session_factory() as session:
+        for table in SQLModel.metadata.sorted_tables:
+            columns = [c for c in table.columns if textual(c)]
+            if columns:
+                for row in await session.execute(select(*columns)):
+                    texts += [v if isinstance(v, str) else " ".join(map(str, v)) for v in row if v]
+    return " ".join(" ".join(texts).split())
+
+
+@pytest.mark.parametrize("language", ["vi", "zh_Hans"])
+async def test_every_page_speaks_vietnamese_and_chinese(demo_app, language):
+    """The pages of the department and of a partner, crawled in the language: no English message of the interface
+    shows — not in the text, a button, a heading, a column, an option, a placeholder or a label read aloud."""
+    whole, fragments = _interface_words(language)
+    stored = await _stored_text(demo_app)
+    fragments = {f for f in fragments if f not in stored}
+    leaks: dict[str, set[str]] = {}
+    for role in ("admin", "partner.nlc"):
+        async with http_client(demo_app, client_address=f"192.0.2.{40 + len(leaks)}") as raw:
+            client = Client(raw)
+            await client.sign_in(f"{role}@{demo.DEMO_DOMAIN}", demo.DEMO_PASSWORD)
+            await client.form("/language", {"language": language, "next": "/"})
+            result = await crawl(client, role)
+            assert len(result.pages) >= 8, result.pages
+            for url, status in result.pages.items():
+                if status != 200:
+                    continue
+                response = await client.get(url)
+                if not response.headers.get("content-type", "").startswith(_HTML):
+                    continue
+                assert f'<html lang="{i18n.html_lang(language)}">' in response.text, url
+                found = {f for f in fragments if f in _visible(response.text)}
+                for _, inner in _ELEMENT_TEXT.findall(response.text):
+                    text = _visible(inner).rstrip(" *▲▼")
+                    if text in whole and text not in stored:
+                        found.add(text)
+                found |= {a for a in map(unescape, _ATTRIBUTE.findall(response.text)) if a in whole and a not in stored}
+                if found:
+                    leaks[f"{role} {pattern(url)}"] = found
+    assert not leaks, "\n".join(f"{page}: {sorted(words)}" for page, words in sorted(leaks.items()))

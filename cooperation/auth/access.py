@@ -15,7 +15,9 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, case, false, literal, or_, select, true
 
+from cooperation import i18n
 from cooperation.errors import ForbiddenError
+from cooperation.i18n import N_
 
 
 class Role(StrEnum):
@@ -23,11 +25,6 @@ class Role(StrEnum):
     COORDINATOR = "coordinator"
     DIRECTOR = "director"
     PARTNER = "partner"
-
-
-def N_(message: str) -> str:
-    """Marks a message for the catalogues where it is defined; it is translated where it is shown."""
-    return message
 
 
 ROLE_LABELS = {
@@ -83,14 +80,16 @@ def partner_reader(institution_id: uuid.UUID) -> Principal:
     return Principal(user_id=uuid.UUID(int=0), name="", email="", role=Role.PARTNER, institution_id=institution_id)
 
 
-def require_manager(principal: Principal, action: str = "change records") -> None:
+def require_manager(principal: Principal, action: str = N_("change records")) -> None:
+    """`action` is marked N_ where it is written ("renew agreements") and said in the reader's language here."""
     if not principal.manages_records:
-        raise ForbiddenError(f"Your role ({ROLE_LABELS[principal.role]}) may not {action}.")
+        role, doing = i18n.gettext(ROLE_LABELS[principal.role]), i18n.gettext(action)
+        raise ForbiddenError(i18n.gettext("Your role (%(role)s) may not %(action)s.", role=role, action=doing))
 
 
-def require_admin(principal: Principal, action: str = "do this") -> None:
+def require_admin(principal: Principal, action: str = N_("do this")) -> None:
     if not principal.is_admin:
-        raise ForbiddenError(f"Only an administrator may {action}.")
+        raise ForbiddenError(i18n.gettext("Only an administrator may %(action)s.", action=i18n.gettext(action)))
 
 
 def visible(

@@ -20,13 +20,14 @@ from markupsafe import escape
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cooperation import audit, mail
+from cooperation import audit, i18n, mail
 from cooperation.auth import revocation
 from cooperation.auth.access import OPERATOR_ID, ROLE_LABELS, Principal, Role, require_admin
 from cooperation.auth.models import ApiToken, AuthSession, Invitation, PasswordReset, User, UserIdentity
 from cooperation.auth.services import create_user, hash_password, token_digest, verify_password
 from cooperation.db import table, utcnow
 from cooperation.errors import ConflictError, NotFoundError, ValidationFailed
+from cooperation.i18n import N_
 from cooperation.partners.models import Institution, Person
 from cooperation.records import PageBase, fetch_page, nfc, order_by, search_terms
 from cooperation.settings import Settings
@@ -112,7 +113,7 @@ async def list_users(
     sort: str | None = None,
     user_id: uuid.UUID | None = None,
 ) -> UserPage:
-    require_admin(principal, "manage accounts")
+    require_admin(principal, N_("manage accounts"))
     password = U.password_hash.is_not(None)
     sso = select(table(UserIdentity).c.id).where(table(UserIdentity).c.user_id == U.id).exists()
     statement = (
@@ -161,7 +162,7 @@ async def list_users(
 
 
 async def get_user(session: AsyncSession, principal: Principal, user_id: uuid.UUID) -> UserRow:
-    require_admin(principal, "manage accounts")
+    require_admin(principal, N_("manage accounts"))
     found = await session.get(User, user_id)
     if found is None or found.archived_at is not None:
         raise NotFoundError("account")
@@ -175,20 +176,23 @@ async def _home(session: AsyncSession) -> uuid.UUID | None:
     return await session.scalar(select(I.id).where(I.is_home.is_(True)))
 
 
+i18n.register_labels({"accepted": N_("Accepted"), "revoked": N_("Revoked")})
+
+
 async def _institution_errors(session: AsyncSession, role: Role, institution_id: uuid.UUID | None) -> dict[str, str]:
     home = await _home(session)
     if role in STAFF:
         if home is None:
-            return {"role": "there is no home institution yet: run `coop setup` first"}
+            return {"role": i18n.gettext("there is no home institution yet: run `coop setup` first")}
         if institution_id not in (None, home):
-            return {"institution_id": f"a {ROLE_LABELS[role].lower()} belongs to the home institution"}
+            return {"institution_id": i18n.gettext("%(role)s: belongs to the home institution", role=i18n.gettext(ROLE_LABELS[role]))}
         return {}
     if institution_id is None:
-        return {"institution_id": "a partner librarian belongs to a partner institution"}
+        return {"institution_id": i18n.gettext("a partner librarian belongs to a partner institution")}
     if institution_id == home:
-        return {"institution_id": "a partner librarian belongs to a partner institution, not the home institution"}
+        return {"institution_id": i18n.gettext("a partner librarian belongs to a partner institution, not the home institution")}
     exists = await session.scalar(select(I.id).where(I.id == institution_id, I.archived_at.is_(None)))
-    return {} if exists else {"institution_id": "no such institution"}
+    return {} if exists else {"institution_id": i18n.gettext("no such institution")}
 
 
 async def _other_active_admins(session: AsyncSession, user_id: uuid.UUID) -> int:
@@ -208,7 +212,7 @@ async def end_sessions(session: AsyncSession, user_id: uuid.UUID) -> None:
 
 
 async def change_user(session: AsyncSession, principal: Principal, user_id: uuid.UUID, data: UserChange) -> None:
-    require_admin(principal, "manage accounts")
+    require_admin(principal, N_("manage accounts"))
     if session.get_bind().dialect.name == "postgresql":  # two administrators demoting each other at once: one at a time
         await session.execute(select(U.id).where(U.role == Role.ADMIN.value).order_by(U.id).with_for_update())
     user = await session.get(User, user_id)
@@ -225,8 +229,8 @@ async def change_user(session: AsyncSession, principal: Principal, user_id: uuid
     losing_admin = user.role == Role.ADMIN.value and user.active and (role is not Role.ADMIN or not active)
     if losing_admin and await _other_active_admins(session, user_id) == 0:
         raise ConflictError(
-            "This is the last active administrator: make another account an administrator first.",
-            errors={"role" if role is not Role.ADMIN else "active": "the last active administrator"},
+            i18n.gettext("This is the last active administrator: make another account an administrator first."),
+            errors={"role" if role is not Role.ADMIN else "active": i18n.gettext("the last active administrator")},
         )
     name = (data.name or user.name).strip()
     before: dict[str, Any] = {"role": user.role, "institution_id": user.institution_id, "active": user.active, "name": user.name}
@@ -263,7 +267,7 @@ def _link(base_url: str, token: str) -> str:
 
 
 async def list_invitations(session: AsyncSession, principal: Principal, *, open_only: bool = True) -> list[InvitationOut]:
-    require_admin(principal, "manage accounts")
+    require_admin(principal, N_("manage accounts"))
     statement = select(table(Invitation), I.code).join(table(Institution), I.id == V.institution_id).order_by(V.created_at.desc())
     if open_only:
         statement = statement.where(V.accepted_at.is_(None), V.revoked_at.is_(None))
@@ -301,23 +305,23 @@ async def _one(session: AsyncSession, invitation_id: uuid.UUID) -> Any:
 
 
 async def invite(session: AsyncSession, principal: Principal, settings: Settings, base_url: str, data: InviteIn) -> InvitationOut:
-    require_admin(principal, "invite people")
+    require_admin(principal, N_("invite people"))
     email = data.email.strip().lower()
     errors: dict[str, str] = {}
     if not EMAIL.fullmatch(email):
-        errors["email"] = "must be an e-mail address"
+        errors["email"] = i18n.gettext("must be an e-mail address")
     elif await session.scalar(select(U.id).where(U.email == email)) is not None:
-        errors["email"] = "already has an account"
+        errors["email"] = i18n.gettext("already has an account")
     if not data.name.strip():
-        errors["name"] = "is required"
+        errors["name"] = i18n.gettext("is required")
     institution_id = data.institution_id if data.role is Role.PARTNER else await _home(session)
     errors |= await _institution_errors(session, data.role, institution_id)
     if data.person_id is not None:
         person = await session.get(Person, data.person_id)
         if person is None or person.archived_at is not None or person.institution_id != institution_id:
-            errors["person_id"] = "no such person at this institution"
+            errors["person_id"] = i18n.gettext("no such person at this institution")
         elif person.user_id is not None:
-            errors["person_id"] = "this person is linked to an account already"
+            errors["person_id"] = i18n.gettext("this person is linked to an account already")
     if errors:
         raise ValidationFailed(errors)
     assert institution_id is not None
@@ -350,10 +354,14 @@ async def invite(session: AsyncSession, principal: Principal, settings: Settings
 
 async def resend(session: AsyncSession, principal: Principal, settings: Settings, base_url: str, invitation_id: uuid.UUID) -> InvitationOut:
     """A new link (the old one stops working), valid another 72 hours, e-mailed again and shown once."""
-    require_admin(principal, "invite people")
+    require_admin(principal, N_("invite people"))
     row = await _one(session, invitation_id)
     if row.accepted_at is not None or row.revoked_at is not None:
-        raise ConflictError(f"This invitation was {_status(row, utcnow())}: invite the person again instead.")
+        raise ConflictError(
+            i18n.gettext(
+                "This invitation was %(status)s: invite the person again instead.", status=i18n.label(_status(row, utcnow())).lower()
+            )
+        )
     token = secrets.token_urlsafe(32)
     now = utcnow()
     await session.execute(
@@ -369,10 +377,10 @@ async def resend(session: AsyncSession, principal: Principal, settings: Settings
 
 
 async def revoke(session: AsyncSession, principal: Principal, invitation_id: uuid.UUID) -> InvitationOut:
-    require_admin(principal, "invite people")
+    require_admin(principal, N_("invite people"))
     row = await _one(session, invitation_id)
     if row.accepted_at is not None:
-        raise ConflictError("This invitation was accepted: deactivate the account instead.")
+        raise ConflictError(i18n.gettext("This invitation was accepted: deactivate the account instead."))
     await session.execute(update(Invitation).where(V.id == invitation_id, V.revoked_at.is_(None)).values(revoked_at=utcnow()))
     audit.record(session, principal, "revoke_invitation", "user", None, summary=f"Invitation to {row.email} revoked")
     await session.commit()
@@ -383,19 +391,26 @@ async def _send(session: AsyncSession, settings: Settings, invitation_id: uuid.U
     """E-mail the link; a failure is recorded on the invitation (the administrator has the link to pass on)."""
     row = await _one(session, invitation_id)
     home = await session.scalar(select(I.name).where(I.is_home.is_(True))) or "LibCoop"
-    text = (
-        f"Dear {row.name},\n\n{home} invites you to LibCoop, where its international cooperation is managed, as "
-        f"{ROLE_LABELS[Role(row.role)].lower()} ({row.code}).\n\nChoose your password here (the link works once, "
-        f"for {INVITATION_HOURS} hours):\n{link}\n\nIf you did not expect this, ignore this message.\n— LibCoop"
-    )
-    html = (
-        f"<p>Dear {escape(row.name)},</p><p>{escape(home)} invites you to LibCoop, where its international cooperation "
-        f"is managed, as {escape(ROLE_LABELS[Role(row.role)].lower())} ({escape(row.code)}).</p>"
-        f'<p><a href="{escape(link)}">Choose your password</a> — the link works once, for {INVITATION_HOURS} hours.</p>'
-        "<p>If you did not expect this, ignore this message.</p><p>— LibCoop</p>"
-    )
+    with i18n.using(row.language):  # in the language the administrator chose for the invited person
+        role = i18n.gettext(ROLE_LABELS[Role(row.role)])
+        greeting = i18n.gettext("Dear %(name)s,", name=row.name)
+        invites = i18n.gettext(
+            "%(home)s invites you to LibCoop, where its international cooperation is managed, as %(role)s (%(code)s).",
+            home=home,
+            role=role,
+            code=row.code,
+        )
+        choose = i18n.gettext("Choose your password here (the link works once, for %(hours)s hours):", hours=INVITATION_HOURS)
+        ignore = i18n.gettext("If you did not expect this, ignore this message.")
+        text = f"{greeting}\n\n{invites}\n\n{choose}\n{link}\n\n{ignore}\n— LibCoop"
+        html = (
+            f"<p>{escape(greeting)}</p><p>{escape(invites)}</p>"
+            f'<p>{escape(choose)}<br><a href="{escape(link)}">{escape(link)}</a></p>'
+            f"<p>{escape(ignore)}</p><p>— LibCoop</p>"
+        )
+        subject = i18n.gettext("Your LibCoop account")
     try:
-        await mail.send(settings, mail.message(settings, to=row.email, subject="Your LibCoop account", text=text, html=html))
+        await mail.send(settings, mail.message(settings, to=row.email, subject=subject, text=text, html=html))
     except (mail.MailError, OSError) as exc:
         await session.execute(update(Invitation).where(V.id == invitation_id).values(send_error=str(exc)[:500]))
         if not isinstance(exc, mail.MailNotConfigured):
@@ -427,7 +442,7 @@ async def pending(session: AsyncSession, token: str) -> Pending:
         )
     ).first()
     if row is None:
-        raise NotFoundError("invitation (the link was used, revoked or has expired: ask for a new one)")
+        raise NotFoundError("invitation link")
     return Pending(row.id, row.email, row.name, row.role, row.institution_name, row.institution_id, row.code)
 
 
@@ -441,7 +456,7 @@ async def _claim(session: AsyncSession, invitation_id: uuid.UUID) -> Any:
     )
     row = claimed.first()
     if row is None:
-        raise NotFoundError("invitation (the link was used, revoked or has expired: ask for a new one)")
+        raise NotFoundError("invitation link")
     return row
 
 
@@ -456,7 +471,7 @@ async def accept_through_provider(session: AsyncSession, invitation_id: uuid.UUI
     made as invited (e-mail, role, institution) and bound to that identity. sso.finish calls this; it commits."""
     W = table(UserIdentity).c
     if await session.scalar(select(W.id).where(W.issuer == issuer, W.subject == subject)) is not None:
-        raise ConflictError("This institution account is linked to a LibCoop account already: sign in with it instead.")
+        raise ConflictError(i18n.gettext("This institution account is linked to a LibCoop account already: sign in with it instead."))
     row = await _claim(session, invitation_id)
     user = await create_user(session, None, email=row.email, name=row.name, role=Role(row.role), institution_id=row.institution_id)
     user.language = row.language
@@ -481,7 +496,7 @@ async def accept(session: AsyncSession, token: str, data: AcceptIn) -> User:
     )
     row = claimed.first()
     if row is None:
-        raise NotFoundError("invitation (the link was used, revoked or has expired: ask for a new one)")
+        raise NotFoundError("invitation link")
     user = await create_user(
         session, None, email=found.email, name=found.name, role=Role(found.role), password=data.password, institution_id=row.institution_id
     )
@@ -557,12 +572,17 @@ async def request_reset(session: AsyncSession, settings: Settings, base_url: str
     audit.record(session, None, "password_reset_requested", "user", user.id, summary=f"Password reset asked for {user.email}")
     await session.commit()
     link = f"{base_url.rstrip('/')}/password/reset/{token}"
-    text = (
-        f"Dear {user.name},\n\nSomeone (we hope you) asked to choose a new LibCoop password for {user.email}. The link works "
-        f"once, for {RESET_MINUTES} minutes:\n{link}\n\nIf it was not you, ignore this message: your password stays as it is.\n— LibCoop"
-    )
+    with i18n.using(user.language):  # in the account holder's language, whoever's browser asked
+        asked = i18n.gettext(
+            "Someone (we hope you) asked to choose a new LibCoop password for %(email)s. The link works once, for %(minutes)s minutes:",
+            email=user.email,
+            minutes=RESET_MINUTES,
+        )
+        ignore = i18n.gettext("If it was not you, ignore this message: your password stays as it is.")
+        text = f"{i18n.gettext('Dear %(name)s,', name=user.name)}\n\n{asked}\n{link}\n\n{ignore}\n— LibCoop"
+        subject = i18n.gettext("Choose a new LibCoop password")
     try:
-        await mail.send(settings, mail.message(settings, to=user.email, subject="Choose a new LibCoop password", text=text))
+        await mail.send(settings, mail.message(settings, to=user.email, subject=subject, text=text))
     except (mail.MailError, OSError) as exc:
         log.warning("password reset not e-mailed", error=str(exc)[:200])
     return link
@@ -576,7 +596,7 @@ async def reset_user(session: AsyncSession, token: str) -> User:
         .where(R.token_hash == token_digest(token), R.used_at.is_(None), R.expires_at > utcnow(), U.active.is_(True))
     )
     if user is None:
-        raise NotFoundError("link (it was used or has expired: ask for a new one)")
+        raise NotFoundError("reset link")
     return user
 
 
@@ -588,7 +608,7 @@ async def reset_password(session: AsyncSession, token: str, password: str) -> Us
         update(PasswordReset).where(R.token_hash == token_digest(token), R.used_at.is_(None)).values(used_at=utcnow()).returning(R.id)
     )
     if claimed.first() is None:
-        raise NotFoundError("link (it was used or has expired: ask for a new one)")
+        raise NotFoundError("reset link")
     user.password_hash = new_hash
     await end_sessions(session, user.id)
     audit.record(session, None, "password_reset", "user", user.id, summary=f"New password chosen for {user.email} by e-mailed link")
@@ -601,7 +621,7 @@ async def change_password(session: AsyncSession, principal: Principal, current: 
     user = await session.get(User, principal.user_id)
     assert user is not None
     if not user.password_hash or not verify_password(user.password_hash, current):
-        raise ValidationFailed({"current_password": "is not your current password"})
+        raise ValidationFailed({"current_password": i18n.gettext("is not your current password")})
     user.password_hash = hash_password(new, email=user.email)
     audit.record(session, principal, "password_changed", "user", user.id, summary="Password changed")
     await session.commit()
@@ -611,7 +631,9 @@ async def update_profile(session: AsyncSession, principal: Principal, data: Prof
     from zoneinfo import available_timezones
 
     if data.time_zone not in available_timezones():
-        raise ValidationFailed({"time_zone": f"{data.time_zone!r} is not a time zone such as Asia/Ho_Chi_Minh"})
+        raise ValidationFailed(
+            {"time_zone": i18n.gettext("%(value)s is not a time zone such as Asia/Ho_Chi_Minh", value=repr(data.time_zone))}
+        )
     user = await session.get(User, principal.user_id)
     assert user is not None
     user.name, user.language, user.time_zone = data.name.strip(), data.language, data.time_zone

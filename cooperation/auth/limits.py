@@ -7,6 +7,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from cooperation import i18n
 from cooperation.auth.models import RateLimitWindow
 from cooperation.db import table, utcnow
 from cooperation.errors import ServiceError
@@ -19,7 +20,11 @@ class TooManyAttempts(ServiceError):
 
     def __init__(self, retry_after: int) -> None:
         minutes = max(1, round(retry_after / 60))
-        super().__init__(f"Too many attempts. Wait {minutes} minute{'s' if minutes > 1 else ''} and try again.")
+        super().__init__(
+            i18n.ngettext(
+                "Too many attempts. Wait %(num)d minute and try again.", "Too many attempts. Wait %(num)d minutes and try again.", minutes
+            )
+        )
         self.retry_after = retry_after
 
 

@@ -6,6 +6,8 @@ machine), which is what makes a stolen table expensive to try; the rules here ma
 
 from functools import cache
 
+from cooperation import i18n
+
 MIN_LENGTH = 12
 MAX_LENGTH = 1000  # Argon2 takes any length; this bounds the work one request can ask for
 
@@ -21,15 +23,15 @@ def _common() -> frozenset[str]:
 def problem(password: str, *, email: str | None = None) -> str | None:
     """Why this password is refused, in words for the form; None when it is fine."""
     if len(password) < MIN_LENGTH:
-        return f"must be at least {MIN_LENGTH} characters (a few words make a good one)"
+        return i18n.gettext("must be at least %(n)s characters (a few words make a good one)", n=MIN_LENGTH)
     if len(password) > MAX_LENGTH:
-        return f"must be at most {MAX_LENGTH} characters"
+        return i18n.gettext("must be at most %(n)s characters", n=MAX_LENGTH)
     folded = password.lower()
     if folded in _common() or (folded.rstrip("0123456789!.") in _common() and len(folded.rstrip("0123456789!.")) >= 6):
-        return "is one of the most common passwords; choose another"
+        return i18n.gettext("is one of the most common passwords; choose another")
     if len(set(folded)) < 4:
-        return "repeats too few different characters"
+        return i18n.gettext("repeats too few different characters")
     local = (email or "").split("@", 1)[0].lower()
     if len(local) >= 4 and local in folded:
-        return "must not contain your e-mail address"
+        return i18n.gettext("must not contain your e-mail address")
     return None

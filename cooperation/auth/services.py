@@ -15,7 +15,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from cooperation import audit
+from cooperation import audit, i18n
 from cooperation.auth import passwords
 from cooperation.auth.access import Principal, Role
 from cooperation.auth.models import AuthSession, User
@@ -66,16 +66,18 @@ async def create_user(
     email = email.strip().lower()
     errors = {}
     if "@" not in email or email.startswith("@") or email.endswith("@"):
-        errors["email"] = "must be an e-mail address"
+        errors["email"] = i18n.gettext("must be an e-mail address")
     if not name.strip():
-        errors["name"] = "is required"
+        errors["name"] = i18n.gettext("is required")
     if role is Role.PARTNER and institution_id is None:
-        errors["institution_id"] = "a partner user must belong to an institution"
+        errors["institution_id"] = i18n.gettext("a partner user must belong to an institution")
     if errors:
         raise ValidationFailed(errors)
     existing = await session.scalar(select(col(User.id)).where(col(User.email) == email))
     if existing is not None:
-        raise ConflictError(f"A user with e-mail {email} already exists.", errors={"email": "already in use"})
+        raise ConflictError(
+            i18n.gettext("A user with e-mail %(email)s already exists.", email=email), errors={"email": i18n.gettext("already in use")}
+        )
     user = User(
         email=email,
         name=nfc(name.strip()),

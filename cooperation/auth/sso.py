@@ -30,13 +30,14 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from cooperation import audit
+from cooperation import audit, i18n
 from cooperation.auth import crypto
 from cooperation.auth.access import Principal, Role, require_admin
 from cooperation.auth.models import AuthSession, IdentityProvider, User, UserIdentity
 from cooperation.auth.services import token_digest
 from cooperation.db import utcnow
 from cooperation.errors import ConflictError, NotFoundError, ValidationFailed
+from cooperation.i18n import N_
 from cooperation.partners.models import Institution
 from cooperation.records import changes_between, nfc, update_versioned
 
@@ -118,16 +119,22 @@ async def fetch_discovery(http: httpx.AsyncClient, issuer: str) -> dict[str, Any
         response.raise_for_status()
         document = response.json()
     except (httpx.HTTPError, ValueError) as exc:
-        raise ValidationFailed({"issuer": f"could not read {url}: {exc}"}) from exc
+        raise ValidationFailed({"issuer": i18n.gettext("could not read %(url)s: %(error)s", url=url, error=exc)}) from exc
     if document.get("issuer") != issuer:
         raise ValidationFailed(
-            {"issuer": f"the provider says its issuer is {document.get('issuer')!r}, not {issuer!r} (must match exactly)"}
+            {
+                "issuer": i18n.gettext(
+                    "the provider says its issuer is %(found)s, not %(expected)s (must match exactly)",
+                    found=repr(document.get("issuer")),
+                    expected=repr(issuer),
+                )
+            }
         )
     missing = [k for k in ("authorization_endpoint", "token_endpoint", "jwks_uri") if not document.get(k)]
     if missing:
-        raise ValidationFailed({"issuer": f"the discovery document lacks {', '.join(missing)}"})
+        raise ValidationFailed({"issuer": i18n.gettext("the discovery document lacks %(fields)s", fields=", ".join(missing))})
     if "S256" not in document.get("code_challenge_methods_supported", ["S256"]):
-        raise ValidationFailed({"issuer": "the provider does not support PKCE with S256"})
+        raise ValidationFailed({"issuer": i18n.gettext("the provider does not support PKCE with S256")})
     return dict(document)
 
 
@@ -138,7 +145,9 @@ async def fetch_jwks(http: httpx.AsyncClient, jwks_uri: str) -> dict[str, Any]:
         keys = response.json()
         KeySet.import_key_set(keys)
     except (httpx.HTTPError, ValueError, JoseError) as exc:
-        raise ValidationFailed({"issuer": f"could not read the provider's keys at {jwks_uri}: {exc}"}) from exc
+        raise ValidationFailed(
+            {"issuer": i18n.gettext("could not read the provider's keys at %(url)s: %(error)s", url=jwks_uri, error=exc)}
+        ) from exc
     return dict(keys)
 
 
@@ -165,7 +174,7 @@ def _provider_out(provider: IdentityProvider, institution: Institution) -> Provi
 
 
 async def list_providers(session: AsyncSession, principal: Principal) -> list[ProviderOut]:
-    require_admin(principal, "manage identity providers")
+    require_admin(principal, N_("manage identity providers"))
     rows = await session.execute(
         select(IdentityProvider, Institution)
         .join(Institution, col(Institution.id) == col(IdentityProvider.institution_id))
@@ -175,7 +184,7 @@ async def list_providers(session: AsyncSession, principal: Principal) -> list[Pr
 
 
 async def get_provider(session: AsyncSession, principal: Principal, provider_id: uuid.UUID) -> ProviderOut:
-    require_admin(principal, "manage identity providers")
+    require_admin(principal, N_("manage identity providers"))
     row = (
         await session.execute(
             select(IdentityProvider, Institution)
@@ -192,16 +201,16 @@ async def _checked(session: AsyncSession, data: ProviderIn) -> tuple[Institution
     errors: dict[str, str] = {}
     institution = await session.get(Institution, data.institution_id)
     if institution is None or institution.archived_at is not None:
-        errors["institution_id"] = "no such institution"
+        errors["institution_id"] = i18n.gettext("no such institution")
     if not data.issuer.startswith(("https://", "http://127.0.0.1", "http://localhost")):
-        errors["issuer"] = "must be an https:// URL"
+        errors["issuer"] = i18n.gettext("must be an https:// URL")
     if "openid" not in data.scopes.split():
-        errors["scopes"] = "must include openid"
+        errors["scopes"] = i18n.gettext("must include openid")
     domains = [d.strip().lower().lstrip("@") for d in data.allowed_email_domains if d.strip()]
     if institution is not None and not institution.is_home:
         granted = {role for role in data.role_mapping.values() if role is not Role.PARTNER}
         if data.default_role is not Role.PARTNER or granted:
-            errors["role_mapping"] = "a partner institution's provider can only grant the partner role"
+            errors["role_mapping"] = i18n.gettext("a partner institution's provider can only grant the partner role")
     if errors:
         raise ValidationFailed(errors)
     assert institution is not None
@@ -230,8 +239,10 @@ async def _issuer_free(session: AsyncSession, issuer: str, provider_id: uuid.UUI
     ).scalar()
     if taken is not None:
         raise ConflictError(
-            f"{issuer} is already the identity provider of {taken}; one issuer speaks for one institution.",
-            errors={"issuer": f"already registered for {taken}"},
+            i18n.gettext(
+                "%(issuer)s is already the identity provider of %(code)s; one issuer speaks for one institution.", issuer=issuer, code=taken
+            ),
+            errors={"issuer": i18n.gettext("already registered for %(code)s", code=taken)},
         )
 
 
@@ -240,12 +251,14 @@ async def register_provider(
 ) -> uuid.UUID:
     """`principal` None: the server's operator, through `coop sso add`."""
     if principal is not None:
-        require_admin(principal, "register identity providers")
+        require_admin(principal, N_("register identity providers"))
     institution, values = await _checked(session, data)
     if not data.client_secret:
-        raise ValidationFailed({"client_secret": "is required"})
+        raise ValidationFailed({"client_secret": i18n.gettext("is required")})
     if await session.scalar(select(col(IdentityProvider.id)).where(col(IdentityProvider.institution_id) == institution.id)):
-        raise ValidationFailed({"institution_id": f"{institution.code} already has an identity provider; edit it instead"})
+        raise ValidationFailed(
+            {"institution_id": i18n.gettext("%(code)s already has an identity provider; edit it instead", code=institution.code)}
+        )
     await _issuer_free(session, values["issuer"], None)
     discovery = await fetch_discovery(http, values["issuer"])
     jwks = await fetch_jwks(http, discovery["jwks_uri"])
@@ -281,13 +294,13 @@ async def update_provider(
     version: int,
     http: httpx.AsyncClient,
 ) -> None:
-    require_admin(principal, "change identity providers")
+    require_admin(principal, N_("change identity providers"))
     provider = await session.get(IdentityProvider, provider_id)
     if provider is None:
         raise NotFoundError("identity provider")
     institution, values = await _checked(session, data)
     if institution.id != provider.institution_id:
-        raise ValidationFailed({"institution_id": "a provider stays with its institution; register a new one instead"})
+        raise ValidationFailed({"institution_id": i18n.gettext("a provider stays with its institution; register a new one instead")})
     await _issuer_free(session, values["issuer"], provider.id)
     before = {k: getattr(provider, k) for k in values}
     if values["issuer"] != provider.issuer or values["enabled"]:
@@ -340,7 +353,9 @@ async def start(session: AsyncSession, code: str, *, redirect_uri: str, invitati
     """`invitation`: the token of an invitation the person follows by signing in here rather than choosing a password."""
     found = await _provider_by_code(session, code)
     if found is None or not found[0].enabled or found[1].archived_at is not None:
-        raise SsoRefused("Sign-in with this institution's account is not available.", f"provider {code!r} unknown or disabled")
+        raise SsoRefused(
+            i18n.gettext("Sign-in with this institution's account is not available."), f"provider {code!r} unknown or disabled"
+        )
     provider, institution = found
     invitation_id = None
     if invitation:
@@ -350,9 +365,13 @@ async def start(session: AsyncSession, code: str, *, redirect_uri: str, invitati
         try:
             invited = await pending(session, invitation)
         except Gone:
-            raise SsoRefused("This invitation was used, revoked or has expired: ask for a new one.", "invitation not open") from None
+            raise SsoRefused(
+                i18n.gettext("This invitation was used, revoked or has expired: ask for a new one."), "invitation not open"
+            ) from None
         if invited.institution_id != institution.id:
-            raise SsoRefused("This invitation is for another institution.", f"invitation for {invited.institution_code} at {code}")
+            raise SsoRefused(
+                i18n.gettext("This invitation is for another institution."), f"invitation for {invited.institution_code} at {code}"
+            )
         invitation_id = str(invited.id)
     state, nonce, verifier = secrets.token_urlsafe(32), secrets.token_urlsafe(32), secrets.token_urlsafe(64)
     client = AsyncOAuth2Client(client_id=provider.client_id, scope=provider.scopes, redirect_uri=redirect_uri, code_challenge_method="S256")
@@ -379,20 +398,23 @@ async def start(session: AsyncSession, code: str, *, redirect_uri: str, invitati
 async def _take_flow(session: AsyncSession, token: str | None) -> dict[str, Any]:
     """The flow this browser started, removed at once: a state, nonce or code can be used only once."""
     if not token:
-        raise SsoRefused("No sign-in was in progress in this browser. Start again from the sign-in page.", "no pre-sign-in session cookie")
+        raise SsoRefused(
+            i18n.gettext("No sign-in was in progress in this browser. Start again from the sign-in page."), "no pre-sign-in session cookie"
+        )
     pending = await session.scalar(
         select(AuthSession).where(col(AuthSession.token_hash) == token_digest(token), col(AuthSession.user_id).is_(None))
     )
     flow = dict(pending.data.get("sso") or {}) if pending is not None else {}
     if pending is None or not flow:
         raise SsoRefused(
-            "No sign-in was in progress in this browser, or it was already used. Start again.", "no pending flow (replayed or unknown)"
+            i18n.gettext("No sign-in was in progress in this browser, or it was already used. Start again."),
+            "no pending flow (replayed or unknown)",
         )
     pending.data = {}
     await session.commit()
     expired = pending.expires_at < utcnow()
     if expired:
-        raise SsoRefused("The sign-in took too long. Start again.", "flow expired")
+        raise SsoRefused(i18n.gettext("The sign-in took too long. Start again."), "flow expired")
     return flow
 
 
@@ -402,29 +424,34 @@ async def finish(
     flow = await _take_flow(session, token)
     if flow.get("code") != code.upper():
         raise SsoRefused(
-            "This answer came back for a different institution than the one you chose. Start again.",
+            i18n.gettext("This answer came back for a different institution than the one you chose. Start again."),
             f"mix-up: flow for {flow.get('code')} completed at the callback of {code}",
         )
     if "error" in params:
         raise SsoRefused(
-            f"Your institution's sign-in service refused: {params.get('error_description') or params['error']}.",
+            i18n.gettext(
+                "Your institution's sign-in service refused: %(reason)s.", reason=params.get("error_description") or params["error"]
+            ),
             f"provider error {params['error']}",
         )
     if not params.get("state") or not compare_digest(params["state"], flow["state"]):
-        raise SsoRefused("The sign-in answer does not match the request this browser made. Start again.", "state mismatch")
+        raise SsoRefused(i18n.gettext("The sign-in answer does not match the request this browser made. Start again."), "state mismatch")
     found = await _provider_by_code(session, code)
     if found is None or not found[0].enabled:
-        raise SsoRefused("Sign-in with this institution's account is not available.", "provider disabled during the flow")
+        raise SsoRefused(i18n.gettext("Sign-in with this institution's account is not available."), "provider disabled during the flow")
     provider, institution = found
     if provider.issuer != flow["issuer"]:
-        raise SsoRefused("The institution's sign-in settings changed during your sign-in. Start again.", "issuer changed during the flow")
+        raise SsoRefused(
+            i18n.gettext("The institution's sign-in settings changed during your sign-in. Start again."), "issuer changed during the flow"
+        )
     advertised = bool(provider.discovery.get("authorization_response_iss_parameter_supported"))
     if (advertised or "iss" in params) and params.get("iss") != provider.issuer:
         raise SsoRefused(
-            "The sign-in answer came from a different service than expected.", f"RFC 9207 iss {params.get('iss')!r} != {provider.issuer!r}"
+            i18n.gettext("The sign-in answer came from a different service than expected."),
+            f"RFC 9207 iss {params.get('iss')!r} != {provider.issuer!r}",
         )
     if not params.get("code"):
-        raise SsoRefused("The sign-in answer carried no authorization code.", "no code")
+        raise SsoRefused(i18n.gettext("The sign-in answer carried no authorization code."), "no code")
     client = AsyncOAuth2Client(
         client_id=provider.client_id,
         client_secret=crypto.decrypt(secret_key, provider.client_secret_encrypted),
@@ -436,14 +463,14 @@ async def finish(
         tokens = await client.fetch_token(provider.discovery["token_endpoint"], code=params["code"], code_verifier=flow["verifier"])
     except (OAuth2Error, OAuthError, httpx.HTTPError) as exc:
         raise SsoRefused(
-            "Your institution's sign-in service did not accept the sign-in (it may have been used already). Start again.",
+            i18n.gettext("Your institution's sign-in service did not accept the sign-in (it may have been used already). Start again."),
             f"token endpoint refused: {exc}",
         ) from exc
     finally:
         await client.aclose()
     id_token = tokens.get("id_token")
     if not id_token:
-        raise SsoRefused("Your institution's sign-in service sent no identity token.", "no id_token")
+        raise SsoRefused(i18n.gettext("Your institution's sign-in service sent no identity token."), "no id_token")
     claims = await validate_id_token(session, provider, id_token, nonce=flow["nonce"], access_token=tokens.get("access_token"), http=http)
     if flow.get("invitation_id"):
         from cooperation.auth.accounts import accept_through_provider
@@ -465,10 +492,11 @@ async def validate_id_token(
     try:
         header = extract_compact(id_token.encode()).protected
     except (JoseError, ValueError) as exc:
-        raise SsoRefused("The identity token is malformed.", f"malformed id_token: {exc}") from exc
+        raise SsoRefused(i18n.gettext("The identity token is malformed."), f"malformed id_token: {exc}") from exc
     if header.get("alg") not in ALLOWED_ALGORITHMS:
         raise SsoRefused(
-            "The identity token is signed with an algorithm LibCoop does not accept.", f"algorithm {header.get('alg')!r} not allowed"
+            i18n.gettext("The identity token is signed with an algorithm LibCoop does not accept."),
+            f"algorithm {header.get('alg')!r} not allowed",
         )
     keys = KeySet.import_key_set(provider.jwks)  # type: ignore[arg-type]
     kid = header.get("kid")
@@ -480,7 +508,8 @@ async def validate_id_token(
         keys = KeySet.import_key_set(provider.jwks)  # type: ignore[arg-type]
         if not any(key.kid == kid for key in keys.keys):
             raise SsoRefused(
-                "The identity token is signed with a key your institution does not publish.", f"unknown key id {kid!r} after refetch"
+                i18n.gettext("The identity token is signed with a key your institution does not publish."),
+                f"unknown key id {kid!r} after refetch",
             )
     try:
         token = jwt.decode(id_token, keys, algorithms=ALLOWED_ALGORITHMS)
@@ -498,7 +527,8 @@ async def validate_id_token(
         claims.validate(leeway=LEEWAY_SECONDS)
     except (JoseError, ValueError) as exc:
         raise SsoRefused(
-            "The identity token could not be verified. Start again, or ask your institution's IT.", f"id_token rejected: {exc}"
+            i18n.gettext("The identity token could not be verified. Start again, or ask your institution's IT."),
+            f"id_token rejected: {exc}",
         ) from exc
     return dict(claims)
 
@@ -529,7 +559,7 @@ async def user_for(session: AsyncSession, provider: IdentityProvider, institutio
             # An account is bound to the institution whose provider created it: another institution's provider,
             # even with the same issuer and subject, never signs into it.
             raise SsoRefused(
-                "This account belongs to another institution's sign-in. Ask the cooperation department.",
+                i18n.gettext("This account belongs to another institution's sign-in. Ask the cooperation department."),
                 f"identity {provider.issuer} {subject} belongs to an account of another institution than {institution.code}",
             )
     elif email_trusted:
@@ -548,7 +578,9 @@ async def user_for(session: AsyncSession, provider: IdentityProvider, institutio
         session.add(identity)
     if not user.active or user.archived_at is not None:
         await session.commit()
-        raise SsoRefused("Your LibCoop account is deactivated. Ask the cooperation department.", f"user {user.id} is deactivated")
+        raise SsoRefused(
+            i18n.gettext("Your LibCoop account is deactivated. Ask the cooperation department."), f"user {user.id} is deactivated"
+        )
     identity.last_used_at = utcnow()
     if user.institution_id == institution.id and user.role != role.value and user.password_hash is None:
         user.role = role.value  # roles follow the provider's groups at each sign-in
@@ -569,7 +601,7 @@ async def discovery_for_code(session: AsyncSession, code: str) -> dict[str, Any]
 
 
 async def set_enabled(session: AsyncSession, principal: Principal, provider_id: uuid.UUID, *, enabled: bool, version: int) -> None:
-    require_admin(principal, "enable or disable identity providers")
+    require_admin(principal, N_("enable or disable identity providers"))
     provider = await session.get(IdentityProvider, provider_id)
     if provider is None:
         raise NotFoundError("identity provider")

@@ -11,12 +11,13 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from cooperation import audit
+from cooperation import audit, i18n
 from cooperation.auth.access import Principal, Role
 from cooperation.auth.models import ApiToken, User
 from cooperation.auth.services import token_digest
 from cooperation.db import table, utcnow
 from cooperation.errors import ConflictError, ForbiddenError, NotFoundError
+from cooperation.i18n import N_
 from cooperation.records import nfc
 
 TOKEN_PREFIX = "lcp_"
@@ -26,6 +27,9 @@ LAST_USED_RESOLUTION = timedelta(minutes=1)
 class TokenScope(StrEnum):
     READ = "read"
     READ_WRITE = "read_write"
+
+
+i18n.register_labels({"read": N_("Read"), "read_write": N_("Read and write")})
 
 
 class TokenIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -51,7 +55,7 @@ class NewToken(TokenOut):
 
 async def create(session: AsyncSession, principal: Principal, data: TokenIn) -> NewToken:
     if principal.via_token:
-        raise ForbiddenError("Tokens are created from a signed-in browser session, not with another token.")
+        raise ForbiddenError(i18n.gettext("Tokens are created from a signed-in browser session, not with another token."))
     secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
     now = utcnow()
     token = ApiToken(
@@ -95,7 +99,7 @@ async def revoke(session: AsyncSession, principal: Principal, token_id: uuid.UUI
     if token is None or token.user_id != principal.user_id:
         raise NotFoundError("token")
     if token.revoked_at is not None:
-        raise ConflictError("This token is already revoked.")
+        raise ConflictError(i18n.gettext("This token is already revoked."))
     token.revoked_at = utcnow()
     audit.record(session, principal, "revoke_token", "user", principal.user_id, summary=f"API token “{token.name}” revoked")
     await session.commit()

@@ -18,7 +18,7 @@ import segno
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cooperation import audit
+from cooperation import audit, i18n
 from cooperation.auth import crypto
 from cooperation.auth.access import Principal
 from cooperation.auth.models import RecoveryCode, User
@@ -47,9 +47,9 @@ async def start(session: AsyncSession, principal: Principal, secret_key: str) ->
     user = await session.get(User, principal.user_id)
     assert user is not None
     if user.totp_enabled_at is not None:
-        raise ConflictError("Two-factor sign-in is on already: turn it off first to set up another authenticator.")
+        raise ConflictError(i18n.gettext("Two-factor sign-in is on already: turn it off first to set up another authenticator."))
     if not user.password_hash:
-        raise ConflictError("You sign in with your institution's account: its own second factor applies there.")
+        raise ConflictError(i18n.gettext("You sign in with your institution's account: its own second factor applies there."))
     secret = pyotp.random_base32()
     user.totp_pending_encrypted = crypto.encrypt(secret_key, secret)
     await session.commit()
@@ -89,11 +89,11 @@ async def confirm(session: AsyncSession, principal: Principal, secret_key: str, 
     user = await session.get(User, principal.user_id)
     assert user is not None
     if not user.totp_pending_encrypted:
-        raise ConflictError("Start the set-up again: no authenticator is waiting for its first code.")
+        raise ConflictError(i18n.gettext("Start the set-up again: no authenticator is waiting for its first code."))
     secret = crypto.decrypt(secret_key, user.totp_pending_encrypted)
     step = _step(secret, code, None)
     if step is None:
-        raise ValidationFailed({"code": "is not the code your authenticator shows now"})
+        raise ValidationFailed({"code": i18n.gettext("is not the code your authenticator shows now")})
     user.totp_secret_encrypted, user.totp_pending_encrypted = user.totp_pending_encrypted, None
     user.totp_enabled_at, user.totp_last_step = utcnow(), step
     codes = [f"{secrets.token_hex(2)}-{secrets.token_hex(2)}-{secrets.token_hex(2)}" for _ in range(RECOVERY_CODES)]
@@ -110,7 +110,7 @@ async def disable(session: AsyncSession, principal: Principal, secret_key: str, 
     if user.totp_enabled_at is None:
         return
     if not await _accept(session, user, secret_key, code):
-        raise ValidationFailed({"code": "is neither your authenticator's current code nor an unused recovery code"})
+        raise ValidationFailed({"code": i18n.gettext("is neither your authenticator's current code nor an unused recovery code")})
     user.totp_secret_encrypted, user.totp_enabled_at, user.totp_last_step = None, None, None
     await session.execute(delete(RecoveryCode).where(RC.user_id == user.id))
     audit.record(session, principal, "two_factor_off", "user", user.id, summary="Two-factor sign-in turned off")

@@ -24,6 +24,7 @@ from cooperation.auth.models import User
 from cooperation.auth.services import authenticate_password, end_session, is_loopback, start_session
 from cooperation.errors import ConflictError, ValidationFailed
 from cooperation.forms import parse_form
+from cooperation.i18n import N_
 from cooperation.settings import Settings
 from cooperation.web import form_dict, form_version, query_int, query_uuid, render, see_other
 
@@ -233,7 +234,9 @@ async def two_factor_submit(request: Request[Any, Any, Any], db: NamedDependency
             await limits.count(db, key, window_seconds=limits.SIGN_IN[1])
         audit.record(db, None, "sign_in_failed", "user", user_id, summary="Wrong or used two-factor code")
         await db.commit()
-        return render(request, "auth/two_factor_code.html", status_code=401, errors={"code": "is not right, or was used already"})
+        return render(
+            request, "auth/two_factor_code.html", status_code=401, errors={"code": i18n.gettext("is not right, or was used already")}
+        )
     await db.delete(pending)
     response = await sign_in_response(request, db, user, next_path, method="password and two-factor code")
     response.delete_cookie(MFA_COOKIE, path="/login")
@@ -310,7 +313,7 @@ async def two_factor_disable(
     form = await form_dict(request)
     if request.app.state.settings.require_2fa_admin and principal.is_admin:
         return await _two_factor_page(
-            request, db, principal, errors={"code": "administrators must keep two-factor sign-in here"}, status_code=409
+            request, db, principal, errors={"code": i18n.gettext("administrators must keep two-factor sign-in here")}, status_code=409
         )
     try:
         await twofactor.disable(db, principal, request.app.state.settings.secret_key, str(form.get("code") or ""))
@@ -501,7 +504,7 @@ async def providers_page(
 async def provider_create(
     request: Request[Any, Any, Any], db: NamedDependency[AsyncSession], principal: NamedDependency[Principal]
 ) -> Response[Any]:
-    require_admin(principal, "register identity providers")
+    require_admin(principal, N_("register identity providers"))
     form = _provider_form(await form_dict(request))
     try:
         async with sso.http_client() as http:
@@ -580,7 +583,7 @@ async def _users_page(
 
 @get("/admin/users", name="admin_users")
 async def users_page(request: Request[Any, Any, Any], db: NamedDependency[AsyncSession], principal: NamedDependency[Principal]) -> Template:
-    require_admin(principal, "manage accounts")
+    require_admin(principal, N_("manage accounts"))
     values: dict[str, Any] = {"role": "coordinator", "language": "en"}
     person_id = query_uuid(request, "person_id")
     if person_id is not None:  # "Invite to LibCoop" on a person's page: the form filled from the record
@@ -602,7 +605,7 @@ async def users_page(request: Request[Any, Any, Any], db: NamedDependency[AsyncS
 async def user_invite(
     request: Request[Any, Any, Any], db: NamedDependency[AsyncSession], principal: NamedDependency[Principal]
 ) -> Template:
-    require_admin(principal, "invite people")
+    require_admin(principal, N_("invite people"))
     form = await form_dict(request)
     try:
         invited = await accounts.invite(
@@ -658,7 +661,7 @@ def query_like_uuid(value: Any) -> uuid.UUID | None:
     try:
         return uuid.UUID(str(value)) if value else None
     except ValueError:
-        raise ValidationFailed({"institution_id": "is not a valid id"}) from None
+        raise ValidationFailed({"institution_id": i18n.gettext("is not a valid id")}) from None
 
 
 @get("/invitations/{token:str}", opt={PUBLIC_OPT: True}, name="invitation", include_in_schema=False)
@@ -682,7 +685,7 @@ async def invitation_accept(request: Request[Any, Any, Any], db: NamedDependency
     return await sign_in_response(request, db, user, "/", method="invitation")
 
 
-FORGOT_ANSWER = "If an account exists for that address, an e-mail with a link to choose a new password is on its way."
+FORGOT_ANSWER = N_("If an account exists for that address, an e-mail with a link to choose a new password is on its way.")
 
 
 @get("/password/forgot", opt={PUBLIC_OPT: True}, name="password_forgot", include_in_schema=False)
@@ -701,7 +704,7 @@ async def forgot_submit(request: Request[Any, Any, Any], db: NamedDependency[Asy
         await limits.count(db, key, window_seconds=limits.SIGN_IN[1])
     if email:
         await accounts.request_reset(db, request.app.state.settings, api_base_url(request), email)
-    return render(request, "auth/forgot.html", message=FORGOT_ANSWER, errors={})
+    return render(request, "auth/forgot.html", message=i18n.gettext(FORGOT_ANSWER), errors={})
 
 
 @get("/password/reset/{token:str}", opt={PUBLIC_OPT: True}, name="password_reset", include_in_schema=False)
@@ -762,7 +765,7 @@ async def profile_update(
     except ValidationFailed as exc:
         await db.rollback()
         return _profile_page(request, {**await _profile_values(db, principal), **form}, exc.errors, status_code=422)
-    return _profile_page(request, await _profile_values(db, principal), {}, saved="Your profile is saved.")
+    return _profile_page(request, await _profile_values(db, principal), {}, saved=i18n.gettext("Your profile is saved."))
 
 
 @post("/account/password", name="account_password")
@@ -775,7 +778,7 @@ async def password_change(
     except ValidationFailed as exc:
         await db.rollback()
         return _profile_page(request, await _profile_values(db, principal), exc.errors, status_code=422)
-    return _profile_page(request, await _profile_values(db, principal), {}, saved="Your password is changed.")
+    return _profile_page(request, await _profile_values(db, principal), {}, saved=i18n.gettext("Your password is changed."))
 
 
 @post("/language", opt={PUBLIC_OPT: True}, name="language_switch", include_in_schema=False)

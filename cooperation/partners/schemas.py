@@ -7,6 +7,8 @@ from typing import Annotated
 
 import msgspec
 
+from cooperation import i18n
+from cooperation.i18n import N_
 from cooperation.records import PageBase
 
 Text300 = Annotated[str, msgspec.Meta(min_length=1, max_length=300)]
@@ -23,6 +25,21 @@ class InstitutionKind(StrEnum):
     MINISTRY = "ministry"
     INTERNATIONAL_ORGANISATION = "international_organisation"
     OTHER = "other"
+
+
+i18n.register_labels(
+    {
+        "national_library": N_("National library"),
+        "university_library": N_("University library"),
+        "public_library": N_("Public library"),
+        "research_library": N_("Research library"),
+        "archive": N_("Archive"),
+        "museum": N_("Museum"),
+        "ministry": N_("Ministry"),
+        "international_organisation": N_("International organisation"),
+        "other": N_("Other"),
+    }
+)
 
 
 class InstitutionIn(msgspec.Struct, forbid_unknown_fields=True):

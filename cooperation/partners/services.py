@@ -10,11 +10,12 @@ from sqlalchemy import Select, or_, select, true, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cooperation import audit
+from cooperation import audit, i18n
 from cooperation.auth.access import Principal, Role, may_change_part_of, require_admin, require_manager
 from cooperation.auth.models import User
 from cooperation.db import table
 from cooperation.errors import ConflictError, ForbiddenError, NotFoundError, ValidationFailed
+from cooperation.i18n import N_
 from cooperation.partners.models import Institution, Person
 from cooperation.partners.schemas import (
     AccountChoice,
@@ -80,12 +81,12 @@ def _clean_institution(data: InstitutionIn, errors: dict[str, str]) -> dict[str,
     """Normalised values, or ValidationFailed with every wrong field (including those already in `errors`)."""
     country = data.country.upper()
     if country not in COUNTRY_NAMES:
-        errors["country"] = f"{data.country!r} is not an ISO 3166 country code (such as VN, CN, FR)"
+        errors["country"] = i18n.gettext("%(value)s is not an ISO 3166 country code (such as VN, CN, FR)", value=repr(data.country))
     website = (data.website or "").strip() or None
     if website and not website.startswith(("http://", "https://")):
-        errors["website"] = "must start with http:// or https://"
+        errors["website"] = i18n.gettext("must start with http:// or https://")
     if not data.name.strip():
-        errors["name"] = "is required"
+        errors["name"] = i18n.gettext("is required")
     if errors:
         raise ValidationFailed(errors)
     values: dict[str, Any] = {
@@ -190,7 +191,7 @@ async def create_home_institution(session: AsyncSession, data: InstitutionIn) ->
     """First run (cooperation/setup.py): the institution that runs LibCoop. An institution already registered with
     the code becomes it; otherwise it is created. The caller commits."""
     if await home_institution_id(session) is not None:
-        raise ConflictError("A home institution exists already; an administrator changes it from its page.")
+        raise ConflictError(i18n.gettext("A home institution exists already; an administrator changes it from its page."))
     existing = await session.scalar(select(I.id).where(I.code == data.code.strip().upper()))
     values = _clean_institution(data, {})
     if existing is not None:
@@ -208,9 +209,9 @@ async def set_home_institution(session: AsyncSession, principal: Principal, inst
     """An administrator names another institution as the one running LibCoop (a mistake at setup, a merger). Exactly
     one is home at any time (a unique index keeps it so); the department's accounts move with it."""
     target = await get_institution(session, principal, institution_id)
-    require_admin(principal, "choose the home institution")
+    require_admin(principal, N_("choose the home institution"))
     if target.archived:
-        raise ValidationFailed({"institution_id": "an archived institution cannot be the home institution"})
+        raise ValidationFailed({"institution_id": i18n.gettext("an archived institution cannot be the home institution")})
     previous = await home_institution_id(session)
     if previous == institution_id:
         return
@@ -238,12 +239,12 @@ async def _code_errors(session: AsyncSession, code: str, except_id: uuid.UUID | 
     if except_id is not None:
         statement = statement.where(I.id != except_id)
     if (await session.scalar(statement)) is not None:
-        return {"code": f"{code} is already used by another institution"}
+        return {"code": i18n.gettext("%(code)s is already used by another institution", code=code)}
     return {}
 
 
 async def create_institution(session: AsyncSession, principal: Principal, data: InstitutionIn) -> uuid.UUID:
-    require_manager(principal, "register institutions")
+    require_manager(principal, N_("register institutions"))
     values = _clean_institution(data, await _code_errors(session, data.code))
     institution = Institution(**values)
     session.add(institution)
@@ -270,7 +271,7 @@ async def _institution_values(session: AsyncSession, institution_id: uuid.UUID) 
 
 async def update_institution(session: AsyncSession, principal: Principal, institution_id: uuid.UUID, data: InstitutionUpdate) -> int:
     await get_institution(session, principal, institution_id)  # 404 before 403
-    require_manager(principal, "edit institutions")
+    require_manager(principal, N_("edit institutions"))
     values = _clean_institution(data, await _code_errors(session, data.code, institution_id))
     before = await _institution_values(session, institution_id)
     version = await update_versioned(session, Institution, institution_id, data.version, values, what="institution")
@@ -288,9 +289,9 @@ async def set_institution_archived(
     session: AsyncSession, principal: Principal, institution_id: uuid.UUID, *, archived: bool, version: int
 ) -> int:
     current = await get_institution(session, principal, institution_id)
-    require_manager(principal, "archive institutions")
+    require_manager(principal, N_("archive institutions"))
     if current.is_home and archived:
-        raise ConflictError("The home institution cannot be archived.")
+        raise ConflictError(i18n.gettext("The home institution cannot be archived."))
     return await audit.archive_or_restore(
         session,
         principal,
@@ -399,21 +400,28 @@ async def account_choices(session: AsyncSession, principal: Principal, person: P
 async def link_account(session: AsyncSession, principal: Principal, person_id: uuid.UUID, data: AccountLinkIn) -> int:
     """What is "mine" (follow-up actions, reminders) follows this link, never a matching e-mail."""
     person = await get_person(session, principal, person_id)
-    require_manager(principal, "link people to accounts")
+    require_manager(principal, N_("link people to accounts"))
     if data.user_id is not None:
         user = (await session.execute(select(U.name, U.institution_id).where(U.id == data.user_id))).first()
         if user is None:
-            raise ValidationFailed({"user_id": "no such account"})
+            raise ValidationFailed({"user_id": i18n.gettext("no such account")})
         if user.institution_id != person.institution_id:
-            raise ValidationFailed({"user_id": f"the account belongs to another institution than {person.institution_code}"})
+            raise ValidationFailed(
+                {"user_id": i18n.gettext("the account belongs to another institution than %(code)s", code=person.institution_code)}
+            )
         holder = await session.scalar(select(P.name).where(P.user_id == data.user_id, P.id != person_id))
         if holder is not None:
-            raise ConflictError(f"That account is already linked to {holder}.", errors={"user_id": f"already linked to {holder}"})
+            raise ConflictError(
+                i18n.gettext("That account is already linked to %(name)s.", name=holder),
+                errors={"user_id": i18n.gettext("already linked to %(name)s", name=holder)},
+            )
     try:
         version = await update_versioned(session, Person, person_id, data.version, {"user_id": data.user_id}, what="person")
     except IntegrityError:  # someone linked that account to another person meanwhile (the unique index decides)
         await session.rollback()
-        raise ConflictError("That account was just linked to someone else.", errors={"user_id": "linked to another person"}) from None
+        raise ConflictError(
+            i18n.gettext("That account was just linked to someone else."), errors={"user_id": i18n.gettext("linked to another person")}
+        ) from None
     linked = await session.scalar(select(U.email).where(U.id == data.user_id)) if data.user_id else None
     audit.record(
         session,
@@ -434,14 +442,14 @@ async def _clean_person(session: AsyncSession, principal: Principal, data: Perso
         select(I.id).where(I.id == data.institution_id, institution_visibility(principal), I.archived_at.is_(None))
     )
     if visible_institution is None:
-        errors["institution_id"] = "no such institution"
+        errors["institution_id"] = i18n.gettext("no such institution")
     elif not may_change_part_of(principal, data.institution_id):
-        errors["institution_id"] = "you may only add or edit people of your own institution"
+        errors["institution_id"] = i18n.gettext("you may only add or edit people of your own institution")
     email = (data.email or "").strip() or None
     if email and ("@" not in email or email.startswith("@") or email.endswith("@")):
-        errors["email"] = "must be an e-mail address"
+        errors["email"] = i18n.gettext("must be an e-mail address")
     if not data.name.strip():
-        errors["name"] = "is required"
+        errors["name"] = i18n.gettext("is required")
     if errors:
         raise ValidationFailed(errors)
 
@@ -464,7 +472,7 @@ async def _clean_person(session: AsyncSession, principal: Principal, data: Perso
 
 async def create_person(session: AsyncSession, principal: Principal, data: PersonIn) -> uuid.UUID:
     if not (principal.manages_records or principal.is_partner):
-        raise ForbiddenError("Your role may not add people.")
+        raise ForbiddenError(i18n.gettext("Your role may not add people."))
     values = await _clean_person(session, principal, data)
     person = Person(**values)
     session.add(person)
@@ -485,7 +493,7 @@ async def create_person(session: AsyncSession, principal: Principal, data: Perso
 async def update_person(session: AsyncSession, principal: Principal, person_id: uuid.UUID, data: PersonUpdate) -> int:
     current = await get_person(session, principal, person_id)
     if not may_change_part_of(principal, current.institution_id):
-        raise ForbiddenError("You may only edit people of your own institution.")
+        raise ForbiddenError(i18n.gettext("You may only edit people of your own institution."))
     values = await _clean_person(session, principal, data)
     before = dict((await session.execute(select(table(Person)).where(P.id == person_id))).mappings().one())
     version = await update_versioned(session, Person, person_id, data.version, values, what="person")
@@ -498,7 +506,7 @@ async def update_person(session: AsyncSession, principal: Principal, person_id: 
 async def set_person_archived(session: AsyncSession, principal: Principal, person_id: uuid.UUID, *, archived: bool, version: int) -> int:
     current = await get_person(session, principal, person_id)
     if not may_change_part_of(principal, current.institution_id):
-        raise ForbiddenError("You may only archive people of your own institution.")
+        raise ForbiddenError(i18n.gettext("You may only archive people of your own institution."))
     return await audit.archive_or_restore(
         session,
         principal,

@@ -10,10 +10,11 @@ from litestar.params import FromPath
 from litestar.response import Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cooperation import audit
+from cooperation import audit, i18n, web
 from cooperation.auth.access import Principal, may_change_part_of, require_manager
 from cooperation.errors import ForbiddenError, StaleVersionError, ValidationFailed
 from cooperation.forms import parse_form, stale_resubmission
+from cooperation.i18n import N_
 from cooperation.partners import services
 from cooperation.partners.schemas import (
     AccountLinkIn,
@@ -66,13 +67,13 @@ class InstitutionViews(Controller):
             "partners/institution_list.html",
             page=page,
             kinds=list(InstitutionKind),
-            countries=services.COUNTRY_NAMES,
-            country_name=services.country_name,
+            countries=i18n.country_names(i18n.current()),
+            country_name=web.country,
         )
 
     @get("/new", name="institution_new")
     async def new(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal]) -> Template:
-        require_manager(principal, "register institutions")
+        require_manager(principal, N_("register institutions"))
         return self._form(request, {"kind": "national_library", "active": True}, {})
 
     def _form(
@@ -93,7 +94,7 @@ class InstitutionViews(Controller):
             errors=errors,
             institution_id=institution_id,
             kinds=list(InstitutionKind),
-            countries=services.COUNTRY_NAMES,
+            countries=i18n.country_names(i18n.current()),
             status_code=status_code,
         )
 
@@ -128,7 +129,7 @@ class InstitutionViews(Controller):
             people=people,
             history=history,
             dossier=dossier,
-            country_name=services.country_name,
+            country_name=web.country,
         )
 
     @get("/{institution_id:uuid}/edit", name="institution_edit")
@@ -140,7 +141,7 @@ class InstitutionViews(Controller):
         institution_id: FromPath[uuid.UUID],
     ) -> Template:
         institution = await services.get_institution(db, principal, institution_id)
-        require_manager(principal, "edit institutions")
+        require_manager(principal, N_("edit institutions"))
         return self._form(request, institution_values(institution), {}, institution_id=institution_id)
 
     @post("/{institution_id:uuid}", name="institution_update")
@@ -281,7 +282,7 @@ class PersonViews(Controller):
     ) -> Template:
         person = await services.get_person(db, principal, person_id)
         if not may_change_part_of(principal, person.institution_id):
-            raise ForbiddenError("You may only edit people of your own institution.")
+            raise ForbiddenError(i18n.gettext("You may only edit people of your own institution."))
         return await self._form(request, db, principal, person_values(person), {}, person_id=person_id)
 
     @post("/{person_id:uuid}", name="person_update")
@@ -317,7 +318,7 @@ class PersonViews(Controller):
         try:
             user_id = uuid.UUID(chosen) if chosen else None
         except ValueError:
-            raise ValidationFailed({"user_id": "choose an account from the list"}) from None
+            raise ValidationFailed({"user_id": i18n.gettext("choose an account from the list")}) from None
         await services.link_account(db, principal, person_id, AccountLinkIn(user_id=user_id, version=form_version(form)))
         return see_other(f"/people/{person_id}")
 

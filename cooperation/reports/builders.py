@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cooperation.auth.access import Principal
 from cooperation.errors import ValidationFailed
+from cooperation.i18n import N_, gettext
 from cooperation.partners.services import get_institution
 from cooperation.reports import i18n, periods
 from cooperation.settings import PROJECT_ROOT, Settings
@@ -85,17 +86,21 @@ def environment(language: str) -> Environment:
 def check_request(kind: str, scope_id: uuid.UUID | None, period_key: str | None, language: str) -> periods.Period | None:
     errors: dict[str, str] = {}
     if kind not in KINDS:
-        errors["kind"] = f"unknown report {kind!r}; choose {', '.join(KINDS)}"
+        errors["kind"] = gettext("unknown report %(kind)s; choose %(kinds)s", kind=repr(kind), kinds=", ".join(KINDS))
     if language not in i18n.LANGUAGES:
         offered = ", ".join(f"{code} ({name})" for code, name in i18n.LANGUAGES.items())
-        errors["language"] = f"reports are written in {offered}, not {language!r}"
+        errors["language"] = gettext("reports are written in %(offered)s, not %(language)s", offered=offered, language=repr(language))
     if kind != "portfolio" and scope_id is None:
-        what = {"partner": "the partner institution", "agreement": "the agreement", "visit": "the visit"}.get(kind, "what it is about")
-        errors["scope_id"] = f"choose {what}"
+        what = {
+            "partner": N_("choose the partner institution"),
+            "agreement": N_("choose the agreement"),
+            "visit": N_("choose the visit"),
+        }.get(kind, N_("choose what it is about"))
+        errors["scope_id"] = gettext(what)
     period = None
     if kind == "portfolio":
         if not period_key:
-            errors["period"] = "choose the period, such as 2026-10, 2026-Q3 or 2026"
+            errors["period"] = gettext("choose the period, such as 2026-10, 2026-Q3 or 2026")
         else:
             try:
                 period = periods.parse(period_key)

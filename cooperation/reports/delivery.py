@@ -25,9 +25,11 @@ from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cooperation import files, mail
+from cooperation import i18n as cooperation_i18n
 from cooperation.auth.models import User
 from cooperation.auth.services import principal_of
 from cooperation.db import claiming_insert, new_id, table, unavailable, utcnow
+from cooperation.i18n import N_
 from cooperation.reports import builders, periods
 from cooperation.reports.models import ReportDelivery, ReportRun, ReportSubscription
 from cooperation.reports.pdf import PdfRenderer, pdf_filename
@@ -315,9 +317,17 @@ async def _deliver_one(factory: async_sessionmaker[AsyncSession], settings: Sett
         return 1
 
 
+def _attached(run: Any) -> str:
+    """Said in the report's language, like the report and its highlights."""
+    return cooperation_i18n.translations(run.get("language") or "en").gettext(ATTACHED)
+
+
+ATTACHED = N_("The full report is attached (PDF).")
+
+
 def email_text(run: Any) -> str:
     lines = [run["title"], ""] + [f"- {line}" for line in run["summary"] or []]
-    return "\n".join([*lines, "", "The full report is attached (PDF).", "— LibCoop"])
+    return "\n".join([*lines, "", _attached(run), "— LibCoop"])
 
 
 def email_html(run: Any) -> str:
@@ -325,7 +335,7 @@ def email_html(run: Any) -> str:
     return (
         f'<h1 style="font-size:18px">{escape(run["title"])}</h1>'
         + (f"<ul>{items}</ul>" if items else "")
-        + "<p>The full report is attached (PDF).</p><p>— LibCoop</p>"
+        + f"<p>{escape(_attached(run))}</p><p>— LibCoop</p>"
     )
 
 

@@ -1,310 +1,217 @@
-"""The words of the reports, in English and French; dates and numbers formatted by Babel for the language."""
+"""The words of the reports, in LibCoop's four languages (Babel catalogues, like the pages); dates and numbers
+formatted by Babel for the report's language.
 
+A report has its own language (the one asked for, or the subscription's), whatever the language of the request or
+the worker that renders it: every word here is looked up in that language's catalogue explicitly.
+"""
+
+from collections.abc import Mapping
 from datetime import date
+from functools import cache
 from typing import Any
 
-from babel import Locale
-from babel.dates import format_date
-from babel.numbers import format_decimal, format_percent
+from cooperation import i18n
+from cooperation.i18n import N_, NP_
 
-LANGUAGES = {"en": "English", "fr": "Français"}
+LANGUAGES = i18n.NAMES
 
-TEXT: dict[str, dict[str, str]] = {
-    "en": {
-        "portfolio_title": "International cooperation: progress report",
-        "partner_title": "Partner dossier",
-        "agreement_title": "Agreement dossier",
-        "visit_title": "Visit summary",
-        "prepared_for": "Prepared for",
-        "generated_on": "Generated on",
-        "page": "Page",
-        "of": "of",
-        "highlights": "Highlights",
-        "agreements": "Agreements",
-        "signed_in_period": "Signed in the period",
-        "in_force": "In force",
-        "expiring_soon": "Expiring in the next {days} days (until {until})",
-        "expired_not_renewed": "Expired in the period without renewal",
-        "reference": "Reference",
-        "title": "Title",
-        "parties": "Parties",
-        "signed": "Signed",
-        "expires": "Expires",
-        "status": "Status",
-        "none": "None.",
-        "visits": "Delegation visits",
-        "dates": "Dates",
-        "visit": "Visit",
-        "delegation": "Delegation",
-        "received_by": "Received by",
-        "outcomes": "What was agreed",
-        "open_actions": "Open follow-up actions",
-        "due": "due",
-        "exchanges": "Expert exchanges",
-        "expert": "Expert",
-        "field": "Field",
-        "from_to": "From → to",
-        "programmes": "Programme quota use",
-        "quota": "Quota",
-        "used": "used",
-        "digitization": "Digitization progress",
-        "project": "Project",
-        "done": "Done",
-        "target": "Target",
-        "forecast": "Completion forecast",
-        "risks": "Risks",
-        "on_track": "On track",
-        "overdue_actions": "Overdue actions",
-        "action": "Action",
-        "responsible": "Responsible",
-        "record": "Record",
-        "commitments": "Commitments",
-        "progress": "Progress",
-        "people": "People",
-        "photos": "Photos",
-        "theme": "Theme",
-        "programme_agenda": "Programme",
-        "implements": "Implements the agreement",
-        "n_signed": "Agreements signed in the period: {n}",
-        "n_in_force": "Agreements in force: {n}",
-        "n_expiring": "Expiring in the next 90 days: {n}",
-        "n_visits": "Delegation visits: {n}",
-        "n_exchanges": "Expert exchanges: {n}",
-        "n_overdue": "Overdue follow-up actions: {n}",
-        "n_at_risk": "Digitization projects at risk: {n}",
-        "incoming": "incoming",
-        "outgoing": "outgoing",
-        "period": "Period",
-        "summary": "Summary",
-        "terms": "Terms",
-        "in_force_from": "In force from",
-        "renewal": "Renewal",
-        "automatic": "automatic",
-        "not_automatic": "not automatic",
-        "notice_by": "notice by",
-        "topics": "Topics",
-        "gifts": "Gifts exchanged",
+TEXT: dict[str, str] = {
+    "portfolio_title": N_("International cooperation: progress report"),
+    "partner_title": N_("Partner dossier"),
+    "agreement_title": N_("Agreement dossier"),
+    "visit_title": N_("Visit summary"),
+    "prepared_for": N_("Prepared for"),
+    "generated_on": N_("Generated on"),
+    "page": N_("Page"),
+    "of": N_("of"),
+    "highlights": N_("Highlights"),
+    "agreements": N_("Agreements"),
+    "signed_in_period": N_("Signed in the period"),
+    "in_force": N_("In force"),
+    "expiring_soon": N_("Expiring in the next %(days)s days (until %(until)s)"),
+    "expired_not_renewed": N_("Expired in the period without renewal"),
+    "reference": N_("Reference"),
+    "title": N_("Title"),
+    "parties": N_("Parties"),
+    "signed": N_("Signed"),
+    "expires": N_("Expires"),
+    "status": N_("Status"),
+    "none": N_("None."),
+    "visits": N_("Delegation visits"),
+    "dates": N_("Dates"),
+    "visit": N_("Visit"),
+    "delegation": N_("Delegation"),
+    "received_by": N_("Received by"),
+    "outcomes": N_("What was agreed"),
+    "open_actions": N_("Open follow-up actions"),
+    "due": N_("due"),
+    "exchanges": N_("Expert exchanges"),
+    "expert": N_("Expert"),
+    "field": N_("Field"),
+    "from_to": N_("From → to"),
+    "programmes": N_("Programme quota use"),
+    "quota": N_("Quota"),
+    "used": N_("used"),
+    "digitization": N_("Digitization progress"),
+    "project": N_("Project"),
+    "done": N_("Done"),
+    "target": N_("Target"),
+    "forecast": N_("Completion forecast"),
+    "risks": N_("Risks"),
+    "on_track": N_("On track"),
+    "overdue_actions": N_("Overdue actions"),
+    "action": N_("Action"),
+    "responsible": N_("Responsible"),
+    "record": N_("Record"),
+    "commitments": N_("Commitments"),
+    "progress": N_("Progress"),
+    "people": N_("People"),
+    "photos": N_("Photos"),
+    "theme": N_("Theme"),
+    "programme_agenda": N_("Programme"),
+    "implements": N_("Implements the agreement"),
+    "n_signed": N_("Agreements signed in the period: %(n)s"),
+    "n_in_force": N_("Agreements in force: %(n)s"),
+    "n_expiring": N_("Expiring in the next 90 days: %(n)s"),
+    "n_visits": N_("Delegation visits: %(n)s"),
+    "n_exchanges": N_("Expert exchanges: %(n)s"),
+    "n_overdue": N_("Overdue follow-up actions: %(n)s"),
+    "n_at_risk": N_("Digitization projects at risk: %(n)s"),
+    "incoming": N_("incoming"),
+    "outgoing": N_("outgoing"),
+    "period": N_("Period"),
+    "summary": N_("Summary"),
+    "terms": N_("Terms"),
+    "in_force_from": N_("In force from"),
+    "renewal": N_("Renewal"),
+    "automatic": N_("automatic"),
+    "not_automatic": N_("not automatic"),
+    "notice_by": N_("notice by"),
+    "topics": N_("Topics"),
+    "gifts": N_("Gifts exchanged"),
+}
+
+# The values stored in records (statuses, roles, kinds, units), by vocabulary: the context (pgettext) lets French agree
+# the word with what it says it of ("visite achevée", "échange achevé").
+ENUM_WORDS: dict[str, dict[str, str]] = {
+    "agreement_status": {
+        "draft": NP_("agreement_status", "draft"),
+        "negotiating": NP_("agreement_status", "negotiating"),
+        "signed": NP_("agreement_status", "signed"),
+        "in_force": NP_("agreement_status", "in force"),
+        "expired": NP_("agreement_status", "expired"),
+        "terminated": NP_("agreement_status", "terminated"),
+        "superseded": NP_("agreement_status", "superseded"),
     },
-    "fr": {
-        "portfolio_title": "Coopération internationale : rapport d’avancement",
-        "partner_title": "Dossier partenaire",
-        "agreement_title": "Dossier d’accord",
-        "visit_title": "Compte rendu de visite",
-        "prepared_for": "Établi pour",
-        "generated_on": "Établi le",
-        "page": "Page",
-        "of": "sur",
-        "highlights": "Points saillants",
-        "agreements": "Accords",
-        "signed_in_period": "Signés pendant la période",
-        "in_force": "En vigueur",
-        "expiring_soon": "Arrivant à échéance dans les {days} prochains jours (jusqu’au {until})",
-        "expired_not_renewed": "Échus pendant la période sans renouvellement",
-        "reference": "Référence",
-        "title": "Intitulé",
-        "parties": "Parties",
-        "signed": "Signé le",
-        "expires": "Échéance",
-        "status": "État",
-        "none": "Aucun.",
-        "visits": "Visites de délégations",
-        "dates": "Dates",
-        "visit": "Visite",
-        "delegation": "Délégation",
-        "received_by": "Reçue par",
-        "outcomes": "Ce qui a été convenu",
-        "open_actions": "Suites à donner en cours",
-        "due": "échéance",
-        "exchanges": "Échanges d’experts",
-        "expert": "Expert",
-        "field": "Domaine",
-        "from_to": "De → à",
-        "programmes": "Utilisation des quotas des programmes",
-        "quota": "Quota",
-        "used": "utilisés",
-        "digitization": "Avancement de la numérisation",
-        "project": "Projet",
-        "done": "Réalisé",
-        "target": "Objectif",
-        "forecast": "Achèvement prévu",
-        "risks": "Risques",
-        "on_track": "Dans les temps",
-        "overdue_actions": "Actions en retard",
-        "action": "Action",
-        "responsible": "Responsable",
-        "record": "Dossier",
-        "commitments": "Engagements",
-        "progress": "Avancement",
-        "people": "Personnes",
-        "photos": "Photos",
-        "theme": "Thème",
-        "programme_agenda": "Programme",
-        "implements": "Met en œuvre l’accord",
-        "n_signed": "Accords signés pendant la période : {n}",
-        "n_in_force": "Accords en vigueur : {n}",
-        "n_expiring": "Arrivant à échéance dans les 90 jours : {n}",
-        "n_visits": "Visites de délégations : {n}",
-        "n_exchanges": "Échanges d’experts : {n}",
-        "n_overdue": "Suites à donner en retard : {n}",
-        "n_at_risk": "Projets de numérisation à risque : {n}",
-        "incoming": "entrante",
-        "outgoing": "sortante",
-        "period": "Période",
-        "summary": "Résumé",
-        "terms": "Conditions",
-        "in_force_from": "En vigueur du",
-        "renewal": "Renouvellement",
-        "automatic": "automatique",
-        "not_automatic": "non automatique",
-        "notice_by": "préavis avant le",
-        "topics": "Thèmes abordés",
-        "gifts": "Cadeaux échangés",
+    "agreement_kind": {
+        "memorandum_of_understanding": NP_("agreement_kind", "memorandum of understanding"),
+        "cooperation_agreement": NP_("agreement_kind", "cooperation agreement"),
+        "exchange_of_publications": NP_("agreement_kind", "exchange of publications"),
+        "digitization": NP_("agreement_kind", "digitization"),
+        "staff_exchange": NP_("agreement_kind", "staff exchange"),
+        "addendum": NP_("agreement_kind", "addendum"),
+        "other": NP_("agreement_kind", "other"),
+    },
+    "visit_status": {
+        "proposed": NP_("visit_status", "proposed"),
+        "confirmed": NP_("visit_status", "confirmed"),
+        "under_way": NP_("visit_status", "under way"),
+        "completed": NP_("visit_status", "completed"),
+        "cancelled": NP_("visit_status", "cancelled"),
+    },
+    "exchange_status": {
+        "proposed": NP_("exchange_status", "proposed"),
+        "approved": NP_("exchange_status", "approved"),
+        "under_way": NP_("exchange_status", "under way"),
+        "completed": NP_("exchange_status", "completed"),
+        "cancelled": NP_("exchange_status", "cancelled"),
+    },
+    "follow_up_status": {
+        "open": NP_("follow_up_status", "open"),
+        "in_progress": NP_("follow_up_status", "in progress"),
+        "done": NP_("follow_up_status", "done"),
+        "cancelled": NP_("follow_up_status", "cancelled"),
+    },
+    "commitment_status": {
+        "planned": NP_("commitment_status", "planned"),
+        "in_progress": NP_("commitment_status", "in progress"),
+        "at_risk": NP_("commitment_status", "at risk"),
+        "done": NP_("commitment_status", "done"),
+        "cancelled": NP_("commitment_status", "cancelled"),
+    },
+    "commitment_state": {
+        "met": NP_("commitment_state", "met"),
+        "on_track": NP_("commitment_state", "on track"),
+        "behind": NP_("commitment_state", "behind"),
+    },
+    "role": {
+        "head_of_delegation": NP_("role", "head of delegation"),
+        "member": NP_("role", "member"),
+        "interpreter": NP_("role", "interpreter"),
+        "chair": NP_("role", "chair"),
+        "presenter": NP_("role", "presenter"),
+        "participant": NP_("role", "participant"),
+    },
+    "gift": {
+        "given": NP_("gift", "given"),
+        "received": NP_("gift", "received"),
+    },
+    "direction": {
+        "incoming": NP_("direction", "incoming"),
+        "outgoing": NP_("direction", "outgoing"),
+    },
+    "unit": {
+        "titles": NP_("unit", "titles"),
+        "volumes": NP_("unit", "volumes"),
+        "images": NP_("unit", "images"),
     },
 }
-assert TEXT["en"].keys() == TEXT["fr"].keys(), "every word in both languages"
-
-# The values stored in records (statuses, roles, kinds, units), by vocabulary: French agrees in gender with the
-# record (une visite achevée, un échange achevé). Every value a report prints goes through `enum`.
-ENUMS: dict[str, dict[str, dict[str, str]]] = {
-    "en": {
-        "agreement_status": {
-            "draft": "draft",
-            "negotiating": "negotiating",
-            "signed": "signed",
-            "in_force": "in force",
-            "expired": "expired",
-            "terminated": "terminated",
-            "superseded": "superseded",
-        },
-        "agreement_kind": {
-            "memorandum_of_understanding": "memorandum of understanding",
-            "cooperation_agreement": "cooperation agreement",
-            "exchange_of_publications": "exchange of publications",
-            "digitization": "digitization",
-            "staff_exchange": "staff exchange",
-            "addendum": "addendum",
-            "other": "other",
-        },
-        "visit_status": {
-            "proposed": "proposed",
-            "confirmed": "confirmed",
-            "under_way": "under way",
-            "completed": "completed",
-            "cancelled": "cancelled",
-        },
-        "exchange_status": {
-            "proposed": "proposed",
-            "approved": "approved",
-            "under_way": "under way",
-            "completed": "completed",
-            "cancelled": "cancelled",
-        },
-        "follow_up_status": {"open": "open", "in_progress": "in progress", "done": "done", "cancelled": "cancelled"},
-        "commitment_status": {
-            "planned": "planned",
-            "in_progress": "in progress",
-            "at_risk": "at risk",
-            "done": "done",
-            "cancelled": "cancelled",
-        },
-        "commitment_state": {"met": "met", "on_track": "on track", "behind": "behind"},
-        "role": {
-            "head_of_delegation": "head of delegation",
-            "member": "member",
-            "interpreter": "interpreter",
-            "chair": "chair",
-            "presenter": "presenter",
-            "participant": "participant",
-        },
-        "gift": {"given": "given", "received": "received"},
-        "direction": {"incoming": "incoming", "outgoing": "outgoing"},
-        "unit": {"titles": "titles", "volumes": "volumes", "images": "images"},
-    },
-    "fr": {
-        "agreement_status": {
-            "draft": "projet",
-            "negotiating": "en négociation",
-            "signed": "signé",
-            "in_force": "en vigueur",
-            "expired": "échu",
-            "terminated": "résilié",
-            "superseded": "remplacé",
-        },
-        "agreement_kind": {
-            "memorandum_of_understanding": "protocole d’accord",
-            "cooperation_agreement": "accord de coopération",
-            "exchange_of_publications": "échange de publications",
-            "digitization": "numérisation",
-            "staff_exchange": "échange de personnel",
-            "addendum": "avenant",
-            "other": "autre",
-        },
-        "visit_status": {
-            "proposed": "proposée",
-            "confirmed": "confirmée",
-            "under_way": "en cours",
-            "completed": "achevée",
-            "cancelled": "annulée",
-        },
-        "exchange_status": {
-            "proposed": "proposé",
-            "approved": "approuvé",
-            "under_way": "en cours",
-            "completed": "achevé",
-            "cancelled": "annulé",
-        },
-        "follow_up_status": {"open": "à faire", "in_progress": "en cours", "done": "réalisée", "cancelled": "annulée"},
-        "commitment_status": {
-            "planned": "prévu",
-            "in_progress": "en cours",
-            "at_risk": "compromis",
-            "done": "tenu",
-            "cancelled": "annulé",
-        },
-        "commitment_state": {"met": "tenu", "on_track": "dans les temps", "behind": "en retard"},
-        "role": {
-            "head_of_delegation": "chef de délégation",
-            "member": "membre",
-            "interpreter": "interprète",
-            "chair": "présidence de séance",
-            "presenter": "intervenant",
-            "participant": "participant",
-        },
-        "gift": {"given": "offert", "received": "reçu"},
-        "direction": {"incoming": "entrante", "outgoing": "sortante"},
-        "unit": {"titles": "titres", "volumes": "volumes", "images": "images"},
-    },
-}
-assert all(ENUMS["en"][k].keys() == ENUMS["fr"][k].keys() for k in ENUMS["en"]), "every value in both languages"
 
 
 def translator(language: str) -> Any:
-    words = TEXT[language]
+    catalogue = i18n.translations(language)
 
     def t(key: str, **values: Any) -> str:
-        return words[key].format(**values) if values else words[key]
+        return catalogue.gettext(TEXT[key]) % values
 
     return t
 
 
+@cache
+def enums(language: str) -> dict[str, dict[str, str]]:
+    catalogue = i18n.translations(language)
+    return {kind: {value: str(catalogue.pgettext(kind, word)) for value, word in words.items()} for kind, words in ENUM_WORDS.items()}
+
+
+class _Enums(Mapping[str, dict[str, dict[str, str]]]):
+    """ENUMS[language][kind][value]: the words of every vocabulary in a language."""
+
+    def __getitem__(self, language: str) -> dict[str, dict[str, str]]:
+        if language not in LANGUAGES:
+            raise KeyError(language)
+        return enums(language)
+
+    def __iter__(self) -> Any:
+        return iter(LANGUAGES)
+
+    def __len__(self) -> int:
+        return len(LANGUAGES)
+
+
+ENUMS = _Enums()
+
+
 def filters(language: str) -> dict[str, Any]:
     def fmt_date(value: date | str | None, style: str = "long") -> str:
-        if value is None or value == "":
-            return "—"
-        day = date.fromisoformat(value) if isinstance(value, str) else value
-        return format_date(day, style, locale=language)
+        return i18n.format_day(value, style, language)
 
     def fmt_number(value: int | float | None) -> str:
-        return "—" if value is None else format_decimal(value, locale=language)
-
-    # The language's own percent pattern (82,9 % in French, 82.9% in English) with at most one decimal, never the
-    # float's noise (82.90000000000001%).
-    percent_pattern = Locale.parse(language).percent_formats[None].pattern.replace("0", "0.#", 1)
+        return i18n.format_number(value, language)
 
     def fmt_percent(value: float | None) -> str:
-        return "—" if value is None else format_percent(value / 100, percent_pattern, locale=language)
+        return i18n.format_percent(value, language)
 
-    vocabulary = ENUMS[language]
+    vocabulary = enums(language)
 
     def enum(value: str | None, kind: str) -> str:
         """A stored value in the report's language; a value no vocabulary knows (typed text) is shown as typed."""

@@ -7,8 +7,31 @@ from datetime import datetime, time
 from sqlalchemy import JSON, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from cooperation import i18n
 from cooperation.db import UTCDateTime, new_id, utcnow
+from cooperation.i18n import N_
 from cooperation.records import RecordBase
+
+i18n.register_labels(
+    {
+        "portfolio": N_("Portfolio progress report"),
+        "partner": N_("Partner dossier"),
+        "agreement": N_("Agreement dossier"),
+        "visit": N_("Visit summary"),
+        "monthly": N_("Monthly"),
+        "quarterly": N_("Quarterly"),
+        "weekly": N_("Weekly"),
+        "claimed": N_("Queued"),
+        "rendering": N_("Rendering"),
+        "ready": N_("Ready"),
+        "rendered": N_("Rendered"),
+        "retrying": N_("Retrying"),
+        "failed": N_("Failed"),
+        "pending": N_("Pending"),
+        "sending": N_("Sending"),
+        "sent": N_("Sent"),
+    }
+)
 
 
 class ReportSubscription(RecordBase, table=True):
@@ -22,7 +45,7 @@ class ReportSubscription(RecordBase, table=True):
     day: int = 1  # monthly and quarterly: day of the month (1–28); weekly: 0 = Monday … 6 = Sunday
     at_time: time = Field(default=time(7, 0))
     time_zone: str = Field(default="Asia/Ho_Chi_Minh", max_length=64)
-    language: str = Field(default="en", max_length=5)
+    language: str = Field(default="en", max_length=8)
     recipient_user_ids: list[str] = Field(default_factory=list, sa_type=JSON)
     recipient_emails: list[str] = Field(default_factory=list, sa_type=JSON)
     active: bool = True
@@ -37,7 +60,7 @@ class ReportRun(SQLModel, table=True):
     kind: str = Field(max_length=20)  # portfolio / partner / agreement / visit
     scope_id: uuid.UUID | None = None  # the institution, agreement or visit; none for the whole portfolio
     period_key: str | None = Field(default=None, max_length=10)
-    language: str = Field(max_length=5)
+    language: str = Field(max_length=8)
     title: str = Field(max_length=300)
     requested_by_id: uuid.UUID | None = Field(default=None, foreign_key="app_user.id", nullable=True, index=True)
     requested_by_name: str = Field(max_length=200)

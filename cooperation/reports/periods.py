@@ -6,8 +6,7 @@ import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from babel.dates import format_date
-
+from cooperation import i18n
 from cooperation.errors import ValidationFailed
 
 KINDS = ("month", "quarter", "year", "week")
@@ -21,19 +20,17 @@ class Period:
     key: str
 
     def label(self, language: str) -> str:
+        """November 2025 · Tháng 11 năm 2025 · 2025年11月; Q3 2026 · 3e trimestre 2026 · Quý 3 năm 2026 · 2026年第3季度."""
+        catalogue = i18n.translations(language)
         if self.kind == "month":
-            return format_date(self.start, "LLLL y", locale=language).capitalize()
+            return i18n.format_month(self.start, language).capitalize()
         if self.kind == "quarter":
             number = (self.start.month - 1) // 3 + 1
-            return (
-                f"{number}{'er' if number == 1 else 'e'} trimestre {self.start.year}"
-                if language == "fr"
-                else f"Q{number} {self.start.year}"
-            )
+            return catalogue.gettext("Q%(number)s %(year)s") % {"number": number, "year": self.start.year}
         if self.kind == "year":
             return str(self.start.year)
-        first, last = format_date(self.start, "d MMM", locale=language), format_date(self.end, "d MMM y", locale=language)
-        return f"{'semaine' if language == 'fr' else 'week'} {self.key[-2:]} ({first} – {last})"
+        dates = i18n.format_days(self.start, self.end, language)
+        return catalogue.gettext("week %(number)s (%(dates)s)") % {"number": self.key[-2:], "dates": dates}
 
 
 def month(year: int, number: int) -> Period:
@@ -69,7 +66,7 @@ def parse(key: str) -> Period:
             return week(int(m[1]), int(m[2]))
     except ValueError:
         pass
-    raise ValidationFailed({"period": f"{key!r} is not a period such as 2026-10, 2026-Q3, 2026 or 2026-W47"})
+    raise ValidationFailed({"period": i18n.gettext("%(key)s is not a period such as 2026-10, 2026-Q3, 2026 or 2026-W47", key=repr(key))})
 
 
 def containing(kind: str, day: date) -> Period:
@@ -82,7 +79,7 @@ def containing(kind: str, day: date) -> Period:
     if kind == "week":
         iso = day.isocalendar()
         return week(iso.year, iso.week)
-    raise ValidationFailed({"period": f"unknown period kind {kind!r}; use {', '.join(KINDS)}"})
+    raise ValidationFailed({"period": i18n.gettext("unknown period kind %(kind)s; use %(kinds)s", kind=repr(kind), kinds=", ".join(KINDS))})
 
 
 def previous(kind: str, day: date) -> Period:

@@ -13,7 +13,7 @@ import structlog
 from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from cooperation import audit, files
+from cooperation import audit, files, i18n
 from cooperation.auth.access import Principal
 from cooperation.db import table, utcnow
 from cooperation.errors import ConflictError, ForbiddenError, NotFoundError, ValidationFailed
@@ -173,7 +173,9 @@ async def pdf_file(session: AsyncSession, principal: Principal, settings: Settin
     run = await get_run(session, principal, run_id)
     digest = await session.scalar(select(RR.pdf_sha256).where(RR.id == run_id))
     if run.status != "ready" or digest is None:
-        raise ValidationFailed({"report": f"the PDF is not ready (the report is {run.status})"})
+        raise ValidationFailed(
+            {"report": i18n.gettext("the PDF is not ready (the report is %(status)s)", status=i18n.label(run.status).lower())}
+        )
     return str(files.storage_path(settings, digest)), pdf_filename(run.title)
 
 
@@ -199,7 +201,7 @@ async def resend(
     if not principal.is_admin:
         raise ForbiddenError("Only an administrator may send a report again.")
     if run.subscription_id is None or run.status not in ("sent", "retrying", "rendered", "failed"):
-        raise ValidationFailed({"report": "only a scheduled report that was rendered, or failed, can be sent again"})
+        raise ValidationFailed({"report": i18n.gettext("only a scheduled report that was rendered, or failed, can be sent again")})
     if run.status == "failed":
         audit.record(session, principal, "resend_report", "report", run_id, summary=f"Failed report rendered again: {run.title}")
         await session.commit()

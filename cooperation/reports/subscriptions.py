@@ -14,7 +14,7 @@ import msgspec
 from sqlalchemy import select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cooperation import audit
+from cooperation import audit, i18n
 from cooperation.auth.access import Principal
 from cooperation.auth.models import User
 from cooperation.auth.services import principal_of
@@ -79,23 +79,25 @@ async def _clean(session: AsyncSession, principal: Principal, settings: Settings
         if "period" in exc.errors:
             errors["period_kind"] = exc.errors["period"]
     if data.frequency not in FREQUENCIES:
-        errors["frequency"] = f"choose {', '.join(FREQUENCIES)}"
+        errors["frequency"] = i18n.gettext("choose %(choices)s", choices=", ".join(FREQUENCIES))
     elif data.frequency == "weekly" and not 0 <= data.day <= 6:
-        errors["day"] = "a weekly report goes out on a weekday: 0 = Monday … 6 = Sunday"
+        errors["day"] = i18n.gettext("a weekly report goes out on a weekday: 0 = Monday … 6 = Sunday")
     elif data.frequency != "weekly" and not 1 <= data.day <= 28:
-        errors["day"] = "a day of the month from 1 to 28 (every month has it)"
+        errors["day"] = i18n.gettext("a day of the month from 1 to 28 (every month has it)")
     try:
         ZoneInfo(data.time_zone)
     except (ZoneInfoNotFoundError, ValueError):
-        errors["time_zone"] = f"{data.time_zone!r} is not a time zone such as Asia/Ho_Chi_Minh or Europe/Paris"
+        errors["time_zone"] = i18n.gettext(
+            "%(value)s is not a time zone such as Asia/Ho_Chi_Minh or Europe/Paris", value=repr(data.time_zone)
+        )
     bad = [e for e in data.recipient_emails if not EMAIL.match(e.strip())]
     if bad:
-        errors["recipient_emails"] = "not an e-mail address: " + ", ".join(bad[:5])
+        errors["recipient_emails"] = i18n.gettext("not an e-mail address: %(values)s", values=", ".join(bad[:5]))
     users = set(await session.scalars(select(U.id).where(U.id.in_(data.recipient_user_ids), U.active.is_(True))))
     if missing := [str(u) for u in data.recipient_user_ids if u not in users]:
-        errors["recipient_user_ids"] = "no such active user: " + ", ".join(missing[:5])
+        errors["recipient_user_ids"] = i18n.gettext("no such active user: %(values)s", values=", ".join(missing[:5]))
     if not data.recipient_user_ids and not data.recipient_emails:
-        errors["recipient_emails"] = "name at least one recipient"
+        errors["recipient_emails"] = i18n.gettext("name at least one recipient")
     if errors:
         raise ValidationFailed(errors)
     if data.scope_id is not None:  # the owner must see what the report is about (404 otherwise, as everywhere)

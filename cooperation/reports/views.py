@@ -10,6 +10,7 @@ from litestar.params import FromPath, JSONBody
 from litestar.response import File, Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from cooperation import i18n as cooperation_i18n
 from cooperation.auth.access import Principal
 from cooperation.errors import ValidationFailed
 from cooperation.forms import parse_form
@@ -32,13 +33,13 @@ def _period_choices(today: date) -> list[tuple[str, str]]:
     choices = []
     month = periods.previous("month", today)
     for _ in range(12):
-        choices.append((month.key, month.label("en")))
+        choices.append((month.key, month.label(cooperation_i18n.current())))
         month = periods.previous("month", month.start)
     quarter = periods.previous("quarter", today)
     for _ in range(4):
-        choices.append((quarter.key, quarter.label("en")))
+        choices.append((quarter.key, quarter.label(cooperation_i18n.current())))
         quarter = periods.previous("quarter", quarter.start)
-    choices += [(str(today.year), f"{today.year} so far"), (str(today.year - 1), str(today.year - 1))]
+    choices += [(str(today.year), cooperation_i18n.gettext("%(year)s so far", year=today.year)), (str(today.year - 1), str(today.year - 1))]
     return choices
 
 
@@ -67,7 +68,7 @@ async def _page(
 
 @get("/reports", name="reports")
 async def index(request: Request[Any, Any, Any], db: NamedDependency[AsyncSession], principal: NamedDependency[Principal]) -> Template:
-    return await _page(request, db, principal, {"kind": "portfolio", "language": "en"}, {}, 200)
+    return await _page(request, db, principal, {"kind": "portfolio", "language": cooperation_i18n.current()}, {}, 200)
 
 
 @post("/reports", name="report_request")

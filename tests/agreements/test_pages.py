@@ -123,7 +123,7 @@ async def test_a_stale_edit_in_a_second_tab_keeps_what_was_typed(client_for, wor
     kept = form_fields(stale.text, url)
     assert kept["title"] == "Tiêu đề ở tab thứ hai"
     rows = re.findall(r"<tr><td>([^<]+)</td><td[^>]*>([^<]*)</td><td[^>]*>([^<]*)</td></tr>", stale.text)
-    assert ("summary", "Sửa ở tab thứ nhất", "Hợp tác trong môi trường số") in rows
-    assert ("title", "Thỏa thuận hợp tác NLV–NLC", "Tiêu đề ở tab thứ hai") in rows
-    assert not any(field == "auto renew" for field, _, _ in rows)  # a ticked box is what is stored
+    assert ("Summary", "Sửa ở tab thứ nhất", "Hợp tác trong môi trường số") in rows
+    assert ("Title", "Thỏa thuận hợp tác NLV–NLC", "Tiêu đề ở tab thứ hai") in rows
+    assert not any(field == "Renews automatically" for field, _, _ in rows)  # a ticked box is what is stored
     assert (await coordinator.form(url, kept)).status_code == 303

@@ -71,7 +71,7 @@ def test_every_message_is_in_every_catalogue_and_translated(tmp_path):
         "--ignore-dirs",
         ".* tests bench migrations",
     ]
-    command += ["-k", "lazy_gettext", "-o", str(template), "."]
+    command += ["-k", "lazy_gettext", "-k", "NP_:1c,2", "-o", str(template), "."]
     subprocess.run(command, cwd=PROJECT_ROOT, check=True, capture_output=True, timeout=120)
     with template.open("rb") as handle:
         used = {m.id for m in read_po(handle) if m.id}

@@ -134,7 +134,7 @@ async def test_a_director_subscribes_to_the_monthly_report(served_app, chromium_
         await page.click("button:has-text('Subscribe')")
         listing = page.locator("h2:has-text('Subscriptions') + table")
         await expect(listing).to_contain_text("vanphong@nlv.example")
-        await expect(listing).to_contain_text("monthly")
+        await expect(listing).to_contain_text("Monthly, on day 1 at 07:30")
         await browser.close()
 
 

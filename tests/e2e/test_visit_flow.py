@@ -47,7 +47,7 @@ async def test_log_the_seed_visit_from_the_pages(served_app, chromium_path):
         await page.check("input[name=confirm_overlaps]")
         await page.click("button:has-text('Save')")
         summary = page.locator("#summary")
-        await expect(summary).to_contain_text("26 November 2025 – 29 November 2025, Hà Nội")
+        await expect(summary).to_contain_text("26–29 Nov 2025, Hà Nội")
         await expect(summary).to_contain_text("Rong Jie")
         await expect(summary).to_contain_text("Nguyễn Xuân Dũng")
         await expect(summary).to_contain_text("中华古籍智慧化服务平台")

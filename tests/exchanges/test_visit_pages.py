@@ -55,7 +55,7 @@ async def test_saving_the_edit_page_unchanged_changes_nothing(client_for, world,
     assert (await coordinator.api("GET", f"/api/v1/visits/{before['id']}")).json()["title"] == "Chuyến thăm làm việc · 工作访问"
     kept = form_fields(stale.text, url)
     assert kept["title"] == "Overwritten" and kept["city"] == "Hải Phòng"  # nothing typed is lost
-    assert '<td>title</td><td class="pre-line">Chuyến thăm làm việc · 工作访问</td>' in stale.text
+    assert '<td>Title</td><td class="pre-line">Chuyến thăm làm việc · 工作访问</td>' in stale.text
     assert int(kept["version"]) == changed["version"]  # saving again is a deliberate choice, and it works
     assert (await coordinator.form(url, kept)).status_code == 303
     assert (await coordinator.api("GET", f"/api/v1/visits/{before['id']}")).json()["city"] == "Hải Phòng"
@@ -96,7 +96,7 @@ async def test_follow_up_added_from_the_visit_page(client_for, world, people):
     assert added.status_code == 303 and added.headers["location"] == url + "#follow-ups"
     partner = await client_for("partner_a")
     page = await partner.get(url)
-    assert "Gửi tài liệu nền tảng · 发送平台资料" in page.text and "2026-01-31" in page.text
+    assert "Gửi tài liệu nền tảng · 发送平台资料" in page.text and "31 January 2026" in page.text
     assert (await partner.form(f"/follow-ups/visit/{visit['id']}", {**action, "due_on": "2026-02-01"})).status_code == 403
     assert len((await coordinator.api("GET", f"/api/v1/follow-ups/visit/{visit['id']}")).json()) == 1
 

@@ -152,7 +152,7 @@ async def test_progress_form_on_the_page(client_for, project, world):
     coordinator = await client_for("coordinator")
     url = f"/projects/{project['id']}"
     bad = await coordinator.form(url + "/progress", {"institution_id": str(world.home), "as_of": "2025-05-31", "volumes": "-3"})
-    assert bad.status_code == 422 and "<li>volumes: " in bad.text and 'value="-3"' in bad.text
+    assert bad.status_code == 422 and "<li>Volumes: " in bad.text and 'value="-3"' in bad.text
     good = await coordinator.form(url + "/progress", {"institution_id": str(world.home), "as_of": "2025-05-31", "volumes": "300"})
     assert good.status_code == 303
     page = await coordinator.get(url)

@@ -4,6 +4,7 @@ from datetime import date
 
 import pytest
 
+from cooperation.web import field_label
 from programs.schemas import Direction, QuotaIn
 from programs.services import quota_use
 
@@ -128,7 +129,7 @@ async def test_an_exchange_must_fit_the_programme(client_for, world, setup):
     experts, programme = setup
     coordinator = await client_for("coordinator")
     late = await coordinator.api("POST", "/api/v1/exchanges", json=stay(programme, experts["nlc"], world.home, "2028-02-02", "2028-02-06"))
-    assert late.status_code == 422 and "runs from 2025-01-01 to 2027-12-31" in late.json()["errors"]["starts_on"]
+    assert late.status_code == 422 and "the programme runs 1 Jan 2025\u2009–\u200931 Dec 2027" in late.json()["errors"]["starts_on"]
     outsider = await coordinator.api(
         "POST", "/api/v1/exchanges", json=stay(programme, experts["bnf"], world.home, "2026-02-02", "2026-02-06")
     )
@@ -188,5 +189,5 @@ async def test_stale_edits_keep_what_was_typed_on_every_edit_form(client_for, wo
         assert all(kept[k] == v for k, v in second_change.items()), url  # nothing typed is lost
         rows = re.findall(r"<tr><td>([^<]+)</td><td[^>]*>([^<]*)</td>", stale.text)
         field, value = next(iter(first_change.items()))
-        assert (field.replace("_", " "), value) in rows, (url, rows)  # what the other tab saved
+        assert (field_label(field), value) in rows, (url, rows)  # what the other tab saved
         assert (await coordinator.form(url, kept)).status_code == 303, url
