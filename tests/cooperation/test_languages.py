@@ -79,5 +79,72 @@ def test_every_message_is_in_every_catalogue_and_translated(tmp_path):
     for language in ("fr", "vi", "zh_Hans"):
         with (i18n.CATALOGUES / language / "LC_MESSAGES" / "messages.po").open("rb") as handle:
             catalogue = read_po(handle, locale=language)
-        translated = {m.id for m in catalogue if m.id and m.string and "fuzzy" not in m.flags}
+        strings = {m.id: (m.string if isinstance(m.string, tuple) else (m.string,)) for m in catalogue if m.id and "fuzzy" not in m.flags}
+        translated = {key for key, forms in strings.items() if forms and all(forms)}
         assert not used - translated, (language, sorted(used - translated))
+
+
+@pytest.mark.parametrize(
+    ("language", "day", "days", "number", "percent", "month"),
+    [
+        ("en", "26 November 2025", "26–29 Nov 2025", "140,000", "82.9%", "November 2025"),
+        ("fr", "26 novembre 2025", "26–29 nov. 2025", "140\u202f000", "82,9\u00a0%", "novembre 2025"),
+        ("vi", "26 tháng 11, 2025", "26\u2009–\u200929 thg 11, 2025", "140.000", "82,9%", "tháng 11 năm 2025"),
+        ("zh_Hans", "2025年11月26日", "2025年11月26日至29日", "140,000", "82.9%", "2025年11月"),
+    ],
+)
+def test_dates_and_numbers_are_written_as_each_language_writes_them(language, day, days, number, percent, month):
+    from datetime import UTC, date, datetime
+
+    assert i18n.format_day(date(2025, 11, 26), language=language) == day
+    assert i18n.format_days(date(2025, 11, 26), date(2025, 11, 29), language=language) == days
+    assert i18n.format_number(140000, language=language) == number
+    assert i18n.format_percent(82.90000000000001, language=language) == percent
+    assert i18n.format_month(date(2025, 11, 1), language=language) == month
+    # An instant in the reader's time zone: 14:30 UTC is 21:30 in Hà Nội.
+    assert i18n.format_instant(datetime(2025, 11, 26, 14, 30, tzinfo=UTC), "Asia/Ho_Chi_Minh", language=language).startswith(day + " 21:30")
+
+
+async def test_the_api_speaks_english_unless_the_client_asks(client_for, db, world):
+    """Field names and codes stay English; the problem's `detail` follows Accept-Language — not the account's page
+    language (a script gets the same words whoever runs it)."""
+    import uuid
+
+    from cooperation.auth.models import User
+
+    user = await db.get(User, world.principals["partner_a"].user_id)
+    user.language = "zh_Hans"
+    await db.commit()
+    partner = await client_for("partner_a")
+    missing = f"/api/v1/agreements/{uuid.uuid4()}"
+    plain = await partner.api("GET", missing)
+    assert plain.status_code == 404 and plain.json()["detail"] == "No such agreement."
+    vietnamese = await partner.api("GET", missing, headers={"Accept-Language": "vi-VN,vi;q=0.9"})
+    assert vietnamese.json() | {"detail": None} == plain.json() | {"detail": None}  # same type, title, status
+    assert vietnamese.json()["detail"] == "Không có thỏa thuận này."
+    refused = await partner.api("POST", "/api/v1/agreements", json={"reference": "X"}, headers={"Accept-Language": "zh-CN"})
+    assert refused.status_code in (400, 403, 422) and refused.json()["title"] in ("Invalid request", "Not allowed", "Invalid input")
+    assert any("\u4e00" <= ch <= "\u9fff" for ch in refused.json()["detail"]), refused.json()
+    page = await partner.get("/agreements")  # the pages follow the profile
+    assert '<html lang="zh-Hans">' in page.text and ">合作协议</" in page.text
+
+
+async def test_gifts_are_typed_in_the_readers_language(client_for, story):
+    """The gifts field takes “given: …” / “received: …” in the language the form is shown in (Chinese colons too)."""
+    coordinator = await client_for("coordinator")
+    await coordinator.form("/language", {"language": "vi", "next": "/"})
+    visit_id = story["visit"]["id"]
+    form = await coordinator.get(f"/visits/{visit_id}/edit")
+    assert "tặng: " in form.text  # the stored gifts, written back in Vietnamese
+    from tests.html_forms import form_fields
+
+    fields = form_fields(form.text, f"/visits/{visit_id}")
+    fields["gifts"] = "tặng: Bộ sách về Hà Nội\n收到：纪念册\nreceived: a scroll"
+    saved = await coordinator.form(f"/visits/{visit_id}", fields)
+    assert saved.status_code == 303, saved.text[:500]
+    visit = (await coordinator.api("GET", f"/api/v1/visits/{visit_id}")).json()
+    assert [(g["direction"], g["description"]) for g in visit["gifts"]] == [
+        ("given", "Bộ sách về Hà Nội"),
+        ("received", "纪念册"),
+        ("received", "a scroll"),
+    ]

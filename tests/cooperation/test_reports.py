@@ -319,3 +319,54 @@ async def test_small_things_people_saw(db, client_for, story, world):
     assert visit_choice and story["visit"]["id"] in visit_choice.group(1)
     institutions = (await coordinator.get("/institutions")).text
     assert "Vietnam" in institutions and "Pseudo-Accents" not in institutions and "Unknown Region" not in institutions
+
+
+REPORT_WORDS = {
+    # title heading of each kind, a heading every report of the kind prints, and 26 November 2025 as the language writes it
+    "en": (("International cooperation: progress report", "Partner dossier", "Agreement dossier", "Visit summary"), "26 November 2025"),
+    "fr": (
+        ("Coopération internationale : rapport d’avancement", "Dossier partenaire", "Dossier d’accord", "Compte rendu de visite"),
+        "26 novembre 2025",
+    ),
+    "vi": (("Hợp tác quốc tế: báo cáo tiến độ", "Hồ sơ đối tác", "Hồ sơ thỏa thuận", "Báo cáo đoàn công tác"), "26 tháng 11, 2025"),
+    "zh_Hans": (("国际合作进展报告", "合作机构档案", "协议档案", "访问纪要"), "2025年11月26日"),
+}
+
+
+def embedded_fonts(content: bytes) -> set[str]:
+    fonts: set[str] = set()
+    for page in PdfReader(io.BytesIO(content)).pages:
+        for font in (page.get("/Resources") or {}).get("/Font", {}).values():
+            fonts.add(str(font.get_object().get("/BaseFont")))
+    return fonts
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])  # the words, not the database, are under test: one backend is enough
+@pytest.mark.parametrize("language", list(REPORT_WORDS))
+async def test_each_report_kind_in_each_language(app, client_for, story, world, language):
+    """Issue 13: the four kinds of report in the four languages — their headings and statuses in the language, dates
+    as it writes them, the Vietnamese and Chinese names as written; a Chinese report embeds a CJK font."""
+    coordinator = await client_for("coordinator")
+    titles, visit_day = REPORT_WORDS[language]
+    requests = [
+        {"kind": "portfolio", "period": "2025"},
+        {"kind": "partner", "scope_id": str(world.nlc)},
+        {"kind": "agreement", "scope_id": story["nlc"]["id"]},
+        {"kind": "visit", "scope_id": story["visit"]["id"]},
+    ]
+    for request, title in zip(requests, titles, strict=True):
+        asked = await coordinator.api("POST", "/api/v1/reports", json={**request, "language": language})
+        assert asked.status_code == 202, asked.text
+        run = await finished(app, coordinator, asked.json())
+        assert run["status"] == "ready", run
+        content = (await coordinator.get(run["download_url"])).content
+        text = pdf_text(content)
+        assert title in text, (language, request["kind"], text[:300])
+        assert "中国国家图书馆" in text or (request["kind"] == "agreement" and "合作协议" in text), (language, request["kind"])
+        if request["kind"] == "visit":
+            assert visit_day in text and "Nguyễn Xuân Dũng" in text, (language, text[:400])
+        if language == "zh_Hans":
+            assert any("CJK" in font for font in embedded_fonts(content)), embedded_fonts(content)
+    if language != "en":  # the statuses too: nothing of the English vocabulary in a translated dossier
+        agreement = await _report_text(app, coordinator, {**requests[2], "language": language})
+        assert "in force" not in agreement and "Status" not in agreement
