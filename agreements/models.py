@@ -29,6 +29,8 @@ class Agreement(RecordBase, table=True):
     kind: str = Field(max_length=40)
     summary: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     scope_tags: list[str] = Field(default_factory=list, sa_type=JSON)
+    # Title and summary in other languages: {"vi": {"title": …, "summary": …}} (cooperation/versions.py).
+    translations: dict[str, dict[str, str]] = Field(default_factory=dict, sa_type=JSON, sa_column_kwargs={"server_default": text("'{}'")})
     status: str = Field(default="draft", max_length=20, index=True)
     signed_on: date | None = None
     effective_on: date | None = None

@@ -10,6 +10,7 @@ import msgspec
 from cooperation import i18n
 from cooperation.i18n import N_
 from cooperation.records import PageBase
+from cooperation.versions import Versions
 
 
 class AgreementKind(StrEnum):
@@ -109,6 +110,7 @@ class AgreementIn(msgspec.Struct, forbid_unknown_fields=True):
     renewal_term_months: Annotated[int, msgspec.Meta(ge=1, le=240)] | None = None
     notice_period_days: Annotated[int, msgspec.Meta(ge=0, le=3650)] | None = None
     confidentiality: Confidentiality = Confidentiality.PARTIES
+    translations: Versions = {}
 
 
 class AgreementUpdate(AgreementIn, forbid_unknown_fields=True):
@@ -225,6 +227,7 @@ class AgreementOut(msgspec.Struct):
     version: int
     created_at: datetime
     updated_at: datetime
+    translations: dict[str, dict[str, str]]
     parties: list[PartyOut]
     commitments: list[CommitmentOut]
     predecessor: AgreementRef | None
@@ -242,6 +245,7 @@ class AgreementRow(msgspec.Struct):
     effective_on: date | None
     expires_on: date | None
     confidentiality: str
+    translations: dict[str, dict[str, str]] | None = None
     parties: list[str] = []
 
 

@@ -37,7 +37,7 @@ from agreements.schemas import (
     RenewalDiff,
     TransitionIn,
 )
-from cooperation import audit, i18n
+from cooperation import audit, i18n, versions
 from cooperation.auth.access import Principal, may_change_part_of, may_see_any, require_manager, visible
 from cooperation.db import table, utcnow
 from cooperation.errors import (
@@ -134,7 +134,7 @@ _SORTS = {
     "expires_on": A.expires_on,
     "updated_at": A.updated_at,
 }
-_ROW_COLUMNS = (A.id, A.reference, A.title, A.kind, A.status, A.signed_on, A.effective_on, A.expires_on, A.confidentiality)
+_ROW_COLUMNS = (A.id, A.reference, A.title, A.kind, A.status, A.signed_on, A.effective_on, A.expires_on, A.confidentiality, A.translations)
 
 
 def _not_renewed() -> ColumnElement[bool]:
@@ -290,6 +290,7 @@ async def get_agreement(session: AsyncSession, principal: Principal, agreement_i
         kind=AgreementKind(row["kind"]),
         summary=row["summary"],
         scope_tags=list(row["scope_tags"] or []),
+        translations=dict(row["translations"] or {}),
         status=status.value,
         status_note=row["status_note"],
         signed_on=row["signed_on"],
@@ -476,6 +477,8 @@ async def _clean(
             errors["renewal_term_months"] = i18n.gettext("is required when the agreement renews automatically")
         if not data.expires_on:
             errors["expires_on"] = i18n.gettext("is required when the agreement renews automatically")
+    translations, version_errors = versions.clean(data.translations)
+    errors |= version_errors
     if errors:
         raise ValidationFailed(errors)
     tags = distinct_labels(data.scope_tags)
@@ -496,7 +499,8 @@ async def _clean(
         "renewal_term_months": data.renewal_term_months,
         "notice_period_days": data.notice_period_days,
         "confidentiality": Confidentiality(data.confidentiality).value,
-        "search_text": fold_for_search(reference, title, title_native, summary, " ".join(tags)),
+        "translations": translations,
+        "search_text": fold_for_search(reference, title, title_native, summary, " ".join(tags), versions.search_words(translations)),
     }
 
 

@@ -25,7 +25,7 @@ from agreements.schemas import (
     PartyIn,
     TransitionIn,
 )
-from cooperation import audit, comments, files, i18n
+from cooperation import audit, comments, files, i18n, versions
 from cooperation.auth.access import Principal, require_manager
 from cooperation.dashboard import Panel
 from cooperation.errors import ServiceError, StaleVersionError, ValidationFailed
@@ -42,14 +42,15 @@ BLANK_PARTY_ROWS = 2
 def _agreement_from_form(form: dict[str, Any], struct: type[A]) -> tuple[A | None, dict[str, str], list[dict[str, Any]]]:
     rows, errors, parties = parse_rows(form, "party", PARTY_FIELDS, PartyIn, "parties")
     if len(rows) < 2:
-        errors["parties"] = "an agreement needs at least two parties"
-    fields = {k: v for k, v in form.items() if not k.startswith("party-")}
+        errors["parties"] = i18n.gettext("an agreement needs at least two parties")
+    fields = {k: v for k, v in form.items() if not k.startswith(("party-", "translation-"))}
     fields["parties"] = []
     try:
         data = parse_form(struct, fields, errors=errors)
     except ValidationFailed as exc:
         return None, exc.errors, rows
     data.parties = parties
+    data.translations = versions.from_form(form)
     return data, {}, rows
 
 
@@ -74,6 +75,7 @@ def form_values_of(agreement: AgreementOut) -> tuple[dict[str, Any], list[dict[s
         )
     }
     values["scope_tags"] = ", ".join(agreement.scope_tags)
+    values |= versions.to_form(agreement.translations)
     parties = [
         {
             "institution_id": str(p.institution_id),

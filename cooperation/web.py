@@ -10,7 +10,7 @@ from litestar import Request
 from litestar.params import QueryParameter
 from litestar.response import Redirect, Template
 
-from cooperation import i18n
+from cooperation import i18n, versions
 from cooperation.auth.access import ROLE_LABELS, Principal
 from cooperation.errors import ServiceError, ValidationFailed
 from cooperation.i18n import N_
@@ -263,6 +263,9 @@ def field_label(name: str | None) -> str:
         return ""
     if (line := re.fullmatch(r"line (\d+)", str(name))) is not None:  # a CSV file's line
         return i18n.gettext("line %(number)s", number=line.group(1))
+    if (version := re.fullmatch(r"translations?[.-](\w+?)(?:-(title|summary))?", str(name))) is not None:  # a language version
+        language = i18n.NAMES.get(version.group(1), version.group(1))
+        return f"{i18n.gettext(FIELD_LABELS[version.group(2)])} · {language}" if version.group(2) else language
     words: list[str] = []
     for part in str(name).split("."):
         if part.isdigit():
@@ -283,6 +286,7 @@ JINJA_FILTERS = {
     "country": country,
     "filesize": size_text,
     "field_label": field_label,
+    "in_language": versions.in_language,
 }
 JINJA_GLOBALS = {"page_url": page_url, "dates": i18n.format_days, "month_name": i18n.format_month, "weekday_names": i18n.weekday_names}
 

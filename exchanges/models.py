@@ -4,7 +4,7 @@ import uuid
 from datetime import date, time
 from decimal import Decimal
 
-from sqlalchemy import JSON, Column, Numeric, Text
+from sqlalchemy import JSON, Column, Numeric, Text, text
 from sqlmodel import Field, SQLModel
 
 from cooperation.db import new_id
@@ -25,6 +25,8 @@ class Visit(RecordBase, table=True):
     purpose: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     theme: str | None = Field(default=None, max_length=300)
     topics: list[str] = Field(default_factory=list, sa_type=JSON)
+    # Title and purpose in other languages: {"vi": {"title": …, "summary": …}} (cooperation/versions.py).
+    translations: dict[str, dict[str, str]] = Field(default_factory=dict, sa_type=JSON, sa_column_kwargs={"server_default": text("'{}'")})
     status: str = Field(default="proposed", max_length=20, index=True)
     status_note: str | None = Field(default=None, max_length=1000)
     agreement_id: uuid.UUID | None = Field(default=None, foreign_key="agreement.id", nullable=True, index=True)

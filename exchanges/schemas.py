@@ -11,6 +11,7 @@ import msgspec
 from cooperation import i18n
 from cooperation.i18n import N_
 from cooperation.records import PageBase
+from cooperation.versions import Versions
 
 Short = Annotated[str, msgspec.Meta(max_length=300)]
 
@@ -115,6 +116,7 @@ class VisitIn(msgspec.Struct, forbid_unknown_fields=True):
     gifts: list[GiftIn] = []
     report: Annotated[str, msgspec.Meta(max_length=50000)] = ""
     confirm_overlaps: bool = False  # a person in another visit at overlapping dates needs this to be saved
+    translations: Versions = {}  # title and purpose ("summary") in other languages
 
 
 class VisitUpdate(VisitIn, forbid_unknown_fields=True):
@@ -194,6 +196,7 @@ class VisitOut(msgspec.Struct):
     purpose: str
     theme: str | None
     topics: list[str]
+    translations: dict[str, dict[str, str]]
     status: str
     status_note: str | None
     agreement: AgreementLink | None
@@ -224,6 +227,7 @@ class VisitRow(msgspec.Struct):
     ends_on: date
     city: str | None
     status: str
+    translations: dict[str, dict[str, str]] | None = None
 
 
 class VisitPage(PageBase):

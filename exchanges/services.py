@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from agreements.models import Agreement, Commitment, CommitmentLink
 from agreements.services import Measured, link_commitment, pace
-from cooperation import audit, i18n
+from cooperation import audit, i18n, versions
 from cooperation.auth.access import Principal, may_change_part_of, may_see, may_see_any, require_manager, seen, visible
 from cooperation.db import table
 from cooperation.errors import ConflictError, ForbiddenError, NotFoundError, StaleVersionError, TransitionRefused, ValidationFailed
@@ -168,6 +168,8 @@ async def _clean(session: AsyncSession, principal: Principal, data: VisitIn, vis
         )
         if data.agreement_id is None or owned != set(data.commitment_ids):
             errors["commitment_ids"] = i18n.gettext("the commitments served must belong to the visit's agreement")
+    translations, version_errors = versions.clean(data.translations)
+    errors |= version_errors
     if errors:
         raise ValidationFailed(errors)
     overlaps = await _overlaps(session, data, visit_id)
@@ -198,8 +200,11 @@ async def _clean(session: AsyncSession, principal: Principal, data: VisitIn, vis
         "budget_amount": data.budget_amount,
         "budget_currency": data.budget_currency.upper() if data.budget_currency else None,
         "report": nfc(data.report.strip()),
+        "translations": translations,
     }
-    values["search_text"] = fold_for_search(title, values["theme"], values["city"], values["purpose"], " ".join(topics))
+    values["search_text"] = fold_for_search(
+        title, values["theme"], values["city"], values["purpose"], " ".join(topics), versions.search_words(translations)
+    )
     values["_people"] = people
     return values
 
@@ -441,6 +446,7 @@ async def get_visit(session: AsyncSession, principal: Principal, visit_id: uuid.
         purpose=row["purpose"],
         theme=row["theme"],
         topics=list(row["topics"] or []),
+        translations=dict(row["translations"] or {}),
         status=status.value,
         status_note=row["status_note"],
         agreement=agreement,
@@ -484,7 +490,7 @@ async def list_visits(
     host = table(Institution).alias("host")
     visiting = table(Institution).alias("visiting")
     statement = (
-        select(V.id, V.title, V.direction, host.c.code, visiting.c.code, V.starts_on, V.ends_on, V.city, V.status)
+        select(V.id, V.title, V.direction, host.c.code, visiting.c.code, V.starts_on, V.ends_on, V.city, V.status, V.translations)
         .select_from(table(Visit).join(host, host.c.id == V.host_institution_id).join(visiting, visiting.c.id == V.visiting_institution_id))
         .where(visit_visibility(principal))
         .where(V.archived_at.is_not(None) if archived else V.archived_at.is_(None))

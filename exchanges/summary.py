@@ -43,6 +43,7 @@ async def _visits(session: AsyncSession, principal: Principal, *clauses: Any) ->
                 V.city,
                 V.status,
                 V.theme,
+                V.translations,
                 host.c.code.label("host_code"),
                 host.c.name.label("host_name"),
                 visiting.c.code.label("visiting_code"),

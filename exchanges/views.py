@@ -13,7 +13,7 @@ from litestar.response import File, Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agreements.services import commitment_choices, list_agreements
-from cooperation import audit, comments, files, followups, i18n
+from cooperation import audit, comments, files, followups, i18n, versions
 from cooperation.auth.access import Principal, require_manager
 from cooperation.dashboard import Panel
 from cooperation.errors import ConflictError, ServiceError, StaleVersionError, ValidationFailed
@@ -374,6 +374,7 @@ def form_values_of(visit: VisitOut) -> tuple[dict[str, Any], list[dict[str, Any]
     values["agreement_id"] = str(visit.agreement.id) if visit.agreement else ""
     values["commitment_ids"] = [str(c) for c in visit.commitment_ids]
     values["topics"] = ", ".join(visit.topics)
+    values |= versions.to_form(visit.translations)
     values["outcomes"] = "\n".join(visit.outcomes)
     values["gifts"] = "\n".join(f"{i18n.label(g.direction).lower()}: {g.description}" for g in visit.gifts)
     values["version"] = visit.version
@@ -418,13 +419,14 @@ def visit_from_form(form: dict[str, Any], struct: type[V]) -> tuple[V | None, di
     agenda_rows, agenda_errors, agenda = parse_rows(form, "agenda", AGENDA_FIELDS, AgendaItemIn, "agenda")
     gifts, gift_errors = _gifts(form.get("gifts"))
     errors |= agenda_errors | gift_errors
-    fields = {k: v for k, v in form.items() if not k.startswith(("participant-", "agenda-"))}
+    fields = {k: v for k, v in form.items() if not k.startswith(("participant-", "agenda-", "translation-"))}
     fields.update(participants=[], agenda=[], gifts=[], outcomes=_lines(form.get("outcomes")))
     try:
         data = parse_form(struct, fields, errors=errors)
     except ValidationFailed as exc:
         return None, exc.errors, participant_rows, agenda_rows
     data.participants, data.agenda = participants, agenda
+    data.translations = versions.from_form(form)
     data.gifts = [GiftIn(direction=GiftDirection(g["direction"]), description=g["description"]) for g in gifts]
     return data, {}, participant_rows, agenda_rows
 

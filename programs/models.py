@@ -4,7 +4,7 @@ import uuid
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import Column, Index, Numeric, Text, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, Numeric, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from cooperation.db import UTCDateTime, new_id, utcnow
@@ -21,6 +21,8 @@ class Programme(RecordBase, table=True):
     starts_on: date
     ends_on: date
     description: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    # Name and description in other languages: {"vi": {"title": …, "summary": …}} (cooperation/versions.py).
+    translations: dict[str, dict[str, str]] = Field(default_factory=dict, sa_type=JSON, sa_column_kwargs={"server_default": text("'{}'")})
     budget_amount: Decimal | None = Field(default=None, sa_column=Column(Numeric(14, 2), nullable=True))
     budget_currency: str | None = Field(default=None, max_length=3)
     # The agreement commitment whose progress is this programme's quota use (computed, never typed).
@@ -63,6 +65,8 @@ class DigitizationProject(RecordBase, table=True):
     platform_url: str | None = Field(default=None, max_length=500)
     status: str = Field(default="active", max_length=20, index=True)
     description: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    # Name and description in other languages: {"vi": {"title": …, "summary": …}} (cooperation/versions.py).
+    translations: dict[str, dict[str, str]] = Field(default_factory=dict, sa_type=JSON, sa_column_kwargs={"server_default": text("'{}'")})
     # Institutions in the consortium (including those not registered here) and where they are, as the project states it.
     consortium_size: int | None = None
     consortium_area: str | None = Field(default=None, max_length=200)

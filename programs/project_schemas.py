@@ -10,6 +10,7 @@ import msgspec
 from cooperation import i18n
 from cooperation.i18n import N_
 from cooperation.records import PageBase
+from cooperation.versions import Versions
 
 Count = Annotated[int, msgspec.Meta(ge=0, le=2_000_000_000)]
 UNITS = ("titles", "volumes", "images")
@@ -76,6 +77,7 @@ class ProjectIn(msgspec.Struct, forbid_unknown_fields=True):
     platform_url: Annotated[str, msgspec.Meta(max_length=500)] | None = None
     status: ProjectStatus = ProjectStatus.ACTIVE
     description: Annotated[str, msgspec.Meta(max_length=20000)] = ""
+    translations: Versions = {}  # name ("title") and description ("summary") in other languages
     consortium_size: Annotated[int, msgspec.Meta(ge=1, le=100000)] | None = None
     consortium_area: Annotated[str, msgspec.Meta(max_length=200)] | None = None
     target_titles: Count | None = None
@@ -180,6 +182,7 @@ class ProjectOut(msgspec.Struct):
     platform_url: str | None
     status: str
     description: str
+    translations: dict[str, dict[str, str]]
     consortium_size: int | None
     consortium_area: str | None
     target: Counts  # the project's own targets, or the sum of its participants' where it sets none
@@ -209,6 +212,7 @@ class ProjectRow(msgspec.Struct):
     status: str
     starts_on: date
     ends_on: date | None
+    translations: dict[str, dict[str, str]] | None = None
 
 
 class ProjectPage(PageBase):

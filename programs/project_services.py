@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from agreements.models import Agreement, Commitment
 from agreements.services import Measured, pace
-from cooperation import audit, i18n
+from cooperation import audit, i18n, versions
 from cooperation.auth.access import Principal, may_change_part_of, may_see, require_manager, seen, visible
 from cooperation.db import lock_rows, table, utcnow
 from cooperation.errors import ForbiddenError, NotFoundError, ValidationFailed
@@ -109,6 +109,8 @@ async def _clean(session: AsyncSession, data: ProjectIn, project_id: uuid.UUID |
         if dropped := reported - kept:
             codes = ", ".join(sorted(await session.scalars(select(I.code).where(I.id.in_(dropped)))))
             errors["participants"] = i18n.gettext("%(codes)s reported progress and cannot be taken off the project", codes=codes)
+    translations, version_errors = versions.clean(data.translations)
+    errors |= version_errors
     if errors:
         raise ValidationFailed(errors)
     name = nfc(data.name.strip())
@@ -130,7 +132,8 @@ async def _clean(session: AsyncSession, data: ProjectIn, project_id: uuid.UUID |
         "stale_after_days": data.stale_after_days,
         "commitment_id": data.commitment_id,
         "commitment_unit": data.commitment_unit.value if data.commitment_unit else None,
-        "search_text": fold_for_search(name, data.name_native, data.description, data.consortium_area),
+        "translations": translations,
+        "search_text": fold_for_search(name, data.name_native, data.description, data.consortium_area, versions.search_words(translations)),
     }
 
 
@@ -393,6 +396,7 @@ async def get_project(session: AsyncSession, principal: Principal, project_id: u
         platform_url=row["platform_url"],
         status=row["status"],
         description=row["description"],
+        translations=dict(row["translations"] or {}),
         consortium_size=row["consortium_size"],
         consortium_area=row["consortium_area"],
         target=Counts(*(project_target(row, list(participants), u) for u in UNITS)),
@@ -429,7 +433,7 @@ async def list_projects(
     status: str | None = None,
 ) -> ProjectPage:
     statement = (
-        select(D.id, D.name, D.name_native, I.code, D.status, D.starts_on, D.ends_on)
+        select(D.id, D.name, D.name_native, I.code, D.status, D.starts_on, D.ends_on, D.translations)
         .join_from(table(DigitizationProject), table(Institution), I.id == D.lead_institution_id)
         .where(project_visibility(principal), D.archived_at.is_(None))
     )

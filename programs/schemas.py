@@ -9,6 +9,7 @@ from typing import Annotated
 import msgspec
 
 from cooperation.records import PageBase
+from cooperation.versions import Versions
 
 Name = Annotated[str, msgspec.Meta(min_length=1, max_length=300)]
 Count = Annotated[int, msgspec.Meta(ge=0, le=2_000_000_000)]
@@ -36,6 +37,7 @@ class ProgrammeIn(msgspec.Struct, forbid_unknown_fields=True):
     budget_amount: Decimal | None = None
     budget_currency: Annotated[str, msgspec.Meta(min_length=3, max_length=3)] | None = None
     commitment_id: uuid.UUID | None = None  # the agreement's commitment this programme's quota use measures
+    translations: Versions = {}  # name ("title") and description ("summary") in other languages
 
 
 class ProgrammeUpdate(ProgrammeIn, forbid_unknown_fields=True):
@@ -76,6 +78,7 @@ class ProgrammeOut(msgspec.Struct):
     starts_on: date
     ends_on: date
     description: str
+    translations: dict[str, dict[str, str]]
     agreement_id: uuid.UUID | None
     agreement_reference: str | None
     budget_amount: Decimal | None
@@ -97,6 +100,7 @@ class ProgrammeRow(msgspec.Struct):
     ends_on: date
     agreement_reference: str | None
     exchange_count: int
+    translations: dict[str, dict[str, str]] | None = None
 
 
 class ProgrammePage(PageBase):

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from agreements.models import Agreement, Commitment
 from agreements.services import Measured, pace
-from cooperation import audit, i18n
+from cooperation import audit, i18n, versions
 from cooperation.auth.access import Principal, may_see, named, require_manager, seen, visible
 from cooperation.db import table
 from cooperation.errors import ConflictError, NotFoundError, ValidationFailed
@@ -113,6 +113,8 @@ async def _clean(session: AsyncSession, data: ProgrammeIn, programme_id: uuid.UU
             errors["commitment_id"] = i18n.gettext("%(record)s measures this commitment already", record=other)
     if (data.budget_amount is None) != (data.budget_currency is None):
         errors["budget_currency"] = i18n.gettext("give both the amount and its ISO 4217 currency")
+    translations, version_errors = versions.clean(data.translations)
+    errors |= version_errors
     if errors:
         raise ValidationFailed(errors)
     name = nfc(data.name.strip())
@@ -125,7 +127,8 @@ async def _clean(session: AsyncSession, data: ProgrammeIn, programme_id: uuid.UU
         "budget_amount": data.budget_amount,
         "budget_currency": data.budget_currency.upper() if data.budget_currency else None,
         "commitment_id": data.commitment_id,
-        "search_text": fold_for_search(name, data.description),
+        "translations": translations,
+        "search_text": fold_for_search(name, data.description, versions.search_words(translations)),
     }
 
 
@@ -260,6 +263,7 @@ async def get_programme(session: AsyncSession, principal: Principal, programme_i
         starts_on=row["starts_on"],
         ends_on=row["ends_on"],
         description=row["description"],
+        translations=dict(row["translations"] or {}),
         agreement_id=agreement.id if agreement else None,
         agreement_reference=agreement.reference if agreement else None,
         budget_amount=row["budget_amount"],
@@ -280,7 +284,15 @@ async def list_programmes(
 ) -> ProgrammePage:
     exchange_count = select(func.count()).where(X.programme_id == G.id, X.status != "cancelled", X.archived_at.is_(None)).scalar_subquery()
     statement = (
-        select(G.id, G.name, G.starts_on, G.ends_on, named(principal, "agreement", A.id, A.reference).label("reference"), exchange_count)
+        select(
+            G.id,
+            G.name,
+            G.starts_on,
+            G.ends_on,
+            named(principal, "agreement", A.id, A.reference).label("reference"),
+            exchange_count,
+            G.translations,
+        )
         .select_from(table(Programme).outerjoin(table(Agreement), A.id == G.agreement_id))
         .where(programme_visibility(principal), G.archived_at.is_(None))
     )

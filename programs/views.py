@@ -11,7 +11,7 @@ from litestar.response import Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agreements.services import commitment_choices, list_agreements
-from cooperation import audit, comments, files, i18n
+from cooperation import audit, comments, files, i18n, versions
 from cooperation.auth.access import Principal, require_manager
 from cooperation.dashboard import Panel
 from cooperation.errors import StaleVersionError, ValidationFailed
@@ -71,7 +71,7 @@ async def _save_form(action: Any) -> tuple[Any, dict[str, str], int]:
 
 def programme_from_form(form: dict[str, Any], struct: type[G]) -> tuple[G | None, dict[str, str], list[dict[str, Any]]]:
     rows, errors, quotas = parse_rows(form, "quota", QUOTA_FIELDS, QuotaIn, "quotas")
-    fields = {k: v for k, v in form.items() if not k.startswith("quota-")}
+    fields = {k: v for k, v in form.items() if not k.startswith(("quota-", "translation-"))}
     fields["quotas"] = []
     fields["institution_ids"] = listed(form.get("institution_ids"))
     try:
@@ -79,6 +79,7 @@ def programme_from_form(form: dict[str, Any], struct: type[G]) -> tuple[G | None
     except ValidationFailed as exc:
         return None, exc.errors, rows
     data.quotas = quotas
+    data.translations = versions.from_form(form)
     return data, {}, rows
 
 
@@ -92,6 +93,7 @@ def programme_values(programme: ProgrammeOut) -> tuple[dict[str, Any], list[dict
         "version": programme.version,
     }
     values["institution_ids"] = [str(i.id) for i in programme.institutions]
+    values |= versions.to_form(programme.translations)
     quotas = [
         {"direction": q.direction.value, "max_per_year": str(q.max_per_year), "field_of_work": q.field_of_work or ""}
         for q in programme.quotas
@@ -230,13 +232,14 @@ def project_from_form(form: dict[str, Any], struct: type[J]) -> tuple[J | None, 
     participant_rows, errors, participants = parse_rows(form, "participant", PARTICIPANT_FIELDS, ProjectParticipantIn, "participants")
     milestone_rows, milestone_errors, milestones = parse_rows(form, "milestone", MILESTONE_FIELDS, MilestoneIn, "milestones")
     errors |= milestone_errors
-    fields = {k: v for k, v in form.items() if not k.startswith(("participant-", "milestone-"))}
+    fields = {k: v for k, v in form.items() if not k.startswith(("participant-", "milestone-", "translation-"))}
     fields.update(participants=[], milestones=[], agreement_ids=listed(form.get("agreement_ids")))
     try:
         data = parse_form(struct, fields, errors=errors)
     except ValidationFailed as exc:
         return None, exc.errors, participant_rows, milestone_rows
     data.participants, data.milestones = participants, milestones
+    data.translations = versions.from_form(form)
     return data, {}, participant_rows, milestone_rows
 
 
@@ -262,6 +265,7 @@ def project_values(project: ProjectOut) -> tuple[dict[str, Any], list[dict[str, 
     # The project's own targets (the form leaves them blank when they are only the sum of the participants').
     values |= {f"target_{unit}": _blank(getattr(project.own_target, unit)) for unit in ("titles", "volumes", "images")}
     values["agreement_ids"] = [str(a.id) for a in project.agreements]
+    values |= versions.to_form(project.translations)
     values["version"] = project.version
     participants = [
         {

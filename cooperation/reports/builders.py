@@ -17,6 +17,7 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from cooperation import versions
 from cooperation.auth.access import Principal
 from cooperation.errors import ValidationFailed
 from cooperation.i18n import N_, gettext
@@ -78,7 +79,7 @@ def environment(language: str) -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(i18n.filters(language))
+    env.filters.update(i18n.filters(language), in_language=versions.in_language)
     env.globals.update(t=i18n.translator(language), language=language)
     return env
 
@@ -166,7 +167,8 @@ async def build(
         assert scope_id is not None
         context |= await _records[kind](session, principal, settings, scope_id)
         record = context.get("agreement") or context.get("visit") or {}
-        title = f"{t(kind + '_title')} — {record.get('reference') or record.get('title', '')}"
+        named = record.get("reference") or versions.in_language(record.get("title", ""), record.get("translations"), "title", language)
+        title = f"{t(kind + '_title')} — {named}"
     context["title"] = title
     template = env.get_template(f"reports/{kind}.html")
     html = await asyncio.to_thread(template.render, **context)  # a long report's layout must not hold the event loop

@@ -148,3 +148,50 @@ async def test_gifts_are_typed_in_the_readers_language(client_for, story):
         ("received", "纪念册"),
         ("received", "a scroll"),
     ]
+
+
+async def test_a_record_in_several_languages_is_read_in_the_readers(app, client_for, world):
+    """An agreement typed in English with its Vietnamese and Chinese title and summary: each reader's pages show their
+    language and the original below it, search finds it by any version, the Chinese report prints the Chinese title;
+    a language LibCoop does not speak is refused, naming it."""
+    from tests.agreements.helpers import agreement_payload
+    from tests.cooperation.test_reports import finished, pdf_text
+
+    coordinator = await client_for("coordinator")
+    body = agreement_payload(
+        [world.home, world.nlc],
+        reference="NLV-NLC-2026-L",
+        title="Agreement on the joint digitization of Hán Nôm books",
+        translations={
+            "vi": {"title": "Thỏa thuận số hóa chung sách Hán Nôm", "summary": "Hai bên cùng số hóa sách Hán Nôm."},
+            "zh_Hans": {"title": "汉喃古籍联合数字化协议"},
+            "fr": {"title": "  ", "summary": ""},  # a blank version is no version
+        },
+    )
+    created = await coordinator.api("POST", "/api/v1/agreements", json=body)
+    assert created.status_code == 201, created.text
+    agreement = created.json()
+    assert set(agreement["translations"]) == {"vi", "zh_Hans"}
+    url = f"/agreements/{agreement['id']}"
+
+    await coordinator.form("/language", {"language": "vi", "next": "/"})
+    page = await coordinator.get(url)
+    assert "NLV-NLC-2026-L · Thỏa thuận số hóa chung sách Hán Nôm</h1>" in page.text
+    assert "Agreement on the joint digitization of Hán Nôm books" in page.text  # the original, below
+    assert "Hai bên cùng số hóa sách Hán Nôm." in page.text
+    listed = await coordinator.get("/agreements", params={"q": "han nom sach"})  # by the Vietnamese words, unaccented
+    assert "Thỏa thuận số hóa chung sách Hán Nôm" in listed.text
+
+    await coordinator.form("/language", {"language": "zh_Hans", "next": "/"})
+    assert "汉喃古籍联合数字化协议</h1>" in (await coordinator.get(url)).text
+    assert "NLV-NLC-2026-L" in (await coordinator.get("/agreements", params={"q": "联合数字化"})).text
+    await coordinator.form("/language", {"language": "fr", "next": "/"})
+    assert "Agreement on the joint digitization of Hán Nôm books</h1>" in (await coordinator.get(url)).text  # no French: original
+
+    asked = await coordinator.api("POST", "/api/v1/reports", json={"kind": "agreement", "scope_id": agreement["id"], "language": "zh_Hans"})
+    run = await finished(app, coordinator, asked.json())
+    text = pdf_text((await coordinator.get(run["download_url"])).content)
+    assert "协议档案 — NLV-NLC-2026-L" in text and "汉喃古籍联合数字化协议" in text
+
+    refused = await coordinator.api("POST", "/api/v1/agreements", json={**body, "reference": "X-1", "translations": {"de": {"title": "x"}}})
+    assert refused.status_code == 422 and "translations.de" in refused.json()["errors"], refused.text
