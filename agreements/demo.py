@@ -35,6 +35,8 @@ def _agreement(
     notice_period_days: int | None = None,
     confidentiality: str = "parties",
     predecessor_id: uuid.UUID | None = None,
+    translations: dict[str, dict[str, str]] | None = None,
+    prevailing_language: str | None = None,
 ) -> Agreement:
     agreement = Agreement(
         reference=reference,
@@ -52,7 +54,16 @@ def _agreement(
         notice_period_days=notice_period_days,
         confidentiality=confidentiality,
         predecessor_id=predecessor_id,
-        search_text=fold_for_search(reference, title, title_native, summary, " ".join(tags or [])),
+        translations=translations or {},
+        prevailing_language=prevailing_language,
+        search_text=fold_for_search(
+            reference,
+            title,
+            title_native,
+            summary,
+            " ".join(tags or []),
+            " ".join(t for v in (translations or {}).values() for t in v.values()),
+        ),
     )
     session.add(agreement)
     for position, (code, signatory, signatory_title, party_signed) in enumerate(parties):
@@ -94,6 +105,12 @@ async def load_demo(session: AsyncSession, world: DemoWorld) -> None:
         auto_renew=True,
         renewal_term_months=60,
         notice_period_days=180,
+        # Signed in Vietnamese, Chinese and English; the English text prevails in case of divergence.
+        translations={
+            "vi": {"title": "Thỏa thuận hợp tác giữa Thư viện Quốc gia Việt Nam và Thư viện Quốc gia Trung Quốc"},
+            "zh_Hans": {"title": "中国国家图书馆与越南国家图书馆合作协议"},
+        },
+        prevailing_language="en",
     )
     await session.flush()
     commitments = [

@@ -39,6 +39,8 @@ class Agreement(RecordBase, table=True):
     renewal_term_months: int | None = None
     notice_period_days: int | None = None
     confidentiality: str = Field(default="parties", max_length=20)
+    # The language whose text prevails in case of divergence between the signed texts (vi, zh, en…), if one does.
+    prevailing_language: str | None = Field(default=None, max_length=8)
     predecessor_id: uuid.UUID | None = Field(default=None, foreign_key="agreement.id", nullable=True, index=True)
     status_note: str | None = Field(default=None, max_length=1000)
     search_text: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))

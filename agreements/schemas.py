@@ -111,6 +111,8 @@ class AgreementIn(msgspec.Struct, forbid_unknown_fields=True):
     notice_period_days: Annotated[int, msgspec.Meta(ge=0, le=3650)] | None = None
     confidentiality: Confidentiality = Confidentiality.PARTIES
     translations: Versions = {}
+    # "In case of divergence the Chinese text prevails": the language code of that text (vi, zh, fr, en…), if any.
+    prevailing_language: Annotated[str, msgspec.Meta(max_length=8)] | None = None
 
 
 class AgreementUpdate(AgreementIn, forbid_unknown_fields=True):
@@ -228,6 +230,7 @@ class AgreementOut(msgspec.Struct):
     created_at: datetime
     updated_at: datetime
     translations: dict[str, dict[str, str]]
+    prevailing_language: str | None
     parties: list[PartyOut]
     commitments: list[CommitmentOut]
     predecessor: AgreementRef | None

@@ -291,6 +291,7 @@ async def get_agreement(session: AsyncSession, principal: Principal, agreement_i
         summary=row["summary"],
         scope_tags=list(row["scope_tags"] or []),
         translations=dict(row["translations"] or {}),
+        prevailing_language=row["prevailing_language"],
         status=status.value,
         status_note=row["status_note"],
         signed_on=row["signed_on"],
@@ -479,6 +480,9 @@ async def _clean(
             errors["expires_on"] = i18n.gettext("is required when the agreement renews automatically")
     translations, version_errors = versions.clean(data.translations)
     errors |= version_errors
+    prevailing = (data.prevailing_language or "").strip() or None
+    if prevailing is not None and not i18n.is_language_code(prevailing):
+        errors["prevailing_language"] = i18n.gettext("must be a language code such as vi, zh or en")
     if errors:
         raise ValidationFailed(errors)
     tags = distinct_labels(data.scope_tags)
@@ -500,6 +504,7 @@ async def _clean(
         "notice_period_days": data.notice_period_days,
         "confidentiality": Confidentiality(data.confidentiality).value,
         "translations": translations,
+        "prevailing_language": prevailing,
         "search_text": fold_for_search(reference, title, title_native, summary, " ".join(tags), versions.search_words(translations)),
     }
 

@@ -71,6 +71,7 @@ def form_values_of(agreement: AgreementOut) -> tuple[dict[str, Any], list[dict[s
             "renewal_term_months",
             "notice_period_days",
             "confidentiality",
+            "prevailing_language",
             "version",
         )
     }

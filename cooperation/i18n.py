@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from babel import Locale
+from babel import Locale, UnknownLocaleError
 from babel import dates as babel_dates
 from babel import numbers as babel_numbers
 from babel.messages.mofile import write_mo
@@ -249,6 +249,25 @@ def format_percent(value: float | None, language: str | None = None) -> str:
     locale = Locale.parse(formatting_locale(language))
     pattern = locale.percent_formats[None].pattern.replace("0", "0.#", 1)
     return babel_numbers.format_percent(value / 100, pattern, locale=locale)
+
+
+def is_language_code(code: str) -> bool:
+    """A language CLDR knows, written as a code: vi, zh, zh_Hant, fr, en, lo (documents and prevailing texts)."""
+    try:
+        return Locale.parse(code.replace("-", "_")).language in Locale("en").languages
+    except (ValueError, TypeError, UnknownLocaleError):
+        return False
+
+
+def language_name(code: str | None, language: str | None = None) -> str:
+    """A language as the reader calls it: zh → 中文 for a Chinese reader, chinois for a French one."""
+    if not code:
+        return "—"
+    try:
+        parsed = Locale.parse(code.replace("-", "_"))
+    except (ValueError, TypeError, UnknownLocaleError):
+        return code
+    return parsed.get_display_name(formatting_locale(language)) or code
 
 
 @cache

@@ -287,6 +287,7 @@ JINJA_FILTERS = {
     "filesize": size_text,
     "field_label": field_label,
     "in_language": versions.in_language,
+    "language_name": i18n.language_name,
 }
 JINJA_GLOBALS = {"page_url": page_url, "dates": i18n.format_days, "month_name": i18n.format_month, "weekday_names": i18n.weekday_names}
 

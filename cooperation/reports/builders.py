@@ -17,6 +17,7 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from cooperation import i18n as cooperation_i18n
 from cooperation import versions
 from cooperation.auth.access import Principal
 from cooperation.errors import ValidationFailed
@@ -79,7 +80,7 @@ def environment(language: str) -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(i18n.filters(language), in_language=versions.in_language)
+    env.filters.update(i18n.filters(language), in_language=versions.in_language, language_name=cooperation_i18n.language_name)
     env.globals.update(t=i18n.translator(language), language=language)
     return env
 

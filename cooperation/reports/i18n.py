@@ -89,6 +89,8 @@ TEXT: dict[str, str] = {
     "notice_by": N_("notice by"),
     "topics": N_("Topics"),
     "gifts": N_("Gifts exchanged"),
+    "texts": N_("Texts"),
+    "prevails": N_("In case of divergence, the %(language)s text prevails."),
 }
 
 # The values stored in records (statuses, roles, kinds, units), by vocabulary: the context (pgettext) lets French agree

@@ -195,3 +195,37 @@ async def test_a_record_in_several_languages_is_read_in_the_readers(app, client_
 
     refused = await coordinator.api("POST", "/api/v1/agreements", json={**body, "reference": "X-1", "translations": {"de": {"title": "x"}}})
     assert refused.status_code == 422 and "translations.de" in refused.json()["errors"], refused.text
+
+
+async def test_an_agreements_texts_side_by_side_and_the_one_that_prevails(app, client_for, world):
+    """“In case of divergence the Chinese text prevails”: the agreement says which text prevails; its page shows the
+    signed texts in a column per language with that one marked, in the reader's language; the dossier PDF says so."""
+    from tests.agreements.helpers import agreement_payload
+    from tests.cooperation.test_reports import finished, pdf_text
+
+    pdf = b"%PDF-1.4\n1 0 obj<</Type/Catalog>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
+    coordinator = await client_for("coordinator")
+    body = agreement_payload([world.home, world.nlc], reference="NLV-NLC-2026-T", prevailing_language="zh")
+    agreement = (await coordinator.api("POST", "/api/v1/agreements", json=body)).json()
+    assert agreement["prevailing_language"] == "zh"
+    for title, language in (("Bản ký tiếng Việt", "vi"), ("中文签署本", "zh")):
+        uploaded = await coordinator.api(
+            "POST",
+            f"/api/v1/attachments/agreement/{agreement['id']}",
+            files={"file": (f"{language}.pdf", pdf, "application/pdf")},
+            data={"title": title, "language": language},
+        )
+        assert uploaded.status_code == 201, uploaded.text
+    page = await coordinator.get(f"/agreements/{agreement['id']}")
+    texts = page.text[page.text.index('id="texts"') : page.text.index('id="documents"')]
+    assert "In case of divergence, the Chinese text prevails." in texts
+    columns = texts[texts.index("text-columns") :]
+    assert columns.index("Vietnamese") < columns.index("Bản ký tiếng Việt") < columns.index("Chinese") < columns.index("中文签署本")
+    assert 'class="text-column prevails" lang="zh"' in texts and 'class="text-column" lang="vi"' in texts
+    await coordinator.form("/language", {"language": "vi", "next": "/"})
+    assert "văn bản Tiếng Trung được ưu tiên áp dụng" in (await coordinator.get(f"/agreements/{agreement['id']}")).text
+    asked = await coordinator.api("POST", "/api/v1/reports", json={"kind": "agreement", "scope_id": agreement["id"], "language": "fr"})
+    text = pdf_text((await coordinator.get((await finished(app, coordinator, asked.json()))["download_url"])).content)
+    assert "En cas de divergence, le texte en chinois prévaut." in text
+    wrong = await coordinator.api("POST", "/api/v1/agreements", json={**body, "reference": "X-2", "prevailing_language": "klingon"})
+    assert wrong.status_code == 422 and "prevailing_language" in wrong.json()["errors"]
