@@ -235,6 +235,14 @@ async def load_demo(session: AsyncSession, world: DemoWorld) -> None:
 COUNTRIES = ["CN", "FR", "JP", "KR", "RU", "LA", "KH", "TH", "DE", "GB", "US", "IN", "ID", "MY", "SG", "PH", "AU", "CA", "IT", "ES"]
 KINDS = ["memorandum_of_understanding", "cooperation_agreement", "exchange_of_publications", "digitization", "staff_exchange"]
 STATUSES = ["in_force", "in_force", "in_force", "expired", "negotiating", "draft", "signed", "terminated"]
+SYNTHETIC_NATIVE = [
+    "Thỏa thuận hợp tác giữa Thư viện Quốc gia Việt Nam và {code} số {n}",
+    "中华古籍数字化合作协议（{code}，第{n}号）",
+    "Biên bản ghi nhớ về trao đổi chuyên gia với {code}",
+    "出版物交换协议 · {code}",
+    "Mémorandum d’entente sur les collections patrimoniales ({code})",
+    "",
+]
 
 
 async def load_scale(session: AsyncSession, scale: int) -> int:
@@ -285,12 +293,14 @@ async def load_scale(session: AsyncSession, scale: int) -> int:
         partner = partners[n % partner_count]
         reference = f"SYN-{n:07d}"
         title = f"{KINDS[n % len(KINDS)].replace('_', ' ').capitalize()} with {partner['name']}"
+        # Titles in the scripts the department searches in (bench/search.py): Vietnamese, Chinese, French, or none.
+        title_native = SYNTHETIC_NATIVE[n % len(SYNTHETIC_NATIVE)].format(code=partner["code"], n=n) or None
         batch.append(
             {
                 "id": agreement_id,
                 "reference": reference,
                 "title": title,
-                "title_native": None,
+                "title_native": title_native,
                 "kind": KINDS[n % len(KINDS)],
                 "summary": "Synthetic agreement generated for load testing.",
                 "scope_tags": ["synthetic"],
@@ -304,7 +314,7 @@ async def load_scale(session: AsyncSession, scale: int) -> int:
                 "confidentiality": "parties",
                 "predecessor_id": None,
                 "status_note": None,
-                "search_text": fold_for_search(reference, title, "synthetic"),
+                "search_text": fold_for_search(reference, title, title_native, "synthetic"),
                 "created_at": now,
                 "updated_at": now,
                 "version": 1,

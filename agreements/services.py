@@ -53,6 +53,7 @@ from cooperation.i18n import N_
 from cooperation.partners.models import Institution
 from cooperation.partners.services import institution_visibility
 from cooperation.records import (
+    ByName,
     changes_between,
     distinct_labels,
     fetch_page,
@@ -126,7 +127,7 @@ def institutions_sharing_with(institution_id: uuid.UUID) -> Any:
 
 _SORTS = {
     "reference": A.reference,
-    "title": A.title,
+    "title": ByName(A.title, A.translations),
     "kind": A.kind,
     "status": A.status,
     "signed_on": A.signed_on,

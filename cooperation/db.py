@@ -53,6 +53,39 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+# Indexes a migration makes on PostgreSQL alone (pg_trgm GIN on each record's folded search text): they are not in the
+# models' metadata, so autogenerate and the schema comparison leave them be.
+POSTGRESQL_ONLY_INDEXES = frozenset(
+    f"ix_{table}_search_trgm"
+    for table in ("agreement", "visit", "expert_exchange", "programme", "digitization_project", "institution", "person")
+)
+
+
+def include_object(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
+    """Alembic's filter: everything but the PostgreSQL-only indexes."""
+    return not (type_ == "index" and name in POSTGRESQL_ONLY_INDEXES)
+
+
+# Alphabetical order by the reader's language: PostgreSQL's ICU collations (built in wherever PostgreSQL is built with
+# ICU, as Debian's and the official images are); SQLite gets the same names from PyICU on each connection.
+COLLATIONS = {"en": "en-x-icu", "fr": "fr-x-icu", "vi": "vi-x-icu", "zh_Hans": "zh-x-icu"}
+
+
+def _register_collations(dbapi_connection: Any) -> None:
+    """SQLite compares with ICU in Python: each comparison is a call back, measured in bench/collation.py."""
+    import icu
+    from sqlalchemy.util import await_only
+
+    raw = dbapi_connection.driver_connection  # aiosqlite.Connection; sqlite3's connection lives in its thread
+    for name in COLLATIONS.values():
+        collator = icu.Collator.createInstance(icu.Locale(name.split("-x-")[0]))  # one per connection: not shared
+
+        def compare(left: str, right: str, collator: Any = collator) -> int:
+            return int(collator.compare(left, right))
+
+        await_only(raw._execute(raw._conn.create_collation, name, compare))
+
+
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     if url.startswith("sqlite"):
         path = url.split("///", 1)[1] if "///" in url else ""
@@ -67,6 +100,7 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.close()
+            _register_collations(dbapi_connection)
 
         return engine
     # A fixed pool: overflow connections were opened and closed again under load (a PostgreSQL backend

@@ -2,6 +2,7 @@
 
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -12,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import operators
 from sqlmodel import Field, SQLModel
 
-from cooperation import i18n
+from cooperation import db, i18n
 from cooperation.db import UTCDateTime, new_id, utcnow
 from cooperation.errors import StaleVersionError, ValidationFailed
 
@@ -104,6 +105,23 @@ def check_paging(page: int, per_page: int) -> None:
         raise ValidationFailed(errors)
 
 
+@dataclass(frozen=True)
+class ByName:
+    """A sort on people's words — names and titles — in the reader's alphabetical order (ICU collations: Vietnamese
+    a ă â b c d đ e ê… with the tones after the letter, Chinese by pinyin, French ignoring accents at first), and by the
+    reader's version of a title where the record has one (`translations`, cooperation/versions.py)."""
+
+    column: Any
+    translations: Any = None
+
+    def expression(self) -> Any:
+        language = i18n.current()
+        words = self.column
+        if self.translations is not None:
+            words = func.coalesce(self.translations[(language, "title")].as_string(), self.column)
+        return words.collate(db.COLLATIONS.get(language, db.COLLATIONS["en"]))
+
+
 def order_by(sort: str | None, columns: Mapping[str, Any], default: str) -> list[Any]:
     """Translate `name` / `-name` into ORDER BY terms; an unknown key is an error that lists the valid ones."""
     key = sort or default
@@ -113,7 +131,7 @@ def order_by(sort: str | None, columns: Mapping[str, Any], default: str) -> list
         raise ValidationFailed(
             {"sort": i18n.gettext("unknown sort key %(key)s; use one of %(keys)s", key=repr(name), keys=", ".join(sorted(columns)))}
         )
-    column = columns[name]
+    column = columns[name].expression() if isinstance(columns[name], ByName) else columns[name]
     return [column.desc() if descending else column.asc()]
 
 

@@ -17,6 +17,7 @@ from cooperation.files import Owner
 from cooperation.i18n import N_
 from cooperation.partners.models import Institution, Person
 from cooperation.records import (
+    ByName,
     changes_between,
     distinct_labels,
     fetch_page,
@@ -470,7 +471,7 @@ async def get_visit(session: AsyncSession, principal: Principal, visit_id: uuid.
     )
 
 
-_SORTS = {"starts_on": V.starts_on, "title": V.title, "status": V.status}
+_SORTS = {"starts_on": V.starts_on, "title": ByName(V.title, V.translations), "status": V.status}
 
 
 async def list_visits(

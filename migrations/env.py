@@ -7,7 +7,7 @@ from sqlalchemy.engine import Connection
 from sqlmodel import SQLModel
 
 from cooperation.app import import_all_models
-from cooperation.db import create_engine
+from cooperation.db import create_engine, include_object
 from cooperation.settings import Settings
 
 import_all_models()
@@ -27,6 +27,7 @@ def configure(connection: Connection | None = None, url: str | None = None) -> N
         render_as_batch=True,
         compare_type=True,
         compare_server_default=False,
+        include_object=include_object,
     )
 
 

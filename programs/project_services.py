@@ -26,7 +26,7 @@ from cooperation.errors import ForbiddenError, NotFoundError, ValidationFailed
 from cooperation.files import Owner
 from cooperation.i18n import N_
 from cooperation.partners.models import Institution
-from cooperation.records import changes_between, fetch_page, fold_for_search, nfc, order_by, row_to, search_terms, update_versioned
+from cooperation.records import ByName, changes_between, fetch_page, fold_for_search, nfc, order_by, row_to, search_terms, update_versioned
 from programs import forecast as arithmetic
 from programs.models import DigitizationProject, ProgressReport, ProjectAgreement, ProjectMilestone, ProjectParticipant
 from programs.project_schemas import (
@@ -446,7 +446,7 @@ async def list_projects(
         statement,
         page=page,
         per_page=per_page,
-        order=order_by(sort, {"starts_on": D.starts_on, "name": D.name, "status": D.status}, "-starts_on"),
+        order=order_by(sort, {"starts_on": D.starts_on, "name": ByName(D.name, D.translations), "status": D.status}, "-starts_on"),
         tiebreak=D.id,
     )
     return ProjectPage(

@@ -22,7 +22,7 @@ from cooperation.db import table
 from cooperation.errors import ConflictError, NotFoundError, ValidationFailed
 from cooperation.i18n import N_
 from cooperation.partners.models import Institution, Person
-from cooperation.records import changes_between, fetch_page, fold_for_search, nfc, order_by, row_to, search_terms, update_versioned
+from cooperation.records import ByName, changes_between, fetch_page, fold_for_search, nfc, order_by, row_to, search_terms, update_versioned
 from exchanges.models import ExpertExchange
 from programs.models import DigitizationProject, Programme, ProgrammeInstitution, ProgrammeQuota
 from programs.schemas import (
@@ -303,7 +303,7 @@ async def list_programmes(
         statement,
         page=page,
         per_page=per_page,
-        order=order_by(sort, {"starts_on": G.starts_on, "name": G.name}, "-starts_on"),
+        order=order_by(sort, {"starts_on": G.starts_on, "name": ByName(G.name, G.translations)}, "-starts_on"),
         tiebreak=G.id,
     )
     return ProgrammePage(

@@ -10,17 +10,16 @@ from sqlalchemy import inspect
 from sqlmodel import SQLModel
 
 from cooperation import migrate
-from cooperation.db import create_engine
+from cooperation.db import create_engine, include_object
 from tests.conftest import fresh_pg_database
 
 
 def _diff(url: str) -> list:
     async def run() -> list:
         engine = create_engine(url)
+        opts = {"compare_type": True, "include_object": include_object}  # PostgreSQL-only indexes are the migrations' own
         async with engine.connect() as conn:
-            diff = await conn.run_sync(
-                lambda sync: compare_metadata(MigrationContext.configure(sync, opts={"compare_type": True}), SQLModel.metadata)
-            )
+            diff = await conn.run_sync(lambda sync: compare_metadata(MigrationContext.configure(sync, opts=opts), SQLModel.metadata))
             tables = await conn.run_sync(lambda sync: inspect(sync).get_table_names())
         await engine.dispose()
         return [diff, tables]

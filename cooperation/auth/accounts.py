@@ -29,7 +29,7 @@ from cooperation.db import table, utcnow
 from cooperation.errors import ConflictError, NotFoundError, ValidationFailed
 from cooperation.i18n import N_
 from cooperation.partners.models import Institution, Person
-from cooperation.records import PageBase, fetch_page, nfc, order_by, search_terms
+from cooperation.records import ByName, PageBase, fetch_page, nfc, order_by, search_terms
 from cooperation.settings import Settings
 
 INVITATION_HOURS = 72
@@ -149,7 +149,7 @@ async def list_users(
         statement,
         page=page,
         per_page=per_page,
-        order=order_by(sort, {"name": U.name, "email": U.email, "role": U.role, "last_sign_in_at": U.last_sign_in_at}, "name"),
+        order=order_by(sort, {"name": ByName(U.name), "email": U.email, "role": U.role, "last_sign_in_at": U.last_sign_in_at}, "name"),
         tiebreak=U.id,
     )
     items = [

@@ -32,6 +32,7 @@ from cooperation.partners.schemas import (
     PersonUpdate,
 )
 from cooperation.records import (
+    ByName,
     changes_between,
     fetch_page,
     fold_for_search,
@@ -104,7 +105,7 @@ def _clean_institution(data: InstitutionIn, errors: dict[str, str]) -> dict[str,
 
 
 _INSTITUTION_COLUMNS = (I.id, I.code, I.name, I.name_native, I.country, I.city, I.kind, I.is_home, I.active)
-_INSTITUTION_SORTS = {"code": I.code, "name": I.name, "country": I.country, "city": I.city, "kind": I.kind}
+_INSTITUTION_SORTS = {"code": I.code, "name": ByName(I.name), "country": I.country, "city": I.city, "kind": I.kind}
 
 
 async def list_institutions(
@@ -307,7 +308,7 @@ async def set_institution_archived(
 
 # ---- people -------------------------------------------------------------------------------------
 
-_PERSON_SORTS = {"name": P.name, "institution": I.code, "position": P.position}
+_PERSON_SORTS = {"name": ByName(P.name), "institution": I.code, "position": ByName(P.position)}
 
 
 def _person_visibility(principal: Principal) -> Any:

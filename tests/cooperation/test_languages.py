@@ -229,3 +229,35 @@ async def test_an_agreements_texts_side_by_side_and_the_one_that_prevails(app, c
     assert "En cas de divergence, le texte en chinois prévaut." in text
     wrong = await coordinator.api("POST", "/api/v1/agreements", json={**body, "reference": "X-2", "prevailing_language": "klingon"})
     assert wrong.status_code == 422 and "prevailing_language" in wrong.json()["errors"]
+
+
+async def test_lists_sort_names_in_the_readers_alphabet(client_for, world):
+    """Vietnamese order puts Â after A as a letter of its own and Đ after D; Chinese orders by pinyin; English reads
+    Â as an A with an accent — on SQLite (PyICU, per connection) as on PostgreSQL (ICU collations)."""
+    coordinator = await client_for("coordinator")
+    names = ["Ân Thị Hoa", "Anh Văn Bình", "Đặng Thu", "Dương Lan", "阿明", "陈静", "李华", "王芳", "张伟"]
+    for name in names:
+        created = await coordinator.api("POST", "/api/v1/people", json={"name": name, "institution_id": str(world.nlc)})
+        assert created.status_code == 201, created.text
+
+    async def order(language: str) -> list[str]:
+        listed = await coordinator.api(
+            "GET",
+            "/api/v1/people",
+            params={"institution_id": str(world.nlc), "sort": "name", "per_page": 100},
+            headers={"Accept-Language": language},
+        )
+        return [p["name"] for p in listed.json()["items"] if p["name"] in names]
+
+    vietnamese, chinese, english = await order("vi"), await order("zh-CN"), await order("en")
+    latin = [n for n in vietnamese if not "\u4e00" <= n[0] <= "\u9fff"]
+    assert latin == ["Anh Văn Bình", "Ân Thị Hoa", "Dương Lan", "Đặng Thu"], vietnamese
+    assert [n for n in chinese if "\u4e00" <= n[0] <= "\u9fff"] == ["阿明", "陈静", "李华", "王芳", "张伟"], chinese  # ā chén lǐ wáng zhāng
+    assert english.index("Ân Thị Hoa") < english.index("Anh Văn Bình"), english  # an < anh: the accent weighs less
+    descending = await coordinator.api(
+        "GET",
+        "/api/v1/people",
+        params={"institution_id": str(world.nlc), "sort": "-name", "per_page": 100},
+        headers={"Accept-Language": "vi"},
+    )
+    assert [p["name"] for p in descending.json()["items"] if p["name"] in names] == vietnamese[::-1]
