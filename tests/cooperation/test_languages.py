@@ -261,3 +261,45 @@ async def test_lists_sort_names_in_the_readers_alphabet(client_for, world):
         headers={"Accept-Language": "vi"},
     )
     assert [p["name"] for p in descending.json()["items"] if p["name"] in names] == vietnamese[::-1]
+
+
+async def test_search_folds_vietnamese_and_finds_chinese_substrings(client_for, world):
+    """“dang” finds Đặng, “thu vien” finds Thư viện, “古籍” finds a name that has it inside — on both databases."""
+    coordinator = await client_for("coordinator")
+    for name in ("Đặng Thị Thu", "Thư viện Hà Nội · 河内图书馆", "中华古籍智慧化服务平台"):
+        created = await coordinator.api("POST", "/api/v1/people", json={"name": name, "institution_id": str(world.nlc)})
+        assert created.status_code == 201, created.text
+
+    async def found(q: str) -> set[str]:
+        listed = await coordinator.api("GET", "/api/v1/people", params={"q": q, "per_page": 100})
+        return {p["name"] for p in listed.json()["items"]}
+
+    assert "Đặng Thị Thu" in await found("dang")
+    assert "Đặng Thị Thu" in await found("ĐẶNG")
+    assert "Thư viện Hà Nội · 河内图书馆" in await found("thu vien")
+    assert "Thư viện Hà Nội · 河内图书馆" in await found("图书")
+    assert await found("古籍") >= {"中华古籍智慧化服务平台"} and await found("智慧化服务") >= {"中华古籍智慧化服务平台"}
+    assert "中华古籍智慧化服务平台" not in await found("古书")
+
+
+async def test_the_calendar_feed_speaks_its_owners_language(app, client_for, world, people):
+    """A calendar program sends no language: the feed's summaries and name are in its owner's (profile) language."""
+    import re
+
+    import icalendar
+
+    from tests.conftest import http_client
+    from tests.exchanges.helpers import seed_visit_payload
+
+    coordinator = await client_for("coordinator")
+    body = seed_visit_payload(world, people, starts_on="2026-12-07", ends_on="2026-12-10", agenda=[])
+    assert (await coordinator.api("POST", "/api/v1/visits", json=body)).status_code == 201
+    partner = await client_for("partner_a")
+    await partner.form("/language", {"language": "zh_Hans", "next": "/"})
+    page = await partner.form("/account/calendar", {})
+    path = re.search(r'<code id="feed-url">([^<]+)</code>', page.text).group(1).split("testserver", 1)[1]
+    async with http_client(app) as calendar_program:
+        feed = icalendar.Calendar.from_ical((await calendar_program.get(path, headers={"Accept-Language": "en"})).content)
+    assert str(feed["x-wr-calname"]) == "LibCoop · 国际合作"
+    summaries = {str(e["summary"]) for e in feed.walk("VEVENT")}
+    assert "访问：Working visit of National Library of China experts（NLC → NLV）" in summaries, summaries
