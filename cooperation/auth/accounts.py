@@ -17,7 +17,7 @@ from typing import Annotated, Any
 import msgspec
 import structlog
 from markupsafe import escape
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cooperation import audit, i18n, mail
@@ -29,7 +29,7 @@ from cooperation.db import table, utcnow
 from cooperation.errors import ConflictError, NotFoundError, ValidationFailed
 from cooperation.i18n import N_
 from cooperation.partners.models import Institution, Person
-from cooperation.records import ByName, PageBase, fetch_page, nfc, order_by, search_terms
+from cooperation.records import ByName, PageBase, fetch_page, order_by, search_terms
 from cooperation.settings import Settings
 
 INVITATION_HOURS = 72
@@ -49,7 +49,7 @@ class UserRow(msgspec.Struct):
     role: str
     institution_id: uuid.UUID | None
     institution_code: str | None
-    signs_in_with: list[str]  # "password", "single sign-on"
+    signs_in_with: list[str]  # "password", "single sign-on": codes of the API, words on the page (registered labels)
     last_sign_in_at: datetime | None
     active: bool
     language: str
@@ -133,9 +133,9 @@ async def list_users(
         .select_from(table(User).outerjoin(table(Institution), I.id == U.institution_id))
         .where(U.archived_at.is_(None))
     )
-    # Names are matched as written (lower-cased, NFC: "Trần" finds "Trần Thị Lan"), addresses folded.
-    for raw, term in zip(nfc(q or "").lower().split(), search_terms(q), strict=False):
-        statement = statement.where(or_(func.lower(U.name).contains(raw, autoescape=True), U.email.contains(term, autoescape=True)))
+    # Names and addresses folded: "tran" and "Trần" both find Trần Thị Lan.
+    for term in search_terms(q):
+        statement = statement.where(U.search_text.contains(term, autoescape=True))
     if user_id is not None:
         statement = statement.where(U.id == user_id)
     if role is not None:
@@ -176,7 +176,9 @@ async def _home(session: AsyncSession) -> uuid.UUID | None:
     return await session.scalar(select(I.id).where(I.is_home.is_(True)))
 
 
-i18n.register_labels({"accepted": N_("Accepted"), "revoked": N_("Revoked")})
+i18n.register_labels(
+    {"accepted": N_("Accepted"), "revoked": N_("Revoked"), "password": N_("Password"), "single sign-on": N_("Single sign-on")}
+)
 
 
 async def _institution_errors(session: AsyncSession, role: Role, institution_id: uuid.UUID | None) -> dict[str, str]:

@@ -4,11 +4,11 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, UniqueConstraint
+from sqlalchemy import JSON, UniqueConstraint, event
 from sqlmodel import Field, SQLModel
 
 from cooperation.db import UTCDateTime, new_id, utcnow
-from cooperation.records import RecordBase
+from cooperation.records import RecordBase, fold_for_search
 
 
 class User(RecordBase, table=True):
@@ -30,6 +30,14 @@ class User(RecordBase, table=True):
     totp_pending_encrypted: str | None = Field(default=None, max_length=500)
     totp_enabled_at: datetime | None = Field(default=None, sa_type=UTCDateTime, nullable=True)
     totp_last_step: int | None = Field(default=None)
+    # Name and address folded for search ("tran" finds Trần); kept by the ORM events below.
+    search_text: str = Field(default="", max_length=1200, sa_column_kwargs={"server_default": ""})
+
+
+@event.listens_for(User, "before_insert")
+@event.listens_for(User, "before_update")
+def _fold_for_search(_mapper: Any, _connection: Any, user: User) -> None:
+    user.search_text = fold_for_search(user.name, user.name_native, user.email)[:1200]
 
 
 class AuthSession(SQLModel, table=True):

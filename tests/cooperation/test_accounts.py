@@ -93,6 +93,8 @@ async def test_from_an_empty_database_to_a_partner_librarians_first_page(day_one
     me = listed.json()["items"]
     by_name = (await admin.api("GET", "/api/v1/users", params={"q": "Trần Thị"})).json()["items"]
     assert [u["email"] for u in by_name] == ["lan@nlv.gov.vn"]
+    unmarked = (await admin.api("GET", "/api/v1/users", params={"q": "tran thi"})).json()["items"]  # typed without marks
+    assert [u["email"] for u in unmarked] == ["lan@nlv.gov.vn"]
     assert [(u["email"], u["role"], u["institution_code"], u["signs_in_with"]) for u in me] == [
         ("lan@nlv.gov.vn", "coordinator", "NLV", ["password"])
     ]
