@@ -629,6 +629,18 @@ async def change_password(session: AsyncSession, principal: Principal, current: 
     await session.commit()
 
 
+async def choose_language(session: AsyncSession, principal: Principal, language: str) -> None:
+    """The switcher's choice kept in the profile (every process forgets its cached principal: the next page speaks it)."""
+    if principal.language == language:
+        return
+    user = await session.get(User, principal.user_id)
+    assert user is not None
+    user.language = language
+    await revocation.announce(session)
+    await session.commit()
+    revocation.forget_here()
+
+
 async def update_profile(session: AsyncSession, principal: Principal, data: ProfileIn) -> None:
     from zoneinfo import available_timezones
 

@@ -584,7 +584,7 @@ async def _users_page(
 @get("/admin/users", name="admin_users")
 async def users_page(request: Request[Any, Any, Any], db: NamedDependency[AsyncSession], principal: NamedDependency[Principal]) -> Template:
     require_admin(principal, N_("manage accounts"))
-    values: dict[str, Any] = {"role": "coordinator", "language": "en"}
+    values: dict[str, Any] = _invite_defaults(request)
     person_id = query_uuid(request, "person_id")
     if person_id is not None:  # "Invite to LibCoop" on a person's page: the form filled from the record
         from cooperation.partners.services import get_person, home_institution_id
@@ -615,7 +615,7 @@ async def user_invite(
         await db.rollback()
         return await _users_page(request, db, principal, values=form, errors=exc.errors, status_code=422)
     # The link is shown once, on this page (never in an address, a log or a later page).
-    return await _users_page(request, db, principal, values={"role": "coordinator", "language": "en"}, errors={}, new_link=invited.link)
+    return await _users_page(request, db, principal, values=_invite_defaults(request), errors={}, new_link=invited.link)
 
 
 @post("/admin/invitations/{invitation_id:uuid}/resend", name="admin_invitation_resend")
@@ -626,7 +626,7 @@ async def invitation_resend(
     invitation_id: FromPath[uuid.UUID],
 ) -> Template:
     sent = await accounts.resend(db, principal, request.app.state.settings, api_base_url(request), invitation_id)
-    return await _users_page(request, db, principal, values={"role": "coordinator", "language": "en"}, errors={}, new_link=sent.link)
+    return await _users_page(request, db, principal, values=_invite_defaults(request), errors={}, new_link=sent.link)
 
 
 @post("/admin/invitations/{invitation_id:uuid}/revoke", name="admin_invitation_revoke")
@@ -651,9 +651,7 @@ async def user_update(
         await accounts.change_user(db, principal, user_id, change)
     except (ValidationFailed, ConflictError) as exc:
         await db.rollback()
-        return await _users_page(
-            request, db, principal, values={"role": "coordinator", "language": "en"}, errors=exc.errors, status_code=exc.status_code
-        )
+        return await _users_page(request, db, principal, values=_invite_defaults(request), errors=exc.errors, status_code=exc.status_code)
     return see_other("/admin/users")
 
 
@@ -782,6 +780,12 @@ async def password_change(
 
 
 @post("/language", opt={PUBLIC_OPT: True}, name="language_switch", include_in_schema=False)
+def _invite_defaults(request: Request[Any, Any, Any]) -> dict[str, Any]:
+    """The invitation form as it opens: a coordinator, invited in the instance's language."""
+    settings: Settings = request.app.state.settings
+    return {"role": "coordinator", "language": settings.default_language}
+
+
 async def language_switch(request: Request[Any, Any, Any], db: NamedDependency[AsyncSession]) -> Response[Any]:
     """The switcher on every page: remembered in a cookie, and in the profile of whoever is signed in."""
     from cooperation import i18n
@@ -794,13 +798,8 @@ async def language_switch(request: Request[Any, Any, Any], db: NamedDependency[A
         return response
     token = request.cookies.get(SESSION_COOKIE)
     signed_in = await principal_for_token(db, token) if token else None
-    if signed_in is not None and signed_in.language != language:
-        user = await db.get(User, signed_in.user_id)
-        assert user is not None
-        user.language = language
-        await revocation.announce(db)
-        await db.commit()
-        revocation.forget_here()
+    if signed_in is not None:
+        await accounts.choose_language(db, signed_in, language)
     settings: Settings = request.app.state.settings
     response.set_cookie(
         Cookie(
