@@ -779,13 +779,13 @@ async def password_change(
     return _profile_page(request, await _profile_values(db, principal), {}, saved=i18n.gettext("Your password is changed."))
 
 
-@post("/language", opt={PUBLIC_OPT: True}, name="language_switch", include_in_schema=False)
 def _invite_defaults(request: Request[Any, Any, Any]) -> dict[str, Any]:
     """The invitation form as it opens: a coordinator, invited in the instance's language."""
     settings: Settings = request.app.state.settings
     return {"role": "coordinator", "language": settings.default_language}
 
 
+@post("/language", opt={PUBLIC_OPT: True}, name="language_switch", include_in_schema=False)
 async def language_switch(request: Request[Any, Any, Any], db: NamedDependency[AsyncSession]) -> Response[Any]:
     """The switcher on every page: remembered in a cookie, and in the profile of whoever is signed in."""
     from cooperation import i18n
