@@ -829,6 +829,7 @@ class ProjectHealth:
     percent: float | None
     completion_on: date | None
     risks: list[str]
+    translations: dict[str, dict[str, str]] | None = None  # the name in other languages (cooperation/versions.py)
 
 
 async def project_health(
@@ -900,7 +901,16 @@ async def project_health(
             risks.append(i18n.gettext("no report for more than %(days)s days from %(codes)s", days=p["stale_after_days"], codes=codes))
         health.append(
             ProjectHealth(
-                pid, p["name"], p["lead_code"], units[pid], done, target, arithmetic.percent(done, target), outlook.completion_on, risks
+                pid,
+                p["name"],
+                p["lead_code"],
+                units[pid],
+                done,
+                target,
+                arithmetic.percent(done, target),
+                outlook.completion_on,
+                risks,
+                dict(p["translations"] or {}),
             )
         )
     return health

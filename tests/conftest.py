@@ -334,3 +334,13 @@ async def story(client_for, world, people):
         )
     ).json()
     return {"nlc": nlc, "bnf": bnf, "visit": visit, "bnf_visit": other}
+
+
+@pytest.fixture
+async def demo_app(app: Litestar) -> Litestar:
+    """The app with the demo world loaded (the crawler's pages, the reports of a real-looking portfolio)."""
+    from cooperation import demo
+    from cooperation.app import demo_loaders
+
+    await demo.load(app.state.session_factory, demo_loaders())
+    return app

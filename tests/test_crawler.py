@@ -15,7 +15,6 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 
 from cooperation import demo, i18n
-from cooperation.app import demo_loaders
 from tests.conftest import Client, http_client
 from tests.html_forms import Form, read_page
 
@@ -104,12 +103,6 @@ async def post_back(client: Client, role: str, page: str, form: Form) -> str | N
         detail = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", response.text))[:300]
         return f"{role} POST {form.action} (form on {page}) → {response.status_code}: {detail}"
     return None
-
-
-@pytest.fixture
-async def demo_app(app):
-    await demo.load(app.state.session_factory, demo_loaders())
-    return app
 
 
 async def test_every_page_of_every_role_answers_and_every_form_posts(demo_app):

@@ -143,6 +143,23 @@ async def build(
     now: datetime | None = None,
 ) -> Built:
     """Gather the values (raising NotFound for what the person may not see) and render the report's HTML."""
+    # What the services say (a project's risks, a commitment's measure) is said in the report's language too.
+    with cooperation_i18n.using(language):
+        return await _build(session, principal, settings, kind, scope_id, period, language, today=today, now=now)
+
+
+async def _build(
+    session: AsyncSession,
+    principal: Principal,
+    settings: Settings,
+    kind: str,
+    scope_id: uuid.UUID | None,
+    period: periods.Period | None,
+    language: str,
+    *,
+    today: date | None = None,
+    now: datetime | None = None,
+) -> Built:
     today = today or date.today()
     env = environment(language)
     t = i18n.translator(language)

@@ -303,3 +303,28 @@ async def test_the_calendar_feed_speaks_its_owners_language(app, client_for, wor
     assert str(feed["x-wr-calname"]) == "LibCoop · 国际合作"
     summaries = {str(e["summary"]) for e in feed.walk("VEVENT")}
     assert "访问：Working visit of National Library of China experts（NLC → NLV）" in summaries, summaries
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+async def test_a_report_says_what_the_services_say_in_its_own_language(demo_app, backend):
+    """An English-speaking coordinator asks for the portfolio in Vietnamese: the project's risks and dates, written by
+    the services, come out in Vietnamese too, not in the asker's language."""
+    from datetime import date
+
+    from sqlalchemy import select
+
+    from cooperation import demo
+    from cooperation.auth.models import User
+    from cooperation.auth.services import principal_of
+    from cooperation.reports import builders, periods
+
+    async with demo_app.state.session_factory() as session:
+        user = await session.scalar(select(User).where(User.email == f"coordinator@{demo.DEMO_DOMAIN}"))
+        principal = principal_of(user)
+        i18n.activate("en")
+        built = await builders.build(
+            session, principal, demo_app.state.settings, "portfolio", None, periods.parse("2025"), "vi", today=date(2026, 11, 30)
+        )
+    assert i18n.current() == "en"  # the asker's language is back once the report is built
+    assert "Tiến độ số hóa" in built.html and "Rủi ro" in built.html
+    assert "không báo cáo quá 120 ngày" in built.html and "no report for more than" not in built.html
