@@ -1,8 +1,7 @@
 """HTML pages for delegation visits: the list, and the visit summary that reads like the news item it comes from."""
 
 import uuid
-from calendar import monthrange
-from datetime import date
+from datetime import date, timedelta
 from typing import Any, TypeVar
 
 import msgspec
@@ -434,18 +433,22 @@ def visit_from_form(form: dict[str, Any], struct: type[V]) -> tuple[V | None, di
 routes = [VisitViews]
 
 
+COMING_UP_DAYS = 60
+
+
 async def dashboard_panel(db: AsyncSession, principal: Principal) -> Panel:
-    """Visits and expert stays that fall in the current month, as the calendar shows them."""
+    """Coming up: visits and expert stays under way or starting in the next 60 days (a visit eight days away is on the
+    director's home page whatever the month), each with how soon it starts."""
     today = date.today()
-    first, last = today.replace(day=1), today.replace(day=monthrange(today.year, today.month)[1])
+    last = today + timedelta(days=COMING_UP_DAYS)
     events = [
-        *await services.calendar_events(db, principal, first, last),
-        *await expert_services.calendar_events(db, principal, first, last),
+        *await services.calendar_events(db, principal, today, last),
+        *await expert_services.calendar_events(db, principal, today, last),
     ]
-    events.sort(key=lambda e: (e.start, e.summary))
+    events = sorted((e for e in events if e.end >= today and e.start <= last), key=lambda e: (e.start, e.summary))
     return Panel(
-        title=i18n.gettext("This month: visits and exchanges (%(month)s)", month=i18n.format_month(today)),
+        title=i18n.gettext("Coming up: visits and expert stays in the next %(days)s days", days=COMING_UP_DAYS),
         template="exchanges/_dashboard.html",
         order=20,
-        context={"events": events},
+        context={"events": [(event, (event.start - today).days) for event in events], "days": COMING_UP_DAYS},
     )

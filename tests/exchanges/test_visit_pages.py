@@ -216,3 +216,37 @@ async def test_an_oversized_photo_names_the_limit_and_keeps_the_caption(client_f
     )
     assert huge.status_code == 413 and "at most 64 KiB per file" in huge.text
     assert (await coordinator.api("GET", f"/api/v1/visits/{visit['id']}/photos")).json() == []
+
+
+async def test_the_home_page_shows_what_is_coming_up_in_the_next_sixty_days(client_for, world, people):
+    """Issue 14's briefing, first part: a visit eight days away is on the director's home page whatever the month,
+    with how soon it starts; one under way says so; one in ten weeks or one past is not there."""
+    from datetime import date, timedelta
+
+    coordinator = await client_for("coordinator")
+    today = date.today()
+    for title, start, length in (
+        ("Visit in eight days", 8, 3),
+        ("Visit under way", -1, 3),
+        ("Visit in ten weeks", 70, 2),
+        ("Visit forty days ago", -40, 2),
+    ):
+        body = seed_visit_payload(
+            world,
+            people,
+            title=title,
+            starts_on=(today + timedelta(days=start)).isoformat(),
+            ends_on=(today + timedelta(days=start + length)).isoformat(),
+            agenda=[],
+        )
+        created = await coordinator.api("POST", "/api/v1/visits", json=body)
+        assert created.status_code == 201, created.text
+    director = await client_for("director")
+    home = (await director.get("/")).text
+    assert "Coming up: visits and expert stays in the next 60 days" in home
+    assert "Visit in eight days" in home and "in 8 days" in home
+    assert "Visit under way" in home and "under way</span>" in home
+    assert "Visit in ten weeks" not in home and "Visit forty days ago" not in home
+    assert home.index("Visit under way") < home.index("Visit in eight days")
+    await director.form("/language", {"language": "vi", "next": "/"})
+    assert "8 ngày nữa" in (await director.get("/")).text
