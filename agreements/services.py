@@ -1091,6 +1091,57 @@ async def expiring_soon(session: AsyncSession, principal: Principal, *, days: in
     return page.items
 
 
+@dataclass(frozen=True)
+class Decision:
+    """Something about an agreement that needs deciding soon: notice to give (renew or not) or a renewal to conclude."""
+
+    id: uuid.UUID
+    reference: str
+    title: str
+    translations: dict[str, dict[str, str]]
+    kind: str  # "notice" (its notice deadline is near) or "renewal" (a successor is being negotiated)
+    due_on: date | None  # the notice deadline; none for a renewal
+
+
+async def decisions_waiting(session: AsyncSession, principal: Principal, *, today: date, days: int = 90) -> list[Decision]:
+    """Notice deadlines of in-force agreements in the next `days`, and renewals in draft or negotiation: the home
+    page's "decisions waiting". Bounded by the expiry index: only agreements expiring within `days` plus the longest
+    notice period anyone set are read."""
+    longest = await session.scalar(
+        select(func.max(A.notice_period_days)).where(agreement_visibility(principal), A.status == S.IN_FORCE.value, A.archived_at.is_(None))
+    )
+    decisions: list[Decision] = []
+    if longest:
+        rows = await session.execute(
+            select(A.id, A.reference, A.title, A.translations, A.expires_on, A.notice_period_days).where(
+                agreement_visibility(principal),
+                A.status == S.IN_FORCE.value,
+                A.archived_at.is_(None),
+                A.notice_period_days.is_not(None),
+                A.expires_on >= today,
+                A.expires_on <= today + timedelta(days=days + int(longest)),
+            )
+        )
+        for agreement_id, reference, title, translations, expires_on, notice_days in rows:
+            notice_by = notice_date(expires_on, notice_days)
+            if notice_by is not None and today <= notice_by <= today + timedelta(days=days):
+                decisions.append(Decision(agreement_id, reference, title, dict(translations or {}), "notice", notice_by))
+    renewals = await session.execute(
+        select(A.id, A.reference, A.title, A.translations)
+        .where(
+            agreement_visibility(principal),
+            A.predecessor_id.is_not(None),
+            A.status.in_((S.DRAFT.value, S.NEGOTIATING.value)),
+            A.archived_at.is_(None),
+        )
+        .order_by(A.reference)
+        .limit(20)
+    )
+    for agreement_id, reference, title, translations in renewals:
+        decisions.append(Decision(agreement_id, reference, title, dict(translations or {}), "renewal", None))
+    return sorted(decisions, key=lambda d: (d.due_on or date.max, d.reference))  # deadlines first, soonest first
+
+
 async def status_counts(session: AsyncSession, principal: Principal) -> dict[str, int]:
     rows = await session.execute(
         select(A.status, func.count()).where(agreement_visibility(principal), A.archived_at.is_(None)).group_by(A.status)

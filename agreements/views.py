@@ -375,9 +375,10 @@ routes = [AgreementViews]
 async def dashboard_panel(db: AsyncSession, principal: Principal) -> Panel:
     expiring = await services.expiring_soon(db, principal, days=90)
     counts = await services.status_counts(db, principal)
+    decisions = await services.decisions_waiting(db, principal, today=services.today())
     return Panel(
         title=i18n.gettext("Agreements"),
         template="agreements/_dashboard.html",
         order=10,
-        context={"expiring": expiring, "counts": counts, "status_labels": services.STATUS_LABELS},
+        context={"expiring": expiring, "counts": counts, "status_labels": services.STATUS_LABELS, "decisions": decisions},
     )

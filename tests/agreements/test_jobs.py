@@ -91,3 +91,23 @@ async def test_two_processes_settling_at_once_change_each_agreement_once(app, db
     assert sum(counts) == 5
     events = (await db.execute(select(AuditEvent.entity_id).where(AuditEvent.action == "settle"))).all()
     assert len(events) == 5
+
+
+async def test_the_home_page_lists_the_decisions_waiting(db, world, client_for):
+    """Issue 14's briefing: notice deadlines in the next 90 days and renewals in negotiation, on the director's home
+    page; a deadline further away, or one already past, is not a decision waiting."""
+    today = date.today()
+    await in_force(db, world, "NOTICE-IN-20", today + timedelta(days=200), notice=180)
+    await in_force(db, world, "NOTICE-IN-400", today + timedelta(days=490), notice=90)
+    await in_force(db, world, "NOTICE-PASSED", today + timedelta(days=30), notice=60)
+    renewal = await in_force(db, world, "RENEWAL-DRAFT", today + timedelta(days=1000), status="negotiating")
+    await db.execute(update(Agreement).where(Agreement.id == renewal).values(predecessor_id=await db.scalar(select(Agreement.id).limit(1))))
+    await db.commit()
+    decisions = await services.decisions_waiting(db, world.principals["director"], today=today)
+    assert [(d.reference, d.kind) for d in decisions] == [("NOTICE-IN-20", "notice"), ("RENEWAL-DRAFT", "renewal")]
+    assert decisions[0].due_on == today + timedelta(days=20)
+    director = await client_for("director")
+    home = (await director.get("/")).text
+    waiting = home[home.index("Decisions waiting") : home.index("Expiring in the next 90 days")]
+    assert "NOTICE-IN-20" in waiting and "notice to renew or end it by" in waiting and "renewal in negotiation" in waiting
+    assert "NOTICE-IN-400" not in waiting and "NOTICE-PASSED" not in waiting
