@@ -372,13 +372,23 @@ class AgreementViews(Controller):
 routes = [AgreementViews]
 
 
+DECISIONS_SHOWN = 10
+
+
 async def dashboard_panel(db: AsyncSession, principal: Principal) -> Panel:
     expiring = await services.expiring_soon(db, principal, days=90)
     counts = await services.status_counts(db, principal)
     decisions = await services.decisions_waiting(db, principal, today=services.today())
+    shown = decisions[:DECISIONS_SHOWN]  # the soonest; the count says how many more
     return Panel(
         title=i18n.gettext("Agreements"),
         template="agreements/_dashboard.html",
         order=10,
-        context={"expiring": expiring, "counts": counts, "status_labels": services.STATUS_LABELS, "decisions": decisions},
+        context={
+            "expiring": expiring,
+            "counts": counts,
+            "status_labels": services.STATUS_LABELS,
+            "decisions": shown,
+            "more_decisions": len(decisions) - len(shown),
+        },
     )

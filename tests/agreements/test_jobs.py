@@ -111,3 +111,8 @@ async def test_the_home_page_lists_the_decisions_waiting(db, world, client_for):
     waiting = home[home.index("Decisions waiting") : home.index("Expiring in the next 90 days")]
     assert "NOTICE-IN-20" in waiting and "notice to renew or end it by" in waiting and "renewal in negotiation" in waiting
     assert "NOTICE-IN-400" not in waiting and "NOTICE-PASSED" not in waiting
+    for n in range(10):  # more than the page shows: the soonest ten, and how many more
+        await in_force(db, world, f"MANY-{n:02d}", today + timedelta(days=100 + n), notice=90)
+    home = (await director.get("/")).text
+    waiting = home[home.index("Decisions waiting") : home.index("Expiring in the next 90 days")]
+    assert waiting.count("<li>") == 10 and "MANY-09" in waiting and "NOTICE-IN-20" not in waiting and "and 2 more" in waiting
