@@ -180,7 +180,7 @@ def handle_http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Re
         detail = i18n.gettext("The request is not valid: %(errors)s", errors=listed) if errors else exc.detail
         if _wants_json(request):
             return _problem(400, "Invalid request", detail, "invalid-request", errors)
-        return _page(request, 400, "Invalid request", detail, errors)
+        return _page(request, 400, N_("Invalid request"), detail, errors)
     titles = {
         401: N_("Sign-in required"),
         403: N_("Not allowed"),
@@ -199,7 +199,8 @@ def handle_http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Re
     detail = (
         i18n.gettext(details[status])
         if status in details and exc.detail in ("Not Found", "Unauthorized", "Method Not Allowed", "")
-        else exc.detail
+        # Details raised before the request's language was known (the middleware's) are N_-marked: said now.
+        else i18n.translations(i18n.current()).gettext(exc.detail)
     )
     if status == 413:
         limit = size_text(request.app.state.settings.upload_max_bytes)

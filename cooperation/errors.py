@@ -39,7 +39,7 @@ NOT_FOUND = {
 
 class ServiceError(Exception):
     status_code = 400
-    title = "Bad request"
+    title = N_("Bad request")  # English in the API; pages say it in the reader's language
     slug = "bad-request"
 
     def __init__(self, detail: str, *, errors: dict[str, str] | None = None) -> None:
@@ -52,7 +52,7 @@ class NotFoundError(ServiceError):
     """Unknown records and records the person may not see look the same: 404, so existence does not leak."""
 
     status_code = 404
-    title = "Not found"
+    title = N_("Not found")  # English in the API; pages say it in the reader's language
     slug = "not-found"
 
     def __init__(self, what: str = "record") -> None:
@@ -61,13 +61,13 @@ class NotFoundError(ServiceError):
 
 class ForbiddenError(ServiceError):
     status_code = 403
-    title = "Not allowed"
+    title = N_("Not allowed")  # English in the API; pages say it in the reader's language
     slug = "forbidden"
 
 
 class ConflictError(ServiceError):
     status_code = 409
-    title = "Conflict"
+    title = N_("Conflict")  # English in the API; pages say it in the reader's language
     slug = "conflict"
 
 
@@ -82,7 +82,7 @@ class StaleVersionError(ConflictError):
 
 
 class TransitionRefused(ConflictError):
-    title = "Transition refused"
+    title = N_("Transition refused")  # English in the API; pages say it in the reader's language
     slug = "transition-refused"
 
 
@@ -90,7 +90,7 @@ class ValidationFailed(ServiceError):
     """One or more fields are wrong; `errors` maps each field to what is wrong with it."""
 
     status_code = 422
-    title = "Invalid input"
+    title = N_("Invalid input")  # English in the API; pages say it in the reader's language
     slug = "invalid-input"
 
     def __init__(self, errors: dict[str, str], detail: str | None = None) -> None:

@@ -14,6 +14,7 @@ from cooperation import i18n
 from cooperation.records import nfc
 
 FIELDS = ("title", "summary")
+LIMITS = {"title": 400, "summary": 20000}  # as TextVersion says: a form's versions are built without msgspec's checks
 
 
 class TextVersion(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
@@ -34,6 +35,9 @@ def clean(versions: Versions | None) -> tuple[dict[str, dict[str, str]], dict[st
             errors[f"translations.{language}"] = i18n.gettext("not one of LibCoop's languages (%(languages)s)", languages=offered)
             continue
         texts = {field: nfc(value.strip()) for field in FIELDS if (value := getattr(version, field)) and value.strip()}
+        for field, text in texts.items():
+            if len(text) > LIMITS[field]:
+                errors[f"translation-{language}-{field}"] = i18n.gettext("at most %(n)s characters", n=LIMITS[field])
         if texts:
             stored[language] = texts
     return stored, errors

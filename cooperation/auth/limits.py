@@ -11,11 +11,12 @@ from cooperation import i18n
 from cooperation.auth.models import RateLimitWindow
 from cooperation.db import table, utcnow
 from cooperation.errors import ServiceError
+from cooperation.i18n import N_
 
 
 class TooManyAttempts(ServiceError):
     status_code = 429
-    title = "Too many attempts"
+    title = N_("Too many attempts")
     slug = "too-many-requests"
 
     def __init__(self, retry_after: int) -> None:

@@ -15,6 +15,7 @@ from litestar.types import Receive, Scope, Send
 
 from cooperation.auth.services import principal_for_token
 from cooperation.auth.tokens import principal_for_bearer
+from cooperation.i18n import N_
 
 SESSION_COOKIE = "coop_session"
 PUBLIC_OPT = "public"
@@ -24,7 +25,7 @@ ENROLL_PATHS = ("/account/two-factor", "/logout")
 
 class EnrollFirst(PermissionDeniedException):
     def __init__(self) -> None:
-        super().__init__(detail="Set up two-factor sign-in first: administrators are required to use it here.")
+        super().__init__(detail=N_("Set up two-factor sign-in first: administrators are required to use it here."))
 
 
 REQUEST_SESSION_KEY = "coop_db_session"
@@ -78,7 +79,7 @@ class SessionAuthenticationMiddleware(AbstractAuthenticationMiddleware):
             signed_in = await principal_for_token(session, token)
             if signed_in is not None:
                 return AuthenticationResult(user=signed_in, auth=token)
-        raise NotAuthorizedException("Sign in to continue.")
+        raise NotAuthorizedException(N_("Sign in to continue."))
 
 
 class CsrfUnlessBearer(CSRFMiddleware):

@@ -144,50 +144,35 @@ async def build(
 ) -> Built:
     """Gather the values (raising NotFound for what the person may not see) and render the report's HTML."""
     # What the services say (a project's risks, a commitment's measure) is said in the report's language too.
-    with cooperation_i18n.using(language):
-        return await _build(session, principal, settings, kind, scope_id, period, language, today=today, now=now)
-
-
-async def _build(
-    session: AsyncSession,
-    principal: Principal,
-    settings: Settings,
-    kind: str,
-    scope_id: uuid.UUID | None,
-    period: periods.Period | None,
-    language: str,
-    *,
-    today: date | None = None,
-    now: datetime | None = None,
-) -> Built:
     today = today or date.today()
-    env = environment(language)
-    t = i18n.translator(language)
-    context: dict[str, Any] = {
-        "prepared_for": principal.name,
-        "generated_on": (now or datetime.now()).date(),
-        "kind": kind,
-    }
-    if kind == "portfolio":
-        assert period is not None
-        # A period report is as of the period's last day: figures, statuses and forecasts as they stood then.
-        as_of = min(today, period.end)
-        sections = {name: await section(session, principal, period.start, period.end, as_of) for name, section in _portfolio.items()}
-        title = f"{t('portfolio_title')} — {period.label(language)}"
-        context |= {"sections": sections, "period_label": period.label(language), "highlights": _highlights(sections, t)}
-    elif kind == "partner":
-        assert scope_id is not None
-        institution = await get_institution(session, principal, scope_id)
-        sections = await partner_sections(session, principal, scope_id, today)
-        title = f"{t('partner_title')} — {institution.name}"
-        context |= {"sections": sections, "institution": institution}
-    else:
-        assert scope_id is not None
-        context |= await _records[kind](session, principal, settings, scope_id)
-        record = context.get("agreement") or context.get("visit") or {}
-        named = record.get("reference") or versions.in_language(record.get("title", ""), record.get("translations"), "title", language)
-        title = f"{t(kind + '_title')} — {named}"
-    context["title"] = title
-    template = env.get_template(f"reports/{kind}.html")
-    html = await asyncio.to_thread(template.render, **context)  # a long report's layout must not hold the event loop
-    return Built(title=title[:300], html=html, summary=context.get("highlights") or [title])
+    with cooperation_i18n.using(language):
+        env = environment(language)
+        t = i18n.translator(language)
+        context: dict[str, Any] = {
+            "prepared_for": principal.name,
+            "generated_on": (now or datetime.now()).date(),
+            "kind": kind,
+        }
+        if kind == "portfolio":
+            assert period is not None
+            # A period report is as of the period's last day: figures, statuses and forecasts as they stood then.
+            as_of = min(today, period.end)
+            sections = {name: await section(session, principal, period.start, period.end, as_of) for name, section in _portfolio.items()}
+            title = f"{t('portfolio_title')} — {period.label(language)}"
+            context |= {"sections": sections, "period_label": period.label(language), "highlights": _highlights(sections, t)}
+        elif kind == "partner":
+            assert scope_id is not None
+            institution = await get_institution(session, principal, scope_id)
+            sections = await partner_sections(session, principal, scope_id, today)
+            title = f"{t('partner_title')} — {institution.name}"
+            context |= {"sections": sections, "institution": institution}
+        else:
+            assert scope_id is not None
+            context |= await _records[kind](session, principal, settings, scope_id)
+            record = context.get("agreement") or context.get("visit") or {}
+            named = record.get("reference") or versions.in_language(record.get("title", ""), record.get("translations"), "title", language)
+            title = f"{t(kind + '_title')} — {named}"
+        context["title"] = title
+        template = env.get_template(f"reports/{kind}.html")
+        html = await asyncio.to_thread(template.render, **context)  # a long report's layout must not hold the event loop
+        return Built(title=title[:300], html=html, summary=context.get("highlights") or [title])

@@ -328,3 +328,31 @@ async def test_a_report_says_what_the_services_say_in_its_own_language(demo_app,
     assert i18n.current() == "en"  # the asker's language is back once the report is built
     assert "Tiến độ số hóa" in built.html and "Rủi ro" in built.html
     assert "không báo cáo quá 120 ngày" in built.html and "no report for more than" not in built.html
+
+
+async def test_refusals_are_titled_in_the_readers_language(client_for, anonymous, world):
+    """Error pages' titles (Not found, Conflict, Invalid input…) and the sign-in middleware's words follow the reader
+    too; a version longer than a title may be is refused, naming its field, not stored."""
+    import uuid
+
+    partner = await client_for("partner_a")
+    await partner.form("/language", {"language": "vi", "next": "/"})
+    missing = await partner.get(f"/agreements/{uuid.uuid4()}")
+    assert missing.status_code == 404 and "<h1>Không tìm thấy</h1>" in missing.text and "Không có thỏa thuận này." in missing.text
+    unsigned = await anonymous.raw.get("/api/v1/agreements", headers={"Accept-Language": "zh-CN"})
+    assert unsigned.status_code == 401 and unsigned.json()["detail"] == "请登录后继续。", unsigned.json()
+    coordinator = await client_for("coordinator")
+    await coordinator.form("/language", {"language": "fr", "next": "/"})
+    page = await coordinator.get("/agreements/new")
+    from tests.html_forms import form_fields
+
+    fields = form_fields(page.text, "/agreements") | {
+        "reference": "LONG-1",
+        "title": "Accord",
+        "party-0-institution_id": str(world.home),
+        "party-1-institution_id": str(world.nlc),
+        "translation-vi-title": "x" * 401,
+    }
+    refused = await coordinator.form("/agreements", fields)
+    assert refused.status_code == 422 and "LONG-1" not in (await coordinator.get("/agreements")).text  # nothing stored
+    assert refused.text.count("Intitulé · Tiếng Việt: au plus 400 caractères") == 2  # the list atop and the section
