@@ -8,13 +8,15 @@ import uuid
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import and_, exists, select
+from sqlalchemy import and_, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agreements import services
 from agreements.models import Agreement, AgreementParty
 from agreements.schemas import AgreementRow, AgreementView
+from cooperation import i18n
 from cooperation.auth.access import Principal
+from cooperation.dashboard import Figure
 from cooperation.db import table
 from cooperation.records import plain, row_to
 from cooperation.settings import Settings
@@ -82,3 +84,11 @@ async def dossier(session: AsyncSession, principal: Principal, settings: Setting
     """The agreement as its page shows it: parties, terms, commitments with progress, renewal chain."""
     agreement = await services.get_agreement(session, principal, agreement_id)
     return {"agreement": plain(agreement)}
+
+
+async def year_figures(session: AsyncSession, principal: Principal, first: date, last: date) -> list[Figure]:
+    """Agreements signed between the two days (how many are in force the agreements panel says beside it). One count,
+    from the index of live agreements by signing date."""
+    visible = and_(services.agreement_visibility(principal), A.archived_at.is_(None))
+    signed = await session.scalar(select(func.count()).where(visible, A.signed_on >= first, A.signed_on <= last))
+    return [Figure(i18n.gettext("Agreements signed"), i18n.format_number(signed or 0), order=30)]

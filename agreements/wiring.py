@@ -10,6 +10,7 @@ sharing_sources = [services.institutions_sharing_with]
 attachment_owners = {"agreement": services.attachment_owner}
 record_kinds = {"agreement": services.visible_ids, "commitment": services.visible_commitment_ids}  # access.may_see
 dashboard_panels = [views.dashboard_panel]
+year_figures = [summary.year_figures]
 calendar_sources = [services.calendar_events]
 demo_loaders = [demo.load_demo]
 scale_loaders = [demo.load_scale]

@@ -286,10 +286,13 @@ def create_app(settings: Settings | None = None) -> Litestar:
         *exchanges_wiring.dashboard_panels,
         *programs_wiring.dashboard_panels,
         followups.dashboard_panel,
+        report_views.dashboard_panel,
     ]:
         dashboard.register_panel(panel)
     domains = (agreements_wiring, exchanges_wiring, programs_wiring)
     for domain in domains:
+        for figures in getattr(domain, "year_figures", []):
+            dashboard.register_figures(figures)
         for name, section in getattr(domain, "portfolio_sections", {}).items():
             builders.register_portfolio_section(name, section)
         for name, section in getattr(domain, "partner_sections", {}).items():

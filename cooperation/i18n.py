@@ -237,6 +237,12 @@ def weekday_names(language: str | None = None, width: Literal["abbreviated", "wi
     return [names[index] for index in range(7)]
 
 
+def month_names(language: str | None = None) -> list[str]:
+    """January first, as a chart's axis says them: Jan … Dec · thg 1 … thg 12 · 1月 … 12月."""
+    names = babel_dates.get_month_names("abbreviated", "stand-alone", locale=formatting_locale(language))
+    return [names[index] for index in range(1, 13)]
+
+
 def format_number(value: int | float | None, language: str | None = None) -> str:
     """140,000 · 140 000 · 140.000 · 140,000."""
     return "—" if value is None else babel_numbers.format_decimal(value, locale=formatting_locale(language))

@@ -112,7 +112,9 @@ async def add_photo(
     filename: str,
     content: bytes,
     caption: str | None,
+    commit: bool = True,
 ) -> uuid.UUID:
+    """One photo, cleaned and thumbnailed; with commit=False it waits for the caller's commit (several at once)."""
     owner = await files.resolve_owner(session, principal, "visit", visit_id)
     if not owner.may_add:
         raise ForbiddenError(i18n.gettext("You may not add photos to %(record)s.", record=owner.label))
@@ -148,7 +150,10 @@ async def add_photo(
     )
     session.add(photo)
     audit.record(session, principal, "add_photo", "visit", visit_id, summary=f"Photo added: {photo.caption[:200] or stem}")
-    await session.commit()
+    if commit:
+        await session.commit()
+    else:
+        await session.flush()  # the next photo's position counts this one
     return photo.id
 
 

@@ -71,10 +71,21 @@ i18n.register_labels(
 )
 
 
+class NewPersonIn(msgspec.Struct, forbid_unknown_fields=True):
+    """Someone not yet in the register, added with the visit (one step, one transaction)."""
+
+    name: Annotated[str, msgspec.Meta(max_length=200)]
+    name_native: Annotated[str, msgspec.Meta(max_length=200)] | None = None
+    position: Annotated[str, msgspec.Meta(max_length=200)] | None = None
+    department: Annotated[str, msgspec.Meta(max_length=200)] | None = None
+    institution_id: uuid.UUID | None = None  # the visiting institution for the delegation, the host's for hosts
+
+
 class ParticipantIn(msgspec.Struct, forbid_unknown_fields=True):
-    person_id: uuid.UUID
     side: Side
     role: ParticipantRole
+    person_id: uuid.UUID | None = None  # someone in the register, or:
+    new_person: NewPersonIn | None = None
     position_at_time: Annotated[str, msgspec.Meta(max_length=200)] | None = None  # defaults to the person's current position
     department_at_time: Annotated[str, msgspec.Meta(max_length=200)] | None = None
 

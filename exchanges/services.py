@@ -16,6 +16,8 @@ from cooperation.errors import ConflictError, ForbiddenError, NotFoundError, Sta
 from cooperation.files import Owner
 from cooperation.i18n import N_
 from cooperation.partners.models import Institution, Person
+from cooperation.partners.schemas import PersonIn
+from cooperation.partners.services import add_person
 from cooperation.records import (
     ByName,
     changes_between,
@@ -35,6 +37,7 @@ from exchanges.schemas import (
     Direction,
     GiftOut,
     ParticipantOut,
+    Side,
     VisitIn,
     VisitOut,
     VisitPage,
@@ -96,15 +99,22 @@ async def _home_id(session: AsyncSession) -> uuid.UUID | None:
 
 
 async def _overlaps(session: AsyncSession, data: VisitIn, visit_id: uuid.UUID | None) -> list[str]:
-    """People of this visit who are also in another (not cancelled) visit at overlapping dates."""
-    person_ids = list({p.person_id for p in data.participants})
+    person_ids = {p.person_id for p in data.participants if p.person_id}
+    return await overlaps(session, person_ids, data.starts_on, data.ends_on, visit_id)
+
+
+async def overlaps(
+    session: AsyncSession, person_ids: set[uuid.UUID], starts_on: date, ends_on: date, visit_id: uuid.UUID | None = None
+) -> list[str]:
+    """People of this visit who are also in another (not cancelled) visit at overlapping dates (the form asks as
+    soon as dates and people are chosen; saving asks again)."""
     if not person_ids:
         return []
     statement = (
         select(P.name, V.title, V.starts_on, V.ends_on)
         .select_from(table(VisitParticipant).join(table(Visit), V.id == VP.visit_id).join(table(Person), P.id == VP.person_id))
         .where(VP.person_id.in_(person_ids), V.status != S.CANCELLED.value, V.archived_at.is_(None))
-        .where(V.starts_on <= data.ends_on, V.ends_on >= data.starts_on)
+        .where(V.starts_on <= ends_on, V.ends_on >= starts_on)
     )
     if visit_id is not None:
         statement = statement.where(V.id != visit_id)
@@ -114,8 +124,33 @@ async def _overlaps(session: AsyncSession, data: VisitIn, visit_id: uuid.UUID | 
     ]
 
 
+async def _add_new_people(session: AsyncSession, principal: Principal, data: VisitIn, errors: dict[str, str]) -> None:
+    """The participants described rather than chosen join the register (flushed, committed with the visit or rolled
+    back with it); each then takes part by its new id."""
+    for index, participant in enumerate(data.participants):
+        if (participant.person_id is None) == (participant.new_person is None):
+            errors[f"participants.{index}.person_id"] = i18n.gettext("choose a person or type a new one's name, not both")
+            continue
+        new = participant.new_person
+        if new is None:
+            continue
+        side_institution = data.visiting_institution_id if participant.side is Side.DELEGATION else data.host_institution_id
+        person = PersonIn(
+            name=new.name,
+            institution_id=new.institution_id or side_institution,
+            name_native=new.name_native,
+            position=new.position,
+            department=new.department,
+        )
+        try:
+            participant.person_id = await add_person(session, principal, person)
+        except ValidationFailed as exc:
+            errors |= {f"participants.{index}.{field}": message for field, message in exc.errors.items()}
+
+
 async def _clean(session: AsyncSession, principal: Principal, data: VisitIn, visit_id: uuid.UUID | None = None) -> dict[str, Any]:
     errors: dict[str, str] = {}
+    await _add_new_people(session, principal, data, errors)
     if data.ends_on < data.starts_on:
         errors["ends_on"] = i18n.gettext("the visit cannot end before it starts")
     if data.host_institution_id == data.visiting_institution_id:
@@ -137,12 +172,12 @@ async def _clean(session: AsyncSession, principal: Principal, data: VisitIn, vis
         errors["budget_currency"] = i18n.gettext("give both the amount and its ISO 4217 currency (e.g. VND, CNY, USD)")
     elif data.budget_currency and not data.budget_currency.isalpha():
         errors["budget_currency"] = i18n.gettext("must be an ISO 4217 code such as VND")
-    people = {
-        row.id: row
-        for row in await session.execute(select(P.id, P.position, P.department).where(P.id.in_([p.person_id for p in data.participants])))
-    }
+    chosen = [p.person_id for p in data.participants if p.person_id]
+    people = {row.id: row for row in await session.execute(select(P.id, P.position, P.department).where(P.id.in_(chosen)))}
     seen: set[tuple[uuid.UUID, str]] = set()
     for index, participant in enumerate(data.participants):
+        if participant.person_id is None:
+            continue  # said above
         if participant.person_id not in people:
             errors[f"participants.{index}.person_id"] = i18n.gettext("no such person")
         if (participant.person_id, participant.side.value) in seen:
@@ -213,6 +248,7 @@ async def _clean(session: AsyncSession, principal: Principal, data: VisitIn, vis
 def _children(visit_id: uuid.UUID, data: VisitIn, people: dict[uuid.UUID, Any]) -> list[Any]:
     rows: list[Any] = []
     for position, p in enumerate(data.participants):
+        assert p.person_id is not None  # _clean added the new people and refused rows naming nobody
         current = people.get(p.person_id)
         rows.append(
             VisitParticipant(

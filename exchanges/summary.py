@@ -8,11 +8,12 @@ import uuid
 from datetime import date
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import extract, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cooperation import followups
+from cooperation import charts, followups, i18n
 from cooperation.auth.access import Principal
+from cooperation.dashboard import Chart, Figure
 from cooperation.db import table
 from cooperation.files import storage_path
 from cooperation.partners.models import Institution, Person
@@ -163,3 +164,48 @@ async def visit(session: AsyncSession, principal: Principal, settings: Settings,
         "photos": [{"caption": p.caption, "uri": storage_path(settings, digests[p.id]).as_uri()} for p in photo_list],
         "actions": [plain(a) for a in actions],
     }
+
+
+async def year_figures(session: AsyncSession, principal: Principal, first: date, last: date) -> list[Figure]:
+    """Visits received and made, month by month (with their chart), and experts received and sent: those starting
+    between the two days, not cancelled. Three queries."""
+    month = extract("month", V.starts_on)
+    visits = await session.execute(
+        select(V.direction, month, func.count())
+        .where(services.visit_visibility(principal), V.archived_at.is_(None), V.status != "cancelled")
+        .where(V.starts_on >= first, V.starts_on <= last)
+        .group_by(V.direction, month)
+    )
+    by_month: dict[str, list[int]] = {"incoming": [0] * 12, "outgoing": [0] * 12}
+    for direction, number, count in visits:
+        by_month[direction][int(number) - 1] += count
+    home = await session.scalar(select(I.id).where(I.is_home.is_(True)).limit(1))
+    received = X.host_institution_id == home
+    experts = dict(
+        (bool(is_received), count)
+        for is_received, count in await session.execute(
+            select(received, func.count())
+            .where(expert_services.exchange_visibility(principal), X.archived_at.is_(None), X.status != "cancelled")
+            .where(X.starts_on >= first, X.starts_on <= last)
+            .group_by(received)
+        )
+    )
+    months = i18n.month_names()[: last.month]
+    incoming, outgoing = by_month["incoming"][: last.month], by_month["outgoing"][: last.month]
+    received_word, made_word = i18n.pgettext("visits", "Received"), i18n.pgettext("visits", "Made")
+    chart = (
+        None
+        if not any(incoming + outgoing)
+        else Chart(  # no chart of nothing: the figures say 0
+            svg=await charts.bars_svg_async(months, {received_word: incoming, made_word: outgoing}, title=i18n.gettext("Visits by month")),
+            caption=i18n.gettext("Visits by month: %(received)s received, %(made)s made.", received=sum(incoming), made=sum(outgoing)),
+            headers=[i18n.gettext("Month"), received_word, made_word],
+            rows=[[name, i18n.format_number(a), i18n.format_number(b)] for name, a, b in zip(months, incoming, outgoing, strict=True)],
+        )
+    )
+    return [
+        Figure(i18n.gettext("Visits received"), i18n.format_number(sum(incoming)), order=10, chart=chart),
+        Figure(i18n.gettext("Visits made"), i18n.format_number(sum(outgoing)), order=11),
+        Figure(i18n.gettext("Experts received"), i18n.format_number(experts.get(True, 0)), order=20),
+        Figure(i18n.gettext("Experts sent"), i18n.format_number(experts.get(False, 0)), order=21),
+    ]

@@ -1,11 +1,13 @@
 """HTML pages for delegation visits: the list, and the visit summary that reads like the news item it comes from."""
 
+import re
 import uuid
 from datetime import date, timedelta
 from typing import Any, TypeVar
 
 import msgspec
 from litestar import Controller, Request, Response, get, post
+from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency
 from litestar.params import FromPath
 from litestar.response import File, Template
@@ -15,19 +17,19 @@ from agreements.services import commitment_choices, list_agreements
 from cooperation import audit, comments, files, followups, i18n, versions
 from cooperation.auth.access import Principal, require_manager
 from cooperation.dashboard import Panel
-from cooperation.errors import ConflictError, ServiceError, StaleVersionError, ValidationFailed
+from cooperation.errors import ConflictError, NotFoundError, ServiceError, StaleVersionError, ValidationFailed
 from cooperation.forms import listed, parse_form, parse_rows, stale_resubmission
 from cooperation.i18n import N_
-from cooperation.partners.services import home_institution_id, institution_choices, people_of
+from cooperation.partners.services import home_institution_place, institution_choices, people_of
 from cooperation.web import form_dict, form_version, query_bool, query_int, query_str, query_uuid, refusal_page, render, see_other
 from exchanges import expert_services, photos, services
-from exchanges.api import read_photo
 from exchanges.schemas import (
     AgendaItemIn,
     DelegationMemberIn,
     Direction,
     GiftDirection,
     GiftIn,
+    NewPersonIn,
     ParticipantIn,
     ParticipantRole,
     Side,
@@ -49,17 +51,23 @@ class VisitViews(Controller):
         db: AsyncSession,
         principal: Principal,
         values: dict[str, Any],
-        participants: list[dict[str, Any]],
-        agenda: list[dict[str, Any]],
+        rows: dict[str, list[dict[str, Any]]],
         errors: dict[str, str],
         *,
         visit_id: uuid.UUID | None = None,
         status_code: int = 200,
         meanwhile: list[tuple[str, str, str]] | None = None,
+        add_row: str | None = None,
     ) -> Template:
+        """The form with the rows as typed and blank ones to fill (two on a new visit, one more for each "add")."""
         institutions = await institution_choices(db, principal)
         people = await people_of(db, principal, [i.id for i in institutions])
         agreements = (await list_agreements(db, principal, per_page=100, sort="reference")).items
+        blanks = {kind: 1 if visit_id else 2 for kind in ROW_KINDS}
+        if add_row:  # the rows that were on the page (blank ones too), and one more
+            blanks[add_row] = max(0, _rows_posted(values, add_row) - len(rows.get(add_row, []))) + 1
+        shown = {kind: rows.get(kind, []) + [{} for _ in range(blanks[kind])] for kind in ROW_KINDS}
+        shown["agenda"] = [_as_lists(row, "presenters") for row in shown["agenda"]]
         return render(
             request,
             "exchanges/visit_form.html",
@@ -68,8 +76,8 @@ class VisitViews(Controller):
             values=values,
             errors=errors,
             visit_id=visit_id,
-            participants=participants + [dict.fromkeys(PARTICIPANT_FIELDS, "") for _ in range(BLANK_ROWS)],
-            agenda=[_as_lists(row, "presenters") for row in agenda] + [dict.fromkeys(AGENDA_FIELDS, "") for _ in range(BLANK_ROWS)],
+            rows=shown,
+            focus_row=(add_row, len(shown[add_row]) - 1) if add_row else None,
             chosen_commitments=listed(values.get("commitment_ids")),
             institutions=institutions,
             people=people,
@@ -88,8 +96,8 @@ class VisitViews(Controller):
     ) -> Template:
         visit = await services.get_visit(db, principal, visit_id)
         require_manager(principal, N_("edit visits"))
-        values, participants, agenda = form_values_of(visit)
-        return await self._form(request, db, principal, values, participants, agenda, {}, visit_id=visit_id)
+        values, rows = form_values_of(visit)
+        return await self._form(request, db, principal, values, rows, {}, visit_id=visit_id)
 
     @post("/{visit_id:uuid}", name="visit_update")
     async def update(
@@ -102,7 +110,9 @@ class VisitViews(Controller):
         await services.ensure_visible(db, principal, visit_id)
         require_manager(principal, N_("edit visits"))
         form = await form_dict(request)
-        data, errors, participants, agenda = visit_from_form(form, VisitUpdate)
+        data, errors, rows = visit_from_form(form, VisitUpdate)
+        if (add_row := form.get("add_row")) in ROW_KINDS:  # "add another" without JavaScript: the form again, one row more
+            return await self._form(request, db, principal, form, rows, {}, visit_id=visit_id, add_row=add_row)
         status_code = 422
         if data is not None:
             try:
@@ -111,15 +121,13 @@ class VisitViews(Controller):
             except StaleVersionError:
                 # What was typed comes back with what changed meanwhile, and the stored version: saving again is a choice.
                 await db.rollback()
-                stored, _, _ = form_values_of(await services.get_visit(db, principal, visit_id))
+                stored, _ = form_values_of(await services.get_visit(db, principal, visit_id))
                 form, meanwhile = stale_resubmission(stored, form)
-                return await self._form(
-                    request, db, principal, form, participants, agenda, {}, visit_id=visit_id, status_code=409, meanwhile=meanwhile
-                )
+                return await self._form(request, db, principal, form, rows, {}, visit_id=visit_id, status_code=409, meanwhile=meanwhile)
             except (ValidationFailed, ConflictError) as exc:
                 await db.rollback()
-                errors = exc.errors or {"form": exc.detail}
-        return await self._form(request, db, principal, form, participants, agenda, errors, visit_id=visit_id, status_code=status_code)
+                errors = row_errors(exc.errors, rows) or {"form": exc.detail}
+        return await self._form(request, db, principal, form, rows, errors, visit_id=visit_id, status_code=status_code)
 
     @post("/{visit_id:uuid}/transition", name="visit_transition")
     async def transition(
@@ -170,7 +178,7 @@ class VisitViews(Controller):
             status_code=status_code,
             visit=visit,
             version=visit.version if version is None else version,
-            members=members + [dict.fromkeys(MEMBER_FIELDS, "") for _ in range(BLANK_ROWS)],
+            members=members + [dict.fromkeys(MEMBER_FIELDS, "") for _ in range(3)],
             people=people,
             roles=[r for r in ParticipantRole if r is not ParticipantRole.CHAIR],
             errors=errors,
@@ -204,8 +212,9 @@ class VisitViews(Controller):
         self, request: Request[Any, Any, Any], db: NamedDependency[AsyncSession], principal: NamedDependency[Principal]
     ) -> Template:
         require_manager(principal, N_("record visits"))
-        home = await home_institution_id(db)
-        return await self._form(request, db, principal, {"direction": "incoming", "host_institution_id": str(home or "")}, [], [], {})
+        home, city = await home_institution_place(db)
+        values = {"direction": "incoming", "host_institution_id": str(home or ""), "city": city or ""}
+        return await self._form(request, db, principal, values, {}, {})
 
     @post("/", name="visit_create")
     async def create(
@@ -213,15 +222,59 @@ class VisitViews(Controller):
     ) -> Response[Any]:
         require_manager(principal, N_("record visits"))
         form = await form_dict(request)
-        data, errors, participants, agenda = visit_from_form(form, VisitIn)
+        data, errors, rows = visit_from_form(form, VisitIn)
+        if (add_row := form.get("add_row")) in ROW_KINDS:  # "add another" without JavaScript: the form again, one row more
+            return await self._form(request, db, principal, form, rows, {}, add_row=add_row)
         if data is not None:
             try:
                 visit_id = await services.create_visit(db, principal, data)
                 return see_other(f"/visits/{visit_id}")
             except (ValidationFailed, ConflictError) as exc:
                 await db.rollback()
-                errors = exc.errors or {"form": exc.detail}
-        return await self._form(request, db, principal, form, participants, agenda, errors, status_code=422)
+                errors = row_errors(exc.errors, rows) or {"form": exc.detail}
+        return await self._form(request, db, principal, form, rows, errors, status_code=422)
+
+    @get("/rows/{kind:str}", name="visit_form_row")
+    async def form_row(
+        self, request: Request[Any, Any, Any], db: NamedDependency[AsyncSession], principal: NamedDependency[Principal], kind: FromPath[str]
+    ) -> Template:
+        """One more blank row of the form (htmx), and the "add" button that asks for the next one."""
+        require_manager(principal, N_("record visits"))
+        if kind not in ROW_KINDS:
+            raise NotFoundError("page")
+        index = max(0, min(query_int(request, "index", 0), MAX_ROWS))
+        institutions = await institution_choices(db, principal)
+        people = await people_of(db, principal, [i.id for i in institutions])
+        return render(
+            request,
+            "exchanges/_visit_row.html",
+            kind=kind,
+            index=index,
+            row={},
+            errors={},
+            institutions=institutions,
+            people=people,
+            roles=list(ParticipantRole),
+        )
+
+    @post("/overlaps", name="visit_form_overlaps")
+    async def form_overlaps(
+        self, request: Request[Any, Any, Any], db: NamedDependency[AsyncSession], principal: NamedDependency[Principal]
+    ) -> Template:
+        """Beside the dates, as soon as dates and people are chosen: who is in another visit then (htmx)."""
+        require_manager(principal, N_("record visits"))
+        form = await form_dict(request)
+        found: list[str] = []
+        try:
+            starts_on, ends_on = date.fromisoformat(str(form.get("starts_on"))), date.fromisoformat(str(form.get("ends_on")))
+            people = {uuid.UUID(str(form[key])) for key in form if key.endswith("-person_id") and form[key]}
+            visit_id = uuid.UUID(str(form["visit_id"])) if form.get("visit_id") else None
+        except (ValueError, TypeError):
+            pass  # dates or people not chosen yet: nothing to say
+        else:
+            if starts_on <= ends_on:
+                found = await services.overlaps(db, people, starts_on, ends_on, visit_id)
+        return render(request, "exchanges/_visit_overlaps.html", overlaps="; ".join(found))
 
     @get("/", name="visits")
     async def index(
@@ -301,14 +354,35 @@ class VisitViews(Controller):
         principal: NamedDependency[Principal],
         visit_id: FromPath[uuid.UUID],
     ) -> Response[Any]:
+        """One photo or several at once (all or none); their captions are typed after, beside each photo. The page's
+        script sends them one by one to show progress, and asks for no page back."""
         await services.ensure_visible(db, principal, visit_id)
-        filename, content, caption = await read_photo(request)
+        form = await request.form()
+        uploads = [item for item in form.getall("file") if isinstance(item, UploadFile) and item.filename]
+        caption = form.get("caption") if isinstance(form.get("caption"), str) else None
         try:
-            await photos.add_photo(db, principal, request.app.state.settings, visit_id, filename=filename, content=content, caption=caption)
+            if not uploads:
+                raise ValidationFailed({"file": i18n.gettext("choose a photo to upload")})
+            for upload in uploads:
+                content = await upload.read()
+                settings = request.app.state.settings
+                try:
+                    await photos.add_photo(
+                        db, principal, settings, visit_id, filename=upload.filename, content=content, caption=caption, commit=False
+                    )
+                except ValidationFailed as exc:  # which of the files, when there are several
+                    if len(uploads) > 1:
+                        raise ValidationFailed({"file": f"{upload.filename}: {'; '.join(exc.errors.values())}"}) from exc
+                    raise
+            await db.commit()
         except ValidationFailed as exc:  # the page again, the error beside the file field and the caption as typed
             await db.rollback()
+            if request.headers.get("x-photo-upload"):
+                raise
             return await self._page(request, db, principal, visit_id, status_code=422, photo_errors=exc.errors, photo_caption=caption)
-        return see_other(f"/visits/{visit_id}#photos")
+        if request.headers.get("x-photo-upload"):
+            return Response(content=b"", status_code=204)
+        return see_other(f"/visits/{visit_id}?captions=1")  # no fragment: it would keep the first blank caption from focus
 
     @post("/{visit_id:uuid}/photos/arrange", name="visit_photos_arrange")
     async def arrange_photos(
@@ -323,10 +397,17 @@ class VisitViews(Controller):
         _, errors, items = parse_rows(form, "photo", ("id", "caption", "order"), PhotoRowIn, "photos")
         if errors:
             raise ValidationFailed(errors)
-        ranked = sorted(enumerate(items), key=lambda pair: (pair[1].order, pair[0]))
-        arrangement = [photos.PhotoArrangementIn(id=item.id, caption=item.caption) for _, item in ranked]
+        ranked = [item for _, item in sorted(enumerate(items), key=lambda pair: (pair[1].order, pair[0]))]
+        moved = None
+        if (move := re.fullmatch(r"(\d+):(up|down)", str(form.get("move", "")))) is not None:  # the ↑ ↓ buttons, no script needed
+            at = next((n for n, item in enumerate(ranked) if items.index(item) == int(move.group(1))), None)
+            to = None if at is None else at - 1 if move.group(2) == "up" else at + 1
+            if at is not None and to is not None and 0 <= to < len(ranked):
+                ranked[at], ranked[to] = ranked[to], ranked[at]
+                moved = ranked[to].id
+        arrangement = [photos.PhotoArrangementIn(id=item.id, caption=item.caption) for item in ranked]
         await photos.arrange_photos(db, principal, visit_id, arrangement)
-        return see_other(f"/visits/{visit_id}#photos")
+        return see_other(f"/visits/{visit_id}?captions=1#photo-{moved}" if moved else f"/visits/{visit_id}#photos")
 
     @get("/photos/{photo_id:uuid}/thumbnail", name="visit_photo_thumbnail")
     async def thumbnail(
@@ -348,10 +429,23 @@ class PhotoRowIn(msgspec.Struct, forbid_unknown_fields=True):
 
 
 V = TypeVar("V", bound=VisitIn)
-PARTICIPANT_FIELDS = ("person_id", "side", "role", "position_at_time", "department_at_time")
+# A row of people: someone chosen from the register, or a new person typed in (their institution defaults to their side's).
+PERSON_FIELDS = ("person_id", "name", "name_native", "institution_id", "role", "position", "department")
 AGENDA_FIELDS = ("day", "starts_at", "ends_at", "title", "place", "presenters", "notes")
 MEMBER_FIELDS = ("person_id", "role", "position_at_time", "department_at_time")
-BLANK_ROWS = 3
+SIDES = ("delegation", "host")
+ROW_KINDS = (*SIDES, "agenda")
+MAX_ROWS = 200
+
+
+class PersonRowIn(msgspec.Struct, forbid_unknown_fields=True):
+    role: ParticipantRole
+    person_id: uuid.UUID | None = None
+    name: str | None = None
+    name_native: str | None = None
+    institution_id: uuid.UUID | None = None
+    position: str | None = None
+    department: str | None = None
 
 
 def _as_lists(row: dict[str, Any], *fields: str) -> dict[str, Any]:
@@ -362,7 +456,7 @@ def _hhmm(value: Any) -> str:
     return value.strftime("%H:%M") if value else ""
 
 
-def form_values_of(visit: VisitOut) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]:
+def form_values_of(visit: VisitOut) -> tuple[dict[str, Any], dict[str, list[dict[str, Any]]]]:
     """The stored visit as the form shows it: every field the record holds, so saving it unchanged changes nothing."""
     blank = lambda value: "" if value is None else str(value)  # noqa: E731
     values: dict[str, Any] = {
@@ -377,8 +471,11 @@ def form_values_of(visit: VisitOut) -> tuple[dict[str, Any], list[dict[str, Any]
     values["outcomes"] = "\n".join(visit.outcomes)
     values["gifts"] = "\n".join(f"{i18n.label(g.direction).lower()}: {g.description}" for g in visit.gifts)
     values["version"] = visit.version
-    participants = [{field: blank(getattr(p, field)) for field in PARTICIPANT_FIELDS} for p in visit.participants]
-    agenda = [
+    rows: dict[str, list[dict[str, Any]]] = {side: [] for side in SIDES}
+    for p in visit.participants:
+        position, department = blank(p.position_at_time), blank(p.department_at_time)
+        rows[p.side].append({"person_id": str(p.person_id), "role": p.role, "position": position, "department": department})
+    rows["agenda"] = [
         {
             "day": a.day.isoformat(),
             "starts_at": _hhmm(a.starts_at),
@@ -390,7 +487,7 @@ def form_values_of(visit: VisitOut) -> tuple[dict[str, Any], list[dict[str, Any]
         }
         for a in visit.agenda
     ]
-    return values, participants, agenda
+    return values, rows
 
 
 def _lines(text: Any) -> list[str]:
@@ -413,21 +510,92 @@ def _gifts(text: Any) -> tuple[list[dict[str, str]], dict[str, str]]:
     return gifts, errors
 
 
-def visit_from_form(form: dict[str, Any], struct: type[V]) -> tuple[V | None, dict[str, str], list[dict[str, Any]], list[dict[str, Any]]]:
-    participant_rows, errors, participants = parse_rows(form, "participant", PARTICIPANT_FIELDS, ParticipantIn, "participants")
-    agenda_rows, agenda_errors, agenda = parse_rows(form, "agenda", AGENDA_FIELDS, AgendaItemIn, "agenda")
+def _people_rows(form: dict[str, Any]) -> tuple[dict[str, list[dict[str, Any]]], dict[str, str], list[ParticipantIn]]:
+    """The delegation's and the hosts' rows as typed, their errors keyed `side.position.field`, and the participants.
+
+    A row counts once it names someone (chosen or typed): its role and institution come preset, so they alone do not."""
+    rows: dict[str, list[dict[str, Any]]] = {}
+    errors: dict[str, str] = {}
+    participants: list[ParticipantIn] = []
+    for side in SIDES:
+        rows[side] = []
+        indexes = sorted({int(key.split("-")[1]) for key in form if key.startswith(f"{side}-") and key.split("-")[1].isdigit()})
+        for index in indexes:
+            row = {field: str(form.get(f"{side}-{index}-{field}", "")).strip() for field in PERSON_FIELDS}
+            if not (row["person_id"] or row["name"] or row["name_native"]):
+                continue
+            key = f"{side}.{len(rows[side])}"
+            rows[side].append(row)
+            try:
+                typed = parse_form(PersonRowIn, row)
+            except ValidationFailed as exc:
+                errors |= {f"{key}.{field}": message for field, message in exc.errors.items()}
+                continue
+            if typed.person_id and (typed.name or typed.name_native):
+                errors[f"{key}.name"] = i18n.gettext("choose a person or type a new one's name, not both")
+                continue
+            if typed.person_id is None and not typed.name:
+                errors[f"{key}.name"] = i18n.gettext("is required")
+                continue
+            new = None
+            if typed.person_id is None:
+                new = NewPersonIn(
+                    name=typed.name or "",
+                    name_native=typed.name_native,
+                    institution_id=typed.institution_id,
+                    position=typed.position,
+                    department=typed.department,
+                )
+            participants.append(
+                ParticipantIn(
+                    side=Side(side),
+                    role=typed.role,
+                    person_id=typed.person_id,
+                    new_person=new,
+                    position_at_time=typed.position if typed.person_id else None,
+                    department_at_time=typed.department if typed.person_id else None,
+                )
+            )
+    return rows, errors, participants
+
+
+def _rows_posted(form: dict[str, Any], kind: str) -> int:
+    indexes = [int(key.split("-")[1]) for key in form if key.startswith(f"{kind}-") and key.split("-")[1].isdigit()]
+    return min(max(indexes, default=-1) + 1, MAX_ROWS)
+
+
+def row_errors(errors: dict[str, str], rows: dict[str, list[dict[str, Any]]]) -> dict[str, str]:
+    """The service's `participants.N.field` said of the form's rows: the Nth person is in the delegation's rows, then
+    the hosts'."""
+    counts = [len(rows.get(side, [])) for side in SIDES]
+    named = {"position_at_time": "position", "department_at_time": "department"}
+    said: dict[str, str] = {}
+    for key, message in errors.items():
+        match = re.fullmatch(r"participants\.(\d+)\.(\w+)", key)
+        if match is None:
+            said[key] = message
+            continue
+        index, field = int(match.group(1)), named.get(match.group(2), match.group(2))
+        side = SIDES[0] if index < counts[0] else SIDES[1]
+        said[f"{side}.{index if side == SIDES[0] else index - counts[0]}.{field}"] = message
+    return said
+
+
+def visit_from_form(form: dict[str, Any], struct: type[V]) -> tuple[V | None, dict[str, str], dict[str, list[dict[str, Any]]]]:
+    rows, errors, participants = _people_rows(form)
+    rows["agenda"], agenda_errors, agenda = parse_rows(form, "agenda", AGENDA_FIELDS, AgendaItemIn, "agenda")
     gifts, gift_errors = _gifts(form.get("gifts"))
     errors |= agenda_errors | gift_errors
-    fields = {k: v for k, v in form.items() if not k.startswith(("participant-", "agenda-", "translation-"))}
+    fields = {k: v for k, v in form.items() if not k.startswith((*(f"{kind}-" for kind in ROW_KINDS), "translation-", "add_row"))}
     fields.update(participants=[], agenda=[], gifts=[], outcomes=_lines(form.get("outcomes")))
     try:
         data = parse_form(struct, fields, errors=errors)
     except ValidationFailed as exc:
-        return None, exc.errors, participant_rows, agenda_rows
+        return None, exc.errors, rows
     data.participants, data.agenda = participants, agenda
     data.translations = versions.from_form(form)
     data.gifts = [GiftIn(direction=GiftDirection(g["direction"]), description=g["description"]) for g in gifts]
-    return data, {}, participant_rows, agenda_rows
+    return data, {}, rows
 
 
 routes = [VisitViews]

@@ -18,6 +18,7 @@ record_reports = {"visit": summary.visit}
 report_choices = {"visit": summary.choices}
 calendar_sources = [services.calendar_events, expert_services.calendar_events]
 dashboard_panels = [views.dashboard_panel]
+year_figures = [summary.year_figures]
 attachment_owners = {"visit": services.attachment_owner, "exchange": expert_services.attachment_owner}
 record_kinds = {"visit": services.visible_ids, "exchange": expert_services.visible_ids}  # access.may_see
 commitment_measures = [services.commitment_measures]  # after the programmes' and projects' (one source each)

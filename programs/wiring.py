@@ -14,6 +14,7 @@ sharing_sources = [services.institutions_sharing_with, project_services.institut
 attachment_owners = {"project": project_services.attachment_owner}
 record_kinds = {"programme": services.visible_ids, "project": project_services.visible_ids}  # access.may_see
 dashboard_panels = [views.dashboard_panel]
+year_figures = [summary.year_figures]
 demo_loaders = [demo.load_demo]
 portfolio_sections = {"programs": summary.portfolio}
 partner_sections = {"programs": summary.partner}

@@ -60,10 +60,10 @@ def _same_site(href: str) -> str | None:
     return parts.path + (f"?{parts.query}" if parts.query else "")
 
 
-async def crawl(client: Client, role: str) -> Crawl:
+async def crawl(client: Client, role: str, start: str = "/") -> Crawl:
     result = Crawl(role)
     seen_patterns: set[str] = set()
-    queue: deque[str] = deque(["/"])
+    queue: deque[str] = deque([start])
     while queue and len(result.pages) < PAGES_PER_ROLE:
         url = queue.popleft()
         key = pattern(url)

@@ -188,6 +188,12 @@ async def home_institution_id(session: AsyncSession) -> uuid.UUID | None:
     return await session.scalar(select(I.id).where(I.is_home.is_(True)).limit(1))
 
 
+async def home_institution_place(session: AsyncSession) -> tuple[uuid.UUID | None, str | None]:
+    """The home institution's id and city: where an incoming visit takes place unless said otherwise."""
+    row = (await session.execute(select(I.id, I.city).where(I.is_home.is_(True)).limit(1))).first()
+    return (row.id, row.city) if row else (None, None)
+
+
 async def create_home_institution(session: AsyncSession, data: InstitutionIn) -> uuid.UUID:
     """First run (cooperation/setup.py): the institution that runs LibCoop. An institution already registered with
     the code becomes it; otherwise it is created. The caller commits."""
@@ -472,6 +478,13 @@ async def _clean_person(session: AsyncSession, principal: Principal, data: Perso
 
 
 async def create_person(session: AsyncSession, principal: Principal, data: PersonIn) -> uuid.UUID:
+    person_id = await add_person(session, principal, data)
+    await session.commit()
+    return person_id
+
+
+async def add_person(session: AsyncSession, principal: Principal, data: PersonIn) -> uuid.UUID:
+    """The person added to the session, not committed: a visit adds the people it names in its own transaction."""
     if not (principal.manages_records or principal.is_partner):
         raise ForbiddenError(i18n.gettext("Your role may not add people."))
     values = await _clean_person(session, principal, data)
@@ -487,7 +500,6 @@ async def create_person(session: AsyncSession, principal: Principal, data: Perso
         summary=f"Added {values['name']}",
         changes={k: [None, v] for k, v in values.items() if k != "search_text"},
     )
-    await session.commit()
     return person.id
 
 

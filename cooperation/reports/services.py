@@ -169,6 +169,13 @@ async def list_runs(session: AsyncSession, principal: Principal, *, limit: int =
     return await _with_deliveries(session, [_out(r) for r in rows.mappings()])
 
 
+async def latest_ready(session: AsyncSession, principal: Principal) -> Any:
+    """The newest report the person may download (their own, or any for an administrator), for the home page."""
+    columns = (RR.id, RR.title, RR.kind, RR.period_key, RR.language, RR.pages, RR.finished_at, RR.subscription_id)
+    statement = select(*columns).where(_mine(principal), RR.status == "ready").order_by(RR.finished_at.desc()).limit(1)
+    return (await session.execute(statement)).first()
+
+
 async def pdf_file(session: AsyncSession, principal: Principal, settings: Settings, run_id: uuid.UUID) -> tuple[str, str]:
     run = await get_run(session, principal, run_id)
     digest = await session.scalar(select(RR.pdf_sha256).where(RR.id == run_id))

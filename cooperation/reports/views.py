@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cooperation import i18n as cooperation_i18n
 from cooperation.auth.access import Principal
+from cooperation.dashboard import Panel
 from cooperation.errors import ValidationFailed
 from cooperation.forms import parse_form
 from cooperation.partners.services import institution_choices
@@ -128,6 +129,16 @@ async def api_get(db: NamedDependency[AsyncSession], principal: NamedDependency[
 
 
 routes = [index, ask, show, download, api_ask, api_list, api_get]
+
+
+async def dashboard_panel(db: AsyncSession, principal: Principal) -> Panel:
+    """The latest report the person may open, with its link; or where to ask for one."""
+    return Panel(
+        title=cooperation_i18n.gettext("Latest report"),
+        template="reports/pages/_dashboard.html",
+        order=40,
+        context={"run": await services.latest_ready(db, principal)},
+    )
 
 
 # ---- subscriptions and the run archive ------------------------------------------------------------

@@ -328,6 +328,8 @@ ROUTES: dict[str, tuple[str, list[str] | None]] = {
     "api_project_progress_csv": ("visit.party", ["VA", "VB"]),
     "visit_new": ("create", None),
     "visit_create": ("create", None),
+    "visit_form_row": ("create", None),  # a blank row of the visit form
+    "visit_form_overlaps": ("create", None),  # who else is away then: the form's warning, for those who record visits
     "visit": ("visit.read", VISIT_TARGETS),
     "visit_edit": ("visit.manage", VISIT_TARGETS),
     "visit_update": ("visit.manage", VISIT_TARGETS),
@@ -585,6 +587,8 @@ def request_for(method: str, path: str, name: str, target: str | None, scene: Sc
             return scene.user
         if key == "path":
             return "openapi.yaml"
+        if key == "kind" and name == "visit_form_row":
+            return "host"
         raise AssertionError(key)
 
     url = PARAM.sub(param, path)

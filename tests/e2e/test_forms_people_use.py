@@ -58,15 +58,18 @@ async def test_a_coordinator_works_on_records_from_the_pages(served_app, chromiu
         await page.click("#comments button:has-text('Post comment')")
         await expect(page.locator("#comments")).to_contain_text("Đã gửi bản ký cho NLC · 已寄送签署本")
 
-        # Photos of the seed visit, each with its caption.
+        # Photos of the seed visit: two chosen together, then each captioned beside it (the first blank one focused).
         visit_url = await _open_seed_visit(page, served_app)
-        form = page.locator("#photos form[enctype='multipart/form-data']")
-        for name, colour, caption in (("1.jpg", (200, 30, 30), "Phiên làm việc"), ("2.jpg", (30, 30, 200), "Trao quà lưu niệm")):
-            await form.locator("input[type=file]").set_input_files(str(_photo(tmp_path / name, colour)))
-            await form.locator("input[name=caption]").fill(caption)
-            await form.locator("button:has-text('Add photo')").click()
-            await expect(page.locator("#photos figure")).to_contain_text([caption])
-        assert await page.locator("#photos figure img").count() >= 2
+        before = await page.locator("#photos figure").count()
+        chosen = [str(_photo(tmp_path / name, colour)) for name, colour in (("1.jpg", (200, 30, 30)), ("2.jpg", (30, 30, 200)))]
+        await page.set_input_files("#photo-files", chosen)
+        await page.click("#photos button:has-text('Upload')")
+        await expect(page.locator(f"#photo-{before}-caption")).to_be_focused()
+        await page.fill(f"#photo-{before}-caption", "Phiên làm việc")
+        await page.fill(f"#photo-{before + 1}-caption", "Trao quà lưu niệm")
+        await page.click("button:has-text('Save order and captions')")
+        await expect(page.locator("#photos figure")).to_have_count(before + 2)
+        await expect(page.locator("#photos figure").nth(before + 1)).to_contain_text("Trao quà lưu niệm")
 
         # Edit the visit: what was changed shows on its summary.
         await page.goto(visit_url + "/edit")

@@ -1,7 +1,11 @@
-"""A coordinator logs the seed visit from the pages (confirming the overlap with the demo's own record of it)."""
+"""A coordinator logs the seed visit from the pages: people chosen from the register and one added by "Add a host" (htmx),
+the overlap with the demo's own record of it shown beside the dates and confirmed there, before saving."""
+
+import io
 
 import pytest
 from playwright.async_api import async_playwright, expect
+from pypdf import PdfReader
 
 from cooperation.demo import DEMO_PASSWORD
 from tests.e2e.conftest import CHROMIUM_ARGS
@@ -26,25 +30,23 @@ async def test_log_the_seed_visit_from_the_pages(served_app, chromium_path):
         await page.fill("#f-city", "Hà Nội")
         await page.fill("#f-theme", "Sản phẩm và dịch vụ thư viện trong môi trường số")
         await page.fill("#f-topics", "smart library, RFID, ancient books")
-        for index, (person, side, role) in enumerate(
-            [
-                ("Rong Jie (NLC)", "delegation", "head_of_delegation"),
-                ("Luo Chong (NLC)", "delegation", "member"),
-                ("Nguyen Xuan Dung · Nguyễn Xuân Dũng (NLV)", "host", "chair"),
-            ]
-        ):
-            await page.select_option(f"select[name='participant-{index}-person_id']", label=person)
-            await page.select_option(f"select[name='participant-{index}-side']", side)
-            await page.select_option(f"select[name='participant-{index}-role']", role)
+        # People already in the register are chosen; a third host's row comes from "Add a host" without leaving the page.
+        await page.select_option("#f-delegation-0-person_id", label="Rong Jie (NLC)")
+        await page.select_option("#f-delegation-1-person_id", label="Luo Chong (NLC)")
+        await page.select_option("#f-host-0-person_id", label="Nguyen Xuan Dung · Nguyễn Xuân Dũng (NLV)")
+        await page.click("button:has-text('Add a host')")
+        await expect(page.locator("#f-host-2-person_id")).to_be_focused()
+        await page.fill("#f-host-2-name", "Lê Văn Minh")
+        await page.fill("#f-host-2-position", "Interpreter")
+        await page.select_option("#f-host-2-role", "interpreter")
+        # The demo already records these people in that visit: LibCoop says so beside the dates, before saving.
+        await expect(page.locator("#overlaps")).to_contain_text("Rong Jie is also in")
+        await page.check("input[name=confirm_overlaps]")
         await page.fill("input[name='agenda-0-day']", "2025-11-27")
         await page.fill("input[name='agenda-0-starts_at']", "09:00")
         await page.fill("input[name='agenda-0-title']", "中华古籍智慧化服务平台")
         await page.fill("#f-outcomes", "Hướng hợp tác mới: mô hình thư viện thông minh")
         await page.fill("#f-gifts", "given: Quà lưu niệm\nreceived: 纪念品")
-        await page.click("button:has-text('Save')")
-        # The demo already records these people in that visit: LibCoop asks before saving a second one.
-        await expect(page.locator(".notice.bad")).to_contain_text("Rong Jie is also in")
-        await page.check("input[name=confirm_overlaps]")
         await page.click("button:has-text('Save')")
         summary = page.locator("#summary")
         await expect(summary).to_contain_text("26–29 Nov 2025, Hà Nội")
@@ -52,4 +54,10 @@ async def test_log_the_seed_visit_from_the_pages(served_app, chromium_path):
         await expect(summary).to_contain_text("Nguyễn Xuân Dũng")
         await expect(summary).to_contain_text("中华古籍智慧化服务平台")
         await expect(summary).to_contain_text("Quà lưu niệm (given)")
+        await expect(summary).to_contain_text("Lê Văn Minh")
+        # Printed, the page is the record: the summary and its facts, no menu, form or button.
+        printed = PdfReader(io.BytesIO(await page.pdf(format="A4"))).pages
+        text = " ".join(p.extract_text() for p in printed)
+        assert "Rong Jie" in text and "中华古籍智慧化服务平台" in text
+        assert not any(word in text for word in ("Sign out", "Upload", "Add photos", "Edit", "Change")), text[:400]
         await browser.close()

@@ -436,8 +436,13 @@ async def test_visit_form_keeps_input_and_names_errors(client_for, world, people
             "visiting_institution_id": str(world.nlc),
             "starts_on": "2026-02-10",
             "ends_on": "2026-02-08",
-            "participant-0-person_id": people["rong"],
-            "participant-0-side": "",
+            "delegation-0-person_id": people["rong"],
+            "delegation-0-role": "",
+            "delegation-1-person_id": people["luo"],
+            "delegation-1-name": "Luo Chong",
+            "delegation-1-role": "member",
+            "host-0-name": "Nguyễn Ngọc Ánh",
+            "host-0-role": "participant",
             "gifts": "a book",
             "agenda-0-day": "2026-02-09",
             "agenda-0-starts_at": "10:30",
@@ -445,12 +450,85 @@ async def test_visit_form_keeps_input_and_names_errors(client_for, world, people
         },
     )
     assert response.status_code == 422
-    assert "Participants 1 › Side: is required" in response.text
+    assert "Delegation 1 › Role: is required" in response.text
+    assert "Delegation 2 › Name: choose a person or type a new one&#39;s name, not both" in response.text
+    assert 'value="Nguyễn Ngọc Ánh"' in response.text  # the new person as typed, not yet in the register
     assert "write “given: …” or “received: …”" in response.text
     assert 'value="Opening"' in response.text and 'value="10:30"' in response.text
     assert (await coordinator.api("GET", "/api/v1/visits")).json()["total"] == 0
     partner = await client_for("partner_a")
     assert (await partner.get("/visits/new")).status_code == 403
+
+
+async def test_new_people_join_the_register_with_the_visit_and_only_with_it(client_for, world, people):
+    """A visit names people not yet registered: they are added in the visit's own transaction, at their side's
+    institution unless another is chosen; a visit refused adds nobody."""
+    coordinator = await client_for("coordinator")
+    before = (await coordinator.api("GET", "/api/v1/people?per_page=100")).json()["total"]
+    form = {
+        "title": "Working visit",
+        "direction": "incoming",
+        "host_institution_id": str(world.home),
+        "visiting_institution_id": str(world.nlc),
+        "starts_on": "2026-03-10",
+        "ends_on": "2026-03-08",  # refused: ends before it starts
+        "delegation-0-name": "Wang Lei",
+        "delegation-0-name_native": "王磊",
+        "delegation-0-position": "Head of Digital Services",
+        "delegation-0-role": "head_of_delegation",
+        "host-0-person_id": people["dung"],
+        "host-0-role": "chair",
+        "host-1-name": "Trần Thu Hà",
+        "host-1-role": "member",
+    }
+    refused = await coordinator.form("/visits", form)
+    assert refused.status_code == 422 and 'value="王磊"' in refused.text
+    assert (await coordinator.api("GET", "/api/v1/people?per_page=100")).json()["total"] == before
+    saved = await coordinator.form("/visits", {**form, "ends_on": "2026-03-12"})
+    assert saved.status_code == 303, saved.text
+    visit = (await coordinator.api("GET", saved.headers["location"].replace("/visits", "/api/v1/visits"))).json()
+    by_name = {p["name"]: p for p in visit["participants"]}
+    assert by_name["Wang Lei"]["side"] == "delegation" and by_name["Wang Lei"]["position_at_time"] == "Head of Digital Services"
+    assert by_name["Trần Thu Hà"]["side"] == "host" and by_name["Nguyen Xuan Dung"]["role"] == "chair"
+    wang = (await coordinator.api("GET", f"/api/v1/people/{by_name['Wang Lei']['person_id']}")).json()
+    assert (wang["name_native"], wang["institution_id"]) == ("王磊", str(world.nlc))
+    ha = (await coordinator.api("GET", f"/api/v1/people/{by_name['Trần Thu Hà']['person_id']}")).json()
+    assert ha["institution_id"] == str(world.home)
+    assert (await coordinator.api("GET", "/api/v1/people?per_page=100")).json()["total"] == before + 2
+
+
+async def test_the_visit_form_grows_with_and_without_javascript(client_for, world, people):
+    coordinator = await client_for("coordinator")
+    page = await coordinator.get("/visits/new")
+    assert 'name="delegation-1-name"' in page.text and 'name="delegation-2-name"' not in page.text
+    # Without JavaScript "add" posts the form: it comes back with what was typed and one row more, the new one focused.
+    typed = {"title": "Draft", "delegation-0-name": "Wang Lei", "delegation-0-role": "head_of_delegation", "delegation-1-name": ""}
+    typed |= {"delegation-1-role": "member", "add_row": "delegation"}
+    grown = await coordinator.form("/visits", typed)
+    assert grown.status_code == 200 and 'value="Wang Lei"' in grown.text and 'value="Draft"' in grown.text
+    assert (
+        'name="delegation-2-name"' in grown.text and 'id="f-delegation-2-person_id" name="delegation-2-person_id" autofocus' in grown.text
+    )
+    assert (await coordinator.api("GET", "/api/v1/visits")).json()["total"] == 0
+    # With htmx the row alone, and the button that asks for the next one.
+    row = await coordinator.get("/visits/rows/host?index=3", headers={"HX-Request": "true"})
+    assert 'name="host-3-name"' in row.text and 'hx-swap-oob="true"' in row.text and "index=4" in row.text
+    assert (await coordinator.get("/visits/rows/nothing?index=1")).status_code == 404
+    partner = await client_for("partner_a")
+    assert (await partner.get("/visits/rows/host?index=1")).status_code == 403
+
+
+async def test_the_overlap_warning_comes_beside_the_dates(client_for, world, people):
+    coordinator = await client_for("coordinator")
+    created = await coordinator.api("POST", "/api/v1/visits", json=seed_visit_payload(world, people))
+    assert created.status_code == 201, created.text
+    stored = created.json()
+    asked = {"starts_on": stored["starts_on"], "ends_on": stored["ends_on"], "host-0-person_id": people["dung"]}
+    warned = await coordinator.form("/visits/overlaps", asked)
+    assert warned.status_code == 200 and "Nguyen Xuan Dung is also in" in warned.text
+    # Nothing at all when nobody overlaps (the box hides itself when empty): the visit with itself, half-typed dates.
+    assert (await coordinator.form("/visits/overlaps", {**asked, "visit_id": stored["id"]})).text == ""
+    assert (await coordinator.form("/visits/overlaps", {**asked, "ends_on": "2025-1"})).text == ""
 
 
 async def test_topics_and_tags_keep_what_was_typed(client_for, world, people):
