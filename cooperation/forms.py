@@ -124,9 +124,16 @@ def listed(value: Any) -> list[str]:
 
 
 def parse_rows(
-    form: dict[str, Any], prefix: str, fields: tuple[str, ...], struct_type: type[S], error_key: str
+    form: dict[str, Any],
+    prefix: str,
+    fields: tuple[str, ...],
+    struct_type: type[S],
+    error_key: str,
+    *,
+    counted_by: tuple[str, ...] | None = None,
 ) -> tuple[list[dict[str, Any]], dict[str, str], list[S]]:
-    """Repeated rows posted as `prefix-N-field`; blank rows are skipped.
+    """Repeated rows posted as `prefix-N-field`; blank rows are skipped (a row is blank when the `counted_by` fields
+    are, by default all of them: a preset choice alone does not make a row).
 
     Returns the rows as typed (to show the form again), errors keyed `error_key.position.field`, and the parsed rows.
     """
@@ -136,7 +143,7 @@ def parse_rows(
     parsed: list[S] = []
     for index in indexes:
         row = {field: form.get(f"{prefix}-{index}-{field}", "") for field in fields}
-        if not any(str(v).strip() for v in row.values()):
+        if not any(str(row[field]).strip() for field in counted_by or fields):
             continue
         position = len(rows)
         rows.append(row)

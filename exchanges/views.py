@@ -3,7 +3,7 @@
 import re
 import uuid
 from datetime import date, timedelta
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import msgspec
 from litestar import Controller, Request, Response, get, post
@@ -27,7 +27,6 @@ from exchanges.schemas import (
     AgendaItemIn,
     DelegationMemberIn,
     Direction,
-    GiftDirection,
     GiftIn,
     NewPersonIn,
     ParticipantIn,
@@ -316,7 +315,6 @@ class VisitViews(Controller):
         *,
         status_code: int = 200,
         photo_errors: dict[str, str] | None = None,
-        photo_caption: str | None = None,
     ) -> Template:
         visit = await services.get_visit(db, principal, visit_id)
         history = await audit.history(db, "visit", visit_id) if principal.reads_everything else []
@@ -332,7 +330,6 @@ class VisitViews(Controller):
             "exchanges/visit_detail.html",
             status_code=status_code,
             photo_errors=photo_errors or {},
-            photo_caption=photo_caption or "",
             visit=visit,
             delegation=delegation,
             hosts=hosts,
@@ -363,9 +360,9 @@ class VisitViews(Controller):
         try:
             if not uploads:
                 raise ValidationFailed({"file": i18n.gettext("choose a photo to upload")})
+            settings = request.app.state.settings
             for upload in uploads:
                 content = await upload.read()
-                settings = request.app.state.settings
                 try:
                     await photos.add_photo(
                         db, principal, settings, visit_id, filename=upload.filename, content=content, caption=caption, commit=False
@@ -375,11 +372,11 @@ class VisitViews(Controller):
                         raise ValidationFailed({"file": f"{upload.filename}: {'; '.join(exc.errors.values())}"}) from exc
                     raise
             await db.commit()
-        except ValidationFailed as exc:  # the page again, the error beside the file field and the caption as typed
+        except ValidationFailed as exc:  # the page again, the error beside the file field
             await db.rollback()
             if request.headers.get("x-photo-upload"):
                 raise
-            return await self._page(request, db, principal, visit_id, status_code=422, photo_errors=exc.errors, photo_caption=caption)
+            return await self._page(request, db, principal, visit_id, status_code=422, photo_errors=exc.errors)
         if request.headers.get("x-photo-upload"):
             return Response(content=b"", status_code=204)
         return see_other(f"/visits/{visit_id}?captions=1")  # no fragment: it would keep the first blank caption from focus
@@ -434,8 +431,12 @@ PERSON_FIELDS = ("person_id", "name", "name_native", "institution_id", "role", "
 AGENDA_FIELDS = ("day", "starts_at", "ends_at", "title", "place", "presenters", "notes")
 MEMBER_FIELDS = ("person_id", "role", "position_at_time", "department_at_time")
 SIDES = ("delegation", "host")
-ROW_KINDS = (*SIDES, "agenda")
+ROW_KINDS = (*SIDES, "agenda", "outcome", "gift")
 MAX_ROWS = 200
+
+
+class OutcomeRowIn(msgspec.Struct, forbid_unknown_fields=True):
+    text: Annotated[str, msgspec.Meta(max_length=2000)]
 
 
 class PersonRowIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -468,8 +469,6 @@ def form_values_of(visit: VisitOut) -> tuple[dict[str, Any], dict[str, list[dict
     values["commitment_ids"] = [str(c) for c in visit.commitment_ids]
     values["topics"] = ", ".join(visit.topics)
     values |= versions.to_form(visit.translations)
-    values["outcomes"] = "\n".join(visit.outcomes)
-    values["gifts"] = "\n".join(f"{i18n.label(g.direction).lower()}: {g.description}" for g in visit.gifts)
     values["version"] = visit.version
     rows: dict[str, list[dict[str, Any]]] = {side: [] for side in SIDES}
     for p in visit.participants:
@@ -487,27 +486,9 @@ def form_values_of(visit: VisitOut) -> tuple[dict[str, Any], dict[str, list[dict
         }
         for a in visit.agenda
     ]
+    rows["outcome"] = [{"text": text} for text in visit.outcomes]
+    rows["gift"] = [{"direction": g.direction, "description": g.description} for g in visit.gifts]
     return values, rows
-
-
-def _lines(text: Any) -> list[str]:
-    return [line.strip() for line in str(text or "").splitlines() if line.strip()]
-
-
-def _gifts(text: Any) -> tuple[list[dict[str, str]], dict[str, str]]:
-    """One gift per line, starting with "given:" or "received:" in any of LibCoop's languages (Chinese: "赠送：")."""
-    gifts, errors = [], {}
-    for number, line in enumerate(_lines(text), start=1):
-        direction, _, description = line.replace("：", ":", 1).partition(":")
-        value = i18n.value_of(direction, ("given", "received"))
-        if value is None or not description.strip():
-            given, received = i18n.label("given").lower(), i18n.label("received").lower()
-            errors["gifts"] = i18n.gettext(
-                "line %(number)s: write “%(given)s: …” or “%(received)s: …”", number=number, given=given, received=received
-            )
-            continue
-        gifts.append({"direction": value, "description": description.strip()})
-    return gifts, errors
 
 
 def _people_rows(form: dict[str, Any]) -> tuple[dict[str, list[dict[str, Any]]], dict[str, str], list[ParticipantIn]]:
@@ -584,17 +565,19 @@ def row_errors(errors: dict[str, str], rows: dict[str, list[dict[str, Any]]]) ->
 def visit_from_form(form: dict[str, Any], struct: type[V]) -> tuple[V | None, dict[str, str], dict[str, list[dict[str, Any]]]]:
     rows, errors, participants = _people_rows(form)
     rows["agenda"], agenda_errors, agenda = parse_rows(form, "agenda", AGENDA_FIELDS, AgendaItemIn, "agenda")
-    gifts, gift_errors = _gifts(form.get("gifts"))
-    errors |= agenda_errors | gift_errors
+    rows["outcome"], outcome_errors, outcomes = parse_rows(form, "outcome", ("text",), OutcomeRowIn, "outcomes")
+    # A gift's direction comes preset: the row counts once it says what the gift was.
+    rows["gift"], gift_errors, gifts = parse_rows(form, "gift", ("direction", "description"), GiftIn, "gifts", counted_by=("description",))
+    errors |= agenda_errors | outcome_errors | gift_errors
     fields = {k: v for k, v in form.items() if not k.startswith((*(f"{kind}-" for kind in ROW_KINDS), "translation-", "add_row"))}
-    fields.update(participants=[], agenda=[], gifts=[], outcomes=_lines(form.get("outcomes")))
+    fields.update(participants=[], agenda=[], gifts=[], outcomes=[])
     try:
         data = parse_form(struct, fields, errors=errors)
     except ValidationFailed as exc:
         return None, exc.errors, rows
-    data.participants, data.agenda = participants, agenda
+    data.participants, data.agenda, data.gifts = participants, agenda, gifts
+    data.outcomes = [o.text.strip() for o in outcomes if o.text.strip()]
     data.translations = versions.from_form(form)
-    data.gifts = [GiftIn(direction=GiftDirection(g["direction"]), description=g["description"]) for g in gifts]
     return data, {}, rows
 
 

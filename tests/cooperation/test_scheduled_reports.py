@@ -21,7 +21,7 @@ from sqlalchemy import select, update
 from cooperation.app import create_app
 from cooperation.db import table
 from cooperation.reports import delivery, periods
-from cooperation.reports.models import ReportRun, ReportSubscription
+from cooperation.reports.models import ReportDelivery, ReportRun, ReportSubscription
 from cooperation.settings import PROJECT_ROOT
 from tests.cooperation.conftest import Inbox
 from tests.cooperation.test_reports import pdf_text
@@ -32,7 +32,7 @@ RECIPIENT = "archive@nlv.example"
 @pytest.fixture
 async def mail_app(settings, smtp_port):
     """The app with its mail going to the test SMTP server; the scheduler is driven by the test."""
-    application = create_app(replace(settings, smtp_port=smtp_port, mail_retry_seconds=1, mail_from="LibCoop <reports@nlv.example>"))
+    application = create_app(replace(settings, smtp_port=smtp_port, mail_retry_seconds=60, mail_from="LibCoop <reports@nlv.example>"))
     yield application
     await application.state.scheduler.stop()
     await application.state.reports.drain()
@@ -114,7 +114,14 @@ async def test_a_failed_send_is_retried_and_delivered_once(mail_app, smtp_port, 
     controller.start()
     try:
         assert await delivery.deliver_due(mail_app.state.session_factory, mail_app.state.settings) == 0  # not yet due again
-        await asyncio.sleep(1.2)
+        # The retry comes due: moved into the past rather than waited for, so a slow machine cannot make it due early.
+        async with mail_app.state.session_factory() as session:
+            await session.execute(
+                update(ReportDelivery)
+                .where(ReportDelivery.run_id == run.id)
+                .values(next_attempt_at=datetime.now(UTC) - timedelta(seconds=1))
+            )
+            await session.commit()
         assert await delivery.deliver_due(mail_app.state.session_factory, mail_app.state.settings) == 2
         assert await delivery.deliver_due(mail_app.state.session_factory, mail_app.state.settings) == 0
         assert len(handler.to(RECIPIENT)) == 1 and len(handler.to(world.users["director"])) == 1

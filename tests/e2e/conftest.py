@@ -51,14 +51,7 @@ def chromium_path() -> str:
 def served_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The demo world on a fresh SQLite file, served on a free loopback port for the whole session."""
     data_dir: Path = tmp_path_factory.mktemp("e2e")
-    settings = Settings(
-        environment="test",
-        secret_key="e2e-" + "s" * 40,
-        database_url=f"sqlite+aiosqlite:///{data_dir / 'e2e.db'}",
-        data_dir=data_dir,
-        log_level="WARNING",
-    )
-    migrate.upgrade(settings.database_url)
+    settings = migrated_settings(data_dir, "e2e")
 
     async def seed() -> None:
         engine = create_engine(settings.database_url)
@@ -68,6 +61,20 @@ def served_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     asyncio.run(seed())
     with serving(settings) as base:
         yield base
+
+
+def migrated_settings(data_dir: Path, name: str, **extra: object) -> Settings:
+    """Settings for an app of its own: a fresh SQLite file in `data_dir`, migrated to the latest schema."""
+    settings = Settings(
+        environment="test",
+        secret_key=f"{name}-" + "s" * 40,
+        database_url=f"sqlite+aiosqlite:///{data_dir / f'{name}.db'}",
+        data_dir=data_dir,
+        log_level="WARNING",
+        **extra,  # type: ignore[arg-type]
+    )
+    migrate.upgrade(settings.database_url)
+    return settings
 
 
 @contextlib.contextmanager

@@ -11,10 +11,8 @@ import pytest
 from aiosmtpd.controller import Controller
 from playwright.async_api import Page, async_playwright, expect
 
-from cooperation import migrate
-from cooperation.settings import Settings
 from tests.cooperation.conftest import Inbox
-from tests.e2e.conftest import CHROMIUM_ARGS, _free_port, serving
+from tests.e2e.conftest import CHROMIUM_ARGS, _free_port, migrated_settings, serving
 
 pytestmark = pytest.mark.e2e
 
@@ -25,16 +23,7 @@ def empty_instance(tmp_path: Path) -> Iterator[tuple[str, Inbox]]:
     smtp_port = _free_port()
     controller = Controller(inbox, hostname="127.0.0.1", port=smtp_port)
     controller.start()
-    settings = Settings(
-        environment="test",
-        secret_key="day-one-" + "d" * 40,
-        database_url=f"sqlite+aiosqlite:///{tmp_path / 'fresh.db'}",
-        data_dir=tmp_path,
-        log_level="WARNING",
-        smtp_port=smtp_port,
-        mail_from="LibCoop <libcoop@nlv.example>",
-    )
-    migrate.upgrade(settings.database_url)
+    settings = migrated_settings(tmp_path, "fresh", smtp_port=smtp_port, mail_from="LibCoop <libcoop@nlv.example>")
     try:
         with serving(settings) as base:
             yield base, inbox

@@ -13,10 +13,8 @@ import httpx
 import pytest
 from playwright.async_api import Page, async_playwright, expect
 
-from cooperation import migrate
-from cooperation.settings import Settings
 from tests.conftest import Client
-from tests.e2e.conftest import CHROMIUM_ARGS, serving
+from tests.e2e.conftest import CHROMIUM_ARGS, migrated_settings, serving
 
 pytestmark = pytest.mark.e2e
 
@@ -31,15 +29,7 @@ CAPTIONS = [
 
 @pytest.fixture
 def nlv_with_nlc(tmp_path: Path) -> Iterator[str]:
-    settings = Settings(
-        environment="test",
-        secret_key="seed-visit-" + "v" * 40,
-        database_url=f"sqlite+aiosqlite:///{tmp_path / 'nlv.db'}",
-        data_dir=tmp_path,
-        log_level="WARNING",
-    )
-    migrate.upgrade(settings.database_url)
-    with serving(settings) as base:
+    with serving(migrated_settings(tmp_path, "nlv")) as base:
         yield base
 
 
@@ -158,7 +148,7 @@ async def test_the_seed_visit_in_at_most_thirty_interactions(nlv_with_nlc, chrom
             ("#f-agenda-0-day", "2025-11-27"),
             ("#f-agenda-0-title", "Produits et services de bibliothèque dans l’environnement numérique"),
             (
-                "#f-outcomes",
+                "#f-outcome-0-text",
                 "Nouvelles perspectives : modèles de bibliothèques intelligentes, services numériques, numérisation du patrimoine",
             ),
         ]:
