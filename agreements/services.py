@@ -1184,3 +1184,16 @@ async def calendar_events(session: AsyncSession, principal: Principal, start: da
                 )
             )
     return events
+
+
+def partners_bound(day: date) -> Any:
+    """The institutions party to an agreement in force on the day, with the day it was signed: the partnerships that
+    can go dormant, and a piece of news of theirs (cooperation/partners/dormancy.py)."""
+    # Today, the status says it (statuses are settled on the first request of the day), read from the index of live
+    # agreements by status; a past day needs the dates.
+    in_force = A.status == S.IN_FORCE.value if day == date.today() else in_force_on(day)
+    return (
+        select(AP.institution_id.label("institution_id"), A.signed_on.label("day"))
+        .join_from(table(AgreementParty), table(Agreement), A.id == AP.agreement_id)
+        .where(in_force, A.archived_at.is_(None))
+    )

@@ -7,6 +7,7 @@ routes = [*views.routes, *api.routes]
 daily_jobs = scheduled.daily_jobs
 settle_steps = [services.settle_lapsed]  # statuses that follow the dates (cooperation/settling.py)
 sharing_sources = [services.institutions_sharing_with]
+partners_bound = [services.partners_bound]
 attachment_owners = {"agreement": services.attachment_owner}
 record_kinds = {"agreement": services.visible_ids, "commitment": services.visible_commitment_ids}  # access.may_see
 dashboard_panels = [views.dashboard_panel]

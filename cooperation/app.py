@@ -39,6 +39,7 @@ from cooperation.errors import ConflictError, ServiceError
 from cooperation.i18n import N_
 from cooperation.logs import configure_logging
 from cooperation.partners import api as partners_api
+from cooperation.partners import dormancy
 from cooperation.partners import services as partners_services
 from cooperation.partners import views as partners_views
 from cooperation.reports import builders
@@ -274,6 +275,13 @@ def create_app(settings: Settings | None = None) -> Litestar:
 
     for source in [*agreements_wiring.sharing_sources, *exchanges_wiring.sharing_sources, *programs_wiring.sharing_sources]:
         partners_services.register_sharing_source(source)
+    for domain in (agreements_wiring, exchanges_wiring, programs_wiring):
+        for activity in getattr(domain, "partner_activity", []):
+            dormancy.register_activity(activity)
+        for bound in getattr(domain, "partners_bound", []):
+            dormancy.register_bound(bound)
+    dormancy.register_activity(comments.partner_activity)
+    dormancy.register_activity(followups.partner_activity)
     owners = {**agreements_wiring.attachment_owners, **exchanges_wiring.attachment_owners, **programs_wiring.attachment_owners}
     for kind, visible_ids in {**agreements_wiring.record_kinds, **exchanges_wiring.record_kinds, **programs_wiring.record_kinds}.items():
         access.register_kind(kind, visible_ids)
@@ -322,7 +330,12 @@ def create_app(settings: Settings | None = None) -> Litestar:
 
     reports = report_services.ReportWorker(settings, factory)
     settlement = Settlement(factory, settings.default_time_zone, agreements_wiring.settle_steps)
-    daily_jobs = [("settle-statuses", settlement.daily_job), *agreements_wiring.daily_jobs, ("follow-ups", followups.send_due_reminders)]
+    daily_jobs = [
+        ("settle-statuses", settlement.daily_job),
+        *agreements_wiring.daily_jobs,
+        ("follow-ups", followups.send_due_reminders),
+        ("dormant-partners", dormancy.send_monthly_digest),
+    ]
     scheduler = Scheduler(settings, engine, factory, reports.renderer, daily_jobs)
 
     accounts_listener = revocation.Listener(engine)

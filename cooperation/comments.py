@@ -22,6 +22,7 @@ from cooperation.auth.access import Principal
 from cooperation.db import table
 from cooperation.errors import ForbiddenError, NotFoundError, ValidationFailed
 from cooperation.files import resolve_owner
+from cooperation.partners.dormancy import activity, day_of
 from cooperation.partners.models import Institution
 from cooperation.records import RecordBase, nfc, row_to
 from cooperation.web import form_dict, form_version, see_other
@@ -162,3 +163,9 @@ async def page_archive(
 
 
 routes = [api_list, api_add, page_add, page_archive]
+
+
+def partner_activity() -> list[Any]:
+    """A comment written by someone of the institution (cooperation/partners/dormancy.py)."""
+    C = table(Comment).c
+    return [activity(C.institution_id, "comment", day_of(C.created_at)).where(C.institution_id.is_not(None))]

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cooperation import i18n
 from cooperation.auth.access import Principal
+from cooperation.partners import dormancy
 from cooperation.web import render
 
 
@@ -76,8 +77,11 @@ async def year_panel(db: AsyncSession, principal: Principal, today: date) -> Pan
 @get("/", name="home")
 async def home(request: Request[Any, Any, Any], db: NamedDependency[AsyncSession], principal: NamedDependency[Principal]) -> Template:
     panels = [panel for builder in _panels if (panel := await builder(db, principal)) is not None]
-    if (year := await year_panel(db, principal, date.today())) is not None:
+    today = date.today()
+    if (year := await year_panel(db, principal, today)) is not None:
         panels.append(year)
+    if (quiet := await dormancy.dashboard_panel(db, principal, request.app.state.settings.dormant_months, today)) is not None:
+        panels.append(quiet)
     panels.sort(key=lambda p: p.order)
     return render(request, "dashboard.html", panels=panels)
 

@@ -26,6 +26,7 @@ from cooperation.errors import ForbiddenError, NotFoundError, ValidationFailed
 from cooperation.files import resolve_owner
 from cooperation.forms import parse_form
 from cooperation.i18n import N_
+from cooperation.partners.dormancy import activity, day_of
 from cooperation.partners.models import Institution, Person
 from cooperation.records import RecordBase, changes_between, nfc, row_to, update_versioned
 from cooperation.reminders import send_digest
@@ -403,3 +404,8 @@ async def send_due_reminders(factory: Any, settings: Any, today: date) -> int:
                 session, settings, address=email, kind="follow-ups", day=today, subject=subject, lines=lines, language=languages[email]
             )
     return sent
+
+
+def partner_activity() -> list[Any]:
+    """A follow-up action given to the institution, or moved on by it (cooperation/partners/dormancy.py)."""
+    return [activity(F.responsible_institution_id, "follow_up", day_of(F.updated_at))]

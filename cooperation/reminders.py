@@ -31,9 +31,19 @@ class ReminderDigest(SQLModel, table=True):
 
 
 async def send_digest(
-    session: AsyncSession, settings: Settings, *, address: str, kind: str, day: date, subject: str, lines: list[str], language: str = "en"
+    session: AsyncSession,
+    settings: Settings,
+    *,
+    address: str,
+    kind: str,
+    day: date,
+    subject: str,
+    lines: list[str],
+    language: str = "en",
+    footer: str | None = None,
 ) -> bool:
-    """Send one e-mail listing `lines` to `address`, unless one of this kind already went to it today."""
+    """Send one e-mail listing `lines` to `address`, unless one of this kind already went to it for `day` (a monthly
+    digest passes the month's first day). `footer` says why the person receives it."""
     claimed = await session.execute(
         claiming_insert(session, ReminderDigest)
         .values(id=str(new_id()), address=address.lower(), kind=kind, day=day, items=len(lines), sent_at=utcnow())
@@ -42,8 +52,9 @@ async def send_digest(
     await session.commit()
     if claimed.rowcount != 1:  # type: ignore[attr-defined]
         return False
-    with i18n.using(language):
-        footer = i18n.gettext("You receive this because LibCoop names you as responsible. — LibCoop")
+    if footer is None:
+        with i18n.using(language):
+            footer = i18n.gettext("You receive this because LibCoop names you as responsible. — LibCoop")
     body = "\n".join([subject, "", *(f"- {line}" for line in lines), "", footer])
     try:
         await mail.send(

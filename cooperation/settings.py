@@ -66,6 +66,7 @@ class Settings:
     mail_enabled: bool = True
     default_language: str = "en"  # COOP_DEFAULT_LANGUAGE: en, fr, vi or zh_Hans, when nothing else says
     require_2fa_admin: bool = False  # COOP_REQUIRE_2FA_ADMIN: administrators sign in with a second factor or set one up
+    dormant_months: int = 12  # COOP_DORMANT_MONTHS: a partner bound by an agreement and silent this long is dormant
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -110,6 +111,7 @@ class Settings:
             smtp_starttls=_bool("COOP_SMTP_STARTTLS", False),
             mail_from=os.environ.get("COOP_MAIL_FROM", "LibCoop <libcoop@localhost>"),
             mail_retry_seconds=_int("COOP_MAIL_RETRY_SECONDS", 60),
+            dormant_months=_int("COOP_DORMANT_MONTHS", 12),
             mail_enabled="COOP_SMTP_HOST" in os.environ or not _bool("COOP_DEMO_SIGN_IN", False),
         )
         settings.check()
@@ -135,6 +137,8 @@ class Settings:
             raise SettingsError("COOP_REPORT_WORKERS must be positive")
         if self.report_timeout_seconds <= 0:
             raise SettingsError("COOP_REPORT_TIMEOUT must be positive (seconds)")
+        if self.dormant_months <= 0:
+            raise SettingsError("COOP_DORMANT_MONTHS must be positive (months)")
 
 
 def looks_random(secret: str) -> bool:

@@ -15,6 +15,7 @@ from cooperation.db import table
 from cooperation.errors import ConflictError, ForbiddenError, NotFoundError, StaleVersionError, TransitionRefused, ValidationFailed
 from cooperation.files import Owner
 from cooperation.i18n import N_
+from cooperation.partners.dormancy import activity
 from cooperation.partners.models import Institution, Person
 from cooperation.partners.schemas import PersonIn
 from cooperation.partners.services import add_person
@@ -768,3 +769,17 @@ async def commitment_measures(session: AsyncSession, principal: Principal, commi
         share = round(100 * len(done) / total) if total else 0
         measured[t.id] = Measured(min(100, share), label, None, pace(len(done), total, start, end, today))
     return measured
+
+
+def partner_activity() -> list[Any]:
+    """Visits (either side) and expert stays (either institution) by the day they began: what keeps a partnership
+    alive (cooperation/partners/dormancy.py)."""
+    X = table(ExpertExchange).c
+    live = (V.status != S.CANCELLED.value, V.archived_at.is_(None))
+    stays = (X.status != "cancelled", X.archived_at.is_(None))
+    return [
+        activity(V.host_institution_id, "visit", V.starts_on).where(*live),
+        activity(V.visiting_institution_id, "visit", V.starts_on).where(*live),
+        activity(X.home_institution_id, "expert_exchange", X.starts_on).where(*stays),
+        activity(X.host_institution_id, "expert_exchange", X.starts_on).where(*stays),
+    ]

@@ -11,6 +11,7 @@ routes = [
     *archive_routes("exchange", "/exchanges", expert_services.set_archived, tag="expert exchanges"),
 ]
 sharing_sources = [services.institutions_sharing_with, expert_services.institutions_sharing_with]
+partner_activity = [services.partner_activity]
 demo_loaders = [demo.load_demo]
 portfolio_sections = {"exchanges": summary.portfolio}
 partner_sections = {"exchanges": summary.partner}

@@ -25,6 +25,7 @@ from cooperation.db import lock_rows, table, utcnow
 from cooperation.errors import ForbiddenError, NotFoundError, ValidationFailed
 from cooperation.files import Owner
 from cooperation.i18n import N_
+from cooperation.partners.dormancy import activity
 from cooperation.partners.models import Institution
 from cooperation.records import ByName, changes_between, fetch_page, fold_for_search, nfc, order_by, row_to, search_terms, update_versioned
 from programs import forecast as arithmetic
@@ -969,3 +970,8 @@ async def set_archived(session: AsyncSession, principal: Principal, project_id: 
         version=version,
         label=row["name"],
     )
+
+
+def partner_activity() -> list[Any]:
+    """Progress reported, by the day it counts to (cooperation/partners/dormancy.py)."""
+    return [activity(R.institution_id, "progress_report", R.as_of)]

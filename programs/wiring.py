@@ -11,6 +11,7 @@ routes = [
     *archive_routes("project", "/projects", project_services.set_archived, tag="digitization projects"),
 ]
 sharing_sources = [services.institutions_sharing_with, project_services.institutions_sharing_with]
+partner_activity = [project_services.partner_activity]
 attachment_owners = {"project": project_services.attachment_owner}
 record_kinds = {"programme": services.visible_ids, "project": project_services.visible_ids}  # access.may_see
 dashboard_panels = [views.dashboard_panel]

@@ -15,7 +15,7 @@ from cooperation.auth.access import Principal, may_change_part_of, require_manag
 from cooperation.errors import ForbiddenError, StaleVersionError, ValidationFailed
 from cooperation.forms import parse_form, stale_resubmission
 from cooperation.i18n import N_
-from cooperation.partners import services
+from cooperation.partners import dormancy, services
 from cooperation.partners.schemas import (
     AccountLinkIn,
     InstitutionIn,
@@ -122,6 +122,8 @@ class InstitutionViews(Controller):
         history = await audit.history(db, "institution", institution_id) if principal.reads_everything else []
         # A partner's page is its dossier: what it shares with us, each record through its own visibility rule.
         dossier = {} if institution.is_home else await partner_sections(db, principal, institution_id, date.today())
+        months = request.app.state.settings.dormant_months
+        dormant = await dormancy.dormant_partners(db, principal, date.today(), months, only=institution_id)
         return render(
             request,
             "partners/institution_detail.html",
@@ -129,6 +131,8 @@ class InstitutionViews(Controller):
             people=people,
             history=history,
             dossier=dossier,
+            dormant=dormant[0] if dormant else None,
+            dormant_months=months,
             country_name=web.country,
         )
 

@@ -22,6 +22,7 @@ from cooperation import versions
 from cooperation.auth.access import Principal
 from cooperation.errors import ValidationFailed
 from cooperation.i18n import N_, gettext
+from cooperation.partners import dormancy
 from cooperation.partners.services import get_institution
 from cooperation.reports import i18n, periods
 from cooperation.settings import PROJECT_ROOT, Settings
@@ -160,6 +161,9 @@ async def build(
             sections = {name: await section(session, principal, period.start, period.end, as_of) for name, section in _portfolio.items()}
             title = f"{t('portfolio_title')} — {period.label(language)}"
             context |= {"sections": sections, "period_label": period.label(language), "highlights": _highlights(sections, t)}
+            # Partnerships gone quiet as of the period's last day (the department's reports only: dormancy.py says so).
+            context |= {"dormant": await dormancy.dormant_partners(session, principal, as_of, settings.dormant_months)}
+            context["dormant_months"] = settings.dormant_months
         elif kind == "partner":
             assert scope_id is not None
             institution = await get_institution(session, principal, scope_id)
