@@ -8,6 +8,8 @@ import sys
 import pygal
 from pygal.style import Style
 
+from cooperation import i18n
+
 # pygal appends an import hook (for its map plugins, unused here) that predates find_spec: every later import
 # then warns. Take it out again.
 sys.meta_path[:] = [finder for finder in sys.meta_path if type(finder).__name__ != "PluginImportFixer"]
@@ -33,22 +35,23 @@ def static_svg(chart: pygal.graph.graph.Graph) -> str:
     return SCRIPT.sub("", str(chart.render(is_unicode=True))).replace('style="opacity: 0"', 'opacity="0"')
 
 
+def options(**chart: object) -> dict[str, object]:
+    """What every LibCoop chart shares: no script, the house style, the legend below, numbers in the reader's language."""
+    return {
+        "js": [],
+        "style": STYLE,
+        "disable_xml_declaration": True,
+        "legend_at_bottom": True,
+        "truncate_legend": -1,
+        "x_label_rotation": 0,
+        "value_formatter": i18n.format_number,
+        **chart,
+    }
+
+
 def bars_svg(labels: list[str], series: dict[str, list[int]], *, title: str, horizontal: bool = False, percent: bool = False) -> str:
     """Bars side by side for each label, one colour a series; `percent` draws a 0–100 scale."""
-    chart = (pygal.HorizontalBar if horizontal else pygal.Bar)(
-        js=[],
-        style=STYLE,
-        width=560,
-        height=240,
-        title=title,
-        disable_xml_declaration=True,
-        legend_at_bottom=True,
-        truncate_legend=-1,
-        x_label_rotation=0,
-        print_values=False,
-        show_y_guides=True,
-        value_formatter=lambda value: f"{value:,.0f}",
-    )
+    chart = (pygal.HorizontalBar if horizontal else pygal.Bar)(**options(width=560, height=240, title=title, print_values=False))
     top = max((v for values in series.values() for v in values), default=0)
     step = max(1, -(-top // 5))  # whole numbers on the axis: counting visits, there is no half of one
     chart.y_labels = list(range(0, 101, 20)) if percent else list(range(0, max(top, 1) + step, step))

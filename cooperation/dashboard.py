@@ -74,13 +74,22 @@ async def year_panel(db: AsyncSession, principal: Principal, today: date) -> Pan
     return Panel(title=title, template="_year.html", order=5, context={"figures": figures, "first": first, "today": today})
 
 
+async def dormant_panel(db: AsyncSession, principal: Principal, months: int, today: date) -> Panel | None:
+    """Partnerships gone quiet (cooperation/partners/dormancy.py), the longest silent first; none for a partner."""
+    quiet = await dormancy.dormant_partners(db, principal, today, months)
+    if not quiet:
+        return None
+    context = {"quiet": quiet[:10], "more": len(quiet) - 10, "months": months}
+    return Panel(title=i18n.gettext("Dormant partnerships"), template="partners/_dormant.html", order=25, context=context)
+
+
 @get("/", name="home")
 async def home(request: Request[Any, Any, Any], db: NamedDependency[AsyncSession], principal: NamedDependency[Principal]) -> Template:
     panels = [panel for builder in _panels if (panel := await builder(db, principal)) is not None]
     today = date.today()
     if (year := await year_panel(db, principal, today)) is not None:
         panels.append(year)
-    if (quiet := await dormancy.dashboard_panel(db, principal, request.app.state.settings.dormant_months, today)) is not None:
+    if (quiet := await dormant_panel(db, principal, request.app.state.settings.dormant_months, today)) is not None:
         panels.append(quiet)
     panels.sort(key=lambda p: p.order)
     return render(request, "dashboard.html", panels=panels)

@@ -17,6 +17,7 @@ from cooperation.dashboard import Chart, Figure
 from cooperation.db import table
 from cooperation.files import storage_path
 from cooperation.partners.models import Institution, Person
+from cooperation.partners.services import home_institution_id
 from cooperation.records import plain
 from cooperation.settings import Settings
 from exchanges import expert_services, photos, services
@@ -179,7 +180,7 @@ async def year_figures(session: AsyncSession, principal: Principal, first: date,
     by_month: dict[str, list[int]] = {"incoming": [0] * 12, "outgoing": [0] * 12}
     for direction, number, count in visits:
         by_month[direction][int(number) - 1] += count
-    home = await session.scalar(select(I.id).where(I.is_home.is_(True)).limit(1))
+    home = await home_institution_id(session)
     received = X.host_institution_id == home
     experts = dict(
         (bool(is_received), count)

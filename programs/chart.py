@@ -11,26 +11,21 @@ from datetime import date
 import pygal
 
 from cooperation import i18n
-from cooperation.charts import STYLE, static_svg
+from cooperation.charts import options, static_svg
 from programs.project_schemas import SeriesPoint
 
 
 def progress_svg(series: Sequence[SeriesPoint], unit: str, target: int | None, *, title: str, ends_on: date | None = None) -> str:
     chart = pygal.DateLine(
-        js=[],
-        style=STYLE,
-        width=860,
-        height=340,
-        title=title,
-        disable_xml_declaration=True,
-        show_dots=len(series) <= 40,
-        x_value_formatter=lambda day: day.strftime("%Y-%m"),
-        value_formatter=lambda value: f"{value:,.0f}",
-        x_label_rotation=0,
-        legend_at_bottom=True,
-        truncate_legend=-1,
-        no_data_text=i18n.gettext("No progress reported yet"),
-        include_x_axis=True,
+        **options(
+            width=860,
+            height=340,
+            title=title,
+            show_dots=len(series) <= 40,
+            x_value_formatter=lambda day: day.strftime("%Y-%m"),
+            no_data_text=i18n.gettext("No progress reported yet"),
+            include_x_axis=True,
+        )
     )
     chart.add(i18n.label(unit).capitalize(), [(p.as_of, getattr(p, unit)) for p in series])
     if target and series:

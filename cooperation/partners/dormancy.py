@@ -6,6 +6,7 @@ The domains register what counts as activity and what binds a partner (app.py wi
 domain's tables itself; the answer for every partner comes from one SQL statement.
 """
 
+import calendar
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -80,10 +81,9 @@ class Dormant:
 
 
 def months_before(day: date, months: int) -> date:
-    month = day.year * 12 + day.month - 1 - months
-    year, month = divmod(month, 12)
-    last = [31, 29 if year % 4 == 0 and (year % 100 != 0 or year % 400 == 0) else 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
-    return date(year, month + 1, min(day.day, last[month]))
+    """The same day `months` months earlier, or that month's last day (31 March less one month: 28 or 29 February)."""
+    year, month = divmod(day.year * 12 + day.month - 1 - months, 12)
+    return date(year, month + 1, min(day.day, calendar.monthrange(year, month + 1)[1]))
 
 
 async def dormant_partners(
@@ -125,19 +125,6 @@ async def _dormant(session: AsyncSession, today: date, months: int, only: uuid.U
             known.last_day, known.last_kind = row.day, row.kind
     quiet = [d for d in found.values() if d.last_day is None or d.last_day < since]
     return sorted(quiet, key=lambda d: (d.last_day or date.min, d.code))
-
-
-async def dashboard_panel(session: AsyncSession, principal: Principal, months: int, today: date) -> Any:
-    """The briefing's dormant partnerships, or nothing when none is (or the reader is a partner)."""
-    from cooperation.dashboard import Panel
-
-    quiet = await dormant_partners(session, principal, today, months)
-    if not quiet:
-        return None
-    title = i18n.gettext("Dormant partnerships")
-    return Panel(
-        title=title, template="partners/_dormant.html", order=25, context={"quiet": quiet[:10], "more": len(quiet) - 10, "months": months}
-    )
 
 
 async def send_monthly_digest(factory: Any, settings: Any, today: date) -> int:

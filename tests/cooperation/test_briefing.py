@@ -124,3 +124,12 @@ async def test_digitization_against_target_is_charted_with_its_figures_in_text(d
         r'<tr><th scope="row">Smart Service Platform for Chinese Ancient Books</th><td>\d+(\.\d)?%</td><td>[\d,]+ volumes</td>', page
     )
     assert page.count("<svg") >= 1 and "<script" not in page.split("in numbers", 1)[1].split("</section>", 1)[0]
+
+
+def test_chart_numbers_are_written_in_the_readers_language():
+    from cooperation import charts, i18n
+
+    for language in ("fr", "vi"):
+        with i18n.using(language):
+            svg = charts.bars_svg(["Jan"], {"Received": [12000]}, title="Visits")
+        assert i18n.format_number(12000, language) in svg and "12,000" not in svg
