@@ -307,6 +307,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             builders.register_partner_section(name, section)
         for kind, report in getattr(domain, "record_reports", {}).items():
             builders.register_record_report(kind, report)
+        for kind, period_report in getattr(domain, "period_reports", {}).items():
+            builders.register_period_report(kind, period_report)
         for kind, source in getattr(domain, "report_choices", {}).items():
             report_views.register_choices(kind, source)
     register_programmes(programs_wiring.exchange_hooks)

@@ -248,6 +248,13 @@ def format_number(value: int | float | None, language: str | None = None) -> str
     return "—" if value is None else babel_numbers.format_decimal(value, locale=formatting_locale(language))
 
 
+def format_money(value: Any, currency: str | None, language: str | None = None) -> str:
+    """1.500.000 ₫ · 1 500,00 € · ¥1,500.00: an amount in its currency as the reader's language writes it."""
+    if value is None or not currency:
+        return "—"
+    return babel_numbers.format_currency(value, currency, locale=formatting_locale(language))
+
+
 def format_percent(value: float | None, language: str | None = None) -> str:
     """A percentage given as 0–100, at most one decimal, in the language's own pattern (82,9 % · 82.9%)."""
     if value is None:

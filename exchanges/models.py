@@ -76,14 +76,35 @@ class VisitOutcome(SQLModel, table=True):
     position: int = 0
 
 
-class VisitGift(SQLModel, table=True):
-    __tablename__ = "visit_gift"
+class Gift(RecordBase, table=True):
+    """An entry of the protocol gift register: what was given or received, by whom, what it is worth, where it is now.
 
-    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
-    visit_id: uuid.UUID = Field(foreign_key="visit.id", index=True)
-    direction: str = Field(max_length=10)  # given / received
-    description: str = Field(max_length=500)
-    position: int = 0
+    A gift recorded with a visit takes its date and its two institutions from the visit; one given by post or at a
+    conference stands alone. Ethics rules ask where every gift went, so a gift is never deleted: it is archived.
+    """
+
+    __tablename__ = "gift"
+
+    visit_id: uuid.UUID | None = Field(default=None, foreign_key="visit.id", nullable=True, index=True)
+    position: int = 0  # its place among the visit's gifts
+    direction: str = Field(max_length=10)  # given / received, relative to the home institution
+    given_on: date = Field(index=True)
+    giver_institution_id: uuid.UUID = Field(foreign_key="institution.id", index=True)
+    giver_person_id: uuid.UUID | None = Field(default=None, foreign_key="person.id", nullable=True)
+    recipient_institution_id: uuid.UUID = Field(foreign_key="institution.id", index=True)
+    recipient_person_id: uuid.UUID | None = Field(default=None, foreign_key="person.id", nullable=True)
+    description: str = Field(max_length=1000)
+    estimated_value: Decimal | None = Field(default=None, sa_column=Column(Numeric(14, 2), nullable=True))
+    currency: str | None = Field(default=None, max_length=3)
+    minimal_value: bool = False
+    valuation: str | None = Field(default=None, max_length=20)  # how the value was set (GiftValuation)
+    disposition: str | None = Field(default=None, max_length=20, index=True)  # None: not decided yet
+    custodian: str | None = Field(default=None, max_length=200)
+    location: str | None = Field(default=None, max_length=200)
+    disposition_on: date | None = None
+    disposition_note: str | None = Field(default=None, max_length=1000)
+    reciprocal_gift_id: uuid.UUID | None = Field(default=None, foreign_key="gift.id", nullable=True)
+    search_text: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
 
 
 class ExpertExchange(RecordBase, table=True):
@@ -108,3 +129,59 @@ class ExpertExchange(RecordBase, table=True):
     funding_currency: str | None = Field(default=None, max_length=3)
     outcome: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     search_text: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+
+
+class ExchangeArrangement(RecordBase, table=True):
+    """The exchange of publications with one partner, under an agreement of kind "exchange of publications" (the
+    UNESCO 1958 conventions; the IFLA guidelines): what is exchanged, and whether it still runs."""
+
+    __tablename__ = "exchange_arrangement"
+
+    partner_institution_id: uuid.UUID = Field(foreign_key="institution.id", index=True)
+    agreement_id: uuid.UUID = Field(foreign_key="agreement.id", index=True)
+    commitment_id: uuid.UUID | None = Field(default=None, foreign_key="commitment.id", nullable=True)  # measured by shipments
+    basis: str = Field(max_length=10)  # blanket (everything in scope) / selective (chosen titles)
+    series: str | None = Field(default=None, max_length=500)
+    subjects: str | None = Field(default=None, max_length=500)
+    formats: list[str] = Field(default_factory=list, sa_type=JSON)
+    review_on: date | None = None
+    status: str = Field(default="active", max_length=10, index=True)  # active / suspended / stopped
+    status_requested_by: str | None = Field(default=None, max_length=20)  # our_request / partner_request
+    status_changed_on: date | None = None
+    status_note: str | None = Field(default=None, max_length=1000)
+    notes: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+
+
+class Shipment(RecordBase, table=True):
+    """One parcel (or one dispatch of several) of publications sent to or received from a partner."""
+
+    __tablename__ = "shipment"
+
+    partner_institution_id: uuid.UUID = Field(foreign_key="institution.id", index=True)
+    arrangement_id: uuid.UUID | None = Field(default=None, foreign_key="exchange_arrangement.id", nullable=True, index=True)
+    direction: str = Field(max_length=10)  # sent / received, relative to the home institution
+    shipped_on: date = Field(index=True)  # the day it left (sent) or arrived (received)
+    reference: str | None = Field(default=None, max_length=60)
+    carrier: str | None = Field(default=None, max_length=120)
+    tracking_number: str | None = Field(default=None, max_length=120)
+    customs_document: str | None = Field(default=None, max_length=200)
+    status: str = Field(default="sent", max_length=15, index=True)  # sent / received / acknowledged / missing
+    status_on: date | None = None
+    note: str | None = Field(default=None, max_length=2000)
+    search_text: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+
+
+class ShipmentItem(SQLModel, table=True):
+    """A publication in a shipment: counted per item (copies), never per parcel."""
+
+    __tablename__ = "shipment_item"
+
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    shipment_id: uuid.UUID = Field(foreign_key="shipment.id", index=True)
+    position: int = 0
+    title: str = Field(max_length=500)
+    identifier: str | None = Field(default=None, max_length=40)  # ISBN or ISSN, as printed
+    category: str = Field(default="monograph", max_length=20)
+    copies: int = 1
+    value: Decimal | None = Field(default=None, sa_column=Column(Numeric(14, 2), nullable=True))
+    currency: str | None = Field(default=None, max_length=3)

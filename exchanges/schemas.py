@@ -101,8 +101,11 @@ class AgendaItemIn(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class GiftIn(msgspec.Struct, forbid_unknown_fields=True):
+    """A gift row of the visit's form: an entry of the gift register (exchanges/gift_services.py), `id` once saved."""
+
     direction: GiftDirection
-    description: Annotated[str, msgspec.Meta(min_length=1, max_length=500)]
+    description: Annotated[str, msgspec.Meta(min_length=1, max_length=1000)]
+    id: uuid.UUID | None = None
 
 
 class VisitIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -177,6 +180,7 @@ class AgendaItemOut(msgspec.Struct):
 class GiftOut(msgspec.Struct):
     direction: str
     description: str
+    id: uuid.UUID | None = None  # its entry in the gift register
 
 
 class AgreementLink(msgspec.Struct):

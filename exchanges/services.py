@@ -31,7 +31,8 @@ from cooperation.records import (
     search_terms,
     update_versioned,
 )
-from exchanges.models import AgendaItem, ExpertExchange, Visit, VisitGift, VisitOutcome, VisitParticipant
+from exchanges import gift_services
+from exchanges.models import AgendaItem, ExpertExchange, Gift, Visit, VisitOutcome, VisitParticipant
 from exchanges.schemas import (
     AgendaItemOut,
     AgreementLink,
@@ -277,10 +278,6 @@ def _children(visit_id: uuid.UUID, data: VisitIn, people: dict[uuid.UUID, Any]) 
             )
         )
     rows += [VisitOutcome(visit_id=visit_id, text=nfc(o.strip()), position=i) for i, o in enumerate(data.outcomes)]
-    rows += [
-        VisitGift(visit_id=visit_id, direction=g.direction.value, description=nfc(g.description.strip()), position=i)
-        for i, g in enumerate(data.gifts)
-    ]
     return rows
 
 
@@ -292,6 +289,7 @@ async def create_visit(session: AsyncSession, principal: Principal, data: VisitI
     session.add(visit)
     await session.flush()
     session.add_all(_children(visit.id, data, people))
+    await gift_services.sync_visit_gifts(session, visit.id, values, data.gifts)
     await _link_commitments(session, principal, visit.id, data)
     audit.record(
         session,
@@ -312,9 +310,10 @@ async def update_visit(session: AsyncSession, principal: Principal, visit_id: uu
     values = await _clean(session, principal, data, visit_id)
     people = values.pop("_people")
     version = await update_versioned(session, Visit, visit_id, data.version, values, what="visit")
-    for model in (VisitParticipant, AgendaItem, VisitOutcome, VisitGift):
+    for model in (VisitParticipant, AgendaItem, VisitOutcome):
         await session.execute(delete(model).where(table(model).c.visit_id == visit_id))
     session.add_all(_children(visit_id, data, people))
+    await gift_services.sync_visit_gifts(session, visit_id, values, data.gifts)  # register entries keep their details
     await _link_commitments(session, principal, visit_id, data)
     audit.record(
         session,
@@ -435,10 +434,12 @@ async def get_visit(session: AsyncSession, principal: Principal, visit_id: uuid.
     ]
     oc = table(VisitOutcome).c
     outcomes = list(await session.scalars(select(oc.text).where(oc.visit_id == visit_id).order_by(oc.position)))
-    gc = table(VisitGift).c
+    gc = table(Gift).c
     gifts = [
-        GiftOut(d, t)
-        for d, t in await session.execute(select(gc.direction, gc.description).where(gc.visit_id == visit_id).order_by(gc.position))
+        GiftOut(d, t, i)
+        for i, d, t in await session.execute(
+            select(gc.id, gc.direction, gc.description).where(gc.visit_id == visit_id, gc.archived_at.is_(None)).order_by(gc.position)
+        )
     ]
     agreement = None
     warnings: list[str] = []

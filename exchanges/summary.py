@@ -5,10 +5,10 @@ Visibility is the pages' own (`visit_visibility`, `exchange_visibility`); a fixe
 """
 
 import uuid
-from datetime import date
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import extract, func, or_, select
+from sqlalchemy import and_, extract, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cooperation import charts, followups, i18n
@@ -19,8 +19,9 @@ from cooperation.files import storage_path
 from cooperation.partners.models import Institution, Person
 from cooperation.partners.services import home_institution_id
 from cooperation.records import plain
+from cooperation.reports.periods import Period
 from cooperation.settings import Settings
-from exchanges import expert_services, photos, services
+from exchanges import expert_services, gift_services, photos, publication_services, services
 from exchanges.models import ExpertExchange, Visit, VisitOutcome, VisitParticipant
 
 V = table(Visit).c
@@ -164,6 +165,88 @@ async def visit(session: AsyncSession, principal: Principal, settings: Settings,
         "hosts": [p for p in record_values["participants"] if p["side"] == "host"],
         "photos": [{"caption": p.caption, "uri": storage_path(settings, digests[p.id]).as_uri()} for p in photo_list],
         "actions": [plain(a) for a in actions],
+    }
+
+
+async def gift_register(session: AsyncSession, principal: Principal, settings: Settings, period: Period) -> dict[str, Any]:
+    """The protocol gift register over a period (a year, usually): every gift in date order, the estimated values by
+    direction and currency, and how many still wait for a decision on where they go. The department's only."""
+    rows = await gift_services.all_gifts(session, principal, between=(period.start, period.end))
+    by_disposition: dict[str, int] = {}
+    for row in rows:
+        by_disposition[row.disposition or ""] = by_disposition.get(row.disposition or "", 0) + 1
+    return {
+        "gifts": [plain(r) for r in rows],
+        "totals": gift_services.totals(rows),
+        "by_disposition": sorted(by_disposition.items(), key=lambda item: (item[0] == "", item[0])),
+        "undecided": sum(1 for r in rows if r.disposition is None and r.direction == "received"),
+    }
+
+
+async def publications_report(session: AsyncSession, principal: Principal, settings: Settings, period: Period) -> dict[str, Any]:
+    """The exchange service's report for a period, in the shape the 1958 conventions' annual reports take: partners,
+    items sent and received by category, arrangements begun, suspended, stopped or resumed. Four queries."""
+    SH, SI, EA = publication_services.SH, publication_services.SI, publication_services.EA
+    rows = await session.execute(
+        select(SH.partner_institution_id, I.code, I.name, SH.direction, SI.category, func.sum(SI.copies))
+        .join_from(table(publication_services.ShipmentItem), table(publication_services.Shipment), SH.id == SI.shipment_id)
+        .join(table(Institution), I.id == SH.partner_institution_id)
+        .where(publication_services.shipment_visibility(principal), SH.archived_at.is_(None), SH.status != "missing")
+        .where(SH.shipped_on >= period.start, SH.shipped_on <= period.end)
+        .group_by(SH.partner_institution_id, I.code, I.name, SH.direction, SI.category)
+    )
+    categories = [c.value for c in publication_services.ItemCategory]
+    partners: dict[uuid.UUID, dict[str, Any]] = {}
+    totals = {"sent": dict.fromkeys(categories, 0), "received": dict.fromkeys(categories, 0)}
+    for partner_id, code, name, direction, category, copies in rows:
+        entry = partners.setdefault(
+            partner_id, {"code": code, "name": name, "sent": dict.fromkeys(categories, 0), "received": dict.fromkeys(categories, 0)}
+        )
+        entry[direction][category] += int(copies or 0)
+        totals[direction][category] += int(copies or 0)
+    missing = await session.scalar(
+        select(func.count())
+        .select_from(table(publication_services.Shipment))
+        .where(publication_services.shipment_visibility(principal), SH.archived_at.is_(None), SH.status == "missing")
+        .where(SH.shipped_on >= period.start, SH.shipped_on <= period.end)
+    )
+    arrangements = publication_services.arrangement_visibility(principal)
+    first, after = (datetime.combine(day, time(0), tzinfo=UTC) for day in (period.start, period.end + timedelta(days=1)))
+    changes = [
+        {
+            "code": r.code,
+            "status": r.status,
+            "on": r.status_changed_on or r.created_at.date(),
+            "requested_by": r.status_requested_by,
+            "note": r.status_note,
+            "basis": r.basis,
+            "new": r.status_changed_on is None,  # begun in the period, never suspended or stopped since
+        }
+        for r in await session.execute(
+            select(I.code, EA.status, EA.status_changed_on, EA.created_at, EA.status_requested_by, EA.status_note, EA.basis)
+            .join_from(table(publication_services.ExchangeArrangement), table(Institution), I.id == EA.partner_institution_id)
+            .where(arrangements, EA.archived_at.is_(None))
+            .where(or_(EA.status_changed_on.between(period.start, period.end), and_(EA.created_at >= first, EA.created_at < after)))
+            .order_by(I.code)
+        )
+    ]
+    active = await session.scalar(
+        select(func.count())
+        .select_from(table(publication_services.ExchangeArrangement))
+        .where(arrangements, EA.archived_at.is_(None), EA.status == "active")
+    )
+    ordered = sorted(partners.values(), key=lambda p: p["code"])
+    for entry in ordered:
+        entry["sent_total"], entry["received_total"] = sum(entry["sent"].values()), sum(entry["received"].values())
+    return {
+        "partners": ordered,
+        "categories": categories,
+        "totals": totals,
+        "sent_total": sum(totals["sent"].values()),
+        "received_total": sum(totals["received"].values()),
+        "missing": missing or 0,
+        "changes": changes,
+        "active_arrangements": active or 0,
     }
 
 

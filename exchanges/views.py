@@ -487,7 +487,7 @@ def form_values_of(visit: VisitOut) -> tuple[dict[str, Any], dict[str, list[dict
         for a in visit.agenda
     ]
     rows["outcome"] = [{"text": text} for text in visit.outcomes]
-    rows["gift"] = [{"direction": g.direction, "description": g.description} for g in visit.gifts]
+    rows["gift"] = [{"direction": g.direction, "description": g.description, "id": str(g.id)} for g in visit.gifts]
     return values, rows
 
 
@@ -567,7 +567,9 @@ def visit_from_form(form: dict[str, Any], struct: type[V]) -> tuple[V | None, di
     rows["agenda"], agenda_errors, agenda = parse_rows(form, "agenda", AGENDA_FIELDS, AgendaItemIn, "agenda")
     rows["outcome"], outcome_errors, outcomes = parse_rows(form, "outcome", ("text",), OutcomeRowIn, "outcomes")
     # A gift's direction comes preset: the row counts once it says what the gift was.
-    rows["gift"], gift_errors, gifts = parse_rows(form, "gift", ("direction", "description"), GiftIn, "gifts", counted_by=("description",))
+    rows["gift"], gift_errors, gifts = parse_rows(
+        form, "gift", ("direction", "description", "id"), GiftIn, "gifts", counted_by=("description",)
+    )
     errors |= agenda_errors | outcome_errors | gift_errors
     fields = {k: v for k, v in form.items() if not k.startswith((*(f"{kind}-" for kind in ROW_KINDS), "translation-", "add_row"))}
     fields.update(participants=[], agenda=[], gifts=[], outcomes=[])

@@ -1,7 +1,19 @@
 """What this domain plugs into the application (collected by cooperation/app.py)."""
 
 from cooperation.archiving import archive_routes
-from exchanges import api, demo, expert_services, expert_views, services, summary, views
+from exchanges import (
+    api,
+    demo,
+    expert_services,
+    expert_views,
+    gift_services,
+    gift_views,
+    publication_services,
+    publication_views,
+    services,
+    summary,
+    views,
+)
 
 routes = [
     *views.routes,
@@ -9,17 +21,36 @@ routes = [
     *api.routes,
     *archive_routes("visit", "/visits", services.set_archived, tag="visits"),
     *archive_routes("exchange", "/exchanges", expert_services.set_archived, tag="expert exchanges"),
+    *gift_views.routes,
+    *archive_routes("gift", "/gifts", gift_services.set_archived, tag="gift register"),
+    *publication_views.routes,
+    *archive_routes("arrangement", "/publications/arrangements", publication_services.set_arrangement_archived, tag="publications"),
+    *archive_routes("shipment", "/publications/shipments", publication_services.set_shipment_archived, tag="publications"),
 ]
 sharing_sources = [services.institutions_sharing_with, expert_services.institutions_sharing_with]
-partner_activity = [services.partner_activity]
+partner_activity = [services.partner_activity, publication_services.partner_activity]
 demo_loaders = [demo.load_demo]
 portfolio_sections = {"exchanges": summary.portfolio}
 partner_sections = {"exchanges": summary.partner}
 record_reports = {"visit": summary.visit}
+period_reports = {"gifts": summary.gift_register, "publications": summary.publications_report}
 report_choices = {"visit": summary.choices}
 calendar_sources = [services.calendar_events, expert_services.calendar_events]
 dashboard_panels = [views.dashboard_panel]
 year_figures = [summary.year_figures]
-attachment_owners = {"visit": services.attachment_owner, "exchange": expert_services.attachment_owner}
-record_kinds = {"visit": services.visible_ids, "exchange": expert_services.visible_ids}  # access.may_see
-commitment_measures = [services.commitment_measures]  # after the programmes' and projects' (one source each)
+attachment_owners = {
+    "visit": services.attachment_owner,
+    "exchange": expert_services.attachment_owner,
+    "gift": gift_services.attachment_owner,
+    "shipment": publication_services.shipment_owner,
+}
+record_kinds = {
+    "visit": services.visible_ids,
+    "exchange": expert_services.visible_ids,
+    "arrangement": publication_services.visible_arrangement_ids,
+    "shipment": publication_services.visible_shipment_ids,
+}  # access.may_see
+commitment_measures = [
+    services.commitment_measures,
+    publication_services.commitment_measures,
+]  # after the programmes' and projects' (one source each)

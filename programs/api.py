@@ -4,17 +4,15 @@ import uuid
 
 import msgspec
 from litestar import Controller, Request, get, post, put
-from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cooperation import i18n
+from cooperation import csvfiles
 from cooperation.apidoc import multipart
 from cooperation.auth.access import Principal
-from cooperation.errors import ValidationFailed
 from cooperation.records import DEFAULT_PER_PAGE
-from cooperation.web import PageNumber, PerPage, too_large
+from cooperation.web import PageNumber, PerPage
 from programs import project_services, services
 from programs.project_schemas import ProgressIn, ProjectIn, ProjectOut, ProjectPage, ProjectStatus, ProjectUpdate
 from programs.schemas import ProgrammeIn, ProgrammeOut, ProgrammePage, ProgrammeUpdate
@@ -146,26 +144,9 @@ class ProjectApi(Controller):
         """A CSV file (body `text/csv`, or multipart field `file`) with the columns
         `institution,as_of,titles,volumes,images,correction_note`, one row per institution and date. Every bad row
         is reported by line number and nothing from the file is applied."""
-        content = await read_csv_upload(request)
+        content = await csvfiles.read_upload(request)
         applied = await project_services.import_csv(db, principal, project_id, content)
         return ImportResult(applied, await project_services.get_project(db, principal, project_id))
-
-
-async def read_csv_upload(request: Request) -> bytes:
-    limit = request.app.state.settings.upload_max_bytes
-    if request.content_type[0] == "multipart/form-data":
-        form = await request.form()
-        upload = form.get("file")
-        if not isinstance(upload, UploadFile):
-            raise ValidationFailed({"file": i18n.gettext("choose a CSV file to upload")})
-        content = await upload.read()
-    else:
-        content = await request.body()
-    if len(content) > limit:
-        raise ValidationFailed({"file": too_large(i18n.gettext("the file"), len(content), limit)})
-    if not content.strip():
-        raise ValidationFailed({"file": i18n.gettext("is empty")})
-    return content
 
 
 routes = [ProgrammeApi, ProjectApi]

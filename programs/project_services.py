@@ -6,8 +6,6 @@ figure lower than the one before it (or higher than a later one) is a correction
 a second report for a date already reported. Partners report only for their own institution.
 """
 
-import csv
-import io
 import re
 import uuid
 from dataclasses import dataclass
@@ -19,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from agreements.models import Agreement, Commitment
 from agreements.services import Measured, pace
-from cooperation import audit, i18n, versions
+from cooperation import audit, csvfiles, i18n, versions
 from cooperation.auth.access import Principal, may_change_part_of, may_see, require_manager, seen, visible
 from cooperation.db import lock_rows, table, utcnow
 from cooperation.errors import ForbiddenError, NotFoundError, ValidationFailed
@@ -58,7 +56,6 @@ I = table(Institution).c  # noqa: E741
 A = table(Agreement).c
 C = table(Commitment).c
 CSV_COLUMNS = ("institution", "as_of", "titles", "volumes", "images", "correction_note")
-CELL_LIMIT = csv.field_size_limit()
 MAX_COUNT = 2_000_000_000  # as the API's Count: a cumulative figure, and what a 32-bit column holds
 MAX_LISTED = 100  # problems listed for one file (all are counted)
 ASCII_DIGITS = re.compile(r"[0-9]+")
@@ -618,46 +615,9 @@ def parse_csv(content: bytes, codes: dict[str, uuid.UUID]) -> tuple[list[Entry],
     The good rows, and every bad row's problems by line number (the caller checks the good ones too, so that one
     answer lists everything to fix). A file that cannot be read at all raises.
     """
-    try:
-        text = content.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise ValidationFailed({"file": i18n.gettext("is not UTF-8 text; save the spreadsheet as “CSV UTF-8”")}) from None
-    lines = text.splitlines()
-    if not lines or not lines[0].strip():
-        raise ValidationFailed(
-            {"file": i18n.gettext("is empty; the first line names the columns: %(columns)s", columns=",".join(CSV_COLUMNS))}
-        )
-    delimiter = max(",;\t", key=lines[0].count)
-    reader = csv.reader(io.StringIO(text), delimiter=delimiter)
-    header = [h.strip().lower() for h in next(reader)]
-    unknown = [h for h in header if h not in CSV_COLUMNS]
-    missing = [c for c in ("institution", "as_of") if c not in header]
-    if unknown or missing:
-        problems = ([i18n.gettext("unknown column %(columns)s", columns=", ".join(unknown))] if unknown else []) + (
-            [i18n.gettext("missing column %(columns)s", columns=", ".join(missing))] if missing else []
-        )
-        raise ValidationFailed(
-            {"line 1": i18n.gettext("%(problems)s (expected: %(columns)s)", problems="; ".join(problems), columns=",".join(CSV_COLUMNS))}
-        )
+    rows, errors = csvfiles.read(content, CSV_COLUMNS, ("institution", "as_of"))
     entries: list[Entry] = []
-    errors: dict[str, str] = {}
-    while True:
-        try:
-            cells = next(reader)
-        except StopIteration:
-            break
-        except csv.Error as exc:  # a cell past the csv module's size limit, an unclosed quote at the end
-            errors[f"line {reader.line_num}"] = i18n.gettext(
-                "cannot be read as CSV (%(error)s); each cell holds at most %(limit)s characters", error=exc, limit=f"{CELL_LIMIT:,}"
-            )
-            continue
-        line = reader.line_num
-        if not any(c.strip() for c in cells):
-            continue
-        if len(cells) != len(header):
-            errors[f"line {line}"] = i18n.gettext("%(values)s values for %(columns)s columns", values=len(cells), columns=len(header))
-            continue
-        row = dict(zip(header, (c.strip() for c in cells), strict=True))
+    for line, row in rows:
         problems = []
         controls = [column for column, value in row.items() if CONTROL.search(value)]
         if controls:

@@ -11,7 +11,7 @@ from litestar.response import Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agreements.services import commitment_choices, list_agreements
-from cooperation import audit, comments, files, i18n, versions
+from cooperation import audit, comments, csvfiles, files, i18n, versions
 from cooperation.auth.access import Principal, require_manager
 from cooperation.dashboard import Panel
 from cooperation.errors import StaleVersionError, ValidationFailed
@@ -20,7 +20,6 @@ from cooperation.i18n import N_
 from cooperation.partners.services import institution_choices
 from cooperation.web import form_dict, query_int, query_str, render, see_other
 from programs import chart, project_services, services
-from programs.api import read_csv_upload
 from programs.project_schemas import (
     MilestoneIn,
     ParticipantRole,
@@ -462,7 +461,7 @@ class ProjectViews(Controller):
         project_id: FromPath[uuid.UUID],
     ) -> Response[Any]:
         try:
-            await project_services.import_csv(db, principal, project_id, await read_csv_upload(request))
+            await project_services.import_csv(db, principal, project_id, await csvfiles.read_upload(request))
         except ValidationFailed as exc:
             await db.rollback()
             errors = {"csv": exc.detail, **exc.errors}

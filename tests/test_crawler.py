@@ -46,6 +46,7 @@ class Crawl:
     pages: dict[str, int] = field(default_factory=dict)  # URL → status
     forms: dict[tuple[str, tuple[str, ...]], tuple[str, Form]] = field(default_factory=dict)  # → (page it was on, form)
     problems: list[str] = field(default_factory=list)
+    files: set[str] = field(default_factory=set)  # URLs answered with something other than a page (CSV, PDF, iCalendar)
 
 
 def _same_site(href: str) -> str | None:
@@ -76,6 +77,7 @@ async def crawl(client: Client, role: str, start: str = "/") -> Crawl:
             result.problems.append(f"{role} GET {url} → {response.status_code}")
             continue
         if not response.headers.get("content-type", "").startswith(_HTML):
+            result.files.add(url)
             continue
         forms, links = read_page(response.text)
         for form in forms:

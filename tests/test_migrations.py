@@ -52,40 +52,44 @@ def test_upgrade_from_empty_has_no_drift_and_downgrades(empty_database):
 # ---- every migration, down and up again, on a database with rows in every table (issue 11, item 20) -------------
 
 
-def _fill_every_table(url: str) -> dict[str, int]:
-    """The demo world, then one row of plausible values in each table it leaves empty (foreign keys point at rows
-    that exist). Returns the row count of every table."""
+def _value(column):
+    """A plausible value of a column's type (for rows made only to be migrated)."""
     import datetime as dt
     import decimal
 
-    from sqlalchemy import JSON, Boolean, Date, DateTime, Integer, Numeric, String, Text, Time, TypeDecorator, Uuid, func, insert, select
+    from sqlalchemy import JSON, Boolean, Date, DateTime, Integer, Numeric, String, Text, Time, TypeDecorator, Uuid
+
+    kind = column.type.impl_instance if isinstance(column.type, TypeDecorator) else column.type
+    if isinstance(kind, Uuid):
+        return uuid.uuid4()
+    if isinstance(kind, Boolean):
+        return False
+    if isinstance(kind, Integer):
+        return 1
+    if isinstance(kind, Numeric):
+        return decimal.Decimal("1")
+    if isinstance(kind, DateTime):
+        return dt.datetime.now(dt.UTC)
+    if isinstance(kind, Date):
+        return dt.date(2025, 1, 1)
+    if isinstance(kind, Time):
+        return dt.time(8, 0)
+    if isinstance(kind, JSON):
+        return []
+    if isinstance(kind, String | Text):
+        length = getattr(kind, "length", None) or 40
+        return uuid.uuid4().hex[: min(length, 32)]
+    raise AssertionError(f"no value for {column.table.name}.{column.name} ({kind!r})")
+
+
+def _fill_every_table(url: str) -> dict[str, int]:
+    """The demo world, then one row of plausible values in each table it leaves empty (foreign keys point at rows
+    that exist). Returns the row count of every table."""
+    from sqlalchemy import func, insert, select
 
     from cooperation import demo
     from cooperation.app import demo_loaders
     from cooperation.db import session_factory
-
-    def value(column):
-        kind = column.type.impl_instance if isinstance(column.type, TypeDecorator) else column.type
-        if isinstance(kind, Uuid):
-            return uuid.uuid4()
-        if isinstance(kind, Boolean):
-            return False
-        if isinstance(kind, Integer):
-            return 1
-        if isinstance(kind, Numeric):
-            return decimal.Decimal("1")
-        if isinstance(kind, DateTime):
-            return dt.datetime.now(dt.UTC)
-        if isinstance(kind, Date):
-            return dt.date(2025, 1, 1)
-        if isinstance(kind, Time):
-            return dt.time(8, 0)
-        if isinstance(kind, JSON):
-            return []
-        if isinstance(kind, String | Text):
-            length = getattr(kind, "length", None) or 40
-            return uuid.uuid4().hex[: min(length, 32)]
-        raise AssertionError(f"no value for {column.table.name}.{column.name} ({kind!r})")
 
     async def run() -> dict[str, int]:
         engine = create_engine(url)
@@ -102,7 +106,7 @@ def _fill_every_table(url: str) -> dict[str, int]:
                         elif column.nullable and not column.primary_key:
                             row[column.name] = None
                         else:
-                            row[column.name] = value(column)
+                            row[column.name] = _value(column)
                     await conn.execute(insert(table).values(**row))
                 counts[table.name] = await conn.scalar(select(func.count()).select_from(table))
         await engine.dispose()
@@ -128,6 +132,75 @@ def test_every_migration_goes_down_and_up_again_on_a_populated_database(empty_da
     migrate.upgrade(empty_database)
     diff, _ = _diff(empty_database)
     assert diff == []
+
+
+def test_visit_gifts_become_register_entries_without_loss(empty_database):
+    """Issue 15: the gifts a visit recorded are entries of the gift register after the upgrade, each with its visit,
+    direction, description and order, dated the visit's first day, from and to the right institutions."""
+    import datetime as dt
+
+    import sqlalchemy as sa
+
+    migrate.upgrade(empty_database, "70926fb5d292")  # the revision before the register
+    ids = {name: uuid.uuid4() for name in ("nlv", "nlc", "visit", "given", "received")}
+    visit_gift = sa.table(
+        "visit_gift",
+        *(sa.column(n, sa.Uuid()) for n in ("id", "visit_id")),
+        sa.column("direction"),
+        sa.column("description"),
+        sa.column("position"),
+    )
+
+    def row(table, **given):
+        return {c.name: given[c.name] if c.name in given else (None if c.nullable else _value(c)) for c in table.columns}
+
+    async def seed() -> None:
+        engine = create_engine(empty_database)
+        institution, visit = SQLModel.metadata.tables["institution"], SQLModel.metadata.tables["visit"]
+        async with engine.begin() as conn:
+            for key, code in (("nlv", "NLV"), ("nlc", "NLC")):
+                await conn.execute(sa.insert(institution).values(row(institution, id=ids[key], code=code, is_home=key == "nlv")))
+            values = row(visit, id=ids["visit"], direction="incoming", host_institution_id=ids["nlv"], visiting_institution_id=ids["nlc"])
+            await conn.execute(sa.insert(visit).values(values | {"starts_on": dt.date(2025, 11, 26), "ends_on": dt.date(2025, 11, 29)}))
+            for position, (key, direction, text) in enumerate(
+                (("given", "given", "Sơn mài"), ("received", "received", "《永乐大典》影印本"))
+            ):
+                await conn.execute(
+                    sa.insert(visit_gift).values(
+                        id=ids[key], visit_id=ids["visit"], direction=direction, description=text, position=position
+                    )
+                )
+        await engine.dispose()
+
+    async def entries() -> list:
+        engine = create_engine(empty_database)
+        gift = SQLModel.metadata.tables["gift"]
+        async with engine.connect() as conn:
+            rows = (await conn.execute(sa.select(gift).order_by(gift.c.position))).mappings().all()
+        await engine.dispose()
+        return [dict(r) for r in rows]
+
+    asyncio.run(seed())
+    migrate.upgrade(empty_database)
+    given, received = asyncio.run(entries())
+    assert (given["id"], given["visit_id"], given["direction"], given["description"]) == (ids["given"], ids["visit"], "given", "Sơn mài")
+    assert (given["giver_institution_id"], given["recipient_institution_id"]) == (ids["nlv"], ids["nlc"])
+    assert (received["description"], received["position"]) == ("《永乐大典》影印本", 1)
+    assert (received["giver_institution_id"], received["recipient_institution_id"]) == (ids["nlc"], ids["nlv"])
+    assert given["given_on"] == received["given_on"] == dt.date(2025, 11, 26)
+    assert given["search_text"] == "son mai" and given["archived_at"] is None and given["version"] == 1
+    # and back down: the visit keeps its gifts
+    migrate.downgrade(empty_database, "70926fb5d292")
+
+    async def old_rows() -> list:
+        engine = create_engine(empty_database)
+        async with engine.connect() as conn:
+            rows = (await conn.execute(sa.select(visit_gift.c.description).order_by(visit_gift.c.position))).scalars().all()
+        await engine.dispose()
+        return list(rows)
+
+    assert asyncio.run(old_rows()) == ["Sơn mài", "《永乐大典》影印本"]
+    migrate.upgrade(empty_database)
 
 
 def _upgrade_when_released(url: str, barrier, errors) -> None:

@@ -41,6 +41,7 @@ KINDS = {
     "progress_report": N_("progress report"),
     "comment": N_("comment"),
     "follow_up": N_("follow-up action"),
+    "shipment": N_("shipment of publications"),
     "agreement_signed": N_("agreement signed"),
 }
 

@@ -30,12 +30,22 @@ from cooperation.settings import PROJECT_ROOT, Settings
 PortfolioSection = Callable[[AsyncSession, Principal, date, date, date], Awaitable[dict[str, Any]]]
 PartnerSection = Callable[[AsyncSession, Principal, uuid.UUID, date], Awaitable[dict[str, Any]]]
 RecordReport = Callable[[AsyncSession, Principal, Settings, uuid.UUID], Awaitable[dict[str, Any]]]
+PeriodReport = Callable[[AsyncSession, Principal, Settings, periods.Period], Awaitable[dict[str, Any]]]
 
 _portfolio: dict[str, PortfolioSection] = {}
 _partner: dict[str, PartnerSection] = {}
 _records: dict[str, RecordReport] = {}
+_period_reports: dict[str, PeriodReport] = {}  # registers kept over a period: the gift register, the exchange report
 
 KINDS = ("portfolio", "partner", "agreement", "visit")
+
+
+def kinds() -> tuple[str, ...]:
+    return KINDS + tuple(_period_reports)
+
+
+def over_a_period(kind: str) -> bool:
+    return kind == "portfolio" or kind in _period_reports
 
 
 def register_portfolio_section(name: str, section: PortfolioSection) -> None:
@@ -48,6 +58,12 @@ def register_partner_section(name: str, section: PartnerSection) -> None:
 
 def register_record_report(kind: str, report: RecordReport) -> None:
     _records[kind] = report
+
+
+def register_period_report(kind: str, report: PeriodReport) -> None:
+    """A report over a period with no record to choose (`reports/<kind>.html`, title `t("<kind>_title")`); the
+    builder raises NotFound for a reader who may not see it."""
+    _period_reports[kind] = report
 
 
 async def partner_sections(session: AsyncSession, principal: Principal, institution_id: uuid.UUID, today: date) -> dict[str, Any]:
@@ -65,6 +81,11 @@ class Built:
     title: str
     html: str
     summary: list[str]  # a few lines for an e-mail's body: the highlights, or the title
+
+
+async def check_period_report(session: AsyncSession, principal: Principal, settings: Settings, kind: str) -> None:
+    """NotFound unless the person may read the register a report of `kind` is made from."""
+    await _period_reports[kind](session, principal, settings, periods.containing("month", date.today()))
 
 
 async def check_record(session: AsyncSession, principal: Principal, settings: Settings, kind: str, record_id: uuid.UUID) -> None:
@@ -88,12 +109,12 @@ def environment(language: str) -> Environment:
 
 def check_request(kind: str, scope_id: uuid.UUID | None, period_key: str | None, language: str) -> periods.Period | None:
     errors: dict[str, str] = {}
-    if kind not in KINDS:
-        errors["kind"] = gettext("unknown report %(kind)s; choose %(kinds)s", kind=repr(kind), kinds=", ".join(KINDS))
+    if kind not in kinds():
+        errors["kind"] = gettext("unknown report %(kind)s; choose %(kinds)s", kind=repr(kind), kinds=", ".join(kinds()))
     if language not in i18n.LANGUAGES:
         offered = ", ".join(f"{code} ({name})" for code, name in i18n.LANGUAGES.items())
         errors["language"] = gettext("reports are written in %(offered)s, not %(language)s", offered=offered, language=repr(language))
-    if kind != "portfolio" and scope_id is None:
+    if kind in kinds() and not over_a_period(kind) and scope_id is None:
         what = {
             "partner": N_("choose the partner institution"),
             "agreement": N_("choose the agreement"),
@@ -101,7 +122,7 @@ def check_request(kind: str, scope_id: uuid.UUID | None, period_key: str | None,
         }.get(kind, N_("choose what it is about"))
         errors["scope_id"] = gettext(what)
     period = None
-    if kind == "portfolio":
+    if over_a_period(kind):
         if not period_key:
             errors["period"] = gettext("choose the period, such as 2026-10, 2026-Q3 or 2026")
         else:
@@ -164,6 +185,11 @@ async def build(
             # Partnerships gone quiet as of the period's last day (the department's reports only: dormancy.py says so).
             context |= {"dormant": await dormancy.dormant_partners(session, principal, as_of, settings.dormant_months)}
             context["dormant_months"] = settings.dormant_months
+        elif kind in _period_reports:
+            assert period is not None
+            context |= await _period_reports[kind](session, principal, settings, period)
+            title = f"{t(kind + '_title')} — {period.label(language)}"
+            context |= {"period_label": period.label(language)}
         elif kind == "partner":
             assert scope_id is not None
             institution = await get_institution(session, principal, scope_id)

@@ -96,6 +96,37 @@ TEXT: dict[str, str] = {
     "gifts": N_("Gifts exchanged"),
     "texts": N_("Texts"),
     "prevails": N_("In case of divergence, the %(language)s text prevails."),
+    "gifts_title": N_("Protocol gift register"),
+    "gifts_intro": N_("Every gift the library gave or received in the period, its estimated value and where it went."),
+    "date": N_("Date"),
+    "gift": N_("Gift"),
+    "giver_recipient": N_("From → to"),
+    "estimated_value": N_("Estimated value"),
+    "disposition": N_("Disposition"),
+    "minimal_value": N_("minimal value"),
+    "not_decided": N_("not decided yet"),
+    "total_given": N_("Estimated value of the gifts given"),
+    "total_received": N_("Estimated value of the gifts received"),
+    "by_disposition": N_("Gifts by disposition"),
+    "n_undecided": N_("Gifts received still waiting for a decision on where they go: %(n)s"),
+    "n_gifts": N_("Gifts in the register: %(n)s"),
+    "publications_title": N_("Exchange of publications: report"),
+    "publications_intro": N_(
+        "The publications the library sent to and received from its exchange partners in the period, counted by item (copies)."
+    ),
+    "n_active_arrangements": N_("Exchange arrangements active: %(n)s"),
+    "n_sent": N_("Items sent: %(n)s"),
+    "n_received": N_("Items received: %(n)s"),
+    "n_missing": N_("Shipments reported missing: %(n)s"),
+    "by_partner": N_("By partner"),
+    "by_category": N_("By category"),
+    "sent": N_("Sent"),
+    "received": N_("Received"),
+    "category": N_("Category"),
+    "total": N_("Total"),
+    "arrangement_changes": N_("Changes in the arrangements"),
+    "new_arrangement": N_("new arrangement (%(basis)s)"),
+    "no_changes": N_("No arrangement was begun, suspended, stopped or resumed in the period."),
 }
 
 # The values stored in records (statuses, roles, kinds, units), by vocabulary: the context (pgettext) lets French agree
@@ -163,6 +194,36 @@ ENUM_WORDS: dict[str, dict[str, str]] = {
         "given": NP_("gift", "given"),
         "received": NP_("gift", "received"),
     },
+    "gift_disposition": {
+        "retained": NP_("gift_disposition", "retained for official use"),
+        "on_display": NP_("gift_disposition", "on display"),
+        "in_archives": NP_("gift_disposition", "kept in the archives"),
+        "returned": NP_("gift_disposition", "returned"),
+        "transferred": NP_("gift_disposition", "transferred"),
+        "disposed": NP_("gift_disposition", "disposed of"),
+    },
+    "item_category": {
+        "monograph": NP_("item_category", "monographs"),
+        "serial": NP_("item_category", "serial issues"),
+        "official": NP_("item_category", "official publications"),
+        "map": NP_("item_category", "maps"),
+        "audiovisual": NP_("item_category", "audiovisual"),
+        "digital": NP_("item_category", "digital"),
+        "other": NP_("item_category", "other"),
+    },
+    "arrangement_status": {
+        "active": NP_("arrangement_status", "active"),
+        "suspended": NP_("arrangement_status", "suspended"),
+        "stopped": NP_("arrangement_status", "stopped"),
+    },
+    "requested_by": {
+        "our_request": NP_("requested_by", "at our request"),
+        "partner_request": NP_("requested_by", "at the partner's request"),
+    },
+    "basis": {
+        "blanket": NP_("basis", "blanket"),
+        "selective": NP_("basis", "selective"),
+    },
     "direction": {
         "incoming": NP_("direction", "incoming"),
         "outgoing": NP_("direction", "outgoing"),
@@ -218,6 +279,9 @@ def filters(language: str) -> dict[str, Any]:
     def fmt_percent(value: float | None) -> str:
         return i18n.format_percent(value, language)
 
+    def fmt_money(value: Any, currency: str | None) -> str:
+        return i18n.format_money(value, currency, language)
+
     vocabulary = enums(language)
 
     def enum(value: str | None, kind: str) -> str:
@@ -226,4 +290,4 @@ def filters(language: str) -> dict[str, Any]:
             return "—"
         return vocabulary[kind].get(value, value)
 
-    return {"date": fmt_date, "number": fmt_number, "percent": fmt_percent, "enum": enum}
+    return {"date": fmt_date, "number": fmt_number, "percent": fmt_percent, "enum": enum, "money": fmt_money}

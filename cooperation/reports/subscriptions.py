@@ -100,14 +100,17 @@ async def _clean(session: AsyncSession, principal: Principal, settings: Settings
         errors["recipient_emails"] = i18n.gettext("name at least one recipient")
     if errors:
         raise ValidationFailed(errors)
-    if data.scope_id is not None:  # the owner must see what the report is about (404 otherwise, as everywhere)
+    if builders.over_a_period(data.kind):
+        if data.kind != "portfolio":  # a register the owner may not read is a report they may not subscribe to
+            await builders.check_period_report(session, principal, settings, data.kind)
+    elif data.scope_id is not None:  # the owner must see what the report is about (404 otherwise, as everywhere)
         if data.kind == "partner":
             await get_institution(session, principal, data.scope_id)
         else:
             await builders.check_record(session, principal, settings, data.kind, data.scope_id)
     return {
         "kind": data.kind,
-        "scope_id": data.scope_id if data.kind != "portfolio" else None,
+        "scope_id": None if builders.over_a_period(data.kind) else data.scope_id,
         "period_kind": period_kind,
         "frequency": data.frequency,
         "day": data.day,

@@ -65,6 +65,9 @@ class Scene:
     subscription: str
     invitation: str = ""
     user: str = ""
+    gift: str = ""
+    arrangement: str = ""  # with NLC (partner_a's institution), under an exchange-of-publications agreement
+    shipment: str = ""  # sent to NLC under it
 
 
 def expect(kind: str, role: str, target: str | None) -> set[int]:
@@ -109,6 +112,16 @@ def expect(kind: str, role: str, target: str | None) -> set[int]:
         return ALLOWED if manager or partner else {403}
     if kind == "visit.manage":
         return ALLOWED if manager else ({403} if staff or target in VISITS_SEEN.get(role, set()) else {404})
+    if kind == "ledger.read":  # the exchange with NLC: the department and NLC's partner
+        return {200} if staff or role == "partner_a" else {404}
+    if kind == "ledger.manage":
+        return ALLOWED if manager else ({403} if staff or role == "partner_a" else {404})
+    if kind == "ledger.acknowledge":  # NLC's partner acknowledges what was sent to it
+        return ALLOWED if manager or role == "partner_a" else ({403} if staff else {404})
+    if kind == "register.read":  # the gift register: the department's own; anyone else is told it does not exist
+        return {200} if staff else {404}
+    if kind == "register.manage":
+        return ALLOWED if manager else ({403} if staff else {404})
     if kind == "schema.missing":
         return {404}
     if kind == "admin":
@@ -274,6 +287,41 @@ ROUTES: dict[str, tuple[str, list[str] | None]] = {
     "visit_restore": ("visit.manage", ["VA", "VB"]),
     "api_visit_restore": ("visit.manage", ["VA", "VB"]),
     "exchange_archive": ("visit.manage", ["VA", "VB"]),
+    "publications": ("any", None),
+    "publications_csv": ("any", None),
+    "arrangement_new": ("create", None),
+    "arrangement_create": ("create", None),
+    "arrangement": ("ledger.read", None),
+    "arrangement_edit": ("ledger.manage", None),
+    "arrangement_update": ("ledger.manage", None),
+    "arrangement_status": ("ledger.manage", None),
+    "arrangement_archive": ("ledger.manage", None),
+    "arrangement_restore": ("ledger.manage", None),
+    "api_arrangement_archive": ("ledger.manage", None),
+    "api_arrangement_restore": ("ledger.manage", None),
+    "shipment_new": ("create", None),
+    "shipment_create": ("create", None),
+    "shipment": ("ledger.read", None),
+    "shipment_items_export": ("ledger.read", None),
+    "shipment_edit": ("ledger.manage", None),
+    "shipment_update": ("ledger.manage", None),
+    "shipment_items_csv": ("ledger.manage", None),
+    "shipment_status": ("ledger.acknowledge", None),
+    "shipment_archive": ("ledger.manage", None),
+    "shipment_restore": ("ledger.manage", None),
+    "api_shipment_archive": ("ledger.manage", None),
+    "api_shipment_restore": ("ledger.manage", None),
+    "gifts": ("register.read", None),
+    "gifts_csv": ("register.read", None),
+    "gift": ("register.read", None),
+    "gift_new": ("register.manage", None),
+    "gift_create": ("register.manage", None),
+    "gift_edit": ("register.manage", None),
+    "gift_update": ("register.manage", None),
+    "gift_archive": ("register.manage", None),
+    "gift_restore": ("register.manage", None),
+    "api_gift_archive": ("register.manage", None),
+    "api_gift_restore": ("register.manage", None),
     "api_exchange_archive": ("visit.manage", ["VA", "VB"]),
     "exchange_restore": ("visit.manage", ["VA", "VB"]),
     "api_exchange_restore": ("visit.manage", ["VA", "VB"]),
@@ -526,7 +574,34 @@ async def build_scene(app, world, coordinator: Client) -> Scene:
         ).json()["id"],
         await _invitation(app, world),
         str(world.principals["partner_b"].user_id),
+        await _gift(coordinator, world),
+        *await _ledger(coordinator, world),
     )
+
+
+async def _ledger(coordinator: Client, world) -> tuple[str, str]:
+    payload = agreement_payload([world.home, world.nlc], reference="M-PUB", kind="exchange_of_publications")
+    agreement = (await coordinator.api("POST", "/api/v1/agreements", json=payload)).json()
+    made = await coordinator.form(
+        "/publications/arrangements", {"partner_institution_id": str(world.nlc), "agreement_id": agreement["id"], "basis": "blanket"}
+    )
+    assert made.status_code == 303, made.text[:300]
+    arrangement = made.headers["location"].rsplit("/", 1)[-1]
+    sent = await coordinator.form(
+        "/publications/shipments",
+        {"direction": "sent", "shipped_on": "2026-03-02", "arrangement_id": arrangement, "item-0-title": "Thư mục quốc gia"},
+    )
+    assert sent.status_code == 303, sent.text[:300]
+    return arrangement, sent.headers["location"].rsplit("/", 1)[-1]
+
+
+async def _gift(coordinator: Client, world) -> str:
+    """A gift the library received from NLC by post: an entry of the department's register, no partner's."""
+    answer = await coordinator.form(
+        "/gifts", {"direction": "received", "description": "Facsimile", "partner_institution_id": str(world.nlc), "given_on": "2026-03-02"}
+    )
+    assert answer.status_code == 303, answer.text[:300]
+    return answer.headers["location"].rsplit("/", 1)[-1]
 
 
 def request_for(method: str, path: str, name: str, target: str | None, scene: Scene, world) -> tuple[str, dict[str, Any]]:
@@ -542,6 +617,12 @@ def request_for(method: str, path: str, name: str, target: str | None, scene: Sc
             return scene.attachments[target or "A"]
         if key == "exchange_id":
             return scene.exchanges[target or "VA"]
+        if key == "gift_id":
+            return scene.gift
+        if key == "arrangement_id" or (key == "record_id" and name.removeprefix("api_").startswith("arrangement_")):
+            return scene.arrangement
+        if key == "shipment_id" or (key == "record_id" and name.removeprefix("api_").startswith("shipment_")):
+            return scene.shipment
         if key == "photo_id":
             return scene.photos[target or "VA"]
         if key == "follow_up_id":
@@ -552,6 +633,8 @@ def request_for(method: str, path: str, name: str, target: str | None, scene: Sc
             return scene.visits[target or "VA"]
         if key == "visit_id":
             return scene.visits[target or "VA"]
+        if key == "record_id" and name.removeprefix("api_").startswith("gift_"):
+            return scene.gift
         if key == "record_id":
             kind = name.removeprefix("api_").split("_")[0]
             return {"visit": scene.visits, "exchange": scene.exchanges, "programme": scene.programmes, "project": scene.projects}[kind][
@@ -739,6 +822,7 @@ def request_for(method: str, path: str, name: str, target: str | None, scene: Sc
             }
         },
         "exchange_confirm": {"data": {"confirmed": "1", "version": "1"}},
+        "shipment_status": {"data": {"status": "acknowledged", "version": "1"}},
         "visit_update": {
             "data": {
                 "title": "Renamed on the page",

@@ -45,7 +45,7 @@ async def _pages(base: str) -> list[tuple[str | None, str, httpx.Cookies]]:
             seen = set()  # a partner's or a visitor's page is theirs even where the path is shared
         for url, status in result.pages.items():
             key = pattern(url)
-            if status == 200 and key not in seen and not url.startswith(("/calendar.ics", "/api/")) and "/download" not in url:
+            if status == 200 and key not in seen and url not in result.files and not url.startswith("/api/"):
                 seen.add(key)
                 chosen.append((role, url, cookies))
     return chosen

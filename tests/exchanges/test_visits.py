@@ -159,7 +159,7 @@ async def test_summary_page_reads_like_the_article(client_for, world, people):
     assert "a delegation of the National Library of China (中国国家图书馆) made a 4-day working visit" in text
     assert "<strong>Rong Jie</strong>, Director, Department of Stacks Management and Reading Services (head of delegation)" in text
     assert "<strong>Nguyễn Xuân Dũng</strong> (Nguyen Xuan Dung), Director, who chaired the working session" in text
-    assert "中华古籍智慧化服务平台" in text and "Quà lưu niệm (given)" in text
+    assert "中华古籍智慧化服务平台" in text and "Quà lưu niệm</a> (given)" in text
     listing = await coordinator.get("/visits?direction=incoming")
     assert "Working visit of National Library of China experts" in listing.text and "NLC → NLV" in listing.text
     partner_b = await client_for("partner_b")
