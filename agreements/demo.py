@@ -88,6 +88,7 @@ async def load_demo(session: AsyncSession, world: DemoWorld) -> None:
         world,
         session,
         reference="NLV-NLC-2025",
+        confidentiality="public",  # announced in the press, as the seed article shows
         title="Cooperation Agreement between the National Library of Vietnam and the National Library of China",
         title_native="Thỏa thuận hợp tác giữa Thư viện Quốc gia Việt Nam và Thư viện Quốc gia Trung Quốc · 中越国家图书馆合作协议",
         kind="cooperation_agreement",

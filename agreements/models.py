@@ -23,6 +23,13 @@ class Agreement(RecordBase, table=True):
         ),
         # The home page's count by status, read from the index alone (10 ms at 100,000 agreements instead of 35).
         Index("ix_agreement_live_status", "status", postgresql_where=text("archived_at IS NULL"), sqlite_where=text("archived_at IS NULL")),
+        # The public portal's agreements (a few among 100,000), the latest in force first, without a scan.
+        Index(
+            "ix_agreement_public",
+            "effective_on",
+            postgresql_where=text("confidentiality = 'public' AND archived_at IS NULL"),
+            sqlite_where=text("confidentiality = 'public' AND archived_at IS NULL"),
+        ),
     )
 
     reference: str = Field(max_length=60, unique=True, index=True)

@@ -14,10 +14,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from agreements import services
 from agreements.models import Agreement, AgreementParty
 from agreements.schemas import AgreementRow, AgreementView
-from cooperation import i18n
+from cooperation import i18n, versions
 from cooperation.auth.access import Principal
 from cooperation.dashboard import Figure
 from cooperation.db import table
+from cooperation.partners.models import Institution
 from cooperation.records import plain, row_to
 from cooperation.settings import Settings
 
@@ -92,3 +93,52 @@ async def year_figures(session: AsyncSession, principal: Principal, first: date,
     visible = and_(services.agreement_visibility(principal), A.archived_at.is_(None))
     signed = await session.scalar(select(func.count()).where(visible, A.signed_on >= first, A.signed_on <= last))
     return [Figure(i18n.gettext("Agreements signed"), i18n.format_number(signed or 0), order=30)]
+
+
+# ---- the public portal (cooperation/portal.py): agreements in force marked public ------------------------------
+
+
+def _published() -> tuple[Any, ...]:
+    return (A.confidentiality == "public", A.status == "in_force", A.archived_at.is_(None))
+
+
+def portal_institutions() -> Any:
+    """The parties to public agreements in force."""
+    return select(AP.institution_id).join(table(Agreement), A.id == AP.agreement_id).where(*_published())
+
+
+async def portal_agreements(session: AsyncSession, language: str, limit: int, offset: int) -> list[dict[str, Any]]:
+    """Public agreements in force, the latest in force first, each with its parties (two queries)."""
+    rows = (
+        await session.execute(
+            select(A.id, A.reference, A.title, A.title_native, A.kind, A.summary, A.translations, A.effective_on, A.expires_on)
+            .where(*_published())
+            .order_by(A.effective_on.desc().nulls_last(), A.id)
+            .limit(limit)
+            .offset(offset)
+        )
+    ).all()
+    I = table(Institution).c  # noqa: E741
+    parties: dict[Any, list[dict[str, Any]]] = {}
+    if rows:
+        for agreement_id, code, name, name_native, country in await session.execute(
+            select(AP.agreement_id, I.code, I.name, I.name_native, I.country)
+            .join(table(Institution), I.id == AP.institution_id)
+            .where(AP.agreement_id.in_([r.id for r in rows]))
+            .order_by(AP.agreement_id, AP.position)
+        ):
+            parties.setdefault(agreement_id, []).append({"code": code, "name": name, "name_native": name_native, "country": country})
+    return [
+        {
+            "id": r.id,
+            "reference": r.reference,
+            "title": versions.in_language(r.title, r.translations, "title", language),
+            "title_native": r.title_native,
+            "kind": r.kind,
+            "summary": versions.in_language(r.summary, r.translations, "summary", language),
+            "effective_on": r.effective_on,
+            "expires_on": r.expires_on,
+            "parties": parties.get(r.id, []),
+        }
+        for r in rows
+    ]

@@ -2,6 +2,8 @@
 
 from agreements import api, demo, services, summary, views
 from agreements import jobs as scheduled
+from cooperation.i18n import N_
+from cooperation.portal import Section
 
 routes = [*views.routes, *api.routes]
 daily_jobs = scheduled.daily_jobs
@@ -19,3 +21,13 @@ portfolio_sections = {"agreements": summary.portfolio}
 partner_sections = {"agreements": summary.partner}
 record_reports = {"agreement": summary.dossier}
 report_choices = {"agreement": summary.choices}
+portal_sections = [
+    Section(
+        name="agreements",
+        label=N_("Agreements in force"),
+        order=30,
+        listing=summary.portal_agreements,
+        institutions=summary.portal_institutions,
+        template="portal/_agreements.html",
+    )
+]

@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from agreements import wiring as agreements_wiring
 from agreements.services import register_measure_source
-from cooperation import apidoc, calendar, comments, dashboard, edge, files, followups, headers, i18n, setup
+from cooperation import apidoc, calendar, comments, dashboard, edge, files, followups, headers, i18n, portal, setup
 from cooperation.auth import access, revocation
 from cooperation.auth import api as auth_api
 from cooperation.auth import views as auth_views
@@ -309,6 +309,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             builders.register_record_report(kind, report)
         for kind, period_report in getattr(domain, "period_reports", {}).items():
             builders.register_period_report(kind, period_report)
+        for section in getattr(domain, "portal_sections", []):
+            portal.register_section(section)
         for kind, source in getattr(domain, "report_choices", {}).items():
             report_views.register_choices(kind, source)
     register_programmes(programs_wiring.exchange_hooks)
@@ -372,6 +374,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         *comments.routes,
         *followups.routes,
         *calendar.routes,
+        *portal.routes,
         *setup.routes,
         *partners_views.routes,
         *partners_api.routes,

@@ -62,6 +62,7 @@ async def load_demo(session: AsyncSession, world: DemoWorld) -> None:
         theme=THEME,
         topics=TOPICS,
         status="completed",
+        public=True,  # the seed article itself: published news
         agreement_id=agreement_id,
         commitment_ids=[str(c) for c in served],
         search_text=fold_for_search(TITLE, THEME, "Hà Nội", purpose, " ".join(TOPICS)),

@@ -34,6 +34,7 @@ class Visit(RecordBase, table=True):
     budget_amount: Decimal | None = Field(default=None, sa_column=Column(Numeric(14, 2), nullable=True))
     budget_currency: str | None = Field(default=None, max_length=3)
     report: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    public: bool = Field(default=False, sa_column_kwargs={"server_default": text("false")})  # on the public portal once completed
     search_text: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
 
 

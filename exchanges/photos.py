@@ -19,6 +19,7 @@ from cooperation.errors import ForbiddenError, NotFoundError, ValidationFailed
 from cooperation.records import nfc
 from cooperation.settings import Settings
 from cooperation.web import too_large
+from exchanges.models import Visit
 
 THUMBNAIL_SIZE = (480, 480)
 MAX_PIXELS = 60_000_000  # refuse decompression bombs well before Pillow's own limit
@@ -210,3 +211,21 @@ async def thumbnail_path(session: AsyncSession, principal: Principal, settings: 
         raise NotFoundError("photo")
     await files.resolve_owner(session, principal, "visit", photo.visit_id)
     return str(files.storage_path(settings, photo.thumbnail_sha256))
+
+
+async def public_photo(session: AsyncSession, settings: Settings, photo_id: uuid.UUID) -> tuple[str, str]:
+    """(path, content type) of a photo of a completed visit marked public, for the public portal; NotFound otherwise.
+    The file is the cleaned image (no EXIF, no GPS): what the department sees."""
+    p, a, v = table(VisitPhoto).c, table(files.Attachment).c, table(Visit).c
+    row = (
+        await session.execute(
+            select(a.sha256, a.content_type)
+            .join_from(table(VisitPhoto), table(files.Attachment), a.id == p.attachment_id)
+            .join(table(Visit), v.id == p.visit_id)
+            .where(p.id == photo_id, a.archived_at.is_(None))
+            .where(v.public.is_(True), v.status == "completed", v.archived_at.is_(None))
+        )
+    ).first()
+    if row is None:
+        raise NotFoundError("photo")
+    return str(files.storage_path(settings, row.sha256)), row.content_type

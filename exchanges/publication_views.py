@@ -17,8 +17,10 @@ from cooperation.errors import ConflictError, ServiceError, StaleVersionError, V
 from cooperation.forms import listed, parse_form, parse_rows, stale_resubmission
 from cooperation.i18n import N_
 from cooperation.partners.services import institution_choices
+from cooperation.reports import periods
 from cooperation.web import form_dict, query_int, query_str, query_uuid, refusal_page, render, see_other
 from exchanges import publication_services as services
+from exchanges import summary
 from exchanges.publication_schemas import (
     ArrangementIn,
     ArrangementOut,
@@ -118,6 +120,24 @@ class PublicationViews(Controller):
         filters = {"year": year, "institution_id": query_uuid(request, "partner")}
         rows = await services.items_for_export(db, principal, **filters)
         return csvfiles.response(f"publications-{year}.csv", EXPORT_HEADER, rows)
+
+    @get("/report.csv", name="publications_report_csv")
+    async def report_csv(
+        self, request: Request[Any, Any, Any], db: NamedDependency[AsyncSession], principal: NamedDependency[Principal]
+    ) -> Response[Any]:
+        """The yearly exchange report's figures as a table: items sent and received per partner and category."""
+        year = _year(request)
+        report = await summary.publications_report(db, principal, request.app.state.settings, periods.year(year))
+        lines = (
+            (year, p["code"], p["name"], direction, category, p[direction][category])
+            for p in report["partners"]
+            for direction in ("sent", "received")
+            for category in report["categories"]
+            if p[direction][category]
+        )
+        return csvfiles.response(
+            f"exchange-report-{year}.csv", ("year", "partner", "partner_name", "direction", "category", "items"), lines
+        )
 
     # ---- arrangements ----
 

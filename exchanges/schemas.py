@@ -130,6 +130,7 @@ class VisitIn(msgspec.Struct, forbid_unknown_fields=True):
     gifts: list[GiftIn] = []
     report: Annotated[str, msgspec.Meta(max_length=50000)] = ""
     confirm_overlaps: bool = False  # a person in another visit at overlapping dates needs this to be saved
+    public: bool = False  # on the public portal (COOP_PORTAL) once it is completed
     translations: Versions = {}  # title and purpose ("summary") in other languages
 
 
@@ -223,6 +224,7 @@ class VisitOut(msgspec.Struct):
     outcomes: list[str]
     gifts: list[GiftOut]
     report: str
+    public: bool
     warnings: list[str]
     allowed_transitions: list[str]
     archived: bool

@@ -238,6 +238,7 @@ async def _clean(session: AsyncSession, principal: Principal, data: VisitIn, vis
         "budget_amount": data.budget_amount,
         "budget_currency": data.budget_currency.upper() if data.budget_currency else None,
         "report": nfc(data.report.strip()),
+        "public": data.public,
         "translations": translations,
     }
     values["search_text"] = fold_for_search(
@@ -497,6 +498,7 @@ async def get_visit(session: AsyncSession, principal: Principal, visit_id: uuid.
         outcomes=outcomes,
         gifts=gifts,
         report=row["report"],
+        public=bool(row["public"]),
         warnings=warnings,
         allowed_transitions=[t.value for t in next_statuses(status, row["starts_on"], row["ends_on"], date.today())]
         if principal.manages_records

@@ -11,13 +11,15 @@ from typing import Any
 from sqlalchemy import and_, extract, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cooperation import charts, followups, i18n
-from cooperation.auth.access import Principal
+from agreements.models import Agreement
+from cooperation import charts, followups, i18n, versions
+from cooperation.auth.access import Principal, portal_reader
 from cooperation.dashboard import Chart, Figure
 from cooperation.db import table
 from cooperation.files import storage_path
 from cooperation.partners.models import Institution, Person
 from cooperation.partners.services import home_institution_id
+from cooperation.portal import FeedEntry
 from cooperation.records import plain
 from cooperation.reports.periods import Period
 from cooperation.settings import Settings
@@ -292,4 +294,123 @@ async def year_figures(session: AsyncSession, principal: Principal, first: date,
         Figure(i18n.gettext("Visits made"), i18n.format_number(sum(outgoing)), order=11),
         Figure(i18n.gettext("Experts received"), i18n.format_number(experts.get(True, 0)), order=20),
         Figure(i18n.gettext("Experts sent"), i18n.format_number(experts.get(False, 0)), order=21),
+    ]
+
+
+# ---- the public portal (cooperation/portal.py): completed visits marked public ---------------------------------
+
+
+def _published() -> tuple[Any, ...]:
+    return (V.public.is_(True), V.status == "completed", V.archived_at.is_(None))
+
+
+def portal_institutions() -> Any:
+    """Both sides of every public visit."""
+    return select(V.host_institution_id).where(*_published()).union(select(V.visiting_institution_id).where(*_published()))
+
+
+async def portal_visits(session: AsyncSession, language: str, limit: int, offset: int) -> list[dict[str, Any]]:
+    """Public completed visits, the latest first, with their two institutions and a first photo (two queries)."""
+    host, visiting = table(Institution).alias("host"), table(Institution).alias("visiting")
+    rows = (
+        await session.execute(
+            select(
+                V.id,
+                V.title,
+                V.purpose,
+                V.translations,
+                V.direction,
+                V.starts_on,
+                V.ends_on,
+                V.city,
+                V.updated_at,
+                V.created_at,
+                host.c.name.label("host_name"),
+                visiting.c.name.label("visiting_name"),
+                visiting.c.name_native.label("visiting_name_native"),
+                host.c.name_native.label("host_name_native"),
+            )
+            .join(host, host.c.id == V.host_institution_id)
+            .join(visiting, visiting.c.id == V.visiting_institution_id)
+            .where(*_published())
+            .order_by(V.starts_on.desc(), V.id)
+            .limit(limit)
+            .offset(offset)
+        )
+    ).all()
+    covers: dict[uuid.UUID, dict[str, Any]] = {}
+    if rows:
+        stored = table(photos.VisitPhoto).c
+        for visit_id, photo_id, caption in await session.execute(
+            select(stored.visit_id, stored.id, stored.caption)
+            .where(stored.visit_id.in_([r.id for r in rows]), stored.position == 0)
+            .order_by(stored.visit_id)
+        ):
+            covers.setdefault(visit_id, {"url": f"/portal/photos/{photo_id}", "caption": caption})
+    return [
+        {
+            "id": r.id,
+            "title": versions.in_language(r.title, r.translations, "title", language),
+            "summary": versions.in_language(r.purpose, r.translations, "summary", language),
+            "direction": r.direction,
+            "starts_on": r.starts_on,
+            "ends_on": r.ends_on,
+            "city": r.city,
+            "host_name": r.host_name,
+            "host_name_native": r.host_name_native,
+            "visiting_name": r.visiting_name,
+            "visiting_name_native": r.visiting_name_native,
+            "cover": covers.get(r.id),
+            "updated_at": r.updated_at,
+            "created_at": r.created_at,
+        }
+        for r in rows
+    ]
+
+
+async def portal_visit(session: AsyncSession, language: str, visit_id: uuid.UUID) -> dict[str, Any] | None:
+    """One public visit as its news item tells it: who came, who received them, the programme, what was agreed, the
+    photos with their captions. The agreement it implements is named only when that agreement is public too."""
+    found = await session.scalar(select(V.id).where(V.id == visit_id, *_published()))
+    if found is None:
+        return None
+    record = await services.get_visit(session, portal_reader(), visit_id)  # public: read whole, as the department does
+    agreement = None
+    if record.agreement is not None:
+        A = table(Agreement).c
+        named = await session.execute(
+            select(A.reference, A.title, A.translations).where(
+                A.id == record.agreement.id, A.confidentiality == "public", A.archived_at.is_(None)
+            )
+        )
+        if (found_agreement := named.first()) is not None:
+            agreement = {
+                "id": record.agreement.id,
+                "reference": found_agreement.reference,
+                "title": versions.in_language(found_agreement.title, found_agreement.translations, "title", language),
+            }
+    photo_list = await photos.list_photos(session, visit_id)
+    values = plain(record)
+    return {
+        "visit": values,
+        "title": versions.in_language(record.title, record.translations, "title", language),
+        "summary": versions.in_language(record.purpose, record.translations, "summary", language),
+        "delegation": [p for p in values["participants"] if p["side"] == "delegation"],
+        "hosts": [p for p in values["participants"] if p["side"] == "host"],
+        "agreement": agreement,
+        "photos": [{"url": f"/portal/photos/{p.id}", "caption": p.caption, "width": p.width, "height": p.height} for p in photo_list],
+    }
+
+
+async def portal_feed(session: AsyncSession, language: str, limit: int) -> list[FeedEntry]:
+    return [
+        FeedEntry(
+            id=v["id"],
+            title=v["title"],
+            summary=v["summary"][:600],
+            url=f"/portal/visits/{v['id']}",
+            updated=v["updated_at"],
+            published=datetime.combine(v["ends_on"], time(12), tzinfo=UTC),
+        )
+        for v in await portal_visits(session, language, limit, 0)
     ]

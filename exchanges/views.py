@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from agreements.services import commitment_choices, list_agreements
 from cooperation import audit, comments, files, followups, i18n, versions
 from cooperation.auth.access import Principal, require_manager
+from cooperation.auth.middleware import PUBLIC_OPT
 from cooperation.dashboard import Panel
 from cooperation.errors import ConflictError, NotFoundError, ServiceError, StaleVersionError, ValidationFailed
 from cooperation.forms import listed, parse_form, parse_rows, stale_resubmission
@@ -419,6 +420,18 @@ class VisitViews(Controller):
         return File(path=path, media_type="image/jpeg", content_disposition_type="inline", headers={"X-Content-Type-Options": "nosniff"})
 
 
+# Not under /portal/visits/: the portal's /portal/{section}/{id} would no longer be found (the router does not backtrack).
+@get("/portal/photos/{photo_id:uuid}", opt={PUBLIC_OPT: True}, name="portal_visit_photo", include_in_schema=False)
+async def portal_photo(request: Request[Any, Any, Any], db: NamedDependency[AsyncSession], photo_id: FromPath[uuid.UUID]) -> File:
+    """A photo of a public visit on the public portal (cooperation/portal.py): nobody signed in, nothing else shown."""
+    settings = request.app.state.settings
+    if not settings.portal:
+        raise NotFoundError("portal")
+    path, content_type = await photos.public_photo(db, settings, photo_id)
+    headers = {"X-Content-Type-Options": "nosniff", "Cache-Control": "public, max-age=3600"}
+    return File(path=path, media_type=content_type, content_disposition_type="inline", headers=headers)
+
+
 class PhotoRowIn(msgspec.Struct, forbid_unknown_fields=True):
     id: uuid.UUID
     order: int
@@ -468,6 +481,7 @@ def form_values_of(visit: VisitOut) -> tuple[dict[str, Any], dict[str, list[dict
     values["agreement_id"] = str(visit.agreement.id) if visit.agreement else ""
     values["commitment_ids"] = [str(c) for c in visit.commitment_ids]
     values["topics"] = ", ".join(visit.topics)
+    values["public"] = "1" if visit.public else ""
     values |= versions.to_form(visit.translations)
     values["version"] = visit.version
     rows: dict[str, list[dict[str, Any]]] = {side: [] for side in SIDES}
@@ -583,7 +597,7 @@ def visit_from_form(form: dict[str, Any], struct: type[V]) -> tuple[V | None, di
     return data, {}, rows
 
 
-routes = [VisitViews]
+routes = [VisitViews, portal_photo]
 
 
 COMING_UP_DAYS = 60

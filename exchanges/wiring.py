@@ -1,6 +1,8 @@
 """What this domain plugs into the application (collected by cooperation/app.py)."""
 
 from cooperation.archiving import archive_routes
+from cooperation.i18n import N_
+from cooperation.portal import Section
 from exchanges import (
     api,
     demo,
@@ -35,6 +37,19 @@ partner_sections = {"exchanges": summary.partner}
 record_reports = {"visit": summary.visit}
 period_reports = {"gifts": summary.gift_register, "publications": summary.publications_report}
 report_choices = {"visit": summary.choices}
+portal_sections = [
+    Section(
+        name="visits",
+        label=N_("Visits"),
+        order=10,
+        listing=summary.portal_visits,
+        institutions=summary.portal_institutions,
+        template="portal/_visits.html",
+        detail=summary.portal_visit,
+        detail_template="portal/visit.html",
+        feed=summary.portal_feed,
+    )
+]
 calendar_sources = [services.calendar_events, expert_services.calendar_events]
 dashboard_panels = [views.dashboard_panel]
 year_figures = [summary.year_figures]

@@ -102,6 +102,7 @@ async def load_demo(session: AsyncSession, world: DemoWorld) -> None:
         status="active",
         description=platform_description,
         consortium_size=180,
+        public=True,  # its progress is on the public portal
         consortium_area="31 provinces and municipalities",
         target_titles=16_000,
         target_volumes=170_000,

@@ -76,6 +76,7 @@ class DigitizationProject(RecordBase, table=True):
     stale_after_days: int = 60
     commitment_id: uuid.UUID | None = Field(default=None, foreign_key="commitment.id", nullable=True, index=True)
     commitment_unit: str | None = Field(default=None, max_length=10)  # titles / volumes / images
+    public: bool = Field(default=False, sa_column_kwargs={"server_default": text("false")})  # its progress on the public portal
     search_text: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
 
 

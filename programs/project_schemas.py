@@ -84,6 +84,7 @@ class ProjectIn(msgspec.Struct, forbid_unknown_fields=True):
     target_volumes: Count | None = None
     target_images: Count | None = None
     stale_after_days: Annotated[int, msgspec.Meta(ge=1, le=3650)] = 60
+    public: bool = False  # its progress on the public portal (COOP_PORTAL)
     agreement_ids: list[uuid.UUID] = []
     milestones: list[MilestoneIn] = []
     commitment_id: uuid.UUID | None = None  # an agreement commitment measured by this project's progress
@@ -190,6 +191,7 @@ class ProjectOut(msgspec.Struct):
     stale_after_days: int
     commitment_id: uuid.UUID | None
     commitment_unit: str | None
+    public: bool
     main_unit: str
     total: Counts
     percent: float | None

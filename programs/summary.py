@@ -10,12 +10,13 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cooperation import charts, i18n, versions
-from cooperation.auth.access import Principal
+from cooperation.auth.access import Principal, portal_reader
 from cooperation.dashboard import Chart, Figure
 from cooperation.db import table
+from cooperation.partners.models import Institution
 from cooperation.records import plain
 from programs import chart, project_services, services
-from programs.models import ProjectParticipant
+from programs.models import DigitizationProject, ProjectParticipant
 
 PP = table(ProjectParticipant).c
 
@@ -78,3 +79,63 @@ async def year_figures(session: AsyncSession, principal: Principal, first: date,
         ],
     )
     return [Figure(i18n.gettext("Digitization"), i18n.format_percent(average), detail=detail, order=40, chart=chart)]
+
+
+# ---- the public portal (cooperation/portal.py): digitization projects marked public and their progress ---------
+
+
+def portal_institutions() -> Any:
+    """The participants of public projects (their lead included)."""
+    D = table(DigitizationProject).c
+    return (
+        select(PP.institution_id).join(table(DigitizationProject), D.id == PP.project_id).where(D.public.is_(True), D.archived_at.is_(None))
+    )
+
+
+async def portal_projects(session: AsyncSession, language: str, limit: int, offset: int) -> list[dict[str, Any]]:
+    """Public projects, the most recent first: what is done against the target, in the main unit, and who takes part."""
+    D = table(DigitizationProject).c
+    I = table(Institution).c  # noqa: E741
+    rows = (
+        await session.execute(
+            select(D.id, D.name, D.name_native, D.description, D.translations, D.starts_on, D.ends_on, D.platform_url, D.consortium_size)
+            .where(D.public.is_(True), D.archived_at.is_(None))
+            .order_by(D.starts_on.desc(), D.id)
+            .limit(limit)
+            .offset(offset)
+        )
+    ).all()
+    if not rows:
+        return []
+    ids = [r.id for r in rows]
+    # Public once chosen by id: the progress is read as the department reads it.
+    health = {h.id: h for h in await project_services.project_health(session, portal_reader(), project_ids=ids)}
+    taking_part: dict[uuid.UUID, list[str]] = {}
+    for project_id, name in await session.execute(
+        select(PP.project_id, I.name)
+        .join(table(Institution), I.id == PP.institution_id)
+        .where(PP.project_id.in_(ids))
+        .order_by(PP.position)
+    ):
+        taking_part.setdefault(project_id, []).append(name)
+    projects = []
+    for r in rows:
+        h = health.get(r.id)
+        projects.append(
+            {
+                "id": r.id,
+                "name": versions.in_language(r.name, r.translations, "title", language),
+                "name_native": r.name_native,
+                "description": versions.in_language(r.description, r.translations, "summary", language),
+                "starts_on": r.starts_on,
+                "ends_on": r.ends_on,
+                "platform_url": r.platform_url,
+                "consortium_size": r.consortium_size,
+                "participants": taking_part.get(r.id, []),
+                "unit": h.unit if h else None,
+                "done": h.done if h else 0,
+                "target": h.target if h else None,
+                "percent": h.percent if h else None,
+            }
+        )
+    return projects

@@ -264,6 +264,7 @@ def project_values(project: ProjectOut) -> tuple[dict[str, Any], list[dict[str, 
     # The project's own targets (the form leaves them blank when they are only the sum of the participants').
     values |= {f"target_{unit}": _blank(getattr(project.own_target, unit)) for unit in ("titles", "volumes", "images")}
     values["agreement_ids"] = [str(a.id) for a in project.agreements]
+    values["public"] = "1" if project.public else ""
     values |= versions.to_form(project.translations)
     values["version"] = project.version
     participants = [

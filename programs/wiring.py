@@ -1,6 +1,8 @@
 """What this domain plugs into the application (collected by cooperation/app.py)."""
 
 from cooperation.archiving import archive_routes
+from cooperation.i18n import N_
+from cooperation.portal import Section
 from exchanges.expert_services import ProgrammeHooks
 from programs import api, demo, project_services, services, summary, views
 
@@ -18,6 +20,16 @@ dashboard_panels = [views.dashboard_panel]
 year_figures = [summary.year_figures]
 demo_loaders = [demo.load_demo]
 portfolio_sections = {"programs": summary.portfolio}
+portal_sections = [
+    Section(
+        name="projects",
+        label=N_("Digitization projects"),
+        order=20,
+        listing=summary.portal_projects,
+        institutions=summary.portal_institutions,
+        template="portal/_projects.html",
+    )
+]
 partner_sections = {"programs": summary.partner}
 # Hooks into earlier domains: exchanges count against quotas; commitments are measured by programmes and projects.
 exchange_hooks = ProgrammeHooks(check=services.check_exchange, choices=services.programme_choices, names=services.programme_names)

@@ -151,17 +151,25 @@ def test_visit_gifts_become_register_entries_without_loss(empty_database):
         sa.column("position"),
     )
 
-    def row(table, **given):
-        return {c.name: given[c.name] if c.name in given else (None if c.nullable else _value(c)) for c in table.columns}
+    def insert(table, existing, **given):
+        """An INSERT of the model's columns that the table had at that revision (later migrations add others)."""
+        columns = [c for c in table.columns if c.name in existing]
+        values = {c.name: given[c.name] if c.name in given else (None if c.nullable else _value(c)) for c in columns}
+        return sa.insert(sa.table(table.name, *(sa.column(c.name, c.type) for c in columns))).values(values)
 
     async def seed() -> None:
         engine = create_engine(empty_database)
         institution, visit = SQLModel.metadata.tables["institution"], SQLModel.metadata.tables["visit"]
         async with engine.begin() as conn:
+            existing = {
+                name: {c["name"] for c in await conn.run_sync(lambda sync, name=name: sa.inspect(sync).get_columns(name))}
+                for name in ("institution", "visit")
+            }
             for key, code in (("nlv", "NLV"), ("nlc", "NLC")):
-                await conn.execute(sa.insert(institution).values(row(institution, id=ids[key], code=code, is_home=key == "nlv")))
-            values = row(visit, id=ids["visit"], direction="incoming", host_institution_id=ids["nlv"], visiting_institution_id=ids["nlc"])
-            await conn.execute(sa.insert(visit).values(values | {"starts_on": dt.date(2025, 11, 26), "ends_on": dt.date(2025, 11, 29)}))
+                await conn.execute(insert(institution, existing["institution"], id=ids[key], code=code, is_home=key == "nlv"))
+            sides = {"host_institution_id": ids["nlv"], "visiting_institution_id": ids["nlc"]}
+            days = {"starts_on": dt.date(2025, 11, 26), "ends_on": dt.date(2025, 11, 29)}
+            await conn.execute(insert(visit, existing["visit"], id=ids["visit"], direction="incoming", **sides, **days))
             for position, (key, direction, text) in enumerate(
                 (("given", "given", "Sơn mài"), ("received", "received", "《永乐大典》影印本"))
             ):

@@ -74,6 +74,12 @@ def operator() -> Principal:
     return Principal(user_id=OPERATOR_ID, name="operator (coop command)", email="", role=Role.ADMIN, institution_id=None)
 
 
+def portal_reader() -> Principal:
+    """Who reads a record for the public portal (cooperation/portal.py) once its section has found it public: it is
+    read whole, as the department reads it. Never use it to find records: only to read one already known public."""
+    return Principal(user_id=uuid.UUID(int=2), name="public portal", email="", role=Role.DIRECTOR, institution_id=None)
+
+
 def partner_reader(institution_id: uuid.UUID) -> Principal:
     """What a partner librarian of this institution may see: for checks made on its behalf (may it be named
     responsible for an action on this record?)."""

@@ -207,8 +207,8 @@ ENUM_WORDS: dict[str, dict[str, str]] = {
         "serial": NP_("item_category", "serial issues"),
         "official": NP_("item_category", "official publications"),
         "map": NP_("item_category", "maps"),
-        "audiovisual": NP_("item_category", "audiovisual"),
-        "digital": NP_("item_category", "digital"),
+        "audiovisual": NP_("item_category", "audiovisual materials"),
+        "digital": NP_("item_category", "digital publications"),
         "other": NP_("item_category", "other"),
     },
     "arrangement_status": {

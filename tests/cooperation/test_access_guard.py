@@ -29,6 +29,14 @@ PUBLIC = {
     ("POST", "/language"),  # the switcher on every page, the sign-in page included
     ("GET", "/setup"),  # first run: 404 unless no administrator exists and the server listens on loopback only
     ("POST", "/setup"),
+    # The public portal: 404 unless COOP_PORTAL=on, and then only records marked public (cooperation/portal.py).
+    ("GET", "/portal"),
+    ("GET", "/portal/partners"),
+    ("GET", "/portal/map.svg"),
+    ("GET", "/portal/feed.atom"),
+    ("GET", "/portal/{section:str}"),
+    ("GET", "/portal/{section:str}/{record_id:uuid}"),
+    ("GET", "/portal/photos/{photo_id:uuid}"),
     ("GET", "/static/{file_path:path}"),
     ("HEAD", "/static/{file_path:path}"),
 }

@@ -289,6 +289,7 @@ ROUTES: dict[str, tuple[str, list[str] | None]] = {
     "exchange_archive": ("visit.manage", ["VA", "VB"]),
     "publications": ("any", None),
     "publications_csv": ("any", None),
+    "publications_report_csv": ("any", None),
     "arrangement_new": ("create", None),
     "arrangement_create": ("create", None),
     "arrangement": ("ledger.read", None),

@@ -51,7 +51,7 @@ def chromium_path() -> str:
 def served_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The demo world on a fresh SQLite file, served on a free loopback port for the whole session."""
     data_dir: Path = tmp_path_factory.mktemp("e2e")
-    settings = migrated_settings(data_dir, "e2e")
+    settings = migrated_settings(data_dir, "e2e", portal=True)  # the public portal's pages are crawled too
 
     async def seed() -> None:
         engine = create_engine(settings.database_url)

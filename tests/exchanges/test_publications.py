@@ -304,3 +304,11 @@ async def test_the_yearly_exchange_report_in_vietnamese(db, app, client_for, wor
     assert "NLC — National Library of China" in theirs and "BNF" not in theirs
     run = await coordinator.form("/reports", {"kind": "publications", "period": "2025", "language": "fr"})
     assert run.status_code == 303
+    table = (await coordinator.get("/publications/report.csv?year=2025")).content.decode("utf-8-sig").splitlines()
+    assert table[0] == "year,partner,partner_name,direction,category,items"
+    assert (
+        "2025,NLC,National Library of China,sent,official,40" in table
+        and "2025,BNF,National Library of France,received,official,7" in table
+    )
+    theirs = (await (await client_for("partner_a")).get("/publications/report.csv?year=2025")).text
+    assert "NLC" in theirs and "BNF" not in theirs
