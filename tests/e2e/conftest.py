@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import uvicorn
+from playwright.async_api import Page, expect
 
 from cooperation import demo, migrate
 from cooperation.app import create_app, demo_loaders
@@ -94,3 +95,12 @@ def serving(settings: Settings, log_level: str = "warning") -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=15)
+
+
+async def sign_in(page: Page, base: str, who: str) -> None:
+    """Sign in on the sign-in page as the demo account `who` (coordinator, director, partner.nlc…), as a person does."""
+    await page.goto(f"{base}/login")
+    await page.fill("#email", f"{who}@demo.libcoop.test")
+    await page.fill("#password", demo.DEMO_PASSWORD)
+    await page.click("button[type=submit]")
+    await expect(page.locator("header")).to_contain_text("Sign out")

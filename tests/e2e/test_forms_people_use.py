@@ -11,8 +11,7 @@ import pytest
 from PIL import Image
 from playwright.async_api import Page, async_playwright, expect
 
-from cooperation.demo import DEMO_PASSWORD
-from tests.e2e.conftest import CHROMIUM_ARGS
+from tests.e2e.conftest import CHROMIUM_ARGS, sign_in
 
 pytestmark = pytest.mark.e2e
 
@@ -22,14 +21,6 @@ def _photo(path: Path, colour: tuple[int, int, int]) -> Path:
     Image.new("RGB", (64, 48), colour).save(buffer, format="JPEG")
     path.write_bytes(buffer.getvalue())
     return path
-
-
-async def _sign_in(page: Page, base: str, who: str) -> None:
-    await page.goto(f"{base}/login")
-    await page.fill("#email", f"{who}@demo.libcoop.test")
-    await page.fill("#password", DEMO_PASSWORD)
-    await page.click("button[type=submit]")
-    await expect(page.locator("header")).to_contain_text("Sign out")
 
 
 async def _open_seed_visit(page: Page, base: str) -> str:
@@ -42,7 +33,7 @@ async def test_a_coordinator_works_on_records_from_the_pages(served_app, chromiu
     async with async_playwright() as p:
         browser = await p.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
         page = await browser.new_page()
-        await _sign_in(page, served_app, "coordinator")
+        await sign_in(page, served_app, "coordinator")
 
         # A document on the agreement, then a comment.
         await page.goto(f"{served_app}/agreements")
@@ -125,7 +116,7 @@ async def test_a_director_subscribes_to_the_monthly_report(served_app, chromium_
     async with async_playwright() as p:
         browser = await p.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
         page = await browser.new_page()
-        await _sign_in(page, served_app, "director")
+        await sign_in(page, served_app, "director")
         await page.goto(f"{served_app}/reports/subscriptions")
         await page.select_option("#f-kind", "portfolio")
         await page.select_option("#f-frequency", "monthly")
@@ -145,7 +136,7 @@ async def test_a_partner_librarian_imports_progress_as_csv(served_app, chromium_
     async with async_playwright() as p:
         browser = await p.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
         page = await browser.new_page()
-        await _sign_in(page, served_app, "partner.nlc")
+        await sign_in(page, served_app, "partner.nlc")
         await page.click("nav >> text=Digitization")
         await page.click("text=Smart Service Platform for Chinese Ancient Books")
         sheet = tmp_path / "progress.csv"

@@ -3,8 +3,7 @@
 import pytest
 from playwright.async_api import async_playwright, expect
 
-from cooperation.demo import DEMO_PASSWORD
-from tests.e2e.conftest import CHROMIUM_ARGS
+from tests.e2e.conftest import CHROMIUM_ARGS, sign_in
 
 pytestmark = pytest.mark.e2e
 
@@ -13,10 +12,7 @@ async def test_a_gifts_disposition_from_the_visit_to_the_register(served_app, ch
     async with async_playwright() as p:
         browser = await p.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
         page = await browser.new_page()
-        await page.goto(f"{served_app}/login")
-        await page.fill("#email", "coordinator@demo.libcoop.test")
-        await page.fill("#password", DEMO_PASSWORD)
-        await page.click("button[type=submit]")
+        await sign_in(page, served_app, "coordinator")
         await page.goto(f"{served_app}/visits")
         await page.click("text=Working visit of National Library of China experts")
         await page.click("text=Commemorative gifts from the Director of the National Library of Vietnam")

@@ -3,8 +3,7 @@
 import pytest
 from playwright.async_api import async_playwright, expect
 
-from cooperation.demo import DEMO_PASSWORD
-from tests.e2e.conftest import CHROMIUM_ARGS
+from tests.e2e.conftest import CHROMIUM_ARGS, sign_in
 
 pytestmark = pytest.mark.e2e
 
@@ -13,10 +12,7 @@ async def test_the_ancient_books_platform_page(served_app, chromium_path):
     async with async_playwright() as p:
         browser = await p.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
         page = await browser.new_page()
-        await page.goto(f"{served_app}/login")
-        await page.fill("#email", "director@demo.libcoop.test")
-        await page.fill("#password", DEMO_PASSWORD)
-        await page.click("button[type=submit]")
+        await sign_in(page, served_app, "director")
         await page.click("nav >> text=Digitization")
         await page.click("text=Smart Service Platform for Chinese Ancient Books")
         await expect(page.locator("h1")).to_contain_text("中华古籍智慧化服务平台")

@@ -4,8 +4,7 @@ line is named and nothing is imported; the corrected file goes in whole, and the
 import pytest
 from playwright.async_api import async_playwright, expect
 
-from cooperation.demo import DEMO_PASSWORD
-from tests.e2e.conftest import CHROMIUM_ARGS
+from tests.e2e.conftest import CHROMIUM_ARGS, sign_in
 
 pytestmark = pytest.mark.e2e
 
@@ -24,10 +23,7 @@ async def test_a_shipment_list_from_a_spreadsheet(served_app, chromium_path):
     async with async_playwright() as p:
         browser = await p.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
         page = await browser.new_page()
-        await page.goto(f"{served_app}/login")
-        await page.fill("#email", "coordinator@demo.libcoop.test")
-        await page.fill("#password", DEMO_PASSWORD)
-        await page.click("button[type=submit]")
+        await sign_in(page, served_app, "coordinator")
         await page.click("nav >> text=Publications")
         await page.click("#arrangements >> text=NDL")
         await page.click("text=Record a shipment")

@@ -7,8 +7,7 @@ import pytest
 from playwright.async_api import async_playwright, expect
 from pypdf import PdfReader
 
-from cooperation.demo import DEMO_PASSWORD
-from tests.e2e.conftest import CHROMIUM_ARGS
+from tests.e2e.conftest import CHROMIUM_ARGS, sign_in
 
 pytestmark = pytest.mark.e2e
 
@@ -17,10 +16,7 @@ async def test_log_the_seed_visit_from_the_pages(served_app, chromium_path):
     async with async_playwright() as p:
         browser = await p.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
         page = await browser.new_page()
-        await page.goto(f"{served_app}/login")
-        await page.fill("#email", "coordinator@demo.libcoop.test")
-        await page.fill("#password", DEMO_PASSWORD)
-        await page.click("button[type=submit]")
+        await sign_in(page, served_app, "coordinator")
         await page.goto(f"{served_app}/visits")
         await page.click("text=Record a visit")
         await page.fill("#f-title", "Chuyến thăm làm việc của chuyên gia Thư viện Quốc gia Trung Quốc")
