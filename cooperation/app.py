@@ -33,7 +33,14 @@ from cooperation.auth import access, revocation
 from cooperation.auth import api as auth_api
 from cooperation.auth import views as auth_views
 from cooperation.auth.access import Principal
-from cooperation.auth.middleware import PUBLIC_OPT, REQUEST_SESSION_KEY, CsrfUnlessBearer, EnrollFirst, SessionAuthenticationMiddleware
+from cooperation.auth.middleware import (
+    PUBLIC_OPT,
+    REQUEST_SESSION_KEY,
+    SIGNED_PREFIX,
+    CsrfUnlessBearer,
+    EnrollFirst,
+    SessionAuthenticationMiddleware,
+)
 from cooperation.db import committed, conflicting_field, create_engine, session_factory, session_scope, unavailable
 from cooperation.errors import ConflictError, ServiceError
 from cooperation.i18n import N_
@@ -42,6 +49,7 @@ from cooperation.partners import api as partners_api
 from cooperation.partners import dormancy
 from cooperation.partners import services as partners_services
 from cooperation.partners import views as partners_views
+from cooperation.peers import views as peers_views
 from cooperation.reports import builders
 from cooperation.reports import services as report_services
 from cooperation.reports import views as report_views
@@ -69,6 +77,7 @@ def import_all_models() -> None:
     import cooperation.files
     import cooperation.followups
     import cooperation.partners.models
+    import cooperation.peers.models
     import cooperation.reminders
     import cooperation.reports.models  # noqa: F401
     import programs.models  # noqa: F401
@@ -113,7 +122,8 @@ async def health(request: Request[Any, Any, Any]) -> Response[dict[str, str]]:
 
 
 def _wants_json(request: Request[Any, Any, Any]) -> bool:
-    return request.url.path.startswith(API_PREFIX)
+    """The API and the requests of paired instances (cooperation/peers) are answered problem+json, not pages."""
+    return request.url.path.startswith((API_PREFIX, SIGNED_PREFIX))
 
 
 def _problem(status: int, title: str, detail: str, slug: str, errors: dict[str, str] | None = None) -> Response[Any]:
@@ -375,6 +385,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         *followups.routes,
         *calendar.routes,
         *portal.routes,
+        *peers_views.routes,
         *setup.routes,
         *partners_views.routes,
         *partners_api.routes,

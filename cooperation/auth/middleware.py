@@ -82,13 +82,18 @@ class SessionAuthenticationMiddleware(AbstractAuthenticationMiddleware):
         raise NotAuthorizedException(N_("Sign in to continue."))
 
 
+SIGNED_PREFIX = "/federation/"  # server-to-server requests: no cookie, no session; each is signed (cooperation/peers)
+
+
 class CsrfUnlessBearer(CSRFMiddleware):
     """CSRF protects cookie-authenticated requests; a request authenticated by an API token carries no ambient
     credential. Only a token that was actually checked skips it: any `Authorization: Bearer …` header on a public
-    route (the sign-in form) is not a reason to (this middleware runs after authentication)."""
+    route (the sign-in form) is not a reason to (this middleware runs after authentication). Requests between paired
+    instances carry no ambient credential either: their signature is checked by the handler, cookies are ignored."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and getattr(scope.get("user"), "via_token", False):
+        signed = scope["type"] == "http" and scope["path"].startswith(SIGNED_PREFIX)
+        if signed or (scope["type"] == "http" and getattr(scope.get("user"), "via_token", False)):
             await self.app(scope, receive, send)
             return
         await super().__call__(scope, receive, send)

@@ -37,6 +37,11 @@ PUBLIC = {
     ("GET", "/portal/{section:str}"),
     ("GET", "/portal/{section:str}/{record_id:uuid}"),
     ("GET", "/portal/photos/{photo_id:uuid}"),
+    # Another LibCoop instance: its well-known document, and requests each checked by its signature (cooperation/peers).
+    ("GET", "/.well-known/libcoop"),
+    ("POST", "/federation/pair"),
+    ("POST", "/federation/unpair"),
+    ("POST", "/federation/ping"),
     ("GET", "/static/{file_path:path}"),
     ("HEAD", "/static/{file_path:path}"),
 }

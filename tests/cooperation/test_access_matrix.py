@@ -68,6 +68,7 @@ class Scene:
     gift: str = ""
     arrangement: str = ""  # with NLC (partner_a's institution), under an exchange-of-publications agreement
     shipment: str = ""  # sent to NLC under it
+    peer: str = ""  # NLC's instance, paired (at an address where nothing answers: unpairing tells it in vain)
 
 
 def expect(kind: str, role: str, target: str | None) -> set[int]:
@@ -241,6 +242,10 @@ ROUTES: dict[str, tuple[str, list[str] | None]] = {
     "api_person_restore": ("person.manage", INSTITUTION_TARGETS),
     "person_account": ("institution.manage", INSTITUTION_TARGETS),  # linking a person to an account: managers only
     "api_person_account": ("institution.manage", INSTITUTION_TARGETS),
+    "peers": ("admin", None),
+    "peer_code_create": ("admin", None),
+    "peer_pair": ("admin", None),
+    "peer_unpair": ("admin", None),
     "api_identity_providers": ("admin", None),
     "api_identity_provider": ("admin", None),
     "api_identity_provider_create": ("admin", None),
@@ -577,7 +582,26 @@ async def build_scene(app, world, coordinator: Client) -> Scene:
         str(world.principals["partner_b"].user_id),
         await _gift(coordinator, world),
         *await _ledger(coordinator, world),
+        await _peer(app, world),
     )
+
+
+async def _peer(app, world) -> str:
+    from cooperation.peers.models import Peer
+
+    async with app.state.session_factory() as session:
+        peer = Peer(
+            base_url="http://127.0.0.1:9",
+            key_id="ed25519-test",
+            public_key="A" * 43,
+            institution_id=world.nlc,
+            their_code="NLC",
+            their_name="NLC",
+            paired_by="test",
+        )
+        session.add(peer)
+        await session.commit()
+        return str(peer.id)
 
 
 async def _ledger(coordinator: Client, world) -> tuple[str, str]:
@@ -620,6 +644,8 @@ def request_for(method: str, path: str, name: str, target: str | None, scene: Sc
             return scene.exchanges[target or "VA"]
         if key == "gift_id":
             return scene.gift
+        if key == "peer_id":
+            return scene.peer
         if key == "arrangement_id" or (key == "record_id" and name.removeprefix("api_").startswith("arrangement_")):
             return scene.arrangement
         if key == "shipment_id" or (key == "record_id" and name.removeprefix("api_").startswith("shipment_")):

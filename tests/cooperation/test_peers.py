@@ -1,0 +1,141 @@
+"""Two LibCoop instances pair (issue 16, first part): the National Library of Vietnam's and the National Library of
+China's, each on its own port and database, on loopback. A one-time code, a signed pairing request, then signed
+requests only between them: a replayed message, an altered one and an unpaired instance's are refused; unpairing on
+one side is heard on the other."""
+
+import asyncio
+import json
+import re
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from sqlalchemy import select, update
+
+from cooperation import demo
+from cooperation.app import demo_loaders
+from cooperation.db import create_engine, session_factory
+from cooperation.partners.models import Institution
+from cooperation.peers import services
+from cooperation.peers.models import Peer
+from tests.conftest import Client
+from tests.e2e.conftest import migrated_settings, serving
+
+ADMIN = f"admin@{demo.DEMO_DOMAIN}"
+
+
+def _instance(data_dir: Path, name: str, home: str) -> tuple[object, dict[str, uuid.UUID]]:
+    """The demo world, with `home` as the library that runs it; the institutions' ids in this database."""
+    settings = migrated_settings(data_dir, name)
+
+    async def seed() -> dict[str, uuid.UUID]:
+        engine = create_engine(settings.database_url)
+        await demo.load(session_factory(engine), demo_loaders())
+        async with engine.begin() as connection:
+            await connection.execute(update(Institution).values(is_home=False))
+            await connection.execute(update(Institution).where(Institution.code == home).values(is_home=True))
+            ids = {code: i for i, code in (await connection.execute(select(Institution.id, Institution.code))).all()}
+        await engine.dispose()
+        return ids
+
+    return settings, asyncio.run(seed())
+
+
+@pytest.fixture(scope="module")
+def two_instances(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, dict]]:
+    data_dir = tmp_path_factory.mktemp("peers")
+    nlv_settings, nlv_ids = _instance(data_dir, "nlv", "NLV")
+    nlc_settings, nlc_ids = _instance(data_dir, "nlc", "NLC")
+    with serving(nlv_settings) as nlv_url, serving(nlc_settings) as nlc_url:
+        yield {
+            "nlv": {"url": nlv_url, "ids": nlv_ids, "settings": nlv_settings},
+            "nlc": {"url": nlc_url, "ids": nlc_ids, "settings": nlc_settings},
+        }
+
+
+async def _admin(url: str) -> Client:
+    client = Client(httpx.AsyncClient(base_url=url, timeout=30))
+    await client.sign_in(ADMIN, demo.DEMO_PASSWORD)
+    return client
+
+
+async def _signed(side: dict, method: str, path: str, payload: object, *, to: str) -> tuple[str, bytes, dict[str, str]]:
+    """A request signed with `side`'s own key, as its instance would send it to `to`."""
+    engine = create_engine(side["settings"].database_url)
+    async with session_factory(engine)() as session:
+        key_id, private, _ = await services.signing_key(session, side["settings"])
+    await engine.dispose()
+    body = json.dumps(payload).encode()
+    url = to + path
+    return url, body, services.sign(key_id, private, method, url, body)
+
+
+async def test_two_libraries_pair_and_only_they_are_heard(two_instances):
+    nlv, nlc = two_instances["nlv"], two_instances["nlc"]
+    # Each publishes who it is and its key.
+    async with httpx.AsyncClient() as anyone:
+        document = (await anyone.get(nlc["url"] + "/.well-known/libcoop")).json()
+    assert document["institution"]["code"] == "NLC" and document["keys"][0]["alg"] == "ed25519"
+    assert document["base_url"] == nlc["url"]
+
+    # NLC's administrator makes a code for NLV's instance…
+    nlc_admin = await _admin(nlc["url"])
+    made = await nlc_admin.form("/admin/peers/codes", {"institution_id": str(nlc["ids"]["NLV"])})
+    assert made.status_code == 200
+    code = re.search(r'id="pairing-code">([0-9A-F-]+)<', made.text).group(1)
+    # …NLV's administrator enters it with NLC's address; a wrong code first.
+    nlv_admin = await _admin(nlv["url"])
+    wrong = await nlv_admin.form(
+        "/admin/peers", {"base_url": nlc["url"], "code": "000000-000000-000000", "pair_institution_id": str(nlv["ids"]["NLC"])}
+    )
+    assert wrong.status_code == 422 and "unknown, used or expired" in wrong.text, re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", wrong.text))[
+        :1200
+    ]
+    paired = await nlv_admin.form("/admin/peers", {"base_url": nlc["url"], "code": code, "pair_institution_id": str(nlv["ids"]["NLC"])})
+    assert paired.status_code == 303, re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", paired.text))[:800]
+    assert nlc["url"] in (await nlv_admin.get("/admin/peers")).text
+    theirs = (await nlc_admin.get("/admin/peers")).text
+    assert nlv["url"] in theirs and "National Library of Vietnam" in theirs
+    # Pairing twice with the same instance is a conflict (and the code is spent anyway).
+    again = await nlv_admin.form(
+        "/admin/peers", {"base_url": nlc["url"] + "/", "code": code, "pair_institution_id": str(nlv["ids"]["NLC"])}
+    )
+    assert again.status_code == 409
+
+    async with httpx.AsyncClient() as wire:
+        # A signed request from NLV is heard by NLC, once.
+        url, body, headers = await _signed(nlv, "POST", "/federation/ping", {"hello": "xin chào"}, to=nlc["url"])
+        heard = await wire.post(url, content=body, headers=headers)
+        assert heard.status_code == 200 and heard.json() == {"pong": True, "you_are": "NLV"}
+        replay = await wire.post(url, content=body, headers=headers)
+        assert replay.status_code == 401 and "replay" in replay.json()["detail"]
+        # Altered in transit: the signature fails.
+        url, body, headers = await _signed(nlv, "POST", "/federation/ping", {"amount": 1}, to=nlc["url"])
+        altered = await wire.post(url, content=json.dumps({"amount": 1000}).encode(), headers=headers)
+        assert altered.status_code == 401 and "does not verify" in altered.json()["detail"]
+        # An instance nobody paired with: refused, whatever it signs.
+        stranger = Ed25519PrivateKey.generate()
+        stranger_id = services.key_id_of(stranger.public_key().public_bytes_raw())
+        url = nlc["url"] + "/federation/ping"
+        refused = await wire.post(url, content=b"{}", headers=services.sign(stranger_id, stranger, "POST", url, b"{}"))
+        assert refused.status_code == 401 and "No instance paired" in refused.json()["detail"]
+        unsigned = await wire.post(url, content=b"{}")
+        assert unsigned.status_code == 401
+
+    # NLV unpairs: NLC hears it and trusts NLV's key no more.
+    page = (await nlv_admin.get("/admin/peers")).text
+    peer_id = re.search(r'action="/admin/peers/([0-9a-f-]{36})/unpair"', page).group(1)
+    assert (await nlv_admin.form(f"/admin/peers/{peer_id}/unpair", {})).status_code == 303
+    engine = create_engine(nlc["settings"].database_url)
+    async with session_factory(engine)() as session:
+        archived = (await session.execute(select(Peer.archived_at))).scalars().all()
+    await engine.dispose()
+    assert archived and all(archived)
+    async with httpx.AsyncClient() as wire:
+        url, body, headers = await _signed(nlv, "POST", "/federation/ping", {}, to=nlc["url"])
+        assert (await wire.post(url, content=body, headers=headers)).status_code == 401
+    await nlv_admin.raw.aclose()
+    await nlc_admin.raw.aclose()
