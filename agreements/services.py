@@ -1154,12 +1154,12 @@ async def calendar_events(session: AsyncSession, principal: Principal, start: da
     from cooperation.calendar import CalendarEvent
 
     rows = await session.execute(
-        select(A.id, A.reference, A.title, A.expires_on, A.notice_period_days)
+        select(A.id, A.reference, A.title, A.expires_on, A.notice_period_days, A.version, A.updated_at)
         .where(agreement_visibility(principal), A.archived_at.is_(None), A.status == S.IN_FORCE.value, A.expires_on.is_not(None))
         .where(A.expires_on >= start, A.expires_on <= end + timedelta(days=3650))
     )
     events = []
-    for agreement_id, reference, title, expires_on, notice_days in rows:
+    for agreement_id, reference, title, expires_on, notice_days, version, updated_at in rows:
         if expires_on <= end:
             events.append(
                 CalendarEvent(
@@ -1169,6 +1169,8 @@ async def calendar_events(session: AsyncSession, principal: Principal, start: da
                     end=expires_on,
                     description=title,
                     url=f"/agreements/{agreement_id}",
+                    sequence=version - 1,
+                    modified=updated_at,
                 )
             )
         notice_by = notice_date(expires_on, notice_days)
@@ -1181,6 +1183,8 @@ async def calendar_events(session: AsyncSession, principal: Principal, start: da
                     end=notice_by,
                     description=title,
                     url=f"/agreements/{agreement_id}",
+                    sequence=version - 1,
+                    modified=updated_at,
                 )
             )
     return events

@@ -58,6 +58,9 @@ class CalendarEvent:
     location: str | None = None
     url: str | None = None
     attendees: list[str] = field(default_factory=list)
+    # The record's version and last change: a calendar program replaces its copy when SEQUENCE rises (RFC 5545).
+    sequence: int = 0
+    modified: datetime | None = None
 
 
 EventSource = Callable[[AsyncSession, Principal, date, date], Awaitable[list[CalendarEvent]]]
@@ -122,11 +125,17 @@ async def principal_for_feed(session: AsyncSession, token: str) -> Principal | N
     return principal_of(row[0])
 
 
-def render_ics(events: list[CalendarEvent], base_url: str) -> bytes:
+def render_ics(events: list[CalendarEvent], base_url: str, time_zone: str = "UTC") -> bytes:
+    """Every event is a whole-day one (DATE values, no time zone to get wrong); each keeps its UID from one feed to the
+    next, and its SEQUENCE follows the record's version, so an edited visit replaces the old copy in the calendar."""
     calendar = Calendar()
     calendar.add("prodid", "-//LibCoop//International cooperation//EN")
     calendar.add("version", "2.0")
+    calendar.add("calscale", "GREGORIAN")
     calendar.add("x-wr-calname", i18n.gettext("LibCoop · international cooperation"))
+    calendar.add("x-wr-timezone", time_zone)
+    calendar.add("refresh-interval", timedelta(hours=1), parameters={"VALUE": "DURATION"})
+    calendar.add("x-published-ttl", "PT1H")  # the same, as Outlook and Apple read it
     stamp = utcnow()
     for item in events:
         event = Event()
@@ -135,6 +144,9 @@ def render_ics(events: list[CalendarEvent], base_url: str) -> bytes:
         event.add("summary", item.summary)
         event.add("dtstart", item.start)
         event.add("dtend", item.end + timedelta(days=1))  # all-day: DTEND is the day after the last day
+        event.add("sequence", item.sequence)
+        if item.modified is not None:
+            event.add("last-modified", item.modified)
         description = item.description
         if item.attendees:
             participants = i18n.gettext("Participants: %(names)s", names="; ".join(item.attendees))
@@ -162,7 +174,7 @@ async def feed(request: Request[Any, Any, Any], db: NamedDependency[AsyncSession
     with i18n.using(principal.language):  # a calendar program sends no language: the feed speaks its owner's
         for source in _sources:
             events += await source(db, principal, today - WINDOW_PAST, today + WINDOW_FUTURE)
-        ics = render_ics(events, base)
+        ics = render_ics(events, base, principal.time_zone)
     return Response(
         ics,
         media_type="text/calendar",
@@ -184,7 +196,9 @@ async def calendar_create(
     token = await new_feed(db, principal)
     settings = request.app.state.settings
     base = settings.base_url or str(request.base_url).rstrip("/")
-    return render(request, "auth/calendar.html", has_feed=True, url=f"{base}/calendar/{token}/libcoop.ics")
+    url = f"{base}/calendar/{token}/libcoop.ics"
+    webcal = "webcal://" + url.split("://", 1)[1]  # calendar programs open this scheme to subscribe in one click
+    return render(request, "auth/calendar.html", has_feed=True, url=url, webcal=webcal)
 
 
 @post("/account/calendar/revoke", name="account_calendar_revoke")

@@ -352,6 +352,7 @@ async def calendar_events(session: AsyncSession, principal: Principal, start: da
             end=r.due_on,
             description=i18n.gettext("Responsible: %(who)s", who=r.code + (f", {r.name}" if r.name else "")),
             url=("/visits/" if r.owner_type == "visit" else f"/{r.owner_type}s/") + f"{r.owner_id}#follow-ups",
+            sequence=r.version - 1,
         )
         for r in rows
     ]

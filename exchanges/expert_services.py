@@ -367,7 +367,20 @@ async def calendar_events(session: AsyncSession, principal: Principal, start: da
 
     home, host = table(Institution).alias("home"), table(Institution).alias("host")
     rows = await session.execute(
-        select(X.id, X.field_of_work, X.starts_on, X.ends_on, X.status, P.name, P.name_native, home.c.code, host.c.code, host.c.city)
+        select(
+            X.id,
+            X.field_of_work,
+            X.starts_on,
+            X.ends_on,
+            X.status,
+            P.name,
+            P.name_native,
+            home.c.code,
+            host.c.code,
+            host.c.city,
+            X.version,
+            X.updated_at,
+        )
         .select_from(
             table(ExpertExchange)
             .join(table(Person), P.id == X.expert_person_id)
@@ -392,6 +405,8 @@ async def calendar_events(session: AsyncSession, principal: Principal, start: da
             location=r.city,
             url=f"/exchanges/{r.id}",
             attendees=[i18n.gettext("%(name)s (expert, %(institution)s)", name=r.name_native or r.name, institution=r[7])],
+            sequence=r.version - 1,
+            modified=r.updated_at,
         )
         for r in rows
     ]

@@ -585,7 +585,20 @@ async def calendar_events(session: AsyncSession, principal: Principal, start: da
     visiting = table(Institution).alias("visiting")
     rows = (
         await session.execute(
-            select(V.id, V.title, V.starts_on, V.ends_on, V.city, V.venue, V.theme, V.status, host.c.code, visiting.c.code)
+            select(
+                V.id,
+                V.title,
+                V.starts_on,
+                V.ends_on,
+                V.city,
+                V.venue,
+                V.theme,
+                V.status,
+                host.c.code,
+                visiting.c.code,
+                V.version,
+                V.updated_at,
+            )
             .select_from(
                 table(Visit).join(host, host.c.id == V.host_institution_id).join(visiting, visiting.c.id == V.visiting_institution_id)
             )
@@ -615,6 +628,8 @@ async def calendar_events(session: AsyncSession, principal: Principal, start: da
             location=", ".join(x for x in (r[5], r[4]) if x) or None,
             url=f"/visits/{r[0]}",
             attendees=people.get(r[0], []),
+            sequence=r[10] - 1,
+            modified=r[11],
         )
         for r in rows
     ]

@@ -331,6 +331,7 @@ async def test_calendar_feed(app, client_for, world, people):
     partner = await client_for("partner_a")
     page = await partner.form("/account/calendar", {})
     url = re.search(r'<code id="feed-url">([^<]+)</code>', page.text).group(1)
+    assert f'href="webcal://testserver{url.split("testserver", 1)[1]}"' in page.text  # subscribe in one click
     path = url.split("testserver", 1)[1]
     async with http_client(app) as calendar_program:  # no cookies: the secret in the address is the credential
         response = await calendar_program.get(path)
@@ -344,6 +345,14 @@ async def test_calendar_feed(app, client_for, world, people):
         assert "Nguyễn Xuân Dũng (chair, NLV)" in str(visit_event["description"])
         due = events["Due: Send the ancient-books platform documentation"]
         assert due.decoded("dtstart") == date(2027, 1, 31)
+        assert str(parsed["x-wr-calname"]) == "LibCoop · international cooperation"
+        assert visit_event["uid"] == f"visit-{visit['id']}@libcoop" and visit_event["sequence"] == 0
+        # The visit is edited: the same event (its UID), a higher SEQUENCE, so calendar programs replace their copy.
+        changed = {**seed_visit_payload(world, people, starts_on="2026-12-08", ends_on="2026-12-10", agenda=[]), "version": 1}
+        assert (await coordinator.api("PUT", f"/api/v1/visits/{visit['id']}", json=changed)).status_code == 200
+        again = icalendar.Calendar.from_ical((await calendar_program.get(path)).content)
+        (moved,) = [e for e in again.walk("VEVENT") if e["uid"] == visit_event["uid"]]
+        assert moved["sequence"] == 1 and moved.decoded("dtstart") == date(2026, 12, 8) and moved.get("last-modified")
         await partner.form("/account/calendar/revoke", {})
         assert (await calendar_program.get(path)).status_code == 404
     outsider = await client_for("partner_b")
