@@ -1,14 +1,14 @@
 """JSON API for agreements, their parties and commitments (under /api/v1)."""
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
 from litestar import Controller, get, patch, post, put
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from agreements import services
+from agreements import approval_services, services
 from agreements.schemas import (
     AgreementIn,
     AgreementKind,
@@ -86,6 +86,16 @@ class AgreementApi(Controller):
         """One agreement with its parties, commitments (progress computed where a programme, project or linked records measure it) and
         renewal chain."""
         return await services.get_agreement(db, principal, agreement_id)
+
+    @get("/{agreement_id:uuid}/snapshot", name="api_agreement_snapshot")
+    async def get_snapshot(
+        self, db: NamedDependency[AsyncSession], principal: NamedDependency[Principal], agreement_id: FromPath[uuid.UUID]
+    ) -> dict[str, Any]:
+        """The agreement's cooperation conditions as the canonical snapshot two libraries approve, with its SHA-256 over the
+        RFC 8785 (JSON Canonicalization Scheme) serialization: parties and signatories, dates, renewal terms, commitments,
+        the signed texts' checksums."""
+        values = await approval_services.snapshot(db, principal, agreement_id)
+        return {"snapshot": values, "sha256": approval_services.digest(values)}
 
     @put("/{agreement_id:uuid}", name="api_agreement_update")
     async def update_agreement(

@@ -10,7 +10,7 @@ from litestar.plugins.htmx import HTMXRequest
 from litestar.response import Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from agreements import services
+from agreements import approval_services, services
 from agreements.schemas import (
     AgreementIn,
     AgreementKind,
@@ -193,6 +193,7 @@ class AgreementViews(Controller):
         owner = await files.resolve_owner(db, principal, "agreement", agreement_id)
         history = await audit.history(db, "agreement", agreement_id) if principal.reads_everything else []
         diff = await services.renewal_diff(db, principal, agreement_id) if agreement.predecessor else None
+        conditions = approval_services.digest(await approval_services.snapshot(db, principal, agreement_id))
         return render(
             request,
             "agreements/detail.html",
@@ -202,6 +203,8 @@ class AgreementViews(Controller):
             may_upload=owner.may_add,
             history=history,
             diff=diff,
+            snapshot_hash=conditions,
+            snapshot_short=approval_services.short(conditions),
             status_labels=services.STATUS_LABELS,
             commitment_statuses=list(CommitmentStatus),
             editable=agreement.status in {s.value for s in services.EDITABLE_STATUSES}

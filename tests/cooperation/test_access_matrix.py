@@ -194,6 +194,7 @@ ROUTES: dict[str, tuple[str, list[str] | None]] = {
     "api_person_create": ("person.create", None),
     "agreement": ("agreement.read", AGREEMENT_TARGETS),
     "api_agreement": ("agreement.read", AGREEMENT_TARGETS),
+    "api_agreement_snapshot": ("agreement.read", AGREEMENT_TARGETS),
     "api_agreement_history": ("history", AGREEMENT_TARGETS),
     "api_agreement_renewal_diff": ("agreement.read", AGREEMENT_TARGETS),
     "agreement_edit": ("agreement.manage", AGREEMENT_TARGETS),
