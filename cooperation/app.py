@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from agreements import wiring as agreements_wiring
 from agreements.services import register_measure_source
-from cooperation import apidoc, calendar, comments, dashboard, edge, files, followups, headers, i18n, portal, setup
+from cooperation import apidoc, calendar, comments, dashboard, edge, files, followups, headers, i18n, portal, setup, webhooks
 from cooperation.auth import access, revocation
 from cooperation.auth import api as auth_api
 from cooperation.auth import views as auth_views
@@ -70,16 +70,6 @@ HEALTH_TIMEOUT_SECONDS = 3
 def import_all_models() -> None:
     """Every table, for Alembic and for tests that build a schema from the models."""
     import agreements.models  # noqa: F401
-    import cooperation.audit
-    import cooperation.auth.models
-    import cooperation.calendar
-    import cooperation.comments
-    import cooperation.files
-    import cooperation.followups
-    import cooperation.partners.models
-    import cooperation.peers.models
-    import cooperation.reminders
-    import cooperation.reports.models  # noqa: F401
     import programs.models  # noqa: F401
 
 
@@ -386,6 +376,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         *calendar.routes,
         *portal.routes,
         *peers_views.routes,
+        *webhooks.routes,
         *setup.routes,
         *partners_views.routes,
         *partners_api.routes,

@@ -17,7 +17,10 @@ from cooperation.records import jsonable, row_to, update_versioned
 
 class AuditEvent(SQLModel, table=True):
     __tablename__ = "audit_event"
-    __table_args__ = (Index("ix_audit_event_entity", "entity_type", "entity_id", "occurred_at"),)
+    __table_args__ = (
+        Index("ix_audit_event_entity", "entity_type", "entity_id", "occurred_at"),
+        Index("ix_audit_event_occurred_at", "occurred_at"),  # the last hour's events, for webhooks (cooperation/webhooks.py)
+    )
 
     id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
     occurred_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)

@@ -23,6 +23,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
+from cooperation import webhooks
 from cooperation.db import table, unavailable, utcnow
 from cooperation.reports import delivery
 from cooperation.reports.models import ReportSubscription
@@ -269,6 +270,7 @@ class Scheduler:
                 await self.catch_up(since=self._polled_at - timedelta(seconds=self.settings.scheduler_poll_seconds))
             await delivery.resume_interrupted(self.factory, self.settings, self.renderer)
             await delivery.deliver_due(self.factory, self.settings)
+            await webhooks.run(self.factory, self.settings)  # events to the systems that listen (cooperation/webhooks.py)
         except Exception as exc:
             if not unavailable(exc):
                 raise

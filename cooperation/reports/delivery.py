@@ -24,7 +24,7 @@ from markupsafe import escape
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from cooperation import files, mail
+from cooperation import audit, files, mail
 from cooperation import i18n as cooperation_i18n
 from cooperation.auth.models import User
 from cooperation.auth.services import principal_of
@@ -167,6 +167,7 @@ async def render_run(
                 return False
             for address in addresses:
                 session.add(ReportDelivery(run_id=run_id, address=address))
+            audit.record(session, None, "rendered", "report", run_id, summary="Report ready")  # heard by webhooks
             await session.commit()
             return True
         except Exception as exc:

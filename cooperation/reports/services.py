@@ -92,6 +92,8 @@ class ReportWorker:
         values |= {"render_ms": int((time.perf_counter() - started) * 1000), "finished_at": utcnow()}
         async with self.factory() as session:
             await session.execute(update(ReportRun).where(RR.id == run_id).values(**values))
+            if values["status"] == "ready":  # what webhooks hear of (cooperation/webhooks.py)
+                audit.record(session, None, "rendered", "report", run_id, summary="Report ready")
             await session.commit()
 
     async def drain(self) -> None:

@@ -69,6 +69,7 @@ class Scene:
     arrangement: str = ""  # with NLC (partner_a's institution), under an exchange-of-publications agreement
     shipment: str = ""  # sent to NLC under it
     peer: str = ""  # NLC's instance, paired (at an address where nothing answers: unpairing tells it in vain)
+    webhook: str = ""  # the administrator's, for visits
 
 
 def expect(kind: str, role: str, target: str | None) -> set[int]:
@@ -244,6 +245,9 @@ ROUTES: dict[str, tuple[str, list[str] | None]] = {
     "person_account": ("institution.manage", INSTITUTION_TARGETS),  # linking a person to an account: managers only
     "api_person_account": ("institution.manage", INSTITUTION_TARGETS),
     "peers": ("admin", None),
+    "webhooks": ("admin", None),
+    "webhook_create": ("admin", None),
+    "webhook_state": ("admin", None),
     "peer_code_create": ("admin", None),
     "peer_pair": ("admin", None),
     "peer_unpair": ("admin", None),
@@ -584,7 +588,18 @@ async def build_scene(app, world, coordinator: Client) -> Scene:
         await _gift(coordinator, world),
         *await _ledger(coordinator, world),
         await _peer(app, world),
+        await _webhook(app, world),
     )
+
+
+async def _webhook(app, world) -> str:
+    from cooperation.webhooks import WebhookEndpoint
+
+    async with app.state.session_factory() as session:
+        hook = WebhookEndpoint(url="http://127.0.0.1:9/events", kinds=["visit"], owner_id=world.principals["admin"].user_id, secret="x")
+        session.add(hook)
+        await session.commit()
+        return str(hook.id)
 
 
 async def _peer(app, world) -> str:
@@ -647,6 +662,10 @@ def request_for(method: str, path: str, name: str, target: str | None, scene: Sc
             return scene.gift
         if key == "peer_id":
             return scene.peer
+        if key == "webhook_id":
+            return scene.webhook
+        if key == "change":
+            return "pause"
         if key == "arrangement_id" or (key == "record_id" and name.removeprefix("api_").startswith("arrangement_")):
             return scene.arrangement
         if key == "shipment_id" or (key == "record_id" and name.removeprefix("api_").startswith("shipment_")):

@@ -1,0 +1,100 @@
+"""Outbound webhooks (issue 16): a change committed is posted, signed per Standard Webhooks, to the addresses that
+asked for its kind — never a record the webhook's account may not see — and tried again when it is not received."""
+
+import http.server
+import json
+import re
+import threading
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+from standardwebhooks.webhooks import Webhook
+
+from cooperation import webhooks
+from cooperation.db import utcnow
+from tests.exchanges.helpers import seed_visit_payload
+
+
+class Receiver:
+    """An HTTP server on loopback that keeps what it is sent and answers `status`."""
+
+    def __init__(self) -> None:
+        self.received: list[tuple[dict[str, str], bytes]] = []
+        self.status = 200
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("content-length", 0)))
+                outer.received.append(({k.lower(): v for k, v in self.headers.items()}, body))
+                self.send_response(outer.status)
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/libcoop-events"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    listening = Receiver()
+    yield listening
+    listening.server.shutdown()
+    listening.server.server_close()
+
+
+async def _webhook(admin, url: str, owner_id, kinds: list[str]) -> str:
+    page = await admin.form("/admin/webhooks", {"url": url, "owner_id": str(owner_id), "kinds": kinds})
+    assert page.status_code == 200, page.text[:300]
+    return re.search(r'id="webhook-secret">(whsec_[^<]+)<', page.text).group(1)
+
+
+async def test_changes_are_posted_signed_only_to_those_who_may_see_them(app, db, client_for, world, people, receiver):
+    admin = await client_for("admin")
+    refused = await admin.form("/admin/webhooks", {"url": "ftp://x", "owner_id": str(world.principals["admin"].user_id)})
+    assert refused.status_code == 422 and "choose at least one kind of event" in refused.text
+    secret = await _webhook(admin, receiver.url, world.principals["admin"].user_id, ["visit"])
+    # The BnF's integration account asks for visits too: a visit with the NLC is none of its business.
+    await _webhook(admin, receiver.url + "?bnf", world.principals["partner_b"].user_id, ["visit"])
+    coordinator = await client_for("coordinator")
+    visit = (await coordinator.api("POST", "/api/v1/visits", json=seed_visit_payload(world, people))).json()
+
+    settings = app.state.settings
+    assert await webhooks.fan_out(db, settings, "https://libcoop.nlv.example") == 1
+    assert await webhooks.fan_out(db, settings, "https://libcoop.nlv.example") == 0  # each event once
+    assert await webhooks.deliver_due(app.state.session_factory, settings) == 1
+    ((headers, body),) = receiver.received
+    payload = Webhook(secret).verify(body, headers)  # raises unless the signature is right
+    assert payload["type"] == "visit.created" and payload["data"]["id"] == visit["id"]
+    assert payload["data"]["url"] == f"https://libcoop.nlv.example/visits/{visit['id']}"
+    assert headers["webhook-id"].startswith("msg_")
+    with pytest.raises(Exception):  # noqa: B017 - any refusal: a forged body does not verify
+        Webhook(secret).verify(body.replace(b"visit.created", b"visit.deleted"), headers)
+
+    # The receiver fails: the delivery waits and is tried again, its error on the page.
+    receiver.status = 500
+    changed = {**seed_visit_payload(world, people, city="Hải Phòng"), "version": 1}
+    assert (await coordinator.api("PUT", f"/api/v1/visits/{visit['id']}", json=changed)).status_code == 200
+    await webhooks.fan_out(db, settings, "https://libcoop.nlv.example")
+    assert await webhooks.deliver_due(app.state.session_factory, settings) == 0
+    updated = select(webhooks.WebhookDelivery).where(webhooks.WebhookDelivery.event_type == "visit.updated")
+    delivery = (await db.execute(updated)).scalar_one()
+    assert (delivery.status, delivery.attempts, delivery.last_error) == ("pending", 1, "answered 500")
+    assert "answered 500" in (await admin.get("/admin/webhooks")).text
+    receiver.status = 204
+    assert await webhooks.deliver_due(app.state.session_factory, settings) == 0  # not due yet (30 s)
+    assert await webhooks.deliver_due(app.state.session_factory, settings, now=utcnow() + timedelta(minutes=1)) == 1
+    same = [h["webhook-id"] for h, b in receiver.received if json.loads(b)["type"] == "visit.updated"]
+    assert len(same) == 2 and same[0] == same[1]  # the same message id: the receiver can drop a duplicate
+    assert len(receiver.received) == 3  # one creation, two tries of the update
+    theirs = await db.execute(
+        select(webhooks.WebhookDelivery.id)
+        .join(webhooks.WebhookEndpoint, webhooks.WebhookEndpoint.id == webhooks.WebhookDelivery.webhook_id)
+        .where(webhooks.WebhookEndpoint.url.endswith("?bnf"))
+    )
+    assert theirs.all() == []  # nothing for the BnF's webhook: not even that something happened
