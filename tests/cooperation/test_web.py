@@ -202,3 +202,18 @@ async def test_production_sends_hsts(tmp_path):
     message = {"type": "http.response.start", "status": 200, "headers": []}
     await hook(message, {"type": "http", "path": "/", "state": {}})
     assert (b"strict-transport-security", b"max-age=31536000; includeSubDomains") in message["headers"]
+
+
+async def test_the_language_switch_works_on_a_page_not_found(client_for):
+    """An unknown address is answered before any route, so no middleware gave the page its form token: the switcher
+    takes it from the cookie, and switching works there too."""
+    import re
+
+    coordinator = await client_for("coordinator")
+    await coordinator.get("/")  # the form token cookie, as any page before
+    page = await coordinator.get("/no-such-page")
+    assert page.status_code == 404
+    token = re.search(r'action="/language" class="language"><input type="hidden" name="_csrf_token" value="([^"]+)"', page.text)
+    assert token and token.group(1) == coordinator.raw.cookies.get("coop_csrf")
+    switched = await coordinator.raw.post("/language", data={"language": "vi", "next": "/", "_csrf_token": token.group(1)})
+    assert switched.status_code == 303
