@@ -49,6 +49,7 @@ MAX_AGE = timedelta(minutes=5)
 CODE_VALIDITY = timedelta(days=1)
 TIMEOUT = httpx.Timeout(10.0, connect=5.0)
 MAX_RESPONSE_BYTES = 1_000_000
+ADDRESS = re.compile(r"https?://[^\s/?#]+(/[^\s?#]*)?")  # an instance's address: scheme, host, perhaps a path
 IK, PE, PC, SN, I = (table(m).c for m in (InstanceKey, Peer, PairingCode, SeenNonce, Institution))  # noqa: E741
 
 
@@ -66,6 +67,14 @@ def _b64(raw: bytes) -> str:
 
 def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def _fingerprint_matches(key_id: Any, public: Any) -> bool:
+    """Whether `key_id` names this base64url Ed25519 key; anything malformed (not text, not base64) simply does not."""
+    try:
+        return isinstance(key_id, str) and key_id_of(_unb64(str(public))) == key_id
+    except ValueError:
+        return False
 
 
 def key_id_of(public_raw: bytes) -> str:
@@ -249,7 +258,7 @@ async def pair_with(
     """Our side of pairing: the partner's administrator gave us `code`; their instance is at `base_url`."""
     require_admin(principal, N_("pair with other instances"))
     base_url = base_url.strip().rstrip("/")
-    if not re.fullmatch(r"https?://[^\s/?#]+(/[^\s?#]*)?", base_url):
+    if not ADDRESS.fullmatch(base_url):
         raise ValidationFailed({"base_url": i18n.gettext("give the address of the other instance, such as https://libcoop.nlc.cn")})
     if await session.scalar(select(PE.id).where(PE.base_url == base_url, PE.archived_at.is_(None))):
         raise ConflictError(i18n.gettext("This instance is already paired."), errors={"base_url": i18n.gettext("already paired")})
@@ -270,10 +279,12 @@ async def pair_with(
     if status != 200:
         detail = _document(200, answer, url).get("detail") if answer.startswith(b"{") else None
         raise ValidationFailed({"code": detail or i18n.gettext("the other instance refused the code (answer %(status)s)", status=status)})
-    (their_key,) = [k for k in theirs.get("keys", []) if k.get("alg") == "ed25519"][:1] or [None]
-    if not their_key or key_id_of(_unb64(their_key["public_key"])) != their_key.get("id"):
+    keys = theirs.get("keys")
+    usable = [k for k in keys if isinstance(k, dict) and k.get("alg") == "ed25519"] if isinstance(keys, list) else []
+    their_key = usable[0] if usable else None
+    if their_key is None or not _fingerprint_matches(their_key.get("id"), their_key.get("public_key")):
         raise ValidationFailed({"base_url": i18n.gettext("the other instance publishes no usable key")})
-    them = theirs.get("institution") or {}
+    them = theirs.get("institution") if isinstance(theirs.get("institution"), dict) else {}
     peer = Peer(
         base_url=base_url,
         key_id=their_key["id"],
@@ -299,7 +310,9 @@ async def accept_pairing(session: AsyncSession, settings: Settings, own_url: str
         key_id, public = str(key["id"]), str(key["public_key"])
     except (ValueError, KeyError, TypeError) as exc:
         raise ValidationFailed({"body": i18n.gettext("a pairing request gives code, base_url and key")}) from exc
-    if key_id_of(_unb64(public)) != key_id:
+    if not ADDRESS.fullmatch(base_url):
+        raise ValidationFailed({"base_url": i18n.gettext("give the address of the other instance, such as https://libcoop.nlc.cn")})
+    if not _fingerprint_matches(key_id, public):
         raise PeerRefused(i18n.gettext("The key id is not the key's fingerprint."))
     await verify(session, "POST", url, headers, body, key_id=key_id, public_key=public)
     stored = (await session.execute(select(PC.id, PC.institution_id, PC.expires_at, PC.used_at).where(PC.code_hash == _hash(code)))).first()
@@ -314,11 +327,12 @@ async def accept_pairing(session: AsyncSession, settings: Settings, own_url: str
         async with _client() as client:
             status, answer = await _fetch(client, "GET", base_url + WELL_KNOWN)
         published = {k.get("id"): k.get("public_key") for k in _document(status, answer, base_url).get("keys", [])}
-    except (httpx.HTTPError, ValidationFailed) as exc:
+    except (httpx.HTTPError, ValidationFailed, AttributeError, TypeError) as exc:  # unreachable, or not a key list
         raise PeerRefused(i18n.gettext("Its address does not answer with its key.")) from exc
     if published.get(key_id) != public:
         raise PeerRefused(i18n.gettext("Its address publishes another key."))
-    them = json.loads(answer).get("institution") or {}
+    them = json.loads(answer).get("institution")
+    them = them if isinstance(them, dict) else {}
     peer = Peer(
         base_url=base_url,
         key_id=key_id,

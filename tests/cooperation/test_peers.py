@@ -124,6 +124,13 @@ async def test_two_libraries_pair_and_only_they_are_heard(two_instances):
         assert refused.status_code == 401 and "No instance paired" in refused.json()["detail"]
         unsigned = await wire.post(url, content=b"{}")
         assert unsigned.status_code == 401
+        # Malformed pairing requests are refused by field, never a server error.
+        pair_url = nlc["url"] + "/federation/pair"
+        assert (await wire.post(pair_url, content=b"not json")).status_code == 422
+        odd = {"code": "x", "base_url": nlv["url"], "key": {"id": "ed25519-x", "public_key": "%%%not base64%%%"}}
+        assert (await wire.post(pair_url, json=odd)).status_code == 401
+        odd["base_url"] = "javascript:alert(1)"
+        assert (await wire.post(pair_url, json=odd)).status_code == 422
 
     # NLV unpairs: NLC hears it and trusts NLV's key no more.
     page = (await nlv_admin.get("/admin/peers")).text
