@@ -284,7 +284,8 @@ async def pair_with(
     their_key = usable[0] if usable else None
     if their_key is None or not _fingerprint_matches(their_key.get("id"), their_key.get("public_key")):
         raise ValidationFailed({"base_url": i18n.gettext("the other instance publishes no usable key")})
-    them = theirs.get("institution") if isinstance(theirs.get("institution"), dict) else {}
+    declared = theirs.get("institution")
+    them: dict[str, Any] = declared if isinstance(declared, dict) else {}
     peer = Peer(
         base_url=base_url,
         key_id=their_key["id"],
