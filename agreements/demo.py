@@ -1,17 +1,20 @@
 """Demo agreements around the seed story (the April 2025 NLV–NLC agreement) and a synthetic generator."""
 
 import uuid
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from agreements.models import Agreement, AgreementParty, Commitment
+from agreements import approval_services
+from agreements.models import Agreement, AgreementApproval, AgreementParty, Commitment
 from cooperation import audit
+from cooperation.auth.access import operator
 from cooperation.db import table, utcnow
 from cooperation.demo import DemoWorld
 from cooperation.partners.models import Institution
+from cooperation.peers.models import Peer
 from cooperation.records import fold_for_search
 
 
@@ -229,6 +232,69 @@ async def load_demo(session: AsyncSession, world: DemoWorld) -> None:
         signed_on=date(2024, 3, 20),
         effective_on=date(2024, 3, 20),
         confidentiality="internal",
+    )
+    await session.flush()
+    await _approvals(session, world, nlc.id)
+
+
+async def _approvals(session: AsyncSession, world: DemoWorld, agreement_id: uuid.UUID) -> None:
+    """The NLV–NLC agreement approved between the two libraries' instances in May 2025: NLC's instance asked first and
+    NLV's coordinator commented (NLC's record had a 90-day notice period, the signed text says 180); then NLV asked and
+    NLC approved. NLC has since moved its instance to a new address: the pairing is to be renewed (so the demo, which
+    has no partner instance to talk to, offers no request to send)."""
+    ours = await approval_services.snapshot(session, operator(), agreement_id)
+    theirs = {**ours, "reference": "NLC-NLV-2025", "notice_period_days": 90}  # each library has its own reference
+    moved = datetime(2026, 6, 1, 3, 0, tzinfo=UTC)
+    peer = Peer(
+        base_url="https://libcoop.nlc.example",
+        key_id="ed25519-" + "0" * 32,
+        public_key="A" * 43,
+        institution_id=world.institutions["NLC"],
+        their_code="NLC",
+        their_name="National Library of China",
+        paired_by="LibCoop Administrator",
+        archived_at=moved,
+        created_at=datetime(2025, 5, 5, 2, 0, tzinfo=UTC),
+    )
+    session.add(peer)
+    await session.flush()
+    nlc_name, nlv_name = "National Library of China", "National Library of Vietnam"
+    session.add_all(
+        [
+            AgreementApproval(
+                exchange_id=uuid.UUID("6f1d2c3b-0000-4000-8000-000000000001"),
+                peer_id=peer.id,
+                direction="received",
+                agreement_id=agreement_id,
+                reference="NLC-NLV-2025",
+                hash=approval_services.digest(theirs),
+                snapshot=theirs,
+                state="commented",
+                asked_by="王芳 (Wang Fang)",
+                asked_at=datetime(2025, 5, 8, 2, 30, tzinfo=UTC),
+                answered_by="Trần Thu Hà",
+                answered_at=datetime(2025, 5, 9, 8, 15, tzinfo=UTC),
+                comment="Article 9 of the signed text gives a notice period of 180 days, not 90. Please correct your record.",
+                from_party=nlc_name,
+                to_party=nlv_name,
+            ),
+            AgreementApproval(
+                exchange_id=uuid.UUID("6f1d2c3b-0000-4000-8000-000000000002"),
+                peer_id=peer.id,
+                direction="asked",
+                agreement_id=agreement_id,
+                reference="NLV-NLC-2025",
+                hash=approval_services.digest(ours),
+                snapshot=ours,
+                state="approved",
+                asked_by="Trần Thu Hà",
+                asked_at=datetime(2025, 5, 12, 3, 0, tzinfo=UTC),
+                answered_by="王芳 (Wang Fang)",
+                answered_at=datetime(2025, 5, 14, 1, 40, tzinfo=UTC),
+                from_party=nlv_name,
+                to_party=nlc_name,
+            ),
+        ]
     )
     await session.flush()
 

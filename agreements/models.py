@@ -2,6 +2,7 @@
 
 import uuid
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
@@ -109,3 +110,35 @@ class AgreementReminder(SQLModel, table=True):
     due_on: date
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime, nullable=True)
+
+
+class AgreementApproval(SQLModel, table=True):
+    """One request that a paired instance approve an agreement's conditions, kept on both sides (issue 16).
+
+    The requesting side keeps it with direction "asked" and its own agreement; the asked side with direction "received",
+    linked to its own record of the agreement once found or created. Both keep the snapshot that was asked about, its
+    SHA-256, the answer (approved or a comment back), who and when, and the signed messages that carried them."""
+
+    __tablename__ = "agreement_approval"
+    __table_args__ = (UniqueConstraint("peer_id", "exchange_id", "direction", name="uq_agreement_approval"),)
+
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    exchange_id: uuid.UUID  # the requester's id for this request: the same on both sides
+    peer_id: uuid.UUID = Field(foreign_key="peer.id", index=True)
+    direction: str = Field(max_length=10)  # asked | received
+    agreement_id: uuid.UUID | None = Field(default=None, foreign_key="agreement.id", nullable=True, index=True)
+    reference: str = Field(max_length=60)  # the requester's reference for the agreement
+    hash: str = Field(max_length=64)
+    snapshot: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+    # How the requester names the two parties in the snapshot: itself, and the instance it asks.
+    from_party: str = Field(default="", max_length=300)
+    to_party: str = Field(default="", max_length=300)
+    state: str = Field(default="pending", max_length=12)  # pending | approved | commented | superseded
+    asked_by: str = Field(max_length=200)
+    asked_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    answered_by: str | None = Field(default=None, max_length=200)
+    answered_at: datetime | None = Field(default=None, sa_type=UTCDateTime, nullable=True)
+    comment: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    # The signed messages as they crossed (body, Content-Digest, Signature-Input, Signature): the proof of each step.
+    request_message: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+    answer_message: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)

@@ -902,7 +902,7 @@ async def renewal_diff(session: AsyncSession, principal: Principal, successor_id
 # ---- commitments --------------------------------------------------------------------------------
 
 
-async def _clean_commitment(session: AsyncSession, agreement_id: uuid.UUID, data: CommitmentIn) -> dict[str, Any]:
+async def clean_commitment(session: AsyncSession, agreement_id: uuid.UUID, data: CommitmentIn) -> dict[str, Any]:
     errors: dict[str, str] = {}
     if not data.text.strip():
         errors["text"] = i18n.gettext("is required")
@@ -933,7 +933,7 @@ async def add_commitment(session: AsyncSession, principal: Principal, agreement_
     require_manager(principal, N_("add commitments"))
     if row["archived_at"] is not None:
         raise ConflictError(i18n.gettext("This agreement is archived; restore it first."))
-    values = await _clean_commitment(session, agreement_id, data)
+    values = await clean_commitment(session, agreement_id, data)
     count = len((await commitments_of(session, principal, [agreement_id])).get(agreement_id, []))
     commitment = Commitment(agreement_id=agreement_id, position=count, **values)
     session.add(commitment)
@@ -964,7 +964,7 @@ async def update_commitment(
 ) -> int:
     before = await _commitment_row(session, principal, agreement_id, commitment_id)
     require_manager(principal, N_("edit commitments"))
-    values = await _clean_commitment(session, agreement_id, data)
+    values = await clean_commitment(session, agreement_id, data)
     version = await update_versioned(session, Commitment, commitment_id, data.version, values, what="commitment")
     audit.record(
         session,

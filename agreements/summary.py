@@ -5,13 +5,14 @@ partner may see. No ORM objects leave this module: rows become plain dicts for t
 """
 
 import uuid
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
+import msgspec
 from sqlalchemy import and_, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from agreements import services
+from agreements import approval_services, services
 from agreements.models import Agreement, AgreementParty
 from agreements.schemas import AgreementRow, AgreementView
 from cooperation import i18n, versions
@@ -82,9 +83,15 @@ async def choices(session: AsyncSession, principal: Principal) -> list[tuple[uui
 
 
 async def dossier(session: AsyncSession, principal: Principal, settings: Settings, agreement_id: uuid.UUID) -> dict[str, Any]:
-    """The agreement as its page shows it: parties, terms, commitments with progress, renewal chain."""
+    """The agreement as its page shows it: parties, terms, commitments with progress, renewal chain, the conditions' hash and
+    the history of their approvals by partners' instances."""
     agreement = await services.get_agreement(session, principal, agreement_id)
-    return {"agreement": plain(agreement)}
+    current = await approval_services.snapshot(session, principal, agreement_id)
+    conditions = approval_services.digest(current)
+    lines = await approval_services.history(session, principal, agreement_id, current)
+    # The moments stay datetimes (plain() would make them text): the report says their day in its language.
+    approvals = msgspec.to_builtins(lines, builtin_types=(date, datetime, uuid.UUID))
+    return {"agreement": plain(agreement), "conditions": conditions, "approvals": approvals}
 
 
 async def year_figures(session: AsyncSession, principal: Principal, first: date, last: date) -> list[Figure]:

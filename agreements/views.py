@@ -125,6 +125,7 @@ class AgreementViews(Controller):
             statuses=list(AgreementStatus),
             kinds=list(AgreementKind),
             status_labels=services.STATUS_LABELS,
+            approvals_waiting=None if template == "agreements/_table.html" else await approval_services.waiting(db, principal),
         )
 
     async def _form(
@@ -193,7 +194,10 @@ class AgreementViews(Controller):
         owner = await files.resolve_owner(db, principal, "agreement", agreement_id)
         history = await audit.history(db, "agreement", agreement_id) if principal.reads_everything else []
         diff = await services.renewal_diff(db, principal, agreement_id) if agreement.predecessor else None
-        conditions = approval_services.digest(await approval_services.snapshot(db, principal, agreement_id))
+        current = await approval_services.snapshot(db, principal, agreement_id)
+        conditions = approval_services.digest(current)
+        approval_lines = await approval_services.history(db, principal, agreement_id, current)
+        ask_peers = await approval_services.peers_for(db, agreement_id) if principal.manages_records else []
         return render(
             request,
             "agreements/detail.html",
@@ -205,6 +209,8 @@ class AgreementViews(Controller):
             diff=diff,
             snapshot_hash=conditions,
             snapshot_short=approval_services.short(conditions),
+            approval_lines=approval_lines,
+            ask_peers=ask_peers,
             status_labels=services.STATUS_LABELS,
             commitment_statuses=list(CommitmentStatus),
             editable=agreement.status in {s.value for s in services.EDITABLE_STATUSES}

@@ -1,11 +1,11 @@
 """What this domain plugs into the application (collected by cooperation/app.py)."""
 
-from agreements import api, demo, services, summary, views
+from agreements import api, approval_views, demo, services, summary, views
 from agreements import jobs as scheduled
 from cooperation.i18n import N_
 from cooperation.portal import Section
 
-routes = [*views.routes, *api.routes]
+routes = [*views.routes, *approval_views.routes, *api.routes]
 daily_jobs = scheduled.daily_jobs
 settle_steps = [services.settle_lapsed]  # statuses that follow the dates (cooperation/settling.py)
 sharing_sources = [services.institutions_sharing_with]

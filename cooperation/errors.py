@@ -11,6 +11,7 @@ from cooperation.i18n import N_
 NOT_FOUND = {
     "account": N_("No such account."),
     "agreement": N_("No such agreement."),
+    "approval request": N_("No such approval request."),
     "comment": N_("No such comment."),
     "commitment": N_("No such commitment."),
     "document": N_("No such document."),

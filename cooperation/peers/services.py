@@ -61,6 +61,14 @@ class PeerRefused(ServiceError):
     slug = "not-paired"
 
 
+class PeerUnreachable(ServiceError):
+    """A paired instance that does not answer, or not with JSON (502: the fault is upstream, not in the request)."""
+
+    status_code = 502
+    title = N_("The other instance did not answer")
+    slug = "peer-unreachable"
+
+
 def _b64(raw: bytes) -> str:
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
 
@@ -205,17 +213,44 @@ def _client() -> httpx.AsyncClient:
     return httpx.AsyncClient(timeout=TIMEOUT, follow_redirects=False, trust_env=False)
 
 
-async def signed_request(session: AsyncSession, settings: Settings, peer: Peer, method: str, path: str, payload: Any) -> tuple[int, Any]:
-    """A signed request to a paired instance (and only to one): its status and decoded JSON answer."""
+def proof(body: bytes, headers: Any) -> dict[str, str]:
+    """A signed message as it crossed, kept as the proof of what was said: its body and signature headers (anyone with
+    the sender's public key can check it again later)."""
+    kept = {name: str(headers.get(name, "")) for name in ("content-digest", "signature-input", "signature")}
+    return {"body": body.decode("utf-8", "replace"), **kept}
+
+
+async def signed_exchange(
+    session: AsyncSession, settings: Settings, peer: Peer, method: str, path: str, payload: Any
+) -> tuple[int, Any, dict[str, str]]:
+    """A signed request to a paired instance (and only to one): its status, decoded JSON answer, and the signed
+    message sent (`proof`). A transport failure or an answer that is not JSON is a PeerUnreachable (502)."""
     if peer.archived_at is not None:
         raise PeerRefused(i18n.gettext("This instance is no longer paired."))
     key_id, private, _ = await signing_key(session, settings)
     body = json.dumps(payload, ensure_ascii=False).encode()
     url = peer.base_url.rstrip("/") + path
     headers = sign(key_id, private, method, url, body)
-    async with _client() as client:
-        status, answer = await _fetch(client, method, url, content=body, headers=headers)
-    return status, json.loads(answer) if answer else None
+    try:
+        async with _client() as client:
+            status, answer = await _fetch(client, method, url, content=body, headers=headers)
+        decoded = json.loads(answer) if answer else None
+    except (httpx.HTTPError, ValueError) as exc:
+        raise PeerUnreachable(i18n.gettext("%(address)s did not answer as a LibCoop instance does.", address=peer.base_url)) from exc
+    return status, decoded, proof(body, headers)
+
+
+async def signed_request(session: AsyncSession, settings: Settings, peer: Peer, method: str, path: str, payload: Any) -> tuple[int, Any]:
+    """A signed request to a paired instance (and only to one): its status and decoded JSON answer."""
+    status, answer, _ = await signed_exchange(session, settings, peer, method, path, payload)
+    return status, answer
+
+
+def refusal_detail(answer: Any, status: int) -> str:
+    """What the other instance said when it refused (its problem+json detail), or its status."""
+    if isinstance(answer, dict) and isinstance(answer.get("detail"), str):
+        return answer["detail"][:500]
+    return i18n.gettext("the other instance answered %(status)s", status=status)
 
 
 # ---- pairing ---------------------------------------------------------------------------------------------------
@@ -380,7 +415,7 @@ async def unpair(session: AsyncSession, principal: Principal | None, settings: S
     if peer is None or peer.archived_at is not None:
         raise NotFoundError("peer")
     if tell:  # it may be down: we stop trusting it all the same
-        with contextlib.suppress(httpx.HTTPError, ServiceError, ValueError):
+        with contextlib.suppress(ServiceError):
             await signed_request(session, settings, peer, "POST", "/federation/unpair", {"reason": "unpaired by its administrator"})
     peer.archived_at = datetime.now(UTC)
     peer.version += 1

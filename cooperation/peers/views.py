@@ -16,6 +16,7 @@ from cooperation.errors import ServiceError, ValidationFailed
 from cooperation.i18n import N_
 from cooperation.partners.services import institution_choices
 from cooperation.peers import services
+from cooperation.peers.models import Peer
 from cooperation.web import form_dict, refusal_page, render, see_other
 
 MAX_BODY = 64 * 1024  # a pairing or a notice is a few hundred bytes
@@ -31,6 +32,14 @@ async def _body(request: Request[Any, Any, Any]) -> bytes:
     if len(body) > MAX_BODY:
         raise ValidationFailed({"body": i18n.gettext("at most %(n)s bytes", n=f"{MAX_BODY:,}")})
     return body
+
+
+async def heard(request: Request[Any, Any, Any], db: AsyncSession) -> tuple[Peer, bytes, dict[str, str]]:
+    """A signed request from a paired instance, for the endpoints of other domains: who sent it, its body, and the
+    signed message as it came (kept as proof). 401 for anything not signed by a paired instance, a replay included."""
+    body = await _body(request)
+    peer = await services.verify_peer(db, "POST", str(request.url), request.headers, body)
+    return peer, body, services.proof(body, request.headers)
 
 
 @get(services.WELL_KNOWN, opt={PUBLIC_OPT: True}, name="peer_well_known", include_in_schema=False)

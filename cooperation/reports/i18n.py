@@ -12,6 +12,7 @@ from typing import Any
 
 from cooperation import i18n
 from cooperation.i18n import N_, NP_
+from cooperation.web import FIELD_LABELS
 
 LANGUAGES = i18n.NAMES
 
@@ -96,6 +97,23 @@ TEXT: dict[str, str] = {
     "gifts": N_("Gifts exchanged"),
     "texts": N_("Texts"),
     "prevails": N_("In case of divergence, the %(language)s text prevails."),
+    "approvals": N_("Conditions and approvals"),
+    "conditions_hash": N_("Conditions' hash (SHA-256)"),
+    "approvals_intro": N_(
+        "Each request that the partner's instance approve these conditions, and its answer. An approval whose hash is no"
+        " longer the agreement's is outdated: the conditions changed since."
+    ),
+    "asked": N_("Asked"),
+    "request": N_("Request"),
+    "answer": N_("Answer"),
+    "we_asked": N_("We asked %(institution)s"),
+    "asked_us": N_("%(institution)s asked us"),
+    "approval_approved": N_("approved"),
+    "approval_commented": N_("commented"),
+    "approval_pending": N_("waiting for an answer"),
+    "approval_superseded": N_("replaced by a newer request"),
+    "approval_outdated": N_("outdated"),
+    "changed_since": N_("Changed since:"),
     "gifts_title": N_("Protocol gift register"),
     "gifts_intro": N_("Every gift the library gave or received in the period, its estimated value and where it went."),
     "date": N_("Date"),
@@ -290,4 +308,10 @@ def filters(language: str) -> dict[str, Any]:
             return "—"
         return vocabulary[kind].get(value, value)
 
-    return {"date": fmt_date, "number": fmt_number, "percent": fmt_percent, "enum": enum, "money": fmt_money}
+    catalogue = i18n.translations(language)
+
+    def field(name: str) -> str:
+        """A record's field as its form labels it ('commitments' → Commitments), in the report's language."""
+        return str(catalogue.gettext(FIELD_LABELS[name])) if name in FIELD_LABELS else name
+
+    return {"date": fmt_date, "number": fmt_number, "percent": fmt_percent, "enum": enum, "money": fmt_money, "field": field}

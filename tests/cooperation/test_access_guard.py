@@ -42,6 +42,9 @@ PUBLIC = {
     ("POST", "/federation/pair"),
     ("POST", "/federation/unpair"),
     ("POST", "/federation/ping"),
+    ("POST", "/federation/approvals"),  # a partner's instance asks us to approve an agreement
+    ("POST", "/federation/approvals/{exchange_id:uuid}/snapshot"),  # it fetches what we asked it to approve
+    ("POST", "/federation/approvals/answer"),  # it approves or comments
     ("GET", "/static/{file_path:path}"),
     ("HEAD", "/static/{file_path:path}"),
 }

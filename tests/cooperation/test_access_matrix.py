@@ -70,6 +70,7 @@ class Scene:
     shipment: str = ""  # sent to NLC under it
     peer: str = ""  # NLC's instance, paired (at an address where nothing answers: unpairing tells it in vain)
     webhook: str = ""  # the administrator's, for visits
+    approval: str = ""  # a request received from NLC's instance to approve agreement A
 
 
 def expect(kind: str, role: str, target: str | None) -> set[int]:
@@ -251,6 +252,12 @@ ROUTES: dict[str, tuple[str, list[str] | None]] = {
     "peer_code_create": ("admin", None),
     "peer_pair": ("admin", None),
     "peer_unpair": ("admin", None),
+    # Approvals between instances: the department's (a partner is told they do not exist); coordinators answer.
+    "approvals": ("register.read", None),
+    "approval": ("register.read", None),
+    "approval_answer": ("register.manage", None),
+    "approval_link": ("register.manage", None),
+    "agreement_approval_ask": ("agreement.manage", AGREEMENT_TARGETS),
     "api_identity_providers": ("admin", None),
     "api_identity_provider": ("admin", None),
     "api_identity_provider_create": ("admin", None),
@@ -587,9 +594,29 @@ async def build_scene(app, world, coordinator: Client) -> Scene:
         str(world.principals["partner_b"].user_id),
         await _gift(coordinator, world),
         *await _ledger(coordinator, world),
-        await _peer(app, world),
+        (peer := await _peer(app, world)),
         await _webhook(app, world),
+        await _approval(app, peer, agreements["A"]),
     )
+
+
+async def _approval(app, peer: str, agreement: str) -> str:
+    from agreements.models import AgreementApproval
+
+    async with app.state.session_factory() as session:
+        request = AgreementApproval(
+            exchange_id=uuid.uuid4(),
+            peer_id=uuid.UUID(peer),
+            direction="received",
+            agreement_id=uuid.UUID(agreement),
+            reference="A",
+            hash="0" * 64,
+            snapshot={"format": "libcoop-agreement-snapshot/1", "reference": "A"},
+            asked_by="NLC",
+        )
+        session.add(request)
+        await session.commit()
+        return str(request.id)
 
 
 async def _webhook(app, world) -> str:
@@ -664,6 +691,8 @@ def request_for(method: str, path: str, name: str, target: str | None, scene: Sc
             return scene.peer
         if key == "webhook_id":
             return scene.webhook
+        if key == "approval_id":
+            return scene.approval
         if key == "change":
             return "pause"
         if key == "arrangement_id" or (key == "record_id" and name.removeprefix("api_").startswith("arrangement_")):

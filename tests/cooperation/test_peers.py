@@ -3,52 +3,30 @@ China's, each on its own port and database, on loopback. A one-time code, a sign
 requests only between them: a replayed message, an altered one and an unpaired instance's are refused; unpairing on
 one side is heard on the other."""
 
-import asyncio
 import json
 import re
-import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from cooperation import demo
-from cooperation.app import demo_loaders
 from cooperation.db import create_engine, session_factory
-from cooperation.partners.models import Institution
 from cooperation.peers import services
 from cooperation.peers.models import Peer
 from tests.conftest import Client
-from tests.e2e.conftest import migrated_settings, serving
+from tests.e2e.conftest import library_instance, serving
 
 ADMIN = f"admin@{demo.DEMO_DOMAIN}"
-
-
-def _instance(data_dir: Path, name: str, home: str) -> tuple[object, dict[str, uuid.UUID]]:
-    """The demo world, with `home` as the library that runs it; the institutions' ids in this database."""
-    settings = migrated_settings(data_dir, name)
-
-    async def seed() -> dict[str, uuid.UUID]:
-        engine = create_engine(settings.database_url)
-        await demo.load(session_factory(engine), demo_loaders())
-        async with engine.begin() as connection:
-            await connection.execute(update(Institution).values(is_home=False))
-            await connection.execute(update(Institution).where(Institution.code == home).values(is_home=True))
-            ids = {code: i for i, code in (await connection.execute(select(Institution.id, Institution.code))).all()}
-        await engine.dispose()
-        return ids
-
-    return settings, asyncio.run(seed())
 
 
 @pytest.fixture(scope="module")
 def two_instances(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, dict]]:
     data_dir = tmp_path_factory.mktemp("peers")
-    nlv_settings, nlv_ids = _instance(data_dir, "nlv", "NLV")
-    nlc_settings, nlc_ids = _instance(data_dir, "nlc", "NLC")
+    nlv_settings, nlv_ids = library_instance(data_dir, "nlv", "NLV")
+    nlc_settings, nlc_ids = library_instance(data_dir, "nlc", "NLC")
     with serving(nlv_settings) as nlv_url, serving(nlc_settings) as nlc_url:
         yield {
             "nlv": {"url": nlv_url, "ids": nlv_ids, "settings": nlv_settings},

@@ -7,16 +7,19 @@ import shutil
 import socket
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import uvicorn
 from playwright.async_api import Page, expect
+from sqlalchemy import select, update
 
 from cooperation import demo, migrate
 from cooperation.app import create_app, demo_loaders
 from cooperation.db import create_engine, session_factory
+from cooperation.partners.models import Institution
 from cooperation.settings import Settings
 
 CHROMIUM = os.environ.get("COOP_CHROMIUM", "/usr/bin/chromium")
@@ -104,3 +107,21 @@ async def sign_in(page: Page, base: str, who: str) -> None:
     await page.fill("#password", demo.DEMO_PASSWORD)
     await page.click("button[type=submit]")
     await expect(page.locator("header")).to_contain_text("Sign out")
+
+
+def library_instance(data_dir: Path, name: str, home: str) -> tuple[Settings, dict[str, uuid.UUID]]:
+    """The demo world in a database of its own, with `home` as the library that runs it (another library's instance,
+    for the tests of two paired instances); the institutions' ids in that database, by code."""
+    settings = migrated_settings(data_dir, name)
+
+    async def seed() -> dict[str, uuid.UUID]:
+        engine = create_engine(settings.database_url)
+        await demo.load(session_factory(engine), demo_loaders())
+        async with engine.begin() as connection:
+            await connection.execute(update(Institution).values(is_home=False))
+            await connection.execute(update(Institution).where(Institution.code == home).values(is_home=True))
+            ids = {code: i for i, code in (await connection.execute(select(Institution.id, Institution.code))).all()}
+        await engine.dispose()
+        return ids
+
+    return settings, asyncio.run(seed())
