@@ -339,6 +339,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         *agreements_wiring.daily_jobs,
         ("follow-ups", followups.send_due_reminders),
         ("dormant-partners", dormancy.send_monthly_digest),
+        *programs_wiring.daily_jobs,
     ]
     scheduler = Scheduler(settings, engine, factory, reports.renderer, daily_jobs)
 

@@ -54,7 +54,7 @@ def record(
     """Add the event to the session; it commits (or rolls back) with the change it describes."""
     session.add(
         AuditEvent(
-            actor_id=actor.user_id if actor and actor.user_id != OPERATOR_ID else None,
+            actor_id=actor.user_id if actor and actor.user_id != OPERATOR_ID and not actor.system else None,
             actor_name=actor.name if actor else "system",
             action=action,
             entity_type=entity_type,

@@ -68,6 +68,8 @@ class Settings:
     require_2fa_admin: bool = False  # COOP_REQUIRE_2FA_ADMIN: administrators sign in with a second factor or set one up
     dormant_months: int = 12  # COOP_DORMANT_MONTHS: a partner bound by an agreement and silent this long is dormant
     portal: bool = False  # COOP_PORTAL=on: the public cooperation portal under /portal (cooperation/portal.py)
+    # COOP_HARVEST_PRIVATE=on: harvests may reach private, loopback and link-local addresses (programs/harvest_services.py)
+    harvest_private: bool = False
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -114,6 +116,7 @@ class Settings:
             mail_retry_seconds=_int("COOP_MAIL_RETRY_SECONDS", 60),
             dormant_months=_int("COOP_DORMANT_MONTHS", 12),
             portal=_bool("COOP_PORTAL", False),
+            harvest_private=_bool("COOP_HARVEST_PRIVATE", False),
             mail_enabled="COOP_SMTP_HOST" in os.environ or not _bool("COOP_DEMO_SIGN_IN", False),
         )
         settings.check()

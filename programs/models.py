@@ -135,3 +135,49 @@ class ProgressReport(SQLModel, table=True):
     reported_by_id: uuid.UUID | None = Field(default=None, foreign_key="app_user.id", nullable=True)
     reported_by_name: str = Field(max_length=200)
     reported_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class HarvestSource(SQLModel, table=True):
+    """A participant's IIIF Change Discovery endpoint (API 1.0: an Activity Streams OrderedCollection of Create, Update
+    and Delete activities on IIIF manifests), harvested for its progress (programs/harvest_services.py). Holds where the
+    last harvest stopped, so the next one resumes there, and what it found."""
+
+    __tablename__ = "harvest_source"
+    __table_args__ = (UniqueConstraint("project_id", "institution_id", name="uq_harvest_source"),)
+
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    project_id: uuid.UUID = Field(foreign_key="digitization_project.id", index=True)
+    institution_id: uuid.UUID = Field(foreign_key="institution.id")
+    endpoint: str = Field(max_length=500)
+    manifests_as: str = Field(default="volumes", max_length=10)  # what a manifest counts as: titles / volumes
+    count_canvases: bool = False  # also fetch each manifest and count its canvases as images
+    created_by: str = Field(max_length=200)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    # Where the next harvest resumes: a page of the collection and how many of its activities were already read.
+    resume_page: str | None = Field(default=None, max_length=1000)
+    resume_index: int = 0
+    running_since: datetime | None = Field(default=None, sa_type=UTCDateTime, nullable=True)  # a harvest's claim
+    last_run_at: datetime | None = Field(default=None, sa_type=UTCDateTime, nullable=True)
+    last_status: str | None = Field(default=None, max_length=10)  # complete / partial / failed
+    last_error: str | None = Field(default=None, max_length=1000)
+    last_pages: int = 0
+    last_activities: int = 0
+    last_bytes: int = 0
+    manifests: int = 0
+    canvases: int = 0
+    newest_activity: str | None = Field(default=None, max_length=40)  # endTime of the newest activity read
+    removed_at: datetime | None = Field(default=None, sa_type=UTCDateTime, nullable=True)  # no longer harvested
+
+
+class HarvestedManifest(SQLModel, table=True):
+    """A manifest an endpoint announced: present until a Delete (or the origin of a Move) says otherwise."""
+
+    __tablename__ = "harvested_manifest"
+    __table_args__ = (UniqueConstraint("source_id", "url", name="uq_harvested_manifest"),)
+
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    source_id: uuid.UUID = Field(foreign_key="harvest_source.id", index=True)
+    url: str = Field(max_length=1000)
+    present: bool = True
+    canvases: int | None = None
+    changed_at: str | None = Field(default=None, max_length=40)  # endTime of the last activity on it

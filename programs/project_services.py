@@ -586,7 +586,7 @@ async def _write_batch(
             "images": data.images,
             "correction_note": nfc(data.correction_note.strip()) if data.correction_note and data.correction_note.strip() else None,
             "source": source,
-            "reported_by_id": principal.user_id,
+            "reported_by_id": None if principal.system else principal.user_id,
             "reported_by_name": principal.name,
             "reported_at": now,
         }

@@ -14,12 +14,12 @@ from agreements.services import commitment_choices, list_agreements
 from cooperation import audit, comments, csvfiles, files, i18n, versions
 from cooperation.auth.access import Principal, require_manager
 from cooperation.dashboard import Panel
-from cooperation.errors import StaleVersionError, ValidationFailed
+from cooperation.errors import ConflictError, StaleVersionError, ValidationFailed
 from cooperation.forms import listed, parse_form, parse_rows, stale_resubmission
 from cooperation.i18n import N_
 from cooperation.partners.services import institution_choices
-from cooperation.web import form_dict, query_int, query_str, render, see_other
-from programs import chart, project_services, services
+from cooperation.web import form_dict, query_int, query_str, refusal_page, render, see_other
+from programs import chart, harvest_services, project_services, services
 from programs.project_schemas import (
     MilestoneIn,
     ParticipantRole,
@@ -325,6 +325,8 @@ class ProjectViews(Controller):
         *,
         progress_values: dict[str, Any] | None = None,
         errors: dict[str, str] | None = None,
+        harvest_values: dict[str, Any] | None = None,
+        harvest_errors: dict[str, str] | None = None,
         status_code: int = 200,
     ) -> Template:
         project = await project_services.get_project(db, principal, project_id)
@@ -346,6 +348,9 @@ class ProjectViews(Controller):
             comment_list=await comments.list_for(db, "project", project_id),
             may_contribute=owner.may_add,
             history=await audit.history(db, "project", project_id) if principal.reads_everything else [],
+            harvest_sources=await harvest_services.sources_of(db, principal, project_id),
+            harvest_values=harvest_values or {"manifests_as": "volumes"},
+            harvest_errors=harvest_errors or {},
         )
 
     @get("/", name="projects")
@@ -436,6 +441,72 @@ class ProjectViews(Controller):
         return await self._form(
             request, db, principal, form, participants, milestones, errors, project_id=project_id, status_code=status_code
         )
+
+    @post("/{project_id:uuid}/harvest", name="project_harvest_source")
+    async def harvest_source(
+        self,
+        request: Request[Any, Any, Any],
+        db: NamedDependency[AsyncSession],
+        principal: NamedDependency[Principal],
+        project_id: FromPath[uuid.UUID],
+    ) -> Response[Any]:
+        """A participant names (or changes) its IIIF Change Discovery endpoint."""
+        form = await form_dict(request)
+        try:
+            try:
+                institution_id = uuid.UUID(str(form.get("institution_id") or ""))
+            except ValueError as exc:
+                await project_services.ensure_visible(db, principal, project_id)
+                raise ValidationFailed({"institution_id": i18n.gettext("choose the participant")}) from exc
+            await harvest_services.set_source(
+                db,
+                principal,
+                project_id,
+                institution_id,
+                str(form.get("endpoint") or ""),
+                manifests_as=str(form.get("manifests_as") or ""),
+                count_canvases=form.get("count_canvases") == "1",
+            )
+        except ValidationFailed as exc:
+            await db.rollback()
+            return await self._page(request, db, principal, project_id, harvest_values=form, harvest_errors=exc.errors, status_code=422)
+        return see_other(f"/projects/{project_id}#harvest")
+
+    @post("/{project_id:uuid}/harvest/{source_id:uuid}/run", name="project_harvest_run")
+    async def harvest_run(
+        self,
+        request: Request[Any, Any, Any],
+        db: NamedDependency[AsyncSession],
+        principal: NamedDependency[Principal],
+        project_id: FromPath[uuid.UUID],
+        source_id: FromPath[uuid.UUID],
+    ) -> Response[Any]:
+        """Harvest now, within a short budget: what is left waits for the next harvest (the page says so)."""
+        try:
+            await harvest_services.harvest_now(
+                db,
+                principal,
+                request.app.state.session_factory,
+                request.app.state.settings,
+                project_id,
+                source_id,
+                today=date.today(),
+            )
+        except ConflictError as exc:
+            return refusal_page(request, exc, f"/projects/{project_id}#harvest")
+        return see_other(f"/projects/{project_id}#harvest")
+
+    @post("/{project_id:uuid}/harvest/{source_id:uuid}/remove", name="project_harvest_remove")
+    async def harvest_remove(
+        self,
+        request: Request[Any, Any, Any],
+        db: NamedDependency[AsyncSession],
+        principal: NamedDependency[Principal],
+        project_id: FromPath[uuid.UUID],
+        source_id: FromPath[uuid.UUID],
+    ) -> Response[Any]:
+        await harvest_services.remove_source(db, principal, project_id, source_id)
+        return see_other(f"/projects/{project_id}#harvest")
 
     @post("/{project_id:uuid}/progress", name="project_progress")
     async def report(

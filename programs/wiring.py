@@ -5,6 +5,7 @@ from cooperation.i18n import N_
 from cooperation.portal import Section
 from exchanges.expert_services import ProgrammeHooks
 from programs import api, demo, project_services, services, summary, views
+from programs import jobs as scheduled
 
 routes = [
     *views.routes,
@@ -19,6 +20,7 @@ record_kinds = {"programme": services.visible_ids, "project": project_services.v
 dashboard_panels = [views.dashboard_panel]
 year_figures = [summary.year_figures]
 demo_loaders = [demo.load_demo]
+daily_jobs = scheduled.daily_jobs
 portfolio_sections = {"programs": summary.portfolio}
 portal_sections = [
     Section(

@@ -48,6 +48,7 @@ class Principal:
     via_token: bool = False
     enroll_only: bool = False  # an administrator who must set up two-factor sign-in before anything else
     language: str = "en"  # the interface language they chose (i18n.py)
+    system: bool = False  # not a person but the software itself (a harvest): no account stands behind what it records
 
     @property
     def reads_everything(self) -> bool:
@@ -78,6 +79,12 @@ def portal_reader() -> Principal:
     """Who reads a record for the public portal (cooperation/portal.py) once its section has found it public: it is
     read whole, as the department reads it. Never use it to find records: only to read one already known public."""
     return Principal(user_id=uuid.UUID(int=2), name="public portal", email="", role=Role.DIRECTOR, institution_id=None)
+
+
+def harvester() -> Principal:
+    """Who records the progress a scheduled harvest found (programs/harvest_services.py): the software, acting for the
+    participant whose endpoint it read; it may record that participant's figures and nothing else is asked of it."""
+    return Principal(user_id=uuid.UUID(int=3), name="IIIF harvest", email="", role=Role.COORDINATOR, institution_id=None, system=True)
 
 
 def partner_reader(institution_id: uuid.UUID) -> Principal:

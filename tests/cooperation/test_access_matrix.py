@@ -6,6 +6,7 @@ Partner A works at NLC, partner B at BNF; the home institution is NLV; NDL share
 that the request got past access control (never 401/403/404), and that denied cells are exactly 403 or 404.
 """
 
+import dataclasses
 import io
 import re
 import uuid
@@ -71,6 +72,7 @@ class Scene:
     peer: str = ""  # NLC's instance, paired (at an address where nothing answers: unpairing tells it in vain)
     webhook: str = ""  # the administrator's, for visits
     approval: str = ""  # a request received from NLC's instance to approve agreement A
+    harvest_sources: dict[str, str] = dataclasses.field(default_factory=dict)  # the lead's endpoint, per project (VA/VB)
 
 
 def expect(kind: str, role: str, target: str | None) -> set[int]:
@@ -389,6 +391,10 @@ ROUTES: dict[str, tuple[str, list[str] | None]] = {
     "project_update": ("visit.manage", ["VA", "VB"]),
     "api_project_update": ("visit.manage", ["VA", "VB"]),
     "project_progress": ("visit.party", ["VA", "VB"]),
+    # A participant's harvest endpoint: the department, or that participant's own librarian.
+    "project_harvest_source": ("visit.party", ["VA", "VB"]),
+    "project_harvest_run": ("visit.party", ["VA", "VB"]),
+    "project_harvest_remove": ("visit.party", ["VA", "VB"]),
     "api_project_progress": ("visit.party", ["VA", "VB"]),
     "project_progress_csv": ("visit.party", ["VA", "VB"]),
     "api_project_progress_csv": ("visit.party", ["VA", "VB"]),
@@ -597,7 +603,21 @@ async def build_scene(app, world, coordinator: Client) -> Scene:
         (peer := await _peer(app, world)),
         await _webhook(app, world),
         await _approval(app, peer, agreements["A"]),
+        {key: await _harvest_source(app, projects[key], partner) for key, partner in (("VA", world.nlc), ("VB", world.bnf))},
     )
+
+
+async def _harvest_source(app, project_id: str, institution_id) -> str:
+    """An endpoint on loopback: harvesting it is refused at once (private address), without any network."""
+    from programs.models import HarvestSource
+
+    async with app.state.session_factory() as session:
+        source = HarvestSource(
+            project_id=uuid.UUID(project_id), institution_id=institution_id, endpoint="http://127.0.0.1:9/activity", created_by="test"
+        )
+        session.add(source)
+        await session.commit()
+        return str(source.id)
 
 
 async def _approval(app, peer: str, agreement: str) -> str:
@@ -693,6 +713,8 @@ def request_for(method: str, path: str, name: str, target: str | None, scene: Sc
             return scene.webhook
         if key == "approval_id":
             return scene.approval
+        if key == "source_id":
+            return scene.harvest_sources[target or "VA"]
         if key == "change":
             return "pause"
         if key == "arrangement_id" or (key == "record_id" and name.removeprefix("api_").startswith("arrangement_")):
@@ -937,6 +959,9 @@ def request_for(method: str, path: str, name: str, target: str | None, scene: Sc
         "project_progress": {"data": {"institution_id": partner_of, "as_of": "2025-07-31", "volumes": "20"}},
         "api_project_progress_csv": {"content": csv_body, "headers": {"content-type": "text/csv"}},
         "project_progress_csv": {"files": {"file": ("progress.csv", csv_body, "text/csv")}},
+        "project_harvest_source": {
+            "data": {"institution_id": partner_of, "endpoint": "http://127.0.0.1:9/activity", "manifests_as": "volumes"}
+        },
         "api_visit_photos_arrange": {"json": [{"id": scene.photos.get(target or "VA", scene.photos["VA"])}]},
         "follow_up_create": {"data": {"text": "More", "responsible_institution_id": str(world.home)}},
         "exchange_transition": {"data": {"to": "cancelled", "version": "1", "note": "matrix"}},

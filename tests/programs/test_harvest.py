@@ -1,0 +1,165 @@
+"""The Bibliothèque nationale de France publishes its digitized manifests as an IIIF Change Discovery stream (served
+here on loopback from fixtures): its librarian names the stream on the project's page; harvests read it page by page
+within their budget, resume where they stopped, follow a deletion, count canvases as images, and record BnF's
+progress with source "harvest" — a falling count with its note, as any report. Private addresses are refused unless
+allowed; an oversized answer stops a harvest without a trace of half a page."""
+
+import dataclasses
+import re
+import uuid
+from datetime import date
+
+import pytest
+from sqlalchemy import select
+
+from programs import harvest_services
+from programs.harvest_services import Budget
+from programs.models import HarvestSource, ProgressReport
+from tests.programs.iiif_fixtures import serving_stream
+
+pytestmark = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+
+
+@pytest.fixture
+def settings(settings):
+    return dataclasses.replace(settings, harvest_private=True)  # the fixtures are on loopback
+
+
+@pytest.fixture
+async def project(client_for, world):
+    coordinator = await client_for("coordinator")
+    created = await coordinator.api(
+        "POST",
+        "/api/v1/projects",
+        json={
+            "name": "Smart Service Platform for Chinese Ancient Books",
+            "lead_institution_id": str(world.nlc),
+            "starts_on": "2025-01-01",
+            "target_volumes": 20000,
+            "participants": [
+                {"institution_id": str(world.home), "role": "contributor"},
+                {"institution_id": str(world.bnf), "role": "contributor"},
+            ],
+        },
+    )
+    assert created.status_code == 201, created.text
+    return created.json()["id"]
+
+
+async def _reports(db, institution):
+    db.expire_all()
+    rows = await db.execute(
+        select(ProgressReport.as_of, ProgressReport.volumes, ProgressReport.images, ProgressReport.source, ProgressReport.correction_note)
+        .where(ProgressReport.institution_id == institution)
+        .order_by(ProgressReport.as_of)
+    )
+    return [tuple(r) for r in rows]
+
+
+async def test_a_partners_stream_harvested_page_by_page(app, client_for, world, project, db, settings):
+    with serving_stream() as stream:
+        for name, canvases, version in (("m1", 2, 3), ("m2", 5, 3), ("m3", 4, 3), ("m4", 1, 2), ("m5", 3, 3)):
+            stream.manifest(name, canvases, version=version)
+        a = stream.activity
+        stream.pages(
+            [
+                a("Create", "m1", "2026-11-01T08:00:00Z"),
+                a("Create", "m2", "2026-11-01T08:01:00Z"),
+                a("Create", "m3", "2026-11-01T08:02:00Z"),
+            ],
+            [
+                a("Update", "m2", "2026-11-02T09:00:00Z"),
+                a("Create", "m4", "2026-11-02T09:05:00Z"),
+                a("Delete", "m1", "2026-11-02T09:10:00Z"),
+                a("Create", "c1", "2026-11-02T09:11:00Z", of="Collection"),  # not a manifest: not counted
+            ],
+            [a("Create", "m5", "2026-11-03T10:00:00Z")],
+        )
+        # BnF's librarian names the stream for BnF — and only for BnF.
+        bnf = await client_for("partner_b")
+        page = (await bnf.get(f"/projects/{project}")).text
+        assert 'id="harvest"' in page and "IIIF Change Discovery endpoint" in page
+        endpoint = stream.url("/activity/all-changes")
+        for_nlv = await bnf.form(
+            f"/projects/{project}/harvest", {"institution_id": str(world.home), "endpoint": endpoint, "manifests_as": "volumes"}
+        )
+        assert for_nlv.status_code == 403
+        wrong = await bnf.form(
+            f"/projects/{project}/harvest", {"institution_id": str(world.bnf), "endpoint": "ftp://x", "manifests_as": "volumes"}
+        )
+        assert wrong.status_code == 422 and "IIIF Change Discovery collection" in wrong.text
+        named = await bnf.form(
+            f"/projects/{project}/harvest",
+            {"institution_id": str(world.bnf), "endpoint": endpoint, "manifests_as": "volumes", "count_canvases": "1"},
+        )
+        assert named.status_code == 303, named.text[:500]
+        source_id = await db.scalar(select(HarvestSource.id).where(HarvestSource.project_id == uuid.UUID(project)))
+        factory = app.state.session_factory
+
+        # Not on loopback unless the administrator allows it: refused before anything is read.
+        before = len(stream.hits)
+        refused = await harvest_services.harvest(
+            factory, dataclasses.replace(settings, harvest_private=False), source_id, today=date(2026, 11, 19)
+        )
+        assert refused.status == "failed" and "private or local address" in refused.error and len(stream.hits) == before
+        # An answer larger than the budget allows stops the harvest; nothing of that page is kept.
+        small = await harvest_services.harvest(factory, settings, source_id, today=date(2026, 11, 19), budget=Budget(answer_bytes=300))
+        assert small.status == "failed" and "more than 300 bytes" in small.error and small.manifests == 0
+
+        # Two pages a run: the first harvest stops after page 2 and records nothing yet…
+        first = await harvest_services.harvest(factory, settings, source_id, today=date(2026, 11, 20), budget=Budget(pages=2))
+        assert (first.status, first.pages, first.manifests, first.canvases) == ("partial", 2, 3, 10)  # m2 5 + m3 4 + m4 1
+        assert await _reports(db, world.bnf) == []
+        # …the next resumes at page 3 (not from the start), reaches the newest page and records BnF's progress.
+        hits = len(stream.hits)
+        second = await harvest_services.harvest(factory, settings, source_id, today=date(2026, 11, 20), budget=Budget(pages=2))
+        assert (second.status, second.manifests, second.canvases, second.reported) == ("complete", 4, 13, True)
+        assert "/activity/all-changes" not in stream.hits[hits:] and "/activity/page-1" not in stream.hits[hits:]
+        assert await _reports(db, world.bnf) == [(date(2026, 11, 20), 4, 13, "harvest", None)]
+        # Nothing new: the newest page is read again from where it stopped, and nothing more is recorded.
+        quiet = await harvest_services.harvest(factory, settings, source_id, today=date(2026, 11, 20))
+        assert (quiet.status, quiet.activities, quiet.reported) == ("complete", 0, False)
+
+        # The stream grows: a new page withdraws two manifests. The next day's harvest follows it; the count goes down
+        # with its note.
+        stream.pages(
+            stream.documents["/activity/page-1"]["orderedItems"],
+            stream.documents["/activity/page-2"]["orderedItems"],
+            stream.documents["/activity/page-3"]["orderedItems"],
+            [a("Delete", "m5", "2026-11-21T07:00:00Z"), a("Delete", "m4", "2026-11-21T07:01:00Z")],
+        )
+        fourth = await harvest_services.harvest(factory, settings, source_id, today=date(2026, 11, 21))
+        assert (fourth.status, fourth.activities, fourth.manifests, fourth.canvases) == ("complete", 2, 2, 9)
+        reports = await _reports(db, world.bnf)
+        assert reports[-1][:4] == (date(2026, 11, 21), 2, 9, "harvest")
+        assert "withdrawn at the source" in reports[-1][4]
+
+    # The project's page shows what the harvest did, to those who read the project.
+    page = (await (await client_for("coordinator")).get(f"/projects/{project}")).text
+    harvest_card = page[page.index('id="harvest"') :]
+    assert "up to date" in harvest_card and "2 manifests" in harvest_card and "9 images" in harvest_card
+    assert re.search(r"IIIF harvest.*harvest", page, re.S)
+    # A librarian of another participant cannot harvest or remove BnF's source.
+    nlc = await client_for("partner_a")
+    assert (await nlc.form(f"/projects/{project}/harvest/{source_id}/run", {})).status_code in (403, 404)
+    assert (await nlc.form(f"/projects/{project}/harvest/{source_id}/remove", {})).status_code in (403, 404)
+
+
+async def test_the_daily_job_reads_every_source_in_the_background(app, client_for, world, project, db, settings):
+    with serving_stream() as stream:
+        stream.manifest("m1", 2)
+        stream.pages([stream.activity("Create", "m1", "2026-11-01T08:00:00Z")])
+        coordinator = await client_for("coordinator")
+        named = await coordinator.form(
+            f"/projects/{project}/harvest",
+            {"institution_id": str(world.bnf), "endpoint": stream.url("/activity/all-changes"), "manifests_as": "titles"},
+        )
+        assert named.status_code == 303
+        assert await harvest_services.harvest_all(app.state.session_factory, settings, date(2026, 11, 20)) == 1
+        for task in list(harvest_services._running):
+            await task
+        db.expire_all()
+        reports = await _reports(db, world.bnf)
+        assert [(r[0], r[3]) for r in reports] == [(date(2026, 11, 20), "harvest")]
+        titles = await db.scalar(select(ProgressReport.titles).where(ProgressReport.institution_id == world.bnf))
+        assert titles == 1
