@@ -232,6 +232,7 @@ class Reader:
     started: float = field(default_factory=time.monotonic)
     pages: int = 0
     bytes: int = 0
+    unreadable: int = 0  # manifests that could not be read for their canvases
     _checked: set[str] = field(default_factory=set)
 
     def exhausted(self, *, within_page: bool = False) -> str | None:
@@ -352,10 +353,17 @@ async def harvest(
             ).one()
             outcome.manifests, outcome.canvases = int(totals[0]), int(totals[1])
             outcome.pages = reader.pages
+            if outcome.status == "partial":
+                outcome.error = reader.exhausted()
+            if reader.unreadable:
+                unread = i18n.ngettext(
+                    "%(num)d manifest could not be read: its images are not counted",
+                    "%(num)d manifests could not be read: their images are not counted",
+                    reader.unreadable,
+                )
+                outcome.error = f"{outcome.error}; {unread}" if outcome.error else unread
             if outcome.status == "complete":
                 outcome.reported = await _report(session, source, outcome, today)
-            elif outcome.status == "partial" and outcome.error is None:
-                outcome.error = reader.exhausted()
             source.last_run_at, source.last_status, source.last_error = utcnow(), outcome.status, outcome.error
             source.last_pages, source.last_activities, source.last_bytes = reader.pages, outcome.activities, reader.bytes
             source.manifests, source.canvases, source.running_since = outcome.manifests, outcome.canvases, None
@@ -433,9 +441,15 @@ async def _apply(session: AsyncSession, source: HarvestSource, reader: Reader, a
 
 
 async def _canvases(source: HarvestSource, reader: Reader, url: str) -> int | None:
+    """The manifest's canvases, when they are counted; a manifest that cannot be read (gone since, too large, at a
+    refused address) is still counted as present, its images not: one broken manifest does not stop the stream."""
     if not source.count_canvases:
         return None
-    return canvases_in(await reader.json(url))
+    try:
+        return canvases_in(await reader.json(url))
+    except HarvestError:
+        reader.unreadable += 1
+        return None
 
 
 async def _mark(

@@ -10,7 +10,7 @@ import uuid
 from datetime import date
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from programs import harvest_services
 from programs.harvest_services import Budget
@@ -155,11 +155,20 @@ async def test_the_daily_job_reads_every_source_in_the_background(app, client_fo
             {"institution_id": str(world.bnf), "endpoint": stream.url("/activity/all-changes"), "manifests_as": "titles"},
         )
         assert named.status_code == 303
+        # A manifest announced but gone since: still counted present, its images not, and the page says so.
+        stream.pages([stream.activity("Create", "m1", "2026-11-01T08:00:00Z"), stream.activity("Create", "gone", "2026-11-01T09:00:00Z")])
+        source_id = await db.scalar(select(HarvestSource.id).where(HarvestSource.project_id == uuid.UUID(project)))
+        await db.execute(update(HarvestSource).where(HarvestSource.id == source_id).values(count_canvases=True))
+        await db.commit()
         assert await harvest_services.harvest_all(app.state.session_factory, settings, date(2026, 11, 20)) == 1
         for task in list(harvest_services._running):
             await task
         db.expire_all()
         reports = await _reports(db, world.bnf)
         assert [(r[0], r[3]) for r in reports] == [(date(2026, 11, 20), "harvest")]
-        titles = await db.scalar(select(ProgressReport.titles).where(ProgressReport.institution_id == world.bnf))
-        assert titles == 1
+        figures = (
+            await db.execute(select(ProgressReport.titles, ProgressReport.images).where(ProgressReport.institution_id == world.bnf))
+        ).one()
+        assert tuple(figures) == (2, 2)  # two manifests; the images of the one that could be read
+        error = await db.scalar(select(HarvestSource.last_error).where(HarvestSource.id == source_id))
+        assert error == "1 manifest could not be read: its images are not counted"
