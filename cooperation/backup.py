@@ -10,6 +10,7 @@ Restore reads the whole archive and checks every checksum before it changes anyt
 database (a fresh `createdb`, or a SQLite path with no tables): it never merges into or overwrites a live one.
 """
 
+import asyncio
 import hashlib
 import io
 import json
@@ -24,6 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
+from cooperation.files import LocalStorage, Storage, storage
 from cooperation.settings import Settings
 
 FORMAT = "libcoop-backup/1"
@@ -82,7 +84,6 @@ def _sha256_file(path: Path) -> str:
 
 def _revision(settings: Settings) -> str | None:
     """The schema revision the database is at (recorded in the manifest, so an operator knows what restores it)."""
-    import asyncio
 
     from sqlalchemy import text
 
@@ -136,16 +137,21 @@ def backup(settings: Settings, target: Path) -> Summary:
             total += dump.stat().st_size
             archive.add(dump, arcname=dump.name)
             files = 0
-            root = settings.files_dir
-            if root.exists():
-                for path in sorted(root.rglob("*")):
-                    if not path.is_file() or path.name.endswith(".part"):  # a file being written now: not yet named by a row
-                        continue
-                    name = f"files/{path.relative_to(root).as_posix()}"
-                    checksums[name] = _sha256_file(path)
-                    total += path.stat().st_size
-                    archive.add(path, arcname=name)
-                    files += 1
+            store = storage(settings)
+            if isinstance(store, LocalStorage):
+                root = store.root
+                if root.exists():
+                    for path in sorted(root.rglob("*")):
+                        if not path.is_file() or path.name.endswith(".part"):  # a file being written now: not yet named by a row
+                            continue
+                        name = f"files/{path.relative_to(root).as_posix()}"
+                        checksums[name] = _sha256_file(path)
+                        total += path.stat().st_size
+                        archive.add(path, arcname=name)
+                        files += 1
+            else:  # an object store: each object read into the archive under the same layout
+                files, size = asyncio.run(_add_objects(store, archive, checksums))
+                total += size
             manifest = {
                 "format": FORMAT,
                 "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -160,6 +166,22 @@ def backup(settings: Settings, target: Path) -> Summary:
             archive.addfile(info, io.BytesIO(payload))
     os.replace(partial, target)
     return Summary(kind, files, total)
+
+
+async def _add_objects(store: Storage, archive: tarfile.TarFile, checksums: dict[str, str]) -> tuple[int, int]:
+    """Every object of the store into the archive as `files/<ab>/<digest>` (as a local store keeps them)."""
+    count = size = 0
+    async for digest in store.digests():
+        content = await store.get(digest)
+        if hashlib.sha256(content).hexdigest() != digest:
+            raise BackupError(f"the stored object {digest} does not match its name: the store is damaged")
+        name = f"files/{digest[:2]}/{digest}"
+        info = tarfile.TarInfo(name)
+        info.size, info.mtime = len(content), int(datetime.now(UTC).timestamp())
+        archive.addfile(info, io.BytesIO(content))
+        checksums[name] = digest
+        count, size = count + 1, size + len(content)
+    return count, size
 
 
 def verify(source: Path) -> dict[str, Any]:
@@ -213,7 +235,6 @@ def _require_empty(settings: Settings, kind: str) -> None:
             if tables:
                 raise BackupError(f"{path} already holds tables: restore into a new, empty database file")
         return
-    import asyncio
 
     from sqlalchemy import text
 
@@ -239,7 +260,7 @@ def restore(settings: Settings, source: Path) -> Summary:
     _require_empty(settings, kind)
     files = 0
     total = 0
-    root = settings.files_dir
+    store = storage(settings)
     with tempfile.TemporaryDirectory(prefix="coop-restore-") as work, tarfile.open(source, "r:") as archive:
         for member in archive:
             if not member.isfile() or member.name == MANIFEST:
@@ -251,7 +272,11 @@ def restore(settings: Settings, source: Path) -> Summary:
                 relative = Path(member.name.removeprefix("files/"))
                 if relative.is_absolute() or ".." in relative.parts:
                     raise BackupError(f"refused a member outside the file store: {member.name}")
-                destination = root / relative
+                if not isinstance(store, LocalStorage):  # an object store: put, checked against its name on the way
+                    asyncio.run(store.put(relative.name, handle))  # type: ignore[arg-type]  # a tar member reads as a file
+                    files += 1
+                    continue
+                destination = store.root / relative
                 destination.parent.mkdir(parents=True, exist_ok=True)
                 partial = destination.with_name(destination.name + ".restoring.part")
                 with partial.open("wb") as out:

@@ -405,6 +405,29 @@ def cmd_restore(args: argparse.Namespace) -> None:
     print(f"restored the {done.database} database and {done.files} stored files from {args.file}; run `coop db upgrade` next")
 
 
+def cmd_storage_migrate(args: argparse.Namespace) -> None:
+    from cooperation import files
+
+    settings = _settings()
+    source = files.storage(settings)
+    try:
+        target = files.open_storage(args.to, settings)
+    except files.StorageError as exc:
+        sys.exit(f"coop: {exc}")
+    if target.url == source.url:
+        sys.exit("coop: the target is the store in use; give another with --to")
+
+    def progress(done: files.Migrated) -> None:
+        print(f"… {done.copied} copied, {done.present} already there ({done.bytes / 1048576:.1f} MiB)", flush=True)
+
+    print(f"copying every stored file from {source.url} to {target.url}")
+    done = asyncio.run(files.migrate(source, target, report=progress))
+    print(f"{done.copied} files copied ({done.bytes / 1048576:.1f} MiB), {done.present} already there")
+    if done.damaged:
+        sys.exit(f"coop: {len(done.damaged)} stored files do not match their names and were not copied: {', '.join(done.damaged[:10])}")
+    print(f"now set COOP_STORAGE_URL={target.url} on every server and restart them; run this again first to copy what came meanwhile")
+
+
 def cmd_scheduler(args: argparse.Namespace) -> None:
     os.environ.setdefault("COOP_SCHEDULER", "1")
     settings = _settings()
@@ -500,6 +523,11 @@ def main(argv: list[str] | None = None) -> None:
     restored = commands.add_parser("restore", help="an archive from `coop backup`, checked, into an empty database")
     restored.add_argument("file")
     restored.set_defaults(func=cmd_restore)
+
+    store = commands.add_parser("storage", help="the file store").add_subparsers(dest="storage_command", required=True)
+    moving = store.add_parser("migrate", help="copy every stored file to another store (resumable, checked)")
+    moving.add_argument("--to", required=True, help="file:///path or s3://bucket/prefix (endpoint and keys from COOP_S3_*)")
+    moving.set_defaults(func=cmd_storage_migrate)
 
     scheduler = commands.add_parser("scheduler", help="run report schedules and reminders without the web server")
     scheduler.set_defaults(func=cmd_scheduler)

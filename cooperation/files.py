@@ -6,22 +6,31 @@ served as attachments with `nosniff`. Which records may hold attachments, and wh
 them, is said by each domain through `register_owner`.
 """
 
+import asyncio
+import base64
 import hashlib
+import io
 import os
+import re
+import shutil
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO, Literal
+from urllib.parse import quote, unquote, urlsplit
 
+import aioboto3
 import filetype
 import msgspec
+from botocore.config import Config as BotoConfig
+from botocore.exceptions import ClientError
 from litestar import Request, Response, get, post
 from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency
 from litestar.params import FromPath
-from litestar.response import File
+from litestar.response import File, Stream
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field
@@ -166,19 +175,259 @@ def sniff(content: bytes, filename: str) -> str:
     return mime
 
 
-def storage_path(settings: Settings, digest: str) -> Path:
-    return settings.files_dir / digest[:2] / digest
+# ---- where the bytes are kept ------------------------------------------------------------------------------------
+#
+# Every stored file (documents, photos and their thumbnails, report PDFs) is named by the SHA-256 of its content, in a
+# local directory (`file:///…`, the default: COOP_DATA_DIR/files) or an S3-compatible object store (`s3://bucket/prefix`:
+# AWS S3, MinIO, Garage, Ceph RGW), chosen by COOP_STORAGE_URL. Either way a file is written once, checked against its
+# name as it is written, and never changed; several application servers share an object store (docs/deploy.md).
+#
+# Downloads are streamed through the application, after the access check, rather than by presigned URL: the bucket
+# need not be reachable from readers' browsers (often it is on the library's internal network), the response keeps its
+# headers (attachment, nosniff, a CSP that runs nothing), and a link cannot be passed on to someone who may not read it.
+
+CHUNK = 256 * 1024
+DIGEST = re.compile(r"[0-9a-f]{64}")
 
 
-def store(settings: Settings, content: bytes, digest: str) -> None:
-    """Content-addressed and written atomically: a crash never leaves a half file under the final name."""
-    path = storage_path(settings, digest)
-    if path.exists():
-        return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_suffix(f".{uuid.uuid4().hex}.part")
-    temporary.write_bytes(content)
-    os.replace(temporary, path)
+class StorageError(RuntimeError):
+    """The store refused or lost a file (its checksum does not match, the bucket is unreachable)."""
+
+
+class Storage:
+    """Content-addressed files: `put` once, read many times."""
+
+    url: str
+
+    def local_path(self, digest: str) -> Path | None:
+        """The file on this machine's disk, when the store is a local directory (served without copying)."""
+        return None
+
+    async def exists(self, digest: str) -> bool:
+        raise NotImplementedError
+
+    async def put(self, digest: str, source: bytes | BinaryIO) -> None:
+        """Keep the content under its digest (a no-op when it is there); StorageError when it is not that content."""
+        raise NotImplementedError
+
+    async def get(self, digest: str) -> bytes:
+        """The whole content; FileNotFoundError when it is not stored."""
+        raise NotImplementedError
+
+    def chunks(self, digest: str) -> AsyncIterator[bytes]:
+        """The content in chunks, for a streamed response; FileNotFoundError when it is not stored."""
+        raise NotImplementedError
+
+    def digests(self) -> AsyncIterator[str]:
+        """Every stored file's digest."""
+        raise NotImplementedError
+
+
+def _checked(digest: str, source: bytes | BinaryIO) -> BinaryIO:
+    """The content as a file positioned at its start, after checking it hashes to `digest`."""
+    handle: BinaryIO = io.BytesIO(source) if isinstance(source, bytes) else source
+    handle.seek(0)
+    hasher = hashlib.sha256()
+    while block := handle.read(CHUNK):
+        hasher.update(block)
+    if hasher.hexdigest() != digest:
+        raise StorageError(f"the content does not match its name {digest[:12]}…")
+    handle.seek(0)
+    return handle
+
+
+class LocalStorage(Storage):
+    """A directory: `<root>/<first two hex digits>/<digest>`, each file written to a temporary name then renamed, so a
+    crash never leaves half a file under its final name."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.url = root.as_uri()
+
+    def local_path(self, digest: str) -> Path:
+        return self.root / digest[:2] / digest
+
+    async def exists(self, digest: str) -> bool:
+        return await asyncio.to_thread(self.local_path(digest).exists)
+
+    def _put(self, digest: str, source: bytes | BinaryIO) -> None:
+        path = self.local_path(digest)
+        if path.exists():
+            return
+        handle = _checked(digest, source)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_suffix(f".{uuid.uuid4().hex}.part")
+        with temporary.open("wb") as out:
+            shutil.copyfileobj(handle, out, CHUNK)
+        os.replace(temporary, path)
+
+    async def put(self, digest: str, source: bytes | BinaryIO) -> None:
+        await asyncio.to_thread(self._put, digest, source)
+
+    async def get(self, digest: str) -> bytes:
+        return await asyncio.to_thread(self.local_path(digest).read_bytes)
+
+    async def chunks(self, digest: str) -> AsyncIterator[bytes]:
+        handle = await asyncio.to_thread(self.local_path(digest).open, "rb")
+        try:
+            while block := await asyncio.to_thread(handle.read, CHUNK):
+                yield block
+        finally:
+            handle.close()
+
+    async def digests(self) -> AsyncIterator[str]:
+        paths = await asyncio.to_thread(lambda: sorted(self.root.glob("??/*")) if self.root.exists() else [])
+        for path in paths:
+            if DIGEST.fullmatch(path.name):  # not a file being written (.part)
+                yield path.name
+
+
+class S3Storage(Storage):
+    """A bucket of an S3-compatible store, keys `<prefix>/<first two hex digits>/<digest>`, through aioboto3. The
+    SHA-256 is sent with each object (ChecksumSHA256), so the store itself refuses a body that arrived altered."""
+
+    def __init__(self, url: str, *, endpoint: str | None, region: str | None, access_key: str | None, secret_key: str | None) -> None:
+        parts = urlsplit(url)
+        self.url, self.bucket, self.prefix = url, parts.netloc, parts.path.strip("/")
+        self.endpoint, self.region = endpoint, region or "us-east-1"
+        self._session = aioboto3.Session(aws_access_key_id=access_key, aws_secret_access_key=secret_key, region_name=self.region)
+        self._config = BotoConfig(
+            connect_timeout=5, read_timeout=30, retries={"max_attempts": 3, "mode": "standard"}, s3={"addressing_style": "path"}
+        )
+
+    def key(self, digest: str) -> str:
+        return "/".join(part for part in (self.prefix, digest[:2], digest) if part)
+
+    def client(self) -> Any:
+        return self._session.client("s3", endpoint_url=self.endpoint, config=self._config)
+
+    async def exists(self, digest: str) -> bool:
+        async with self.client() as s3:
+            try:
+                await s3.head_object(Bucket=self.bucket, Key=self.key(digest))
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                    return False
+                raise
+            return True
+
+    async def put(self, digest: str, source: bytes | BinaryIO) -> None:
+        if await self.exists(digest):
+            return
+        handle = await asyncio.to_thread(_checked, digest, source)
+        checksum = base64.b64encode(bytes.fromhex(digest)).decode()
+        async with self.client() as s3:
+            await s3.put_object(Bucket=self.bucket, Key=self.key(digest), Body=handle, ChecksumSHA256=checksum)
+
+    async def _object(self, s3: Any, digest: str) -> Any:
+        try:
+            return await s3.get_object(Bucket=self.bucket, Key=self.key(digest))
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                raise FileNotFoundError(digest) from exc
+            raise
+
+    async def get(self, digest: str) -> bytes:
+        async with self.client() as s3:
+            body = (await self._object(s3, digest))["Body"]
+            try:
+                return bytes(await body.read())
+            finally:
+                body.close()
+
+    async def chunks(self, digest: str) -> AsyncIterator[bytes]:
+        async with self.client() as s3:
+            body = (await self._object(s3, digest))["Body"]
+            try:
+                async for block in body.iter_chunks(CHUNK):
+                    yield block
+            finally:
+                body.close()
+
+    async def digests(self) -> AsyncIterator[str]:
+        async with self.client() as s3:
+            paginator = s3.get_paginator("list_objects_v2")
+            async for page in paginator.paginate(Bucket=self.bucket, Prefix=f"{self.prefix}/" if self.prefix else ""):
+                for item in page.get("Contents", []):
+                    name = item["Key"].rsplit("/", 1)[-1]
+                    if DIGEST.fullmatch(name):
+                        yield name
+
+
+def open_storage(url: str, settings: Settings) -> Storage:
+    """The store an address names: `file:///path` or `s3://bucket/prefix` (endpoint, region and keys from settings)."""
+    parts = urlsplit(url)
+    if parts.scheme == "file":
+        return LocalStorage(Path(unquote(parts.path)))
+    if parts.scheme == "s3" and parts.netloc:
+        return S3Storage(
+            url,
+            endpoint=settings.s3_endpoint,
+            region=settings.s3_region,
+            access_key=settings.s3_access_key,
+            secret_key=settings.s3_secret_key,
+        )
+    raise StorageError(f"a storage address is file:///… or s3://bucket/prefix, not {url!r}")
+
+
+@dataclass
+class Migrated:
+    copied: int = 0
+    present: int = 0  # already in the target (an earlier, interrupted run copied them)
+    bytes: int = 0
+    damaged: list[str] | None = None  # in the source under a name their content does not have
+
+
+async def migrate(source: Storage, target: Storage, *, report: Callable[[Migrated], None] | None = None) -> Migrated:
+    """Copy every stored file from one store to the other (`coop storage migrate --to URL`). Resumable: what the target
+    already holds is skipped (it was checked against its name when it was put there); each copy is checked against its
+    name on both sides. A damaged source file is listed, not copied, and the others go on."""
+    done = Migrated(damaged=[])
+    async for digest in source.digests():
+        if await target.exists(digest):
+            done.present += 1
+        else:
+            content = await source.get(digest)
+            try:
+                await target.put(digest, content)
+            except StorageError:
+                assert done.damaged is not None
+                done.damaged.append(digest)
+                continue
+            done.copied, done.bytes = done.copied + 1, done.bytes + len(content)
+        if report is not None and (done.copied + done.present) % 100 == 0:
+            report(done)
+    return done
+
+
+_stores: dict[tuple[Any, ...], Storage] = {}
+
+
+def storage(settings: Settings) -> Storage:
+    """The store of this configuration (one object per configuration: its client settings are made once)."""
+    url = settings.storage_url or settings.files_dir.as_uri()
+    key = (url, settings.s3_endpoint, settings.s3_region, settings.s3_access_key, settings.s3_secret_key)
+    if key not in _stores:
+        _stores[key] = open_storage(url, settings)
+    return _stores[key]
+
+
+async def served(
+    settings: Settings, digest: str, *, media_type: str, headers: dict[str, str], filename: str | None = None, inline: bool = False
+) -> Response[Any]:
+    """A stored file as a response, after the caller's access check: the file itself from a local directory, streamed
+    from an object store (checked there first, so a missing object is a 404, not a response cut short)."""
+    store = storage(settings)
+    disposition: Literal["inline", "attachment"] = "inline" if inline else "attachment"
+    path = store.local_path(digest)
+    if path is not None:
+        if not path.exists():
+            raise NotFoundError("document file")
+        return File(path=path, filename=filename, media_type=media_type, content_disposition_type=disposition, headers=headers)
+    if not await store.exists(digest):
+        raise NotFoundError("document file")
+    named = f"{disposition}; filename*=UTF-8''{quote(filename)}" if filename else disposition
+    return Stream(store.chunks(digest), media_type=media_type, headers={**headers, "Content-Disposition": named})
 
 
 async def add_attachment(
@@ -212,7 +461,7 @@ async def add_attachment(
         raise ValidationFailed(errors)
     mime = sniff(content, filename)
     digest = hashlib.sha256(content).hexdigest()
-    store(settings, content, digest)
+    await storage(settings).put(digest, content)
     attachment = Attachment(
         owner_type=owner_type,
         owner_id=owner_id,
@@ -370,17 +619,13 @@ async def upload_api(
     return attachment
 
 
-async def _download(request: Request[Any, Any, Any], db: AsyncSession, principal: Principal, attachment_id: uuid.UUID) -> File:
+async def _download(request: Request[Any, Any, Any], db: AsyncSession, principal: Principal, attachment_id: uuid.UUID) -> Response[Any]:
     attachment, _owner = await get_attachment(db, principal, attachment_id)
-    settings: Settings = request.app.state.settings
-    path = storage_path(settings, attachment.sha256)
-    if not path.exists():
-        raise NotFoundError("document file")
-    return File(
-        path=path,
+    return await served(
+        request.app.state.settings,
+        attachment.sha256,
         filename=attachment.filename,
         media_type=attachment.content_type,
-        content_disposition_type="attachment",
         headers={"X-Content-Type-Options": "nosniff", "Content-Security-Policy": "default-src 'none'"},
     )
 
@@ -391,7 +636,7 @@ async def download_page(
     db: NamedDependency[AsyncSession],
     principal: NamedDependency[Principal],
     attachment_id: FromPath[uuid.UUID],
-) -> File:
+) -> Response[Any]:
     return await _download(request, db, principal, attachment_id)
 
 
@@ -401,7 +646,7 @@ async def download_api(
     db: NamedDependency[AsyncSession],
     principal: NamedDependency[Principal],
     attachment_id: FromPath[uuid.UUID],
-) -> File:
+) -> Response[Any]:
     """The document's bytes, as an attachment."""
     return await _download(request, db, principal, attachment_id)
 

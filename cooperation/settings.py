@@ -2,6 +2,7 @@
 
 import math
 import os
+import re
 import zlib
 from collections import Counter
 from dataclasses import dataclass, field
@@ -70,6 +71,14 @@ class Settings:
     portal: bool = False  # COOP_PORTAL=on: the public cooperation portal under /portal (cooperation/portal.py)
     # COOP_HARVEST_PRIVATE=on: harvests may reach private, loopback and link-local addresses (programs/harvest_services.py)
     harvest_private: bool = False
+    # COOP_STORAGE_URL: where stored files go — file:///path (default: COOP_DATA_DIR/files) or s3://bucket/prefix, with
+    # COOP_S3_ENDPOINT (MinIO, Garage, Ceph: its address; empty for AWS), COOP_S3_REGION, COOP_S3_ACCESS_KEY_ID and
+    # COOP_S3_SECRET_ACCESS_KEY (cooperation/files.py).
+    storage_url: str = ""
+    s3_endpoint: str | None = None
+    s3_region: str | None = None
+    s3_access_key: str | None = None
+    s3_secret_key: str | None = None
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -117,6 +126,11 @@ class Settings:
             dormant_months=_int("COOP_DORMANT_MONTHS", 12),
             portal=_bool("COOP_PORTAL", False),
             harvest_private=_bool("COOP_HARVEST_PRIVATE", False),
+            storage_url=os.environ.get("COOP_STORAGE_URL", ""),
+            s3_endpoint=os.environ.get("COOP_S3_ENDPOINT") or None,
+            s3_region=os.environ.get("COOP_S3_REGION") or None,
+            s3_access_key=os.environ.get("COOP_S3_ACCESS_KEY_ID") or None,
+            s3_secret_key=os.environ.get("COOP_S3_SECRET_ACCESS_KEY") or None,
             mail_enabled="COOP_SMTP_HOST" in os.environ or not _bool("COOP_DEMO_SIGN_IN", False),
         )
         settings.check()
@@ -144,6 +158,8 @@ class Settings:
             raise SettingsError("COOP_REPORT_TIMEOUT must be positive (seconds)")
         if self.dormant_months <= 0:
             raise SettingsError("COOP_DORMANT_MONTHS must be positive (months)")
+        if self.storage_url and not re.fullmatch(r"file:///\S*|s3://[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9](/\S*)?", self.storage_url):
+            raise SettingsError(f"COOP_STORAGE_URL is file:///path or s3://bucket/prefix, not {self.storage_url!r}")
 
 
 def looks_random(secret: str) -> bool:

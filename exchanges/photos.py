@@ -138,7 +138,7 @@ async def add_photo(
         commit=False,
     )
     thumb_digest = hashlib.sha256(image.thumbnail).hexdigest()
-    files.store(settings, image.thumbnail, thumb_digest)
+    await files.storage(settings).put(thumb_digest, image.thumbnail)
     position = int(await session.scalar(select(func.count()).select_from(VisitPhoto).where(table(VisitPhoto).c.visit_id == visit_id)) or 0)
     photo = VisitPhoto(
         visit_id=visit_id,
@@ -205,16 +205,17 @@ async def list_photos(session: AsyncSession, visit_id: uuid.UUID) -> list[PhotoO
     return [PhotoOut(*row) for row in rows]
 
 
-async def thumbnail_path(session: AsyncSession, principal: Principal, settings: Settings, photo_id: uuid.UUID) -> str:
+async def thumbnail_digest(session: AsyncSession, principal: Principal, photo_id: uuid.UUID) -> str:
+    """The stored thumbnail of a photo this person may see (404 otherwise)."""
     photo = await session.get(VisitPhoto, photo_id)
     if photo is None:
         raise NotFoundError("photo")
     await files.resolve_owner(session, principal, "visit", photo.visit_id)
-    return str(files.storage_path(settings, photo.thumbnail_sha256))
+    return photo.thumbnail_sha256
 
 
-async def public_photo(session: AsyncSession, settings: Settings, photo_id: uuid.UUID) -> tuple[str, str]:
-    """(path, content type) of a photo of a completed visit marked public, for the public portal; NotFound otherwise.
+async def public_photo(session: AsyncSession, photo_id: uuid.UUID) -> tuple[str, str]:
+    """(stored digest, content type) of a photo of a completed visit marked public, for the public portal; NotFound otherwise.
     The file is the cleaned image (no EXIF, no GPS): what the department sees."""
     p, a, v = table(VisitPhoto).c, table(files.Attachment).c, table(Visit).c
     row = (
@@ -228,4 +229,4 @@ async def public_photo(session: AsyncSession, settings: Settings, photo_id: uuid
     ).first()
     if row is None:
         raise NotFoundError("photo")
-    return str(files.storage_path(settings, row.sha256)), row.content_type
+    return row.sha256, row.content_type

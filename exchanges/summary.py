@@ -4,6 +4,7 @@ still open, one partner's visits both ways, one visit as its summary page tells 
 Visibility is the pages' own (`visit_visibility`, `exchange_visibility`); a fixed number of queries per call.
 """
 
+import base64
 import uuid
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -16,7 +17,7 @@ from cooperation import charts, followups, i18n, versions
 from cooperation.auth.access import Principal, portal_reader
 from cooperation.dashboard import Chart, Figure
 from cooperation.db import table
-from cooperation.files import storage_path
+from cooperation.files import storage
 from cooperation.partners.models import Institution, Person
 from cooperation.partners.services import home_institution_id
 from cooperation.portal import FeedEntry
@@ -150,8 +151,14 @@ async def choices(session: AsyncSession, principal: Principal) -> list[tuple[uui
     return [(v.id, f"{v.starts_on.isoformat()} · {v.title[:70]}") for v in page.items]
 
 
+async def _data_uri(settings: Settings, digest: str) -> str:
+    """A thumbnail (a JPEG of a few dozen kB LibCoop made itself) inside the report's HTML: the renderer reads no file
+    and no network, and the store may be a remote bucket."""
+    return "data:image/jpeg;base64," + base64.b64encode(await storage(settings).get(digest)).decode()
+
+
 async def visit(session: AsyncSession, principal: Principal, settings: Settings, visit_id: uuid.UUID) -> dict[str, Any]:
-    """The visit as its summary page reads, with its photos (as files for the PDF) and its follow-up actions."""
+    """The visit as its summary page reads, with its photos (inside the PDF's HTML) and its follow-up actions."""
     record = await services.get_visit(session, principal, visit_id)
     photo_list = await photos.list_photos(session, visit_id)
     stored = table(photos.VisitPhoto).c
@@ -165,7 +172,7 @@ async def visit(session: AsyncSession, principal: Principal, settings: Settings,
         "visit": record_values,
         "delegation": [p for p in record_values["participants"] if p["side"] == "delegation"],
         "hosts": [p for p in record_values["participants"] if p["side"] == "host"],
-        "photos": [{"caption": p.caption, "uri": storage_path(settings, digests[p.id]).as_uri()} for p in photo_list],
+        "photos": [{"caption": p.caption, "uri": await _data_uri(settings, digests[p.id])} for p in photo_list],
         "actions": [plain(a) for a in actions],
     }
 

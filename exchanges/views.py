@@ -10,7 +10,7 @@ from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency
 from litestar.params import FromPath
-from litestar.response import File, Template
+from litestar.response import Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agreements.services import commitment_choices, list_agreements
@@ -414,22 +414,24 @@ class VisitViews(Controller):
         db: NamedDependency[AsyncSession],
         principal: NamedDependency[Principal],
         photo_id: FromPath[uuid.UUID],
-    ) -> File:
-        path = await photos.thumbnail_path(db, principal, request.app.state.settings, photo_id)
+    ) -> Response[Any]:
+        digest = await photos.thumbnail_digest(db, principal, photo_id)
         # A JPEG LibCoop made itself: safe to show inline.
-        return File(path=path, media_type="image/jpeg", content_disposition_type="inline", headers={"X-Content-Type-Options": "nosniff"})
+        return await files.served(
+            request.app.state.settings, digest, media_type="image/jpeg", inline=True, headers={"X-Content-Type-Options": "nosniff"}
+        )
 
 
 # Not under /portal/visits/: the portal's /portal/{section}/{id} would no longer be found (the router does not backtrack).
 @get("/portal/photos/{photo_id:uuid}", opt={PUBLIC_OPT: True}, name="portal_visit_photo", include_in_schema=False)
-async def portal_photo(request: Request[Any, Any, Any], db: NamedDependency[AsyncSession], photo_id: FromPath[uuid.UUID]) -> File:
+async def portal_photo(request: Request[Any, Any, Any], db: NamedDependency[AsyncSession], photo_id: FromPath[uuid.UUID]) -> Response[Any]:
     """A photo of a public visit on the public portal (cooperation/portal.py): nobody signed in, nothing else shown."""
     settings = request.app.state.settings
     if not settings.portal:
         raise NotFoundError("portal")
-    path, content_type = await photos.public_photo(db, settings, photo_id)
+    digest, content_type = await photos.public_photo(db, photo_id)
     headers = {"X-Content-Type-Options": "nosniff", "Cache-Control": "public, max-age=3600"}
-    return File(path=path, media_type=content_type, content_disposition_type="inline", headers=headers)
+    return await files.served(settings, digest, media_type=content_type, inline=True, headers=headers)
 
 
 class PhotoRowIn(msgspec.Struct, forbid_unknown_fields=True):

@@ -108,6 +108,50 @@ def fresh_pg_database(prefix: str) -> Iterator[str]:
         asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
+@dataclass
+class ObjectStore:
+    """An S3-compatible server on loopback (moto's standalone server) for the tests of the object-store backend."""
+
+    endpoint: str
+
+    def bucket(self) -> str:
+        """A new, empty bucket."""
+        import boto3
+
+        name = f"libcoop-{uuid.uuid4().hex[:12]}"
+        client = boto3.client(
+            "s3", endpoint_url=self.endpoint, region_name="us-east-1", aws_access_key_id="test", aws_secret_access_key="test"
+        )
+        client.create_bucket(Bucket=name)
+        return name
+
+    def settings(self, settings: Settings, prefix: str = "libcoop") -> Settings:
+        """`settings` storing files in a new bucket of this server."""
+        from dataclasses import replace
+
+        return replace(
+            settings,
+            storage_url=f"s3://{self.bucket()}/{prefix}",
+            s3_endpoint=self.endpoint,
+            s3_region="us-east-1",
+            s3_access_key="test",
+            s3_secret_key="test",
+        )
+
+
+@pytest.fixture(scope="session")
+def object_store() -> Iterator[ObjectStore]:
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    try:
+        yield ObjectStore(f"http://{host}:{port}")
+    finally:
+        server.stop()
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def backend(request: pytest.FixtureRequest, database_urls: dict[str, str]) -> str:
     if request.param not in database_urls:

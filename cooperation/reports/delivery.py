@@ -145,7 +145,7 @@ async def render_run(
             started = asyncio.get_running_loop().time()
             pdf, pages, peak = await renderer.render(built.html)
             digest = hashlib.sha256(pdf).hexdigest()
-            await asyncio.to_thread(files.store, settings, pdf, digest)
+            await files.storage(settings).put(digest, pdf)
             addresses = await recipients(session, subscription)
             done = await session.execute(
                 update(ReportRun)
@@ -280,7 +280,7 @@ async def _deliver_one(factory: async_sessionmaker[AsyncSession], settings: Sett
             return 0  # another process has it
         run = (await session.execute(select(table(ReportRun)).where(RR.id == row.run_id))).mappings().one()
         try:
-            content = await asyncio.to_thread(files.storage_path(settings, run["pdf_sha256"]).read_bytes)
+            content = await files.storage(settings).get(run["pdf_sha256"])
             message = mail.message(
                 settings,
                 to=row.address,

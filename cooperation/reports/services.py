@@ -82,7 +82,7 @@ class ReportWorker:
         try:
             pdf, pages, peak = await self.renderer.render(html)
             digest = hashlib.sha256(pdf).hexdigest()
-            await asyncio.to_thread(files.store, self.settings, pdf, digest)
+            await files.storage(self.settings).put(digest, pdf)
             values = {"status": "ready", "pdf_sha256": digest, "pdf_bytes": len(pdf), "pages": pages, "worker_peak_mib": round(peak, 1)}
         except ReportTimeout as exc:
             values = {"status": "failed", "error": str(exc)}
@@ -179,13 +179,14 @@ async def latest_ready(session: AsyncSession, principal: Principal) -> Any:
 
 
 async def pdf_file(session: AsyncSession, principal: Principal, settings: Settings, run_id: uuid.UUID) -> tuple[str, str]:
+    """(digest of the stored PDF, its file name) of a run ready to download."""
     run = await get_run(session, principal, run_id)
     digest = await session.scalar(select(RR.pdf_sha256).where(RR.id == run_id))
     if run.status != "ready" or digest is None:
         raise ValidationFailed(
             {"report": i18n.gettext("the PDF is not ready (the report is %(status)s)", status=i18n.label(run.status).lower())}
         )
-    return str(files.storage_path(settings, digest)), pdf_filename(run.title)
+    return digest, pdf_filename(run.title)
 
 
 async def fail_interrupted(session: AsyncSession, settings: Settings) -> int:

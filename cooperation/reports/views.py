@@ -7,9 +7,10 @@ from typing import Any
 from litestar import Request, Response, get, post, put
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
-from litestar.response import File, Template
+from litestar.response import Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from cooperation import files
 from cooperation import i18n as cooperation_i18n
 from cooperation.auth.access import Principal
 from cooperation.dashboard import Panel
@@ -98,9 +99,12 @@ async def show(
 @get("/reports/runs/{run_id:uuid}/pdf", name="report_pdf")
 async def download(
     request: Request[Any, Any, Any], db: NamedDependency[AsyncSession], principal: NamedDependency[Principal], run_id: FromPath[uuid.UUID]
-) -> File:
-    path, filename = await services.pdf_file(db, principal, request.app.state.settings, run_id)
-    return File(path=path, filename=filename, media_type="application/pdf", headers={"X-Content-Type-Options": "nosniff"})
+) -> Response[Any]:
+    settings = request.app.state.settings
+    digest, filename = await services.pdf_file(db, principal, settings, run_id)
+    return await files.served(
+        settings, digest, filename=filename, media_type="application/pdf", headers={"X-Content-Type-Options": "nosniff"}
+    )
 
 
 @post("/api/v1/reports", name="api_report_request", tags=["reports"], status_code=202)
