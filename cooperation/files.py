@@ -8,6 +8,7 @@ them, is said by each domain through `register_owner`.
 
 import asyncio
 import base64
+import codecs
 import hashlib
 import io
 import os
@@ -18,7 +19,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, BinaryIO, Literal
+from typing import Any, BinaryIO, Literal, cast
 from urllib.parse import quote, unquote, urlsplit
 
 import aioboto3
@@ -140,15 +141,39 @@ async def resolve_owner(session: AsyncSession, principal: Principal, kind: str, 
 
 def sniff(content: bytes, filename: str) -> str:
     """The content type from the bytes themselves, or a ValidationFailed that says what is wrong."""
+    return _sniffed(content[:HEAD], filename, lambda: _text_check(io.BytesIO(content)))
+
+
+HEAD = 8192  # what the type is recognised from (filetype reads the first 261 bytes)
+
+
+def _text_check(handle: BinaryIO) -> bool | None:
+    """True when the whole content is UTF-8 text without NUL bytes, False when it has a NUL, None when it is not UTF-8:
+    read in chunks, never whole."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    handle.seek(0)
+    clean = True
+    try:
+        while block := handle.read(CHUNK):
+            decoder.decode(block)
+            clean = clean and b"\x00" not in block
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return None
+    finally:
+        handle.seek(0)
+    return clean
+
+
+def _sniffed(head: bytes, filename: str, text: Callable[[], bool | None]) -> str:
     extension = Path(filename).suffix.lower()
-    kind = filetype.guess(content)
+    kind = filetype.guess(head)
     mime = kind.mime if kind is not None else None
     if mime is None and extension in TEXT_EXTENSIONS:
-        try:
-            content.decode("utf-8")
-        except UnicodeDecodeError:
-            raise ValidationFailed({"file": i18n.gettext("is named as text but is not UTF-8 text")}) from None
-        if b"\x00" not in content:
+        is_text = text()
+        if is_text is None:
+            raise ValidationFailed({"file": i18n.gettext("is named as text but is not UTF-8 text")})
+        if is_text:
             mime = TEXT_EXTENSIONS[extension]
     if mime is None or mime not in ALLOWED_TYPES:
         allowed = ", ".join(sorted({i18n.gettext(kind) for kind in ALLOWED_TYPES.values()}))
@@ -430,6 +455,25 @@ async def served(
     return Stream(store.chunks(digest), media_type=media_type, headers={**headers, "Content-Disposition": named})
 
 
+def _size(handle: BinaryIO) -> int:
+    handle.seek(0, os.SEEK_END)
+    size = handle.tell()
+    handle.seek(0)
+    return size
+
+
+def _type_and_digest(handle: BinaryIO, filename: str) -> tuple[str, str]:
+    """The sniffed type and the SHA-256 of a file's content, read in chunks."""
+    head = handle.read(HEAD)
+    handle.seek(0)
+    mime = _sniffed(head, filename, lambda: _text_check(handle))
+    hasher = hashlib.sha256()
+    while block := handle.read(CHUNK):
+        hasher.update(block)
+    handle.seek(0)
+    return mime, hasher.hexdigest()
+
+
 async def add_attachment(
     session: AsyncSession,
     principal: Principal,
@@ -438,30 +482,33 @@ async def add_attachment(
     owner_type: str,
     owner_id: uuid.UUID,
     filename: str,
-    content: bytes,
+    content: bytes | BinaryIO,
     title: str | None,
     language: str | None,
     commit: bool = True,
 ) -> uuid.UUID:
-    """Store a document for a record. `commit=False` leaves the transaction open for a caller adding more rows."""
+    """Store a document for a record: its bytes, or a file holding them (an upload, read in chunks). `commit=False`
+    leaves the transaction open for a caller adding more rows."""
     owner = await resolve_owner(session, principal, owner_type, owner_id)
     if not owner.may_add:
         raise ForbiddenError(i18n.gettext("You may not add documents to %(record)s.", record=owner.label))
     filename = nfc(Path(filename or "").name.strip())
+    # An upload stays in its spooled file (on disk past a megabyte): measured, typed, hashed and stored in chunks.
+    handle: BinaryIO = io.BytesIO(content) if isinstance(content, bytes) else content
+    size = await asyncio.to_thread(_size, handle)
     errors: dict[str, str] = {}
     if not filename:
         errors["file"] = i18n.gettext("choose a file to upload")
-    elif not content:
+    elif not size:
         errors["file"] = i18n.gettext("%(file)s is empty", file=filename)
-    elif len(content) > settings.upload_max_bytes:
-        errors["file"] = too_large(filename, len(content), settings.upload_max_bytes)
+    elif size > settings.upload_max_bytes:
+        errors["file"] = too_large(filename, size, settings.upload_max_bytes)
     if language and len(language) > 12:
         errors["language"] = i18n.gettext("must be a language code such as vi, zh or en")
     if errors:
         raise ValidationFailed(errors)
-    mime = sniff(content, filename)
-    digest = hashlib.sha256(content).hexdigest()
-    await storage(settings).put(digest, content)
+    mime, digest = await asyncio.to_thread(_type_and_digest, handle, filename)
+    await storage(settings).put(digest, handle)
     attachment = Attachment(
         owner_type=owner_type,
         owner_id=owner_id,
@@ -469,7 +516,7 @@ async def add_attachment(
         language=(language or "").strip().lower() or None,
         filename=filename,
         content_type=mime,
-        size_bytes=len(content),
+        size_bytes=size,
         sha256=digest,
         institution_id=principal.institution_id if principal.is_partner else owner.institution_id,
         uploaded_by_id=principal.user_id,
@@ -483,7 +530,7 @@ async def add_attachment(
         "upload",
         owner_type,
         owner_id,
-        summary=f"Attached {filename} ({len(content)} bytes, {mime})",
+        summary=f"Attached {filename} ({size} bytes, {mime})",
         changes={"attachment": [None, str(attachment.id)]},
     )
     if commit:
@@ -550,15 +597,16 @@ async def set_archived(session: AsyncSession, principal: Principal, attachment_i
 # ---- routes -------------------------------------------------------------------------------------
 
 
-async def _read_upload(request: Request[Any, Any, Any]) -> tuple[str, bytes, str | None, str | None]:
+async def _read_upload(request: Request[Any, Any, Any]) -> tuple[str, BinaryIO, str | None, str | None]:
+    """The uploaded file as Litestar spooled it while parsing (in memory up to a megabyte, then on disk), not read."""
     form = await request.form()
     upload = form.get("file")
     if not isinstance(upload, UploadFile):
         raise ValidationFailed({"file": i18n.gettext("choose a file to upload")})
-    content = await upload.read()
     title = form.get("title")
     language = form.get("language")
-    return upload.filename or "", content, title if isinstance(title, str) else None, language if isinstance(language, str) else None
+    handle = cast(BinaryIO, upload.file)
+    return upload.filename or "", handle, title if isinstance(title, str) else None, language if isinstance(language, str) else None
 
 
 @post("/attachments/{owner_type:str}/{owner_id:uuid}", name="attachment_upload")
