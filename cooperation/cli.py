@@ -428,6 +428,12 @@ def cmd_storage_migrate(args: argparse.Namespace) -> None:
     print(f"now set COOP_STORAGE_URL={target.url} on every server and restart them; run this again first to copy what came meanwhile")
 
 
+def cmd_worker(args: argparse.Namespace) -> None:
+    from cooperation.reports import worker
+
+    worker.main(_settings())
+
+
 def cmd_scheduler(args: argparse.Namespace) -> None:
     os.environ.setdefault("COOP_SCHEDULER", "1")
     settings = _settings()
@@ -528,6 +534,9 @@ def main(argv: list[str] | None = None) -> None:
     moving = store.add_parser("migrate", help="copy every stored file to another store (resumable, checked)")
     moving.add_argument("--to", required=True, help="file:///path or s3://bucket/prefix (endpoint and keys from COOP_S3_*)")
     moving.set_defaults(func=cmd_storage_migrate)
+
+    rendering = commands.add_parser("worker", help="render the reports web servers queue (several may run, on any machine)")
+    rendering.set_defaults(func=cmd_worker)
 
     scheduler = commands.add_parser("scheduler", help="run report schedules and reminders without the web server")
     scheduler.set_defaults(func=cmd_scheduler)

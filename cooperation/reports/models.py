@@ -22,6 +22,7 @@ i18n.register_labels(
         "quarterly": N_("Quarterly"),
         "weekly": N_("Weekly"),
         "claimed": N_("Queued"),
+        "queued": N_("Queued"),
         "rendering": N_("Rendering"),
         "ready": N_("Ready"),
         "rendered": N_("Rendered"),
@@ -64,7 +65,7 @@ class ReportRun(SQLModel, table=True):
     title: str = Field(max_length=300)
     requested_by_id: uuid.UUID | None = Field(default=None, foreign_key="app_user.id", nullable=True, index=True)
     requested_by_name: str = Field(max_length=200)
-    status: str = Field(default="rendering", max_length=20, index=True)  # rendering / ready / failed
+    status: str = Field(default="rendering", max_length=20, index=True)  # queued / rendering / ready / failed
     error: str | None = Field(default=None, max_length=2000)
     pdf_sha256: str | None = Field(default=None, max_length=64)
     pdf_bytes: int | None = None
@@ -80,6 +81,8 @@ class ReportRun(SQLModel, table=True):
     lease_owner: str | None = Field(default=None, max_length=80)
     lease_until: datetime | None = Field(default=None, sa_type=UTCDateTime, nullable=True)
     attempts: int = 0
+    # The HTML a `coop worker` renders (a queued run): kept in the file store, named by its SHA-256.
+    html_sha256: str | None = Field(default=None, max_length=64)
 
 
 class ReportDelivery(SQLModel, table=True):
@@ -97,3 +100,15 @@ class ReportDelivery(SQLModel, table=True):
     next_attempt_at: datetime | None = Field(default=None, sa_type=UTCDateTime, nullable=True)
     lease_until: datetime | None = Field(default=None, sa_type=UTCDateTime, nullable=True)
     sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime, nullable=True)
+
+
+class RenderWorker(SQLModel, table=True):
+    """A `coop worker` process that renders queued report runs, seen at each of its polls: while one has been seen in
+    the last WORKER_ALIVE seconds, web servers queue the runs they are asked for instead of rendering them."""
+
+    __tablename__ = "render_worker"
+
+    name: str = Field(max_length=120, primary_key=True)  # host:pid
+    started_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    seen_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
+    rendered: int = 0

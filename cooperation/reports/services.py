@@ -18,12 +18,13 @@ from cooperation.auth.access import Principal
 from cooperation.db import table, utcnow
 from cooperation.errors import ConflictError, ForbiddenError, NotFoundError, ValidationFailed
 from cooperation.reports import builders, delivery
-from cooperation.reports.models import ReportDelivery, ReportRun
+from cooperation.reports.models import RenderWorker, ReportDelivery, ReportRun
 from cooperation.reports.pdf import PdfRenderer, ReportTimeout, pdf_filename
 from cooperation.settings import Settings
 
 RR = table(ReportRun).c
 RD = table(ReportDelivery).c
+RW = table(RenderWorker).c
 log = structlog.get_logger("reports")
 
 
@@ -77,24 +78,7 @@ class ReportWorker:
         task.add_done_callback(self._tasks.discard)
 
     async def finish(self, run_id: uuid.UUID, html: str) -> None:
-        started = time.perf_counter()
-        values: dict[str, Any]
-        try:
-            pdf, pages, peak = await self.renderer.render(html)
-            digest = hashlib.sha256(pdf).hexdigest()
-            await files.storage(self.settings).put(digest, pdf)
-            values = {"status": "ready", "pdf_sha256": digest, "pdf_bytes": len(pdf), "pages": pages, "worker_peak_mib": round(peak, 1)}
-        except ReportTimeout as exc:
-            values = {"status": "failed", "error": str(exc)}
-        except Exception as exc:  # the run must say it failed, whatever happened
-            log.exception("report rendering failed", run_id=str(run_id))
-            values = {"status": "failed", "error": f"rendering failed: {type(exc).__name__}: {str(exc)[:500]}"}
-        values |= {"render_ms": int((time.perf_counter() - started) * 1000), "finished_at": utcnow()}
-        async with self.factory() as session:
-            await session.execute(update(ReportRun).where(RR.id == run_id).values(**values))
-            if values["status"] == "ready":  # what webhooks hear of (cooperation/webhooks.py)
-                audit.record(session, None, "rendered", "report", run_id, summary="Report ready")
-            await session.commit()
+        await render_run(self.factory, self.settings, self.renderer, run_id, html)
 
     async def drain(self) -> None:
         """Wait for the reports under way (tests, shutdown)."""
@@ -125,12 +109,61 @@ async def request_report(
         requested_by_id=principal.user_id,
         requested_by_name=principal.name,
     )
+    queued = await worker_alive(session)
+    if queued:  # a `coop worker` renders it: the HTML goes to the file store, which every server and worker shares
+        content = built.html.encode()
+        run.html_sha256 = hashlib.sha256(content).hexdigest()
+        run.status = "queued"
+        await files.storage(settings).put(run.html_sha256, content)
     session.add(run)
     await session.flush()
     audit.record(session, principal, "request_report", "report", run.id, summary=f"Report requested: {built.title}")
     await session.commit()
-    worker.submit(run.id, built.html)
+    if not queued:
+        worker.submit(run.id, built.html)
     return run.id
+
+
+async def render_run(
+    factory: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    renderer: PdfRenderer,
+    run_id: uuid.UUID,
+    html: str,
+    *,
+    holder: str | None = None,
+) -> str:
+    """Render a run's HTML, keep the PDF, record the outcome (ready or failed, never left rendering); the status.
+    A `holder` (a worker) records it only while it still holds the run's lease."""
+    started = time.perf_counter()
+    values: dict[str, Any]
+    try:
+        pdf, pages, peak = await renderer.render(html)
+        digest = hashlib.sha256(pdf).hexdigest()
+        await files.storage(settings).put(digest, pdf)
+        values = {"status": "ready", "pdf_sha256": digest, "pdf_bytes": len(pdf), "pages": pages, "worker_peak_mib": round(peak, 1)}
+    except ReportTimeout as exc:
+        values = {"status": "failed", "error": str(exc)}
+    except Exception as exc:  # the run must say it failed, whatever happened
+        log.exception("report rendering failed", run_id=str(run_id))
+        values = {"status": "failed", "error": f"rendering failed: {type(exc).__name__}: {str(exc)[:500]}"}
+    values |= {"render_ms": int((time.perf_counter() - started) * 1000), "finished_at": utcnow(), "lease_until": None}
+    async with factory() as session:
+        mine = RR.id == run_id if holder is None else (RR.id == run_id) & (RR.lease_owner == holder)
+        done = await session.execute(update(ReportRun).where(mine).values(**values))
+        if done.rowcount == 1 and values["status"] == "ready":  # type: ignore[attr-defined]  # what webhooks hear of
+            audit.record(session, None, "rendered", "report", run_id, summary="Report ready")
+        await session.commit()
+    return str(values["status"])
+
+
+# A `coop worker` seen this recently is alive: web servers queue runs for it instead of rendering (reports/worker.py).
+WORKER_ALIVE = timedelta(seconds=30)
+
+
+async def worker_alive(session: AsyncSession) -> bool:
+    seen = await session.scalar(select(RW.name).where(RW.seen_at > utcnow() - WORKER_ALIVE).limit(1))
+    return seen is not None
 
 
 def _mine(principal: Principal) -> Any:
