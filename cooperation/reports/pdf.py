@@ -2,9 +2,13 @@
 
 Rendering in the event loop's thread stalls every request for as long as it takes (seconds for a long
 report); in a thread it still holds the GIL for most of that. Spawned processes (not forked: a fork would
-copy the event loop, the database pool and open sockets) each take one report at a time and are replaced
-after `MAX_TASKS_PER_CHILD` reports so memory cannot creep. A report over its time limit has its process
+copy the event loop, the database pool and open sockets) each take one report at a time; the pool is replaced
+after `MAX_TASKS_PER_CHILD` reports per process so memory cannot creep. A report over its time limit has its process
 killed and the pool replaced, so one pathological document cannot hold a worker forever.
+
+The replacement is ours, not `ProcessPoolExecutor(max_tasks_per_child=…)`: on Python 3.11 a pool whose worker retires
+that way while reports wait leaves the waiting ones hanging until their time limit (CPython gh-115634; after 19
+reports the 20th and every one queued behind it failed at 120 s — bench/worker_health.py found it).
 """
 
 import asyncio
@@ -103,6 +107,7 @@ class PdfRenderer:
         self.timeout = timeout_seconds
         self.allowed_dir = str(allowed_dir)
         self._pool: ProcessPoolExecutor | None = None
+        self._given = 0  # reports given to the current pool
         self._starting: asyncio.Lock | None = None
 
     async def _executor(self) -> ProcessPoolExecutor:
@@ -114,7 +119,6 @@ class PdfRenderer:
                 pool = ProcessPoolExecutor(
                     max_workers=self.workers,
                     mp_context=multiprocessing.get_context("spawn"),
-                    max_tasks_per_child=MAX_TASKS_PER_CHILD,
                     initializer=_warm,
                     initargs=(os.getpid(),),
                 )
@@ -123,22 +127,27 @@ class PdfRenderer:
                 except BaseException:
                     pool.shutdown(wait=False, cancel_futures=True)
                     raise
-                self._pool = pool
+                self._pool, self._given = pool, 0
             return self._pool
 
     async def render(self, html: str) -> tuple[bytes, int, float]:
         loop = asyncio.get_running_loop()
-        future = loop.run_in_executor(await self._executor(), html_to_pdf, html, self.allowed_dir)
+        pool = await self._executor()
+        future = loop.run_in_executor(pool, html_to_pdf, html, self.allowed_dir)
+        self._given += 1
+        if self._given >= MAX_TASKS_PER_CHILD * self.workers and self._pool is pool:
+            # Retired: the reports it holds finish there, the next go to a new pool, and its processes then exit.
+            self._pool = None
+            pool.shutdown(wait=False, cancel_futures=False)
         try:
             return await asyncio.wait_for(future, self.timeout)
         except TimeoutError:
-            self._kill()
+            self._kill(pool)
             raise ReportTimeout(f"the report took longer than {self.timeout:.0f} seconds to render") from None
 
-    def _kill(self) -> None:
-        pool, self._pool = self._pool, None
-        if pool is None:
-            return
+    def _kill(self, pool: ProcessPoolExecutor) -> None:
+        if self._pool is pool:
+            self._pool = None
         for process in list(getattr(pool, "_processes", {}).values()):  # the only way to stop a running task
             process.kill()
         pool.shutdown(wait=False, cancel_futures=True)
