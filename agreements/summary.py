@@ -21,6 +21,7 @@ from cooperation.dashboard import Figure
 from cooperation.db import table
 from cooperation.partners.models import Institution
 from cooperation.records import plain, row_to
+from cooperation.reports.trends import DecisionLine, KeyFigure
 from cooperation.settings import Settings
 
 A = table(Agreement).c
@@ -44,6 +45,38 @@ async def _select(session: AsyncSession, principal: Principal, *clauses: Any, or
     return _rows([row_to(AgreementRow, (*row[:-1], row[-1].split(",") if row[-1] else [])) for row in rows])
 
 
+async def key_figures(session: AsyncSession, principal: Principal, start: date, end: date, today: date) -> list[KeyFigure]:
+    """The portfolio's first figures, counted by the clauses of its tables below (not capped as they are): in force as
+    of `today`, signed in the period up to `today`, expiring in the 90 days after. One query."""
+    expiring = and_(services.in_force_on(today), A.expires_on >= today, A.expires_on <= today + timedelta(days=EXPIRING_DAYS))
+    counts = (
+        await session.execute(
+            select(
+                func.count().filter(services.in_force_on(today)),
+                func.count().filter(A.signed_on >= start, A.signed_on <= min(end, today)),
+                func.count().filter(expiring),
+            ).where(services.agreement_visibility(principal), A.archived_at.is_(None))
+        )
+    ).one()
+    return [
+        KeyFigure("agreements_in_force", i18n.gettext("Agreements in force"), counts[0], order=10),
+        KeyFigure("agreements_signed", i18n.gettext("Agreements signed"), counts[1], order=11),
+        KeyFigure("agreements_expiring", i18n.gettext("Expiring within 90 days"), counts[2], order=12),
+    ]
+
+
+async def decisions(session: AsyncSession, principal: Principal, today: date) -> list[DecisionLine]:
+    """Notice deadlines in the next 90 days and renewals in negotiation: the home page's decisions waiting."""
+    lines = []
+    for d in await services.decisions_waiting(session, principal, today=today, days=EXPIRING_DAYS):
+        title = versions.in_language(d.title, d.translations, "title")
+        if d.kind == "notice":
+            lines.append(DecisionLine(i18n.gettext("Give notice or let it renew: %(title)s", title=title), d.reference, d.due_on, order=10))
+        else:
+            lines.append(DecisionLine(i18n.gettext("Renewal in negotiation: %(title)s", title=title), d.reference, None, order=11))
+    return lines
+
+
 async def portfolio(session: AsyncSession, principal: Principal, start: date, end: date, today: date) -> dict[str, Any]:
     """As of `today` (the period's last day for a past period): signed in the period; in force then; expiring in the
     90 days after; lapsed in the period without a successor."""
@@ -60,10 +93,28 @@ async def portfolio(session: AsyncSession, principal: Principal, start: date, en
             key: [{**row, "status": services.status_on(row["status"], row["effective_on"], row["expires_on"], today)} for row in rows]
             for key, rows in selected.items()
         },
+        "glance": await _commitments_at_a_glance(session, principal, selected["in_force"]),
         "status_counts": await services.status_counts(session, principal),
         "expiring_days": EXPIRING_DAYS,
         "expiring_until": today + timedelta(days=EXPIRING_DAYS),
     }
+
+
+async def _commitments_at_a_glance(session: AsyncSession, principal: Principal, in_force: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every commitment of the agreements in force, grouped by partner (the parties other than us), each with its
+    measure and its state: met, on track, behind (measured by the records that fulfil it), or not measured."""
+    home = await session.scalar(select(table(Institution).c.code).where(table(Institution).c.is_home.is_(True)))
+    commitments = await services.commitments_of(session, principal, [a["id"] for a in in_force])
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for agreement in in_force:
+        partners = ", ".join(code for code in agreement["parties"] if code != home) or "—"
+        for c in commitments.get(agreement["id"], []):
+            state = c.measured_state or ("met" if c.status == "done" else "not_measured")
+            measure = c.measured_by or (f"{c.yearly_target} {c.unit or ''}".strip() if c.yearly_target else None)
+            groups.setdefault(partners, []).append(
+                {"reference": agreement["reference"], "text": c.text, "measure": measure, "progress": c.progress, "state": state}
+            )
+    return [{"partner": partner, "commitments": items} for partner, items in sorted(groups.items())]
 
 
 async def partner(session: AsyncSession, principal: Principal, institution_id: uuid.UUID, today: date) -> dict[str, Any]:

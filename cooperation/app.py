@@ -50,7 +50,7 @@ from cooperation.partners import dormancy
 from cooperation.partners import services as partners_services
 from cooperation.partners import views as partners_views
 from cooperation.peers import views as peers_views
-from cooperation.reports import builders
+from cooperation.reports import builders, trends
 from cooperation.reports import services as report_services
 from cooperation.reports import views as report_views
 from cooperation.scheduler import Scheduler
@@ -303,6 +303,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
             dashboard.register_figures(figures)
         for name, section in getattr(domain, "portfolio_sections", {}).items():
             builders.register_portfolio_section(name, section)
+        for source in getattr(domain, "key_figures", []):
+            trends.register(source)
+        for decider in getattr(domain, "decisions", []):
+            trends.register_decisions(decider)
         for name, section in getattr(domain, "partner_sections", {}).items():
             builders.register_partner_section(name, section)
         for kind, report in getattr(domain, "record_reports", {}).items():

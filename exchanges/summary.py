@@ -23,6 +23,7 @@ from cooperation.partners.services import home_institution_id
 from cooperation.portal import FeedEntry
 from cooperation.records import plain
 from cooperation.reports.periods import Period
+from cooperation.reports.trends import KeyFigure
 from cooperation.settings import Settings
 from exchanges import expert_services, gift_services, photos, publication_services, services
 from exchanges.models import ExpertExchange, Visit, VisitOutcome, VisitParticipant
@@ -117,12 +118,81 @@ async def _exchanges(session: AsyncSession, principal: Principal, *clauses: Any)
     return [dict(r) for r in rows.mappings()]
 
 
+async def key_figures(session: AsyncSession, principal: Principal, start: date, end: date, today: date) -> list[KeyFigure]:
+    """Visits received and made and experts exchanged that began in the period up to `today` (not cancelled): the
+    home page's rule for its year in numbers; items of publications sent and received (the ledger's rule: by copies,
+    a missing parcel not counted). Three queries."""
+    last = min(end, today)
+    overlapping = and_(V.starts_on >= start, V.starts_on <= last, V.status != "cancelled", V.archived_at.is_(None))
+    visits = dict(
+        (direction, count)
+        for direction, count in await session.execute(
+            select(V.direction, func.count()).where(services.visit_visibility(principal), overlapping).group_by(V.direction)
+        )
+    )
+    experts = await session.scalar(
+        select(func.count()).where(
+            expert_services.exchange_visibility(principal),
+            X.archived_at.is_(None),
+            X.status != "cancelled",
+            X.starts_on >= start,
+            X.starts_on <= last,
+        )
+    )
+    SH, SI = publication_services.SH, publication_services.SI
+    items = dict(
+        (direction, int(copies or 0))
+        for direction, copies in await session.execute(
+            select(SH.direction, func.sum(SI.copies))
+            .join_from(table(publication_services.ShipmentItem), table(publication_services.Shipment), SH.id == SI.shipment_id)
+            .where(publication_services.shipment_visibility(principal), SH.archived_at.is_(None), SH.status != "missing")
+            .where(SH.shipped_on >= start, SH.shipped_on <= last)
+            .group_by(SH.direction)
+        )
+    )
+    return [
+        KeyFigure("visits_received", i18n.gettext("Visits received"), visits.get("incoming", 0), order=20),
+        KeyFigure("visits_made", i18n.gettext("Visits made"), visits.get("outgoing", 0), order=21),
+        KeyFigure("experts_exchanged", i18n.gettext("Experts exchanged"), experts or 0, order=22),
+        KeyFigure("publications_sent", i18n.gettext("Publications sent (items)"), items.get("sent", 0), order=30),
+        KeyFigure("publications_received", i18n.gettext("Publications received (items)"), items.get("received", 0), order=31),
+    ]
+
+
 async def portfolio(session: AsyncSession, principal: Principal, start: date, end: date, today: date) -> dict[str, Any]:
     """Visits and expert stays that overlap the period; every open action of a visible visit that is overdue."""
     visits = await _visits(session, principal, V.starts_on <= end, V.ends_on >= start)
     exchanges = await _exchanges(session, principal, X.starts_on <= end, X.ends_on >= start)
     overdue = await _overdue(session, principal, today)
-    return {"visits": visits, "exchanges": exchanges, "overdue": overdue}
+    return {"visits": visits, "exchanges": exchanges, "overdue": overdue, "by_month": await _visits_by_month(session, principal, end)}
+
+
+async def _visits_by_month(session: AsyncSession, principal: Principal, end: date) -> dict[str, Any]:
+    """Visits received and made that began in each of the twelve months up to `end`'s (not cancelled), with their
+    chart: the portfolio's picture of the year's rhythm, whatever its period. One query."""
+    first = date(end.year - 1, end.month, 1) + timedelta(days=31)
+    first = first.replace(day=1)
+    months = [(first.year + (first.month - 1 + i) // 12, (first.month - 1 + i) % 12 + 1) for i in range(12)]
+    year, month = extract("year", V.starts_on), extract("month", V.starts_on)
+    counts: dict[tuple[int, int, str], int] = {}
+    for y, m, direction, count in await session.execute(
+        select(year, month, V.direction, func.count())
+        .where(services.visit_visibility(principal), V.archived_at.is_(None), V.status != "cancelled")
+        .where(V.starts_on >= first, V.starts_on <= end)
+        .group_by(year, month, V.direction)
+    ):
+        counts[(int(y), int(m), direction)] = count
+    names = i18n.month_names()
+    labels = [names[m - 1] for _, m in months]  # the table beside the chart names each month with its year
+    incoming = [counts.get((y, m, "incoming"), 0) for y, m in months]
+    outgoing = [counts.get((y, m, "outgoing"), 0) for y, m in months]
+    received, made = i18n.pgettext("visits", "Received"), i18n.pgettext("visits", "Made")
+    svg = await charts.bars_svg_async(labels, {received: incoming, made: outgoing}, title=i18n.gettext("Visits by month"))
+    rows = [
+        {"month": i18n.format_month(date(y, m, 1)), "incoming": i, "outgoing": o}
+        for (y, m), i, o in zip(months, incoming, outgoing, strict=True)
+    ]
+    return {"svg": svg, "rows": rows, "received": received, "made": made}
 
 
 async def _overdue(session: AsyncSession, principal: Principal, today: date) -> list[dict[str, Any]]:

@@ -32,6 +32,7 @@ routes = [
 sharing_sources = [services.institutions_sharing_with, expert_services.institutions_sharing_with]
 partner_activity = [services.partner_activity, publication_services.partner_activity]
 demo_loaders = [demo.load_demo]
+key_figures = [summary.key_figures]
 portfolio_sections = {"exchanges": summary.portfolio}
 partner_sections = {"exchanges": summary.partner}
 record_reports = {"visit": summary.visit}

@@ -15,6 +15,7 @@ from cooperation.dashboard import Chart, Figure
 from cooperation.db import table
 from cooperation.partners.models import Institution
 from cooperation.records import plain
+from cooperation.reports.trends import DecisionLine, KeyFigure
 from programs import chart, project_services, services
 from programs.models import DigitizationProject, ProjectParticipant
 
@@ -47,6 +48,45 @@ async def partner(session: AsyncSession, principal: Principal, institution_id: u
         "programmes": [plain(u) for u in use],
         "projects": await _projects(session, principal, today, shared),
     }
+
+
+async def key_figures(session: AsyncSession, principal: Principal, start: date, end: date, today: date) -> list[KeyFigure]:
+    """Digitization against target as of `today`, by the home page's rule (each running project's share of its
+    target, averaged: projects count in different units)."""
+    measured = [h for h in await project_services.project_health(session, principal, today=today) if h.percent is not None]
+    if not measured:
+        return []
+    average = sum(h.percent or 0 for h in measured) / len(measured)
+    return [KeyFigure("digitization", i18n.gettext("Digitization against target"), round(average, 1), order=40, percent=True)]
+
+
+async def decisions(session: AsyncSession, principal: Principal, today: date) -> list[DecisionLine]:
+    """Quotas of this year nearly used (one left) or overrun, and projects at risk, each with what says so."""
+    lines = []
+    for programme in await services.quota_use_between(session, principal, date(today.year, 1, 1), today):
+        for quota in programme.use:
+            if quota.year != today.year or quota.max_per_year <= 0:
+                continue
+            said = i18n.gettext(
+                "%(programme)s: %(used)s of %(max)s %(direction)s exchanges used in %(year)s",
+                programme=programme.name,
+                used=quota.used,
+                max=quota.max_per_year,
+                direction=i18n.label(quota.direction).lower(),
+                year=quota.year,
+            )
+            if quota.left < 0:
+                lines.append(DecisionLine(i18n.gettext("Quota overrun — %(what)s", what=said), programme.name, None, order=20))
+            elif quota.left <= 1:
+                lines.append(DecisionLine(i18n.gettext("Quota nearly used — %(what)s", what=said), programme.name, None, order=21))
+    for health in await project_services.project_health(session, principal, today=today):
+        if health.risks:
+            name = versions.in_language(health.name, health.translations, "title")
+            said = "; ".join(health.risks)
+            lines.append(
+                DecisionLine(i18n.gettext("Project at risk: %(name)s — %(risks)s", name=name, risks=said), health.lead_code, None, order=30)
+            )
+    return lines
 
 
 async def year_figures(session: AsyncSession, principal: Principal, first: date, last: date) -> list[Figure]:

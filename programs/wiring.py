@@ -21,6 +21,8 @@ dashboard_panels = [views.dashboard_panel]
 year_figures = [summary.year_figures]
 demo_loaders = [demo.load_demo]
 daily_jobs = scheduled.daily_jobs
+key_figures = [summary.key_figures]
+decisions = [summary.decisions]
 portfolio_sections = {"programs": summary.portfolio}
 portal_sections = [
     Section(

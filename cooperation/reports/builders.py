@@ -15,16 +15,19 @@ from functools import cache
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cooperation import i18n as cooperation_i18n
 from cooperation import versions
 from cooperation.auth.access import Principal
+from cooperation.db import table
 from cooperation.errors import ValidationFailed
 from cooperation.i18n import N_, gettext
 from cooperation.partners import dormancy
+from cooperation.partners.models import Institution
 from cooperation.partners.services import get_institution
-from cooperation.reports import i18n, periods
+from cooperation.reports import i18n, periods, trends
 from cooperation.settings import PROJECT_ROOT, Settings
 
 PortfolioSection = Callable[[AsyncSession, Principal, date, date, date], Awaitable[dict[str, Any]]]
@@ -135,6 +138,13 @@ def check_request(kind: str, scope_id: uuid.UUID | None, period_key: str | None,
     return period
 
 
+async def _home(session: AsyncSession) -> dict[str, Any] | None:
+    """The home institution, for the report's cover line."""
+    I = table(Institution).c  # noqa: E741
+    row = (await session.execute(select(I.code, I.name, I.name_native).where(I.is_home.is_(True)))).first()
+    return dict(row._mapping) if row else None
+
+
 def _highlights(sections: dict[str, dict[str, Any]], t: Any) -> list[str]:
     lines = []
     agreements, exchanges, programs = sections.get("agreements", {}), sections.get("exchanges", {}), sections.get("programs", {})
@@ -183,8 +193,18 @@ async def build(
             title = f"{t('portfolio_title')} — {period.label(language)}"
             context |= {"sections": sections, "period_label": period.label(language), "highlights": _highlights(sections, t)}
             # Partnerships gone quiet as of the period's last day (the department's reports only: dormancy.py says so).
-            context |= {"dormant": await dormancy.dormant_partners(session, principal, as_of, settings.dormant_months)}
-            context["dormant_months"] = settings.dormant_months
+            dormant = await dormancy.dormant_partners(session, principal, as_of, settings.dormant_months)
+            context |= {"dormant": dormant, "dormant_months": settings.dormant_months}
+            # Page 1: the key figures with their trend, then what to decide.
+            tiles = await trends.tiles(session, principal, period, as_of, language)
+            decisions = await trends.decisions(session, principal, as_of)
+            decisions += [
+                trends.DecisionLine(t("dormant_line", name=d.name, months=settings.dormant_months), d.code, None, 50) for d in dormant
+            ]
+            context |= {"tiles": tiles, "decisions": decisions, "home": await _home(session)}
+            context["highlights"] = trends.as_lines(tiles) + [
+                f"{d.due_on.isoformat() + ' · ' if d.due_on else ''}{d.what} ({d.reference})" for d in decisions
+            ]
         elif kind in _period_reports:
             assert period is not None
             context |= await _period_reports[kind](session, principal, settings, period)

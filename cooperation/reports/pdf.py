@@ -22,6 +22,9 @@ from typing import Any
 from urllib.parse import unquote, urlparse
 
 MAX_TASKS_PER_CHILD = 20
+# A report longer than this many pages keeps the table of contents its template marks between these comments.
+TOC_PAGES = 4
+TOC_START, TOC_END = "<!--toc-->", "<!--/toc-->"
 STARTUP_SECONDS = 60  # a new worker imports WeasyPrint (about 3 s on a 2-core machine): not part of a report's time limit
 
 
@@ -58,6 +61,10 @@ def html_to_pdf(html: str, allowed_dir: str) -> tuple[bytes, int, float]:
     if delay:
         time.sleep(delay)
     document = HTML(string=html, url_fetcher=_url_fetcher(allowed_dir)).render()
+    if len(document.pages) <= TOC_PAGES and TOC_START in html:
+        # A short report needs no table of contents: rendered again without it (cheap: it is short).
+        before, _, rest = html.partition(TOC_START)
+        document = HTML(string=before + rest.partition(TOC_END)[2], url_fetcher=_url_fetcher(allowed_dir)).render()
     pdf = document.write_pdf()
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return pdf, len(document.pages), peak_mib

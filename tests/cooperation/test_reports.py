@@ -36,12 +36,15 @@ async def test_portfolio_report_holds_the_period(app, client_for, story):
     pdf = await coordinator.get(run["download_url"])
     assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf"
     text = pdf_text(pdf.content)
-    assert "November 2025" in text and "Highlights" in text
+    assert "November 2025" in text and "The period at a glance" in text
     assert "NLV-BNF-2025" in text  # signed in the period
     assert "Working visit of National Library of China experts" in text and "Visite de la BnF à Hanoï" in text
     assert "Nguyễn Xuân Dũng" in text and "Rong Jie" in text
     assert "National Library of China (中国国家图书馆)" in text and "Nguyễn Ngọc Anh" in text
-    assert "Delegation visits: 2" in text and "Agreements signed in the period: 1" in text
+    # Each key figure with its change against the month before and the same month a year before: arrow and number.
+    assert "Visits received 2 ▲ +2 against October 2025: 0 ▲ +2 against November 2024: 0" in text
+    assert "Agreements signed 1 ▲ +1 against October 2025: 0" in text
+    assert "Visits by month" in text and "Received 0 0 0 0 0 0 0 0 0 0 0 2" in text  # the chart's figures beside it
     assert run["pages"] >= 2 and f"Page 1 of {run['pages']}" in text
 
 
@@ -293,12 +296,13 @@ async def test_a_past_period_report_is_as_of_its_last_day(app, db, client_for, w
 
 
 async def test_page_one_of_the_portfolio_is_not_left_empty(app, client_for, story):
-    """Page 1 held only the highlights (seven lines and two thirds of white space): the agreements follow them."""
+    """Page 1 held only the highlights (seven lines and two thirds of white space): it opens with the key figures and
+    what to decide, and the report goes on below them."""
     coordinator = await client_for("coordinator")
     asked = await coordinator.api("POST", "/api/v1/reports", json={"kind": "portfolio", "period": "2025-11", "language": "en"})
     run = await finished(app, coordinator, asked.json())
     first = PdfReader(io.BytesIO((await coordinator.get(run["download_url"])).content)).pages[0].extract_text()
-    assert "Highlights" in first and "Agreements" in first and "Signed in the period" in first
+    assert "The period at a glance" in first and "Decisions to take" in first and "Commitments at a glance" in first
 
 
 async def test_small_things_people_saw(db, client_for, story, world):

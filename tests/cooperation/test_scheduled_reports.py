@@ -86,7 +86,7 @@ async def test_a_due_subscription_sends_one_email_per_recipient(mail_app, inbox,
     last_year = str(datetime.now(UTC).year - 1)
     assert message["Subject"] == f"International cooperation: progress report — {last_year}"
     body = message.get_body(("plain",)).get_content()
-    assert "Delegation visits: 2" in body
+    assert "Visits received: 2 (▲ +2 against " in body  # the key figures with their trend, as on page 1
     attachment = next(message.iter_attachments())
     assert attachment.get_content_type() == "application/pdf" and attachment.get_filename().endswith(".pdf")
     text = pdf_text(attachment.get_content())
