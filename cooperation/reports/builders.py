@@ -83,7 +83,7 @@ class ReportError(Exception):
 class Built:
     title: str
     html: str
-    summary: list[str]  # a few lines for an e-mail's body: the highlights, or the title
+    summary: list[Any]  # an e-mail's body: lines, or the portfolio's tiles and decisions (trends.digest)
 
 
 async def check_period_report(session: AsyncSession, principal: Principal, settings: Settings, kind: str) -> None:
@@ -202,9 +202,7 @@ async def build(
                 trends.DecisionLine(t("dormant_line", name=d.name, months=settings.dormant_months), d.code, None, 50) for d in dormant
             ]
             context |= {"tiles": tiles, "decisions": decisions, "home": await _home(session)}
-            context["highlights"] = trends.as_lines(tiles) + [
-                f"{d.due_on.isoformat() + ' · ' if d.due_on else ''}{d.what} ({d.reference})" for d in decisions
-            ]
+            context["highlights"] = trends.digest(tiles, decisions, t, language)
         elif kind in _period_reports:
             assert period is not None
             context |= await _period_reports[kind](session, principal, settings, period)

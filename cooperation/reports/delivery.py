@@ -326,18 +326,54 @@ def _attached(run: Any) -> str:
 ATTACHED = N_("The full report is attached (PDF).")
 
 
+def _text_of(item: Any) -> str:
+    return str(item.get("text", "")) if isinstance(item, dict) else str(item)
+
+
 def email_text(run: Any) -> str:
-    lines = [run["title"], ""] + [f"- {line}" for line in run["summary"] or []]
+    lines = [run["title"], ""]
+    for item in run["summary"] or []:
+        heading = isinstance(item, dict) and item.get("kind") == "heading"
+        lines += ["", _text_of(item)] if heading else [f"- {_text_of(item)}"]
     return "\n".join([*lines, "", _attached(run), "— LibCoop"])
 
 
+TILE = "border:1px solid #c8d3cf;background:#f6f9f8;padding:8px 10px;vertical-align:top;width:33%"
+
+
+def _tiles_html(tiles: list[dict[str, Any]]) -> str:
+    """The key figures as the report's page 1 shows them, three to a row, in a table (mail clients know no flexbox)."""
+    rows = []
+    for start in range(0, len(tiles), 3):
+        cells = "".join(
+            f'<td style="{TILE}"><div style="font-size:12px;color:#52606d">{escape(tile["label"])}</div>'
+            f'<div style="font-size:22px;font-weight:700;color:#0b3d2e">{escape(tile["value"])}</div>'
+            + "".join(f'<div style="font-size:11px;color:#3e4c59">{escape(change)}</div>' for change in tile["changes"])
+            + "</td>"
+            for tile in tiles[start : start + 3]
+        )
+        rows.append(f"<tr>{cells}</tr>")
+    return f'<table role="presentation" style="border-collapse:separate;border-spacing:6px;width:100%">{"".join(rows)}</table>'
+
+
 def email_html(run: Any) -> str:
-    items = "".join(f"<li>{escape(line)}</li>" for line in run["summary"] or [])
-    return (
-        f'<h1 style="font-size:18px">{escape(run["title"])}</h1>'
-        + (f"<ul>{items}</ul>" if items else "")
-        + f"<p>{escape(_attached(run))}</p><p>— LibCoop</p>"
-    )
+    summary = run["summary"] or []
+    tiles = [item for item in summary if isinstance(item, dict) and item.get("kind") == "tile"]
+    body = _tiles_html(tiles) if tiles else ""
+    listed = ""
+    for item in summary:
+        if isinstance(item, dict) and item.get("kind") == "tile":
+            continue
+        if isinstance(item, dict) and item.get("kind") == "heading":
+            body += (f"<ul>{listed}</ul>" if listed else "") + f'<h2 style="font-size:15px;color:#0b3d2e">{escape(item["text"])}</h2>'
+            listed = ""
+        elif isinstance(item, dict) and item.get("kind") == "decision":
+            due = f"<strong>{escape(item['due'])}</strong> · " if item.get("due") else ""
+            listed += f'<li>{due}{escape(item["what"])} <span style="color:#52606d">({escape(item["reference"])})</span></li>'
+        else:
+            listed += f"<li>{escape(_text_of(item))}</li>"
+    body += f"<ul>{listed}</ul>" if listed else ""
+    return f'<h1 style="font-size:18px">{escape(run["title"])}</h1>{body}<p>{escape(_attached(run))}</p><p>— LibCoop</p>'
 
 
 async def render_again(factory: async_sessionmaker[AsyncSession], run_id: uuid.UUID) -> bool:

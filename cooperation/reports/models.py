@@ -3,6 +3,7 @@ claimed once) and deliveries (one e-mail to one recipient, retried until sent)."
 
 import uuid
 from datetime import datetime, time
+from typing import Any
 
 from sqlalchemy import JSON, UniqueConstraint
 from sqlmodel import Field, SQLModel
@@ -72,7 +73,7 @@ class ReportRun(SQLModel, table=True):
     pages: int | None = None
     render_ms: int | None = None
     worker_peak_mib: float | None = None
-    summary: list[str] = Field(default_factory=list, sa_type=JSON)  # the highlights, for the e-mail's body
+    summary: list[Any] = Field(default_factory=list, sa_type=JSON)  # the e-mail's body: lines, or tiles and decisions
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
     finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime, nullable=True)
     subscription_id: uuid.UUID | None = Field(default=None, foreign_key="report_subscription.id", nullable=True, index=True)

@@ -9,6 +9,7 @@ periods and says each change with an arrow and a number (never a colour alone).
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -144,3 +145,19 @@ async def decisions(session: AsyncSession, principal: Principal, as_of: date) ->
     """Every domain's decisions as of a day: dated ones first, soonest first."""
     found = [line for source in _deciders for line in await source(session, principal, as_of)]
     return sorted(found, key=lambda d: (d.due_on is None, d.due_on or date.max, d.order, d.reference))
+
+
+def digest(found: list[Tile], lines: list[DecisionLine], t: Callable[..., str], language: str) -> list[dict[str, Any]]:
+    """Page 1 as the e-mail that carries the report shows it (cooperation/reports/delivery.py): the tiles, then the
+    decisions under their heading, each with the text its plain-text part prints; all in the report's language."""
+    items: list[dict[str, Any]] = []
+    for line, tile in zip(as_lines(found), found, strict=True):
+        changes = [f"{c.said} {t('against', period=c.against, earlier=c.earlier)}" for c in tile.changes]
+        items.append({"kind": "tile", "label": tile.label, "value": tile.value, "changes": changes, "text": line})
+    if lines:
+        items.append({"kind": "heading", "text": t("decisions")})
+    for d in lines:
+        due = i18n.format_day(d.due_on, "medium", language) if d.due_on else ""
+        text = f"{due + ' · ' if due else ''}{d.what} ({d.reference})"
+        items.append({"kind": "decision", "due": due, "what": d.what, "reference": d.reference, "text": text})
+    return items

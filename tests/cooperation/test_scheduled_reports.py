@@ -87,6 +87,8 @@ async def test_a_due_subscription_sends_one_email_per_recipient(mail_app, inbox,
     assert message["Subject"] == f"International cooperation: progress report — {last_year}"
     body = message.get_body(("plain",)).get_content()
     assert "Visits received: 2 (▲ +2 against " in body  # the key figures with their trend, as on page 1
+    html = message.get_body(("html",)).get_content()
+    assert 'role="presentation"' in html and ">Visits received</div>" in html and "▲ +2 against " in html  # the tiles
     attachment = next(message.iter_attachments())
     assert attachment.get_content_type() == "application/pdf" and attachment.get_filename().endswith(".pdf")
     text = pdf_text(attachment.get_content())
