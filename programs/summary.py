@@ -38,7 +38,48 @@ async def portfolio(session: AsyncSession, principal: Principal, start: date, en
     return {
         "programmes": [plain(u) for u in use],
         "projects": await _projects(session, principal, today, None),
+        "progress_chart": await _progress_chart(session, principal, start, today),
+        "quota_chart": await _quota_chart(use),
     }
+
+
+async def _progress_chart(session: AsyncSession, principal: Principal, start: date, today: date) -> dict[str, Any] | None:
+    """Each running project's share of its target at the start of the period and at its end, as bars with the
+    figures beside them (projects count in different units: each against its own target)."""
+    at_end = {h.id: h for h in await project_services.project_health(session, principal, today=today) if h.percent is not None}
+    if not at_end:
+        return None
+    at_start = {h.id: h.percent for h in await project_services.project_health(session, principal, today=start, project_ids=list(at_end))}
+    names = [str(versions.in_language(h.name, h.translations, "title"))[:40] for h in at_end.values()]
+    begun, now = i18n.gettext("At the start of the period"), i18n.gettext("At its end")
+    before = [round(at_start.get(project_id) or 0) for project_id in at_end]
+    after = [round(h.percent or 0) for h in at_end.values()]
+    title = i18n.gettext("Digitization against target, by project")
+    svg = await charts.bars_svg_async(names, {begun: before, now: after}, title=title, horizontal=True, percent=True)
+    rows = [
+        {"name": name, "before": b, "after": a, "unit": h.unit, "done": h.done, "target": h.target}
+        for name, b, a, h in zip(names, before, after, at_end.values(), strict=True)
+    ]
+    return {"svg": svg, "rows": rows, "begun": begun, "now": now}
+
+
+async def _quota_chart(use: list[services.ProgrammeUse]) -> dict[str, Any] | None:
+    """Quota use per programme and year: exchanges counted against each quota, and what it allows."""
+    rows: list[dict[str, Any]] = [
+        {"label": f"{u.name[:30]} · {q.year} · {i18n.label(q.direction).lower()}", "used": q.used, "allowed": q.max_per_year}
+        for u in use
+        for q in u.use
+    ]
+    if not rows:
+        return None
+    used, allowed = i18n.gettext("Used"), i18n.gettext("Allowed")
+    svg = await charts.bars_svg_async(
+        [r["label"] for r in rows],
+        {used: [r["used"] for r in rows], allowed: [r["allowed"] for r in rows]},
+        title=i18n.gettext("Quota use, by programme and year"),
+        horizontal=True,
+    )
+    return {"svg": svg, "rows": rows, "used": used, "allowed": allowed}
 
 
 async def partner(session: AsyncSession, principal: Principal, institution_id: uuid.UUID, today: date) -> dict[str, Any]:

@@ -1,5 +1,6 @@
 """LibCoop in its users' languages (issue 13, first step): the language of a request, the switcher, the catalogues."""
 
+import re
 import subprocess
 import sys
 
@@ -82,6 +83,26 @@ def test_every_message_is_in_every_catalogue_and_translated(tmp_path):
         strings = {m.id: (m.string if isinstance(m.string, tuple) else (m.string,)) for m in catalogue if m.id and "fuzzy" not in m.flags}
         translated = {key for key, forms in strings.items() if forms and all(forms)}
         assert not used - translated, (language, sorted(used - translated))
+
+
+@pytest.mark.parametrize("language", ["fr", "vi", "zh_Hans"])
+def test_every_translation_formats_with_its_placeholders(language):
+    """A translation with a bare "%" ("%(number)s điểm %") raised "incomplete format" in the middle of a report: every
+    translation of a message with placeholders must format with them."""
+    with (i18n.CATALOGUES / language / "LC_MESSAGES" / "messages.po").open("rb") as handle:
+        catalogue = read_po(handle, locale=language)
+    broken = []
+    for message in catalogue:
+        sources = message.id if isinstance(message.id, tuple) else (message.id,)
+        if not message.id or not any("%" in source for source in sources):
+            continue
+        names = {name: 1 for source in sources for name in re.findall(r"%\((\w+)\)", source)}
+        for form in message.string if isinstance(message.string, tuple) else (message.string,):
+            try:
+                form % (names or ())
+            except (ValueError, KeyError, TypeError) as exc:
+                broken.append((sources[0], form, str(exc)))
+    assert not broken, broken
 
 
 @pytest.mark.parametrize(
