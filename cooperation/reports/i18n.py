@@ -99,6 +99,12 @@ TEXT: dict[str, str] = {
     "prevails": N_("In case of divergence, the %(language)s text prevails."),
     "dormant_line": N_("Dormant partnership: %(name)s, nothing recorded for %(months)s months"),
     "summary_title": N_("The period at a glance"),
+    "partnership_summary": N_("The partnership at a glance"),
+    "since": N_("Partners since"),
+    "of_which_in_force": N_("%(n)s in force"),
+    "received_made": N_("received / made"),
+    "received_sent": N_("experts received / sent"),
+    "commitment_states": N_("%(met)s met, %(on_track)s on track, %(behind)s behind"),
     "against": N_("against %(period)s: %(earlier)s"),
     "decisions": N_("Decisions to take"),
     "decisions_intro": N_(

@@ -233,6 +233,10 @@ async def test_every_report_kind_speaks_its_language_and_shows_what_the_page_sho
         found = [word for word in leaks if re.search(rf"(?<![\w-]){re.escape(word)}(?![\w-])", text)]
         assert not found, f"{kind} report in French prints English values: {found}"
         assert not re.search(r"\d\.\d{3,}", text), f"{kind}: a number printed with its float noise"
+    # The partner dossier opens with the partnership's own summary, from the same facts as its sections.
+    partner_en = await _report_text(app, coordinator, {**requests["partner"], "language": "en"})
+    assert "The partnership at a glance" in partner_en and "Partners since" in partner_en
+    assert "Delegation visits 1 / 0" in partner_en and "Last activity 26 Nov 2025" in partner_en
     visit_fr = await _report_text(app, coordinator, {**requests["visit"], "language": "fr"})
     rong = "Rong Jie, Director, Department of Stacks Management and Reading Services, Reading Services Division"
     assert f"{rong} — chef de délégation" in visit_fr
