@@ -23,6 +23,9 @@ class Institution(RecordBase, table=True):
     kind: str = Field(default="national_library", max_length=40)
     website: str | None = Field(default=None, max_length=300)
     is_home: bool = Field(default=False)
+    # The home institution's logo on the cover of reports (PNG or JPEG in the file store), set by an administrator.
+    logo_sha256: str | None = Field(default=None, max_length=64)
+    logo_type: str | None = Field(default=None, max_length=20)
     active: bool = Field(default=True)
     search_text: str = Field(default="", max_length=2000)
 

@@ -1,16 +1,19 @@
 """Every rule and every write for institutions and people."""
 
+import base64
+import hashlib
 import uuid
 from collections.abc import Callable
 from typing import Any
 
+import filetype
 import pycountry
 from babel import Locale
 from sqlalchemy import Select, or_, select, true, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cooperation import audit, i18n
+from cooperation import audit, files, i18n
 from cooperation.auth.access import Principal, Role, may_change_part_of, require_admin, require_manager
 from cooperation.auth.models import User
 from cooperation.db import table
@@ -42,6 +45,7 @@ from cooperation.records import (
     search_terms,
     update_versioned,
 )
+from cooperation.settings import Settings
 
 I = table(Institution).c  # noqa: E741
 P = table(Person).c
@@ -210,6 +214,46 @@ async def create_home_institution(session: AsyncSession, data: InstitutionIn) ->
     await session.flush()
     audit.record(session, None, "create", "institution", institution.id, summary=f"Registered {values['code']} as the home institution")
     return institution.id
+
+
+LOGO_MAX_BYTES = 1024 * 1024
+LOGO_TYPES = ("image/png", "image/jpeg")
+
+
+async def set_logo(
+    session: AsyncSession, principal: Principal, settings: Settings, institution_id: uuid.UUID, content: bytes | None
+) -> None:
+    """The home institution's logo for the cover of reports (PNG or JPEG up to 1 MB); `None` removes it."""
+    require_admin(principal, N_("set the logo on reports"))
+    institution = await get_institution(session, principal, institution_id)
+    if not institution.is_home:
+        raise ValidationFailed({"file": i18n.gettext("only the home institution's logo goes on reports")})
+    values: dict[str, Any] = {"logo_sha256": None, "logo_type": None}
+    if content is not None:
+        kind = filetype.guess(content[:8192])
+        if not content or kind is None or kind.mime not in LOGO_TYPES:
+            raise ValidationFailed({"file": i18n.gettext("a logo is a PNG or JPEG image")})
+        if len(content) > LOGO_MAX_BYTES:
+            raise ValidationFailed({"file": i18n.gettext("a logo is at most 1 MB")})
+        digest = hashlib.sha256(content).hexdigest()
+        await files.storage(settings).put(digest, content)
+        values = {"logo_sha256": digest, "logo_type": kind.mime}
+    await session.execute(update(Institution).where(I.id == institution_id).values(**values, version=I.version + 1))
+    said = "Logo on reports set" if content is not None else "Logo on reports removed"
+    audit.record(session, principal, "set_logo", "institution", institution_id, summary=said)
+    await session.commit()
+
+
+async def logo_uri(session: AsyncSession, settings: Settings) -> str | None:
+    """The home institution's logo as a data URI, for a report's cover (none when unset or gone from the store)."""
+    row = (await session.execute(select(I.logo_sha256, I.logo_type).where(I.is_home.is_(True)))).first()
+    if row is None or row.logo_sha256 is None:
+        return None
+    try:
+        content = await files.storage(settings).get(row.logo_sha256)
+    except FileNotFoundError:
+        return None
+    return f"data:{row.logo_type};base64," + base64.b64encode(content).decode()
 
 
 async def set_home_institution(session: AsyncSession, principal: Principal, institution_id: uuid.UUID) -> None:

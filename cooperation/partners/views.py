@@ -5,13 +5,14 @@ from datetime import date
 from typing import Any
 
 from litestar import Controller, Request, Response, get, post
+from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency
 from litestar.params import FromPath
 from litestar.response import Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cooperation import audit, i18n, web
-from cooperation.auth.access import Principal, may_change_part_of, require_manager
+from cooperation.auth.access import Principal, may_change_part_of, require_admin, require_manager
 from cooperation.errors import ForbiddenError, StaleVersionError, ValidationFailed
 from cooperation.forms import parse_form, stale_resubmission
 from cooperation.i18n import N_
@@ -124,10 +125,12 @@ class InstitutionViews(Controller):
         dossier = {} if institution.is_home else await partner_sections(db, principal, institution_id, date.today())
         months = request.app.state.settings.dormant_months
         dormant = await dormancy.dormant_partners(db, principal, date.today(), months, only=institution_id)
+        logo = await services.logo_uri(db, request.app.state.settings) if institution.is_home and principal.is_admin else None
         return render(
             request,
             "partners/institution_detail.html",
             institution=institution,
+            logo=logo,
             people=people,
             history=history,
             dossier=dossier,
@@ -186,6 +189,28 @@ class InstitutionViews(Controller):
     ) -> Response[Any]:
         await services.set_home_institution(db, principal, institution_id)
         return see_other(f"/institutions/{institution_id}")
+
+    @post("/{institution_id:uuid}/logo", name="institution_logo")
+    async def logo(
+        self,
+        request: Request[Any, Any, Any],
+        db: NamedDependency[AsyncSession],
+        principal: NamedDependency[Principal],
+        institution_id: FromPath[uuid.UUID],
+    ) -> Response[Any]:
+        """The home institution's logo on the cover of reports: uploaded, replaced, or removed."""
+        require_admin(principal, N_("set the logo on reports"))
+        form = await request.form()
+        upload = form.get("file")
+        content = None if form.get("remove") == "1" else await upload.read() if isinstance(upload, UploadFile) else b""
+        try:
+            await services.set_logo(db, principal, request.app.state.settings, institution_id, content)
+        except ValidationFailed as exc:
+            await db.rollback()
+            title = i18n.gettext("The logo was not changed")
+            back = f"/institutions/{institution_id}#logo"
+            return render(request, "error.html", status_code=422, title=title, detail=exc.detail, errors=exc.errors, back=back)
+        return see_other(f"/institutions/{institution_id}#logo")
 
     @post("/{institution_id:uuid}/restore", name="institution_restore")
     async def restore(

@@ -26,7 +26,7 @@ from cooperation.errors import ValidationFailed
 from cooperation.i18n import N_, gettext
 from cooperation.partners import dormancy
 from cooperation.partners.models import Institution
-from cooperation.partners.services import get_institution
+from cooperation.partners.services import get_institution, logo_uri
 from cooperation.reports import i18n, periods, trends
 from cooperation.settings import PROJECT_ROOT, Settings
 
@@ -184,6 +184,7 @@ async def build(
             "prepared_for": principal.name,
             "generated_on": (now or datetime.now()).date(),
             "kind": kind,
+            "home_logo": await logo_uri(session, settings),
         }
         if kind == "portfolio":
             assert period is not None

@@ -248,6 +248,7 @@ ROUTES: dict[str, tuple[str, list[str] | None]] = {
     "person_account": ("institution.manage", INSTITUTION_TARGETS),  # linking a person to an account: managers only
     "api_person_account": ("institution.manage", INSTITUTION_TARGETS),
     "peers": ("admin", None),
+    "institution_logo": ("admin", None),  # the home institution's logo on reports (NLC is not home: 422 for the admin)
     "webhooks": ("admin", None),
     "webhook_create": ("admin", None),
     "webhook_state": ("admin", None),

@@ -391,3 +391,32 @@ async def test_the_pool_is_renewed_without_a_report_left_waiting(tmp_path):
         assert time.monotonic() - started < 50  # not one waited for its time limit
     finally:
         renderer.close()
+
+
+async def test_the_home_institutions_logo_on_the_cover(app, client_for, story, world):
+    """An administrator uploads the library's logo on its page; every report carries it on its cover. Only a PNG or
+    JPEG, only for the home institution, only by an administrator."""
+    from PIL import Image
+
+    logo = io.BytesIO()
+    Image.new("RGB", (300, 120), "darkgreen").save(logo, format="PNG")
+    admin, coordinator = await client_for("admin"), await client_for("coordinator")
+    page = (await admin.get(f"/institutions/{world.home}")).text
+    assert 'id="logo"' in page and "Logo on reports" in page
+    assert 'id="logo"' not in (await coordinator.get(f"/institutions/{world.home}")).text
+    refused = await coordinator.form(f"/institutions/{world.home}/logo", {}, files={"file": ("logo.png", logo.getvalue(), "image/png")})
+    assert refused.status_code == 403
+    gif = await admin.form(f"/institutions/{world.home}/logo", {}, files={"file": ("logo.gif", b"GIF89a" + b"\0" * 40, "image/gif")})
+    assert gif.status_code == 422 and "PNG or JPEG" in gif.text
+    elsewhere = await admin.form(f"/institutions/{world.nlc}/logo", {}, files={"file": ("logo.png", logo.getvalue(), "image/png")})
+    assert elsewhere.status_code == 422
+    done = await admin.form(f"/institutions/{world.home}/logo", {}, files={"file": ("logo.png", logo.getvalue(), "image/png")})
+    assert done.status_code == 303, done.text[:300]
+    assert 'class="report-logo"' in (await admin.get(f"/institutions/{world.home}")).text
+    asked = await coordinator.api("POST", "/api/v1/reports", json={"kind": "portfolio", "period": "2025-11"})
+    run = await finished(app, coordinator, asked.json())
+    first = PdfReader(io.BytesIO((await coordinator.get(run["download_url"])).content)).pages[0]
+    assert first.images and first.images[0].image.size == (300, 120)
+    removed = await admin.form(f"/institutions/{world.home}/logo", {"remove": "1"})
+    assert removed.status_code == 303
+    assert 'class="report-logo"' not in (await admin.get(f"/institutions/{world.home}")).text
