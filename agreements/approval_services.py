@@ -291,6 +291,17 @@ def _text(payload: dict[str, Any], name: str, limit: int, *, required: bool = Tr
     return value.strip()
 
 
+def _payload(body: bytes) -> dict[str, Any]:
+    """A signed message's JSON object, or 422 naming the body."""
+    try:
+        payload = json.loads(body)
+    except ValueError as exc:
+        raise ValidationFailed({"body": i18n.gettext("is not JSON")}) from exc
+    if not isinstance(payload, dict):
+        raise ValidationFailed({"body": i18n.gettext("is not JSON")})
+    return payload
+
+
 def _uuid(value: Any, name: str) -> uuid.UUID:
     try:
         return uuid.UUID(str(value))
@@ -309,12 +320,7 @@ async def _matching_record(session: AsyncSession, peer: Peer, reference: str) ->
 
 async def receive_request(session: AsyncSession, settings: Settings, peer: Peer, body: bytes, message: dict[str, str]) -> dict[str, Any]:
     """A paired instance asks us to approve: fetch the snapshot it means, check it against the hash, keep it."""
-    try:
-        payload = json.loads(body)
-    except ValueError as exc:
-        raise ValidationFailed({"body": i18n.gettext("is not JSON")}) from exc
-    if not isinstance(payload, dict):
-        raise ValidationFailed({"body": i18n.gettext("is not JSON")})
+    payload = _payload(body)
     exchange_id = _uuid(payload.get("exchange_id"), "exchange_id")
     announced = _text(payload, "sha256", 64)
     supersedes = payload.get("supersedes") or []
@@ -449,12 +455,7 @@ async def answer(
 async def receive_answer(session: AsyncSession, peer: Peer, body: bytes, message: dict[str, str]) -> dict[str, Any]:
     """The asked instance answers: an approval of the hash asked (refused when the conditions changed since: outdated),
     or a comment back."""
-    try:
-        payload = json.loads(body)
-    except ValueError as exc:
-        raise ValidationFailed({"body": i18n.gettext("is not JSON")}) from exc
-    if not isinstance(payload, dict):
-        raise ValidationFailed({"body": i18n.gettext("is not JSON")})
+    payload = _payload(body)
     exchange_id = _uuid(payload.get("exchange_id"), "exchange_id")
     decision = payload.get("decision")
     if decision not in ("approved", "commented"):

@@ -54,8 +54,14 @@ def chromium_path() -> str:
 @pytest.fixture(scope="session")
 def served_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The demo world on a fresh SQLite file, served on a free loopback port for the whole session."""
-    data_dir: Path = tmp_path_factory.mktemp("e2e")
-    settings = migrated_settings(data_dir, "e2e", portal=True)  # the public portal's pages are crawled too
+    settings = demo_settings(tmp_path_factory.mktemp("e2e"), "e2e", portal=True)  # the public portal's pages are crawled too
+    with serving(settings) as base:
+        yield base
+
+
+def demo_settings(data_dir: Path, name: str, **extra: object) -> Settings:
+    """Settings for an app of its own holding the demo world (a fresh SQLite file in `data_dir`)."""
+    settings = migrated_settings(data_dir, name, **extra)
 
     async def seed() -> None:
         engine = create_engine(settings.database_url)
@@ -63,8 +69,7 @@ def served_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         await engine.dispose()
 
     asyncio.run(seed())
-    with serving(settings) as base:
-        yield base
+    return settings
 
 
 def migrated_settings(data_dir: Path, name: str, **extra: object) -> Settings:

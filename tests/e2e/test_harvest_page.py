@@ -2,16 +2,12 @@
 demo's story): its coordinator names the library's IIIF Change Discovery stream (served on loopback from fixtures) on
 the project's page, harvests it, and reads the progress it recorded."""
 
-import asyncio
 from collections.abc import Iterator
 
 import pytest
 from playwright.async_api import async_playwright, expect
 
-from cooperation import demo
-from cooperation.app import demo_loaders
-from cooperation.db import create_engine, session_factory
-from tests.e2e.conftest import CHROMIUM_ARGS, migrated_settings, serving, sign_in
+from tests.e2e.conftest import CHROMIUM_ARGS, demo_settings, serving, sign_in
 from tests.programs.iiif_fixtures import Stream, serving_stream
 
 pytestmark = pytest.mark.e2e
@@ -20,14 +16,7 @@ pytestmark = pytest.mark.e2e
 @pytest.fixture(scope="module")
 def harvesting_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The demo world on its own instance (its figures change here), allowed to harvest from loopback."""
-    settings = migrated_settings(tmp_path_factory.mktemp("harvest"), "harvest", harvest_private=True)
-
-    async def seed() -> None:
-        engine = create_engine(settings.database_url)
-        await demo.load(session_factory(engine), demo_loaders())
-        await engine.dispose()
-
-    asyncio.run(seed())
+    settings = demo_settings(tmp_path_factory.mktemp("harvest"), "harvest", harvest_private=True)
     with serving(settings) as base:
         yield base
 
