@@ -256,6 +256,14 @@ def handle_unavailable(request: Request[Any, Any, Any], exc: Exception) -> Respo
 def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     if unavailable(exc):
         return handle_unavailable(request, exc)
+    if files.store_unavailable(exc):  # files are written before the rows that name them: nothing was recorded
+        log.warning("file store unavailable on %s %s: %s", request.method, request.url.path, type(exc).__name__)
+        detail = i18n.gettext("The file store is not answering just now. Nothing was changed; please try again in a few seconds.")
+        response = (
+            _problem(503, "Unavailable", detail, "unavailable") if _wants_json(request) else _page(request, 503, N_("Unavailable"), detail)
+        )
+        response.headers["Retry-After"] = "5"
+        return response
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     detail = i18n.gettext("Something went wrong on our side. The error was logged; please try again.")
     if _wants_json(request):

@@ -27,6 +27,8 @@ import filetype
 import msgspec
 from botocore.config import Config as BotoConfig
 from botocore.exceptions import ClientError
+from botocore.exceptions import ConnectionError as BotoConnectionError
+from botocore.exceptions import ReadTimeoutError as BotoReadTimeout
 from litestar import Request, Response, get, post
 from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency
@@ -381,6 +383,14 @@ class S3Storage(Storage):
                     name = item["Key"].rsplit("/", 1)[-1]
                     if DIGEST.fullmatch(name):
                         yield name
+
+
+def store_unavailable(exc: BaseException) -> bool:
+    """The object store did not answer (down, unreachable, overloaded): a 503 to retry, not a defect."""
+    if isinstance(exc, BotoConnectionError | BotoReadTimeout):
+        return True
+    code = exc.response.get("Error", {}).get("Code") if isinstance(exc, ClientError) else None
+    return code in ("500", "502", "503", "504", "InternalError", "ServiceUnavailable", "SlowDown", "RequestTimeout")
 
 
 def open_storage(url: str, settings: Settings) -> Storage:

@@ -136,3 +136,33 @@ async def test_a_backup_of_a_bucket_restores_into_another(client_for, world, set
     assert restored.files == 3
     source_files = {d: await files.storage(settings).get(d) async for d in files.storage(settings).digests()}
     assert {d: await files.storage(target).get(d) async for d in files.storage(target).digests()} == source_files
+
+
+async def test_an_object_store_that_does_not_answer_is_a_503_and_nothing_is_recorded(client_for, world, settings, app):
+    """The store down (here: an address where nothing listens): an upload is refused 503 with Retry-After, and no row
+    names a file that was never stored."""
+    import socket
+
+    from sqlalchemy import func, select
+
+    from cooperation.app import create_app
+    from tests.conftest import Client, http_client
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed = s.getsockname()[1]
+    coordinator = await client_for("coordinator")
+    agreement = (await coordinator.api("POST", "/api/v1/agreements", json=agreement_payload([world.home, world.nlc]))).json()
+    down = create_app(dataclasses.replace(settings, s3_endpoint=f"http://127.0.0.1:{closed}"))
+    try:
+        async with http_client(down) as raw:
+            same_person = Client(raw)
+            await same_person.sign_in(world.users["coordinator"])
+            refused = await same_person.api(
+                "POST", f"/api/v1/attachments/agreement/{agreement['id']}", files={"file": ("a.pdf", PDF, "application/pdf")}
+            )
+    finally:
+        await down.state.engine.dispose()
+    assert refused.status_code == 503 and refused.headers["retry-after"] == "5", refused.text
+    async with app.state.session_factory() as session:
+        assert await session.scalar(select(func.count()).select_from(files.Attachment)) == 0
