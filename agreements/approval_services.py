@@ -22,17 +22,18 @@ import hashlib
 import json
 import uuid
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
+import msgspec
 import rfc8785
-from sqlalchemy import and_, delete, func, select, update
+from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agreements import services
 from agreements.models import Agreement, AgreementApproval, AgreementParty, Commitment
-from agreements.schemas import AgreementIn, AgreementKind, CommitmentIn, PartyIn
+from agreements.schemas import AgreementIn, AgreementKind, CommitmentIn
 from cooperation import audit, files, i18n
 from cooperation.auth.access import Principal, operator, require_manager
 from cooperation.db import table, utcnow
@@ -534,14 +535,17 @@ async def link(session: AsyncSession, principal: Principal, approval_id: uuid.UU
     await session.commit()
 
 
-def _day_of(value: Any) -> date | None:
-    return date.fromisoformat(value) if isinstance(value, str) and value else None
-
-
-async def _institution_named(session: AsyncSession, name: str) -> uuid.UUID | None:
-    folded = name.strip().casefold()
-    rows = await session.execute(select(I.id, I.name, I.name_native).where(I.archived_at.is_(None)))
-    return next((r.id for r in rows if folded in {(r.name or "").casefold(), (r.name_native or "").casefold()}), None)
+async def _institutions_named(session: AsyncSession, names: list[str]) -> dict[str, uuid.UUID]:
+    """Our institutions by the names another instance gives them (its name or its native name), in one query."""
+    rows = await session.execute(
+        select(I.id, I.name, I.name_native).where(I.archived_at.is_(None), or_(I.name.in_(names), I.name_native.in_(names)))
+    )
+    found: dict[str, uuid.UUID] = {}
+    for r in rows:
+        for name in (r.name, r.name_native):
+            if name in names:
+                found.setdefault(name, r.id)
+    return found
 
 
 async def create_draft(session: AsyncSession, principal: Principal, approval_id: uuid.UUID) -> uuid.UUID:
@@ -554,23 +558,24 @@ async def create_draft(session: AsyncSession, principal: Principal, approval_id:
     assert peer is not None
     values = row.snapshot
     home = await home_institution_id(session)
-    parties: list[PartyIn] = []
+    parties: list[dict[str, Any]] = []
     ids: dict[str, uuid.UUID] = {}
     missing = []
+    named = await _institutions_named(session, [str(p.get("name") or "") for p in values.get("parties") or []])
     for party in values.get("parties") or []:
         name = str(party.get("name") or "")
-        found = peer.institution_id if name == row.from_party else home if name == row.to_party else await _institution_named(session, name)
+        found = peer.institution_id if name == row.from_party else home if name == row.to_party else named.get(name)
         if found is None:
             missing.append(name)
             continue
         ids[name] = found
         parties.append(
-            PartyIn(
-                institution_id=found,
-                signatory_name=party.get("signatory_name"),
-                signatory_title=party.get("signatory_title"),
-                signed_on=_day_of(party.get("signed_on")),
-            )
+            {
+                "institution_id": found,
+                "signatory_name": party.get("signatory_name"),
+                "signatory_title": party.get("signatory_title"),
+                "signed_on": party.get("signed_on"),
+            }
         )
     if missing:
         raise ValidationFailed(
@@ -580,29 +585,37 @@ async def create_draft(session: AsyncSession, principal: Principal, approval_id:
     if await session.scalar(select(AG.id).where(AG.reference == reference)):  # ours already names another agreement so
         reference = f"{reference}-{peer.their_code or 'P'}"[:60]
     kinds = {k.value for k in AgreementKind}
-    data = AgreementIn(
-        reference=reference,
-        title=str(values.get("title") or row.reference)[:400],
-        title_native=values.get("title_native"),
-        kind=AgreementKind(values["kind"]) if values.get("kind") in kinds else AgreementKind.COOPERATION_AGREEMENT,
-        parties=parties,
-        signed_on=_day_of(values.get("signed_on")),
-        effective_on=_day_of(values.get("effective_on")),
-        expires_on=_day_of(values.get("expires_on")),
-        auto_renew=bool(values.get("auto_renew")),
-        renewal_term_months=values.get("renewal_term_months"),
-        notice_period_days=values.get("notice_period_days"),
-        prevailing_language=values.get("prevailing_language"),
-    )
-    agreement_id = await services.create_agreement(session, principal, data)
-    for position, item in enumerate(values.get("commitments") or []):
-        commitment = CommitmentIn(
-            text=str(item.get("text") or "")[:1000],
-            responsible_institution_id=ids.get(str(item.get("responsible") or "")),
-            due_on=_day_of(item.get("due_on")),
-            yearly_target=item.get("yearly_target"),
-            unit=item.get("unit"),
+    draft = {
+        "reference": reference,
+        "title": str(values.get("title") or row.reference)[:400],
+        "title_native": values.get("title_native"),
+        "kind": values["kind"] if values.get("kind") in kinds else AgreementKind.COOPERATION_AGREEMENT.value,
+        "parties": parties,
+        **{key: values.get(key) for key in ("signed_on", "effective_on", "expires_on", "renewal_term_months", "notice_period_days")},
+        "auto_renew": bool(values.get("auto_renew")),
+        "prevailing_language": values.get("prevailing_language"),
+    }
+    listed = [item for item in values.get("commitments") or [] if isinstance(item, dict)]
+    try:  # their values, checked as any typed in here would be: a wrong one is said, not a server error
+        data = msgspec.convert(draft, AgreementIn)
+        commitments = msgspec.convert(
+            [
+                {
+                    "text": str(item.get("text") or "")[:1000],
+                    "responsible_institution_id": ids.get(str(item.get("responsible") or "")),
+                    "due_on": item.get("due_on"),
+                    "yearly_target": item.get("yearly_target"),
+                    "unit": item.get("unit"),
+                }
+                for item in listed
+            ],
+            list[CommitmentIn],
         )
+    except msgspec.ValidationError as exc:
+        message = i18n.gettext("their conditions cannot be made into an agreement here: %(reason)s", reason=str(exc)[:200])
+        raise ValidationFailed({"agreement_id": message}) from exc
+    agreement_id = await services.create_agreement(session, principal, data)
+    for position, commitment in enumerate(commitments):
         cleaned = await services.clean_commitment(session, agreement_id, commitment)
         session.add(Commitment(agreement_id=agreement_id, position=position, **cleaned))
     row.agreement_id = agreement_id

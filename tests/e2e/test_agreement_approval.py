@@ -11,6 +11,7 @@ import json
 import re
 import uuid
 from collections.abc import Iterator
+from datetime import date
 
 import httpx
 import pytest
@@ -19,11 +20,13 @@ from playwright.async_api import Page, async_playwright, expect
 from pypdf import PdfReader
 from sqlalchemy import select
 
-from agreements.models import Agreement, AgreementApproval, Commitment
+from agreements.models import Agreement, AgreementApproval, AgreementParty, Commitment
 from cooperation import demo
 from cooperation.db import create_engine, session_factory
+from cooperation.partners.models import Institution
 from cooperation.peers import services as peers
 from cooperation.peers.models import Peer
+from cooperation.records import fold_for_search
 from tests.conftest import Client
 from tests.e2e.conftest import CHROMIUM_ARGS, library_instance, serving, sign_in
 
@@ -53,12 +56,36 @@ async def _nlc_record_has_the_exchange(session) -> None:
     session.add(Commitment(agreement_id=agreement_id, position=9, text=EXCHANGE, yearly_target=200, unit="titles"))
 
 
+PUBLICATIONS = "NLV-NLC-2026-PUB"
+
+
+async def _nlv_has_an_agreement_nlc_lacks(session) -> None:
+    """An exchange-of-publications agreement NLV records and NLC's instance has never heard of."""
+    codes = dict((await session.execute(select(Institution.code, Institution.id))).all())
+    title = "Exchange of publications between the two national libraries, 2026–2030"
+    agreement = Agreement(
+        reference=PUBLICATIONS,
+        title=title,
+        search_text=fold_for_search(PUBLICATIONS, title),  # found by the list's search, as one typed in would be
+        kind="exchange_of_publications",
+        status="negotiating",
+        effective_on=date(2026, 1, 1),
+        expires_on=date(2030, 12, 31),
+    )
+    session.add(agreement)
+    await session.flush()
+    for position, code in enumerate(("NLV", "NLC")):
+        session.add(AgreementParty(agreement_id=agreement.id, institution_id=codes[code], position=position))
+    session.add(Commitment(agreement_id=agreement.id, text="Each library sends 150 new titles a year", yearly_target=150, unit="titles"))
+
+
 @pytest.fixture(scope="module")
 def libraries(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, dict]]:
     data_dir = tmp_path_factory.mktemp("approval")
     nlv_settings, nlv_ids = library_instance(data_dir, "nlv", "NLV")
     nlc_settings, nlc_ids = library_instance(data_dir, "nlc", "NLC")
     asyncio.run(_in(nlc_settings, _nlc_record_has_the_exchange))
+    asyncio.run(_in(nlv_settings, _nlv_has_an_agreement_nlc_lacks))
     with serving(nlv_settings) as nlv_url, serving(nlc_settings) as nlc_url:
         nlv = {"url": nlv_url, "ids": nlv_ids, "settings": nlv_settings}
         nlc = {"url": nlc_url, "ids": nlc_ids, "settings": nlc_settings}
@@ -266,8 +293,60 @@ async def test_what_the_instances_refuse(libraries):
     assert refused.status_code == 409 and "outdated hash" in refused.text
     # Nothing changed on either side: the request still waits for an answer.
     assert (await _in(nlv["settings"], pending)).state == (await _in(nlc["settings"], pending)).state == "pending"
+
+    # A snapshot whose values cannot be an agreement here (a date that is not one) is refused by field, not a 500.
+    async def odd_request(session):
+        peer = (await session.execute(select(Peer).where(Peer.archived_at.is_(None)))).scalars().one()
+        names = {"from_party": "National Library of Vietnam", "to_party": "National Library of China"}
+        odd = A(exchange_id=uuid.uuid4(), peer_id=peer.id, direction="received", reference="ODD-1", hash="0" * 64, asked_by="x", **names)
+        odd.snapshot = {"reference": "ODD-1", "title": "Odd", "kind": "other", "signed_on": "the first of May"}
+        odd.snapshot["parties"] = [{"name": names["from_party"]}, {"name": names["to_party"]}]
+        session.add(odd)
+        await session.flush()
+        return odd.id
+
+    odd_id = await _in(nlc["settings"], odd_request)
+    drafted = await nlc_coordinator.form(f"/approvals/{odd_id}/link", {"agreement_id": "new"})
+    assert drafted.status_code == 422 and "cannot be made into an agreement here" in drafted.text
     # A comment still goes through; an empty one is refused by field.
     empty = await nlc_coordinator.form(f"/approvals/{received.id}/answer", {"decision": "commented", "comment": " "})
     assert empty.status_code == 422 and "say what should change" in empty.text
     await nlv_coordinator.raw.aclose()
     await nlc_coordinator.raw.aclose()
+
+
+async def test_a_request_for_an_agreement_the_partner_never_recorded_becomes_its_draft(libraries, chromium_path):
+    """NLC's instance finds no record of NLV's new agreement: its coordinator makes a draft from NLV's conditions, reads
+    that the two now agree, and approves."""
+    nlv, nlc = libraries["nlv"], libraries["nlc"]
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
+        at_nlv = await (await browser.new_context()).new_page()
+        at_nlc = await (await browser.new_context()).new_page()
+        await sign_in(at_nlv, nlv["url"], "coordinator")
+        await sign_in(at_nlc, nlc["url"], "coordinator")
+        await at_nlv.goto(f"{nlv['url']}/agreements?q={PUBLICATIONS}")
+        await at_nlv.click(f"#agreement-table a:has-text('{PUBLICATIONS}')")
+        await at_nlv.click("#approvals button:has-text('Ask the partner to approve')")
+        await expect(at_nlv.locator("#approvals tbody tr", has_text=nlc["url"]).last).to_contain_text("waiting for an answer")
+
+        await at_nlc.goto(f"{nlc['url']}/approvals")
+        await at_nlc.locator("tbody tr", has_text=PUBLICATIONS).locator("text=NLV asked us").click()
+        await expect(at_nlc.locator("#link")).to_contain_text(f"No agreement of ours has the reference {PUBLICATIONS}")
+        # Conditions in words, not stored values: the kind, "no" for a renewal that is not automatic.
+        await expect(at_nlc.locator("#side-by-side")).not_to_contain_text("exchange_of_publications")
+        await expect(at_nlc.locator("#side-by-side")).not_to_contain_text("False")
+        await expect(at_nlc.locator("#side-by-side tr", has_text="Renews automatically")).to_contain_text("no")
+        await at_nlc.select_option("#f-agreement_id", label="A new draft made from their conditions")
+        await at_nlc.click("button:has-text('Use this record')")
+        await expect(at_nlc.locator("main dl")).to_contain_text(PUBLICATIONS)  # our record now, a draft
+        await expect(at_nlc.locator("#no-difference")).to_be_visible()  # parties, dates, commitment: all carried over
+        await at_nlc.click("button:has-text('Approve these conditions')")
+        await expect(at_nlc.locator(".actions .badge").first).to_have_text("approved")
+        await at_nlc.click(f"main dl a:has-text('{PUBLICATIONS}')")
+        await expect(at_nlc.locator("h1 + .badge, .actions .badge").first).to_contain_text("Draft")
+        await expect(at_nlc.locator("#commitments")).to_contain_text("Each library sends 150 new titles a year")
+
+        await at_nlv.reload()
+        await expect(at_nlv.locator("#approvals tbody tr", has_text=nlc["url"]).last).to_contain_text("approved")
+        await browser.close()
