@@ -154,9 +154,17 @@ async def login_submit(request: Request[Any, Any, Any], db: NamedDependency[Asyn
             providers=await sso.enabled_choices(db),
             message=i18n.gettext("The e-mail address or password is not right, or the account is disabled."),
         )
+    return await password_step_done(request, db, user, next_path)
+
+
+async def password_step_done(
+    request: Request[Any, Any, Any], db: AsyncSession, user: User, next_path: str, *, method: str = "password"
+) -> Response[Any]:
+    """Whoever proved their password — signing in, after a reset, in the demo — still owes the second step when
+    two-factor sign-in is on: no way past the password alone."""
     if user.totp_enabled_at is not None:
         return await _second_step_needed(request, db, user, next_path)
-    return await sign_in_response(request, db, user, next_path)
+    return await sign_in_response(request, db, user, next_path, method=method)
 
 
 MFA_COOKIE = "coop_mfa"  # the password was right; the authenticator's code is still to come
@@ -336,7 +344,7 @@ async def login_demo(request: Request[Any, Any, Any], db: NamedDependency[AsyncS
     user = await db.scalar(select(User).where(col(User.email) == email, col(User.active).is_(True)))
     if user is None:
         raise NotFoundException()
-    return await sign_in_response(request, db, user, "/")
+    return await password_step_done(request, db, user, "/", method="demo")
 
 
 @post("/logout", name="logout")
@@ -720,7 +728,7 @@ async def reset_submit(request: Request[Any, Any, Any], db: NamedDependency[Asyn
         await db.rollback()
         email = (await accounts.reset_user(db, token)).email
         return render(request, "auth/reset.html", status_code=422, email=email, token=token, errors=exc.errors)
-    return await sign_in_response(request, db, user, "/", method="password reset")
+    return await password_step_done(request, db, user, "/", method="password reset")
 
 
 def _profile_page(

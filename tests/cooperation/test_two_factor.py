@@ -73,3 +73,28 @@ async def test_administrators_must_set_it_up_when_required(settings, world):
     finally:
         app.state.reports.close()
         await app.state.engine.dispose()
+
+
+async def test_a_password_reset_still_asks_for_the_second_step(settings, smtp_port, inbox, world):
+    """The reset link proves the mailbox, not the authenticator: with two-factor on (and required of administrators),
+    choosing a new password leads to the code page, and only the code opens a session."""
+    app = create_app(replace(settings, require_2fa_admin=True, smtp_port=smtp_port, mail_from="LibCoop <libcoop@nlv.example>"))
+    try:
+        async with http_client(app, "192.0.2.45") as raw:
+            admin = Client(raw)
+            await admin.sign_in(world.users["admin"])
+            secret, _ = await _enrol(admin)
+        async with http_client(app, "192.0.2.46") as raw:
+            visitor = Client(raw)
+            assert (await visitor.form("/password/forgot", {"email": world.users["admin"]})).status_code == 200
+            (message,) = inbox.to(world.users["admin"])
+            link = re.search(r"/password/reset/[A-Za-z0-9_-]+", message.get_body(("plain",)).get_content()).group(0)
+            reset = await visitor.form(link, {"password": "a brand new passphrase"})
+            assert reset.status_code == 303 and reset.headers["location"] == "/login/two-factor"
+            assert (await visitor.api("GET", "/api/v1/users")).status_code == 401  # the new password alone signs nobody in
+            assert (await visitor.get("/", follow_redirects=False)).headers["location"].startswith("/login")
+            done = await visitor.form("/login/two-factor", {"code": pyotp.TOTP(secret).at(time.time() + 30)})
+            assert done.status_code == 303 and (await visitor.api("GET", "/api/v1/users")).status_code == 200
+    finally:
+        app.state.reports.close()
+        await app.state.engine.dispose()
