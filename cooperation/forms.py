@@ -83,13 +83,21 @@ def _message(exc: msgspec.ValidationError) -> str:
     return i18n.gettext("is not valid (%(reason)s)", reason=text.replace("`", ""))
 
 
+CHECKBOXES = "_checkboxes"  # a hidden field naming the check boxes a form shows (one value each)
+
+
 def parse_form(struct_type: type[S], form: dict[str, Any], *, errors: dict[str, str] | None = None) -> S:
     """Convert field by field, so that every wrong field is reported at once, named as in the form."""
     errors = dict(errors or {})
     values: dict[str, Any] = {}
+    checkboxes = set(listed(form.get(CHECKBOXES)))
     for field in msgspec.structs.fields(struct_type):
         raw = form.get(field.encode_name)
         if _is_bool(field.type):
+            # An unticked box sends nothing, and so does a form that never showed the field: only a form that says it
+            # showed the box (CHECKBOXES) turns its absence into false; otherwise the field keeps its default.
+            if raw is None and field.encode_name not in checkboxes and not field.required:
+                continue
             values[field.name] = raw not in (None, "", "0", "false", "off")
             continue
         if _is_list(field.type):

@@ -23,6 +23,7 @@ from cooperation.db import table
 from cooperation.reports import delivery, periods
 from cooperation.reports.models import ReportDelivery, ReportRun, ReportSubscription
 from cooperation.settings import PROJECT_ROOT
+from tests.conftest import Client, http_client
 from tests.cooperation.conftest import Inbox
 from tests.cooperation.test_reports import pdf_text
 
@@ -348,6 +349,7 @@ async def test_subscriptions_from_the_pages(client_for, world):
     )
     assert made.status_code == 303
     (subscription,) = (await director.api("GET", "/api/v1/report-subscriptions")).json()
+    assert subscription["active"] is True  # a form with no `active` field made it inactive: never sent
     assert (subscription["frequency"], subscription["period_kind"], subscription["language"]) == ("quarterly", "quarter", "fr")
     assert subscription["recipient_emails"] == ["a@nlv.example", "b@nlv.example"]
     edit_url = f"/reports/subscriptions/{subscription['id']}"
@@ -355,12 +357,39 @@ async def test_subscriptions_from_the_pages(client_for, world):
     saved = await director.form(edit_url, form_fields(edit.text, edit_url))
     assert saved.status_code == 303
     again = (await director.api("GET", f"/api/v1/report-subscriptions/{subscription['id']}")).json()
+    assert again["active"] is True
     assert {k: v for k, v in again.items() if k != "version"} == {k: v for k, v in subscription.items() if k != "version"}
     other = await client_for("partner_a")
     assert (await other.get(edit_url + "/edit")).status_code == 404
     stopped = await director.form(edit_url + "/stop", {"version": str(again["version"])})
     assert stopped.status_code == 303
     assert (await director.api("GET", "/api/v1/report-subscriptions")).json() == []
+
+
+async def test_a_subscription_made_on_the_page_is_sent_by_the_scheduler(mail_app, inbox, world, story):
+    """The director subscribes from the page; the scheduler's next pass e-mails the report with its PDF."""
+    from tests.html_forms import form_fields
+
+    async with http_client(mail_app, "192.0.2.60") as raw:
+        director = Client(raw)
+        await director.sign_in(world.users["director"])
+        page = await director.get("/reports/subscriptions")
+        fields = form_fields(page.text, "/reports/subscriptions")
+        today = datetime.now(UTC)
+        chosen = {"kind": "portfolio", "frequency": "weekly", "day": str(today.weekday()), "at_time": "00:00", "time_zone": "UTC"}
+        made = await director.form("/reports/subscriptions", fields | chosen | {"period_kind": "year", "language": "vi"})
+        assert made.status_code == 303, made.text
+        (subscription,) = (await director.api("GET", "/api/v1/report-subscriptions")).json()
+    async with mail_app.state.session_factory() as session:  # subscribed two days ago: today's midnight run is due
+        made_id = uuid.UUID(subscription["id"])
+        backdated = update(ReportSubscription).where(ReportSubscription.id == made_id).values(created_at=today - timedelta(days=2))
+        await session.execute(backdated)
+        await session.commit()
+    assert await mail_app.state.scheduler.catch_up() == 1
+    (message,) = inbox.to(world.users["director"])
+    attachment = next(message.iter_attachments())
+    assert attachment.get_content_type() == "application/pdf"
+    assert "NLV-BNF-2025" in pdf_text(attachment.get_content())
 
 
 async def test_a_fire_that_met_an_outage_is_made_up_by_the_next_poll(mail_app, inbox, client_for, world, story, monkeypatch):

@@ -217,3 +217,17 @@ async def test_the_language_switch_works_on_a_page_not_found(client_for):
     assert token and token.group(1) == coordinator.raw.cookies.get("coop_csrf")
     switched = await coordinator.raw.post("/language", data={"language": "vi", "next": "/", "_csrf_token": token.group(1)})
     assert switched.status_code == 303
+
+
+def test_a_form_that_does_not_show_a_boolean_keeps_its_default():
+    """A subscription or an institution saved from a form without an `active` field stays active; an unticked box
+    the form says it shows is false; a ticked one true."""
+    from cooperation.forms import parse_form
+    from cooperation.partners.schemas import InstitutionIn
+    from cooperation.reports.subscriptions import SubscriptionIn
+
+    assert parse_form(SubscriptionIn, {"kind": "portfolio", "frequency": "monthly"}).active is True
+    assert parse_form(InstitutionIn, {"code": "NLC", "name": "National Library of China", "country": "CN"}).active is True
+    shown = {"code": "NLC", "name": "National Library of China", "country": "CN", "_checkboxes": "active"}
+    assert parse_form(InstitutionIn, shown).active is False
+    assert parse_form(InstitutionIn, shown | {"active": "1"}).active is True
