@@ -356,7 +356,7 @@ class VisitViews(Controller):
         script sends them one by one to show progress, and asks for no page back."""
         await services.ensure_visible(db, principal, visit_id)
         form = await request.form()
-        uploads = [item for item in form.getall("file") if isinstance(item, UploadFile) and item.filename]
+        uploads = [item for item in form.getall("file", []) if isinstance(item, UploadFile) and item.filename]
         caption = form.get("caption") if isinstance(form.get("caption"), str) else None
         try:
             if not uploads:

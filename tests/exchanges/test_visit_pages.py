@@ -198,6 +198,9 @@ async def test_several_photos_at_once_then_captioned_and_moved_with_buttons(clie
         f"/visits/{visit['id']}/photos", data=fields, files=[*files, ("file", ("notes.png", b"not an image", "image/png"))]
     )
     assert refused.status_code == 422 and "notes.png:" in refused.text
+    # A multipart form without its file field at all (a script, a proxy that dropped it) is the same mistake, not a 500.
+    no_file = await coordinator.raw.post(f"/visits/{visit['id']}/photos", data=fields, files=[("caption", (None, "Toàn cảnh"))])
+    assert no_file.status_code == 422 and "choose a photo to upload" in no_file.text
     assert (await coordinator.api("GET", photos_url)).json() == []
     added = await coordinator.raw.post(f"/visits/{visit['id']}/photos", data=fields, files=files)
     assert added.status_code == 303 and added.headers["location"] == f"/visits/{visit['id']}?captions=1"
