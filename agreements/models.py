@@ -48,7 +48,7 @@ class Agreement(RecordBase, table=True):
     auto_renew: bool = False
     renewal_term_months: int | None = None
     notice_period_days: int | None = None
-    confidentiality: str = Field(default="parties", max_length=20)
+    confidentiality: str = Field(default="internal", max_length=20)  # internal until a coordinator shares it
     # The language whose text prevails in case of divergence between the signed texts (vi, zh, en…), if one does.
     prevailing_language: str | None = Field(default=None, max_length=8)
     predecessor_id: uuid.UUID | None = Field(default=None, foreign_key="agreement.id", nullable=True, index=True)

@@ -109,7 +109,8 @@ class AgreementIn(msgspec.Struct, forbid_unknown_fields=True):
     auto_renew: bool = False
     renewal_term_months: Annotated[int, msgspec.Meta(ge=1, le=240)] | None = None
     notice_period_days: Annotated[int, msgspec.Meta(ge=0, le=3650)] | None = None
-    confidentiality: Confidentiality = Confidentiality.PARTIES
+    # On creation: internal (our staff only) until a coordinator shares it; on an update, unchanged when left out.
+    confidentiality: Confidentiality | None = None
     translations: Versions = {}
     # "In case of divergence the Chinese text prevails": the language code of that text (vi, zh, fr, en…), if any.
     prevailing_language: Annotated[str, msgspec.Meta(max_length=8)] | None = None

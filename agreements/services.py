@@ -490,7 +490,7 @@ async def _clean(
     title = nfc(data.title.strip())
     title_native = nfc(data.title_native.strip()) if data.title_native and data.title_native.strip() else None
     summary = nfc(data.summary.strip())
-    return {
+    values: dict[str, Any] = {
         "reference": reference,
         "title": title,
         "title_native": title_native,
@@ -503,11 +503,15 @@ async def _clean(
         "auto_renew": data.auto_renew,
         "renewal_term_months": data.renewal_term_months,
         "notice_period_days": data.notice_period_days,
-        "confidentiality": Confidentiality(data.confidentiality).value,
         "translations": translations,
         "prevailing_language": prevailing,
         "search_text": fold_for_search(reference, title, title_native, summary, " ".join(tags), versions.search_words(translations)),
     }
+    if data.confidentiality is not None:
+        values["confidentiality"] = Confidentiality(data.confidentiality).value
+    elif agreement_id is None:
+        values["confidentiality"] = Confidentiality.INTERNAL.value  # our staff only, until a coordinator shares it
+    return values
 
 
 def _party_rows(agreement_id: uuid.UUID, data: AgreementIn) -> list[AgreementParty]:
@@ -1074,15 +1078,13 @@ def visible_commitment_ids(principal: Principal) -> Any:
 async def attachment_owner(session: AsyncSession, principal: Principal, agreement_id: uuid.UUID) -> Owner:
     """Documents of an agreement (signed copies...): parties' staff may add, everyone who sees it may read."""
     row = await _visible_row(session, principal, agreement_id)
-    is_party = (
-        principal.institution_id is not None
-        and (await session.scalar(select(AP.id).where(AP.agreement_id == agreement_id, AP.institution_id == principal.institution_id)))
-        is not None
-    )
+    parties = tuple(i for i in await session.scalars(select(AP.institution_id).where(AP.agreement_id == agreement_id)) if i is not None)
+    is_party = principal.institution_id is not None and principal.institution_id in parties
     return Owner(
         label=f"agreement {row['reference']}",
         url=f"/agreements/{agreement_id}",
         may_add=principal.manages_records or (principal.is_partner and is_party),
+        partner_ids=parties,
     )
 
 
@@ -1201,3 +1203,27 @@ def partners_bound(day: date) -> Any:
         .join_from(table(AgreementParty), table(Agreement), A.id == AP.agreement_id)
         .where(in_force, A.archived_at.is_(None))
     )
+
+
+async def is_shared(session: AsyncSession, agreement_id: uuid.UUID) -> bool:
+    return await session.scalar(select(A.confidentiality).where(A.id == agreement_id)) != Confidentiality.INTERNAL.value
+
+
+async def share(session: AsyncSession, principal: Principal, agreement_id: uuid.UUID) -> None:
+    """An internal agreement shared with its parties' partner librarians (cooperation/share.py lists them first)."""
+    done = await session.execute(
+        update(Agreement)
+        .where(A.id == agreement_id, A.confidentiality == Confidentiality.INTERNAL.value)
+        .values(confidentiality=Confidentiality.PARTIES.value)
+    )
+    if done.rowcount:  # type: ignore[attr-defined]
+        audit.record(
+            session,
+            principal,
+            "share",
+            "agreement",
+            agreement_id,
+            summary="Shared with the parties",
+            changes={"confidentiality": [Confidentiality.INTERNAL.value, Confidentiality.PARTIES.value]},
+        )
+    await session.commit()

@@ -25,7 +25,7 @@ from agreements.schemas import (
     PartyIn,
     TransitionIn,
 )
-from cooperation import audit, comments, files, i18n, versions
+from cooperation import audience, audit, comments, files, i18n, share, versions
 from cooperation.auth.access import Principal, require_manager
 from cooperation.dashboard import Panel
 from cooperation.errors import ServiceError, StaleVersionError, ValidationFailed
@@ -164,7 +164,7 @@ class AgreementViews(Controller):
         require_manager(principal, N_("create agreements"))
         home = await home_institution_id(db)
         parties = [{"institution_id": str(home), "signatory_name": "", "signatory_title": "", "signed_on": ""}] if home else []
-        return await self._form(request, db, principal, {"kind": "cooperation_agreement", "confidentiality": "parties"}, parties, {})
+        return await self._form(request, db, principal, {"kind": "cooperation_agreement", "confidentiality": "internal"}, parties, {})
 
     @post("/", name="agreement_create")
     async def create(
@@ -189,8 +189,8 @@ class AgreementViews(Controller):
         agreement_id: FromPath[uuid.UUID],
     ) -> Template:
         agreement = await services.get_agreement(db, principal, agreement_id)
-        documents = await files.list_for(db, "agreement", agreement_id)
-        comment_list = await comments.list_for(db, "agreement", agreement_id)
+        documents = await files.list_for(db, "agreement", agreement_id, principal=principal)
+        comment_list = await comments.list_for(db, principal, "agreement", agreement_id)
         owner = await files.resolve_owner(db, principal, "agreement", agreement_id)
         history = await audit.history(db, "agreement", agreement_id) if principal.reads_everything else []
         diff = await services.renewal_diff(db, principal, agreement_id) if agreement.predecessor else None
@@ -204,6 +204,8 @@ class AgreementViews(Controller):
             agreement=agreement,
             documents=documents,
             comment_list=comment_list,
+            audiences=await audience.of_record(db, owner.partner_ids),
+            shared=await share.state(db, "agreement", agreement_id),
             may_upload=owner.may_add,
             history=history,
             diff=diff,

@@ -4,6 +4,7 @@ from agreements import api, approval_views, demo, services, summary, views
 from agreements import jobs as scheduled
 from cooperation.i18n import N_
 from cooperation.portal import Section
+from cooperation.share import Shareable
 
 routes = [*views.routes, *approval_views.routes, *api.routes]
 daily_jobs = scheduled.daily_jobs
@@ -11,6 +12,7 @@ settle_steps = [services.settle_lapsed]  # statuses that follow the dates (coope
 sharing_sources = [services.institutions_sharing_with]
 partners_bound = [services.partners_bound]
 attachment_owners = {"agreement": services.attachment_owner}
+shareables = [Shareable(kind="agreement", owner=services.attachment_owner, is_shared=services.is_shared, share=services.share)]
 record_kinds = {"agreement": services.visible_ids, "commitment": services.visible_commitment_ids}  # access.may_see
 dashboard_panels = [views.dashboard_panel]
 year_figures = [summary.year_figures]

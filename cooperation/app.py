@@ -28,7 +28,22 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from agreements import wiring as agreements_wiring
 from agreements.services import register_measure_source
-from cooperation import apidoc, calendar, comments, dashboard, edge, files, followups, headers, i18n, portal, setup, webhooks
+from cooperation import (
+    apidoc,
+    calendar,
+    comments,
+    dashboard,
+    edge,
+    files,
+    followups,
+    headers,
+    i18n,
+    portal,
+    review,
+    setup,
+    share,
+    webhooks,
+)
 from cooperation.auth import access, revocation
 from cooperation.auth import api as auth_api
 from cooperation.auth import views as auth_views
@@ -40,6 +55,7 @@ from cooperation.auth.middleware import (
     CsrfUnlessBearer,
     EnrollFirst,
     SessionAuthenticationMiddleware,
+    ViewingOnly,
 )
 from cooperation.db import committed, conflicting_field, create_engine, session_factory, session_scope, unavailable
 from cooperation.errors import ConflictError, ServiceError
@@ -208,6 +224,8 @@ def handle_http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Re
         detail = i18n.gettext(
             "The file is larger than LibCoop accepts: at most %(limit)s per file. Go back to choose a smaller one.", limit=limit
         )
+    if isinstance(exc, ViewingOnly):
+        detail = i18n.gettext("You are viewing as %(partner)s: nothing can be changed.", partner=exc.label)
     if isinstance(exc, PermissionDeniedException) and "CSRF" in exc.detail:
         detail = i18n.gettext("This form has expired or did not come from LibCoop (CSRF check failed). Reload the page and try again.")
     if _wants_json(request):
@@ -323,6 +341,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
             builders.register_period_report(kind, period_report)
         for section in getattr(domain, "portal_sections", []):
             portal.register_section(section)
+        for source in getattr(domain, "review_sources", []):
+            review.register_source(source)
+        for shareable in getattr(domain, "shareables", []):
+            share.register(shareable)
         for kind, source in getattr(domain, "report_choices", {}).items():
             report_views.register_choices(kind, source)
     register_programmes(programs_wiring.exchange_hooks)
@@ -385,6 +407,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
         *dashboard.routes,
         *files.routes,
         *comments.routes,
+        *review.routes,
+        *share.routes,
         *followups.routes,
         *calendar.routes,
         *portal.routes,

@@ -29,24 +29,24 @@ from botocore.config import Config as BotoConfig
 from botocore.exceptions import ClientError
 from botocore.exceptions import ConnectionError as BotoConnectionError
 from botocore.exceptions import ReadTimeoutError as BotoReadTimeout
-from litestar import Request, Response, get, post
+from litestar import Request, Response, get, patch, post
 from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency
-from litestar.params import FromPath
+from litestar.params import FromPath, JSONBody
 from litestar.response import File, Stream
-from sqlalchemy import select
+from sqlalchemy import case, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field
 
 from cooperation import audit, i18n
 from cooperation.apidoc import multipart
-from cooperation.auth.access import Principal
+from cooperation.auth.access import Audience, Principal, piece_audience, piece_visible, require_manager
 from cooperation.db import UTCDateTime, table, utcnow
 from cooperation.errors import ForbiddenError, NotFoundError, ValidationFailed
 from cooperation.i18n import N_
 from cooperation.records import RecordBase, nfc, row_to, update_versioned
 from cooperation.settings import Settings
-from cooperation.web import see_other, too_large
+from cooperation.web import form_dict, form_version, see_other, too_large
 
 ALLOWED_TYPES: dict[str, str] = {
     "application/pdf": N_("PDF"),
@@ -98,6 +98,7 @@ class Attachment(RecordBase, table=True):
     uploaded_by_id: uuid.UUID | None = Field(default=None, foreign_key="app_user.id", nullable=True)
     uploaded_by_name: str = Field(max_length=200)
     uploaded_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    audience: str = Field(default=Audience.DEPARTMENT.value, max_length=20)  # access.piece_visible
 
 
 class AttachmentOut(msgspec.Struct):
@@ -114,6 +115,8 @@ class AttachmentOut(msgspec.Struct):
     uploaded_at: datetime
     archived: bool
     version: int
+    audience: str
+    institution_id: uuid.UUID | None
 
 
 @dataclass(frozen=True)
@@ -124,6 +127,7 @@ class Owner:
     url: str
     may_add: bool
     institution_id: uuid.UUID | None = None
+    partner_ids: tuple[uuid.UUID, ...] = ()  # the partner institutions taking part: who "shared" pieces reach
 
 
 OwnerResolver = Callable[[AsyncSession, Principal, uuid.UUID], Awaitable[Owner]]
@@ -499,13 +503,16 @@ async def add_attachment(
     content: bytes | BinaryIO,
     title: str | None,
     language: str | None,
+    audience: str | None = None,
     commit: bool = True,
 ) -> uuid.UUID:
     """Store a document for a record: its bytes, or a file holding them (an upload, read in chunks). `commit=False`
-    leaves the transaction open for a caller adding more rows."""
+    leaves the transaction open for a caller adding more rows. `audience` as its uploader chose it (department only
+    when they chose nothing; a partner's file is the department's and its own institution's)."""
     owner = await resolve_owner(session, principal, owner_type, owner_id)
     if not owner.may_add:
         raise ForbiddenError(i18n.gettext("You may not add documents to %(record)s.", record=owner.label))
+    chosen = piece_audience(principal, audience)
     filename = nfc(Path(filename or "").name.strip())
     # An upload stays in its spooled file (on disk past a megabyte): measured, typed, hashed and stored in chunks.
     handle: BinaryIO = io.BytesIO(content) if isinstance(content, bytes) else content
@@ -535,6 +542,7 @@ async def add_attachment(
         institution_id=principal.institution_id if principal.is_partner else owner.institution_id,
         uploaded_by_id=principal.user_id,
         uploaded_by_name=principal.name,
+        audience=chosen.value,
     )
     session.add(attachment)
     await session.flush()
@@ -545,7 +553,7 @@ async def add_attachment(
         owner_type,
         owner_id,
         summary=f"Attached {filename} ({size} bytes, {mime})",
-        changes={"attachment": [None, str(attachment.id)]},
+        changes={"attachment": [None, str(attachment.id)], "audience": [None, chosen.value]},
     )
     if commit:
         await session.commit()
@@ -567,27 +575,58 @@ _COLUMNS = (
     _A.uploaded_at,
     _A.archived_at.is_not(None),
     _A.version,
+    _A.audience,
+    _A.institution_id,
 )
 
 
-async def list_for(session: AsyncSession, owner_type: str, owner_id: uuid.UUID, *, archived: bool = False) -> list[AttachmentOut]:
-    """Callers have already checked that the owner record is visible."""
-    rows = await session.execute(
+async def list_for(
+    session: AsyncSession, owner_type: str, owner_id: uuid.UUID, *, archived: bool = False, principal: Principal | None = None
+) -> list[AttachmentOut]:
+    """Callers have already checked that the owner record is visible; given a `principal`, only the documents whose
+    audience includes them (without, every document: for the department's own checks)."""
+    statement = (
         select(*_COLUMNS)
         .where(_A.owner_type == owner_type, _A.owner_id == owner_id)
         .where(_A.archived_at.is_not(None) if archived else _A.archived_at.is_(None))
         .order_by(_A.uploaded_at)
     )
-    return [row_to(AttachmentOut, row) for row in rows]
+    if principal is not None:
+        statement = statement.where(piece_visible(principal, _A.audience, _A.institution_id))
+    return [row_to(AttachmentOut, row) for row in await session.execute(statement)]
 
 
 async def get_attachment(session: AsyncSession, principal: Principal, attachment_id: uuid.UUID) -> tuple[AttachmentOut, Owner]:
-    row = (await session.execute(select(*_COLUMNS).where(_A.id == attachment_id))).first()
+    """A document this person may read: its record visible to them and its audience including them (404 otherwise)."""
+    row = (
+        await session.execute(select(*_COLUMNS).where(_A.id == attachment_id, piece_visible(principal, _A.audience, _A.institution_id)))
+    ).first()
     if row is None:
         raise NotFoundError("document")
     attachment = row_to(AttachmentOut, row)
     owner = await resolve_owner(session, principal, attachment.owner_type, attachment.owner_id)
     return attachment, owner
+
+
+async def set_audience(session: AsyncSession, principal: Principal, attachment_id: uuid.UUID, audience: str, version: int) -> Owner:
+    """Coordinators share a document (or photo) with the record's partners or take it back to the department; making
+    one public is a publication (exchanges/photos.py), not this."""
+    attachment, owner = await get_attachment(session, principal, attachment_id)
+    require_manager(principal, N_("change who sees a document"))
+    if audience not in (Audience.DEPARTMENT.value, Audience.PARTNERS.value):
+        raise ValidationFailed({"audience": i18n.gettext("choose the department only or shared with the partners")})
+    await update_versioned(session, Attachment, attachment_id, version, {"audience": audience}, what="document")
+    audit.record(
+        session,
+        principal,
+        "audience",
+        attachment.owner_type,
+        attachment.owner_id,
+        summary=f"Document {attachment.filename} of {owner.label}: {attachment.audience} → {audience}",
+        changes={"audience": [attachment.audience, audience]},
+    )
+    await session.commit()
+    return owner
 
 
 async def set_archived(session: AsyncSession, principal: Principal, attachment_id: uuid.UUID, *, archived: bool, version: int) -> Owner:
@@ -611,16 +650,15 @@ async def set_archived(session: AsyncSession, principal: Principal, attachment_i
 # ---- routes -------------------------------------------------------------------------------------
 
 
-async def _read_upload(request: Request[Any, Any, Any]) -> tuple[str, BinaryIO, str | None, str | None]:
+async def _read_upload(request: Request[Any, Any, Any]) -> tuple[str, BinaryIO, str | None, str | None, str | None]:
     """The uploaded file as Litestar spooled it while parsing (in memory up to a megabyte, then on disk), not read."""
     form = await request.form()
     upload = form.get("file")
     if not isinstance(upload, UploadFile):
         raise ValidationFailed({"file": i18n.gettext("choose a file to upload")})
-    title = form.get("title")
-    language = form.get("language")
+    title, language, audience = (value if isinstance(value := form.get(key), str) else None for key in ("title", "language", "audience"))
     handle = cast(BinaryIO, upload.file)
-    return upload.filename or "", handle, title if isinstance(title, str) else None, language if isinstance(language, str) else None
+    return upload.filename or "", handle, title, language, audience or None
 
 
 @post("/attachments/{owner_type:str}/{owner_id:uuid}", name="attachment_upload")
@@ -631,7 +669,7 @@ async def upload_page(
     owner_type: FromPath[str],
     owner_id: FromPath[uuid.UUID],
 ) -> Response[Any]:
-    filename, content, title, language = await _read_upload(request)
+    filename, content, title, language, audience = await _read_upload(request)
     await add_attachment(
         db,
         principal,
@@ -642,6 +680,7 @@ async def upload_page(
         content=content,
         title=title,
         language=language,
+        audience=audience,
     )
     owner = await resolve_owner(db, principal, owner_type, owner_id)
     return see_other(owner.url + "#documents")
@@ -654,7 +693,12 @@ async def upload_page(
     status_code=201,
     operation_class=multipart(
         "A document of the record",
-        {"file": "the document", "title": "its title (default: the file name)", "language": "its language code, e.g. vi, zh, fr"},
+        {
+            "file": "the document",
+            "title": "its title (default: the file name)",
+            "language": "its language code, e.g. vi, zh, fr",
+            "audience": "department (the default for staff) or partners",
+        },
     ),
 )
 async def upload_api(
@@ -664,8 +708,8 @@ async def upload_api(
     owner_type: FromPath[str],
     owner_id: FromPath[uuid.UUID],
 ) -> AttachmentOut:
-    """Upload a document (multipart field `file`, optional `title` and `language`) to a record."""
-    filename, content, title, language = await _read_upload(request)
+    """Upload a document (multipart field `file`, optional `title`, `language` and `audience`) to a record."""
+    filename, content, title, language, audience = await _read_upload(request)
     attachment_id = await add_attachment(
         db,
         principal,
@@ -676,6 +720,7 @@ async def upload_api(
         content=content,
         title=title,
         language=language,
+        audience=audience,
     )
     attachment, _ = await get_attachment(db, principal, attachment_id)
     return attachment
@@ -729,4 +774,41 @@ async def archive_page(
     return see_other(owner.url + "#documents")
 
 
-routes = [upload_page, upload_api, download_page, download_api, archive_page]
+class AudienceIn(msgspec.Struct, forbid_unknown_fields=True):
+    audience: Audience
+    version: int
+
+
+@post("/attachments/{attachment_id:uuid}/audience", name="attachment_audience")
+async def audience_page(
+    request: Request[Any, Any, Any],
+    db: NamedDependency[AsyncSession],
+    principal: NamedDependency[Principal],
+    attachment_id: FromPath[uuid.UUID],
+) -> Response[Any]:
+    form = await form_dict(request)
+    owner = await set_audience(db, principal, attachment_id, str(form.get("audience") or ""), form_version(form))
+    return see_other(owner.url + "#documents")
+
+
+@patch("/api/v1/attachments/{attachment_id:uuid}", name="api_attachment_audience", tags=["documents"])
+async def audience_api(
+    db: NamedDependency[AsyncSession], principal: NamedDependency[Principal], attachment_id: FromPath[uuid.UUID], data: JSONBody[AudienceIn]
+) -> AttachmentOut:
+    """Change who sees a document or photo (coordinators): `department` or `partners`, with its `version`."""
+    await set_audience(db, principal, attachment_id, data.audience.value, data.version)
+    attachment, _ = await get_attachment(db, principal, attachment_id)
+    return attachment
+
+
+routes = [upload_page, upload_api, download_page, download_api, archive_page, audience_page, audience_api]
+
+
+async def unpublish(session: AsyncSession, attachment_id: uuid.UUID) -> None:
+    """A photo taken off the portal goes back to its narrowest audience: the department's, or for a partner's own
+    upload the department and that partner (who must keep seeing what they gave). The caller commits."""
+    await session.execute(
+        update(Attachment)
+        .where(_A.id == attachment_id)
+        .values(audience=case((_A.institution_id.is_(None), Audience.DEPARTMENT.value), else_=Audience.PARTNERS.value))
+    )

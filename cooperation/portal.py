@@ -27,10 +27,11 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath
 from litestar.response import Template
 from pygal_maps_world.maps import World  # pygal.maps.world is this, through an import hook Python 3.12 drops
-from sqlalchemy import Select, or_, select
+from sqlalchemy import Select, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cooperation import charts, i18n
+from cooperation.audit import AuditEvent
 from cooperation.auth.middleware import PUBLIC_OPT
 from cooperation.db import table
 from cooperation.errors import NotFoundError
@@ -82,9 +83,16 @@ def sections() -> list[Section]:
     return sorted(_sections.values(), key=lambda s: s.order)
 
 
+async def _last_change(session: AsyncSession) -> Any:
+    """The latest change anywhere (every write is audited in its transaction; one indexed read): part of every kept
+    page's key, so a photo unpublished or a record taken back is gone from the portal at the next request, on every
+    server, not a minute later."""
+    return await session.scalar(select(func.max(table(AuditEvent).c.occurred_at)))
+
+
 class Kept:
-    """What a portal page shows, per language, for CACHE_SECONDS (process-local: every server keeps its own, which is
-    all a public page needs; an edit shows within a minute)."""
+    """What a portal page shows, per language and state of the records (_last_change), for CACHE_SECONDS at most
+    (process-local: every server keeps its own)."""
 
     def __init__(self) -> None:
         self._values: dict[tuple[Any, ...], tuple[float, Any]] = {}
@@ -116,7 +124,7 @@ def _enabled(request: Request[Any, Any, Any]) -> Kept:
 
 
 def _public(response: Response[Any]) -> Response[Any]:
-    response.headers["Cache-Control"] = f"public, max-age={CACHE_SECONDS}"
+    response.headers["Cache-Control"] = "public, no-cache"  # a browser or proxy asks again: unpublished means gone
     return response
 
 
@@ -147,7 +155,7 @@ async def home(request: Request[Any, Any, Any], db: NamedDependency[AsyncSession
         listed = {s.name: await s.listing(db, language, HOME_ITEMS, 0) for s in sections()}
         return {"listed": listed, "partners": await _partners(db), "home": await _home_name(db)}
 
-    values = await kept.get(("home", language), make)
+    values = await kept.get((await _last_change(db), "home", language), make)
     return _public(render(request, "portal/home.html", sections=sections(), **values))
 
 
@@ -159,7 +167,7 @@ async def partners(request: Request[Any, Any, Any], db: NamedDependency[AsyncSes
     async def make() -> dict[str, Any]:
         return {"partners": await _partners(db), "home": await _home_name(db)}
 
-    values = await kept.get(("partners", language), make)
+    values = await kept.get((await _last_change(db), "partners", language), make)
     return _public(render(request, "portal/partners.html", sections=sections(), **values))
 
 
@@ -182,7 +190,7 @@ async def partner_map(request: Request[Any, Any, Any], db: NamedDependency[Async
         countries = tuple(sorted({p["country"] for p in await _partners(db) if p["country"]}))
         return await asyncio.to_thread(world_map, countries, i18n.gettext("Partner countries"))
 
-    compressed = await kept.get(("map", language), make)
+    compressed = await kept.get((await _last_change(db), "map", language), make)
     if "gzip" in request.headers.get("accept-encoding", ""):
         response = Response(compressed, media_type="image/svg+xml", headers={"Content-Encoding": "gzip", "Vary": "Accept-Encoding"})
     else:
@@ -201,7 +209,7 @@ async def feed(request: Request[Any, Any, Any], db: NamedDependency[AsyncSession
         entries.sort(key=lambda e: e.published, reverse=True)
         return atom(str(request.base_url).rstrip("/"), (await _home_name(db))["name"], language, entries)
 
-    body = await kept.get(("feed", language), make)
+    body = await kept.get((await _last_change(db), "feed", language), make)
     return _public(Response(body, media_type="application/atom+xml; charset=utf-8"))
 
 
@@ -244,7 +252,7 @@ async def section_page(request: Request[Any, Any, Any], db: NamedDependency[Asyn
     async def make() -> list[dict[str, Any]]:
         return await chosen.listing(db, language, PAGE_SIZE + 1, (page - 1) * PAGE_SIZE)  # one more: is there a next page?
 
-    items = await kept.get((section, language, page), make)
+    items = await kept.get((await _last_change(db), section, language, page), make)
     return _public(
         render(
             request,
@@ -254,7 +262,13 @@ async def section_page(request: Request[Any, Any, Any], db: NamedDependency[Asyn
             items=items[:PAGE_SIZE],
             page=page,
             more=len(items) > PAGE_SIZE,
-            home=await kept.get(("home-name",), lambda: _home_name(db)),
+            home=await kept.get(
+                (
+                    await _last_change(db),
+                    "home-name",
+                ),
+                lambda: _home_name(db),
+            ),
         )
     )
 
@@ -268,7 +282,7 @@ async def record_page(
     if chosen is None or chosen.detail is None or chosen.detail_template is None:
         raise NotFoundError("portal page")
     detail, language = chosen.detail, i18n.current()
-    record = await kept.get((section, language, record_id), lambda: detail(db, language, record_id))
+    record = await kept.get((await _last_change(db), section, language, record_id), lambda: detail(db, language, record_id))
     if record is None:
         raise NotFoundError(section)
     response = render(
@@ -277,7 +291,13 @@ async def record_page(
         sections=sections(),
         section=chosen,
         record=record,
-        home=await kept.get(("home-name",), lambda: _home_name(db)),
+        home=await kept.get(
+            (
+                await _last_change(db),
+                "home-name",
+            ),
+            lambda: _home_name(db),
+        ),
     )
     return _public(response)  # type: ignore[return-value]
 

@@ -164,7 +164,7 @@ async def fan_out(session: AsyncSession, settings: Settings, base_url: str, *, n
         already = select(D.event_id).where(D.webhook_id == hook.id)
         events = (
             await session.execute(
-                select(E.id, E.entity_type, E.entity_id, E.action, E.occurred_at)
+                select(E.id, E.entity_type, E.entity_id, E.action, E.occurred_at, E.changes)
                 .where(E.entity_type.in_(types), E.occurred_at >= max(hook.created_at, now - LOOK_BACK), E.id.not_in(already))
                 .order_by(E.occurred_at)
                 .limit(BATCH)
@@ -176,6 +176,8 @@ async def fan_out(session: AsyncSession, settings: Settings, base_url: str, *, n
                 continue
             if not await _may_hear(session, principal, event.entity_type, record_kind, event.entity_id):
                 continue  # never a word of a record the webhook's account may not see
+            if not principal.reads_everything and _department_piece(event.changes):
+                continue  # nor of a comment, document or photo kept for the department
             payload = {
                 "type": _event_type(kind, event.action),
                 "timestamp": event.occurred_at.isoformat(),
@@ -193,6 +195,12 @@ async def fan_out(session: AsyncSession, settings: Settings, base_url: str, *, n
             except IntegrityError:  # another scheduler made it first
                 await session.rollback()
     return made
+
+
+def _department_piece(changes: dict[str, Any] | None) -> bool:
+    """The event wrote or moved a piece whose audience is (now) the department's only: pieces audit their audience."""
+    audience = (changes or {}).get("audience")
+    return isinstance(audience, list) and bool(audience) and audience[-1] == "department"
 
 
 async def _may_hear(session: AsyncSession, principal: Principal, entity_type: str, record_kind: str | None, record_id: uuid.UUID) -> bool:

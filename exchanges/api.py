@@ -135,24 +135,30 @@ class VisitPhotoApi(Controller):
     ) -> list[photos.PhotoOut]:
         """The visit's photos in their order, with captions; the image itself is the attachment `attachment_id`."""
         await services.get_visit(db, principal, visit_id)
-        return await photos.list_photos(db, visit_id)
+        return await photos.list_photos(db, visit_id, principal)
 
     @post(
         "/",
         name="api_visit_photo_create",
         operation_class=multipart(
-            "A photo of the visit", {"file": "JPEG, PNG or WebP (EXIF and GPS removed)", "caption": "what the photo shows"}
+            "A photo of the visit",
+            {
+                "file": "JPEG, PNG or WebP (EXIF and GPS removed)",
+                "caption": "what the photo shows",
+                "audience": "department (the default for staff) or partners; public only by publication",
+            },
         ),
     )
     async def add_photo(
         self, request: Request, db: NamedDependency[AsyncSession], principal: NamedDependency[Principal], visit_id: FromPath[uuid.UUID]
     ) -> photos.PhotoOut:
-        """Upload a photo (multipart `file`, optional `caption`): JPEG, PNG or WebP; EXIF and GPS metadata are removed."""
-        filename, content, caption = await read_photo(request)
+        """Upload a photo (multipart `file`, optional `caption` and `audience`): JPEG, PNG or WebP; EXIF and GPS
+        metadata are removed. It reaches the public portal only when a coordinator publishes it."""
+        filename, content, caption, audience = await read_photo(request)
         photo_id = await photos.add_photo(
-            db, principal, request.app.state.settings, visit_id, filename=filename, content=content, caption=caption
+            db, principal, request.app.state.settings, visit_id, filename=filename, content=content, caption=caption, audience=audience
         )
-        return next(p for p in await photos.list_photos(db, visit_id) if p.id == photo_id)
+        return next(p for p in await photos.list_photos(db, visit_id, principal) if p.id == photo_id)
 
     @put("/", name="api_visit_photos_arrange")
     async def arrange(
@@ -164,16 +170,21 @@ class VisitPhotoApi(Controller):
     ) -> list[photos.PhotoOut]:
         """Order and caption the photos: list every photo of the visit once, in the order they should appear."""
         await photos.arrange_photos(db, principal, visit_id, data)
-        return await photos.list_photos(db, visit_id)
+        return await photos.list_photos(db, visit_id, principal)
 
 
-async def read_photo(request: Request) -> tuple[str, bytes, str | None]:
+async def read_photo(request: Request) -> tuple[str, bytes, str | None, str | None]:
     form = await request.form()
     upload = form.get("file")
     if not isinstance(upload, UploadFile):
         raise ValidationFailed({"file": i18n.gettext("choose a photo to upload")})
-    caption = form.get("caption")
-    return upload.filename or "photo", await upload.read(), caption if isinstance(caption, str) else None
+    caption, audience = form.get("caption"), form.get("audience")
+    return (
+        upload.filename or "photo",
+        await upload.read(),
+        caption if isinstance(caption, str) else None,
+        audience if isinstance(audience, str) and audience else None,
+    )
 
 
 class ExpertExchangeApi(Controller):

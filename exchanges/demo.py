@@ -63,6 +63,8 @@ async def load_demo(session: AsyncSession, world: DemoWorld) -> None:
         topics=TOPICS,
         status="completed",
         public=True,  # the seed article itself: published news
+        summary_publication="published",
+        shared=True,  # NLC's librarians work on it with us
         agreement_id=agreement_id,
         commitment_ids=[str(c) for c in served],
         search_text=fold_for_search(TITLE, THEME, "Hà Nội", purpose, " ".join(TOPICS)),

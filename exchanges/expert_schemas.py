@@ -38,6 +38,9 @@ class ExchangeIn(msgspec.Struct, forbid_unknown_fields=True):
     outcome: Annotated[str, msgspec.Meta(max_length=50000)] = ""
     programme_id: uuid.UUID | None = None  # counts against the programme's yearly quotas
     confirm_over_quota: bool = False  # a coordinator may go past a quota knowingly
+    # Created department only (a partner's own proposal is its institution's too); true shares it with the partners
+    # taking part, as the page's "Share with the partners" does. Leaving it out changes nothing.
+    shared: bool | None = None
 
 
 class ExchangeUpdate(ExchangeIn, forbid_unknown_fields=True):

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cooperation import audit, i18n
-from cooperation.auth.access import Principal, may_change_part_of, named, require_manager, seen, visible
+from cooperation.auth.access import Principal, may_change_part_of, named, require_manager, seen, shared_on_creation, visible
 from cooperation.db import table
 from cooperation.errors import ForbiddenError, NotFoundError, StaleVersionError, TransitionRefused, ValidationFailed
 from cooperation.files import Owner
@@ -81,7 +81,9 @@ async def programme_choices(session: AsyncSession, principal: Principal) -> list
 
 
 def exchange_visibility(principal: Principal) -> Any:
-    return visible(principal, participants=select(I.id).where(I.id.in_([X.home_institution_id, X.host_institution_id])))
+    return visible(
+        principal, participants=select(I.id).where(I.id.in_([X.home_institution_id, X.host_institution_id])), internal=X.shared.is_(False)
+    )
 
 
 async def _clean(session: AsyncSession, principal: Principal, data: ExchangeIn) -> dict[str, Any]:
@@ -134,6 +136,7 @@ def require_may_propose(principal: Principal) -> None:
 async def propose(session: AsyncSession, principal: Principal, data: ExchangeIn) -> uuid.UUID:
     require_may_propose(principal)
     values = await _clean(session, principal, data)
+    values["shared"] = shared_on_creation(principal, data.shared)
     await _check_programme(session, principal, values, None, data.confirm_over_quota)
     exchange = ExpertExchange(**values, status=S.PROPOSED.value, expert_confirmed=principal.is_partner)
     session.add(exchange)
@@ -175,6 +178,8 @@ async def update(session: AsyncSession, principal: Principal, exchange_id: uuid.
         raise ForbiddenError(i18n.gettext("Partners may change only their own proposals, while they are proposed."))
     data = await _keeping_hidden_links(session, principal, row, data)
     values = await _clean(session, principal, data)
+    if data.shared:
+        values["shared"] = True
     if row["status"] != S.CANCELLED.value:  # a cancelled exchange uses no quota
         await _check_programme(session, principal, values, exchange_id, data.confirm_over_quota)
     await update_versioned(session, ExpertExchange, exchange_id, data.version, values, what="expert exchange")
@@ -340,8 +345,8 @@ def institutions_sharing_with(institution_id: uuid.UUID) -> Any:
     """The other side of an expert exchange with `institution_id` (so its partner librarians see it)."""
     return (
         select(X.host_institution_id)
-        .where(X.home_institution_id == institution_id)
-        .union(select(X.home_institution_id).where(X.host_institution_id == institution_id))
+        .where(X.home_institution_id == institution_id, X.shared.is_(True))
+        .union(select(X.home_institution_id).where(X.host_institution_id == institution_id, X.shared.is_(True)))
     )
 
 
@@ -358,6 +363,7 @@ async def attachment_owner(session: AsyncSession, principal: Principal, exchange
         label=i18n.gettext("the expert exchange “%(field)s”", field=row["field_of_work"]),
         url=f"/exchanges/{exchange_id}",
         may_add=principal.manages_records or (principal.is_partner and takes_part),
+        partner_ids=tuple(i for i in (row["home_institution_id"], row["host_institution_id"]) if i is not None),
     )
 
 

@@ -10,7 +10,7 @@ from litestar.response import Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agreements.services import list_agreements
-from cooperation import audit, comments, files, i18n
+from cooperation import audience, audit, comments, files, i18n, share
 from cooperation.auth.access import Principal
 from cooperation.errors import ConflictError, ForbiddenError, ServiceError, StaleVersionError, ValidationFailed
 from cooperation.forms import parse_form, stale_resubmission
@@ -122,8 +122,10 @@ class ExchangeViews(Controller):
             request,
             "exchanges/exchange_detail.html",
             exchange=exchange,
-            documents=await files.list_for(db, "exchange", exchange_id),
-            comment_list=await comments.list_for(db, "exchange", exchange_id),
+            documents=await files.list_for(db, "exchange", exchange_id, principal=principal),
+            comment_list=await comments.list_for(db, principal, "exchange", exchange_id),
+            audiences=await audience.of_record(db, owner.partner_ids),
+            shared=await share.state(db, "exchange", exchange_id),
             history=await audit.history(db, "expert_exchange", exchange_id) if principal.reads_everything else [],
             may_contribute=owner.may_add,
         )

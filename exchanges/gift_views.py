@@ -10,7 +10,7 @@ from litestar.params import FromPath
 from litestar.response import Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cooperation import audit, csvfiles, files
+from cooperation import audience, audit, csvfiles, files
 from cooperation.auth.access import Principal, require_manager
 from cooperation.errors import ConflictError, StaleVersionError, ValidationFailed
 from cooperation.forms import parse_form, stale_resubmission
@@ -189,7 +189,7 @@ class GiftViews(Controller):
         gift_id: FromPath[uuid.UUID],
     ) -> Template:
         gift = await services.get_gift(db, principal, gift_id)
-        documents = await files.list_for(db, "gift", gift_id)
+        documents = await files.list_for(db, "gift", gift_id, principal=principal)
         return render(
             request,
             "exchanges/gift_detail.html",
@@ -197,6 +197,7 @@ class GiftViews(Controller):
             values=values_of(gift),
             errors={},
             documents=documents,
+            audiences=await audience.of_owner(db, principal, "gift", gift_id),
             photos=[d for d in documents if d.content_type.startswith("image/")],
             dispositions=list(GiftDisposition),
             history=await audit.history(db, "gift", gift_id),

@@ -34,7 +34,11 @@ class Visit(RecordBase, table=True):
     budget_amount: Decimal | None = Field(default=None, sa_column=Column(Numeric(14, 2), nullable=True))
     budget_currency: str | None = Field(default=None, max_length=3)
     report: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
-    public: bool = Field(default=False, sa_column_kwargs={"server_default": text("false")})  # on the public portal once completed
+    public: bool = Field(default=False, sa_column_kwargs={"server_default": text("false")})  # proposed for the public portal
+    # The portal shows a public completed visit's summary only once a coordinator published it: waiting, published, kept.
+    summary_publication: str = Field(default="waiting", max_length=12, sa_column_kwargs={"server_default": text("'waiting'")})
+    # Department only until a coordinator shares it with its partners (cooperation/share.py); a partner's own is shared.
+    shared: bool = Field(default=False, sa_column_kwargs={"server_default": text("false")})
     search_text: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
 
 
@@ -129,6 +133,8 @@ class ExpertExchange(RecordBase, table=True):
     funding_amount: Decimal | None = Field(default=None, sa_column=Column(Numeric(14, 2), nullable=True))
     funding_currency: str | None = Field(default=None, max_length=3)
     outcome: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    # Department only until a coordinator shares it with its partners (cooperation/share.py); a partner's own is shared.
+    shared: bool = Field(default=False, sa_column_kwargs={"server_default": text("false")})
     search_text: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
 
 

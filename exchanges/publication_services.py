@@ -897,4 +897,5 @@ async def shipment_owner(session: AsyncSession, principal: Principal, shipment_i
         url=f"/publications/shipments/{shipment_id}",
         may_add=principal.manages_records or (principal.is_partner and row["partner_institution_id"] == principal.institution_id),
         institution_id=row["partner_institution_id"],
+        partner_ids=(row["partner_institution_id"],),
     )

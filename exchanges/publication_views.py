@@ -11,7 +11,7 @@ from litestar.params import FromPath
 from litestar.response import Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cooperation import audit, charts, csvfiles, files, i18n
+from cooperation import audience, audit, charts, csvfiles, files, i18n
 from cooperation.auth.access import Principal, require_manager
 from cooperation.errors import ConflictError, ServiceError, StaleVersionError, ValidationFailed
 from cooperation.forms import listed, parse_form, parse_rows, stale_resubmission
@@ -373,7 +373,8 @@ class PublicationViews(Controller):
             status_code=status_code,
             shipment=shipment,
             errors=errors,
-            documents=await files.list_for(db, "shipment", shipment_id),
+            documents=await files.list_for(db, "shipment", shipment_id, principal=principal),
+            audiences=await audience.of_record(db, owner.partner_ids),
             may_upload=owner.may_add,
             history=await audit.history(db, "shipment", shipment_id) if principal.reads_everything else [],
             today=date.today(),

@@ -131,6 +131,9 @@ class VisitIn(msgspec.Struct, forbid_unknown_fields=True):
     report: Annotated[str, msgspec.Meta(max_length=50000)] = ""
     confirm_overlaps: bool = False  # a person in another visit at overlapping dates needs this to be saved
     public: bool = False  # on the public portal (COOP_PORTAL) once it is completed
+    # Created department only (a partner's own proposal is its institution's too); true shares it with the partners
+    # taking part, as the page's "Share with the partners" does. Leaving it out changes nothing.
+    shared: bool | None = None
     translations: Versions = {}  # title and purpose ("summary") in other languages
 
 

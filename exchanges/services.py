@@ -4,13 +4,13 @@ import uuid
 from datetime import date
 from typing import Any
 
-from sqlalchemy import and_, delete, or_, select
+from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agreements.models import Agreement, Commitment, CommitmentLink
 from agreements.services import Measured, link_commitment, pace
 from cooperation import audit, i18n, versions
-from cooperation.auth.access import Principal, may_change_part_of, may_see, may_see_any, require_manager, seen, visible
+from cooperation.auth.access import Principal, may_change_part_of, may_see, may_see_any, require_manager, seen, shared_on_creation, visible
 from cooperation.db import table
 from cooperation.errors import ConflictError, ForbiddenError, NotFoundError, StaleVersionError, TransitionRefused, ValidationFailed
 from cooperation.files import Owner
@@ -93,7 +93,7 @@ def next_statuses(status: VisitStatus, starts_on: date, ends_on: date, today: da
 
 def visit_visibility(principal: Principal) -> Any:
     taking_part = select(I.id).where(I.id.in_([V.host_institution_id, V.visiting_institution_id]))
-    return visible(principal, participants=taking_part)
+    return visible(principal, participants=taking_part, internal=V.shared.is_(False))
 
 
 async def _home_id(session: AsyncSession) -> uuid.UUID | None:
@@ -285,6 +285,7 @@ def _children(visit_id: uuid.UUID, data: VisitIn, people: dict[uuid.UUID, Any]) 
 async def create_visit(session: AsyncSession, principal: Principal, data: VisitIn) -> uuid.UUID:
     require_manager(principal, N_("record visits"))
     values = await _clean(session, principal, data)
+    values["shared"] = shared_on_creation(principal, data.shared)
     people = values.pop("_people")
     visit = Visit(**values, status=S.PROPOSED.value)
     session.add(visit)
@@ -309,6 +310,8 @@ async def update_visit(session: AsyncSession, principal: Principal, visit_id: uu
     before = await _visible_row(session, principal, visit_id)
     require_manager(principal, N_("edit visits"))
     values = await _clean(session, principal, data, visit_id)
+    if data.shared:  # sharing is one way here; it is also the page's own action (cooperation/share.py)
+        values["shared"] = True
     people = values.pop("_people")
     version = await update_versioned(session, Visit, visit_id, data.version, values, what="visit")
     for model in (VisitParticipant, AgendaItem, VisitOutcome):
@@ -556,8 +559,8 @@ def institutions_sharing_with(institution_id: uuid.UUID) -> Any:
     """Institutions on the other side of a visit with `institution_id` (so its partner librarians see them)."""
     return (
         select(V.host_institution_id)
-        .where(V.visiting_institution_id == institution_id)
-        .union(select(V.visiting_institution_id).where(V.host_institution_id == institution_id))
+        .where(V.visiting_institution_id == institution_id, V.shared.is_(True))
+        .union(select(V.visiting_institution_id).where(V.host_institution_id == institution_id, V.shared.is_(True)))
     )
 
 
@@ -574,6 +577,7 @@ async def attachment_owner(session: AsyncSession, principal: Principal, visit_id
         label=i18n.gettext("the visit “%(title)s”", title=row["title"]),
         url=f"/visits/{visit_id}",
         may_add=principal.manages_records or (principal.is_partner and takes_part),
+        partner_ids=tuple(i for i in (row["host_institution_id"], row["visiting_institution_id"]) if i is not None),
     )
 
 
@@ -801,3 +805,24 @@ def partner_activity() -> list[Any]:
         activity(X.home_institution_id, "expert_exchange", X.starts_on).where(*stays),
         activity(X.host_institution_id, "expert_exchange", X.starts_on).where(*stays),
     ]
+
+
+async def set_summary_publication(session: AsyncSession, principal: Principal, visit_ids: list[uuid.UUID], publish: bool) -> int:
+    """A coordinator publishes the summaries of completed visits proposed for the portal, or keeps them internal (a
+    published one kept internal leaves the portal at the next request). All or none; audited per visit."""
+    require_manager(principal, N_("publish on the portal"))
+    rows = (await session.execute(select(V.id, V.title, V.public, V.status).where(V.id.in_(visit_ids), V.archived_at.is_(None)))).all()
+    if len(rows) != len(set(visit_ids)):
+        raise NotFoundError("visit")
+    if publish and (unready := [r.title for r in rows if not r.public or r.status != "completed"]):
+        raise ValidationFailed(
+            {"summary": i18n.gettext("only a completed visit marked public is published: %(titles)s", titles=", ".join(unready[:5]))}
+        )
+    state = "published" if publish else "kept"
+    await session.execute(update(Visit).where(V.id.in_([r.id for r in rows])).values(summary_publication=state))
+    for row in rows:
+        audit.record(
+            session, principal, "publish" if publish else "keep_internal", "visit", row.id, summary=f"Summary {state} on the portal"
+        )
+    await session.commit()
+    return len(rows)

@@ -13,7 +13,7 @@ from sqlalchemy import and_, extract, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agreements.models import Agreement
-from cooperation import charts, followups, i18n, versions
+from cooperation import charts, files, followups, i18n, versions
 from cooperation.auth.access import Principal, portal_reader
 from cooperation.dashboard import Chart, Figure
 from cooperation.db import table
@@ -24,6 +24,7 @@ from cooperation.portal import FeedEntry
 from cooperation.records import plain
 from cooperation.reports.periods import Period
 from cooperation.reports.trends import KeyFigure
+from cooperation.review import Waiting
 from cooperation.settings import Settings
 from exchanges import expert_services, gift_services, photos, publication_services, services
 from exchanges.models import ExpertExchange, Visit, VisitOutcome, VisitParticipant
@@ -230,7 +231,7 @@ async def _data_uri(settings: Settings, digest: str) -> str:
 async def visit(session: AsyncSession, principal: Principal, settings: Settings, visit_id: uuid.UUID) -> dict[str, Any]:
     """The visit as its summary page reads, with its photos (inside the PDF's HTML) and its follow-up actions."""
     record = await services.get_visit(session, principal, visit_id)
-    photo_list = await photos.list_photos(session, visit_id)
+    photo_list = await photos.list_photos(session, visit_id, principal)  # a partner's copy leaves out the department's
     stored = table(photos.VisitPhoto).c
     digests: dict[uuid.UUID, str] = {
         r.id: r.thumbnail_sha256
@@ -242,7 +243,10 @@ async def visit(session: AsyncSession, principal: Principal, settings: Settings,
         "visit": record_values,
         "delegation": [p for p in record_values["participants"] if p["side"] == "delegation"],
         "hosts": [p for p in record_values["participants"] if p["side"] == "host"],
-        "photos": [{"caption": p.caption, "uri": await _data_uri(settings, digests[p.id])} for p in photo_list],
+        "photos": [
+            {"caption": p.caption, "uri": await _data_uri(settings, digests[p.id]), "department_only": p.audience == "department"}
+            for p in photo_list
+        ],
         "actions": [plain(a) for a in actions],
     }
 
@@ -378,7 +382,7 @@ async def year_figures(session: AsyncSession, principal: Principal, first: date,
 
 
 def _published() -> tuple[Any, ...]:
-    return (V.public.is_(True), V.status == "completed", V.archived_at.is_(None))
+    return photos.portal_visit_rule(V)
 
 
 def portal_institutions() -> Any:
@@ -420,8 +424,9 @@ async def portal_visits(session: AsyncSession, language: str, limit: int, offset
         stored = table(photos.VisitPhoto).c
         for visit_id, photo_id, caption in await session.execute(
             select(stored.visit_id, stored.id, stored.caption)
-            .where(stored.visit_id.in_([r.id for r in rows]), stored.position == 0)
-            .order_by(stored.visit_id)
+            .join(table(files.Attachment), table(files.Attachment).c.id == stored.attachment_id)
+            .where(stored.visit_id.in_([r.id for r in rows]), *photos.published())
+            .order_by(stored.visit_id, stored.position)
         ):
             covers.setdefault(visit_id, {"url": f"/portal/photos/{photo_id}", "caption": caption})
     return [
@@ -466,7 +471,7 @@ async def portal_visit(session: AsyncSession, language: str, visit_id: uuid.UUID
                 "reference": found_agreement.reference,
                 "title": versions.in_language(found_agreement.title, found_agreement.translations, "title", language),
             }
-    photo_list = await photos.list_photos(session, visit_id)
+    photo_list = await photos.published_photos(session, visit_id)
     values = plain(record)
     return {
         "visit": values,
@@ -491,3 +496,41 @@ async def portal_feed(session: AsyncSession, language: str, limit: int) -> list[
         )
         for v in await portal_visits(session, language, limit, 0)
     ]
+
+
+# ---- waiting for publication (cooperation/review.py) ------------------------------------------------------------
+
+
+async def waiting_photos(session: AsyncSession) -> list[Waiting]:
+    """Photos of visits proposed for the portal that no coordinator has published or kept internal yet."""
+    P, A = table(photos.VisitPhoto).c, table(files.Attachment).c
+    rows = await session.execute(
+        select(P.id, P.caption, V.id.label("visit_id"), V.title)
+        .join_from(table(photos.VisitPhoto), table(files.Attachment), A.id == P.attachment_id)
+        .join(table(Visit), V.id == P.visit_id)
+        .where(P.publication == photos.Publication.WAITING.value, A.archived_at.is_(None), V.public.is_(True), V.archived_at.is_(None))
+        .order_by(V.starts_on.desc(), P.position)
+        .limit(500)
+    )
+    return [
+        Waiting(
+            id=r.id,
+            record=r.title,
+            url=f"/visits/{r.visit_id}#photos",
+            text=r.caption,
+            thumbnail=f"/visits/photos/{r.id}/thumbnail",
+            blocked=None if r.caption.strip() else i18n.gettext("A photo needs its caption before it is published"),
+        )
+        for r in rows
+    ]
+
+
+async def waiting_summaries(session: AsyncSession) -> list[Waiting]:
+    """Completed visits proposed for the portal whose summary waits for a coordinator's decision."""
+    rows = await session.execute(
+        select(V.id, V.title, V.purpose)
+        .where(V.public.is_(True), V.status == "completed", V.archived_at.is_(None), V.summary_publication == "waiting")
+        .order_by(V.starts_on.desc())
+        .limit(500)
+    )
+    return [Waiting(id=r.id, record=r.title, url=f"/visits/{r.id}", text=r.purpose[:300]) for r in rows]

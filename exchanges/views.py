@@ -14,7 +14,7 @@ from litestar.response import Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agreements.services import commitment_choices, list_agreements
-from cooperation import audit, comments, files, followups, i18n, versions
+from cooperation import audience, audit, comments, files, followups, i18n, share, versions
 from cooperation.auth.access import Principal, require_manager
 from cooperation.auth.middleware import PUBLIC_OPT
 from cooperation.dashboard import Panel
@@ -321,9 +321,9 @@ class VisitViews(Controller):
         history = await audit.history(db, "visit", visit_id) if principal.reads_everything else []
         owner = await files.resolve_owner(db, principal, "visit", visit_id)
         actions = await followups.list_for(db, principal, "visit", visit_id)
-        documents = await files.list_for(db, "visit", visit_id)
-        comment_list = await comments.list_for(db, "visit", visit_id)
-        photo_list = await photos.list_photos(db, visit_id)
+        documents = await files.list_for(db, "visit", visit_id, principal=principal)
+        comment_list = await comments.list_for(db, principal, "visit", visit_id)
+        photo_list = await photos.list_photos(db, visit_id, principal)
         delegation = [p for p in visit.participants if p.side == "delegation"]
         hosts = [p for p in visit.participants if p.side == "host"]
         return render(
@@ -340,6 +340,8 @@ class VisitViews(Controller):
             photos=photo_list,
             documents=documents,
             comment_list=comment_list,
+            audiences=await audience.of_record(db, owner.partner_ids),
+            shared=await share.state(db, "visit", visit_id),
             may_contribute=owner.may_add,
             follow_up_statuses=list(followups.FollowUpStatus),
         )
@@ -358,6 +360,7 @@ class VisitViews(Controller):
         form = await request.form()
         uploads = [item for item in form.getall("file", []) if isinstance(item, UploadFile) and item.filename]
         caption = form.get("caption") if isinstance(form.get("caption"), str) else None
+        audience = form.get("audience") if isinstance(form.get("audience"), str) else None
         try:
             if not uploads:
                 raise ValidationFailed({"file": i18n.gettext("choose a photo to upload")})
@@ -366,7 +369,15 @@ class VisitViews(Controller):
                 content = await upload.read()
                 try:
                     await photos.add_photo(
-                        db, principal, settings, visit_id, filename=upload.filename, content=content, caption=caption, commit=False
+                        db,
+                        principal,
+                        settings,
+                        visit_id,
+                        filename=upload.filename,
+                        content=content,
+                        caption=caption,
+                        audience=audience,
+                        commit=False,
                     )
                 except ValidationFailed as exc:  # which of the files, when there are several
                     if len(uploads) > 1:

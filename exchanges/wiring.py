@@ -3,6 +3,8 @@
 from cooperation.archiving import archive_routes
 from cooperation.i18n import N_
 from cooperation.portal import Section
+from cooperation.review import Source
+from cooperation.share import Shareable, flag
 from exchanges import (
     api,
     demo,
@@ -10,12 +12,14 @@ from exchanges import (
     expert_views,
     gift_services,
     gift_views,
+    photos,
     publication_services,
     publication_views,
     services,
     summary,
     views,
 )
+from exchanges.models import ExpertExchange, Visit
 
 routes = [
     *views.routes,
@@ -51,6 +55,10 @@ portal_sections = [
         feed=summary.portal_feed,
     )
 ]
+review_sources = [
+    Source(kind="photo", label=N_("Photos"), waiting=summary.waiting_photos, decide=photos.set_publication),
+    Source(kind="summary", label=N_("Visit summaries"), waiting=summary.waiting_summaries, decide=services.set_summary_publication),
+]
 calendar_sources = [services.calendar_events, expert_services.calendar_events]
 dashboard_panels = [views.dashboard_panel]
 year_figures = [summary.year_figures]
@@ -60,6 +68,10 @@ attachment_owners = {
     "gift": gift_services.attachment_owner,
     "shipment": publication_services.shipment_owner,
 }
+shareables = [
+    Shareable("visit", services.attachment_owner, *flag(Visit, "visit")),
+    Shareable("exchange", expert_services.attachment_owner, *flag(ExpertExchange, "expert_exchange")),
+]
 record_kinds = {
     "visit": services.visible_ids,
     "exchange": expert_services.visible_ids,

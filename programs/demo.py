@@ -50,6 +50,7 @@ async def load_demo(session: AsyncSession, world: DemoWorld) -> None:
     name = "NLV–NLC professional exchanges 2026–2028"
     description = "Up to three experts each way per year, as the April 2025 agreement foresees."
     programme = Programme(
+        shared=True,
         name=name,
         agreement_id=agreement_id,
         starts_on=date(2026, 1, 1),
@@ -73,6 +74,7 @@ async def load_demo(session: AsyncSession, world: DemoWorld) -> None:
     ]:
         session.add(
             ExpertExchange(
+                shared=True,
                 expert_person_id=world.people[person],
                 home_institution_id=home,
                 host_institution_id=host,
@@ -103,6 +105,8 @@ async def load_demo(session: AsyncSession, world: DemoWorld) -> None:
         description=platform_description,
         consortium_size=180,
         public=True,  # its progress is on the public portal
+        progress_publication="published",
+        shared=True,
         consortium_area="31 provinces and municipalities",
         target_titles=16_000,
         target_volumes=170_000,

@@ -27,6 +27,8 @@ class Programme(RecordBase, table=True):
     budget_currency: str | None = Field(default=None, max_length=3)
     # The agreement commitment whose progress is this programme's quota use (computed, never typed).
     commitment_id: uuid.UUID | None = Field(default=None, foreign_key="commitment.id", nullable=True, index=True)
+    # Department only until a coordinator shares it with its partners (cooperation/share.py); a partner's own is shared.
+    shared: bool = Field(default=False, sa_column_kwargs={"server_default": text("false")})
     search_text: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
 
 
@@ -76,7 +78,11 @@ class DigitizationProject(RecordBase, table=True):
     stale_after_days: int = 60
     commitment_id: uuid.UUID | None = Field(default=None, foreign_key="commitment.id", nullable=True, index=True)
     commitment_unit: str | None = Field(default=None, max_length=10)  # titles / volumes / images
-    public: bool = Field(default=False, sa_column_kwargs={"server_default": text("false")})  # its progress on the public portal
+    public: bool = Field(default=False, sa_column_kwargs={"server_default": text("false")})  # proposed for the public portal
+    # Its progress reaches the portal only once a coordinator published it: waiting, published, kept (internal).
+    progress_publication: str = Field(default="waiting", max_length=12, sa_column_kwargs={"server_default": text("'waiting'")})
+    # Department only until a coordinator shares it with its partners (cooperation/share.py); a partner's own is shared.
+    shared: bool = Field(default=False, sa_column_kwargs={"server_default": text("false")})
     search_text: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
 
 

@@ -85,6 +85,9 @@ class ProjectIn(msgspec.Struct, forbid_unknown_fields=True):
     target_images: Count | None = None
     stale_after_days: Annotated[int, msgspec.Meta(ge=1, le=3650)] = 60
     public: bool = False  # its progress on the public portal (COOP_PORTAL)
+    # Created department only (a partner's own proposal is its institution's too); true shares it with the partners
+    # taking part, as the page's "Share with the partners" does. Leaving it out changes nothing.
+    shared: bool | None = None
     agreement_ids: list[uuid.UUID] = []
     milestones: list[MilestoneIn] = []
     commitment_id: uuid.UUID | None = None  # an agreement commitment measured by this project's progress

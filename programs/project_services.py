@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from agreements.models import Agreement, Commitment
 from agreements.services import Measured, pace
 from cooperation import audit, csvfiles, i18n, versions
-from cooperation.auth.access import Principal, may_change_part_of, may_see, require_manager, seen, visible
+from cooperation.auth.access import Principal, may_change_part_of, may_see, require_manager, seen, shared_on_creation, visible
 from cooperation.db import lock_rows, table, utcnow
 from cooperation.errors import ForbiddenError, NotFoundError, ValidationFailed
 from cooperation.files import Owner
@@ -66,7 +66,7 @@ RECENT_REPORTS = 20
 def project_visibility(principal: Principal) -> Any:
     """Staff see every project; a partner those its institution leads or takes part in."""
     # The lead is always one of the participant rows (see _children), so the participant list alone decides.
-    return visible(principal, participants=select(PP.institution_id).where(PP.project_id == D.id))
+    return visible(principal, participants=select(PP.institution_id).where(PP.project_id == D.id), internal=D.shared.is_(False))
 
 
 # ---- projects -----------------------------------------------------------------------------------
@@ -165,6 +165,7 @@ def _children(project_id: uuid.UUID, data: ProjectIn) -> list[Any]:
 async def create_project(session: AsyncSession, principal: Principal, data: ProjectIn) -> uuid.UUID:
     require_manager(principal, N_("set up digitization projects"))
     values = await _clean(session, data)
+    values["shared"] = shared_on_creation(principal, data.shared)
     project = DigitizationProject(**values)
     session.add(project)
     await session.flush()
@@ -178,6 +179,8 @@ async def update_project(session: AsyncSession, principal: Principal, project_id
     before = await _visible_row(session, principal, project_id)
     require_manager(principal, N_("change digitization projects"))
     values = await _clean(session, data, project_id)
+    if data.shared:  # sharing is one way here; it is also the page's own action (cooperation/share.py)
+        values["shared"] = True
     version = await update_versioned(session, DigitizationProject, project_id, data.version, values, what="project")
     for model in (ProjectParticipant, ProjectAgreement, ProjectMilestone):
         await session.execute(delete(model).where(table(model).c.project_id == project_id))
@@ -721,18 +724,23 @@ def visible_ids(principal: Principal) -> Any:
 async def attachment_owner(session: AsyncSession, principal: Principal, project_id: uuid.UUID) -> Owner:
     """Documents and comments of a project: staff and the participants' partners may add them."""
     row = await _visible_row(session, principal, project_id)
-    takes_part = (
-        principal.is_partner
-        and principal.institution_id is not None
-        and (await session.scalar(select(PP.id).where(PP.project_id == project_id, PP.institution_id == principal.institution_id)))
-        is not None
+    participants = tuple(await session.scalars(select(PP.institution_id).where(PP.project_id == project_id)))
+    takes_part = principal.is_partner and principal.institution_id is not None and principal.institution_id in participants
+    return Owner(
+        label=f"the project “{row['name']}”",
+        url=f"/projects/{project_id}",
+        may_add=principal.manages_records or takes_part,
+        partner_ids=participants,
     )
-    return Owner(label=f"the project “{row['name']}”", url=f"/projects/{project_id}", may_add=principal.manages_records or takes_part)
 
 
 def institutions_sharing_with(institution_id: uuid.UUID) -> Any:
     """The other participants of the projects `institution_id` takes part in (so its partner librarians see them)."""
-    mine = select(PP.project_id).where(PP.institution_id == institution_id)
+    mine = (
+        select(PP.project_id)
+        .join(table(DigitizationProject), D.id == PP.project_id)
+        .where(PP.institution_id == institution_id, D.shared.is_(True))
+    )
     return select(PP.institution_id).where(PP.project_id.in_(mine))
 
 
@@ -937,3 +945,24 @@ async def set_archived(session: AsyncSession, principal: Principal, project_id: 
 def partner_activity() -> list[Any]:
     """Progress reported, by the day it counts to (cooperation/partners/dormancy.py)."""
     return [activity(R.institution_id, "progress_report", R.as_of)]
+
+
+async def set_progress_publication(session: AsyncSession, principal: Principal, project_ids: list[uuid.UUID], publish: bool) -> int:
+    """A coordinator publishes the progress of projects proposed for the portal, or keeps it internal (leaving the
+    portal at the next request). All or none; audited per project."""
+    require_manager(principal, N_("publish on the portal"))
+    rows = (await session.execute(select(D.id, D.name, D.public).where(D.id.in_(project_ids), D.archived_at.is_(None)))).all()
+    if len(rows) != len(set(project_ids)):
+        raise NotFoundError("project")
+    if publish and (unready := [r.name for r in rows if not r.public]):
+        raise ValidationFailed(
+            {"progress": i18n.gettext("only a project marked public is published: %(names)s", names=", ".join(unready[:5]))}
+        )
+    state = "published" if publish else "kept"
+    await session.execute(update(DigitizationProject).where(D.id.in_([r.id for r in rows])).values(progress_publication=state))
+    for row in rows:
+        audit.record(
+            session, principal, "publish" if publish else "keep_internal", "project", row.id, summary=f"Progress {state} on the portal"
+        )
+    await session.commit()
+    return len(rows)

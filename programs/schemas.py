@@ -38,6 +38,9 @@ class ProgrammeIn(msgspec.Struct, forbid_unknown_fields=True):
     budget_currency: Annotated[str, msgspec.Meta(min_length=3, max_length=3)] | None = None
     commitment_id: uuid.UUID | None = None  # the agreement's commitment this programme's quota use measures
     translations: Versions = {}  # name ("title") and description ("summary") in other languages
+    # Created department only (a partner's own proposal is its institution's too); true shares it with the partners
+    # taking part, as the page's "Share with the partners" does. Leaving it out changes nothing.
+    shared: bool | None = None
 
 
 class ProgrammeUpdate(ProgrammeIn, forbid_unknown_fields=True):

@@ -17,9 +17,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from agreements.models import Agreement, Commitment
 from agreements.services import Measured, pace
 from cooperation import audit, i18n, versions
-from cooperation.auth.access import Principal, may_see, named, require_manager, seen, visible
+from cooperation.auth.access import Principal, may_see, named, require_manager, seen, shared_on_creation, visible
 from cooperation.db import table
 from cooperation.errors import ConflictError, NotFoundError, ValidationFailed
+from cooperation.files import Owner
 from cooperation.i18n import N_
 from cooperation.partners.models import Institution, Person
 from cooperation.records import ByName, changes_between, fetch_page, fold_for_search, nfc, order_by, row_to, search_terms, update_versioned
@@ -51,7 +52,7 @@ C = table(Commitment).c
 
 def programme_visibility(principal: Principal) -> Any:
     """Staff see every programme; a partner those its institution takes part in."""
-    return visible(principal, participants=select(GI.institution_id).where(GI.programme_id == G.id))
+    return visible(principal, participants=select(GI.institution_id).where(GI.programme_id == G.id), internal=G.shared.is_(False))
 
 
 def visible_ids(principal: Principal) -> Any:
@@ -165,6 +166,7 @@ def _children(programme_id: uuid.UUID, data: ProgrammeIn) -> list[Any]:
 async def create_programme(session: AsyncSession, principal: Principal, data: ProgrammeIn) -> uuid.UUID:
     require_manager(principal, N_("set up programmes"))
     values = await _clean(session, data)
+    values["shared"] = shared_on_creation(principal, data.shared)
     programme = Programme(**values)
     session.add(programme)
     await session.flush()
@@ -178,6 +180,8 @@ async def update_programme(session: AsyncSession, principal: Principal, programm
     before = await _visible_row(session, principal, programme_id)
     require_manager(principal, N_("change programmes"))
     values = await _clean(session, data, programme_id)
+    if data.shared:  # sharing is one way here; it is also the page's own action (cooperation/share.py)
+        values["shared"] = True
     version = await update_versioned(session, Programme, programme_id, data.version, values, what="programme")
     for model in (ProgrammeInstitution, ProgrammeQuota):
         await session.execute(delete(model).where(table(model).c.programme_id == programme_id))
@@ -364,7 +368,11 @@ async def quota_use_between(
 
 def institutions_sharing_with(institution_id: uuid.UUID) -> Any:
     """The other institutions of the programmes `institution_id` takes part in."""
-    mine = select(GI.programme_id).where(GI.institution_id == institution_id)
+    mine = (
+        select(GI.programme_id)
+        .join(table(Programme), G.id == GI.programme_id)
+        .where(GI.institution_id == institution_id, G.shared.is_(True))
+    )
     return select(GI.institution_id).where(GI.programme_id.in_(mine))
 
 
@@ -507,3 +515,10 @@ async def set_archived(session: AsyncSession, principal: Principal, programme_id
         version=version,
         label=row["name"],
     )
+
+
+async def programme_owner(session: AsyncSession, principal: Principal, programme_id: uuid.UUID) -> Owner:
+    """A programme as sharing names it: its label, page and the institutions taking part."""
+    row = await _visible_row(session, principal, programme_id)
+    taking_part = tuple(await session.scalars(select(GI.institution_id).where(GI.programme_id == programme_id)))
+    return Owner(label=row["name"], url=f"/programmes/{programme_id}", may_add=principal.manages_records, partner_ids=taking_part)

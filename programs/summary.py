@@ -16,6 +16,7 @@ from cooperation.db import table
 from cooperation.partners.models import Institution
 from cooperation.records import plain
 from cooperation.reports.trends import DecisionLine, KeyFigure
+from cooperation.review import Waiting
 from programs import chart, project_services, services
 from programs.models import DigitizationProject, ProjectParticipant
 
@@ -168,9 +169,13 @@ async def year_figures(session: AsyncSession, principal: Principal, first: date,
 def portal_institutions() -> Any:
     """The participants of public projects (their lead included)."""
     D = table(DigitizationProject).c
-    return (
-        select(PP.institution_id).join(table(DigitizationProject), D.id == PP.project_id).where(D.public.is_(True), D.archived_at.is_(None))
-    )
+    return select(PP.institution_id).join(table(DigitizationProject), D.id == PP.project_id).where(*on_portal())
+
+
+def on_portal() -> tuple[Any, ...]:
+    """SQL: a project the portal shows — marked public, not archived, its progress published by a coordinator."""
+    D = table(DigitizationProject).c
+    return (D.public.is_(True), D.archived_at.is_(None), D.progress_publication == "published")
 
 
 async def portal_projects(session: AsyncSession, language: str, limit: int, offset: int) -> list[dict[str, Any]]:
@@ -180,7 +185,7 @@ async def portal_projects(session: AsyncSession, language: str, limit: int, offs
     rows = (
         await session.execute(
             select(D.id, D.name, D.name_native, D.description, D.translations, D.starts_on, D.ends_on, D.platform_url, D.consortium_size)
-            .where(D.public.is_(True), D.archived_at.is_(None))
+            .where(*on_portal())
             .order_by(D.starts_on.desc(), D.id)
             .limit(limit)
             .offset(offset)
@@ -220,3 +225,15 @@ async def portal_projects(session: AsyncSession, language: str, limit: int, offs
             }
         )
     return projects
+
+
+async def waiting_progress(session: AsyncSession) -> list[Waiting]:
+    """Projects proposed for the portal whose progress waits for a coordinator's decision."""
+    D = table(DigitizationProject).c
+    rows = await session.execute(
+        select(D.id, D.name, D.description)
+        .where(D.public.is_(True), D.archived_at.is_(None), D.progress_publication == "waiting")
+        .order_by(D.starts_on.desc())
+        .limit(500)
+    )
+    return [Waiting(id=r.id, record=r.name, url=f"/projects/{r.id}", text=(r.description or "")[:300]) for r in rows]

@@ -11,7 +11,7 @@ from litestar.response import Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agreements.services import commitment_choices, list_agreements
-from cooperation import audit, comments, csvfiles, files, i18n, versions
+from cooperation import audience, audit, comments, csvfiles, files, i18n, share, versions
 from cooperation.auth.access import Principal, require_manager
 from cooperation.dashboard import Panel
 from cooperation.errors import ConflictError, StaleVersionError, ValidationFailed
@@ -176,11 +176,14 @@ class ProgrammeViews(Controller):
     ) -> Template:
         programme = await services.get_programme(db, principal, programme_id)
         years = sorted({u.year for u in programme.use})
+        owner = await services.programme_owner(db, principal, programme_id)
         return render(
             request,
             "programs/programme_detail.html",
             programme=programme,
             years=years,
+            audiences=await audience.of_record(db, owner.partner_ids),
+            shared=await share.state(db, "programme", programme_id),
             history=await audit.history(db, "programme", programme_id) if principal.reads_everything else [],
         )
 
@@ -344,8 +347,10 @@ class ProjectViews(Controller):
             reporting_for=[p for p in project.participants if p.may_report],
             progress_values=progress_values or {"as_of": date.today().isoformat()},
             errors=errors or {},
-            documents=await files.list_for(db, "project", project_id),
-            comment_list=await comments.list_for(db, "project", project_id),
+            documents=await files.list_for(db, "project", project_id, principal=principal),
+            comment_list=await comments.list_for(db, principal, "project", project_id),
+            audiences=await audience.of_record(db, owner.partner_ids),
+            shared=await share.state(db, "project", project_id),
             may_contribute=owner.may_add,
             history=await audit.history(db, "project", project_id) if principal.reads_everything else [],
             harvest_sources=await harvest_services.sources_of(db, principal, project_id),

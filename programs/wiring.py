@@ -3,9 +3,12 @@
 from cooperation.archiving import archive_routes
 from cooperation.i18n import N_
 from cooperation.portal import Section
+from cooperation.review import Source
+from cooperation.share import Shareable, flag
 from exchanges.expert_services import ProgrammeHooks
 from programs import api, demo, project_services, services, summary, views
 from programs import jobs as scheduled
+from programs.models import DigitizationProject, Programme
 
 routes = [
     *views.routes,
@@ -24,6 +27,15 @@ daily_jobs = scheduled.daily_jobs
 key_figures = [summary.key_figures]
 decisions = [summary.decisions]
 portfolio_sections = {"programs": summary.portfolio}
+shareables = [
+    Shareable("programme", services.programme_owner, *flag(Programme, "programme")),
+    Shareable("project", project_services.attachment_owner, *flag(DigitizationProject, "project")),
+]
+review_sources = [
+    Source(
+        kind="progress", label=N_("Project progress"), waiting=summary.waiting_progress, decide=project_services.set_progress_publication
+    )
+]
 portal_sections = [
     Section(
         name="projects",

@@ -123,9 +123,10 @@ async def test_every_page_of_every_role_answers_and_every_form_posts(demo_app):
             assert len(c.pages) >= 8, f"{role} reached only {sorted(c.pages)}"
         assert any("/visits/" in u for u in crawls["partner.nlc"][1].pages), "the NLC partner does not reach the shared visit"
         # Posting may change what later pages show, so the forms are posted after every role has been crawled;
-        # signing out goes last, and the administrator's forms (which may deactivate an account) come after the rest.
+        # "view as" (after which nothing can be changed) and signing out go last, and the administrator's forms (which
+        # may deactivate an account) come after the rest.
         for role, (client, c) in reversed(crawls.items()):
-            ordered = sorted(c.forms.values(), key=lambda item: item[1].action == "/logout")
+            ordered = sorted(c.forms.values(), key=lambda item: (item[1].action == "/logout", item[1].action == "/view-as"))
             for page, form in ordered:
                 problem = await post_back(client, role, page, form)
                 if problem:
@@ -136,6 +137,41 @@ async def test_every_page_of_every_role_answers_and_every_form_posts(demo_app):
     finally:
         for raw in clients:
             await raw.aclose()
+
+
+# ---- "View as" a partner: the same rules answer, the same records and pieces are named ------------------------
+
+
+def named_ids(html: str) -> set[str]:
+    """The ids of the records and pieces a page names: in its links and its pieces' marks (forms and banner aside)."""
+    return set(re.findall(r'(?:href="[^"]*?|data-piece="|data-record="[a-z_]+:)(' + _UUID.pattern + ")", html))
+
+
+async def test_viewing_as_each_partner_names_exactly_what_that_partners_own_session_gets(demo_app):
+    from sqlalchemy import select
+
+    from cooperation.partners.models import Institution
+
+    async with demo_app.state.session_factory() as session:
+        ids = {code: str(i) for i, code in (await session.execute(select(Institution.id, Institution.code))).all()}
+    for index, (role, code) in enumerate((("partner.nlc", "NLC"), ("partner.bnf", "BNF"))):
+        async with http_client(demo_app, f"192.0.2.{40 + index}") as own_raw, http_client(demo_app, f"192.0.2.{50 + index}") as viewer_raw:
+            own, viewer = Client(own_raw), Client(viewer_raw)
+            await own.sign_in(f"{role}@{demo.DEMO_DOMAIN}", demo.DEMO_PASSWORD)
+            await viewer.sign_in(f"coordinator@{demo.DEMO_DOMAIN}", demo.DEMO_PASSWORD)
+            assert (await viewer.form("/view-as", {"institution_id": ids[code], "next": "/"})).status_code == 303
+            crawled = await crawl(own, role)
+            assert len(crawled.pages) >= 8
+            compared = 0
+            for url in crawled.pages:
+                theirs, as_viewer = await own.get(url), await viewer.get(url)
+                assert as_viewer.status_code == theirs.status_code, url
+                if url in crawled.files or theirs.status_code != 200:
+                    continue
+                assert "You are viewing as" in as_viewer.text, url
+                assert named_ids(as_viewer.text) == named_ids(theirs.text), url
+                compared += 1
+            assert compared >= 8
 
 
 # ---- Every page in Vietnamese and Chinese: no English word of the interface left (issue 13) ---------------------

@@ -14,9 +14,11 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, case, false, literal, or_, select, true
+from sqlalchemy import column as sql_column
+from sqlalchemy import table as sql_table
 
 from cooperation import i18n
-from cooperation.errors import ForbiddenError
+from cooperation.errors import ForbiddenError, ValidationFailed
 from cooperation.i18n import N_
 
 
@@ -49,6 +51,9 @@ class Principal:
     enroll_only: bool = False  # an administrator who must set up two-factor sign-in before anything else
     language: str = "en"  # the interface language they chose (i18n.py)
     system: bool = False  # not a person but the software itself (a harvest): no account stands behind what it records
+    # A coordinator or administrator viewing pages as a partner institution sees them: this principal is that
+    # partner's (role, institution), every rule answers as for them, and nothing can be written. The label names it.
+    viewing_as: str | None = None
 
     @property
     def reads_everything(self) -> bool:
@@ -188,3 +193,49 @@ async def seen(session: Any, principal: Principal, kind: str, record_ids: Any) -
     subquery = visible_ids(principal).subquery()
     column = next(iter(subquery.c))
     return set(await session.scalars(select(column).where(column.in_(ids))))
+
+
+# ---- pieces: what people write or upload inside a record ---------------------------------------------------
+#
+# A comment, document or photo has an audience of its own, inside the record that holds it: the department
+# (the home institution's staff), the department and the record's partners, or the public. A partner's own
+# contributions (institution_id is theirs) are shared with the department and that institution only — never with
+# another partner of the same record. Readers of a piece have already been found to see its record.
+
+
+class Audience(StrEnum):
+    DEPARTMENT = "department"
+    PARTNERS = "partners"
+    PUBLIC = "public"
+
+
+def piece_visible(principal: Principal, audience: Any, institution_id: Any) -> ColumnElement[bool]:
+    """SQL: this person may read a piece with this audience, written by someone of `institution_id` (None: staff)."""
+    if principal.reads_everything:
+        return true()
+    if not principal.is_partner or principal.institution_id is None:
+        return false()
+    # Shared pieces reach this partner unless another partner wrote them (staff's carry the home institution or none).
+    home = select(_institution.c.id).where(_institution.c.is_home.is_(True)).scalar_subquery()
+    not_another_partners = or_(institution_id.is_(None), institution_id == principal.institution_id, institution_id == home)
+    return or_(audience == Audience.PUBLIC.value, and_(audience == Audience.PARTNERS.value, not_another_partners))
+
+
+_institution = sql_table("institution", sql_column("id"), sql_column("is_home"))  # named, not imported: models depend on this module
+
+
+def piece_audience(principal: Principal, chosen: str | None) -> Audience:
+    """The audience of a new piece as its writer chose it, or the narrowest that fits them: the department for staff;
+    for a partner, the department and their own institution (a partner cannot hide its words from the department).
+    Nothing is public as it is written: only a coordinator's publication makes it so."""
+    if chosen not in (None, "", Audience.DEPARTMENT.value, Audience.PARTNERS.value):
+        raise ValidationFailed({"audience": i18n.gettext("choose the department only or shared with the partners")})
+    if principal.is_partner:
+        return Audience.PARTNERS
+    return Audience.PARTNERS if chosen == Audience.PARTNERS.value else Audience.DEPARTMENT
+
+
+def shared_on_creation(principal: Principal, asked: bool | None) -> bool:
+    """A new record is the department's own until a coordinator shares it with the partners taking part (asked, or
+    later with cooperation/share.py); what a partner proposes is shared with its institution from the start."""
+    return principal.is_partner or bool(asked)

@@ -23,6 +23,18 @@ PUBLIC_OPT = "public"
 ENROLL_PATHS = ("/account/two-factor", "/logout")
 
 
+# What a session viewing pages as a partner may still post: leave that view, sign out, switch the language.
+VIEWING_PATHS = ("/view-as", "/logout", "/language")
+
+
+class ViewingOnly(PermissionDeniedException):
+    """A write while viewing as a partner: refused, and said in the reader's language by the app's handler."""
+
+    def __init__(self, label: str) -> None:
+        super().__init__(detail=N_("You are viewing as %(partner)s: nothing can be changed."))
+        self.label = label
+
+
 class EnrollFirst(PermissionDeniedException):
     def __init__(self) -> None:
         super().__init__(detail=N_("Set up two-factor sign-in first: administrators are required to use it here."))
@@ -52,6 +64,9 @@ class SessionAuthenticationMiddleware(AbstractAuthenticationMiddleware):
                 session.info.pop("committed", None)  # a token's "last used" is not the request's write (db.committed)
                 if getattr(result.user, "enroll_only", False) and not scope["path"].startswith(ENROLL_PATHS):
                     raise EnrollFirst()
+                viewing = getattr(result.user, "viewing_as", None)
+                if viewing and scope.get("method") not in ("GET", "HEAD", "OPTIONS") and not scope["path"].startswith(VIEWING_PATHS):
+                    raise ViewingOnly(viewing)
                 scope["user"] = result.user
                 scope["auth"] = result.auth
                 await self.app(scope, receive, send)

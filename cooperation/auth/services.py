@@ -5,7 +5,7 @@ import ipaddress
 import secrets
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
 
@@ -228,6 +228,7 @@ async def principal_for_token(session: AsyncSession, token: str) -> Principal | 
     ).first()
     if row is None:
         return None
+    data = row.data or {}
     principal = Principal(
         user_id=row.id,
         name=row.name,
@@ -235,11 +236,54 @@ async def principal_for_token(session: AsyncSession, token: str) -> Principal | 
         role=Role(row.role),
         institution_id=row.institution_id,
         time_zone=row.time_zone,
-        enroll_only=bool((row.data or {}).get("enroll_only")),
+        enroll_only=bool(data.get("enroll_only")),
         language=row.language,
     )
+    viewing = data.get(VIEW_AS)
+    if viewing and principal.manages_records:  # the same rules as the partner's own session: one implementation
+        principal = replace(principal, role=Role.PARTNER, institution_id=uuid.UUID(viewing["id"]), viewing_as=viewing["label"])
     principal_cache.put(digest, principal)
     return principal
+
+
+VIEW_AS = "view_as"  # in the session's data: {"id": institution id, "label": "NLC · National Library of China"}
+
+
+async def set_viewing_as(session: AsyncSession, principal: Principal, token: str, institution_id: uuid.UUID | None) -> None:
+    """Start (an institution) or stop (None) viewing pages as a partner institution sees them, for this browser's
+    session only. Coordinators and administrators; audited; every process forgets the session's principal at once."""
+    from cooperation.auth import revocation
+    from cooperation.auth.access import require_manager
+    from cooperation.errors import NotFoundError
+    from cooperation.i18n import N_
+    from cooperation.partners.models import Institution
+
+    stored = await session.scalar(select(AuthSession).where(col(AuthSession.token_hash) == token_digest(token)))
+    if stored is None:
+        raise NotFoundError("session")
+    data = dict(stored.data or {})
+    if institution_id is None:
+        ended = data.pop(VIEW_AS, None)
+        if ended:
+            audit.record(
+                session, principal, "view_as_end", "institution", uuid.UUID(ended["id"]), summary=f"Stopped viewing as {ended['label']}"
+            )
+    else:
+        if principal.viewing_as is None:
+            require_manager(principal, N_("view pages as a partner sees them"))
+        i = table(Institution).c
+        found = (
+            await session.execute(select(i.code, i.name).where(i.id == institution_id, i.is_home.is_(False), i.archived_at.is_(None)))
+        ).first()
+        if found is None:
+            raise NotFoundError("institution")
+        label = f"{found.code} · {found.name}"
+        data[VIEW_AS] = {"id": str(institution_id), "label": label}
+        audit.record(session, principal, "view_as", "institution", institution_id, summary=f"Viewed pages as {label}")
+    stored.data = data
+    await revocation.announce(session)
+    await session.commit()
+    revocation.forget_here()
 
 
 def is_loopback(host: str | None) -> bool:

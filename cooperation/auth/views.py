@@ -21,7 +21,7 @@ from cooperation.auth.access import Principal, Role, require_admin
 from cooperation.auth.api import base_url as api_base_url
 from cooperation.auth.middleware import PUBLIC_OPT, SESSION_COOKIE
 from cooperation.auth.models import User
-from cooperation.auth.services import authenticate_password, end_session, is_loopback, start_session
+from cooperation.auth.services import authenticate_password, end_session, is_loopback, set_viewing_as, start_session
 from cooperation.errors import ConflictError, ValidationFailed
 from cooperation.forms import parse_form
 from cooperation.i18n import N_
@@ -793,6 +793,29 @@ def _invite_defaults(request: Request[Any, Any, Any]) -> dict[str, Any]:
     return {"role": "coordinator", "language": settings.default_language}
 
 
+@post("/view-as", name="view_as_start")
+async def view_as_start(
+    request: Request[Any, Any, Any], db: NamedDependency[AsyncSession], principal: NamedDependency[Principal]
+) -> Response[Any]:
+    """A coordinator or administrator opens pages as a partner institution sees them (this browser only)."""
+    form = await form_dict(request)
+    try:
+        institution_id = uuid.UUID(str(form.get("institution_id") or ""))
+    except ValueError:
+        raise ValidationFailed({"institution_id": i18n.gettext("choose a partner institution")}) from None
+    await set_viewing_as(db, principal, request.cookies.get(SESSION_COOKIE) or "", institution_id)
+    return see_other(safe_next(str(form.get("next") or "/")))
+
+
+@post("/view-as/stop", name="view_as_stop")
+async def view_as_stop(
+    request: Request[Any, Any, Any], db: NamedDependency[AsyncSession], principal: NamedDependency[Principal]
+) -> Response[Any]:
+    form = await form_dict(request)
+    await set_viewing_as(db, principal, request.cookies.get(SESSION_COOKIE) or "", None)
+    return see_other(safe_next(str(form.get("next") or "/")))
+
+
 @post("/language", opt={PUBLIC_OPT: True}, name="language_switch", include_in_schema=False)
 async def language_switch(request: Request[Any, Any, Any], db: NamedDependency[AsyncSession]) -> Response[Any]:
     """The switcher on every page: remembered in a cookie, and in the profile of whoever is signed in."""
@@ -825,6 +848,8 @@ async def language_switch(request: Request[Any, Any, Any], db: NamedDependency[A
 
 routes = [
     language_switch,
+    view_as_start,
+    view_as_stop,
     two_factor_page,
     two_factor_submit,
     two_factor_settings,

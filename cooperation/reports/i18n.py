@@ -73,6 +73,7 @@ TEXT: dict[str, str] = {
     "progress": N_("Progress"),
     "people": N_("People"),
     "photos": N_("Photos"),
+    "department_only": N_("Department only"),
     "theme": N_("Theme"),
     "programme_agenda": N_("Programme"),
     "implements": N_("Implements the agreement"),

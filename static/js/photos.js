@@ -29,6 +29,8 @@
       const body = new FormData();
       body.append("_csrf_token", token);
       body.append("file", file, file.name);
+      const audience = form.querySelector("input[name=audience]:checked");  // who sees it, as chosen beside the button
+      if (audience) body.append("audience", audience.value);
       const request = new XMLHttpRequest();
       request.open("POST", form.action);
       request.setRequestHeader("X-Photo-Upload", "1");

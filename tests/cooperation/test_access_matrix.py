@@ -270,6 +270,16 @@ ROUTES: dict[str, tuple[str, list[str] | None]] = {
     "api_comment_create": ("agreement.upload", AGREEMENT_TARGETS),
     "comment_create": ("agreement.upload", AGREEMENT_TARGETS),
     "comment_archive": ("comment.manage", AGREEMENT_TARGETS),
+    "comment_audience": ("comment.manage", AGREEMENT_TARGETS),
+    "api_comment_audience": ("comment.manage", AGREEMENT_TARGETS),
+    "attachment_audience": ("document.manage", AGREEMENT_TARGETS),
+    "api_attachment_audience": ("document.manage", AGREEMENT_TARGETS),
+    "publication_waiting": ("create", None),
+    "share_confirm": ("visit.manage", VISIT_TARGETS),
+    "share_submit": ("visit.manage", VISIT_TARGETS),
+    "view_as_start": ("create", None),  # not posted here: it would turn the rest of the role's cells into NLC's
+    "view_as_stop": ("any", None),
+    "publication_decide": ("create", None),
     "api_follow_ups_mine": ("any", None),
     "api_visit_delegation": ("delegation", VISIT_TARGETS),
     "api_exchanges": ("any", None),
@@ -499,10 +509,15 @@ async def build_scene(app, world, coordinator: Client) -> Scene:
         )
         commitments[key] = commitment.json()["id"]
         document = await coordinator.api(
-            "POST", f"/api/v1/attachments/agreement/{agreement['id']}", files={"file": ("a.pdf", PDF, "application/pdf")}
+            "POST",
+            f"/api/v1/attachments/agreement/{agreement['id']}",
+            files={"file": ("a.pdf", PDF, "application/pdf")},
+            data={"audience": "partners"},
         )
         attachments[key] = document.json()["id"]
-        comment = await coordinator.api("POST", f"/api/v1/comments/agreement/{agreement['id']}", json={"body": "Noted."})
+        comment = await coordinator.api(
+            "POST", f"/api/v1/comments/agreement/{agreement['id']}", json={"body": "Noted.", "audience": "partners"}
+        )
         comments[key] = comment.json()["id"]
     people = {}
     async with app.state.session_factory() as db:
@@ -530,13 +545,17 @@ async def build_scene(app, world, coordinator: Client) -> Scene:
             "visiting_institution_id": str(visitor),
             "starts_on": "2026-03-02",
             "ends_on": "2026-03-04",
+            "shared": True,
         }
         visits[key] = (await coordinator.api("POST", "/api/v1/visits", json=payload)).json()["id"]
         action = await coordinator.api(
             "POST", f"/api/v1/follow-ups/visit/{visits[key]}", json={"text": "Send the report", "responsible_institution_id": str(visitor)}
         )
         follow_ups[key] = action.json()["id"]
-        photo = await coordinator.api("POST", f"/api/v1/visits/{visits[key]}/photos", files={"file": ("p.png", PNG, "image/png")})
+        photo = await coordinator.api(
+            "POST", f"/api/v1/visits/{visits[key]}/photos", files={"file": ("p.png", PNG, "image/png")}, data={"audience": "partners"}
+        )
+        assert photo.status_code in (200, 201), photo.text
         photos[key] = photo.json()["id"]
         expert = await coordinator.api("POST", "/api/v1/people", json={"name": f"Expert {key}", "institution_id": str(visitor)})
         exchange = await coordinator.api(
@@ -548,6 +567,7 @@ async def build_scene(app, world, coordinator: Client) -> Scene:
                 "starts_on": "2026-05-04",
                 "ends_on": "2026-05-08",
                 "field_of_work": "Conservation",
+                "shared": True,
             },
         )
         exchanges[key] = exchange.json()["id"]
@@ -564,13 +584,20 @@ async def build_scene(app, world, coordinator: Client) -> Scene:
                 "ends_on": "2028-12-31",
                 "institution_ids": [str(world.home), str(partner)],
                 "quotas": [{"direction": "incoming", "max_per_year": 3}],
+                "shared": True,
             },
         )
         programmes[key] = programme.json()["id"]
         project = await coordinator.api(
             "POST",
             "/api/v1/projects",
-            json={"name": f"Project {key}", "lead_institution_id": str(partner), "starts_on": "2025-01-01", "target_volumes": 1000},
+            json={
+                "name": f"Project {key}",
+                "lead_institution_id": str(partner),
+                "starts_on": "2025-01-01",
+                "target_volumes": 1000,
+                "shared": True,
+            },
         )
         projects[key] = project.json()["id"]
     return Scene(
@@ -732,6 +759,10 @@ def request_for(method: str, path: str, name: str, target: str | None, scene: Sc
             return scene.visits[target or "VA"]
         if key == "visit_id":
             return scene.visits[target or "VA"]
+        if key == "record_id" and name.startswith("share_"):
+            return scene.visits[target or "VA"]
+        if key == "kind" and name.startswith("share_"):
+            return "visit"
         if key == "record_id" and name.removeprefix("api_").startswith("gift_"):
             return scene.gift
         if key == "record_id":
@@ -771,6 +802,8 @@ def request_for(method: str, path: str, name: str, target: str | None, scene: Sc
             return "openapi.yaml"
         if key == "kind" and name == "visit_form_row":
             return "host"
+        if key == "kind" and name == "publication_decide":
+            return "summary"
         raise AssertionError(key)
 
     url = PARAM.sub(param, path)
@@ -981,6 +1014,11 @@ def request_for(method: str, path: str, name: str, target: str | None, scene: Sc
         "api_visit_photo_create": {"files": {"file": ("q.png", PNG, "image/png")}},
         "visit_photo_create": {"files": {"file": ("q.png", PNG, "image/png")}},
         "comment_create": {"data": {"body": "Agreed."}},
+        "comment_audience": {"data": {"audience": "partners", "version": "1"}},
+        "api_comment_audience": {"json": {"audience": "partners", "version": 1}},
+        "attachment_audience": {"data": {"audience": "partners", "version": "1"}},
+        "api_attachment_audience": {"json": {"audience": "partners", "version": 1}},
+        "publication_decide": {"data": {"summary": scene.visits["VA"], "decision": "keep"}},
         "identity_provider_create": {
             "data": {
                 "institution_id": scene.institutions["BNF"],
@@ -1015,8 +1053,8 @@ async def test_every_route_for_every_role(app, world, client_for):
         # Managers last, so that their (allowed) changes do not decide other roles' cells.
         for role in ["anonymous", "director", "partner_a", "partner_b", "coordinator", "admin"]:
             for method, path, name in routes(app):
-                if name == "logout":
-                    continue  # would end the session the rest of the matrix uses; covered in test_auth
+                if name in ("logout", "view_as_start"):
+                    continue  # would end or change the session the rest of the matrix uses; test_auth, test_audience
                 kind, targets = ROUTES[name]
                 for target in targets or [None]:
                     url, body = request_for(method, path, name, target, scene, world)

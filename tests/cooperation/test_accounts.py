@@ -124,6 +124,10 @@ async def test_from_an_empty_database_to_a_partner_librarians_first_page(day_one
         },
     )
     assert visit.status_code == 201, visit.text
+    # A new visit is the department's own: the coordinator reads who gains access, then shares it.
+    sharing = await coordinator.get(f"/share/visit/{visit.json()['id']}")
+    assert "NLC · National Library of China" in sharing.text
+    assert (await coordinator.form(f"/share/visit/{visit.json()['id']}", {})).status_code == 303
 
     partner_invite = await admin.api(
         "POST",

@@ -26,6 +26,7 @@ async def bound(db, world, reference, partner, *, expires=None, status="in_force
         parties=[PartyIn(institution_id=world.home), PartyIn(institution_id=partner)],
         effective_on=date(2020, 1, 1),
         expires_on=expires,
+        confidentiality="parties",  # shared with the partner (a new agreement is otherwise internal)
     )
     agreement_id = await agreement_services.create_agreement(db, world.principals["coordinator"], data)
     await db.execute(update(Agreement).where(Agreement.id == agreement_id).values(status=status, signed_on=signed or date(2019, 12, 1)))

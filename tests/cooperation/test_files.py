@@ -100,11 +100,21 @@ async def test_upload_form_shows_the_error_on_the_page(client_for, world):
 async def test_documents_follow_the_record_visibility(client_for, world):
     coordinator = await client_for("coordinator")
     agreement_id = await _agreement(coordinator, world)
+    internal = (
+        await coordinator.api("POST", f"/api/v1/attachments/agreement/{agreement_id}", files={"file": ("i.pdf", PDF, "application/pdf")})
+    ).json()
+    assert internal["audience"] == "department"  # staff's files are the department's until shared
     uploaded = (
-        await coordinator.api("POST", f"/api/v1/attachments/agreement/{agreement_id}", files={"file": ("a.pdf", PDF, "application/pdf")})
+        await coordinator.api(
+            "POST",
+            f"/api/v1/attachments/agreement/{agreement_id}",
+            files={"file": ("a.pdf", PDF, "application/pdf")},
+            data={"audience": "partners"},
+        )
     ).json()
     partner_a = await client_for("partner_a")
     partner_b = await client_for("partner_b")
+    assert (await partner_a.get(f"/attachments/{internal['id']}")).status_code == 404
     assert (await partner_a.get(f"/attachments/{uploaded['id']}")).status_code == 200
     assert (await partner_b.get(f"/attachments/{uploaded['id']}")).status_code == 404
     refused = await partner_b.api(

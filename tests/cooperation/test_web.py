@@ -43,8 +43,8 @@ async def test_the_openapi_document_is_the_api_only_and_says_everything(client_f
         for status in ("401", "404"):
             assert "application/problem+json" in op["responses"][status]["content"], f"{method} {path} {status}"
     uploads = {
-        ("/api/v1/visits/{visit_id}/photos", "post"): {"file", "caption"},
-        ("/api/v1/attachments/{owner_type}/{owner_id}", "post"): {"file", "title", "language"},
+        ("/api/v1/visits/{visit_id}/photos", "post"): {"file", "caption", "audience"},
+        ("/api/v1/attachments/{owner_type}/{owner_id}", "post"): {"file", "title", "language", "audience"},
         ("/api/v1/projects/{project_id}/progress/csv", "post"): {"file"},
     }
     for (path, method), fields in uploads.items():

@@ -98,3 +98,21 @@ async def test_changes_are_posted_signed_only_to_those_who_may_see_them(app, db,
         .where(webhooks.WebhookEndpoint.url.endswith("?bnf"))
     )
     assert theirs.all() == []  # nothing for the BnF's webhook: not even that something happened
+
+
+async def test_a_partners_webhook_never_hears_of_a_department_only_piece(app, db, client_for, world, people, receiver):
+    """NLC's integration account hears of the comment shared with it, not of the coordinator's internal note."""
+    admin = await client_for("admin")
+    await _webhook(admin, receiver.url, world.principals["partner_a"].user_id, ["visit"])
+    coordinator = await client_for("coordinator")
+    visit = (await coordinator.api("POST", "/api/v1/visits", json=seed_visit_payload(world, people))).json()
+    settings = app.state.settings
+    assert await webhooks.fan_out(db, settings, "https://libcoop.nlv.example") == 1  # the shared visit itself
+    owner = f"/api/v1/comments/visit/{visit['id']}"
+    await coordinator.api("POST", owner, json={"body": "INTERNAL NOTE: gift budget exceeded"})
+    assert await webhooks.fan_out(db, settings, "https://libcoop.nlv.example") == 0
+    await coordinator.api("POST", owner, json={"body": "Thank you for coming", "audience": "partners"})
+    assert await webhooks.fan_out(db, settings, "https://libcoop.nlv.example") == 1
+    assert await webhooks.deliver_due(app.state.session_factory, settings) == 2
+    types = sorted(json.loads(body)["type"] for _, body in receiver.received)
+    assert types == ["visit.comment", "visit.created"]

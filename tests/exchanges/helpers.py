@@ -30,6 +30,7 @@ def seed_visit_payload(world, people: dict[str, str], agreement_id: str | None =
         ],
         "outcomes": ["Hướng hợp tác mới: mô hình thư viện thông minh", "First step in implementing the April 2025 agreement"],
         "gifts": [{"direction": "given", "description": "Quà lưu niệm"}, {"direction": "received", "description": "纪念品"}],
+        "shared": True,  # shared with NLC as it is saved (a new visit is otherwise the department's own)
     }
     payload.update(overrides)
     return payload

@@ -40,6 +40,7 @@ async def project(client_for, world):
                 {"institution_id": str(world.home), "role": "contributor"},
                 {"institution_id": str(world.bnf), "role": "contributor"},
             ],
+            "shared": True,
         },
     )
     assert created.status_code == 201, created.text

@@ -31,6 +31,7 @@ async def project(client_for, world):
                 {"institution_id": str(world.bnf), "role": "observer"},
             ],
             "milestones": [{"title": "Platform launched", "due_on": "2025-04-30", "done_on": "2025-04-28"}],
+            "shared": True,
         },
     )
     assert created.status_code == 201, created.text
@@ -283,6 +284,7 @@ async def test_dashboard_shows_each_role_what_it_may_see(client_for, project, wo
             "ends_on": "2030-12-31",
             "institution_ids": [str(world.home), str(world.nlc)],
             "quotas": [{"direction": "incoming", "max_per_year": 3}],
+            "shared": True,
         },
     )
     seen = {}

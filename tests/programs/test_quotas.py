@@ -34,6 +34,7 @@ async def setup(client_for, world):
                 {"direction": "outgoing", "max_per_year": 2},
                 {"direction": "outgoing", "max_per_year": 1, "field_of_work": "Conservation"},
             ],
+            "shared": True,
         },
     )
     assert programme.status_code == 201, programme.text

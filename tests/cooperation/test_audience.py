@@ -1,0 +1,240 @@
+"""Who sees what, said on every piece: each comment, document and photo has an audience chosen where it is written
+(department only by default for staff; a partner's own piece reaches the department and that partner only), shown
+on the piece, changed later by staff (audited); nothing reaches the portal before a coordinator publishes it; and a
+coordinator "viewing as" a partner gets exactly what that partner's own session gets, and may change nothing.
+
+The matrix: every kind of piece × audience × reader (department staff, a partner of the record, another partner of
+the same record, an anonymous visitor) × channel (the record's page, the JSON API, the file itself, "view as", the
+visit summary PDF, the portal and its Atom feed) — each piece seen exactly when it should be."""
+
+import dataclasses
+import io
+
+from PIL import Image
+
+from tests.agreements.helpers import agreement_payload
+from tests.conftest import http_client
+from tests.cooperation.test_reports import _report_text
+from tests.exchanges.helpers import seed_visit_payload
+
+PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+
+
+def _png(shade: int) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (40, 30), (shade, 90, 60)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+async def _pieces(client_for, world, people):
+    """An agreement with NLC and BnF and a public completed visit of NLC, each holding one piece per audience."""
+    coordinator = await client_for("coordinator")
+    nlc, bnf = await client_for("partner_a"), await client_for("partner_b")
+    payload = agreement_payload([world.home, world.nlc, world.bnf], reference="NLV-NLC-BNF-2025")
+    agreement = (await coordinator.api("POST", "/api/v1/agreements", json=payload)).json()
+    owner = f"/api/v1/comments/agreement/{agreement['id']}"
+    made = {
+        "comment-department": (await coordinator.api("POST", owner, json={"body": "INTERNAL NOTE: gift budget exceeded"})).json(),
+        "comment-partners": (
+            await coordinator.api("POST", owner, json={"body": "Shared: the plan for 2026", "audience": "partners"})
+        ).json(),
+        "comment-nlc": (await nlc.api("POST", owner, json={"body": "NLC asks about the shipment list"})).json(),
+    }
+    files_url = f"/api/v1/attachments/agreement/{agreement['id']}"
+
+    async def upload(client, name, **data):
+        answer = await client.api("POST", files_url, files={"file": (name, PDF, "application/pdf")}, data=data)
+        assert answer.status_code == 201, answer.text
+        return answer.json()
+
+    made["document-department"] = await upload(coordinator, "budget-internal.pdf")
+    made["document-partners"] = await upload(coordinator, "signed-copy.pdf", audience="partners")
+    made["document-nlc"] = await upload(nlc, "nlc-letter.pdf")
+    visit = (await coordinator.api("POST", "/api/v1/visits", json=seed_visit_payload(world, people, public=True))).json()
+    for step in ("confirmed", "completed"):
+        version = (await coordinator.api("GET", f"/api/v1/visits/{visit['id']}")).json()["version"]
+        assert (
+            await coordinator.api("POST", f"/api/v1/visits/{visit['id']}/transition", json={"to": step, "version": version})
+        ).status_code == 200
+    photos_url = f"/api/v1/visits/{visit['id']}/photos"
+
+    async def photo(client, shade, caption, **data):
+        answer = await client.api(
+            "POST", photos_url, files={"file": (f"{shade}.png", _png(shade), "image/png")}, data={"caption": caption, **data}
+        )
+        assert answer.status_code in (200, 201), answer.text
+        return answer.json()
+
+    made["photo-department"] = await photo(coordinator, 10, "Internal: the gift room")
+    made["photo-partners"] = await photo(coordinator, 60, "Shared: the reading room", audience="partners")
+    made["photo-nlc"] = await photo(nlc, 110, "By NLC: the delegation arrives")
+    made["photo-public"] = await photo(coordinator, 160, "Public: the signing ceremony")
+    return coordinator, nlc, bnf, agreement, visit, made
+
+
+# Who reads each piece: a partner reads what is shared with the record's partners and its own institution's pieces.
+SEEN_BY = {
+    "comment-department": {"coordinator", "director"},
+    "comment-partners": {"coordinator", "director", "nlc", "bnf"},
+    "comment-nlc": {"coordinator", "director", "nlc"},
+    "document-department": {"coordinator", "director"},
+    "document-partners": {"coordinator", "director", "nlc", "bnf"},
+    "document-nlc": {"coordinator", "director", "nlc"},
+    "photo-department": {"coordinator", "director"},
+    "photo-partners": {"coordinator", "director", "nlc"},  # the visit is NLC's: BnF does not see the record at all
+    "photo-nlc": {"coordinator", "director", "nlc"},
+    "photo-public": {"coordinator", "director", "nlc", "anonymous"},  # once published
+}
+TEXT = {
+    "comment-department": "INTERNAL NOTE: gift budget exceeded",
+    "comment-partners": "Shared: the plan for 2026",
+    "comment-nlc": "NLC asks about the shipment list",
+    "document-department": "budget-internal.pdf",
+    "document-partners": "signed-copy.pdf",
+    "document-nlc": "nlc-letter.pdf",
+    "photo-department": "Internal: the gift room",
+    "photo-partners": "Shared: the reading room",
+    "photo-nlc": "By NLC: the delegation arrives",
+    "photo-public": "Public: the signing ceremony",
+}
+
+
+async def test_every_piece_reaches_exactly_its_audience_in_every_channel(app, client_for, world, people, anonymous):
+    app.state.settings = dataclasses.replace(app.state.settings, portal=True)
+    coordinator, nlc, bnf, agreement, visit, made = await _pieces(client_for, world, people)
+    assert made["comment-department"]["audience"] == "department"  # staff's pieces start with the department only
+    assert made["comment-nlc"]["audience"] == "partners" and made["document-nlc"]["audience"] == "partners"
+    # Nothing is public until a coordinator publishes it: the photo waits, uncaptioned ones cannot be published.
+    waiting = await coordinator.get("/publication")
+    assert TEXT["photo-nlc"] in waiting.text and TEXT["photo-public"] in waiting.text and visit["title"] in waiting.text
+    portal = await anonymous.get(f"/portal/photos/{made['photo-nlc']['id']}")
+    assert portal.status_code == 404  # a partner's upload to a public visit is not public by itself
+    published = await coordinator.form("/publication/photo", {"photo": made["photo-public"]["id"], "decision": "publish"})
+    assert published.status_code == 303
+    assert (await coordinator.form("/publication/summary", {"summary": visit["id"], "decision": "publish"})).status_code == 303
+    readers = {"coordinator": coordinator, "director": await client_for("director"), "nlc": nlc, "bnf": bnf}
+    pages = {
+        reader: {
+            "agreement": (await client.get(f"/agreements/{agreement['id']}")).text,
+            "visit": (await client.get(f"/visits/{visit['id']}")).text,
+            "comments": (await client.api("GET", f"/api/v1/comments/agreement/{agreement['id']}")).text,
+            "photos": (await client.api("GET", f"/api/v1/visits/{visit['id']}/photos")).text,
+        }
+        for reader, client in readers.items()
+    }
+    portal_page = (await anonymous.get(f"/portal/visits/{visit['id']}")).text
+    feed = (await anonymous.get("/portal/feed.atom")).text
+    for piece, text in TEXT.items():
+        for reader in readers:
+            seen = pages[reader]
+            if piece.startswith("comment"):
+                channels = {"page": text in seen["agreement"], "api": text in seen["comments"]}
+            elif piece.startswith("document"):
+                download = await readers[reader].get(f"/attachments/{made[piece]['id']}")
+                channels = {"page": text in seen["agreement"], "file": download.status_code == 200}
+            else:
+                thumbnail = await readers[reader].get(f"/visits/photos/{made[piece]['id']}/thumbnail")
+                channels = {"page": text in seen["visit"], "api": text in seen["photos"], "thumbnail": thumbnail.status_code == 200}
+            expected = reader in SEEN_BY[piece]
+            assert channels == dict.fromkeys(channels, expected), (piece, reader, channels)
+        on_portal = piece.startswith("photo") and "anonymous" in SEEN_BY[piece]
+        assert (text in portal_page) == on_portal, piece
+        assert text not in feed  # the feed carries summaries, never a piece
+        if piece.startswith("photo"):
+            file = await anonymous.get(f"/portal/photos/{made[piece]['id']}")
+            assert (file.status_code == 200) == on_portal, piece
+    # The visit summary PDF: a partner's copy leaves out the department's photos; the department's marks them.
+    for_nlc = await _report_text(app, nlc, {"kind": "visit", "scope_id": visit["id"]})
+    assert TEXT["photo-partners"] in for_nlc and TEXT["photo-department"] not in for_nlc
+    for_department = await _report_text(app, coordinator, {"kind": "visit", "scope_id": visit["id"]})
+    assert f"{TEXT['photo-department']} (Department only)" in for_department
+    # A published photo taken back is gone from the portal at the next request.
+    kept = await coordinator.form("/publication/photo", {"photo": made["photo-public"]["id"], "decision": "keep"})
+    assert kept.status_code == 303
+    assert (await anonymous.get(f"/portal/photos/{made['photo-public']['id']}")).status_code == 404
+    assert TEXT["photo-public"] not in (await anonymous.get(f"/portal/visits/{visit['id']}")).text
+
+
+async def test_the_audience_is_chosen_beside_the_save_button_and_changed_later_audited(app, client_for, world, people):
+    coordinator, nlc, _, agreement, visit, _ = await _pieces(client_for, world, people)
+    page = (await coordinator.get(f"/agreements/{agreement['id']}")).text
+    # The choice names who will see the piece, narrowest first and chosen by default.
+    assert 'name="audience" value="department" checked> NLV staff only' in page
+    assert "NLV staff and BNF · National Library of France, NLC · National Library of China" in page
+    assert "Department only" in page and "Shared with BNF, NLC" in page and "Shared with NLC" in page
+    partner_page = (await nlc.get(f"/agreements/{agreement['id']}")).text
+    assert (
+        'name="audience"' not in partner_page
+        and "Seen by NLV staff and NLC · National Library of China, not by other partners." in partner_page
+    )
+    # A comment written on the page with the department's audience; then shared with the partners, audited.
+    posted = await coordinator.form(
+        f"/comments/agreement/{agreement['id']}", {"body": "Chỉ nội bộ: ngân sách quà tặng", "audience": "department"}
+    )
+    assert posted.status_code == 303
+    assert "Chỉ nội bộ" not in (await nlc.get(f"/agreements/{agreement['id']}")).text
+    (comment,) = [
+        c for c in (await coordinator.api("GET", f"/api/v1/comments/agreement/{agreement['id']}")).json() if "Chỉ nội bộ" in c["body"]
+    ]
+    shared = await coordinator.form(f"/comments/{comment['id']}/audience", {"audience": "partners", "version": str(comment["version"])})
+    assert shared.status_code == 303
+    assert "Chỉ nội bộ" in (await nlc.get(f"/agreements/{agreement['id']}")).text
+    history = (await coordinator.get(f"/agreements/{agreement['id']}")).text
+    assert "Comment by Coordinator on agreement NLV-NLC-BNF-2025: department → partners" in history
+    # A partner may not change an audience, and may not make its piece department-only or public.
+    refused = await nlc.api(
+        "PATCH", f"/api/v1/comments/{comment['id']}", json={"audience": "department", "version": comment["version"] + 1}
+    )
+    assert refused.status_code == 403
+    odd = await coordinator.api("POST", f"/api/v1/comments/agreement/{agreement['id']}", json={"body": "x", "audience": "public"})
+    assert odd.status_code in (400, 422) and "audience" in odd.text
+    # An unpublished photo cannot be published without its caption.
+    bare = await coordinator.api(
+        "POST", f"/api/v1/visits/{visit['id']}/photos", files={"file": ("bare.png", _png(200), "image/png")}, data={"audience": "partners"}
+    )
+    refused_photo = await coordinator.form("/publication/photo", {"photo": bare.json()["id"], "decision": "publish"})
+    assert refused_photo.status_code == 422 and "caption" in refused_photo.text
+
+
+async def test_viewing_as_a_partner_gets_that_partners_pages_and_changes_nothing(app, client_for, world, people):
+    _, nlc, _, agreement, visit, _ = await _pieces(client_for, world, people)
+    async with http_client(app, "192.0.2.70") as raw:
+        from tests.conftest import Client
+
+        viewer = Client(raw)
+        await viewer.sign_in(world.users["coordinator"])
+        started = await viewer.form("/view-as", {"institution_id": str(world.nlc), "next": f"/agreements/{agreement['id']}"})
+        assert started.status_code == 303
+        for path in (f"/agreements/{agreement['id']}", f"/visits/{visit['id']}", "/agreements", "/visits", "/"):
+            as_viewer, as_partner = (await viewer.get(path)).text, (await nlc.get(path)).text
+            assert "You are viewing as NLC · National Library of China — nothing can be changed." in as_viewer
+            assert _pieces_named(as_viewer) == _pieces_named(as_partner), path
+        page = (await viewer.get(f"/agreements/{agreement['id']}")).text
+        assert TEXT["comment-partners"] in page and TEXT["comment-department"] not in page
+        write = await viewer.form(f"/comments/agreement/{agreement['id']}", {"body": "should not be saved"})
+        assert write.status_code == 403 and "nothing can be changed" in write.text
+        api_write = await viewer.api("POST", f"/api/v1/comments/agreement/{agreement['id']}", json={"body": "nor this"})
+        assert api_write.status_code == 403
+        assert (await viewer.get("/institutions/" + str(world.ndl))).status_code == 404  # what NLC does not see
+        stopped = await viewer.form("/view-as/stop", {"next": "/"})
+        assert stopped.status_code == 303
+        back = (await viewer.get(f"/agreements/{agreement['id']}")).text
+        assert "You are viewing as" not in back and TEXT["comment-department"] in back
+    from sqlalchemy import select
+
+    from cooperation.audit import AuditEvent
+
+    async with app.state.session_factory() as session:
+        actions = list(await session.scalars(select(AuditEvent.action).where(AuditEvent.entity_id == world.nlc)))
+    assert "view_as" in actions and "view_as_end" in actions
+    partner_tries = await nlc.form("/view-as", {"institution_id": str(world.bnf)})
+    assert partner_tries.status_code == 403
+    director = await client_for("director")  # reads everything, changes nothing: nor views as anyone
+    assert (await director.form("/view-as", {"institution_id": str(world.nlc)})).status_code == 403
+
+
+def _pieces_named(html: str) -> set[str]:
+    """The ids of the records and pieces a page names (links and data-piece marks), the banner and forms aside."""
+    import re
+
+    return set(re.findall(r'(?:href="/[a-z-]+/|data-piece=")([0-9a-f-]{36})', html))
