@@ -116,6 +116,13 @@ def cmd_setup(args: argparse.Namespace) -> None:
     from cooperation import migrate
 
     settings = _settings()
+    if args.print_code:
+        migrate.upgrade(settings.database_url)
+        code = asyncio.run(_setup_code(settings))
+        if code is None:
+            sys.exit("coop: LibCoop is already set up: an administrator exists")
+        print(f"Setup code for {_base_url(settings)}/setup (works once): {code}")
+        return
     answers = {key: getattr(args, key) for key, _ in SETUP_QUESTIONS}
     for key, question in SETUP_QUESTIONS:
         if answers[key] is None and sys.stdin.isatty():
@@ -130,6 +137,20 @@ def cmd_setup(args: argparse.Namespace) -> None:
         sys.exit("coop: give the administrator's password in COOP_ADMIN_PASSWORD or type it at the prompt")
     migrate.upgrade(settings.database_url)
     asyncio.run(_setup(settings, answers, password))
+
+
+async def _setup_code(settings: Settings) -> str | None:
+    """A new one-time code for the /setup page, or None once an administrator exists."""
+    from cooperation import setup
+    from cooperation.errors import ConflictError
+
+    async def issue(session: Any) -> str | None:
+        try:
+            return await setup.issue_code(session)
+        except ConflictError:
+            return None
+
+    return cast(str | None, await _with_session(settings, issue))
 
 
 async def _setup(settings: Settings, answers: dict[str, Any], password: str) -> None:
@@ -346,6 +367,9 @@ def cmd_serve(args: argparse.Namespace) -> None:
     migrate.upgrade(settings.database_url)
     if args.demo:
         asyncio.run(_demo_load(settings, 0))
+    elif (code := asyncio.run(_setup_code(settings))) is not None:
+        # Only whoever reads this terminal (or the service's log) can make themselves the first administrator.
+        print(f"LibCoop has no administrator yet: open {_base_url(settings)}/setup and give the setup code {code}")
         print(f"LibCoop demo: open http://{args.host}:{args.port}/ and pick a demo account (password for all: libcoop-demo-2025)")
         if not settings.mail_enabled:
             from cooperation.mail import NOT_CONFIGURED
@@ -469,6 +493,9 @@ def main(argv: list[str] | None = None) -> None:
     first.add_argument("--country")
     first.add_argument("--admin-email", dest="admin_email")
     first.add_argument("--admin-name", dest="admin_name")
+    first.add_argument(
+        "--print-code", action="store_true", help="print a new one-time code for the /setup page instead (while no administrator exists)"
+    )
     first.set_defaults(func=cmd_setup)
 
     users = commands.add_parser("users", help="user accounts").add_subparsers(dest="users_command", required=True)

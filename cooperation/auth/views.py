@@ -73,7 +73,11 @@ async def _demo_accounts(db: AsyncSession) -> list[dict[str, str]]:
 
 
 @get("/login", opt={PUBLIC_OPT: True}, name="login")
-async def login_page(request: Request[Any, Any, Any], db: NamedDependency[AsyncSession]) -> Template:
+async def login_page(request: Request[Any, Any, Any], db: NamedDependency[AsyncSession]) -> Response[Any]:
+    from cooperation import setup
+
+    if await setup.needed(db):  # nobody can sign in yet: the first run comes first
+        return Redirect(path="/setup", status_code=303)
     settings: Settings = request.app.state.settings
     demo = await _demo_accounts(db) if demo_allowed(request, settings) else []
     return render(

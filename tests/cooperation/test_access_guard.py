@@ -27,7 +27,7 @@ PUBLIC = {
     ("GET", "/password/reset/{token:str}"),  # the one-time secret in the address is the credential
     ("POST", "/password/reset/{token:str}"),
     ("POST", "/language"),  # the switcher on every page, the sign-in page included
-    ("GET", "/setup"),  # first run: 404 unless no administrator exists and the server listens on loopback only
+    ("GET", "/setup"),  # first run: 404 once an administrator exists (before, the one-time code printed on the server)
     ("POST", "/setup"),
     # The public portal: 404 unless COOP_PORTAL=on, and then only records marked public (cooperation/portal.py).
     ("GET", "/portal"),

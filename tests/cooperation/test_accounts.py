@@ -44,6 +44,14 @@ async def day_one(settings, smtp_port):
     await application.state.engine.dispose()
 
 
+async def setup_code(app) -> str:
+    """What `coop serve` prints on the server while no administrator exists (cooperation/setup.py)."""
+    from cooperation import setup
+
+    async with app.state.session_factory() as session:
+        return await setup.issue_code(session)
+
+
 def browser(app, address: str = "127.0.0.1") -> Client:
     transport = httpx.ASGITransport(app=app, client=(address, 50000))
     return Client(httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:8000"))
@@ -63,6 +71,7 @@ async def test_from_an_empty_database_to_a_partner_librarians_first_page(day_one
     await admin.form(
         "/setup",
         {
+            "setup_code": await setup_code(app),
             "home_code": "NLV",
             "home_name": "National Library of Vietnam",
             "home_name_native": "Thư viện Quốc gia Việt Nam",
@@ -238,6 +247,7 @@ async def test_a_forgotten_password_is_reset_by_a_link_that_works_once(day_one):
     await admin.form(
         "/setup",
         {
+            "setup_code": await setup_code(app),
             "home_code": "NLV",
             "home_name": "NLV",
             "country": "VN",

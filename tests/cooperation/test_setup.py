@@ -1,7 +1,9 @@
-"""Day one (issue 12): an empty instance is set up once — by `coop setup` or, on a loopback server, the /setup page —
-with its home institution and first administrator; the home institution can be changed by an administrator only."""
+"""Day one: an empty instance is set up once — by `coop setup`, or on the /setup page with the one-time code the
+server printed — with its home institution and first administrator; the home institution can be changed by an
+administrator only."""
 
 import os
+import re
 import subprocess
 import sys
 
@@ -54,18 +56,19 @@ async def test_coop_setup_once_on_an_empty_database(app, settings, db):
     assert missing.returncode != 0 and "--home-name" in missing.stderr
 
 
-def _local(app) -> Client:
-    """A browser on the server's own machine: the server is bound to a loopback address."""
-    transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 50000))
+def _browser(app, address: str) -> Client:
+    transport = httpx.ASGITransport(app=app, client=(address, 50000))
     return Client(httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:8000"))
 
 
-async def test_the_setup_page_works_once_on_a_loopback_server(app, db, anonymous):
-    assert (await anonymous.get("/setup")).status_code == 404  # a server on a public address never offers it
-    local = _local(app)
+async def test_the_setup_page_needs_the_code_printed_on_the_server_whatever_the_addresses(app, settings, db):
+    """Behind the documented proxy the server listens on 127.0.0.1 and a remote visitor looks local: the address
+    proves nothing. Only the one-time code `coop setup --print-code` (or `coop serve`) prints makes a first run."""
+    visitor = _browser(app, "203.0.113.9")  # anyone, from anywhere
     try:
-        page = await local.get("/setup")
-        assert page.status_code == 200 and 'name="home_code"' in page.text
+        assert (await visitor.get("/login", follow_redirects=False)).headers["location"] == "/setup"  # nothing else to do yet
+        page = await visitor.get("/setup")
+        assert page.status_code == 200 and 'name="setup_code"' in page.text
         form = {
             "home_code": "NLV",
             "home_name": "National Library of Vietnam",
@@ -75,19 +78,43 @@ async def test_the_setup_page_works_once_on_a_loopback_server(app, db, anonymous
             "admin_email": "not-an-address",
             "admin_password": "short",
         }
-        refused = await local.form("/setup", form)
+        guessed = await visitor.form("/setup", form | {"country": "VN", "admin_email": "ha@nlv.gov.vn", "admin_password": ADMIN_PASSWORD})
+        assert guessed.status_code == 422 and "is not the code" in guessed.text  # no code printed yet: nothing works
+        printed = _coop(settings, "setup", "--print-code", password=None)
+        assert printed.returncode == 0, printed.stderr
+        code = re.search(r"[A-Z2-9]{4}(?:-[A-Z2-9]{4}){3}", printed.stdout).group(0)
+        wrong = await visitor.form("/setup", form | {"setup_code": "ABCD-EFGH-JKLM-NPQR", "country": "VN"})
+        assert wrong.status_code == 422 and "is not the code" in wrong.text
+        refused = await visitor.form("/setup", form | {"setup_code": code})
         assert refused.status_code == 422 and "ISO 3166" in refused.text and "e-mail address" in refused.text
-        assert 'value="National Library of Vietnam"' in refused.text
+        assert 'value="National Library of Vietnam"' in refused.text and code not in refused.text
         assert 'name="admin_password" type="password" required' in refused.text and 'value="short"' not in refused.text
         assert await db.scalar(select(func.count()).select_from(Institution)) == 0  # nothing half-made
-        done = await local.form("/setup", form | {"country": "VN", "admin_email": "ha@nlv.gov.vn", "admin_password": ADMIN_PASSWORD})
+        done = await visitor.form(
+            "/setup", form | {"setup_code": code.lower(), "country": "VN", "admin_email": "ha@nlv.gov.vn", "admin_password": ADMIN_PASSWORD}
+        )
         assert done.status_code == 303 and done.headers["location"] == "/"
-        home = await local.get("/")
+        home = await visitor.get("/")
         assert home.status_code == 200 and "Hà" in home.text  # signed in as the new administrator
-        assert (await local.get("/setup")).status_code == 404
-        assert (await local.form("/setup", form)).status_code == 404
+        assert (await visitor.get("/setup")).status_code == 404
+        assert (await visitor.form("/setup", form | {"setup_code": code})).status_code == 404
+        again = _coop(settings, "setup", "--print-code", password=None)
+        assert again.returncode != 0 and "already set up" in again.stderr
     finally:
-        await local.raw.aclose()
+        await visitor.raw.aclose()
+
+
+async def test_setup_codes_cannot_be_tried_without_limit(app):
+    from cooperation import setup
+
+    async with app.state.session_factory() as session:
+        await setup.issue_code(session)
+    visitor = _browser(app, "203.0.113.10")
+    try:
+        answers = [(await visitor.form("/setup", {"setup_code": f"WRNG-{n:04d}-AAAA-BBBB"})).status_code for n in range(12)]
+        assert answers[:10] == [422] * 10 and answers[-1] == 429
+    finally:
+        await visitor.raw.aclose()
 
 
 async def test_an_administrator_changes_the_home_institution(client_for, world, db):

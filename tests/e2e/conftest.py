@@ -105,6 +105,22 @@ def serving(settings: Settings, log_level: str = "warning") -> Iterator[str]:
         thread.join(timeout=15)
 
 
+def print_setup_code(settings: Settings) -> str:
+    """The one-time setup code, as the operator reads it: `coop setup --print-code` run on the server."""
+    import re
+    import subprocess
+    import sys
+
+    env = os.environ | {"COOP_DATABASE_URL": settings.database_url, "COOP_DATA_DIR": str(settings.data_dir), "COOP_ENV": "test"}
+    done = subprocess.run(
+        [sys.executable, "-m", "cooperation.cli", "setup", "--print-code"], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    found = re.search(r"[A-Z2-9]{4}(?:-[A-Z2-9]{4}){3}", done.stdout)
+    assert found, done.stdout
+    return found.group(0)
+
+
 async def sign_in(page: Page, base: str, who: str) -> None:
     """Sign in on the sign-in page as the demo account `who` (coordinator, director, partner.nlc…), as a person does."""
     await page.goto(f"{base}/login")

@@ -12,7 +12,7 @@ from aiosmtpd.controller import Controller
 from playwright.async_api import Page, async_playwright, expect
 
 from tests.cooperation.conftest import Inbox
-from tests.e2e.conftest import CHROMIUM_ARGS, _free_port, migrated_settings, serving
+from tests.e2e.conftest import CHROMIUM_ARGS, _free_port, migrated_settings, print_setup_code, serving
 
 pytestmark = pytest.mark.e2e
 
@@ -26,7 +26,7 @@ def empty_instance(tmp_path: Path) -> Iterator[tuple[str, Inbox]]:
     settings = migrated_settings(tmp_path, "fresh", smtp_port=smtp_port, mail_from="LibCoop <libcoop@nlv.example>")
     try:
         with serving(settings) as base:
-            yield base, inbox
+            yield base, inbox, settings
     finally:
         controller.stop()
 
@@ -54,11 +54,13 @@ async def _accept(page: Page, link: str, password: str) -> None:
 
 
 async def test_from_setup_to_a_partner_librarians_first_page(empty_instance, chromium_path):
-    base, inbox = empty_instance
+    base, inbox, settings = empty_instance
     async with async_playwright() as p:
         browser = await p.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
         admin = await (await browser.new_context()).new_page()
-        await admin.goto(f"{base}/setup")
+        await admin.goto(f"{base}/")  # no administrator yet: the first run comes first
+        await expect(admin.locator("h1")).to_have_text("Set up LibCoop")
+        await admin.fill("#setup_code", print_setup_code(settings))  # read off the server's terminal
         await admin.fill("#home_code", "NLV")
         await admin.fill("#home_name", "National Library of Vietnam")
         await admin.fill("#home_name_native", "Thư viện Quốc gia Việt Nam")
@@ -93,6 +95,12 @@ async def test_from_setup_to_a_partner_librarians_first_page(empty_instance, chr
         await coordinator.fill("#f-ends_on", "2025-11-29")
         await coordinator.click("button:has-text('Save')")
         await expect(coordinator.locator("h1")).to_contain_text("Working visit of National Library of China experts")
+        # A new visit is the department's own: shared with NLC explicitly, after reading who will gain access.
+        await coordinator.click("text=Share with the partners…")
+        await expect(coordinator.locator("#gaining")).to_contain_text("NLC · National Library of China")
+        await expect(coordinator.locator("#gaining")).to_contain_text("No partner librarian of this institution has an account yet")
+        await coordinator.click("button:has-text('Share it with them')")
+        await expect(coordinator.locator("#sharing")).to_contain_text("Shared with NLC")
 
         await admin.goto(f"{base}/admin/users")
         await admin.fill("#f-name", "Luo Chong")

@@ -14,7 +14,7 @@ import pytest
 from playwright.async_api import Page, async_playwright, expect
 
 from tests.conftest import Client
-from tests.e2e.conftest import CHROMIUM_ARGS, migrated_settings, serving
+from tests.e2e.conftest import CHROMIUM_ARGS, migrated_settings, print_setup_code, serving
 
 pytestmark = pytest.mark.e2e
 
@@ -28,12 +28,13 @@ CAPTIONS = [
 
 
 @pytest.fixture
-def nlv_with_nlc(tmp_path: Path) -> Iterator[str]:
-    with serving(migrated_settings(tmp_path, "nlv")) as base:
-        yield base
+def nlv_with_nlc(tmp_path: Path) -> Iterator[tuple[str, str]]:
+    settings = migrated_settings(tmp_path, "nlv")
+    with serving(settings) as base:
+        yield base, print_setup_code(settings)
 
 
-async def _register_partner_and_agreement(base: str) -> None:
+async def _register_partner_and_agreement(base: str, code: str) -> None:
     """What the department did months before: set up LibCoop, give the home library its city, register NLC, and the
     agreement signed in April 2025."""
     async with httpx.AsyncClient(base_url=base) as raw:
@@ -41,6 +42,7 @@ async def _register_partner_and_agreement(base: str) -> None:
         setup = await client.form(
             "/setup",
             {
+                "setup_code": code,
                 "home_code": "NLV",
                 "home_name": "National Library of Vietnam",
                 "home_name_native": "Thư viện Quốc gia Việt Nam",
@@ -115,8 +117,8 @@ def _photos(folder: Path) -> list[Path]:
 
 
 async def test_the_seed_visit_in_at_most_thirty_interactions(nlv_with_nlc, chromium_path, tmp_path):
-    base = nlv_with_nlc
-    await _register_partner_and_agreement(base)
+    base, code = nlv_with_nlc
+    await _register_partner_and_agreement(base, code)
     async with async_playwright() as p:
         browser = await p.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
         page = await (await browser.new_context(viewport={"width": 1280, "height": 900})).new_page()
