@@ -428,6 +428,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         dependencies={"db": Provide(provide_db), "principal": Provide(provide_principal, sync_to_thread=False)},
         before_request=before_request,
         middleware=[
+            edge.known_hosts(settings.hosts),
             settle_first(settlement),
             DefineMiddleware(SessionAuthenticationMiddleware, exclude_from_auth_key=PUBLIC_OPT),
             DefineMiddleware(

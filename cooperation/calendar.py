@@ -30,7 +30,7 @@ from cooperation.auth.models import User
 from cooperation.auth.services import principal_of
 from cooperation.db import UTCDateTime, new_id, utcnow
 from cooperation.errors import ValidationFailed
-from cooperation.web import render, see_other
+from cooperation.web import public_base, render, see_other
 
 WINDOW_PAST = timedelta(days=365)
 WINDOW_FUTURE = timedelta(days=3 * 365)
@@ -169,8 +169,7 @@ async def feed(request: Request[Any, Any, Any], db: NamedDependency[AsyncSession
         raise NotFoundException()
     today = utcnow().date()
     events: list[CalendarEvent] = []
-    settings = request.app.state.settings
-    base = settings.base_url or str(request.base_url).rstrip("/")
+    base = public_base(request)
     with i18n.using(principal.language):  # a calendar program sends no language: the feed speaks its owner's
         for source in _sources:
             events += await source(db, principal, today - WINDOW_PAST, today + WINDOW_FUTURE)
@@ -194,8 +193,7 @@ async def calendar_create(
     request: Request[Any, Any, Any], db: NamedDependency[AsyncSession], principal: NamedDependency[Principal]
 ) -> Template:
     token = await new_feed(db, principal)
-    settings = request.app.state.settings
-    base = settings.base_url or str(request.base_url).rstrip("/")
+    base = public_base(request)
     url = f"{base}/calendar/{token}/libcoop.ics"
     webcal = "webcal://" + url.split("://", 1)[1]  # calendar programs open this scheme to subscribe in one click
     return render(request, "auth/calendar.html", has_feed=True, url=url, webcal=webcal)

@@ -74,3 +74,38 @@ async def _check_json(request: Request[Any, Any, Any]) -> None:
     except msgspec.ValidationError as exc:
         message, _, where = str(exc).partition(" - at `")
         raise _refuse(where.rstrip("`").removeprefix("$.").removeprefix("$") or "body", message) from None
+
+
+def known_hosts(hosts: frozenset[str]) -> Any:
+    """ASGI middleware (outermost): a request for a host this server does not answer for is a 400 before anything
+    reads it — so no link, e-mail or kept page can be built from a Host header an attacker chose. Health probes
+    (often sent to the bare address) are answered whatever the host. No hosts configured (development): any."""
+
+    def factory(app: Any) -> Any:
+        async def middleware(scope: Any, receive: Any, send: Any) -> None:
+            if hosts and scope["type"] == "http" and not scope["path"].startswith("/health"):
+                host = dict(scope.get("headers") or []).get(b"host", b"").decode("latin-1")
+                name = host.rsplit(":", 1)[0] if not host.endswith("]") else host  # "[::1]" has no port to drop
+                if name.strip("[]").lower() not in hosts:
+                    body = msgspec.json.encode(
+                        {
+                            "type": "https://libcoop.example/problems/unknown-host",
+                            "title": "Unknown host",
+                            "status": 400,
+                            "detail": "This server does not answer for that host.",
+                        }
+                    )
+                    await send(
+                        {
+                            "type": "http.response.start",
+                            "status": 400,
+                            "headers": [(b"content-type", b"application/problem+json"), (b"content-length", str(len(body)).encode())],
+                        }
+                    )
+                    await send({"type": "http.response.body", "body": body})
+                    return
+            await app(scope, receive, send)
+
+        return middleware
+
+    return factory

@@ -36,7 +36,7 @@ from cooperation.auth.middleware import PUBLIC_OPT
 from cooperation.db import table
 from cooperation.errors import NotFoundError
 from cooperation.partners.models import Institution
-from cooperation.web import query_int, render
+from cooperation.web import public_base, query_int, render
 
 CACHE_SECONDS = 60
 PAGE_SIZE = 20
@@ -207,9 +207,10 @@ async def feed(request: Request[Any, Any, Any], db: NamedDependency[AsyncSession
     async def make() -> bytes:
         entries = [e for s in sections() if s.feed for e in await s.feed(db, language, 30)]
         entries.sort(key=lambda e: e.published, reverse=True)
-        return atom(str(request.base_url).rstrip("/"), (await _home_name(db))["name"], language, entries)
+        return atom(base, (await _home_name(db))["name"], language, entries)
 
-    body = await kept.get((await _last_change(db), "feed", language), make)
+    base = public_base(request)  # COOP_BASE_URL in production, where no other host is even answered
+    body = await kept.get((await _last_change(db), "feed", language, base), make)
     return _public(Response(body, media_type="application/atom+xml; charset=utf-8"))
 
 

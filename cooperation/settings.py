@@ -7,6 +7,7 @@ import zlib
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SECRET = "insecure-development-secret-change-me"
@@ -52,6 +53,7 @@ class Settings:
     log_json: bool = False
     default_time_zone: str = "Asia/Ho_Chi_Minh"
     base_url: str | None = None
+    allowed_hosts: tuple[str, ...] = ()  # hosts answered besides COOP_BASE_URL's (COOP_ALLOWED_HOSTS, comma-separated)
     report_workers: int = 1  # WeasyPrint processes; each takes one report at a time
     report_timeout_seconds: int = 120
     scheduler_enabled: bool = False  # `coop serve` turns it on (COOP_SCHEDULER=0 turns it off); tests start it themselves
@@ -82,6 +84,13 @@ class Settings:
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
+    def hosts(self) -> frozenset[str]:
+        """The hosts this server answers for: COOP_BASE_URL's and COOP_ALLOWED_HOSTS; empty means any (development)."""
+        if not self.base_url:
+            return frozenset()
+        return frozenset({(urlsplit(self.base_url).hostname or "").lower(), *self.allowed_hosts})
+
+    @property
     def is_production(self) -> bool:
         return self.environment == "production"
 
@@ -110,6 +119,7 @@ class Settings:
             log_json=_bool("COOP_LOG_JSON", environment == "production"),
             default_time_zone=os.environ.get("COOP_TIME_ZONE", "Asia/Ho_Chi_Minh"),
             base_url=(os.environ.get("COOP_BASE_URL") or "").rstrip("/") or None,
+            allowed_hosts=tuple(h.strip().lower() for h in (os.environ.get("COOP_ALLOWED_HOSTS") or "").split(",") if h.strip()),
             require_2fa_admin=_bool("COOP_REQUIRE_2FA_ADMIN", False),
             default_language=os.environ.get("COOP_DEFAULT_LANGUAGE", "en"),
             report_workers=_int("COOP_REPORT_WORKERS", 1),
@@ -146,6 +156,13 @@ class Settings:
                 )
             if self.demo_sign_in:
                 raise SettingsError("COOP_DEMO_SIGN_IN cannot be enabled in production")
+            if not self.base_url:
+                raise SettingsError(
+                    "COOP_BASE_URL must be set in production (e.g. https://libcoop.your-library.example): every link in "
+                    "e-mails, feeds and calendars comes from it, and requests for any other host are refused"
+                )
+        if self.base_url and not re.fullmatch(r"https?://[^/\s?#]+(/[^\s?#]*)?", self.base_url):
+            raise SettingsError(f"COOP_BASE_URL is the address people use, such as https://libcoop.example, not {self.base_url!r}")
         if self.upload_max_bytes <= 0:
             raise SettingsError("COOP_UPLOAD_MAX_BYTES must be positive")
         if self.db_pool_size <= 0:

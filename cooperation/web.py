@@ -68,6 +68,12 @@ def query_bool(request: Request[Any, Any, Any], name: str) -> bool:
     return request.query_params.get(name) in ("1", "true", "on", "yes")
 
 
+def public_base(request: Request[Any, Any, Any]) -> str:
+    """Where absolute links point (e-mails, feeds, calendars, the well-known document): COOP_BASE_URL, required in
+    production; in development, the address the request came to."""
+    return request.app.state.settings.base_url or str(request.base_url).rstrip("/")
+
+
 async def form_dict(request: Request[Any, Any, Any]) -> dict[str, Any]:
     """The posted form; repeated fields become lists."""
     form = await request.form()

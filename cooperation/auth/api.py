@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cooperation.auth import accounts, limits, sso, tokens
 from cooperation.auth.access import Principal, Role
-from cooperation.web import PageNumber, PerPage
+from cooperation.web import PageNumber, PerPage, public_base
 
 
 class ProviderUpdate(sso.ProviderIn, forbid_unknown_fields=True):
@@ -101,9 +101,8 @@ class TokenApi(Controller):
 
 
 def base_url(request: Request) -> str:
-    """Where invitation links point: COOP_BASE_URL, else the address this request came to."""
-    configured: str | None = request.app.state.settings.base_url
-    return configured or str(request.base_url).rstrip("/")
+    """Where invitation links point (web.public_base)."""
+    return public_base(request)
 
 
 class UserApi(Controller):

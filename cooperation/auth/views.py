@@ -26,7 +26,7 @@ from cooperation.errors import ConflictError, ValidationFailed
 from cooperation.forms import parse_form
 from cooperation.i18n import N_
 from cooperation.settings import Settings
-from cooperation.web import form_dict, form_version, query_int, query_uuid, render, see_other
+from cooperation.web import form_dict, form_version, public_base, query_int, query_uuid, render, see_other
 
 
 def _client_ip(request: Request[Any, Any, Any]) -> str:
@@ -367,8 +367,7 @@ async def logout(request: Request[Any, Any, Any], db: NamedDependency[AsyncSessi
 
 
 def _base_url(request: Request[Any, Any, Any]) -> str:
-    settings: Settings = request.app.state.settings
-    return settings.base_url or str(request.base_url).rstrip("/")
+    return public_base(request)
 
 
 SSO_COOKIE = "coop_sso"  # the sign-in in progress with an identity provider, separate from the session

@@ -17,14 +17,14 @@ from cooperation.i18n import N_
 from cooperation.partners.services import institution_choices
 from cooperation.peers import services
 from cooperation.peers.models import Peer
-from cooperation.web import form_dict, refusal_page, render, see_other
+from cooperation.web import form_dict, public_base, refusal_page, render, see_other
 
 MAX_BODY = 64 * 1024  # a pairing or a notice is a few hundred bytes
 
 
 def own_url(request: Request[Any, Any, Any]) -> str:
-    """The address this instance is reached at: COOP_BASE_URL, or the request's."""
-    return request.app.state.settings.base_url or str(request.base_url).rstrip("/")
+    """The address this instance is reached at (web.public_base)."""
+    return public_base(request)
 
 
 async def _body(request: Request[Any, Any, Any]) -> bytes:

@@ -7,6 +7,7 @@ from cooperation.settings import Settings, SettingsError
 
 def test_production_refuses_the_default_secret(monkeypatch):
     monkeypatch.setenv("COOP_ENV", "production")
+    monkeypatch.setenv("COOP_BASE_URL", "https://libcoop.nlv.example")
     monkeypatch.delenv("COOP_SECRET_KEY", raising=False)
     with pytest.raises(SettingsError, match="COOP_SECRET_KEY"):
         Settings.from_env()
@@ -53,6 +54,7 @@ def test_production_refuses_a_secret_without_entropy(monkeypatch):
     import secrets
 
     monkeypatch.setenv("COOP_ENV", "production")
+    monkeypatch.setenv("COOP_BASE_URL", "https://libcoop.nlv.example")
     for weak in ("a" * 40, "abcd" * 10, "0123456789" * 4):
         monkeypatch.setenv("COOP_SECRET_KEY", weak)
         with pytest.raises(SettingsError, match="token_urlsafe"):
@@ -60,3 +62,22 @@ def test_production_refuses_a_secret_without_entropy(monkeypatch):
     for strong in (secrets.token_urlsafe(48), secrets.token_hex(16)):
         monkeypatch.setenv("COOP_SECRET_KEY", strong)
         assert Settings.from_env().secret_key == strong
+
+
+def test_production_refuses_to_start_without_its_address(monkeypatch):
+    """Reset and invitation links, feeds and calendars were built from the request's Host header when it was unset."""
+    import secrets
+
+    monkeypatch.setenv("COOP_ENV", "production")
+    monkeypatch.setenv("COOP_SECRET_KEY", secrets.token_urlsafe(48))
+    monkeypatch.delenv("COOP_BASE_URL", raising=False)
+    with pytest.raises(SettingsError, match="COOP_BASE_URL"):
+        Settings.from_env()
+    monkeypatch.setenv("COOP_BASE_URL", "libcoop.nlv.example")
+    with pytest.raises(SettingsError, match="COOP_BASE_URL"):
+        Settings.from_env()
+    monkeypatch.setenv("COOP_BASE_URL", "https://libcoop.nlv.example/")
+    monkeypatch.setenv("COOP_ALLOWED_HOSTS", "libcoop-internal.nlv.lan, 127.0.0.1")
+    settings = Settings.from_env()
+    assert settings.base_url == "https://libcoop.nlv.example"
+    assert settings.hosts == {"libcoop.nlv.example", "libcoop-internal.nlv.lan", "127.0.0.1"}
