@@ -10,6 +10,7 @@ from litestar.response import Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cooperation import i18n
+from cooperation.auth import limits
 from cooperation.auth.access import Principal, require_admin
 from cooperation.auth.middleware import PUBLIC_OPT
 from cooperation.errors import ServiceError, ValidationFailed
@@ -51,9 +52,23 @@ async def well_known(request: Request[Any, Any, Any], db: NamedDependency[AsyncS
 
 @post("/federation/pair", opt={PUBLIC_OPT: True}, name="peer_pair_request", include_in_schema=False, status_code=200)
 async def pair_request(request: Request[Any, Any, Any], db: NamedDependency[AsyncSession]) -> dict[str, Any]:
-    """Another instance presents a pairing code we made, signed with the key it will sign with from now on."""
+    """Another instance presents a pairing code we made, signed with the key it will sign with from now on. Refused
+    attempts are counted per address and in all (a code is never guessed by trying, from one place or many)."""
+    client = (request.scope.get("client") or ("?", 0))[0]
+    per_address, in_all = f"pair:ip:{client}", "pair:all"
+    await limits.check(db, [per_address], limit=PAIRING_TRIES[0], window_seconds=PAIRING_TRIES[2])
+    await limits.check(db, [in_all], limit=PAIRING_TRIES[1], window_seconds=PAIRING_TRIES[2])
     body = await _body(request)
-    return await services.accept_pairing(db, request.app.state.settings, own_url(request), str(request.url), request.headers, body)
+    try:
+        return await services.accept_pairing(db, request.app.state.settings, own_url(request), str(request.url), request.headers, body)
+    except services.PeerRefused:
+        await db.rollback()
+        for key in (per_address, in_all):
+            await limits.count(db, key, window_seconds=PAIRING_TRIES[2])
+        raise
+
+
+PAIRING_TRIES = (10, 100, 900)  # refused pairing requests per address, in all, per window of seconds
 
 
 @post("/federation/unpair", opt={PUBLIC_OPT: True}, name="peer_unpair_notice", include_in_schema=False, status_code=200)

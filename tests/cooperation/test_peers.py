@@ -124,3 +124,21 @@ async def test_two_libraries_pair_and_only_they_are_heard(two_instances):
         assert (await wire.post(url, content=body, headers=headers)).status_code == 401
     await nlv_admin.raw.aclose()
     await nlc_admin.raw.aclose()
+
+
+async def test_pairing_codes_cannot_be_tried_without_limit(app):
+    """25 wrong codes were 25 × 401: now ten refused attempts from one address, then 429 with Retry-After."""
+    from tests.conftest import http_client
+
+    stranger = Ed25519PrivateKey.generate()
+    key = {"id": services.key_id_of(stranger.public_key().public_bytes_raw()), "public_key": "AAAA"}
+    async with http_client(app, "198.51.100.7") as raw:
+        answers = []
+        for n in range(12):
+            payload = {"code": f"{n:06d}-000000-000000", "base_url": "https://libcoop.elsewhere.example", "key": key}
+            answers.append(await raw.post("/federation/pair", json=payload))
+    assert [a.status_code for a in answers[:10]] == [401] * 10
+    assert answers[10].status_code == 429 and "retry-after" in answers[10].headers
+    async with http_client(app, "198.51.100.8") as raw:  # another address still has its own tries
+        other = await raw.post("/federation/pair", json={"code": "1", "base_url": "https://libcoop.elsewhere.example", "key": key})
+    assert other.status_code == 401
