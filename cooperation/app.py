@@ -423,12 +423,11 @@ def create_app(settings: Settings | None = None) -> Litestar:
         *report_views.routes,
     ]
     apidoc.document(route_handlers, API_PREFIX)
-    return Litestar(
+    application = Litestar(
         route_handlers=route_handlers,
         dependencies={"db": Provide(provide_db), "principal": Provide(provide_principal, sync_to_thread=False)},
         before_request=before_request,
         middleware=[
-            edge.known_hosts(settings.hosts),
             settle_first(settlement),
             DefineMiddleware(SessionAuthenticationMiddleware, exclude_from_auth_key=PUBLIC_OPT),
             DefineMiddleware(
@@ -478,6 +477,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
         logging_config=None,
         debug=False,
     )
+    # Before routing, which Litestar's middleware comes after: a request for a host we do not answer for is refused
+    # whatever its path, and HEAD reaches every GET route (the router alone would answer it 405).
+    application.asgi_handler = edge.known_hosts(settings.hosts)(edge.head_as_get(application.asgi_handler))
+    return application
 
 
 def demo_loaders() -> list[Any]:

@@ -30,7 +30,7 @@ from cooperation.auth.models import User
 from cooperation.auth.services import principal_of
 from cooperation.db import UTCDateTime, new_id, utcnow
 from cooperation.errors import ValidationFailed
-from cooperation.web import public_base, render, see_other
+from cooperation.web import conditional, public_base, render, see_other
 
 WINDOW_PAST = timedelta(days=365)
 WINDOW_FUTURE = timedelta(days=3 * 365)
@@ -136,11 +136,12 @@ def render_ics(events: list[CalendarEvent], base_url: str, time_zone: str = "UTC
     calendar.add("x-wr-timezone", time_zone)
     calendar.add("refresh-interval", timedelta(hours=1), parameters={"VALUE": "DURATION"})
     calendar.add("x-published-ttl", "PT1H")  # the same, as Outlook and Apple read it
-    stamp = utcnow()
+    # The same events give the same bytes (so the feed's ETag holds): each stamped with its own last change.
+    stamp = max((e.modified for e in events if e.modified is not None), default=None) or utcnow().replace(microsecond=0)
     for item in events:
         event = Event()
         event.add("uid", f"{item.uid}@libcoop")
-        event.add("dtstamp", stamp)
+        event.add("dtstamp", item.modified or stamp)
         event.add("summary", item.summary)
         event.add("dtstart", item.start)
         event.add("dtend", item.end + timedelta(days=1))  # all-day: DTEND is the day after the last day
@@ -174,10 +175,9 @@ async def feed(request: Request[Any, Any, Any], db: NamedDependency[AsyncSession
         for source in _sources:
             events += await source(db, principal, today - WINDOW_PAST, today + WINDOW_FUTURE)
         ics = render_ics(events, base, principal.time_zone)
-    return Response(
-        ics,
-        media_type="text/calendar",
-        headers={"Cache-Control": "private, max-age=300", "X-Content-Type-Options": "nosniff"},
+    changed = max((e.modified for e in events if e.modified is not None), default=None)
+    return conditional(
+        request, ics, "text/calendar", {"Cache-Control": "private, max-age=300", "X-Content-Type-Options": "nosniff"}, changed
     )
 
 

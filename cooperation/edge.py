@@ -109,3 +109,24 @@ def known_hosts(hosts: frozenset[str]) -> Any:
         return middleware
 
     return factory
+
+
+def head_as_get(app: Any) -> Any:
+    """ASGI middleware: HEAD is answered as GET without its body (RFC 9110 §9.3.2: a general-purpose server supports
+    HEAD) — every page, the feeds and the well-known document, with the headers GET would send."""
+
+    async def middleware(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope.get("method") != "HEAD":
+            await app(scope, receive, send)
+            return
+
+        async def headers_only(message: Any) -> None:
+            if message["type"] == "http.response.body":
+                if not message.get("more_body", False):
+                    await send({"type": "http.response.body", "body": b"", "more_body": False})
+                return
+            await send(message)
+
+        await app({**scope, "method": "GET"}, receive, headers_only)
+
+    return middleware

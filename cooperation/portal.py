@@ -36,7 +36,7 @@ from cooperation.auth.middleware import PUBLIC_OPT
 from cooperation.db import table
 from cooperation.errors import NotFoundError
 from cooperation.partners.models import Institution
-from cooperation.web import public_base, query_int, render
+from cooperation.web import conditional, public_base, query_int, render
 
 CACHE_SECONDS = 60
 PAGE_SIZE = 20
@@ -210,8 +210,9 @@ async def feed(request: Request[Any, Any, Any], db: NamedDependency[AsyncSession
         return atom(base, (await _home_name(db))["name"], language, entries)
 
     base = public_base(request)  # COOP_BASE_URL in production, where no other host is even answered
-    body = await kept.get((await _last_change(db), "feed", language, base), make)
-    return _public(Response(body, media_type="application/atom+xml; charset=utf-8"))
+    changed = await _last_change(db)
+    body = await kept.get((changed, "feed", language, base), make)
+    return _public(conditional(request, body, "application/atom+xml; charset=utf-8", {}, changed))
 
 
 def atom(base: str, library: str, language: str, entries: list[FeedEntry]) -> bytes:

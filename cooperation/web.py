@@ -1,12 +1,14 @@
 """What every HTML controller shares: rendering, query parsing, redirects, Jinja filters."""
 
+import email.utils
+import hashlib
 import re
 import uuid
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from litestar import Request
+from litestar import Request, Response
 from litestar.params import QueryParameter
 from litestar.response import Redirect, Template
 
@@ -66,6 +68,33 @@ def query_str(request: Request[Any, Any, Any], name: str) -> str | None:
 
 def query_bool(request: Request[Any, Any, Any], name: str) -> bool:
     return request.query_params.get(name) in ("1", "true", "on", "yes")
+
+
+def conditional(
+    request: Request[Any, Any, Any], body: bytes, media_type: str, headers: dict[str, str], last_modified: datetime | None = None
+) -> Response[bytes]:
+    """A feed or document that readers poll (the portal's Atom feed, calendar feeds, the well-known document), with
+    its ETag (and Last-Modified when known); a reader who has it already gets 304 and no body (RFC 9110 §13)."""
+    tag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+    headers = {**headers, "ETag": tag}
+    if last_modified is not None:
+        headers["Last-Modified"] = email.utils.format_datetime(last_modified.astimezone(UTC).replace(microsecond=0), usegmt=True)
+    asked = request.headers.get("if-none-match")
+    if asked is not None:
+        fresh = asked.strip() == "*" or tag in {t.strip().removeprefix("W/") for t in asked.split(",")}
+    else:
+        fresh = last_modified is not None and _not_modified_since(request.headers.get("if-modified-since"), last_modified)
+    if fresh:
+        return Response(b"", status_code=304, headers=headers)
+    return Response(body, media_type=media_type, headers=headers)
+
+
+def _not_modified_since(value: str | None, last_modified: datetime) -> bool:
+    try:
+        since = email.utils.parsedate_to_datetime(value) if value else None
+    except (TypeError, ValueError):
+        return False  # an odd date is no condition (RFC 9110 §13.1.3)
+    return since is not None and since.tzinfo is not None and last_modified.replace(microsecond=0) <= since
 
 
 def public_base(request: Request[Any, Any, Any]) -> str:

@@ -3,6 +3,7 @@
 import uuid
 from typing import Any
 
+import msgspec
 from litestar import Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath
@@ -18,7 +19,7 @@ from cooperation.i18n import N_
 from cooperation.partners.services import institution_choices
 from cooperation.peers import services
 from cooperation.peers.models import Peer
-from cooperation.web import form_dict, public_base, refusal_page, render, see_other
+from cooperation.web import conditional, form_dict, public_base, refusal_page, render, see_other
 
 MAX_BODY = 64 * 1024  # a pairing or a notice is a few hundred bytes
 
@@ -47,7 +48,7 @@ async def heard(request: Request[Any, Any, Any], db: AsyncSession) -> tuple[Peer
 async def well_known(request: Request[Any, Any, Any], db: NamedDependency[AsyncSession]) -> Response[Any]:
     """Who this instance is and the key it signs with: what a partner's instance reads to pair with it."""
     document = await services.well_known(db, request.app.state.settings, own_url(request))
-    return Response(document, media_type="application/json", headers={"Cache-Control": "public, max-age=300"})
+    return conditional(request, msgspec.json.encode(document), "application/json", {"Cache-Control": "public, max-age=300"})
 
 
 @post("/federation/pair", opt={PUBLIC_OPT: True}, name="peer_pair_request", include_in_schema=False, status_code=200)
