@@ -619,14 +619,22 @@ async def reset_password(session: AsyncSession, token: str, password: str) -> Us
     return user
 
 
-async def change_password(session: AsyncSession, principal: Principal, current: str, new: str) -> None:
+async def change_password(session: AsyncSession, principal: Principal, current: str, new: str, *, keep_token: str | None) -> int:
+    """The new password; every other session of the account ends (a password changed because it leaked must not
+    leave the intruder signed in), in every process. `keep_token` is this browser's. Returns how many ended."""
     user = await session.get(User, principal.user_id)
     assert user is not None
     if not user.password_hash or not verify_password(user.password_hash, current):
         raise ValidationFailed({"current_password": i18n.gettext("is not your current password")})
     user.password_hash = hash_password(new, email=user.email)
-    audit.record(session, principal, "password_changed", "user", user.id, summary="Password changed")
+    s = table(AuthSession).c
+    others = delete(AuthSession).where(s.user_id == user.id, s.token_hash != (token_digest(keep_token) if keep_token else ""))
+    ended = int((await session.execute(others)).rowcount)  # type: ignore[attr-defined]
+    await revocation.announce(session)
+    audit.record(session, principal, "password_changed", "user", user.id, summary=f"Password changed; {ended} other sessions ended")
     await session.commit()
+    revocation.forget_here()
+    return ended
 
 
 async def choose_language(session: AsyncSession, principal: Principal, language: str) -> None:

@@ -783,11 +783,24 @@ async def password_change(
 ) -> Template:
     form = await form_dict(request)
     try:
-        await accounts.change_password(db, principal, str(form.get("current_password") or ""), str(form.get("password") or ""))
+        ended = await accounts.change_password(
+            db,
+            principal,
+            str(form.get("current_password") or ""),
+            str(form.get("password") or ""),
+            keep_token=request.cookies.get(SESSION_COOKIE),
+        )
     except ValidationFailed as exc:
         await db.rollback()
         return _profile_page(request, await _profile_values(db, principal), exc.errors, status_code=422)
-    return _profile_page(request, await _profile_values(db, principal), {}, saved=i18n.gettext("Your password is changed."))
+    saved = i18n.ngettext(
+        "Your password is changed. %(num)d other session of your account was signed out.",
+        "Your password is changed. %(num)d other sessions of your account were signed out.",
+        ended,
+    )
+    return _profile_page(
+        request, await _profile_values(db, principal), {}, saved=saved if ended else i18n.gettext("Your password is changed.")
+    )
 
 
 def _invite_defaults(request: Request[Any, Any, Any]) -> dict[str, Any]:

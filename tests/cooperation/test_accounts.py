@@ -290,8 +290,11 @@ async def test_everyone_changes_their_own_name_language_time_zone_and_password(c
     assert bad_zone.status_code == 422 and "不是有效时区" in bad_zone.text  # the profile now speaks Chinese
     wrong = await partner.form("/account/password", {"current_password": "not it at all", "password": "another long phrase"})
     assert wrong.status_code == 422 and "不是您当前的密码" in wrong.text
+    elsewhere = await client_for("partner_a")  # the same account signed in on another device
     changed = await partner.form("/account/password", {"current_password": "correct horse battery", "password": "another long phrase"})
-    assert changed.status_code == 200 and "您的密码已更改" in changed.text
+    assert changed.status_code == 200 and "您的密码已更改" in changed.text and "1 个其他会话已退出" in changed.text
+    assert (await elsewhere.api("GET", "/api/v1/agreements")).status_code == 401  # the other device is signed out
+    assert (await partner.api("GET", "/api/v1/agreements")).status_code == 200  # this one stays signed in
     await partner.sign_in(world.users["partner_a"], "another long phrase")
 
 
