@@ -38,6 +38,7 @@ from cooperation import (
     followups,
     headers,
     i18n,
+    mail,
     portal,
     review,
     setup,
@@ -390,7 +391,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
         async with factory() as session:
             await report_services.fail_interrupted(session, settings)
 
+    later = mail.Later()
+
     async def close_engine() -> None:
+        await later.drain()
         await accounts_listener.stop()
         await scheduler.stop()
         await reports.drain()
@@ -466,6 +470,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 "reports": reports,
                 "scheduler": scheduler,
                 "settlement": settlement,
+                "later": later,
             }
         ),
         on_startup=[mark_interrupted_reports, start_scheduler, listen_for_account_changes],

@@ -1,8 +1,11 @@
 """Sending e-mail through the configured SMTP server (aiosmtplib): reports, reminders."""
 
+import asyncio
 import hashlib
+from collections.abc import Coroutine
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
+from typing import Any
 
 import aiosmtplib
 
@@ -72,3 +75,21 @@ async def send(settings: Settings, mail: EmailMessage) -> str:
     except (aiosmtplib.SMTPException, OSError) as exc:
         raise MailError(f"{type(exc).__name__}: {exc}"[:900]) from exc
     return str(answer)
+
+
+class Later:
+    """Work done after the answer is sent (a password-reset e-mail): the answer takes the same time whether or not the
+    address has an account, and the SMTP round trip is no longer inside the request. Kept until done; the server
+    waits for them when it stops."""
+
+    def __init__(self) -> None:
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def run(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def drain(self) -> None:
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)

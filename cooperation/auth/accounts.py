@@ -590,6 +590,16 @@ async def request_reset(session: AsyncSession, settings: Settings, base_url: str
     return link
 
 
+async def request_reset_later(factory: Any, settings: Settings, base_url: str, email: str) -> None:
+    """`request_reset` in a session of its own, after the page has answered (mail.Later): nobody waits for it, so
+    whatever goes wrong goes to the log."""
+    async with factory() as session:
+        try:
+            await request_reset(session, settings, base_url, email)
+        except Exception:  # no request is there to answer with it: the log is where it shows
+            log.exception("password reset not made")
+
+
 async def reset_user(session: AsyncSession, token: str) -> User:
     """The account a reset link is for, while it can be used; NotFoundError otherwise."""
     user = await session.scalar(

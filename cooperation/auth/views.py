@@ -711,8 +711,9 @@ async def forgot_submit(request: Request[Any, Any, Any], db: NamedDependency[Asy
     await limits.check(db, keys, limit=limits.SIGN_IN[0], window_seconds=limits.SIGN_IN[1])
     for key in keys:
         await limits.count(db, key, window_seconds=limits.SIGN_IN[1])
-    if email:
-        await accounts.request_reset(db, request.app.state.settings, api_base_url(request), email)
+    if email:  # looked up and e-mailed after the answer: its time says nothing about the address
+        state = request.app.state
+        state.later.run(accounts.request_reset_later(state.session_factory, state.settings, api_base_url(request), email))
     return render(request, "auth/forgot.html", message=i18n.gettext(FORGOT_ANSWER), errors={})
 
 
