@@ -1,14 +1,18 @@
 """Every rule and every write for institutions and people."""
 
+import asyncio
 import base64
 import hashlib
+import io
 import uuid
+import warnings
 from collections.abc import Callable
 from typing import Any
 
 import filetype
 import pycountry
 from babel import Locale
+from PIL import Image, UnidentifiedImageError
 from sqlalchemy import Select, or_, select, true, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -235,6 +239,7 @@ async def set_logo(
             raise ValidationFailed({"file": i18n.gettext("a logo is a PNG or JPEG image")})
         if len(content) > LOGO_MAX_BYTES:
             raise ValidationFailed({"file": i18n.gettext("a logo is at most 1 MB")})
+        content = await asyncio.to_thread(_fit_logo, content)  # decoding must not stall other requests
         digest = hashlib.sha256(content).hexdigest()
         await files.storage(settings).put(digest, content)
         values = {"logo_sha256": digest, "logo_type": kind.mime}
@@ -242,6 +247,43 @@ async def set_logo(
     said = "Logo on reports set" if content is not None else "Logo on reports removed"
     audit.record(session, principal, "set_logo", "institution", institution_id, summary=said)
     await session.commit()
+
+
+LOGO_MAX_PIXELS = 40_000_000  # a few kilobytes of PNG can claim 13,000 × 13,000 pixels: refused before decoding
+LOGO_SIDE = 1000  # pixels on the longer side at most: what a report's cover needs, and every report embeds it
+
+
+def _fit_logo(content: bytes) -> bytes:
+    """The logo as reports embed it: no larger than LOGO_SIDE pixels a side, in its own format (PNG keeps its
+    transparency); an image claiming more than LOGO_MAX_PIXELS is refused unread."""
+    try:
+        with warnings.catch_warnings():  # Pillow's own bomb warning: the size is checked just below, before decoding
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            probe = Image.open(io.BytesIO(content))
+        with probe:
+            if probe.width * probe.height > LOGO_MAX_PIXELS:
+                raise ValidationFailed(
+                    {
+                        "file": i18n.gettext(
+                            "is %(width)s×%(height)s pixels; a logo is at most %(limit)s megapixels",
+                            width=probe.width,
+                            height=probe.height,
+                            limit=LOGO_MAX_PIXELS // 1_000_000,
+                        )
+                    }
+                )
+            if max(probe.width, probe.height) <= LOGO_SIDE:
+                return content
+            kind = probe.format or "PNG"
+            image = probe.copy()
+    except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as exc:
+        raise ValidationFailed({"file": i18n.gettext("a logo is a PNG or JPEG image")}) from exc
+    image.thumbnail((LOGO_SIDE, LOGO_SIDE))
+    if kind == "JPEG" and image.mode not in ("RGB", "L"):
+        image = image.convert("RGB")
+    fitted = io.BytesIO()
+    image.save(fitted, format=kind, **({"quality": 90} if kind == "JPEG" else {"optimize": True}))
+    return fitted.getvalue()
 
 
 async def logo_uri(session: AsyncSession, settings: Settings) -> str | None:

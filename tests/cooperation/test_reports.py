@@ -420,3 +420,26 @@ async def test_the_home_institutions_logo_on_the_cover(app, client_for, story, w
     removed = await admin.form(f"/institutions/{world.home}/logo", {"remove": "1"})
     assert removed.status_code == 303
     assert 'class="report-logo"' not in (await admin.get(f"/institutions/{world.home}")).text
+
+
+async def test_a_logo_is_fitted_to_what_a_cover_needs_and_a_pixel_bomb_refused(app, client_for, world, db):
+    """A 13,000 × 13,000 PNG of 164 KB was accepted and embedded whole in every report."""
+    from PIL import Image
+    from sqlalchemy import select
+
+    from cooperation import files
+    from cooperation.partners.models import Institution
+
+    admin = await client_for("admin")
+    bomb = io.BytesIO()
+    Image.new("1", (13_000, 13_000)).save(bomb, format="PNG")
+    assert len(bomb.getvalue()) < 1024 * 1024
+    refused = await admin.form(f"/institutions/{world.home}/logo", {}, files={"file": ("bomb.png", bomb.getvalue(), "image/png")})
+    assert refused.status_code == 422 and "13000×13000 pixels" in refused.text
+    large = io.BytesIO()
+    Image.new("RGBA", (4000, 1000), (0, 90, 40, 200)).save(large, format="PNG")
+    done = await admin.form(f"/institutions/{world.home}/logo", {}, files={"file": ("logo.png", large.getvalue(), "image/png")})
+    assert done.status_code == 303, done.text[:300]
+    digest = await db.scalar(select(Institution.logo_sha256).where(Institution.id == world.home))
+    with Image.open(io.BytesIO(await files.storage(app.state.settings).get(digest))) as stored:
+        assert stored.size == (1000, 250) and stored.mode == "RGBA"  # fitted, its transparency kept
