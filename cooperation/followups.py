@@ -1,8 +1,10 @@
 """Follow-up actions: who does what, by when, after a visit, an exchange or any record that holds them.
 
-Which records hold follow-ups and who may see them follows the record (files.register_owner). Staff who
-manage records create and edit them; a partner updates the status of the actions its institution owns.
-Each person sees the actions they own on their dashboard.
+Which records hold follow-ups follows the record (files.register_owner); who reads each action is its audience
+(access.piece_visible): the department only by default for the department's own actions, shared with the record's
+partners when chosen, and an action a partner institution is responsible for is that partner's (and the
+department's), never another partner's. Staff who manage records create and edit them; a partner updates the
+status of the actions its institution owns. Each person sees the actions they own on their dashboard.
 """
 
 import uuid
@@ -19,7 +21,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field
 
 from cooperation import audit, i18n
-from cooperation.auth.access import Principal, may_change_part_of, may_see_any, partner_reader, require_manager
+from cooperation.auth.access import (
+    Audience,
+    Principal,
+    may_change_part_of,
+    may_see_any,
+    partner_reader,
+    piece_audience,
+    piece_visible,
+    require_manager,
+)
 from cooperation.auth.models import User
 from cooperation.db import UTCDateTime, table, utcnow
 from cooperation.errors import ForbiddenError, NotFoundError, ValidationFailed
@@ -55,6 +66,7 @@ class FollowUp(RecordBase, table=True):
     status: str = Field(default="open", max_length=20)
     notes: str | None = Field(default=None, max_length=2000)
     done_at: datetime | None = Field(default=None, sa_type=UTCDateTime, nullable=True)
+    audience: str = Field(default=Audience.DEPARTMENT.value, max_length=20)
 
 
 class FollowUpIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -63,6 +75,9 @@ class FollowUpIn(msgspec.Struct, forbid_unknown_fields=True):
     responsible_person_id: uuid.UUID | None = None
     due_on: date | None = None
     notes: Annotated[str, msgspec.Meta(max_length=2000)] | None = None
+    # For the department's own actions: `department` (the default) or `partners`. An action a partner institution
+    # is responsible for is always shared with that partner (it has to see it to do it).
+    audience: Audience | None = None
 
 
 class FollowUpProgressIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -84,8 +99,13 @@ class FollowUpOut(msgspec.Struct):
     status: str
     notes: str | None
     version: int
+    audience: str = Audience.DEPARTMENT.value
     overdue: bool = False
     may_update: bool = False
+    institution_id: uuid.UUID | None = None  # whose piece it is, for its label (the responsible institution)
+
+    def __post_init__(self) -> None:
+        self.institution_id = self.responsible_institution_id
 
 
 F = table(FollowUp).c
@@ -110,6 +130,7 @@ def _select() -> Any:
             F.status,
             F.notes,
             F.version,
+            F.audience,
         )
         .select_from(
             table(FollowUp)
@@ -127,9 +148,16 @@ def _out(row: Any, today: date, principal: Principal) -> FollowUpOut:
     return item
 
 
+def _heard(principal: Principal) -> Any:
+    """SQL: this person reads the action (its audience; the responsible institution stands for its writer)."""
+    return piece_visible(principal, F.audience, F.responsible_institution_id)
+
+
 async def list_for(session: AsyncSession, principal: Principal, owner_type: str, owner_id: uuid.UUID) -> list[FollowUpOut]:
     """Callers have already checked that the owner record is visible."""
-    rows = await session.execute(_select().where(F.owner_type == owner_type, F.owner_id == owner_id).order_by(F.due_on, F.created_at))
+    rows = await session.execute(
+        _select().where(F.owner_type == owner_type, F.owner_id == owner_id, _heard(principal)).order_by(F.due_on, F.created_at)
+    )
     today = date.today()
     return [_out(r, today, principal) for r in rows]
 
@@ -141,7 +169,7 @@ async def list_for_many(
     found: dict[uuid.UUID, list[FollowUpOut]] = {}
     if not owner_ids:
         return found
-    statement = _select().where(F.owner_type == owner_type, F.owner_id.in_(owner_ids))
+    statement = _select().where(F.owner_type == owner_type, F.owner_id.in_(owner_ids), _heard(principal))
     if open_only:
         statement = statement.where(F.status.in_(OPEN_STATES))
     today = date.today()
@@ -174,6 +202,10 @@ async def add(session: AsyncSession, principal: Principal, owner_type: str, owne
             )
     if errors:
         raise ValidationFailed(errors)
+    assert responsible is not None
+    chosen = piece_audience(principal, data.audience.value if data.audience else None)
+    if not responsible.is_home:
+        chosen = Audience.PARTNERS  # the partner responsible has to see what it is to do
     action = FollowUp(
         owner_type=owner_type,
         owner_id=owner_id,
@@ -182,6 +214,7 @@ async def add(session: AsyncSession, principal: Principal, owner_type: str, owne
         responsible_person_id=data.responsible_person_id,
         due_on=data.due_on,
         notes=nfc(data.notes) if data.notes else None,
+        audience=chosen.value,
     )
     session.add(action)
     await session.flush()
@@ -192,6 +225,7 @@ async def add(session: AsyncSession, principal: Principal, owner_type: str, owne
         owner_type,
         owner_id,
         summary=f"Follow-up: {action.text[:200]}" + (f" (due {data.due_on.isoformat()})" if data.due_on else ""),
+        changes={"audience": [None, chosen.value]},  # a webhook for a partner never hears of a department-only action
     )
     await session.commit()
     return action.id
@@ -202,6 +236,8 @@ async def record_progress(session: AsyncSession, principal: Principal, follow_up
     if action is None or action.archived_at is not None:
         raise NotFoundError("follow-up action")
     owner = await resolve_owner(session, principal, action.owner_type, action.owner_id)
+    if await session.scalar(select(F.id).where(F.id == follow_up_id, _heard(principal))) is None:
+        raise NotFoundError("follow-up action")  # a department-only action does not exist for a partner
     if not may_change_part_of(principal, action.responsible_institution_id):
         raise ForbiddenError(
             i18n.gettext("Only the coordinators of %(record)s or the institution responsible may update this action.", record=owner.label)
@@ -245,7 +281,13 @@ async def due_for(session: AsyncSession, principal: Principal, *, within_days: i
     horizon = date.today() + timedelta(days=within_days)
     rows = await session.execute(
         _select()
-        .where(or_(*owned), _visible_record(principal), F.status.in_(OPEN_STATES), or_(F.due_on.is_(None), F.due_on <= horizon))
+        .where(
+            or_(*owned),
+            _visible_record(principal),
+            _heard(principal),
+            F.status.in_(OPEN_STATES),
+            or_(F.due_on.is_(None), F.due_on <= horizon),
+        )
         .order_by(F.due_on, F.created_at)
         .limit(limit)
     )
@@ -342,7 +384,9 @@ async def calendar_events(session: AsyncSession, principal: Principal, start: da
 
     owned = _owned_by(principal)
     rows = await session.execute(
-        _select().where(or_(*owned), _visible_record(principal), F.status.in_(OPEN_STATES), F.due_on >= start, F.due_on <= end)
+        _select().where(
+            or_(*owned), _visible_record(principal), _heard(principal), F.status.in_(OPEN_STATES), F.due_on >= start, F.due_on <= end
+        )
     )
     return [
         CalendarEvent(

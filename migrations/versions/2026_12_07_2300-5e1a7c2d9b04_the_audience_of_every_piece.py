@@ -2,8 +2,8 @@
 
 - Comments gain an audience; every existing comment becomes *department only* (it was shown to partners without
   anyone having chosen so: from now on a coordinator shares it, audited).
-- Documents and photos (attachments) gain an audience; the existing ones keep the sharing they had: *shared with
-  the partners of their record*.
+- Documents and photos (attachments) and follow-up actions gain an audience; the existing ones keep the sharing they
+  had: *shared with the partners of their record*.
 - Photos gain a publication state: those the portal already showed with a caption (public, completed visits) stay
   published, and their audience becomes public; uncaptioned ones wait in "Waiting for publication".
 - A visit's summary and a project's progress gain a publication state: public ones already on the portal stay
@@ -34,6 +34,9 @@ def upgrade() -> None:
     with op.batch_alter_table('attachment', schema=None) as batch_op:
         batch_op.add_column(sa.Column('audience', sa.String(length=20), nullable=False, server_default='department'))
     op.execute("UPDATE attachment SET audience = 'partners'")
+    with op.batch_alter_table('follow_up', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('audience', sa.String(length=20), nullable=False, server_default='department'))
+    op.execute("UPDATE follow_up SET audience = 'partners'")
     with op.batch_alter_table('visit_photo', schema=None) as batch_op:
         batch_op.add_column(sa.Column('publication', sa.String(length=12), nullable=False, server_default='waiting'))
         batch_op.add_column(sa.Column('published_at', cooperation.db.UTCDateTime(), nullable=True))
@@ -70,6 +73,8 @@ def downgrade() -> None:
         batch_op.drop_column('published_at')
         batch_op.drop_column('publication')
     with op.batch_alter_table('attachment', schema=None) as batch_op:
+        batch_op.drop_column('audience')
+    with op.batch_alter_table('follow_up', schema=None) as batch_op:
         batch_op.drop_column('audience')
     with op.batch_alter_table('comment', schema=None) as batch_op:
         batch_op.drop_column('audience')

@@ -238,3 +238,36 @@ def _pieces_named(html: str) -> set[str]:
     import re
 
     return set(re.findall(r'(?:href="/[a-z-]+/|data-piece=")([0-9a-f-]{36})', html))
+
+
+async def test_follow_up_actions_have_an_audience_too(app, client_for, world, people):
+    """The department's own actions stay with it; a shared one reaches the record's partners; an action NLC is
+    responsible for is NLC's (and the department's), never BnF's — in the list, NLC's "my actions" and its webhooks."""
+    from datetime import date, timedelta
+
+    coordinator, nlc, bnf, agreement, _, _ = await _pieces(client_for, world, people)
+    url = f"/api/v1/follow-ups/agreement/{agreement['id']}"
+    soon = (date.today() + timedelta(days=10)).isoformat()
+    made = {
+        "internal": await coordinator.api(
+            "POST", url, json={"text": "Check the gift budget", "responsible_institution_id": str(world.home)}
+        ),
+        "shared": await coordinator.api(
+            "POST", url, json={"text": "Send the 2026 plan", "responsible_institution_id": str(world.home), "audience": "partners"}
+        ),
+        "nlc": await coordinator.api(
+            "POST", url, json={"text": "NLC sends its shipment list", "responsible_institution_id": str(world.nlc), "due_on": soon}
+        ),
+    }
+    assert {k: v.json()["audience"] for k, v in made.items()} == {"internal": "department", "shared": "partners", "nlc": "partners"}
+    texts = {
+        reader: {f["text"] for f in (await client.api("GET", url)).json()}
+        for reader, client in (("coordinator", coordinator), ("nlc", nlc), ("bnf", bnf))
+    }
+    assert texts["coordinator"] == {"Check the gift budget", "Send the 2026 plan", "NLC sends its shipment list"}
+    assert texts["nlc"] == {"Send the 2026 plan", "NLC sends its shipment list"}
+    assert texts["bnf"] == {"Send the 2026 plan"}
+    assert [f["text"] for f in (await nlc.api("GET", "/api/v1/follow-ups/mine")).json()] == ["NLC sends its shipment list"]
+    internal = made["internal"].json()
+    hidden = await nlc.api("PATCH", f"/api/v1/follow-ups/{internal['id']}", json={"status": "done", "version": internal["version"]})
+    assert hidden.status_code == 404
