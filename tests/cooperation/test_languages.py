@@ -35,7 +35,8 @@ def test_the_users_choice_comes_first_then_the_cookie_then_the_browser_then_the_
     assert i18n.choose(user=None, cookie=None, accept_language="de", default="vi") == "vi"
 
 
-async def test_the_sign_in_page_speaks_the_browsers_language_and_the_switcher_remembers(anonymous):
+async def test_the_sign_in_page_speaks_the_browsers_language_and_the_switcher_remembers(anonymous, world):
+    # (`world`: an administrator exists, so /login is the sign-in page rather than the way to /setup)
     vietnamese = await anonymous.get("/login", headers={"Accept-Language": "vi-VN,vi;q=0.9"})
     assert '<html lang="vi">' in vietnamese.text and "Đăng nhập LibCoop" in vietnamese.text and "Mật khẩu" in vietnamese.text
     switched = await anonymous.form("/language", {"language": "zh_Hans", "next": "/login"})
