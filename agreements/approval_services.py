@@ -55,7 +55,8 @@ def _day(value: Any) -> str | None:
 async def snapshot(session: AsyncSession, principal: Principal, agreement_id: uuid.UUID) -> dict[str, Any]:
     """The conditions of the agreement as plain JSON values (404 for whoever may not see it)."""
     agreement = await services.get_agreement(session, principal, agreement_id)
-    texts = await files.list_for(session, "agreement", agreement_id)
+    # The signed texts the parties share: a document kept for the department is no condition (and no partner's business).
+    texts = await files.list_for(session, "agreement", agreement_id, shared_only=True)
     names = {p.institution_id: p.name for p in agreement.parties}
     return {
         "format": FORMAT,

@@ -34,7 +34,7 @@ from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 from litestar.response import File, Stream
-from sqlalchemy import case, select, update
+from sqlalchemy import case, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field
 
@@ -44,6 +44,7 @@ from cooperation.auth.access import Audience, Principal, piece_audience, piece_v
 from cooperation.db import UTCDateTime, table, utcnow
 from cooperation.errors import ForbiddenError, NotFoundError, ValidationFailed
 from cooperation.i18n import N_
+from cooperation.partners.models import Institution
 from cooperation.records import RecordBase, nfc, row_to, update_versioned
 from cooperation.settings import Settings
 from cooperation.web import form_dict, form_version, see_other, too_large
@@ -581,10 +582,17 @@ _COLUMNS = (
 
 
 async def list_for(
-    session: AsyncSession, owner_type: str, owner_id: uuid.UUID, *, archived: bool = False, principal: Principal | None = None
+    session: AsyncSession,
+    owner_type: str,
+    owner_id: uuid.UUID,
+    *,
+    archived: bool = False,
+    principal: Principal | None = None,
+    shared_only: bool = False,
 ) -> list[AttachmentOut]:
     """Callers have already checked that the owner record is visible; given a `principal`, only the documents whose
-    audience includes them (without, every document: for the department's own checks)."""
+    audience includes them (without, every document: for the department's own checks); `shared_only`, only those
+    the department shared with all the record's partners (what every party, and its instance, may be told of)."""
     statement = (
         select(*_COLUMNS)
         .where(_A.owner_type == owner_type, _A.owner_id == owner_id)
@@ -593,6 +601,9 @@ async def list_for(
     )
     if principal is not None:
         statement = statement.where(piece_visible(principal, _A.audience, _A.institution_id))
+    if shared_only:
+        home = select(table(Institution).c.id).where(table(Institution).c.is_home.is_(True)).scalar_subquery()
+        statement = statement.where(_A.audience != Audience.DEPARTMENT.value, or_(_A.institution_id.is_(None), _A.institution_id == home))
     return [row_to(AttachmentOut, row) for row in await session.execute(statement)]
 
 

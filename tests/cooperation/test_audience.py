@@ -143,6 +143,10 @@ async def test_every_piece_reaches_exactly_its_audience_in_every_channel(app, cl
         if piece.startswith("photo"):
             file = await anonymous.get(f"/portal/photos/{made[piece]['id']}")
             assert (file.status_code == 200) == on_portal, piece
+    # The agreement's conditions, as a partner (and a partner's instance) reads them: only the texts shared with them.
+    for reader in (coordinator, nlc):
+        snapshot = (await reader.api("GET", f"/api/v1/agreements/{agreement['id']}/snapshot")).json()["snapshot"]
+        assert {t["title"] for t in snapshot["texts"]} == {"signed-copy.pdf"}  # not NLC's letter: BnF is a party too
     # The visit summary PDF: a partner's copy leaves out the department's photos; the department's marks them.
     for_nlc = await _report_text(app, nlc, {"kind": "visit", "scope_id": visit["id"]})
     assert TEXT["photo-partners"] in for_nlc and TEXT["photo-department"] not in for_nlc
