@@ -50,6 +50,13 @@ def trigger_for(subscription: Any) -> CronTrigger:
     return CronTrigger(day=subscription["day"], **common)
 
 
+def next_fire(subscription: Any, now: datetime | None = None) -> datetime | None:
+    """When an active subscription is next sent (its page says so); None for one that is stopped."""
+    if not subscription["active"]:
+        return None
+    return trigger_for(subscription).get_next_fire_time(None, now or utcnow())
+
+
 def fire_times(subscription: Any, since: datetime, until: datetime) -> list[datetime]:
     """The subscription's fire times in (since, until], latest last."""
     trigger = trigger_for(subscription)

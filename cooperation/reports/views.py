@@ -4,6 +4,7 @@ import uuid
 from datetime import date
 from typing import Any
 
+import msgspec
 from litestar import Request, Response, get, post, put
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
@@ -156,14 +157,18 @@ async def _subscriptions_page(
     errors: dict[str, str],
     status_code: int,
 ) -> Template:
+    from cooperation.scheduler import next_fire
+
     choices = {kind: await source(db, principal) for kind, source in _choice_sources.items()}
+    listed = await subscriptions.list_subscriptions(db, principal)
     return render(
         request,
         "reports/pages/subscriptions.html",
         status_code=status_code,
         values=values,
         errors=errors,
-        subscriptions=await subscriptions.list_subscriptions(db, principal),
+        subscriptions=listed,
+        next_sent={s.id: next_fire(msgspec.structs.asdict(s)) for s in listed},
         runs=await services.list_runs(db, principal, limit=100),
         institutions=[i for i in await institution_choices(db, principal) if not i.is_home],
         choices=choices,

@@ -5,6 +5,7 @@ still deliver once; a send that fails is retried and delivered once; only missed
 import asyncio
 import contextlib
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -380,6 +381,11 @@ async def test_a_subscription_made_on_the_page_is_sent_by_the_scheduler(mail_app
         made = await director.form("/reports/subscriptions", fields | chosen | {"period_kind": "year", "language": "vi"})
         assert made.status_code == 303, made.text
         (subscription,) = (await director.api("GET", "/api/v1/report-subscriptions")).json()
+        # The page says when it goes next: a week from today's midnight UTC, in the director's time (UTC+7).
+        listed = await director.get("/reports/subscriptions")
+        next_sent = re.search(r'<td class="next-sent">([^<]+)</td>', listed.text).group(1)
+        week_on = (today + timedelta(days=7)).date()
+        assert "07:00" in next_sent and str(week_on.day) in next_sent and str(week_on.year) in next_sent, next_sent
     async with mail_app.state.session_factory() as session:  # subscribed two days ago: today's midnight run is due
         made_id = uuid.UUID(subscription["id"])
         backdated = update(ReportSubscription).where(ReportSubscription.id == made_id).values(created_at=today - timedelta(days=2))
