@@ -177,6 +177,7 @@ async def test_follow_ups_on_a_visit(client_for, world, people):
             "responsible_institution_id": str(world.home),
             "responsible_person_id": people["anh"],
             "due_on": "2026-03-31",
+            "audience": "partners",  # the department's own action, shared with NLC (else NLC would not see it)
         },
     )
     assert ours.status_code == 201, ours.text
