@@ -4,7 +4,7 @@ is recorded; this page lists them together, to publish or keep internal one at a
 is audited like any change, so the portal's kept pages give way to it at the next request (portal._last_change)."""
 
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,14 +12,14 @@ from litestar import Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath
 from litestar.response import Template
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cooperation import i18n
+from cooperation import audit, i18n
 from cooperation.auth.access import Principal, require_manager
-from cooperation.auth.views import safe_next
 from cooperation.errors import NotFoundError, ValidationFailed
 from cooperation.i18n import N_
-from cooperation.web import form_dict, render, see_other
+from cooperation.web import form_dict, render, safe_next, see_other
 
 
 @dataclass(frozen=True)
@@ -86,3 +86,25 @@ async def decide_page(
 
 
 routes = [waiting_page, decide_page]
+
+
+async def record_decision(
+    session: AsyncSession,
+    principal: Principal,
+    column: Any,
+    rows: Sequence[Any],
+    publish: bool,
+    *,
+    entity_type: str,
+    what: str,
+) -> int:
+    """Write a publication decision on records already found (all or none: the caller refused what may not be
+    published), audited per record ("Summary published on the portal"), and commit. Returns how many."""
+    state = "published" if publish else "kept"
+    await session.execute(update(column.table).where(column.table.c.id.in_([r.id for r in rows])).values({column.name: state}))
+    for row in rows:
+        audit.record(
+            session, principal, "publish" if publish else "keep_internal", entity_type, row.id, summary=f"{what} {state} on the portal"
+        )
+    await session.commit()
+    return len(rows)

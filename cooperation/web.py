@@ -6,7 +6,7 @@ import re
 import uuid
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlparse
 
 from litestar import Request, Response
 from litestar.params import QueryParameter
@@ -95,6 +95,16 @@ def _not_modified_since(value: str | None, last_modified: datetime) -> bool:
     except (TypeError, ValueError):
         return False  # an odd date is no condition (RFC 9110 §13.1.3)
     return since is not None and since.tzinfo is not None and last_modified.replace(microsecond=0) <= since
+
+
+def safe_next(target: str | None) -> str:
+    """Only same-site paths: an attacker cannot use the sign-in page to redirect elsewhere."""
+    if not target:
+        return "/"
+    parsed = urlparse(target)
+    if parsed.scheme or parsed.netloc or not target.startswith("/") or target.startswith("//"):
+        return "/"
+    return target
 
 
 def public_base(request: Request[Any, Any, Any]) -> str:

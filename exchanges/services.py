@@ -4,7 +4,7 @@ import uuid
 from datetime import date
 from typing import Any
 
-from sqlalchemy import and_, delete, or_, select, update
+from sqlalchemy import and_, delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agreements.models import Agreement, Commitment, CommitmentLink
@@ -31,6 +31,7 @@ from cooperation.records import (
     search_terms,
     update_versioned,
 )
+from cooperation.review import record_decision
 from exchanges import gift_services
 from exchanges.models import AgendaItem, ExpertExchange, Gift, Visit, VisitOutcome, VisitParticipant
 from exchanges.schemas import (
@@ -818,11 +819,4 @@ async def set_summary_publication(session: AsyncSession, principal: Principal, v
         raise ValidationFailed(
             {"summary": i18n.gettext("only a completed visit marked public is published: %(titles)s", titles=", ".join(unready[:5]))}
         )
-    state = "published" if publish else "kept"
-    await session.execute(update(Visit).where(V.id.in_([r.id for r in rows])).values(summary_publication=state))
-    for row in rows:
-        audit.record(
-            session, principal, "publish" if publish else "keep_internal", "visit", row.id, summary=f"Summary {state} on the portal"
-        )
-    await session.commit()
-    return len(rows)
+    return await record_decision(session, principal, V.summary_publication, rows, publish, entity_type="visit", what="Summary")

@@ -26,6 +26,7 @@ from cooperation.i18n import N_
 from cooperation.partners.dormancy import activity
 from cooperation.partners.models import Institution
 from cooperation.records import ByName, changes_between, fetch_page, fold_for_search, nfc, order_by, row_to, search_terms, update_versioned
+from cooperation.review import record_decision
 from programs import forecast as arithmetic
 from programs.models import DigitizationProject, ProgressReport, ProjectAgreement, ProjectMilestone, ProjectParticipant
 from programs.project_schemas import (
@@ -958,11 +959,4 @@ async def set_progress_publication(session: AsyncSession, principal: Principal, 
         raise ValidationFailed(
             {"progress": i18n.gettext("only a project marked public is published: %(names)s", names=", ".join(unready[:5]))}
         )
-    state = "published" if publish else "kept"
-    await session.execute(update(DigitizationProject).where(D.id.in_([r.id for r in rows])).values(progress_publication=state))
-    for row in rows:
-        audit.record(
-            session, principal, "publish" if publish else "keep_internal", "project", row.id, summary=f"Progress {state} on the portal"
-        )
-    await session.commit()
-    return len(rows)
+    return await record_decision(session, principal, D.progress_publication, rows, publish, entity_type="project", what="Progress")

@@ -3,7 +3,6 @@
 import secrets
 import uuid
 from typing import Any
-from urllib.parse import urlparse
 
 from litestar import Request, Response, get, post
 from litestar.datastructures import Cookie
@@ -26,22 +25,12 @@ from cooperation.errors import ConflictError, ValidationFailed
 from cooperation.forms import parse_form
 from cooperation.i18n import N_
 from cooperation.settings import Settings
-from cooperation.web import form_dict, form_version, public_base, query_int, query_uuid, render, see_other
+from cooperation.web import form_dict, form_version, public_base, query_int, query_uuid, render, safe_next, see_other
 
 
 def _client_ip(request: Request[Any, Any, Any]) -> str:
     client = request.scope.get("client") or ("unknown", 0)
     return str(client[0])
-
-
-def safe_next(target: str | None) -> str:
-    """Only same-site paths: an attacker cannot use the sign-in page to redirect elsewhere."""
-    if not target:
-        return "/"
-    parsed = urlparse(target)
-    if parsed.scheme or parsed.netloc or not target.startswith("/") or target.startswith("//"):
-        return "/"
-    return target
 
 
 def demo_allowed(request: Request[Any, Any, Any], settings: Settings) -> bool:
