@@ -104,4 +104,12 @@ async def test_a_comment_a_photo_and_an_agreement_each_reach_only_their_audience
         await expect(coordinator.locator("#sharing")).to_contain_text("Shared with NLC")
         await partner.goto(agreement_url)
         await expect(partner.locator("h1")).to_contain_text("NLV-NLC-PUB")
+
+        # A department-only comment shared later from its own label; NLC's librarian then reads it.
+        await coordinator.goto(visit_url)
+        internal = coordinator.locator("#comments .row-line", has_text="INTERNAL NOTE")
+        await internal.locator("button:has-text('Share with the partners')").click()
+        await expect(coordinator.locator("#comments .row-line", has_text="INTERNAL NOTE")).to_contain_text("Shared with NLC")
+        await partner.goto(visit_url)
+        await expect(partner.locator("#comments")).to_contain_text("INTERNAL NOTE")
         await browser.close()
