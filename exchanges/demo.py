@@ -148,7 +148,8 @@ async def load_demo(session: AsyncSession, world: DemoWorld) -> None:
         "New directions for cooperation: preservation and digitization of documentary heritage.",
         "The visit is the first step in implementing the cooperation agreement signed in April 2025.",
     ]
-    session.add_all(VisitOutcome(visit_id=visit.id, text=text, position=i) for i, text in enumerate(outcomes))
+    # What both sides agreed is shared with NLC (and on the portal with the published summary).
+    session.add_all(VisitOutcome(visit_id=visit.id, text=text, audience="partners", position=i) for i, text in enumerate(outcomes))
     # The gifts exchanged on the 28th, as the protocol register keeps them (who gave what, and where it went).
     nlv, nlc = world.institutions["NLV"], world.institutions["NLC"]
     given = Gift(

@@ -69,6 +69,8 @@ class AgendaItem(SQLModel, table=True):
     title: str = Field(max_length=300)
     presenters: list[str] = Field(default_factory=list, sa_type=JSON)  # participant person ids
     notes: str | None = Field(default=None, max_length=4000)
+    # Who reads the notes (access.Audience); the session itself is read with its visit. The portal never shows notes.
+    notes_audience: str = Field(default="department", max_length=20, sa_column_kwargs={"server_default": text("'department'")})
     position: int = 0
 
 
@@ -78,6 +80,9 @@ class VisitOutcome(SQLModel, table=True):
     id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
     visit_id: uuid.UUID = Field(foreign_key="visit.id", index=True)
     text: str = Field(max_length=2000)
+    # Who reads it (access.Audience): department only or shared with the visit's partners; a shared outcome is also on
+    # the portal once a coordinator publishes the visit's summary. (A plain string default: `text` is a column here.)
+    audience: str = Field(default="department", max_length=20, sa_column_kwargs={"server_default": "department"})
     position: int = 0
 
 

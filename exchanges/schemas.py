@@ -4,7 +4,7 @@ import uuid
 from datetime import date, datetime, time
 from decimal import Decimal
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Literal
 
 import msgspec
 
@@ -14,6 +14,8 @@ from cooperation.records import PageBase
 from cooperation.versions import Versions
 
 Short = Annotated[str, msgspec.Meta(max_length=300)]
+# Who reads a piece written on the visit's form (access.Audience): the department, or also the visit's partners.
+PieceAudience = Literal["department", "partners"]
 
 
 class Direction(StrEnum):
@@ -98,6 +100,14 @@ class AgendaItemIn(msgspec.Struct, forbid_unknown_fields=True):
     place: Annotated[str, msgspec.Meta(max_length=200)] | None = None
     presenters: list[uuid.UUID] = []
     notes: Annotated[str, msgspec.Meta(max_length=4000)] | None = None
+    notes_audience: PieceAudience = "department"
+
+
+class OutcomeIn(msgspec.Struct, forbid_unknown_fields=True):
+    """Something agreed during the visit, and who reads it (a plain string is the department's only)."""
+
+    text: Annotated[str, msgspec.Meta(min_length=1, max_length=2000)]
+    audience: PieceAudience = "department"
 
 
 class GiftIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -126,7 +136,7 @@ class VisitIn(msgspec.Struct, forbid_unknown_fields=True):
     budget_currency: Annotated[str, msgspec.Meta(min_length=3, max_length=3)] | None = None
     participants: list[ParticipantIn] = []
     agenda: list[AgendaItemIn] = []
-    outcomes: list[Annotated[str, msgspec.Meta(min_length=1, max_length=2000)]] = []
+    outcomes: list[OutcomeIn | Annotated[str, msgspec.Meta(min_length=1, max_length=2000)]] = []
     gifts: list[GiftIn] = []
     report: Annotated[str, msgspec.Meta(max_length=50000)] = ""
     confirm_overlaps: bool = False  # a person in another visit at overlapping dates needs this to be saved
@@ -177,8 +187,14 @@ class AgendaItemOut(msgspec.Struct):
     place: str | None
     title: str
     presenters: list[str]  # names, as the summary prints them
-    notes: str | None
+    notes: str | None  # None too when the reader may not read them
     presenter_ids: list[uuid.UUID] = []
+    notes_audience: str = "department"
+
+
+class OutcomeOut(msgspec.Struct):
+    text: str
+    audience: str
 
 
 class GiftOut(msgspec.Struct):
@@ -224,7 +240,7 @@ class VisitOut(msgspec.Struct):
     budget_currency: str | None
     participants: list[ParticipantOut]
     agenda: list[AgendaItemOut]
-    outcomes: list[str]
+    outcomes: list[OutcomeOut]
     gifts: list[GiftOut]
     report: str
     public: bool

@@ -4,13 +4,23 @@ import uuid
 from datetime import date
 from typing import Any
 
-from sqlalchemy import and_, delete, or_, select
+from sqlalchemy import and_, case, delete, null, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agreements.models import Agreement, Commitment, CommitmentLink
 from agreements.services import Measured, link_commitment, pace
 from cooperation import audit, i18n, versions
-from cooperation.auth.access import Principal, may_change_part_of, may_see, may_see_any, require_manager, seen, shared_on_creation, visible
+from cooperation.auth.access import (
+    Principal,
+    may_change_part_of,
+    may_see,
+    may_see_any,
+    piece_visible,
+    require_manager,
+    seen,
+    shared_on_creation,
+    visible,
+)
 from cooperation.db import table
 from cooperation.errors import ConflictError, ForbiddenError, NotFoundError, StaleVersionError, TransitionRefused, ValidationFailed
 from cooperation.files import Owner
@@ -39,6 +49,8 @@ from exchanges.schemas import (
     AgreementLink,
     Direction,
     GiftOut,
+    OutcomeIn,
+    OutcomeOut,
     ParticipantOut,
     Side,
     VisitIn,
@@ -276,11 +288,19 @@ def _children(visit_id: uuid.UUID, data: VisitIn, people: dict[uuid.UUID, Any]) 
                 title=nfc(item.title.strip()),
                 presenters=[str(x) for x in item.presenters],
                 notes=nfc(item.notes) if item.notes else None,
+                notes_audience=item.notes_audience,
                 position=position,
             )
         )
-    rows += [VisitOutcome(visit_id=visit_id, text=nfc(o.strip()), position=i) for i, o in enumerate(data.outcomes)]
+    rows += [
+        VisitOutcome(visit_id=visit_id, text=nfc(o.text.strip()), audience=o.audience, position=i) for i, o in enumerate(outcomes_of(data))
+    ]
     return rows
+
+
+def outcomes_of(data: VisitIn) -> list[OutcomeIn]:
+    """The visit's outcomes as written: a plain string (the API's older form) is the department's only."""
+    return [OutcomeIn(text=o) if isinstance(o, str) else o for o in data.outcomes]
 
 
 async def create_visit(session: AsyncSession, principal: Principal, data: VisitIn) -> uuid.UUID:
@@ -315,22 +335,31 @@ async def update_visit(session: AsyncSession, principal: Principal, visit_id: uu
         values["shared"] = True
     people = values.pop("_people")
     version = await update_versioned(session, Visit, visit_id, data.version, values, what="visit")
+    pieces_before = await _piece_audiences(session, visit_id)
     for model in (VisitParticipant, AgendaItem, VisitOutcome):
         await session.execute(delete(model).where(table(model).c.visit_id == visit_id))
     session.add_all(_children(visit_id, data, people))
     await gift_services.sync_visit_gifts(session, visit_id, values, data.gifts)  # register entries keep their details
     await _link_commitments(session, principal, visit_id, data)
-    audit.record(
-        session,
-        principal,
-        "update",
-        "visit",
-        visit_id,
-        summary=f"Visit “{values['title']}” edited",
-        changes={k: v for k, v in changes_between(dict(before), values).items() if k != "search_text"},
-    )
+    changes = {k: v for k, v in changes_between(dict(before), values).items() if k != "search_text"}
+    pieces_after = {
+        "outcomes": [f"{o.text.strip()} [{o.audience}]" for o in outcomes_of(data)],
+        "agenda_notes": [f"{a.title.strip()} [{a.notes_audience}]" for a in data.agenda if a.notes],
+    }
+    # Who reads what was agreed and the agenda's notes is part of the history, like every other piece's audience.
+    changes |= {k: [pieces_before[k], v] for k, v in pieces_after.items() if pieces_before[k] != v}
+    audit.record(session, principal, "update", "visit", visit_id, summary=f"Visit “{values['title']}” edited", changes=changes)
     await session.commit()
     return version
+
+
+async def _piece_audiences(session: AsyncSession, visit_id: uuid.UUID) -> dict[str, list[str]]:
+    oc, ag = table(VisitOutcome).c, table(AgendaItem).c
+    outcomes = await session.execute(select(oc.text, oc.audience).where(oc.visit_id == visit_id).order_by(oc.position))
+    notes = await session.execute(
+        select(ag.title, ag.notes_audience).where(ag.visit_id == visit_id, ag.notes.is_not(None)).order_by(ag.position)
+    )
+    return {"outcomes": [f"{t} [{a}]" for t, a in outcomes], "agenda_notes": [f"{t} [{a}]" for t, a in notes]}
 
 
 async def _link_commitments(session: AsyncSession, principal: Principal, visit_id: uuid.UUID, data: VisitIn) -> None:
@@ -415,7 +444,16 @@ async def get_visit(session: AsyncSession, principal: Principal, visit_id: uuid.
     ag = table(AgendaItem).c
     agenda_rows = (
         await session.execute(
-            select(ag.day, ag.starts_at, ag.ends_at, ag.place, ag.title, ag.presenters, ag.notes)
+            select(
+                ag.day,
+                ag.starts_at,
+                ag.ends_at,
+                ag.place,
+                ag.title,
+                ag.presenters,
+                case((piece_visible(principal, ag.notes_audience, None), ag.notes), else_=null()).label("notes"),
+                ag.notes_audience,
+            )
             .where(ag.visit_id == visit_id)
             .order_by(ag.day, ag.starts_at, ag.position)
         )
@@ -434,11 +472,19 @@ async def get_visit(session: AsyncSession, principal: Principal, visit_id: uuid.
             [names.get(x, x) for x in r.presenters],
             r.notes,
             [uuid.UUID(x) for x in r.presenters],
+            r.notes_audience,
         )
         for r in agenda_rows
     ]
     oc = table(VisitOutcome).c
-    outcomes = list(await session.scalars(select(oc.text).where(oc.visit_id == visit_id).order_by(oc.position)))
+    outcomes = [
+        OutcomeOut(r.text, r.audience)
+        for r in await session.execute(
+            select(oc.text, oc.audience)
+            .where(oc.visit_id == visit_id, piece_visible(principal, oc.audience, None))  # staff write them
+            .order_by(oc.position)
+        )
+    ]
     gc = table(Gift).c
     gifts = [
         GiftOut(d, t, i)

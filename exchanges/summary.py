@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from agreements.models import Agreement
 from cooperation import charts, files, followups, i18n, versions
-from cooperation.auth.access import Principal, portal_reader
+from cooperation.auth.access import Audience, Principal, piece_visible, portal_reader
 from cooperation.dashboard import Chart, Figure
 from cooperation.db import table
 from cooperation.files import storage
@@ -69,7 +69,7 @@ async def _visits(session: AsyncSession, principal: Principal, *clauses: Any) ->
     visits = [dict(r) for r in rows]
     ids = [v["id"] for v in visits]
     people: dict[uuid.UUID, list[dict[str, Any]]] = {}
-    outcomes: dict[uuid.UUID, list[str]] = {}
+    outcomes: dict[uuid.UUID, list[dict[str, str]]] = {}
     if ids:
         for r in await session.execute(
             select(VP.visit_id, VP.side, VP.role, P.name, P.name_native, VP.position_at_time)
@@ -80,8 +80,12 @@ async def _visits(session: AsyncSession, principal: Principal, *clauses: Any) ->
             people.setdefault(r.visit_id, []).append(
                 {"side": r.side, "role": r.role, "name": r.name, "name_native": r.name_native, "position": r.position_at_time}
             )
-        for visit_id, text in await session.execute(select(VO.visit_id, VO.text).where(VO.visit_id.in_(ids)).order_by(VO.position)):
-            outcomes.setdefault(visit_id, []).append(text)
+        for visit_id, text, audience in await session.execute(
+            select(VO.visit_id, VO.text, VO.audience)
+            .where(VO.visit_id.in_(ids), piece_visible(principal, VO.audience, None))  # staff write them
+            .order_by(VO.position)
+        ):
+            outcomes.setdefault(visit_id, []).append({"text": text, "audience": audience})
     actions = await followups.list_for_many(session, principal, "visit", ids, open_only=True)
     for visit in visits:
         visit["delegation"] = [p for p in people.get(visit["id"], []) if p["side"] == "delegation"]
@@ -473,6 +477,9 @@ async def portal_visit(session: AsyncSession, language: str, visit_id: uuid.UUID
             }
     photo_list = await photos.published_photos(session, visit_id)
     values = plain(record)
+    # Publishing the summary publishes what the department shared of what was agreed, never its own notes.
+    values["outcomes"] = [o for o in values["outcomes"] if o["audience"] != Audience.DEPARTMENT.value]
+    values["agenda"] = [a | {"notes": None} for a in values["agenda"]]
     return {
         "visit": values,
         "title": versions.in_language(record.title, record.translations, "title", language),

@@ -30,8 +30,10 @@ from exchanges.schemas import (
     Direction,
     GiftIn,
     NewPersonIn,
+    OutcomeIn,
     ParticipantIn,
     ParticipantRole,
+    PieceAudience,
     Side,
     VisitIn,
     VisitOut,
@@ -454,7 +456,7 @@ class PhotoRowIn(msgspec.Struct, forbid_unknown_fields=True):
 V = TypeVar("V", bound=VisitIn)
 # A row of people: someone chosen from the register, or a new person typed in (their institution defaults to their side's).
 PERSON_FIELDS = ("person_id", "name", "name_native", "institution_id", "role", "position", "department")
-AGENDA_FIELDS = ("day", "starts_at", "ends_at", "title", "place", "presenters", "notes")
+AGENDA_FIELDS = ("day", "starts_at", "ends_at", "title", "place", "presenters", "notes", "notes_audience")
 MEMBER_FIELDS = ("person_id", "role", "position_at_time", "department_at_time")
 SIDES = ("delegation", "host")
 ROW_KINDS = (*SIDES, "agenda", "outcome", "gift")
@@ -463,6 +465,7 @@ MAX_ROWS = 200
 
 class OutcomeRowIn(msgspec.Struct, forbid_unknown_fields=True):
     text: Annotated[str, msgspec.Meta(max_length=2000)]
+    audience: PieceAudience = "department"
 
 
 class PersonRowIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -510,10 +513,11 @@ def form_values_of(visit: VisitOut) -> tuple[dict[str, Any], dict[str, list[dict
             "place": a.place or "",
             "presenters": [str(p) for p in a.presenter_ids],
             "notes": a.notes or "",
+            "notes_audience": a.notes_audience,
         }
         for a in visit.agenda
     ]
-    rows["outcome"] = [{"text": text} for text in visit.outcomes]
+    rows["outcome"] = [{"text": o.text, "audience": o.audience} for o in visit.outcomes]
     rows["gift"] = [{"direction": g.direction, "description": g.description, "id": str(g.id)} for g in visit.gifts]
     return values, rows
 
@@ -591,8 +595,11 @@ def row_errors(errors: dict[str, str], rows: dict[str, list[dict[str, Any]]]) ->
 
 def visit_from_form(form: dict[str, Any], struct: type[V]) -> tuple[V | None, dict[str, str], dict[str, list[dict[str, Any]]]]:
     rows, errors, participants = _people_rows(form)
-    rows["agenda"], agenda_errors, agenda = parse_rows(form, "agenda", AGENDA_FIELDS, AgendaItemIn, "agenda")
-    rows["outcome"], outcome_errors, outcomes = parse_rows(form, "outcome", ("text",), OutcomeRowIn, "outcomes")
+    # Who reads a row's notes or an outcome comes preset (department only): it does not make a row by itself.
+    rows["agenda"], agenda_errors, agenda = parse_rows(form, "agenda", AGENDA_FIELDS, AgendaItemIn, "agenda", counted_by=AGENDA_FIELDS[:-1])
+    rows["outcome"], outcome_errors, outcomes = parse_rows(
+        form, "outcome", ("text", "audience"), OutcomeRowIn, "outcomes", counted_by=("text",)
+    )
     # A gift's direction comes preset: the row counts once it says what the gift was.
     rows["gift"], gift_errors, gifts = parse_rows(
         form, "gift", ("direction", "description", "id"), GiftIn, "gifts", counted_by=("description",)
@@ -605,7 +612,7 @@ def visit_from_form(form: dict[str, Any], struct: type[V]) -> tuple[V | None, di
     except ValidationFailed as exc:
         return None, exc.errors, rows
     data.participants, data.agenda, data.gifts = participants, agenda, gifts
-    data.outcomes = [o.text.strip() for o in outcomes if o.text.strip()]
+    data.outcomes = [OutcomeIn(text=o.text.strip(), audience=o.audience) for o in outcomes if o.text.strip()]
     data.translations = versions.from_form(form)
     return data, {}, rows
 

@@ -495,7 +495,13 @@ async def _report(session: AsyncSession, source: HarvestSource, outcome: Outcome
                 "manifests withdrawn at the source (IIIF Delete activities), read by the harvest of %(day)s", day=today.isoformat()
             )
         )
-    data = ProgressIn(institution_id=source.institution_id, as_of=today, correction_note="; ".join(notes)[:1000] or None, **figures)
+    data = ProgressIn(
+        institution_id=source.institution_id,
+        as_of=today,
+        correction_note="; ".join(notes)[:1000] or None,
+        note_audience="partners",
+        **figures,
+    )
     try:
         await project_services.report_progress(session, harvester(), source.project_id, data, source="harvest", today=today)
     except (ValidationFailed, ConflictError) as exc:  # as any report: a report the rules refuse is not recorded

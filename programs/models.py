@@ -137,6 +137,10 @@ class ProgressReport(SQLModel, table=True):
     volumes: int | None = None
     images: int | None = None
     correction_note: str | None = Field(default=None, max_length=1000)
+    # Who reads the note (access.Audience), and the institution of whoever wrote it (None: the department's staff): a
+    # participant's own note is read by the department and that participant, never by the project's other partners.
+    note_audience: str = Field(default="department", max_length=20, sa_column_kwargs={"server_default": text("'department'")})
+    note_institution_id: uuid.UUID | None = Field(default=None, foreign_key="institution.id", nullable=True)
     source: str = Field(max_length=10)  # page / api / csv
     reported_by_id: uuid.UUID | None = Field(default=None, foreign_key="app_user.id", nullable=True)
     reported_by_name: str = Field(max_length=200)

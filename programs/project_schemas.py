@@ -3,7 +3,7 @@
 import uuid
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Literal
 
 import msgspec
 
@@ -107,6 +107,8 @@ class ProgressIn(msgspec.Struct, forbid_unknown_fields=True):
     volumes: Count | None = None
     images: Count | None = None
     correction_note: Annotated[str, msgspec.Meta(max_length=1000)] | None = None
+    # Who reads the note: left out, the narrowest that fits the writer (access.piece_audience).
+    note_audience: Literal["department", "partners"] | None = None
 
 
 class Counts(msgspec.Struct):
@@ -162,10 +164,12 @@ class ReportEntry(msgspec.Struct):
     titles: int | None
     volumes: int | None
     images: int | None
-    correction_note: str | None
+    correction_note: str | None  # None too when the reader may not read it
     source: str
     reported_by_name: str
     reported_at: datetime
+    note_audience: str = "department"
+    note_institution_id: uuid.UUID | None = None  # whose own note it is (None: the department's)
 
 
 class AgreementRef(msgspec.Struct):

@@ -12,13 +12,23 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, literal, or_, select, union_all, update
+from sqlalchemy import case, delete, func, literal, null, or_, select, union_all, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agreements.models import Agreement, Commitment
 from agreements.services import Measured, pace
 from cooperation import audit, csvfiles, i18n, versions
-from cooperation.auth.access import Principal, may_change_part_of, may_see, require_manager, seen, shared_on_creation, visible
+from cooperation.auth.access import (
+    Principal,
+    may_change_part_of,
+    may_see,
+    piece_audience,
+    piece_visible,
+    require_manager,
+    seen,
+    shared_on_creation,
+    visible,
+)
 from cooperation.db import lock_rows, table, utcnow
 from cooperation.errors import ForbiddenError, NotFoundError, ValidationFailed
 from cooperation.files import Owner
@@ -313,7 +323,19 @@ async def get_project(session: AsyncSession, principal: Principal, project_id: u
         figures.setdefault(institution_id, {})[unit_name] = value
     recent = (
         await session.execute(
-            select(R.as_of, R.titles, R.volumes, R.images, R.correction_note, R.source, R.reported_by_name, R.reported_at, I.code)
+            select(
+                R.as_of,
+                R.titles,
+                R.volumes,
+                R.images,
+                case((piece_visible(principal, R.note_audience, R.note_institution_id), R.correction_note), else_=null()).label("note"),
+                R.note_audience,
+                R.note_institution_id,
+                R.source,
+                R.reported_by_name,
+                R.reported_at,
+                I.code,
+            )
             .join(table(Institution), I.id == R.institution_id)
             .where(R.project_id == project_id)
             .order_by(R.reported_at.desc(), R.as_of.desc())
@@ -417,7 +439,19 @@ async def get_project(session: AsyncSession, principal: Principal, project_id: u
         forecast=outlook,
         series=series,
         recent_reports=[
-            ReportEntry(r.code, r.as_of, r.titles, r.volumes, r.images, r.correction_note, r.source, r.reported_by_name, r.reported_at)
+            ReportEntry(
+                r.code,
+                r.as_of,
+                r.titles,
+                r.volumes,
+                r.images,
+                r.note,
+                r.source,
+                r.reported_by_name,
+                r.reported_at,
+                r.note_audience,
+                r.note_institution_id,
+            )
             for r in recent
         ],
         risks=risks,
@@ -589,6 +623,9 @@ async def _write_batch(
             "volumes": data.volumes,
             "images": data.images,
             "correction_note": nfc(data.correction_note.strip()) if data.correction_note and data.correction_note.strip() else None,
+            "note_audience": piece_audience(principal, data.note_audience).value,
+            # A participant's own note (or the harvest's, read from its stream) is that participant's, not every partner's.
+            "note_institution_id": data.institution_id if principal.is_partner or principal.system else None,
             "source": source,
             "reported_by_id": None if principal.system else principal.user_id,
             "reported_by_name": principal.name,
@@ -658,7 +695,15 @@ def parse_csv(content: bytes, codes: dict[str, uuid.UUID]) -> tuple[list[Entry],
             errors[f"line {line}"] = "; ".join(problems)
             continue
         assert institution is not None
-        entries.append(Entry(ProgressIn(institution_id=institution, as_of=as_of, correction_note=note, **counts), line=line))
+        figures = ProgressIn(
+            institution_id=institution,
+            as_of=as_of,
+            titles=counts.get("titles"),
+            volumes=counts.get("volumes"),
+            images=counts.get("images"),
+            correction_note=note,
+        )
+        entries.append(Entry(figures, line=line))
     if not entries and not errors:
         raise ValidationFailed({"file": "has no rows under its header"})
     return entries, errors

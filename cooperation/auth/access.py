@@ -210,11 +210,14 @@ class Audience(StrEnum):
 
 
 def piece_visible(principal: Principal, audience: Any, institution_id: Any) -> ColumnElement[bool]:
-    """SQL: this person may read a piece with this audience, written by someone of `institution_id` (None: staff)."""
+    """SQL: this person may read a piece with this audience, written by someone of `institution_id` (a column, whose
+    NULL means staff; or None for pieces only staff write: a visit's outcomes and agenda notes)."""
     if principal.reads_everything:
         return true()
     if not principal.is_partner or principal.institution_id is None:
         return false()
+    if institution_id is None:
+        return audience.in_([Audience.PUBLIC.value, Audience.PARTNERS.value])  # type: ignore[no-any-return]
     # Shared pieces reach this partner unless another partner wrote them (staff's carry the home institution or none).
     home = select(_institution.c.id).where(_institution.c.is_home.is_(True)).scalar_subquery()
     not_another_partners = or_(institution_id.is_(None), institution_id == principal.institution_id, institution_id == home)

@@ -5,7 +5,8 @@ coordinator "viewing as" a partner gets exactly what that partner's own session 
 
 The matrix: every kind of piece × audience × reader (department staff, a partner of the record, another partner of
 the same record, an anonymous visitor) × channel (the record's page, the JSON API, the file itself, "view as", the
-visit summary PDF, the portal and its Atom feed) — each piece seen exactly when it should be."""
+visit summary PDF and the partner dossier, the portal and its Atom feed, search, the gift register and its CSV) — each
+piece seen exactly when it should be."""
 
 import dataclasses
 import io
@@ -24,6 +25,18 @@ def _png(shade: int) -> bytes:
     buffer = io.BytesIO()
     Image.new("RGB", (40, 30), (shade, 90, 60)).save(buffer, format="PNG")
     return buffer.getvalue()
+
+
+def _visit_payload(world, people):
+    """The seed visit, public, with an outcome and a session's notes for the department and for its partners."""
+    payload = seed_visit_payload(world, people, public=True)
+    payload["outcomes"] = [
+        {"text": "Internal outcome: ask the director for the 2026 budget", "audience": "department"},
+        {"text": "Shared outcome: develop smart library models together", "audience": "partners"},
+    ]
+    payload["agenda"][0] |= {"notes": "Internal agenda note: seat the director first"}
+    payload["agenda"][1] |= {"notes": "Shared agenda note: bring the RFID samples", "notes_audience": "partners"}
+    return payload
 
 
 async def _pieces(client_for, world, people):
@@ -50,7 +63,7 @@ async def _pieces(client_for, world, people):
     made["document-department"] = await upload(coordinator, "budget-internal.pdf")
     made["document-partners"] = await upload(coordinator, "signed-copy.pdf", audience="partners")
     made["document-nlc"] = await upload(nlc, "nlc-letter.pdf")
-    visit = (await coordinator.api("POST", "/api/v1/visits", json=seed_visit_payload(world, people, public=True))).json()
+    visit = (await coordinator.api("POST", "/api/v1/visits", json=_visit_payload(world, people))).json()
     for step in ("confirmed", "completed"):
         version = (await coordinator.api("GET", f"/api/v1/visits/{visit['id']}")).json()["version"]
         assert (
@@ -84,6 +97,10 @@ SEEN_BY = {
     "photo-partners": {"coordinator", "director", "nlc"},  # the visit is NLC's: BnF does not see the record at all
     "photo-nlc": {"coordinator", "director", "nlc"},
     "photo-public": {"coordinator", "director", "nlc", "anonymous"},  # once published
+    "outcome-department": {"coordinator", "director"},
+    "outcome-partners": {"coordinator", "director", "nlc", "anonymous"},  # with the published summary
+    "agenda-department": {"coordinator", "director"},
+    "agenda-partners": {"coordinator", "director", "nlc"},  # the portal prints the programme, never its notes
 }
 TEXT = {
     "comment-department": "INTERNAL NOTE: gift budget exceeded",
@@ -96,6 +113,10 @@ TEXT = {
     "photo-partners": "Shared: the reading room",
     "photo-nlc": "By NLC: the delegation arrives",
     "photo-public": "Public: the signing ceremony",
+    "outcome-department": "Internal outcome: ask the director for the 2026 budget",
+    "outcome-partners": "Shared outcome: develop smart library models together",
+    "agenda-department": "Internal agenda note: seat the director first",
+    "agenda-partners": "Shared agenda note: bring the RFID samples",
 }
 
 
@@ -119,6 +140,10 @@ async def test_every_piece_reaches_exactly_its_audience_in_every_channel(app, cl
             "visit": (await client.get(f"/visits/{visit['id']}")).text,
             "comments": (await client.api("GET", f"/api/v1/comments/agreement/{agreement['id']}")).text,
             "photos": (await client.api("GET", f"/api/v1/visits/{visit['id']}/photos")).text,
+            "visit_api": (await client.api("GET", f"/api/v1/visits/{visit['id']}")).text,
+            # Search reads records' own words, never a piece's: a hidden piece's words find nothing for anyone.
+            "search": (await client.get("/visits", params={"q": "Internal outcome"})).text
+            + (await client.get("/agreements", params={"q": "INTERNAL NOTE"})).text,
         }
         for reader, client in readers.items()
     }
@@ -132,12 +157,14 @@ async def test_every_piece_reaches_exactly_its_audience_in_every_channel(app, cl
             elif piece.startswith("document"):
                 download = await readers[reader].get(f"/attachments/{made[piece]['id']}")
                 channels = {"page": text in seen["agreement"], "file": download.status_code == 200}
+            elif piece.startswith(("outcome", "agenda")):
+                channels = {"page": text in seen["visit"], "api": text in seen["visit_api"]}
             else:
                 thumbnail = await readers[reader].get(f"/visits/photos/{made[piece]['id']}/thumbnail")
                 channels = {"page": text in seen["visit"], "api": text in seen["photos"], "thumbnail": thumbnail.status_code == 200}
             expected = reader in SEEN_BY[piece]
             assert channels == dict.fromkeys(channels, expected), (piece, reader, channels)
-        on_portal = piece.startswith("photo") and "anonymous" in SEEN_BY[piece]
+        on_portal = "anonymous" in SEEN_BY[piece]
         assert (text in portal_page) == on_portal, piece
         assert text not in feed  # the feed carries summaries, never a piece
         if piece.startswith("photo"):
@@ -150,8 +177,31 @@ async def test_every_piece_reaches_exactly_its_audience_in_every_channel(app, cl
     # The visit summary PDF: a partner's copy leaves out the department's photos; the department's marks them.
     for_nlc = await _report_text(app, nlc, {"kind": "visit", "scope_id": visit["id"]})
     assert TEXT["photo-partners"] in for_nlc and TEXT["photo-department"] not in for_nlc
+    assert TEXT["outcome-partners"] in for_nlc and TEXT["outcome-department"] not in for_nlc
     for_department = await _report_text(app, coordinator, {"kind": "visit", "scope_id": visit["id"]})
     assert f"{TEXT['photo-department']} (Department only)" in for_department
+    assert f"{TEXT['outcome-department']} (Department only)" in " ".join(for_department.split())
+    # The partner dossier NLC's librarian makes of its own institution: what was agreed, without the department's own.
+    dossier = await _report_text(app, nlc, {"kind": "partner", "scope_id": str(world.nlc), "period": "2025"})
+    assert TEXT["outcome-partners"] in " ".join(dossier.split()) and "Internal outcome" not in dossier
+    # The visit's form offers who reads each outcome and each session's notes, beside them, as they were chosen.
+    form = " ".join((await coordinator.get(f"/visits/{visit['id']}/edit")).text.split())
+    for name, chosen in (("outcome-0-audience", "department"), ("outcome-1-audience", "partners"), ("agenda-1-notes_audience", "partners")):
+        select = form.split(f'name="{name}"')[1].split("</select>")[0]
+        assert f'value="{chosen}" selected' in select, name
+    # Staff change who reads an outcome later, from the same form (or the API), and the history says so.
+    stored = (await coordinator.api("GET", f"/api/v1/visits/{visit['id']}")).json()
+    outcomes = [o | {"audience": "partners"} for o in stored["outcomes"]]
+    again = _visit_payload(world, people) | {"version": stored["version"], "outcomes": outcomes}
+    assert (await coordinator.api("PUT", f"/api/v1/visits/{visit['id']}", json=again)).status_code == 200
+    assert TEXT["outcome-department"] in (await nlc.get(f"/visits/{visit['id']}")).text
+    history = " ".join((await coordinator.get(f"/visits/{visit['id']}")).text.split())
+    assert f"{TEXT['outcome-department']} [department]" in history and f"{TEXT['outcome-department']} [partners]" in history
+    for reader in readers:  # search
+        assert visit["id"] not in pages[reader]["search"] and agreement["id"] not in pages[reader]["search"]
+    # Gift notes are the register's, and the register is the department's: no partner reads it, on a page or in CSV.
+    for path in ("/gifts", "/gifts/export.csv", "/api/v1/gifts"):
+        assert (await nlc.get(path)).status_code in (403, 404), path
     # A published photo taken back is gone from the portal at the next request.
     kept = await coordinator.form("/publication/photo", {"photo": made["photo-public"]["id"], "decision": "keep"})
     assert kept.status_code == 303
@@ -275,3 +325,54 @@ async def test_follow_up_actions_have_an_audience_too(app, client_for, world, pe
     internal = made["internal"].json()
     hidden = await nlc.api("PATCH", f"/api/v1/follow-ups/{internal['id']}", json={"status": "done", "version": internal["version"]})
     assert hidden.status_code == 404
+
+
+async def test_progress_notes_have_an_audience(client_for, world):
+    """A correction note on a project's progress: the department's stays with it; a shared one reaches the project's
+    partners; a participant's own note reaches the department and that participant, never another participant."""
+    coordinator, nlc, bnf = await client_for("coordinator"), await client_for("partner_a"), await client_for("partner_b")
+    project = (
+        await coordinator.api(
+            "POST",
+            "/api/v1/projects",
+            json={
+                "name": "Ancient books platform",
+                "lead_institution_id": str(world.nlc),
+                "starts_on": "2025-01-01",
+                "ends_on": "2026-12-31",
+                "participants": [{"institution_id": str(world.home), "role": "contributor"}, {"institution_id": str(world.bnf)}],
+                "shared": True,
+            },
+        )
+    ).json()
+    url = f"/api/v1/projects/{project['id']}/progress"
+
+    async def report(client, institution, day, volumes, note, **extra):
+        answer = await client.api(
+            "POST", url, json={"institution_id": str(institution), "as_of": day, "volumes": volumes, "correction_note": note, **extra}
+        )
+        assert answer.status_code == 201, answer.text
+        return answer.json()
+
+    await report(coordinator, world.home, "2025-03-31", 100, "Internal: the scanner broke in March")
+    await report(coordinator, world.home, "2025-04-30", 200, "Shared: the new scanner arrived", note_audience="partners")
+    await report(nlc, world.nlc, "2025-04-30", 300, "NLC: our April batch was late")
+    made = (await coordinator.api("GET", f"/api/v1/projects/{project['id']}")).json()
+    assert {r["correction_note"]: r["note_audience"] for r in made["recent_reports"] if r["correction_note"]} == {
+        "Internal: the scanner broke in March": "department",
+        "Shared: the new scanner arrived": "partners",
+        "NLC: our April batch was late": "partners",
+    }
+    seen_by = {
+        "Internal: the scanner broke in March": {"coordinator"},
+        "Shared: the new scanner arrived": {"coordinator", "nlc", "bnf"},
+        "NLC: our April batch was late": {"coordinator", "nlc"},
+    }
+    for reader, client in (("coordinator", coordinator), ("nlc", nlc), ("bnf", bnf)):
+        page = (await client.get(f"/projects/{project['id']}")).text
+        api = (await client.api("GET", f"/api/v1/projects/{project['id']}")).text
+        for note, readers in seen_by.items():
+            assert (note in page, note in api) == (reader in readers,) * 2, (note, reader)
+    # The form says who will read the note: staff choose, a partner is told.
+    assert 'name="note_audience"' in (await coordinator.get(f"/projects/{project['id']}")).text
+    assert "not by other partners" in (await nlc.get(f"/projects/{project['id']}")).text

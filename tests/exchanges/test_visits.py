@@ -36,7 +36,7 @@ async def test_seed_visit_round_trip(client_for, world, people):
     ]
     assert visit["agenda"][2]["presenters"] == ["Luo Chong"]
     assert visit["topics"] == ["Smart library", "RFID", "AR/VR", "Ancient books"]
-    assert visit["outcomes"][0] == "Hướng hợp tác mới: mô hình thư viện thông minh"
+    assert visit["outcomes"][0] == {"text": "Hướng hợp tác mới: mô hình thư viện thông minh", "audience": "department"}
     assert [g["description"] for g in visit["gifts"]] == ["Quà lưu niệm", "纪念品"]
     assert visit["status"] == "proposed"
     found = (await coordinator.api("GET", "/api/v1/visits?q=thu%20vien%20thong%20minh")).json()
