@@ -7,7 +7,13 @@ already records in its own transaction (a change committed is a change announced
 
 Deliveries follow the Standard Webhooks specification (the `standardwebhooks` package): `webhook-id`,
 `webhook-timestamp` and `webhook-signature` (HMAC-SHA256 with the webhook's secret, shown once). A failed delivery is
-tried again after 30 s, 1, 2, 4… minutes, for a day at most; the page shows each webhook's last error.
+tried again after 30 s, 1, 2, 4… minutes, then every hour for as long as it takes: events are sent to each address
+in the order they happened, the next one only once the one before is received, so a receiver that was down for days
+gets everything, in order, when it is back. The page shows each webhook's last error and how many events wait.
+
+Each event is decided once per webhook — a delivery, or "not for this account" (a record or piece the account may not
+see) — and recorded, and each webhook reads the audit trail from where it stopped (its cursor), so neither any number
+of events it may not see nor a pause loses it anything.
 """
 
 import base64
@@ -22,7 +28,7 @@ from litestar import Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath
 from litestar.response import Template
-from sqlalchemy import JSON, UniqueConstraint, select, update
+from sqlalchemy import JSON, UniqueConstraint, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import Field, SQLModel
@@ -58,10 +64,12 @@ EVENT_LABELS = {
     "report": N_("Reports ready"),
 }
 PROGRESS_ACTIONS = ("report_progress", "import_progress")  # of a project: what "project progress" means
-LOOK_BACK = timedelta(hours=1)  # events committed late (a long transaction) are still found
-MAX_AGE = timedelta(days=1)
+LOOK_BACK = timedelta(hours=1)  # behind its cursor: an event committed late (a long transaction) is still found
+LONGEST_WAIT = timedelta(hours=1)  # between two tries of a delivery, however long the receiver has been down
 TIMEOUT = httpx.Timeout(10.0, connect=5.0)
 BATCH = 100
+BATCHES_PER_ROUND = 20  # events decided per webhook per round, at most BATCH × this: a long backlog spans rounds
+NOT_FOR_THIS_ACCOUNT = "skipped"  # a decision recorded, never sent
 
 
 class WebhookEndpoint(RecordBase, table=True):
@@ -74,6 +82,8 @@ class WebhookEndpoint(RecordBase, table=True):
     active: bool = True
     last_error: str | None = Field(default=None, max_length=500)
     last_delivered_at: datetime | None = Field(default=None, sa_type=UTCDateTime, nullable=True)
+    # When the last event it decided happened: the next round reads from there (less the look-back), not from now.
+    decided_until: datetime | None = Field(default=None, sa_type=UTCDateTime, nullable=True)
 
 
 class WebhookDelivery(SQLModel, table=True):
@@ -87,7 +97,7 @@ class WebhookDelivery(SQLModel, table=True):
     event_id: uuid.UUID = Field(foreign_key="audit_event.id")
     event_type: str = Field(max_length=60)
     payload: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
-    status: str = Field(default="pending", max_length=10, index=True)  # pending / delivered / failed
+    status: str = Field(default="pending", max_length=10, index=True)  # pending / delivered / skipped (not for the account)
     attempts: int = 0
     next_attempt_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     last_error: str | None = Field(default=None, max_length=500)
@@ -145,12 +155,13 @@ async def set_active(session: AsyncSession, principal: Principal, webhook_id: uu
 
 
 async def fan_out(session: AsyncSession, settings: Settings, base_url: str, *, now: datetime | None = None) -> int:
-    """Make the deliveries of the events each active webhook has not had yet (each once: the unique pair). Returns
-    how many were made."""
-    now = now or utcnow()
+    """Decide, for each active webhook, the events it has not decided yet, from its cursor on: each becomes a delivery
+    or a recorded "not for this account" (each once: the unique pair). Returns how many deliveries were made."""
     # Plain rows, not objects: a delivery another scheduler made first rolls back, and that would expire objects.
     hooks = (
-        await session.execute(select(W.id, W.owner_id, W.kinds, W.created_at).where(W.active.is_(True), W.archived_at.is_(None)))
+        await session.execute(
+            select(W.id, W.owner_id, W.kinds, W.created_at, W.decided_until).where(W.active.is_(True), W.archived_at.is_(None))
+        )
     ).all()
     U = table(User).c
     listening = select(User).where(U.id.in_({h.owner_id for h in hooks}), U.active.is_(True))
@@ -158,26 +169,27 @@ async def fan_out(session: AsyncSession, settings: Settings, base_url: str, *, n
     made = 0
     for hook in hooks:
         principal = owners.get(hook.owner_id)
-        if principal is None:
-            continue
-        types = [t for t, (kind, _, _) in KINDS.items() if kind in hook.kinds]
-        already = select(D.event_id).where(D.webhook_id == hook.id)
+        if principal is not None:
+            made += await _decide(session, hook, principal, base_url)
+    return made
+
+
+async def _decide(session: AsyncSession, hook: Any, principal: Principal, base_url: str) -> int:
+    types = [t for t, (kind, _, _) in KINDS.items() if kind in hook.kinds]
+    already = select(D.event_id).where(D.webhook_id == hook.id)
+    start = max(hook.created_at, (hook.decided_until or hook.created_at) - LOOK_BACK)
+    made = 0
+    for _ in range(BATCHES_PER_ROUND):
         events = (
             await session.execute(
                 select(E.id, E.entity_type, E.entity_id, E.action, E.occurred_at, E.changes)
-                .where(E.entity_type.in_(types), E.occurred_at >= max(hook.created_at, now - LOOK_BACK), E.id.not_in(already))
-                .order_by(E.occurred_at)
+                .where(E.entity_type.in_(types), E.occurred_at >= start, E.id.not_in(already))
+                .order_by(E.occurred_at, E.id)
                 .limit(BATCH)
             )
         ).all()
         for event in events:
             kind, record_kind, path = KINDS[event.entity_type]
-            if event.entity_id is None or (kind == "project_progress" and event.action not in PROGRESS_ACTIONS):
-                continue
-            if not await _may_hear(session, principal, event.entity_type, record_kind, event.entity_id):
-                continue  # never a word of a record the webhook's account may not see
-            if not principal.reads_everything and _department_piece(event.changes):
-                continue  # nor of a comment, document or photo kept for the department
             payload = {
                 "type": _event_type(kind, event.action),
                 "timestamp": event.occurred_at.isoformat(),
@@ -188,13 +200,41 @@ async def fan_out(session: AsyncSession, settings: Settings, base_url: str, *, n
                     "url": base_url + path.format(id=event.entity_id),
                 },
             }
-            session.add(WebhookDelivery(webhook_id=hook.id, event_id=event.id, event_type=payload["type"], payload=payload))
+            heard = await _heard(session, principal, event, kind, record_kind)
+            session.add(
+                WebhookDelivery(
+                    webhook_id=hook.id,
+                    event_id=event.id,
+                    event_type=payload["type"],
+                    payload=payload if heard else {},  # never a word of what the account may not see
+                    status="pending" if heard else NOT_FOR_THIS_ACCOUNT,
+                )
+            )
             try:
                 await session.commit()
-                made += 1
-            except IntegrityError:  # another scheduler made it first
+                made += heard
+            except IntegrityError:  # another scheduler decided it first
                 await session.rollback()
+        if events:
+            await session.execute(
+                update(WebhookEndpoint)
+                .where(W.id == hook.id, or_(W.decided_until.is_(None), W.decided_until < events[-1].occurred_at))
+                .values(decided_until=events[-1].occurred_at)
+            )
+            await session.commit()
+        if len(events) < BATCH:
+            break
     return made
+
+
+async def _heard(session: AsyncSession, principal: Principal, event: Any, kind: str, record_kind: str | None) -> bool:
+    """Whether this webhook's account hears of the event: its kind, a record it may see, no piece kept from it."""
+    if event.entity_id is None or (kind == "project_progress" and event.action not in PROGRESS_ACTIONS):
+        return False
+    if not await _may_hear(session, principal, event.entity_type, record_kind, event.entity_id):
+        return False  # never a word of a record the webhook's account may not see
+    # nor of a comment, document or photo kept for the department
+    return principal.reads_everything or not _department_piece(event.changes)
 
 
 def _department_piece(changes: dict[str, Any] | None) -> bool:
@@ -214,59 +254,70 @@ async def _may_hear(session: AsyncSession, principal: Principal, entity_type: st
 async def deliver_due(
     factory: async_sessionmaker[AsyncSession], settings: Settings, *, now: datetime | None = None, client: httpx.AsyncClient | None = None
 ) -> int:
-    """Send the deliveries that are due; returns how many were received. Each is tried again with back-off on
-    failure, and marked failed after a day."""
+    """Send the deliveries that are due, each webhook's in the order its events happened (the next only once the one
+    before is received), and returns how many were received. A failed one is tried again after 30 s, 1, 2, 4…
+    minutes, then hourly: a delivery is never given up, so nothing is lost however long its receiver was down."""
     now = now or utcnow()
     received = 0
     async with factory() as session:
-        due = (
+        waiting = (
             await session.execute(
-                select(WebhookDelivery, W.url, W.secret)
-                .join(table(WebhookEndpoint), W.id == D.webhook_id)
-                .where(D.status == "pending", D.next_attempt_at <= now, W.active.is_(True))
-                .order_by(D.next_attempt_at)
-                .limit(BATCH)
+                select(W.id, W.url, W.secret)
+                .where(W.active.is_(True), W.archived_at.is_(None))
+                .where(select(D.id).where(D.webhook_id == W.id, D.status == "pending", D.next_attempt_at <= now).exists())
             )
         ).all()
         own = client is None
         http = client or httpx.AsyncClient(timeout=TIMEOUT, follow_redirects=False, trust_env=False)
         try:
-            for delivery, url, sealed in due:
-                body = json.dumps(delivery.payload, ensure_ascii=False)
-                signer = Signer(crypto.decrypt(settings.secret_key, sealed, purpose=SECRET_PURPOSE))
-                message_id = f"msg_{delivery.id.hex}"  # the same on every attempt: the receiver can drop duplicates
-                headers = {
-                    "content-type": "application/json",
-                    "webhook-id": message_id,
-                    "webhook-timestamp": str(int(now.timestamp())),
-                    "webhook-signature": signer.sign(message_id, now, body),
-                }
-                error = None
-                try:
-                    answer = await http.post(url, content=body.encode(), headers=headers)
-                    if not 200 <= answer.status_code < 300:
-                        error = i18n.gettext("answered %(status)s", status=answer.status_code)
-                except httpx.HTTPError as exc:
-                    error = i18n.gettext("not reached: %(error)s", error=type(exc).__name__)
-                delivery.attempts += 1
-                if error is None:
-                    delivery.status, delivery.delivered_at, delivery.last_error = "delivered", now, None
+            for hook in waiting:  # one webhook's backlog never holds up another's
+                signer = Signer(crypto.decrypt(settings.secret_key, hook.secret, purpose=SECRET_PURPOSE))
+                queue = (
                     await session.execute(
-                        update(WebhookEndpoint).where(W.id == delivery.webhook_id).values(last_delivered_at=now, last_error=None)
+                        select(WebhookDelivery)
+                        .where(D.webhook_id == hook.id, D.status == "pending")
+                        .order_by(D.created_at, D.id)
+                        .limit(BATCH)
                     )
-                    received += 1
-                else:
+                ).scalars()
+                for delivery in queue:
+                    if delivery.next_attempt_at > now:
+                        break  # in order: what happened later waits for this one
+                    error = await _send(http, hook.url, signer, delivery, now)
+                    delivery.attempts += 1
+                    if error is None:
+                        delivery.status, delivery.delivered_at, delivery.last_error = "delivered", now, None
+                        await session.execute(update(WebhookEndpoint).where(W.id == hook.id).values(last_delivered_at=now, last_error=None))
+                        received += 1
+                        continue
                     delivery.last_error = error[:500]
-                    wait = timedelta(seconds=30 * 2 ** (delivery.attempts - 1))
-                    if now + wait - delivery.created_at > MAX_AGE:
-                        delivery.status = "failed"
-                    delivery.next_attempt_at = now + wait
-                    await session.execute(update(WebhookEndpoint).where(W.id == delivery.webhook_id).values(last_error=error[:500]))
-            await session.commit()
+                    delivery.next_attempt_at = now + min(timedelta(seconds=30 * 2 ** min(delivery.attempts - 1, 12)), LONGEST_WAIT)
+                    await session.execute(update(WebhookEndpoint).where(W.id == hook.id).values(last_error=error[:500]))
+                    break
+                await session.commit()
         finally:
             if own:
                 await http.aclose()
     return received
+
+
+async def _send(http: httpx.AsyncClient, url: str, signer: Signer, delivery: WebhookDelivery, now: datetime) -> str | None:
+    """Post one delivery, signed; None when it was received, else what went wrong (for the page)."""
+    body = json.dumps(delivery.payload, ensure_ascii=False)
+    message_id = f"msg_{delivery.id.hex}"  # the same on every attempt: the receiver can drop duplicates
+    headers = {
+        "content-type": "application/json",
+        "webhook-id": message_id,
+        "webhook-timestamp": str(int(now.timestamp())),
+        "webhook-signature": signer.sign(message_id, now, body),
+    }
+    try:
+        answer = await http.post(url, content=body.encode(), headers=headers)
+    except httpx.HTTPError as exc:
+        return i18n.gettext("not reached: %(error)s", error=type(exc).__name__)
+    if not 200 <= answer.status_code < 300:
+        return i18n.gettext("answered %(status)s", status=answer.status_code)
+    return None
 
 
 async def run(factory: async_sessionmaker[AsyncSession], settings: Settings) -> None:
@@ -286,7 +337,14 @@ async def _page(request: Request[Any, Any, Any], db: AsyncSession, principal: Pr
         u.id: u
         for u in (await db.execute(select(User).where(table(User).c.active.is_(True)).order_by(table(User).c.email))).scalars().all()
     }
-    recent = (await db.execute(select(WebhookDelivery).order_by(D.created_at.desc()).limit(20))).scalars().all()
+    recent = (
+        (await db.execute(select(WebhookDelivery).where(D.status != NOT_FOR_THIS_ACCOUNT).order_by(D.created_at.desc()).limit(20)))
+        .scalars()
+        .all()
+    )
+    waiting: dict[uuid.UUID, int] = dict(
+        (await db.execute(select(D.webhook_id, func.count()).where(D.status == "pending").group_by(D.webhook_id))).all()
+    )
     context.setdefault("values", {"owner_id": str(principal.user_id)})
     context.setdefault("errors", {})
     return render(
@@ -295,6 +353,7 @@ async def _page(request: Request[Any, Any, Any], db: AsyncSession, principal: Pr
         hooks=hooks,
         owners=owners,
         recent=recent,
+        waiting=waiting,
         kinds=EVENT_LABELS,
         status_code=context.pop("status_code", 200),
         **context,
