@@ -7,10 +7,13 @@
    then sends it, signed with our key, the code, our address and our key; the partner checks the code (once), the
    signature by that key, and that our address publishes that key; then each side trusts the other's key for the
    institution it was paired for. Either side may unpair (audited); the other is told.
-3. Every later request between them is signed (RFC 9421 HTTP Message Signatures: method, path, query and the body's
-   Content-Digest, with a creation time and a nonce), checked against the key of a paired instance, refused when older
-   than five minutes or when its nonce was seen (a replay). Outbound requests have timeouts and a size limit, and go
-   only to paired instances (or, while pairing, to the address the administrator typed).
+3. Every later request between them is signed (RFC 9421 HTTP Message Signatures: method, authority, path, query,
+   the body's Content-Digest and the key id of the instance it is addressed to, with a creation time and a nonce),
+   checked against the key of a paired instance, refused when older than five minutes, when its nonce was seen (a
+   replay), or when it was addressed to another instance: a request one instance received, replayed at another
+   instance paired with the same sender, names the first one's key and address, and the second refuses it.
+   Outbound requests have timeouts and a size limit, and go only to paired instances (or, while pairing, to the
+   address the administrator typed).
 """
 
 import base64
@@ -44,7 +47,8 @@ from cooperation.settings import Settings
 
 WELL_KNOWN = "/.well-known/libcoop"
 KEY_PURPOSE = "libcoop/instance-signing-key/v1"
-COVERED = ("@method", "@path", "@query", "content-digest")
+RECIPIENT = "libcoop-recipient"  # the key id of the instance a request is addressed to, signed with the rest
+COVERED = ("@method", "@authority", "@path", "@query", "content-digest", RECIPIENT)
 MAX_AGE = timedelta(minutes=5)
 CODE_VALIDITY = timedelta(days=1)
 TIMEOUT = httpx.Timeout(10.0, connect=5.0)
@@ -128,7 +132,7 @@ async def well_known(session: AsyncSession, settings: Settings, base_url: str) -
     home = (await session.execute(select(I.code, I.name, I.name_native, I.country).where(I.is_home.is_(True)))).first()
     return {
         "software": "LibCoop",
-        "protocol": 1,
+        "protocol": 2,  # 2: a signature covers the authority and the recipient's key id
         "base_url": base_url,
         "institution": dict(home._mapping) if home else None,
         "keys": [{"id": key_id, "alg": "ed25519", "public_key": public}],
@@ -147,9 +151,10 @@ class _Message:
     headers: httpx.Headers  # case-insensitive, as the library expects
 
 
-def sign(key_id: str, private: Ed25519PrivateKey, method: str, url: str, body: bytes) -> dict[str, str]:
-    """The headers that sign this request: Content-Digest, Signature-Input, Signature (created now, a fresh nonce)."""
-    message = _Message(method.upper(), url, httpx.Headers({"content-type": "application/json"}))
+def sign(key_id: str, private: Ed25519PrivateKey, method: str, url: str, body: bytes, *, recipient: str) -> dict[str, str]:
+    """The headers that sign this request to the instance whose key id is `recipient`, at `url`: Content-Digest, the
+    recipient, Signature-Input and Signature (created now, a fresh nonce)."""
+    message = _Message(method.upper(), url, httpx.Headers({"content-type": "application/json", RECIPIENT: recipient}))
     signer = HTTPMessageSigner(
         signature_algorithm=algorithms.ED25519, key_resolver=MappingKeyResolver(public_keys={}, private_keys={key_id: private})
     )
@@ -165,7 +170,9 @@ def _key_id_in(headers: Any) -> str:
 
 
 async def verify(session: AsyncSession, method: str, url: str, headers: Any, body: bytes, *, key_id: str, public_key: str) -> None:
-    """The signature by this key over method, path, query and body, at most five minutes old, its nonce never seen."""
+    """The signature by this key over method, authority, path, query, body and recipient, at most five minutes old,
+    addressed to this instance (`url` is the request as this instance's own address names it; the recipient one of its
+    keys), its nonce never seen."""
     message = _Message(method.upper(), url, httpx.Headers(list(headers.items())))
     resolver = MappingKeyResolver(public_keys={key_id: public_key_of(public_key)}, private_keys={})
     verifier = HTTPMessageVerifier(signature_algorithm=algorithms.ED25519, key_resolver=resolver)
@@ -175,6 +182,9 @@ async def verify(session: AsyncSession, method: str, url: str, headers: Any, bod
         raise PeerRefused(i18n.gettext("The signature does not verify: %(reason)s", reason=str(exc)[:200])) from exc
     if result.parameters.get("keyid") != key_id or not result.nonce:
         raise PeerRefused(i18n.gettext("A signed request needs its key id and a nonce."))
+    own = set(await session.scalars(select(IK.key_id).where(IK.retired_at.is_(None))))
+    if headers.get(RECIPIENT) not in own:
+        raise PeerRefused(i18n.gettext("This request is addressed to another instance."))
     # Nonces are kept as long as a signature could be accepted; older ones go as new ones come.
     await session.execute(delete(SeenNonce).where(SN.seen_at < utcnow() - 2 * MAX_AGE))
     session.add(SeenNonce(key_id=key_id, nonce=str(result.nonce)[:100]))
@@ -230,7 +240,7 @@ async def signed_exchange(
     key_id, private, _ = await signing_key(session, settings)
     body = json.dumps(payload, ensure_ascii=False).encode()
     url = peer.base_url.rstrip("/") + path
-    headers = sign(key_id, private, method, url, body)
+    headers = sign(key_id, private, method, url, body, recipient=peer.key_id)
     try:
         async with _client() as client:
             status, answer = await _fetch(client, method, url, content=body, headers=headers)
@@ -305,20 +315,21 @@ async def pair_with(
         async with _client() as client:
             status, answer = await _fetch(client, "GET", base_url + WELL_KNOWN)
             theirs = _document(status, answer, base_url + WELL_KNOWN)
+            keys = theirs.get("keys")
+            usable = [k for k in keys if isinstance(k, dict) and k.get("alg") == "ed25519"] if isinstance(keys, list) else []
+            their_key = usable[0] if usable else None
+            if their_key is None or not _fingerprint_matches(their_key.get("id"), their_key.get("public_key")):
+                raise ValidationFailed({"base_url": i18n.gettext("the other instance publishes no usable key")})
             payload = {"code": code.strip(), "base_url": own_url, "key": {"id": key_id, "alg": "ed25519", "public_key": public}}
             body = json.dumps(payload).encode()
             url = base_url + "/federation/pair"
-            status, answer = await _fetch(client, "POST", url, content=body, headers=sign(key_id, private, "POST", url, body))
+            headers = sign(key_id, private, "POST", url, body, recipient=their_key["id"])
+            status, answer = await _fetch(client, "POST", url, content=body, headers=headers)
     except httpx.HTTPError as exc:
         raise ValidationFailed({"base_url": i18n.gettext("cannot reach it: %(error)s", error=type(exc).__name__)}) from exc
     if status != 200:
         detail = _document(200, answer, url).get("detail") if answer.startswith(b"{") else None
         raise ValidationFailed({"code": detail or i18n.gettext("the other instance refused the code (answer %(status)s)", status=status)})
-    keys = theirs.get("keys")
-    usable = [k for k in keys if isinstance(k, dict) and k.get("alg") == "ed25519"] if isinstance(keys, list) else []
-    their_key = usable[0] if usable else None
-    if their_key is None or not _fingerprint_matches(their_key.get("id"), their_key.get("public_key")):
-        raise ValidationFailed({"base_url": i18n.gettext("the other instance publishes no usable key")})
     declared = theirs.get("institution")
     them: dict[str, Any] = declared if isinstance(declared, dict) else {}
     peer = Peer(

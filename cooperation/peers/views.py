@@ -2,6 +2,7 @@
 
 import uuid
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import msgspec
 from litestar import Request, Response, get, post
@@ -29,6 +30,13 @@ def own_url(request: Request[Any, Any, Any]) -> str:
     return public_base(request)
 
 
+def received_url(request: Request[Any, Any, Any]) -> str:
+    """The request's address as this instance's own public address names it (not as its Host header says): a signature
+    covers the authority it was sent to, so one made for another instance does not verify here."""
+    base = urlsplit(own_url(request))
+    return urlunsplit((base.scheme, base.netloc, request.url.path, request.url.query, ""))
+
+
 async def _body(request: Request[Any, Any, Any]) -> bytes:
     body = await request.body()
     if len(body) > MAX_BODY:
@@ -40,7 +48,7 @@ async def heard(request: Request[Any, Any, Any], db: AsyncSession) -> tuple[Peer
     """A signed request from a paired instance, for the endpoints of other domains: who sent it, its body, and the
     signed message as it came (kept as proof). 401 for anything not signed by a paired instance, a replay included."""
     body = await _body(request)
-    peer = await services.verify_peer(db, "POST", str(request.url), request.headers, body)
+    peer = await services.verify_peer(db, "POST", received_url(request), request.headers, body)
     return peer, body, services.proof(body, request.headers)
 
 
@@ -61,7 +69,7 @@ async def pair_request(request: Request[Any, Any, Any], db: NamedDependency[Asyn
     await limits.check(db, [in_all], limit=PAIRING_TRIES[1], window_seconds=PAIRING_TRIES[2])
     body = await _body(request)
     try:
-        return await services.accept_pairing(db, request.app.state.settings, own_url(request), str(request.url), request.headers, body)
+        return await services.accept_pairing(db, request.app.state.settings, own_url(request), received_url(request), request.headers, body)
     except services.PeerRefused:
         await db.rollback()
         for key in (per_address, in_all):
@@ -76,7 +84,7 @@ PAIRING_TRIES = (10, 100, 900)  # refused pairing requests per address, in all, 
 async def unpair_notice(request: Request[Any, Any, Any], db: NamedDependency[AsyncSession]) -> dict[str, Any]:
     """A paired instance tells us it unpaired: we trust its key no more either."""
     body = await _body(request)
-    peer = await services.verify_peer(db, "POST", str(request.url), request.headers, body)
+    peer = await services.verify_peer(db, "POST", received_url(request), request.headers, body)
     await services.unpair(db, None, request.app.state.settings, peer.id, tell=False)
     return {"unpaired": True}
 
@@ -85,7 +93,7 @@ async def unpair_notice(request: Request[Any, Any, Any], db: NamedDependency[Asy
 async def ping(request: Request[Any, Any, Any], db: NamedDependency[AsyncSession]) -> dict[str, Any]:
     """A paired instance checks the pairing still holds: answered only to a signature we trust."""
     body = await _body(request)
-    peer = await services.verify_peer(db, "POST", str(request.url), request.headers, body)
+    peer = await services.verify_peer(db, "POST", received_url(request), request.headers, body)
     await db.commit()  # the nonce, kept
     return {"pong": True, "you_are": peer.their_code}
 

@@ -17,21 +17,37 @@ from cooperation.db import create_engine, session_factory
 from cooperation.peers import services
 from cooperation.peers.models import Peer
 from tests.conftest import Client
-from tests.e2e.conftest import library_instance, serving
+from tests.e2e.conftest import library_instance, recipient_of, serving
 
 ADMIN = f"admin@{demo.DEMO_DOMAIN}"
 
 
 @pytest.fixture(scope="module")
 def two_instances(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, dict]]:
+    """NLV's and NLC's instances (and the BnF's, for what a third instance paired with the same sender must refuse)."""
     data_dir = tmp_path_factory.mktemp("peers")
     nlv_settings, nlv_ids = library_instance(data_dir, "nlv", "NLV")
     nlc_settings, nlc_ids = library_instance(data_dir, "nlc", "NLC")
-    with serving(nlv_settings) as nlv_url, serving(nlc_settings) as nlc_url:
+    bnf_settings, bnf_ids = library_instance(data_dir, "bnf", "BNF")
+    with serving(nlv_settings) as nlv_url, serving(nlc_settings) as nlc_url, serving(bnf_settings) as bnf_url:
         yield {
             "nlv": {"url": nlv_url, "ids": nlv_ids, "settings": nlv_settings},
             "nlc": {"url": nlc_url, "ids": nlc_ids, "settings": nlc_settings},
+            "bnf": {"url": bnf_url, "ids": bnf_ids, "settings": bnf_settings},
         }
+
+
+async def _pair(sender: dict, receiver: dict, sender_code: str, receiver_code: str) -> None:
+    """The receiver's administrator makes a code for the sender's instance, which pairs with it."""
+    receiver_admin, sender_admin = await _admin(receiver["url"]), await _admin(sender["url"])
+    made = await receiver_admin.form("/admin/peers/codes", {"institution_id": str(receiver["ids"][sender_code])})
+    code = re.search(r'id="pairing-code">([0-9A-F-]+)<', made.text).group(1)
+    paired = await sender_admin.form(
+        "/admin/peers", {"base_url": receiver["url"], "code": code, "pair_institution_id": str(sender["ids"][receiver_code])}
+    )
+    assert paired.status_code == 303, re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", paired.text))[:800]
+    await receiver_admin.raw.aclose()
+    await sender_admin.raw.aclose()
 
 
 async def _admin(url: str) -> Client:
@@ -48,7 +64,7 @@ async def _signed(side: dict, method: str, path: str, payload: object, *, to: st
     await engine.dispose()
     body = json.dumps(payload).encode()
     url = to + path
-    return url, body, services.sign(key_id, private, method, url, body)
+    return url, body, services.sign(key_id, private, method, url, body, recipient=await recipient_of(to))
 
 
 async def test_two_libraries_pair_and_only_they_are_heard(two_instances):
@@ -98,7 +114,7 @@ async def test_two_libraries_pair_and_only_they_are_heard(two_instances):
         stranger = Ed25519PrivateKey.generate()
         stranger_id = services.key_id_of(stranger.public_key().public_bytes_raw())
         url = nlc["url"] + "/federation/ping"
-        refused = await wire.post(url, content=b"{}", headers=services.sign(stranger_id, stranger, "POST", url, b"{}"))
+        refused = await wire.post(url, content=b"{}", headers=services.sign(stranger_id, stranger, "POST", url, b"{}", recipient="x"))
         assert refused.status_code == 401 and "No instance paired" in refused.json()["detail"]
         unsigned = await wire.post(url, content=b"{}")
         assert unsigned.status_code == 401
@@ -142,3 +158,29 @@ async def test_pairing_codes_cannot_be_tried_without_limit(app):
     async with http_client(app, "198.51.100.8") as raw:  # another address still has its own tries
         other = await raw.post("/federation/pair", json={"code": "1", "base_url": "https://libcoop.elsewhere.example", "key": key})
     assert other.status_code == 401
+
+
+async def test_a_request_signed_for_one_instance_is_refused_by_another(two_instances):
+    """NLV is paired with both NLC and the BnF. A request NLV signed for NLC, replayed at the BnF within the five
+    minutes — as sent, or with NLC's address in its Host header — is refused: the signature covers the authority it was
+    sent to and the key id of the instance it is addressed to. NLC hears it, once."""
+    nlv, nlc, bnf = two_instances["nlv"], two_instances["nlc"], two_instances["bnf"]
+    await _pair(nlv, nlc, "NLV", "NLC")
+    await _pair(nlv, bnf, "NLV", "BNF")
+    url, body, headers = await _signed(nlv, "POST", "/federation/ping", {"hello": "nǐ hǎo"}, to=nlc["url"])
+    elsewhere = bnf["url"] + "/federation/ping"
+    async with httpx.AsyncClient() as wire:
+        replayed = await wire.post(elsewhere, content=body, headers=headers)
+        assert replayed.status_code == 401, replayed.text
+        posing = await wire.post(elsewhere, content=body, headers=headers | {"host": nlc["url"].removeprefix("http://")})
+        assert posing.status_code in (400, 401), posing.text
+        # Signed for the BnF's key but sent to NLC's address: the authority no longer matches either.
+        _, body2, headers2 = await _signed(nlv, "POST", "/federation/ping", {}, to=nlc["url"])
+        headers2 = headers2 | {services.RECIPIENT: await recipient_of(bnf["url"])}
+        assert (await wire.post(elsewhere, content=body2, headers=headers2)).status_code == 401
+        # NLC, to which it was addressed, hears it once.
+        heard = await wire.post(url, content=body, headers=headers)
+        assert heard.status_code == 200 and heard.json()["you_are"] == "NLV"
+        # And the BnF hears what NLV addresses to it.
+        url3, body3, headers3 = await _signed(nlv, "POST", "/federation/ping", {}, to=bnf["url"])
+        assert (await wire.post(url3, content=body3, headers=headers3)).json() == {"pong": True, "you_are": "NLV"}

@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 import uvicorn
 from playwright.async_api import Page, expect
@@ -103,6 +104,12 @@ def serving(settings: Settings, log_level: str = "warning") -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=15)
+
+
+async def recipient_of(base_url: str) -> str:
+    """The key id an instance publishes: what a signed request addressed to it names."""
+    async with httpx.AsyncClient() as anyone:
+        return str((await anyone.get(base_url + "/.well-known/libcoop")).json()["keys"][0]["id"])
 
 
 def print_setup_code(settings: Settings) -> str:

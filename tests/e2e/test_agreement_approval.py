@@ -28,7 +28,7 @@ from cooperation.peers import services as peers
 from cooperation.peers.models import Peer
 from cooperation.records import fold_for_search
 from tests.conftest import Client
-from tests.e2e.conftest import CHROMIUM_ARGS, library_instance, serving, sign_in
+from tests.e2e.conftest import CHROMIUM_ARGS, library_instance, recipient_of, serving, sign_in
 
 pytestmark = pytest.mark.e2e
 
@@ -237,7 +237,7 @@ async def _signed(side: dict, path: str, payload: object, *, to: str) -> tuple[s
     key_id, private, _ = await _in(side["settings"], key)
     body = json.dumps(payload).encode()
     url = to + path
-    return url, body, peers.sign(key_id, private, "POST", url, body)
+    return url, body, peers.sign(key_id, private, "POST", url, body, recipient=await recipient_of(to))
 
 
 async def test_what_the_instances_refuse(libraries):
@@ -272,7 +272,8 @@ async def test_what_the_instances_refuse(libraries):
         assert (await wire.post(snapshot_url, content=b"{}")).status_code == 401
         stranger = Ed25519PrivateKey.generate()
         stranger_id = peers.key_id_of(stranger.public_key().public_bytes_raw())
-        unpaired = await wire.post(snapshot_url, content=b"{}", headers=peers.sign(stranger_id, stranger, "POST", snapshot_url, b"{}"))
+        signed = peers.sign(stranger_id, stranger, "POST", snapshot_url, b"{}", recipient="x")
+        unpaired = await wire.post(snapshot_url, content=b"{}", headers=signed)
         assert unpaired.status_code == 401 and "No instance paired" in unpaired.json()["detail"]
         # An approval of a hash other than the one asked is refused, even signed by the right instance.
         url, body, headers = await _signed(
