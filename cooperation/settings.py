@@ -1,5 +1,6 @@
 """Settings read from COOP_* environment variables (documented in docs/configuration.md)."""
 
+import ipaddress
 import math
 import os
 import re
@@ -11,6 +12,10 @@ from urllib.parse import urlsplit
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SECRET = "insecure-development-secret-change-me"
+
+
+# What COOP_HARVEST_PRIVATE=on allows: loopback, the private ranges, link-local, and their IPv6 counterparts.
+NON_PUBLIC = ("127.0.0.0/8", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16", "::1/128", "fc00::/7", "fe80::/10")
 
 
 class SettingsError(RuntimeError):
@@ -71,8 +76,10 @@ class Settings:
     require_2fa_admin: bool = False  # COOP_REQUIRE_2FA_ADMIN: administrators sign in with a second factor or set one up
     dormant_months: int = 12  # COOP_DORMANT_MONTHS: a partner bound by an agreement and silent this long is dormant
     portal: bool = False  # COOP_PORTAL=on: the public cooperation portal under /portal (cooperation/portal.py)
-    # COOP_HARVEST_PRIVATE=on: harvests may reach private, loopback and link-local addresses (programs/harvest_services.py)
-    harvest_private: bool = False
+    # COOP_OUTBOUND_ALLOW: the networks (comma-separated CIDRs, such as 127.0.0.0/8,10.20.0.0/16) that webhooks, harvests
+    # and paired instances may reach although they are not public (cooperation/outbound.py); none by default.
+    # COOP_HARVEST_PRIVATE=on, its older spelling, allows every private, loopback and link-local network.
+    outbound_allowed: tuple[str, ...] = ()
     # COOP_STORAGE_URL: where stored files go — file:///path (default: COOP_DATA_DIR/files) or s3://bucket/prefix, with
     # COOP_S3_ENDPOINT (MinIO, Garage, Ceph: its address; empty for AWS), COOP_S3_REGION, COOP_S3_ACCESS_KEY_ID and
     # COOP_S3_SECRET_ACCESS_KEY (cooperation/files.py).
@@ -135,7 +142,8 @@ class Settings:
             mail_retry_seconds=_int("COOP_MAIL_RETRY_SECONDS", 60),
             dormant_months=_int("COOP_DORMANT_MONTHS", 12),
             portal=_bool("COOP_PORTAL", False),
-            harvest_private=_bool("COOP_HARVEST_PRIVATE", False),
+            outbound_allowed=tuple(n.strip() for n in (os.environ.get("COOP_OUTBOUND_ALLOW") or "").split(",") if n.strip())
+            + (NON_PUBLIC if _bool("COOP_HARVEST_PRIVATE", False) else ()),
             storage_url=os.environ.get("COOP_STORAGE_URL", ""),
             s3_endpoint=os.environ.get("COOP_S3_ENDPOINT") or None,
             s3_region=os.environ.get("COOP_S3_REGION") or None,
@@ -175,6 +183,11 @@ class Settings:
             raise SettingsError("COOP_REPORT_TIMEOUT must be positive (seconds)")
         if self.dormant_months <= 0:
             raise SettingsError("COOP_DORMANT_MONTHS must be positive (months)")
+        for network in self.outbound_allowed:
+            try:
+                ipaddress.ip_network(network, strict=False)
+            except ValueError:
+                raise SettingsError(f"COOP_OUTBOUND_ALLOW lists networks such as 127.0.0.0/8 or 10.20.0.0/16, not {network!r}") from None
         if self.storage_url and not re.fullmatch(r"file:///\S*|s3://[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9](/\S*)?", self.storage_url):
             raise SettingsError(f"COOP_STORAGE_URL is file:///path or s3://bucket/prefix, not {self.storage_url!r}")
 

@@ -23,7 +23,6 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-import httpx
 from litestar import Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath
@@ -34,7 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import Field, SQLModel
 from standardwebhooks.webhooks import Webhook as Signer
 
-from cooperation import audit, i18n
+from cooperation import audit, i18n, outbound
 from cooperation.auth import crypto
 from cooperation.auth.access import Principal, may_see, require_admin
 from cooperation.auth.models import User
@@ -66,7 +65,7 @@ EVENT_LABELS = {
 PROGRESS_ACTIONS = ("report_progress", "import_progress")  # of a project: what "project progress" means
 LOOK_BACK = timedelta(hours=1)  # behind its cursor: an event committed late (a long transaction) is still found
 LONGEST_WAIT = timedelta(hours=1)  # between two tries of a delivery, however long the receiver has been down
-TIMEOUT = httpx.Timeout(10.0, connect=5.0)
+DEADLINE = 15.0  # seconds for one delivery, connecting and answering included
 BATCH = 100
 BATCHES_PER_ROUND = 20  # events decided per webhook per round, at most BATCH × this: a long backlog spans rounds
 NOT_FOR_THIS_ACCOUNT = "skipped"  # a decision recorded, never sent
@@ -127,6 +126,11 @@ async def create_webhook(
     chosen = [k for k in EVENT_LABELS if k in kinds]
     if not chosen:
         errors["kinds"] = i18n.gettext("choose at least one kind of event")
+    if "url" not in errors:
+        try:  # refused before anything is sent to it: a private or local address is nobody's webhook
+            await outbound.target(url, outbound.allowed_networks(settings))
+        except outbound.Refused as exc:
+            errors["url"] = str(exc)
     owner = await session.get(User, owner_id)
     if owner is None or not owner.active:
         errors["owner_id"] = i18n.gettext("choose the account whose view of the records the webhook gets")
@@ -251,9 +255,7 @@ async def _may_hear(session: AsyncSession, principal: Principal, entity_type: st
     return bool(await session.scalar(select(may_see(principal, record_kind, record_id))))
 
 
-async def deliver_due(
-    factory: async_sessionmaker[AsyncSession], settings: Settings, *, now: datetime | None = None, client: httpx.AsyncClient | None = None
-) -> int:
+async def deliver_due(factory: async_sessionmaker[AsyncSession], settings: Settings, *, now: datetime | None = None) -> int:
     """Send the deliveries that are due, each webhook's in the order its events happened (the next only once the one
     before is received), and returns how many were received. A failed one is tried again after 30 s, 1, 2, 4…
     minutes, then hourly: a delivery is never given up, so nothing is lost however long its receiver was down."""
@@ -267,9 +269,7 @@ async def deliver_due(
                 .where(select(D.id).where(D.webhook_id == W.id, D.status == "pending", D.next_attempt_at <= now).exists())
             )
         ).all()
-        own = client is None
-        http = client or httpx.AsyncClient(timeout=TIMEOUT, follow_redirects=False, trust_env=False)
-        try:
+        async with outbound.Client(settings, deadline=DEADLINE, max_bytes=64 * 1024) as http:
             for hook in waiting:  # one webhook's backlog never holds up another's
                 signer = Signer(crypto.decrypt(settings.secret_key, hook.secret, purpose=SECRET_PURPOSE))
                 queue = (
@@ -295,13 +295,10 @@ async def deliver_due(
                     await session.execute(update(WebhookEndpoint).where(W.id == hook.id).values(last_error=error[:500]))
                     break
                 await session.commit()
-        finally:
-            if own:
-                await http.aclose()
     return received
 
 
-async def _send(http: httpx.AsyncClient, url: str, signer: Signer, delivery: WebhookDelivery, now: datetime) -> str | None:
+async def _send(http: outbound.Client, url: str, signer: Signer, delivery: WebhookDelivery, now: datetime) -> str | None:
     """Post one delivery, signed; None when it was received, else what went wrong (for the page)."""
     body = json.dumps(delivery.payload, ensure_ascii=False)
     message_id = f"msg_{delivery.id.hex}"  # the same on every attempt: the receiver can drop duplicates
@@ -311,12 +308,12 @@ async def _send(http: httpx.AsyncClient, url: str, signer: Signer, delivery: Web
         "webhook-timestamp": str(int(now.timestamp())),
         "webhook-signature": signer.sign(message_id, now, body),
     }
-    try:
-        answer = await http.post(url, content=body.encode(), headers=headers)
-    except httpx.HTTPError as exc:
-        return i18n.gettext("not reached: %(error)s", error=type(exc).__name__)
-    if not 200 <= answer.status_code < 300:
-        return i18n.gettext("answered %(status)s", status=answer.status_code)
+    try:  # its address is checked again now: what it resolves to may have changed since it was registered
+        answer = await http.request("POST", url, content=body.encode(), headers=headers)
+    except outbound.OutboundError as exc:
+        return str(exc)
+    if not 200 <= answer.status < 300:
+        return i18n.gettext("answered %(status)s", status=answer.status)
     return None
 
 

@@ -13,7 +13,6 @@ run, counts, error), and refuse private, loopback and link-local addresses unles
 """
 
 import asyncio
-import ipaddress
 import json
 import time
 import uuid
@@ -22,12 +21,11 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-import httpx
 import structlog
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from cooperation import audit, i18n
+from cooperation import audit, i18n, outbound
 from cooperation.auth.access import Principal, harvester, may_change_part_of, require_manager
 from cooperation.db import table, utcnow
 from cooperation.errors import ConflictError, NotFoundError, ValidationFailed
@@ -224,16 +222,15 @@ def canvases_in(manifest: Any) -> int:
 
 @dataclass
 class Reader:
-    """The outbound side of one harvest: every address checked, every answer bounded, the run's budget counted."""
+    """The outbound side of one harvest: every address checked, every answer bounded, the run's budget counted — its
+    time too while an answer is being read (cooperation/outbound.py: one deadline for the whole exchange)."""
 
     budget: Budget
-    allow_private: bool
-    client: httpx.AsyncClient
+    client: outbound.Client
     started: float = field(default_factory=time.monotonic)
     pages: int = 0
     bytes: int = 0
     unreadable: int = 0  # manifests that could not be read for their canvases
-    _checked: set[str] = field(default_factory=set)
 
     def exhausted(self, *, within_page: bool = False) -> str | None:
         """Why the run stops here, if it does; in the middle of a page only bytes and time count (a page read is read)."""
@@ -241,53 +238,30 @@ class Reader:
             return i18n.gettext("stopped after %(n)s pages; the next harvest goes on from there", n=self.pages)
         if self.bytes >= self.budget.bytes:
             return i18n.gettext("stopped after %(n)s bytes; the next harvest goes on from there", n=f"{self.bytes:,}")
-        if time.monotonic() - self.started >= self.budget.seconds:
+        if self.remaining() <= 0:
             return i18n.gettext("stopped after %(n)s seconds; the next harvest goes on from there", n=int(self.budget.seconds))
         return None
 
-    async def _check_address(self, url: str) -> None:
-        """Refuse what resolves to a private, loopback, link-local or reserved address (unless allowed)."""
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise HarvestError(i18n.gettext("%(url)s is not an http(s) address", url=url[:200]))
-        if self.allow_private or parts.hostname in self._checked:
-            return
-        try:
-            infos = await asyncio.get_running_loop().getaddrinfo(parts.hostname, parts.port or (443 if parts.scheme == "https" else 80))
-        except OSError as exc:
-            raise HarvestError(i18n.gettext("%(host)s cannot be resolved", host=parts.hostname)) from exc
-        for info in infos:
-            address = ipaddress.ip_address(info[4][0])
-            if not address.is_global:
-                raise HarvestError(
-                    i18n.gettext(
-                        "%(host)s is a private or local address (%(address)s): refused unless the administrator allows it",
-                        host=parts.hostname,
-                        address=str(address),
-                    )
-                )
-        self._checked.add(parts.hostname)
+    def remaining(self) -> float:
+        return self.budget.seconds - (time.monotonic() - self.started)
 
     async def json(self, url: str) -> Any:
-        """One JSON document, read up to the size limit for one answer."""
-        await self._check_address(url)
+        """One JSON document, read up to the size limit for one answer, within what is left of the run's time."""
         try:
-            async with self.client.stream("GET", url, headers={"Accept": "application/ld+json, application/json"}) as response:
-                if response.status_code != 200:
-                    raise HarvestError(i18n.gettext("%(url)s answered %(status)s", url=url[:200], status=response.status_code))
-                chunks, size = [], 0
-                async for chunk in response.aiter_bytes():
-                    size += len(chunk)
-                    if size > self.budget.answer_bytes:
-                        raise HarvestError(
-                            i18n.gettext("%(url)s answered more than %(n)s bytes", url=url[:200], n=f"{self.budget.answer_bytes:,}")
-                        )
-                    chunks.append(chunk)
-        except httpx.HTTPError as exc:
-            raise HarvestError(i18n.gettext("%(url)s cannot be read: %(error)s", url=url[:200], error=type(exc).__name__)) from exc
-        self.bytes += size
+            answer = await self.client.request(
+                "GET",
+                url,
+                headers={"Accept": "application/ld+json, application/json"},
+                deadline=min(self.budget.timeout, self.remaining()),
+                max_bytes=self.budget.answer_bytes,
+            )
+        except outbound.OutboundError as exc:
+            raise HarvestError(i18n.gettext("%(url)s cannot be read: %(error)s", url=url[:200], error=str(exc))) from exc
+        if answer.status != 200:
+            raise HarvestError(i18n.gettext("%(url)s answered %(status)s", url=url[:200], status=answer.status))
+        self.bytes += len(answer.body)
         try:
-            return json.loads(b"".join(chunks))
+            return json.loads(answer.body)
         except ValueError as exc:
             raise HarvestError(i18n.gettext("%(url)s is not JSON", url=url[:200])) from exc
 
@@ -325,14 +299,13 @@ async def harvest(
     *,
     today: date,
     budget: Budget = DEFAULT_BUDGET,
-    transport: httpx.AsyncBaseTransport | None = None,
 ) -> Outcome:
     """Read the source's new activities, within the budget; record progress when the newest page was reached."""
     if not await _claim(factory, source_id):
         return Outcome(status="busy")
     outcome = Outcome(status="failed")
-    client = httpx.AsyncClient(timeout=budget.timeout, follow_redirects=False, trust_env=False, transport=transport)
-    reader = Reader(budget, settings.harvest_private, client)
+    client = outbound.Client(settings, deadline=budget.timeout, max_bytes=budget.answer_bytes)
+    reader = Reader(budget, client)
     try:
         async with factory() as session:
             source = await session.get(HarvestSource, source_id)
@@ -538,13 +511,15 @@ async def harvest_now(
     return outcome
 
 
+SIDE_BY_SIDE = 4  # harvests of the daily job at once (each holds a database connection while it writes)
 _running: set[asyncio.Task[Any]] = set()  # the daily harvests under way (a reference, so none is collected midway)
 
 
 async def harvest_all(factory: async_sessionmaker[AsyncSession], settings: Settings, today: date) -> int:
-    """The daily job: every source of every live project, least recently read first, one after another, in the
-    background (the scheduler's start, which runs a missed day's jobs, is not held by a slow partner). Returns how
-    many sources it will read."""
+    """The daily job: every source of every live project, least recently read first, several at a time, in the
+    background (the scheduler's start, which runs a missed day's jobs, is not held by a slow partner). Each harvest
+    keeps to its own time budget, answers being read included, and runs beside the others: a slow partner holds one
+    of the places for its budget at most, never the others' harvests. Returns how many sources it will read."""
     async with factory() as session:
         ids = list(
             await session.scalars(
@@ -555,12 +530,17 @@ async def harvest_all(factory: async_sessionmaker[AsyncSession], settings: Setti
             )
         )
 
-    async def run() -> None:
-        for source_id in ids:
+    places = asyncio.Semaphore(SIDE_BY_SIDE)
+
+    async def one(source_id: uuid.UUID) -> None:
+        async with places:
             try:
                 await harvest(factory, settings, source_id, today=today)
             except Exception:  # one source's trouble (its row gone, the database away) does not stop the others
                 log.exception("harvest failed", source=str(source_id))
+
+    async def run() -> None:
+        await asyncio.gather(*(one(source_id) for source_id in ids))
 
     if ids:
         task = asyncio.create_task(run())

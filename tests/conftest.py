@@ -152,6 +152,9 @@ def object_store() -> Iterator[ObjectStore]:
         server.stop()
 
 
+LOOPBACK = ("127.0.0.0/8", "::1/128")
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def backend(request: pytest.FixtureRequest, database_urls: dict[str, str]) -> str:
     if request.param not in database_urls:
@@ -168,6 +171,7 @@ def settings(backend: str, database_urls: dict[str, str], tmp_path: Path) -> Set
         data_dir=tmp_path,
         upload_max_bytes=64 * 1024,
         log_level="WARNING",
+        outbound_allowed=LOOPBACK,  # the tests' receivers, streams and instances listen on loopback, and only there
     )
 
 

@@ -27,15 +27,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import httpx
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from http_message_signatures import HTTPMessageSigner, HTTPMessageVerifier, InvalidSignature, MappingKeyResolver, algorithms
 from http_message_signatures.exceptions import HTTPMessageSignaturesException
+from httpx2 import Headers
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cooperation import audit, i18n
+from cooperation import audit, i18n, outbound
 from cooperation.auth import crypto
 from cooperation.auth.access import Principal, require_admin
 from cooperation.db import table, utcnow
@@ -51,7 +51,7 @@ RECIPIENT = "libcoop-recipient"  # the key id of the instance a request is addre
 COVERED = ("@method", "@authority", "@path", "@query", "content-digest", RECIPIENT)
 MAX_AGE = timedelta(minutes=5)
 CODE_VALIDITY = timedelta(days=1)
-TIMEOUT = httpx.Timeout(10.0, connect=5.0)
+DEADLINE = 15.0  # seconds for one exchange with another instance, connecting and answering included
 MAX_RESPONSE_BYTES = 1_000_000
 ADDRESS = re.compile(r"https?://[^\s/?#]+(/[^\s?#]*)?")  # an instance's address: scheme, host, perhaps a path
 IK, PE, PC, SN, I = (table(m).c for m in (InstanceKey, Peer, PairingCode, SeenNonce, Institution))  # noqa: E741
@@ -148,13 +148,13 @@ class _Message:
 
     method: str
     url: str
-    headers: httpx.Headers  # case-insensitive, as the library expects
+    headers: Headers  # case-insensitive, as the library expects
 
 
 def sign(key_id: str, private: Ed25519PrivateKey, method: str, url: str, body: bytes, *, recipient: str) -> dict[str, str]:
     """The headers that sign this request to the instance whose key id is `recipient`, at `url`: Content-Digest, the
     recipient, Signature-Input and Signature (created now, a fresh nonce)."""
-    message = _Message(method.upper(), url, httpx.Headers({"content-type": "application/json", RECIPIENT: recipient}))
+    message = _Message(method.upper(), url, Headers({"content-type": "application/json", RECIPIENT: recipient}))
     signer = HTTPMessageSigner(
         signature_algorithm=algorithms.ED25519, key_resolver=MappingKeyResolver(public_keys={}, private_keys={key_id: private})
     )
@@ -173,7 +173,7 @@ async def verify(session: AsyncSession, method: str, url: str, headers: Any, bod
     """The signature by this key over method, authority, path, query, body and recipient, at most five minutes old,
     addressed to this instance (`url` is the request as this instance's own address names it; the recipient one of its
     keys), its nonce never seen."""
-    message = _Message(method.upper(), url, httpx.Headers(list(headers.items())))
+    message = _Message(method.upper(), url, Headers(list(headers.items())))
     resolver = MappingKeyResolver(public_keys={key_id: public_key_of(public_key)}, private_keys={})
     verifier = HTTPMessageVerifier(signature_algorithm=algorithms.ED25519, key_resolver=resolver)
     try:
@@ -205,22 +205,9 @@ async def verify_peer(session: AsyncSession, method: str, url: str, headers: Any
     return peer
 
 
-async def _fetch(client: httpx.AsyncClient, method: str, url: str, **kwargs: Any) -> tuple[int, bytes]:
-    """One outbound request, its body read up to MAX_RESPONSE_BYTES (a larger answer is an error, not a memory spike)."""
-    async with client.stream(method, url, **kwargs) as response:
-        chunks, size = [], 0
-        async for chunk in response.aiter_bytes():
-            size += len(chunk)
-            if size > MAX_RESPONSE_BYTES:
-                raise ValidationFailed(
-                    {"base_url": i18n.gettext("the other instance answered with more than %(n)s bytes", n=f"{MAX_RESPONSE_BYTES:,}")}
-                )
-            chunks.append(chunk)
-        return response.status_code, b"".join(chunks)
-
-
-def _client() -> httpx.AsyncClient:
-    return httpx.AsyncClient(timeout=TIMEOUT, follow_redirects=False, trust_env=False)
+def _client(settings: Settings) -> outbound.Client:
+    """The outbound client for one conversation with another instance (cooperation/outbound.py)."""
+    return outbound.Client(settings, deadline=DEADLINE, max_bytes=MAX_RESPONSE_BYTES)
 
 
 def proof(body: bytes, headers: Any) -> dict[str, str]:
@@ -242,10 +229,11 @@ async def signed_exchange(
     url = peer.base_url.rstrip("/") + path
     headers = sign(key_id, private, method, url, body, recipient=peer.key_id)
     try:
-        async with _client() as client:
-            status, answer = await _fetch(client, method, url, content=body, headers=headers)
-        decoded = json.loads(answer) if answer else None
-    except (httpx.HTTPError, ValueError) as exc:
+        async with _client(settings) as client:
+            answered = await client.request(method, url, content=body, headers=headers)
+        decoded = json.loads(answered.body) if answered.body else None
+        status = answered.status
+    except (outbound.OutboundError, ValueError) as exc:
         raise PeerUnreachable(i18n.gettext("%(address)s did not answer as a LibCoop instance does.", address=peer.base_url)) from exc
     return status, decoded, proof(body, headers)
 
@@ -312,9 +300,9 @@ async def pair_with(
         raise ValidationFailed({"institution_id": i18n.gettext("choose the partner institution the other instance speaks for")})
     key_id, private, public = await signing_key(session, settings)
     try:
-        async with _client() as client:
-            status, answer = await _fetch(client, "GET", base_url + WELL_KNOWN)
-            theirs = _document(status, answer, base_url + WELL_KNOWN)
+        async with _client(settings) as client:
+            answered = await client.request("GET", base_url + WELL_KNOWN)
+            theirs = _document(answered.status, answered.body, base_url + WELL_KNOWN)
             keys = theirs.get("keys")
             usable = [k for k in keys if isinstance(k, dict) and k.get("alg") == "ed25519"] if isinstance(keys, list) else []
             their_key = usable[0] if usable else None
@@ -324,9 +312,10 @@ async def pair_with(
             body = json.dumps(payload).encode()
             url = base_url + "/federation/pair"
             headers = sign(key_id, private, "POST", url, body, recipient=their_key["id"])
-            status, answer = await _fetch(client, "POST", url, content=body, headers=headers)
-    except httpx.HTTPError as exc:
-        raise ValidationFailed({"base_url": i18n.gettext("cannot reach it: %(error)s", error=type(exc).__name__)}) from exc
+            answered = await client.request("POST", url, content=body, headers=headers)
+            status, answer = answered.status, answered.body
+    except outbound.OutboundError as exc:
+        raise ValidationFailed({"base_url": i18n.gettext("cannot reach it: %(error)s", error=str(exc))}) from exc
     if status != 200:
         detail = _document(200, answer, url).get("detail") if answer.startswith(b"{") else None
         raise ValidationFailed({"code": detail or i18n.gettext("the other instance refused the code (answer %(status)s)", status=status)})
@@ -371,10 +360,11 @@ async def accept_pairing(session: AsyncSession, settings: Settings, own_url: str
     if spent.rowcount != 1:  # type: ignore[attr-defined]
         raise PeerRefused(i18n.gettext("This pairing code is unknown, used or expired: ask for a new one."))
     try:  # the address it claims must publish the key it signed with
-        async with _client() as client:
-            status, answer = await _fetch(client, "GET", base_url + WELL_KNOWN)
-        published = {k.get("id"): k.get("public_key") for k in _document(status, answer, base_url).get("keys", [])}
-    except (httpx.HTTPError, ValidationFailed, AttributeError, TypeError) as exc:  # unreachable, or not a key list
+        async with _client(settings) as client:
+            answered = await client.request("GET", base_url + WELL_KNOWN)
+        answer = answered.body
+        published = {k.get("id"): k.get("public_key") for k in _document(answered.status, answer, base_url).get("keys", [])}
+    except (outbound.OutboundError, ValidationFailed, AttributeError, TypeError) as exc:  # unreachable, or not a key list
         raise PeerRefused(i18n.gettext("Its address does not answer with its key.")) from exc
     if published.get(key_id) != public:
         raise PeerRefused(i18n.gettext("Its address publishes another key."))

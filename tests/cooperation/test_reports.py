@@ -116,16 +116,16 @@ async def test_rendering_does_not_stall_requests(app, client_for, story, monkeyp
     monkeypatch.setenv("COOP_TEST_RENDER_DELAY", "3")  # read by the worker process, spawned at the first report
     coordinator = await client_for("coordinator")
     asked = (await coordinator.api("POST", "/api/v1/reports", json={"kind": "portfolio", "period": "2025", "language": "en"})).json()
+    # The worker takes three seconds over the PDF; meanwhile the server goes on answering, request after request, and
+    # each answer finds the report still rendering (a server stalled by the rendering would answer once it is done).
     deadline = time.monotonic() + 2.5
-    slowest = 0.0
+    answered = 0
     while time.monotonic() < deadline:
-        started = time.perf_counter()
-        health = await coordinator.get("/health")
-        slowest = max(slowest, time.perf_counter() - started)
-        assert health.status_code == 200
+        assert (await coordinator.get("/health")).status_code == 200
         assert (await coordinator.api("GET", f"/api/v1/reports/{asked['id']}")).json()["status"] == "rendering"
+        answered += 1
         await asyncio.sleep(0.1)
-    assert slowest < 0.05, f"a health check took {slowest * 1000:.0f} ms while a report rendered"
+    assert answered >= 5, f"only {answered} answers while a report rendered"
     assert (await finished(app, coordinator, asked))["status"] == "ready"
 
 

@@ -81,3 +81,15 @@ def test_production_refuses_to_start_without_its_address(monkeypatch):
     settings = Settings.from_env()
     assert settings.base_url == "https://libcoop.nlv.example"
     assert settings.hosts == {"libcoop.nlv.example", "libcoop-internal.nlv.lan", "127.0.0.1"}
+
+
+def test_outbound_networks_are_none_by_default_and_named_exactly(monkeypatch):
+    """Webhooks, harvests and paired instances reach no private network unless one is named; a bad name is refused."""
+    for name in ("COOP_OUTBOUND_ALLOW", "COOP_HARVEST_PRIVATE"):
+        monkeypatch.delenv(name, raising=False)
+    assert Settings.from_env().outbound_allowed == ()
+    monkeypatch.setenv("COOP_OUTBOUND_ALLOW", "10.20.0.0/16, 127.0.0.1")
+    assert Settings.from_env().outbound_allowed == ("10.20.0.0/16", "127.0.0.1")
+    monkeypatch.setenv("COOP_OUTBOUND_ALLOW", "intranet")
+    with pytest.raises(SettingsError, match="COOP_OUTBOUND_ALLOW"):
+        Settings.from_env()

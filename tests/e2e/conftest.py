@@ -81,7 +81,7 @@ def migrated_settings(data_dir: Path, name: str, **extra: object) -> Settings:
         database_url=f"sqlite+aiosqlite:///{data_dir / f'{name}.db'}",
         data_dir=data_dir,
         log_level="WARNING",
-        **extra,  # type: ignore[arg-type]
+        **({"outbound_allowed": ("127.0.0.0/8", "::1/128")} | extra),  # type: ignore[arg-type]
     )
     migrate.upgrade(settings.database_url)
     return settings

@@ -16,7 +16,7 @@ pytestmark = pytest.mark.e2e
 @pytest.fixture(scope="module")
 def harvesting_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The demo world on its own instance (its figures change here), allowed to harvest from loopback."""
-    settings = demo_settings(tmp_path_factory.mktemp("harvest"), "harvest", harvest_private=True)
+    settings = demo_settings(tmp_path_factory.mktemp("harvest"), "harvest")
     with serving(settings) as base:
         yield base
 

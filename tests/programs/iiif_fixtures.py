@@ -5,6 +5,7 @@ they name (Presentation 3 and 2), for the harvest tests."""
 import contextlib
 import json
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -19,6 +20,8 @@ class Stream:
         self.documents: dict[str, Any] = {}
         self.hits: list[str] = []
         self.base = ""
+        self.slow: dict[str, float] = {}  # paths answered one byte at a time, this many seconds apart
+        self.sent: dict[str, int] = {}  # bytes of a slow answer sent so far
 
     def url(self, path: str) -> str:
         return self.base + path
@@ -88,7 +91,17 @@ def serving_stream() -> Iterator[Stream]:
             self.send_header("Content-Type", 'application/ld+json;profile="http://iiif.io/api/discovery/1/context.json"')
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
-            self.wfile.write(body)
+            if self.path not in stream.slow:
+                self.wfile.write(body)
+                return
+            for byte in body:  # a byte every few moments: each read is quick, the whole answer is not
+                try:
+                    self.wfile.write(bytes([byte]))
+                    self.wfile.flush()
+                except OSError:  # the reader gave up
+                    return
+                stream.sent[self.path] = stream.sent.get(self.path, 0) + 1
+                time.sleep(stream.slow[self.path])
 
         def log_message(self, *args: Any) -> None:
             pass

@@ -21,11 +21,6 @@ pytestmark = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 
 
 @pytest.fixture
-def settings(settings):
-    return dataclasses.replace(settings, harvest_private=True)  # the fixtures are on loopback
-
-
-@pytest.fixture
 async def project(client_for, world):
     coordinator = await client_for("coordinator")
     created = await coordinator.api(
@@ -100,7 +95,7 @@ async def test_a_partners_stream_harvested_page_by_page(app, client_for, world, 
         # Not on loopback unless the administrator allows it: refused before anything is read.
         before = len(stream.hits)
         refused = await harvest_services.harvest(
-            factory, dataclasses.replace(settings, harvest_private=False), source_id, today=date(2026, 11, 19)
+            factory, dataclasses.replace(settings, outbound_allowed=()), source_id, today=date(2026, 11, 19)
         )
         assert refused.status == "failed" and "private or local address" in refused.error and len(stream.hits) == before
         # An answer larger than the budget allows stops the harvest; nothing of that page is kept.
