@@ -293,6 +293,25 @@ def cmd_mail_test(args: argparse.Namespace) -> None:
     print(f"the server answered: {answer}")
 
 
+def cmd_secret_rotate(args: argparse.Namespace) -> None:
+    from cooperation import rotation
+
+    settings = _settings()
+    if not settings.old_secret_keys:
+        print("coop: COOP_OLD_SECRET_KEYS is empty: the secrets are re-encrypted under COOP_SECRET_KEY as they are")
+
+    async def work(session: Any) -> dict[str, int]:
+        try:
+            return await rotation.rotate_all(session, settings)
+        except rotation.UnreadableSecret as exc:
+            sys.exit(f"coop: {exc}")
+
+    done = asyncio.run(_with_session(settings, work))
+    for label, count in done.items():
+        print(f"{count:>6}  {label}")
+    print("every stored secret is now sealed with COOP_SECRET_KEY: COOP_OLD_SECRET_KEYS can be removed")
+
+
 def cmd_create_admin(args: argparse.Namespace) -> None:
     settings = _settings()
     password = os.environ.get("COOP_ADMIN_PASSWORD") or (getpass.getpass("Password (12+ characters): ") if sys.stdin.isatty() else "")
@@ -336,7 +355,7 @@ async def _sso_add(settings: Settings, args: argparse.Namespace, secret: str) ->
                 enabled=not args.disabled,
             )
             try:
-                await sso.register_provider(session, None, settings.secret_key, data, http)
+                await sso.register_provider(session, None, settings.secret_keys, data, http)
             except ServiceError as exc:
                 sys.exit("coop: cannot register the provider: " + ("; ".join(f"{k} {v}" for k, v in exc.errors.items()) or exc.detail))
     finally:
@@ -542,6 +561,14 @@ def main(argv: list[str] | None = None) -> None:
     add.add_argument("--default-role", default="partner")
     add.add_argument("--disabled", action="store_true", help="register it switched off")
     add.set_defaults(func=cmd_sso_add)
+
+    secret = commands.add_parser("secret", help="the key stored secrets are sealed with").add_subparsers(
+        dest="secret_command", required=True
+    )
+    rotating = secret.add_parser(
+        "rotate", help="re-encrypt every stored secret under COOP_SECRET_KEY (the old key in COOP_OLD_SECRET_KEYS meanwhile)"
+    )
+    rotating.set_defaults(func=cmd_secret_rotate)
 
     serve = commands.add_parser("serve", help="migrate and serve the application")
     serve.add_argument("--host", default="127.0.0.1")

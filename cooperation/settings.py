@@ -47,6 +47,8 @@ def _int(name: str, default: int) -> int:
 class Settings:
     environment: str = "development"
     secret_key: str = DEFAULT_SECRET
+    # COOP_OLD_SECRET_KEYS: keys used before COOP_SECRET_KEY, still read during a rotation (comma-separated; auth/crypto.py)
+    old_secret_keys: tuple[str, ...] = ()
     database_url: str = ""
     data_dir: Path = PROJECT_ROOT / "var"
     upload_max_bytes: int = 20 * 1024 * 1024
@@ -98,6 +100,11 @@ class Settings:
         return frozenset({(urlsplit(self.base_url).hostname or "").lower(), *self.allowed_hosts})
 
     @property
+    def secret_keys(self) -> tuple[str, ...]:
+        """The key that seals stored secrets, then the older ones that still read them (auth/crypto.py)."""
+        return (self.secret_key, *self.old_secret_keys)
+
+    @property
     def is_production(self) -> bool:
         return self.environment == "production"
 
@@ -115,6 +122,7 @@ class Settings:
         settings = cls(
             environment=environment,
             secret_key=os.environ.get("COOP_SECRET_KEY") or DEFAULT_SECRET,
+            old_secret_keys=tuple(k.strip() for k in (os.environ.get("COOP_OLD_SECRET_KEYS") or "").split(",") if k.strip()),
             database_url=normalise_database_url(database_url),
             data_dir=data_dir,
             upload_max_bytes=_int("COOP_UPLOAD_MAX_BYTES", 20 * 1024 * 1024),

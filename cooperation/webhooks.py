@@ -138,7 +138,7 @@ async def create_webhook(
         raise ValidationFailed(errors)
     secret = "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
     webhook = WebhookEndpoint(
-        url=url, kinds=chosen, owner_id=owner_id, secret=crypto.encrypt(settings.secret_key, secret, purpose=SECRET_PURPOSE)
+        url=url, kinds=chosen, owner_id=owner_id, secret=crypto.encrypt(settings.secret_keys, secret, purpose=SECRET_PURPOSE)
     )
     session.add(webhook)
     await session.flush()
@@ -271,7 +271,7 @@ async def deliver_due(factory: async_sessionmaker[AsyncSession], settings: Setti
         ).all()
         async with outbound.Client(settings, deadline=DEADLINE, max_bytes=64 * 1024) as http:
             for hook in waiting:  # one webhook's backlog never holds up another's
-                signer = Signer(crypto.decrypt(settings.secret_key, hook.secret, purpose=SECRET_PURPOSE))
+                signer = Signer(crypto.decrypt(settings.secret_keys, hook.secret, purpose=SECRET_PURPOSE))
                 queue = (
                     await session.execute(
                         select(WebhookDelivery)

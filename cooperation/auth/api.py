@@ -37,7 +37,7 @@ class IdentityProviderApi(Controller):
     ) -> sso.ProviderOut:
         """Register an institution's provider: discovery is fetched and its issuer must equal `issuer` exactly."""
         async with sso.http_client() as http:
-            provider_id = await sso.register_provider(db, principal, request.app.state.settings.secret_key, data, http)
+            provider_id = await sso.register_provider(db, principal, request.app.state.settings.secret_keys, data, http)
         return await sso.get_provider(db, principal, provider_id)
 
     @get("/{provider_id:uuid}", name="api_identity_provider")
@@ -58,7 +58,7 @@ class IdentityProviderApi(Controller):
     ) -> sso.ProviderOut:
         """Change a provider; omit `client_secret` to keep the stored one. Enabling re-fetches discovery and keys."""
         async with sso.http_client() as http:
-            await sso.update_provider(db, principal, request.app.state.settings.secret_key, provider_id, data, data.version, http)
+            await sso.update_provider(db, principal, request.app.state.settings.secret_keys, provider_id, data, data.version, http)
         return await sso.get_provider(db, principal, provider_id)
 
     @post("/{provider_id:uuid}/enabled", name="api_identity_provider_enabled", status_code=200)

@@ -247,7 +247,7 @@ async def _issuer_free(session: AsyncSession, issuer: str, provider_id: uuid.UUI
 
 
 async def register_provider(
-    session: AsyncSession, principal: Principal | None, secret_key: str, data: ProviderIn, http: httpx.AsyncClient
+    session: AsyncSession, principal: Principal | None, secret_key: crypto.Keys, data: ProviderIn, http: httpx.AsyncClient
 ) -> uuid.UUID:
     """`principal` None: the server's operator, through `coop sso add`."""
     if principal is not None:
@@ -288,7 +288,7 @@ async def register_provider(
 async def update_provider(
     session: AsyncSession,
     principal: Principal,
-    secret_key: str,
+    secret_key: crypto.Keys,
     provider_id: uuid.UUID,
     data: ProviderIn,
     version: int,
@@ -419,7 +419,7 @@ async def _take_flow(session: AsyncSession, token: str | None) -> dict[str, Any]
 
 
 async def finish(
-    session: AsyncSession, secret_key: str, code: str, params: dict[str, str], token: str | None, http: httpx.AsyncClient
+    session: AsyncSession, secret_key: crypto.Keys, code: str, params: dict[str, str], token: str | None, http: httpx.AsyncClient
 ) -> tuple[User, dict[str, Any]]:
     flow = await _take_flow(session, token)
     if flow.get("code") != code.upper():

@@ -42,7 +42,7 @@ class Enrollment:
     qr_svg: str
 
 
-async def start(session: AsyncSession, principal: Principal, secret_key: str) -> Enrollment:
+async def start(session: AsyncSession, principal: Principal, secret_key: crypto.Keys) -> Enrollment:
     """A new secret waiting for its first code (any earlier waiting one is replaced)."""
     user = await session.get(User, principal.user_id)
     assert user is not None
@@ -63,7 +63,7 @@ def enrollment_of(email: str, secret: str) -> Enrollment:
     return Enrollment(secret, uri, buffer.getvalue().decode())
 
 
-async def pending_enrollment(session: AsyncSession, principal: Principal, secret_key: str) -> Enrollment | None:
+async def pending_enrollment(session: AsyncSession, principal: Principal, secret_key: crypto.Keys) -> Enrollment | None:
     user = await session.get(User, principal.user_id)
     if user is None or not user.totp_pending_encrypted:
         return None
@@ -84,7 +84,7 @@ def _step(secret: str, code: str, last_step: int | None, now: float | None = Non
     return None
 
 
-async def confirm(session: AsyncSession, principal: Principal, secret_key: str, code: str) -> list[str]:
+async def confirm(session: AsyncSession, principal: Principal, secret_key: crypto.Keys, code: str) -> list[str]:
     """The first code from the authenticator turns it on; the recovery codes are returned once."""
     user = await session.get(User, principal.user_id)
     assert user is not None
@@ -104,7 +104,7 @@ async def confirm(session: AsyncSession, principal: Principal, secret_key: str, 
     return codes
 
 
-async def disable(session: AsyncSession, principal: Principal, secret_key: str, code: str) -> None:
+async def disable(session: AsyncSession, principal: Principal, secret_key: crypto.Keys, code: str) -> None:
     user = await session.get(User, principal.user_id)
     assert user is not None
     if user.totp_enabled_at is None:
@@ -117,7 +117,7 @@ async def disable(session: AsyncSession, principal: Principal, secret_key: str, 
     await session.commit()
 
 
-async def _accept(session: AsyncSession, user: User, secret_key: str, code: str) -> bool:
+async def _accept(session: AsyncSession, user: User, secret_key: crypto.Keys, code: str) -> bool:
     """A current code (not used before) or an unused recovery code, used up by this call. The caller commits."""
     if user.totp_secret_encrypted:
         step = _step(crypto.decrypt(secret_key, user.totp_secret_encrypted), code, user.totp_last_step)
@@ -138,7 +138,7 @@ async def _accept(session: AsyncSession, user: User, secret_key: str, code: str)
     return claimed.first() is not None
 
 
-async def second_step(session: AsyncSession, user_id: uuid.UUID, secret_key: str, code: str) -> User | None:
+async def second_step(session: AsyncSession, user_id: uuid.UUID, secret_key: crypto.Keys, code: str) -> User | None:
     """The user, when this code completes their sign-in; None otherwise."""
     user = await session.get(User, user_id)
     if user is None or not user.active or user.totp_enabled_at is None:

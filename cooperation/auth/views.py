@@ -229,7 +229,7 @@ async def two_factor_submit(request: Request[Any, Any, Any], db: NamedDependency
     keys = [_address_key(request), f"login:second-step:{user_id}"]
     await limits.check(db, keys, limit=limits.SIGN_IN[0], window_seconds=limits.SIGN_IN[1])
     form = await form_dict(request)
-    user = await twofactor.second_step(db, user_id, request.app.state.settings.secret_key, str(form.get("code") or ""))
+    user = await twofactor.second_step(db, user_id, request.app.state.settings.secret_keys, str(form.get("code") or ""))
     if user is None:
         for key in keys:
             await limits.count(db, key, window_seconds=limits.SIGN_IN[1])
@@ -269,7 +269,7 @@ async def _two_factor_page(
         status_code=status_code,
         enabled=user.totp_enabled_at is not None,
         has_password=bool(user.password_hash),
-        enrollment=await twofactor.pending_enrollment(db, principal, settings.secret_key),
+        enrollment=await twofactor.pending_enrollment(db, principal, settings.secret_keys),
         recovery_codes=codes,
         codes_left=await twofactor.recovery_codes_left(db, user.id),
         required=settings.require_2fa_admin and principal.is_admin,
@@ -281,7 +281,7 @@ async def _two_factor_page(
 async def two_factor_start(
     request: Request[Any, Any, Any], db: NamedDependency[AsyncSession], principal: NamedDependency[Principal]
 ) -> Template:
-    await twofactor.start(db, principal, request.app.state.settings.secret_key)
+    await twofactor.start(db, principal, request.app.state.settings.secret_keys)
     return await _two_factor_page(request, db, principal)
 
 
@@ -291,7 +291,7 @@ async def two_factor_confirm(
 ) -> Response[Any]:
     form = await form_dict(request)
     try:
-        codes = await twofactor.confirm(db, principal, request.app.state.settings.secret_key, str(form.get("code") or ""))
+        codes = await twofactor.confirm(db, principal, request.app.state.settings.secret_keys, str(form.get("code") or ""))
     except ValidationFailed as exc:
         await db.rollback()
         return await _two_factor_page(request, db, principal, errors=exc.errors, status_code=422)
@@ -317,7 +317,7 @@ async def two_factor_disable(
             request, db, principal, errors={"code": i18n.gettext("administrators must keep two-factor sign-in here")}, status_code=409
         )
     try:
-        await twofactor.disable(db, principal, request.app.state.settings.secret_key, str(form.get("code") or ""))
+        await twofactor.disable(db, principal, request.app.state.settings.secret_keys, str(form.get("code") or ""))
     except ValidationFailed as exc:
         await db.rollback()
         return await _two_factor_page(request, db, principal, errors=exc.errors, status_code=422)
@@ -410,7 +410,7 @@ async def sso_callback(request: Request[Any, Any, Any], db: NamedDependency[Asyn
     params = {k: v for k, v in request.query_params.items()}
     try:
         async with sso.http_client() as http:
-            user, recorded = await sso.finish(db, settings.secret_key, code, params, request.cookies.get(SSO_COOKIE), http)
+            user, recorded = await sso.finish(db, settings.secret_keys, code, params, request.cookies.get(SSO_COOKIE), http)
     except sso.SsoRefused as exc:
         return await _sso_failed(request, db, code, exc)
     response = await sign_in_response(request, db, user, "/", method=f"SSO {recorded['code']}", data={"sso": recorded})
@@ -508,7 +508,7 @@ async def provider_create(
     form = _provider_form(await form_dict(request))
     try:
         async with sso.http_client() as http:
-            await sso.register_provider(db, principal, request.app.state.settings.secret_key, parse_form(sso.ProviderIn, form), http)
+            await sso.register_provider(db, principal, request.app.state.settings.secret_keys, parse_form(sso.ProviderIn, form), http)
     except ValidationFailed as exc:
         await db.rollback()
         form["role_mapping"] = "\n".join(f"{k}={v}" for k, v in form["role_mapping"].items())

@@ -115,14 +115,14 @@ async def signing_key(session: AsyncSession, settings: Settings) -> tuple[str, E
         private = Ed25519PrivateKey.generate()
         raw = private.private_bytes_raw()
         public_raw = private.public_key().public_bytes_raw()
-        sealed = crypto.encrypt(settings.secret_key, _b64(raw), purpose=KEY_PURPOSE)
+        sealed = crypto.encrypt(settings.secret_keys, _b64(raw), purpose=KEY_PURPOSE)
         session.add(InstanceKey(key_id=key_id_of(public_raw), public_key=_b64(public_raw), private_key=sealed))
         try:
             await session.commit()
         except IntegrityError:  # another request made one at the same instant: use the one stored
             await session.rollback()
         return await signing_key(session, settings)
-    private = Ed25519PrivateKey.from_private_bytes(_unb64(crypto.decrypt(settings.secret_key, row.private_key, purpose=KEY_PURPOSE)))
+    private = Ed25519PrivateKey.from_private_bytes(_unb64(crypto.decrypt(settings.secret_keys, row.private_key, purpose=KEY_PURPOSE)))
     return row.key_id, private, row.public_key
 
 
