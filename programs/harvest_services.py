@@ -1,15 +1,18 @@
-"""Partners' digitization progress, harvested from their IIIF Change Discovery endpoints (issue 16).
+"""Partners' digitization progress, harvested from their IIIF Change Discovery endpoints.
 
 A participant names its endpoint: an IIIF Change Discovery API 1.0 collection (an Activity Streams OrderedCollection
-whose pages list Create, Update, Delete… activities on IIIF manifests, oldest first). A harvest reads the pages from
-where the last one stopped, keeps which manifests exist (a Create or an Update makes one present, a Delete or the
-origin of a Move absent — so reading an activity twice changes nothing), and, where asked, fetches each new or
-updated manifest to count its canvases as images. When it reaches the newest page it records a progress report with
-source "harvest", through the same checks as any report (a figure that goes down carries a note saying why).
+whose pages list Create, Update, Delete… activities on IIIF manifests, oldest first). A harvest walks it as the
+specification tells consumers to — from the `last` page backwards along `prev`, newest activity first, down to what
+the last finished walk knew — and keeps which manifests exist: a manifest's newest activity decides (a Create or an
+Update makes it present, a Delete or the origin of a Move absent), so an older one met later, or an activity read
+twice, changes nothing. Where asked, it fetches each new or updated manifest to count its canvases as images. When the
+walk is finished it records a progress report with source "harvest", through the same checks as any report (a figure
+that goes down carries a note saying why); a stream that could not be read records nothing.
 
-Harvests are bounded (pages, bytes and seconds per run, a size limit per answer, timeouts), resumable (the page and
-the place in it are kept after each page, so the next run goes on from there), visible on the project's page (last
-run, counts, error), and refuse private, loopback and link-local addresses unless COOP_HARVEST_PRIVATE allows them.
+Harvests are bounded (pages, bytes and seconds per run — the seconds while an answer is read too — and a size limit
+per answer), resumable (the page and the place in it are kept after each page, so the next run goes on from there),
+visible on the project's page (last run, counts, error), and go through cooperation/outbound.py, which refuses
+private, loopback and link-local addresses unless COOP_OUTBOUND_ALLOW names their network.
 """
 
 import asyncio
@@ -112,7 +115,7 @@ async def set_source(
         await session.flush()
     elif source.endpoint != endpoint or source.removed_at is not None:  # start again: what was read no longer counts
         await session.execute(delete(HarvestedManifest).where(HM.source_id == source.id))
-        source.endpoint, source.resume_page, source.resume_index = endpoint, None, 0
+        source.endpoint, source.resume_page, source.resume_index, source.walk_newest = endpoint, None, 0, None
         source.manifests, source.canvases, source.newest_activity, source.last_status = 0, 0, None, None
         source.removed_at = None
     source.manifests_as, source.count_canvases = manifests_as, count_canvases
@@ -350,18 +353,22 @@ async def harvest(
 
 
 async def _walk(session: AsyncSession, source: HarvestSource, reader: Reader, outcome: Outcome) -> bool:
-    """Pages from where the last harvest stopped to the newest, each committed as it is read. True when the newest
-    page was read to its end."""
-    page_url = source.resume_page
-    skip = source.resume_index
+    """Read the stream as IIIF Change Discovery 1.0 tells consumers to: from the collection's `last` page backwards
+    along `prev`, each page's activities newest first, until an activity the last finished walk already knew (its
+    newest) or the stream's beginning. An object's newest activity decides its state, so an older one met later in
+    the walk changes nothing. Each page's work is committed as it is read; a walk stopped by its budget goes on from
+    there next time. True when the walk is finished (the figures then stand for the whole stream)."""
+    horizon = source.newest_activity
+    page_url, done, top = source.resume_page, source.resume_index, source.walk_newest
     if page_url is None:
         collection = await reader.json(source.endpoint)
         if not isinstance(collection, dict) or _type(collection) != "OrderedCollection":
             raise HarvestError(i18n.gettext("%(url)s is not an Activity Streams OrderedCollection", url=source.endpoint[:200]))
-        page_url = _id(collection.get("first"))
-        if page_url is None:  # an empty stream
-            return True
-        skip = 0
+        page_url, done, top = _id(collection.get("last")), 0, None
+        if page_url is None:  # the specification requires `last`: without it, nothing can be read, and nothing recorded
+            if collection.get("totalItems") in (0, None) and collection.get("first") is None:
+                return True  # an empty stream
+            raise HarvestError(i18n.gettext("%(url)s names no last page (IIIF Change Discovery requires one)", url=source.endpoint[:200]))
     while True:
         if reader.exhausted():
             return False
@@ -370,47 +377,67 @@ async def _walk(session: AsyncSession, source: HarvestSource, reader: Reader, ou
         items = page.get("orderedItems") if isinstance(page, dict) else None
         if not isinstance(items, list):
             raise HarvestError(i18n.gettext("%(url)s is not an OrderedCollectionPage", url=page_url[:200]))
-        done = skip
-        for activity in items[skip:]:
+        known = False
+        for activity in list(reversed(items))[done:]:
             if reader.exhausted(within_page=True):  # fetching manifests may take the budget in the middle of a page
                 break
+            when = _when(activity)
+            if horizon is not None and when is not None and when <= horizon:
+                known = True  # from here on, the last finished walk read it all
+                break
+            top = max(top, when) if top and when else top or when
             await _apply(session, source, reader, activity)
             outcome.activities += 1
             done += 1
-        following = _id(page.get("next"))
-        at_end = done >= len(items)
-        # Where to go on from: the next page once this one is read, or this page and the place in it.
-        if at_end and following:
-            source.resume_page, source.resume_index = following, 0
+        previous = _id(page.get("prev"))
+        finished = known or (done >= len(items) and previous is None)
+        if finished:
+            source.newest_activity = top or horizon
+            source.resume_page, source.resume_index, source.walk_newest = None, 0, None
+        elif done >= len(items):
+            source.resume_page, source.resume_index, source.walk_newest = previous, 0, top
         else:
-            source.resume_page, source.resume_index = page_url, done
+            source.resume_page, source.resume_index, source.walk_newest = page_url, done, top
         await session.commit()
-        if not at_end:
-            return False
-        if not following:
+        if finished:
             return True
-        page_url, skip = following, 0
+        if done < len(items):
+            return False
+        assert previous is not None
+        page_url, done = previous, 0
+
+
+def _when(activity: Any) -> str | None:
+    when = activity.get("endTime") if isinstance(activity, dict) else None
+    return when[:40] if isinstance(when, str) else None
 
 
 async def _apply(session: AsyncSession, source: HarvestSource, reader: Reader, activity: Any) -> None:
-    """One activity's effect on the manifests known: the same activity twice changes nothing."""
+    """One activity's effect on the manifests known, unless a newer activity already decided the manifest's state (the
+    walk goes from the newest backwards); the same activity twice changes nothing."""
     if not isinstance(activity, dict):
         return
     kind, target = _type(activity), activity.get("object")
-    url, when = _id(target), activity.get("endTime") if isinstance(activity.get("endTime"), str) else None
+    url, when = _id(target), _when(activity)
     if url is None or (_type(target) and _type(target) not in MANIFEST_TYPES):
         return  # a collection or another kind of resource: not a manifest
-    if when and (source.newest_activity is None or when > source.newest_activity):
-        source.newest_activity = when[:40]
+    if not await _newer(session, source.id, url, when):
+        return
     if kind == "Move":
         await _mark(session, source.id, url, present=False, when=when)
         moved_to = _id(activity.get("target"))
-        if moved_to:
+        if moved_to and await _newer(session, source.id, moved_to, when):
             await _mark(session, source.id, moved_to, present=True, when=when, canvases=await _canvases(source, reader, moved_to))
     elif kind in ABSENT:
         await _mark(session, source.id, url, present=False, when=when)
     elif kind in PRESENT:
         await _mark(session, source.id, url, present=True, when=when, canvases=await _canvases(source, reader, url))
+
+
+async def _newer(session: AsyncSession, source_id: uuid.UUID, url: str, when: str | None) -> bool:
+    """Whether an activity of `when` may still decide this manifest's state: nothing newer has decided it."""
+    decided = await session.scalar(select(HM.changed_at).where(HM.source_id == source_id, HM.url == url[:1000]))
+    return decided is None or when is None or when > decided
 
 
 async def _canvases(source: HarvestSource, reader: Reader, url: str) -> int | None:
@@ -433,10 +460,9 @@ async def _mark(
     values: dict[str, Any] = {"present": present, "changed_at": when[:40] if when else None}
     if canvases is not None:
         values["canvases"] = canvases
-    if known is None:
-        if present:
-            session.add(HarvestedManifest(source_id=source_id, url=url, **values))
-            await session.flush()
+    if known is None:  # an absent one is kept too: an older Create met later in the walk must not bring it back
+        session.add(HarvestedManifest(source_id=source_id, url=url, **values))
+        await session.flush()
     else:
         await session.execute(update(HarvestedManifest).where(HM.id == known).values(**values))
 

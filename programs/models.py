@@ -163,9 +163,11 @@ class HarvestSource(SQLModel, table=True):
     count_canvases: bool = False  # also fetch each manifest and count its canvases as images
     created_by: str = Field(max_length=200)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
-    # Where the next harvest resumes: a page of the collection and how many of its activities were already read.
+    # A walk left unfinished (its budget spent): the page it goes on from, going back towards older pages, how many
+    # of that page's activities (counted from its newest) were read, and the newest activity the walk has seen.
     resume_page: str | None = Field(default=None, max_length=1000)
     resume_index: int = 0
+    walk_newest: str | None = Field(default=None, max_length=40)
     running_since: datetime | None = Field(default=None, sa_type=UTCDateTime, nullable=True)  # a harvest's claim
     last_run_at: datetime | None = Field(default=None, sa_type=UTCDateTime, nullable=True)
     last_status: str | None = Field(default=None, max_length=10)  # complete / partial / failed
@@ -175,7 +177,8 @@ class HarvestSource(SQLModel, table=True):
     last_bytes: int = 0
     manifests: int = 0
     canvases: int = 0
-    newest_activity: str | None = Field(default=None, max_length=40)  # endTime of the newest activity read
+    # endTime of the newest activity of the last finished walk: the next walk stops at it (all before is known)
+    newest_activity: str | None = Field(default=None, max_length=40)
     removed_at: datetime | None = Field(default=None, sa_type=UTCDateTime, nullable=True)  # no longer harvested
 
 

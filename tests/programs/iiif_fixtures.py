@@ -49,17 +49,19 @@ class Stream:
     def activity(self, kind: str, name: str, when: str, *, of: str = "Manifest") -> dict[str, Any]:
         return {"type": kind, "object": {"id": self.url(f"/iiif/{name}/manifest.json"), "type": of}, "endTime": when}
 
-    def pages(self, *pages: list[dict[str, Any]]) -> None:
-        """The collection and its pages, in order."""
+    def pages(self, *pages: list[dict[str, Any]], first: bool = True, next: bool = True) -> None:
+        """The collection and its pages, in order. Change Discovery 1.0 requires `last` and `prev`; `first` and `next`
+        are optional (a publisher may leave them out)."""
         count = len(pages)
         self.documents["/activity/all-changes"] = {
             "@context": CONTEXT,
             "id": self.url("/activity/all-changes"),
             "type": "OrderedCollection",
             "totalItems": sum(len(p) for p in pages),
-            "first": {"id": self.url("/activity/page-1"), "type": "OrderedCollectionPage"},
             "last": {"id": self.url(f"/activity/page-{count}"), "type": "OrderedCollectionPage"},
         }
+        if first:
+            self.documents["/activity/all-changes"]["first"] = {"id": self.url("/activity/page-1"), "type": "OrderedCollectionPage"}
         for number, items in enumerate(pages, start=1):
             page: dict[str, Any] = {
                 "@context": CONTEXT,
@@ -70,7 +72,7 @@ class Stream:
             }
             if number > 1:
                 page["prev"] = {"id": self.url(f"/activity/page-{number - 1}"), "type": "OrderedCollectionPage"}
-            if number < count:
+            if number < count and next:
                 page["next"] = {"id": self.url(f"/activity/page-{number + 1}"), "type": "OrderedCollectionPage"}
             self.documents[f"/activity/page-{number}"] = page
 

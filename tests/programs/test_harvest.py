@@ -1,6 +1,7 @@
 """The Bibliothèque nationale de France publishes its digitized manifests as an IIIF Change Discovery stream (served
 here on loopback from fixtures): its librarian names the stream on the project's page; harvests read it page by page
-within their budget, resume where they stopped, follow a deletion, count canvases as images, and record BnF's
+newest first, back from the last page (as the specification tells consumers to), within their budget, resume where
+they stopped, follow a deletion, count canvases as images, and record BnF's
 progress with source "harvest" — a falling count with its note, as any report. Private addresses are refused unless
 allowed; an oversized answer stops a harvest without a trace of half a page."""
 
@@ -102,17 +103,18 @@ async def test_a_partners_stream_harvested_page_by_page(app, client_for, world, 
         small = await harvest_services.harvest(factory, settings, source_id, today=date(2026, 11, 19), budget=Budget(answer_bytes=300))
         assert small.status == "failed" and "more than 300 bytes" in small.error and small.manifests == 0
 
-        # Two pages a run: the first harvest stops after page 2 and records nothing yet…
+        # Two pages a run, from the newest back: the first harvest reads pages 3 and 2 and records nothing yet…
         first = await harvest_services.harvest(factory, settings, source_id, today=date(2026, 11, 20), budget=Budget(pages=2))
-        assert (first.status, first.pages, first.manifests, first.canvases) == ("partial", 2, 3, 10)  # m2 5 + m3 4 + m4 1
+        assert (first.status, first.pages, first.manifests, first.canvases) == ("partial", 2, 3, 9)  # m5 3 + m4 1 + m2 5
         assert await _reports(db, world.bnf) == []
-        # …the next resumes at page 3 (not from the start), reaches the newest page and records BnF's progress.
+        # …the next goes on from page 1 (not from the last page again), where the older Create of m1 (deleted since)
+        # and of m2 (updated since) change nothing, finishes the walk and records BnF's progress.
         hits = len(stream.hits)
         second = await harvest_services.harvest(factory, settings, source_id, today=date(2026, 11, 20), budget=Budget(pages=2))
         assert (second.status, second.manifests, second.canvases, second.reported) == ("complete", 4, 13, True)
-        assert "/activity/all-changes" not in stream.hits[hits:] and "/activity/page-1" not in stream.hits[hits:]
+        assert stream.hits[hits:] == ["/activity/page-1", "/iiif/m3/manifest.json"]
         assert await _reports(db, world.bnf) == [(date(2026, 11, 20), 4, 13, "harvest", None)]
-        # Nothing new: the newest page is read again from where it stopped, and nothing more is recorded.
+        # Nothing new: the last page's newest activity is already known, and nothing more is recorded.
         quiet = await harvest_services.harvest(factory, settings, source_id, today=date(2026, 11, 20))
         assert (quiet.status, quiet.activities, quiet.reported) == ("complete", 0, False)
 
@@ -168,3 +170,55 @@ async def test_the_daily_job_reads_every_source_in_the_background(app, client_fo
         assert tuple(figures) == (2, 2)  # two manifests; the images of the one that could be read
         error = await db.scalar(select(HarvestSource.last_error).where(HarvestSource.id == source_id))
         assert error == "1 manifest could not be read: its images are not counted"
+
+
+async def test_a_stream_with_only_its_last_page_is_read_whole_and_an_unreadable_one_records_nothing(
+    app, client_for, world, project, db, settings
+):
+    """Change Discovery 1.0 requires `last` and `prev`; `first` and `next` are optional. A stream that gives only those
+    is read back to its beginning: a deleted manifest is not counted, a new one is. A stream whose page cannot be read
+    records no progress figure (not a figure of 0)."""
+    with serving_stream() as stream:
+        for name, canvases in (("m1", 2), ("m2", 5), ("m3", 4)):
+            stream.manifest(name, canvases)
+        a = stream.activity
+        stream.pages(
+            [a("Create", "m1", "2026-11-01T08:00:00Z"), a("Create", "m2", "2026-11-01T08:01:00Z")],
+            [a("Delete", "m1", "2026-11-02T09:00:00Z"), a("Create", "m3", "2026-11-02T09:05:00Z")],
+            first=False,
+            next=False,
+        )
+        db.add(
+            HarvestSource(
+                project_id=uuid.UUID(project),
+                institution_id=world.bnf,
+                endpoint=stream.url("/activity/all-changes"),
+                manifests_as="volumes",
+                count_canvases=True,
+                created_by="test",
+            )
+        )
+        await db.commit()
+        source_id = await db.scalar(select(HarvestSource.id).where(HarvestSource.project_id == uuid.UUID(project)))
+        factory = app.state.session_factory
+        read = await harvest_services.harvest(factory, settings, source_id, today=date(2026, 11, 20))
+        assert (read.status, read.pages, read.manifests, read.canvases, read.reported) == ("complete", 2, 2, 9, True)
+        assert await _reports(db, world.bnf) == [(date(2026, 11, 20), 2, 9, "harvest", None)]
+
+        # The publisher's newest page goes missing: the harvest fails, and no figure is recorded for that day.
+        stream.pages(
+            stream.documents["/activity/page-1"]["orderedItems"],
+            stream.documents["/activity/page-2"]["orderedItems"],
+            [a("Create", "m4", "2026-11-21T07:00:00Z")],
+            first=False,
+            next=False,
+        )
+        del stream.documents["/activity/page-3"]
+        broken = await harvest_services.harvest(factory, settings, source_id, today=date(2026, 11, 21))
+        assert broken.status == "failed" and "404" in broken.error and not broken.reported
+        assert await _reports(db, world.bnf) == [(date(2026, 11, 20), 2, 9, "harvest", None)]
+        # A collection without its last page cannot be read either.
+        del stream.documents["/activity/all-changes"]["last"]
+        unreadable = await harvest_services.harvest(factory, settings, source_id, today=date(2026, 11, 22))
+        assert unreadable.status == "failed" and "no last page" in unreadable.error
+        assert len(await _reports(db, world.bnf)) == 1
