@@ -1,4 +1,4 @@
-"""Two libraries approve the same agreement, each on its own instance (issue 16).
+"""Two libraries approve the same agreement, each on its own instance.
 
 The snapshot holds the cooperation conditions — parties and their signatories, the dates and the renewal terms, the
 commitments, and the checksums of the signed texts — serialized by RFC 8785 (JSON Canonicalization Scheme: sorted

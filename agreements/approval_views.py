@@ -1,4 +1,4 @@
-"""Approving an agreement between two paired instances (issue 16): asking from the agreement's page, the page where a
+"""Approving an agreement between two paired instances: asking from the agreement's page, the page where a
 partner's request is read side by side with our record and answered, the list of requests, and the signed endpoints
 the other instance calls (under /federation/, checked by signature instead of a session)."""
 

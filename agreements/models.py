@@ -113,7 +113,7 @@ class AgreementReminder(SQLModel, table=True):
 
 
 class AgreementApproval(SQLModel, table=True):
-    """One request that a paired instance approve an agreement's conditions, kept on both sides (issue 16).
+    """One request that a paired instance approve an agreement's conditions, kept on both sides.
 
     The requesting side keeps it with direction "asked" and its own agreement; the asked side with direction "received",
     linked to its own record of the agreement once found or created. Both keep the snapshot that was asked about, its

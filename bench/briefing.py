@@ -1,5 +1,5 @@
 """Benchmark: the home page (the director's briefing, the coordinator's with the work queue) at 100,000 agreements,
-on PostgreSQL (issue 14; the bar is 150 ms of server time).
+on PostgreSQL (the bar is 150 ms of server time).
 
     uv run python bench/briefing.py [--agreements 100000] [--repeat 25]
 

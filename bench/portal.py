@@ -1,4 +1,4 @@
-"""Benchmark: every public portal page at 100,000 agreements on PostgreSQL (issue 15; the bar is 50 ms of server
+"""Benchmark: every public portal page at 100,000 agreements on PostgreSQL (the bar is 50 ms of server
 time a page).
 
     uv run python bench/portal.py [--agreements 100000] [--repeat 25]

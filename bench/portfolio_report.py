@@ -5,7 +5,7 @@
 Loads the demo world into a fresh SQLite file, multiplies it (synthetic agreements through the agreements
 scale loader; the seed visit, expert exchanges and the digitization project copied `times` - 1 more times,
 spread over the year), then times gathering + layout in the app process and the PDF in a spawned worker,
-and reports the worker's peak memory. Target (issue 6): under 5 s and 300 MiB. Not a test.
+and reports the worker's peak memory. Target: under 5 s and 300 MiB. Not a test.
 """
 
 import argparse

@@ -1,4 +1,4 @@
-"""Benchmark: search and alphabetical order at 100,000 agreements, on PostgreSQL and SQLite (issue 13).
+"""Benchmark: search and alphabetical order at 100,000 agreements, on PostgreSQL and SQLite.
 
     uv run python bench/search.py [--agreements 100000] [--repeat 25] [--skip-sqlite]
 

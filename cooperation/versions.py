@@ -1,4 +1,4 @@
-"""A record's title and summary in other languages, next to the original (issue 13).
+"""A record's title and summary in other languages, next to the original.
 
 Agreements, visits, programmes and projects keep what was typed first (the original, in whatever language) and,
 optionally, a version per LibCoop language: `{"vi": {"title": "…", "summary": "…"}, "zh_Hans": {…}}`, one JSON

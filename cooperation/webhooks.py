@@ -1,4 +1,4 @@
-"""Outbound webhooks (issue 16): a library's other systems (its website, its document management) hear of changes.
+"""Outbound webhooks: a library's other systems (its website, its document management) hear of changes.
 
 An administrator registers an address and the kinds of event it wants (agreement, visit, expert exchange, project
 progress, report ready), on behalf of an account: a webhook hears only of records that account may see, so a partner's

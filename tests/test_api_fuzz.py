@@ -1,4 +1,4 @@
-"""Schemathesis against the app's own OpenAPI document (issue 11, guards): every operation, bounded examples each,
+"""Schemathesis against the app's own OpenAPI document: every operation, bounded examples each,
 as an administrator with a read-write API token, on PostgreSQL with the demo world — no server error, and every
 status code and content type answered is one the document declares.
 

@@ -203,7 +203,7 @@ async def test_every_multipart_form_posted_without_each_of_its_fields_is_never_a
     assert not problems, "\n".join(problems)
 
 
-# ---- Every page in Vietnamese and Chinese: no English word of the interface left (issue 13) ---------------------
+# ---- Every page in Vietnamese and Chinese: no English word of the interface left ---------------------
 
 _ELEMENT_TEXT = re.compile(r"(?s)<(button|th|label|h1|h2|h3|dt|option|a|summary|legend|caption)\b[^>]*>(.*?)</\1>")
 _ATTRIBUTE = re.compile(r'\b(?:placeholder|aria-label|title|alt)="([^"]*)"')

@@ -49,7 +49,7 @@ def test_upgrade_from_empty_has_no_drift_and_downgrades(empty_database):
     migrate.upgrade(empty_database)
 
 
-# ---- every migration, down and up again, on a database with rows in every table (issue 11, item 20) -------------
+# ---- every migration, down and up again, on a database with rows in every table -------------
 
 
 def _value(column):
@@ -222,7 +222,7 @@ def _upgrade_when_released(url: str, barrier, errors) -> None:
 
 
 def test_upgrades_at_once_on_an_empty_database_all_succeed(empty_database):
-    """Servers starting together each run `coop db upgrade` (issue 11, item 21): one migrates, the others wait."""
+    """Servers starting together each run `coop db upgrade`: one migrates, the others wait."""
     import multiprocessing
 
     if empty_database.startswith("sqlite"):

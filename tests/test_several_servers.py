@@ -1,5 +1,5 @@
 """Two `coop serve` processes, one `coop scheduler` and one `coop worker` on one PostgreSQL database and one S3-compatible
-store (issue 17), each server with a data directory of its own: a photo uploaded through one is served by the other, a
+store, each server with a data directory of its own: a photo uploaded through one is served by the other, a
 report asked on one is rendered by the worker and downloaded from the other, a minute of load across both gets no
 5xx, and an account deactivated through one is refused by the other at once. Nothing process-local is shared:
 sessions, rate limits, report runs and the invalidation of each process's principal cache go through the database,

@@ -1,4 +1,4 @@
-"""Dormant partnerships (issue 15): a partner bound by an agreement in force that has shown no activity — no visit,
+"""Dormant partnerships: a partner bound by an agreement in force that has shown no activity — no visit,
 expert exchange, progress report, comment, follow-up action or newly signed agreement — in the last N months
 (`COOP_DORMANT_MONTHS`, default 12).
 

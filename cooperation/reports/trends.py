@@ -1,5 +1,5 @@
 """The portfolio report's key figures, each with its change against the previous period and the same period a year
-before (issue 18): what the director reads first.
+before: what the director reads first.
 
 Each domain counts its own figures (`key_figures` in its summary.py, registered by app.py) for any period, with the
 reader's rights and by the same rules as its pages and the report's own tables; this module asks them for the three

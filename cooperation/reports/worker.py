@@ -1,4 +1,4 @@
-"""`coop worker`: renders queued report runs outside the web servers (issue 17).
+"""`coop worker`: renders queued report runs outside the web servers.
 
 While a worker has been seen in the last 30 seconds (`render_worker`, written at each of its polls), a web server
 asked for a report builds its HTML (the data, read with the requester's rights), keeps it in the file store and

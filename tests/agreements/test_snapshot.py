@@ -1,4 +1,4 @@
-"""An agreement's canonical snapshot and hash (issue 16): RFC 8785 bytes, the same whatever the order things were
+"""An agreement's canonical snapshot and hash: RFC 8785 bytes, the same whatever the order things were
 entered in; any change to the conditions changes the hash, a status or a comment does not; shown on the page."""
 
 import hashlib

@@ -1,4 +1,4 @@
-"""Day one at a real library (issue 12): from an empty database to a partner librarian's first page, through the
+"""Day one at a real library: from an empty database to a partner librarian's first page, through the
 setup page, invitations read from a real SMTP sink and passwords chosen by the people invited; and the rules around
 accounts — one-time links, revocation, deactivation that ends sessions and tokens at once, the last administrator."""
 

@@ -1,4 +1,4 @@
-"""`coop backup` and `coop restore` (issue 11, item 22): a populated instance is backed up while it serves writes,
+"""`coop backup` and `coop restore`: a populated instance is backed up while it serves writes,
 restored into an empty one, and every table and stored file compared; a damaged archive restores nothing."""
 
 import asyncio

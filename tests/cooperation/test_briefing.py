@@ -1,4 +1,4 @@
-"""The home page as a briefing (issue 14): the year in numbers with its chart and the chart's figures in text, the
+"""The home page as a briefing: the year in numbers with its chart and the chart's figures in text, the
 latest report with its link, quotas nearly used — each counted over what the reader may see."""
 
 import re

@@ -1,4 +1,4 @@
-"""Dormant partnerships (issue 15, first part): a partner bound by an agreement in force with nothing recorded for
+"""Dormant partnerships: a partner bound by an agreement in force with nothing recorded for
 COOP_DORMANT_MONTHS months — flagged on its page and on the briefing, with its last activity; found for every partner
 by one SQL statement; told to the department only."""
 

@@ -1,4 +1,4 @@
-"""LibCoop in its users' languages (issue 13, first step): the language of a request, the switcher, the catalogues."""
+"""LibCoop in its users' languages: the language of a request, the switcher, the catalogues."""
 
 import re
 import subprocess

@@ -1,4 +1,4 @@
-"""Error logs (issue 11, item 17): the real stack trace as plain text, never a secret, nothing written on the event loop."""
+"""Error logs: the real stack trace as plain text, never a secret, nothing written on the event loop."""
 
 import json
 import logging

@@ -1,4 +1,4 @@
-"""The database stops answering (issue 11, items 9 and 17): a 503 with Retry-After before anything was written;
+"""The database stops answering: a 503 with Retry-After before anything was written;
 a write that committed is never answered with an error."""
 
 from sqlalchemy import func, select

@@ -1,4 +1,4 @@
-"""Scheduled reports through real database restarts (issue 11, items 14–16), against a PostgreSQL server this module
+"""Scheduled reports through real database restarts, against a PostgreSQL server this module
 starts and stops itself (tests/pgserver.py) — never the machine's shared one.
 
 - A restart while a report renders: the run is retried and delivered once, not failed for good.

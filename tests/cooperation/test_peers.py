@@ -1,4 +1,4 @@
-"""Two LibCoop instances pair (issue 16, first part): the National Library of Vietnam's and the National Library of
+"""Two LibCoop instances pair: the National Library of Vietnam's and the National Library of
 China's, each on its own port and database, on loopback. A one-time code, a signed pairing request, then signed
 requests only between them: a replayed message, an altered one and an unpaired instance's are refused; unpairing on
 one side is heard on the other."""

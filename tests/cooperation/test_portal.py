@@ -1,4 +1,4 @@
-"""The public cooperation portal (issue 15): off by default; on, it shows only records marked public — a crawl of
+"""The public cooperation portal: off by default; on, it shows only records marked public — a crawl of
 every portal page, signed out, finds no reference, title or name of any other record — in the reader's language,
 with a world map drawn offline and an Atom feed."""
 

@@ -1,4 +1,4 @@
-"""Twenty people saving the same thing at the same moment (issue 11, item 7): exactly one record is created, the
+"""Twenty people saving the same thing at the same moment: exactly one record is created, the
 others are told which field conflicts (409, or 422 when the service's own check already sees the first) — never a
 500 — and nothing is half-written."""
 

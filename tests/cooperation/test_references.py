@@ -1,4 +1,4 @@
-"""No reference shows what its reader cannot see (issue 11, item 2).
+"""No reference shows what its reader cannot see.
 
 The demo world, with every record the NLC partner sees pointed at records it may not see: an internal NLV–NLC
 agreement, the NLV–BnF agreement and its commitment, an NLV–BnF visit, exchange and programme. The partner then

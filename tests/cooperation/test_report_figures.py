@@ -1,4 +1,4 @@
-"""The portfolio report's key figures equal what the pages say for the same period and reader (issue 18): the home
+"""The portfolio report's key figures equal what the pages say for the same period and reader: the home
 page's year in numbers (visits received and made, experts, digitization against target) and the agreements list (in
 force), for the demo world and for the demo world grown by synthetic agreements; and each figure's change is said with
 an arrow and a number."""

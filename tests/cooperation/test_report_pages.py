@@ -1,5 +1,5 @@
 """Every report kind in every language, on the demo world, rendered to PNG (pdftoppm) and looked at the way a reader
-flips through it (issue 18): no page more than two thirds empty, except the last; and each holds its sections."""
+flips through it: no page more than two thirds empty, except the last; and each holds its sections."""
 
 import asyncio
 import io

@@ -21,6 +21,7 @@ from cooperation.settings import PROJECT_ROOT
 
 OLD, NEW = "old-key-" + "o" * 40, "new-key-" + "n" * 40
 
+
 def _rotate(settings, *old: str):
     env = os.environ | {
         "COOP_DATABASE_URL": settings.database_url,

@@ -1,4 +1,4 @@
-"""Files in an S3-compatible object store (issue 17): photos and their thumbnails served from the bucket, a report with
+"""Files in an S3-compatible object store: photos and their thumbnails served from the bucket, a report with
 photos rendered from it, a missing object answered 404; `coop storage migrate` from the local directory to a bucket,
 resumable and checked; a backup of an instance whose files are in a bucket restored into an empty one."""
 

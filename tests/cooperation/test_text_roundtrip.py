@@ -1,4 +1,4 @@
-"""Any Unicode text in any text field (issue 11, guards): it is stored and read back exactly — after NFC and without
+"""Any Unicode text in any text field: it is stored and read back exactly — after NFC and without
 surrounding white space — or refused with a 4xx naming the field; never a 5xx. Names keep their own script."""
 
 import unicodedata

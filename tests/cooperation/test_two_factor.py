@@ -1,4 +1,4 @@
-"""Two-factor sign-in (issue 12): set up with an authenticator (RFC 6238), a wrong or replayed code refused, each
+"""Two-factor sign-in: set up with an authenticator (RFC 6238), a wrong or replayed code refused, each
 recovery code good once; with COOP_REQUIRE_2FA_ADMIN an administrator reaches nothing before setting it up."""
 
 import re

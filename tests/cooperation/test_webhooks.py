@@ -1,4 +1,4 @@
-"""Outbound webhooks (issue 16): a change committed is posted, signed per Standard Webhooks, to the addresses that
+"""Outbound webhooks: a change committed is posted, signed per Standard Webhooks, to the addresses that
 asked for its kind — never a record the webhook's account may not see — and tried again when it is not received."""
 
 import http.server

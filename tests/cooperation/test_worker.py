@@ -1,4 +1,4 @@
-"""`coop worker` (issue 17): while a worker is alive, a web server queues the reports it is asked for and renders none;
+"""`coop worker`: while a worker is alive, a web server queues the reports it is asked for and renders none;
 the worker renders them and the PDF is downloaded from the web server; a worker that died mid-run leaves its lease to
 expire and another takes the run over; with no live worker, web servers render as before."""
 

@@ -1,5 +1,5 @@
 """The National Library of Vietnam and the National Library of China, each on its own instance (two ports, two
-databases, on loopback), approve the same agreement (issue 16): NLV's coordinator asks from the agreement's page;
+databases, on loopback), approve the same agreement: NLV's coordinator asks from the agreement's page;
 NLC's reads NLV's conditions beside its own record, every difference listed, and sends a comment back; NLV adds the
 missing commitment and asks again; NLC approves that exact hash; a later change at NLV shows the approval outdated,
 with what changed, on the page and in the dossier PDF. Then what must be refused is: a snapshot altered in transit, a

@@ -29,7 +29,7 @@ async def test_sign_in_create_agreement_and_see_it_listed(served_app, chromium_p
         await page.fill("input[name='party-0-signatory_name']", "Nguyễn Xuân Dũng")
         await page.fill("#f-effective_on", "2027-01-01")
         await page.fill("#f-expires_on", "2031-12-31")
-        # The title in other languages, beside the original (issue 13).
+        # The title in other languages, beside the original.
         await page.click("#translations summary")
         await page.fill("input[name='translation-en-title']", "Agreement on the exchange of publications")
         await page.fill("input[name='translation-zh_Hans-title']", "出版物交换协议")

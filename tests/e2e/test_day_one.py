@@ -1,4 +1,4 @@
-"""Day one in Chromium (issue 12): an empty LibCoop on a loopback address, from /setup to a partner librarian's first
+"""Day one in Chromium: an empty LibCoop on a loopback address, from /setup to a partner librarian's first
 page — the administrator sets it up, invites a coordinator (the link read from a real SMTP sink), the coordinator
 registers NLC and records its incoming visit, the administrator invites an NLC librarian, who sees that visit."""
 

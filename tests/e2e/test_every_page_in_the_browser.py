@@ -1,5 +1,5 @@
 """Every page of the crawler, opened in Chromium: no horizontal scrolling on a phone (390 px) or a laptop (1,280 px),
-and no serious or critical WCAG 2.1 AA violation found by axe-core (issue 14).
+and no serious or critical WCAG 2.1 AA violation found by axe-core.
 
 The pages are those the crawler reaches (tests/test_crawler.py), one per route pattern: the department's roles
 share one visit of each pattern (they see the same templates), partners get their own (they see fewer things,

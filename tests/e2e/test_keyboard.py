@@ -1,4 +1,4 @@
-"""The main flow with the keyboard alone (issue 14): a coordinator signs in, opens the menu on a phone, records a visit
+"""The main flow with the keyboard alone: a coordinator signs in, opens the menu on a phone, records a visit
 and reaches its page — Tab, typing, Space and Enter only, each control reached showing where the focus is."""
 
 import pytest

@@ -1,4 +1,4 @@
-"""The Content-Security-Policy holds in a real browser (issue 11, item 10): the pages people use — a visit with its
+"""The Content-Security-Policy holds in a real browser: the pages people use — a visit with its
 photos, a project with its chart, the calendar, commitments with their progress bars, the API reference — draw as
 before and the browser reports no refused script or style; another site cannot frame them."""
 

@@ -1,4 +1,4 @@
-"""The seed visit logged from the pages in at most 30 interactions (issue 14).
+"""The seed visit logged from the pages in at most 30 interactions.
 
 A fresh LibCoop set up the documented way (/setup), with the two institutions and their agreement registered and
 none of the four people: the administrator signs in, records the November 2025 visit of the National Library of

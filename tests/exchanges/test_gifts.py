@@ -1,4 +1,4 @@
-"""The protocol gift register (issue 15): a visit's gifts are its entries, details added in the register survive the
+"""The protocol gift register: a visit's gifts are its entries, details added in the register survive the
 visit's edits, gifts outside visits, dispositions, reciprocal gifts, filters, the CSV export and the yearly report;
 the department's only."""
 

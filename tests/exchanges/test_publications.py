@@ -1,4 +1,4 @@
-"""The exchange-of-publications ledger (issue 15): arrangements under the right agreement, shipments counted by item,
+"""The exchange-of-publications ledger: arrangements under the right agreement, shipments counted by item,
 shipment lists imported from CSV all or nothing and exported back, the balance with its five years and its flags,
 receipts acknowledged by the partner, commitments measured, dormancy, the yearly report; who sees what."""
 
