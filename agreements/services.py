@@ -338,7 +338,8 @@ class Measured:
 
 # Later domains (programmes) say which commitments they measure, each counting only what the reader may see (a
 # programme or project a partner does not take part in measures nothing for them); app.py wires them here.
-MeasureSource = Callable[[AsyncSession, Principal, list[uuid.UUID]], Awaitable[dict[uuid.UUID, Measured]]]
+# (session, reader, commitment ids, the day measured: today, or a report's last day — nothing after it counts)
+MeasureSource = Callable[[AsyncSession, Principal, list[uuid.UUID], date], Awaitable[dict[uuid.UUID, Measured]]]
 
 
 # A measured commitment's status follows its measure (a cancelled one stays cancelled).
@@ -369,18 +370,25 @@ def register_measure_source(source: MeasureSource) -> None:
         _measure_sources.append(source)
 
 
-async def measured(session: AsyncSession, principal: Principal, commitment_ids: list[uuid.UUID]) -> dict[uuid.UUID, Measured]:
+async def measured(
+    session: AsyncSession, principal: Principal, commitment_ids: list[uuid.UUID], on: date | None = None
+) -> dict[uuid.UUID, Measured]:
+    """Each commitment's progress as it stood on `on` (today by default): what happened later, and the years after
+    it, are left out."""
     found: dict[uuid.UUID, Measured] = {}
     if commitment_ids:
         for source in _measure_sources:  # one source per commitment: the first registered that measures it
-            for commitment_id, measure in (await source(session, principal, commitment_ids)).items():
+            for commitment_id, measure in (await source(session, principal, commitment_ids, on or date.today())).items():
                 found.setdefault(commitment_id, measure)
     return found
 
 
 async def commitments_of(
-    session: AsyncSession, principal: Principal, agreement_ids: list[uuid.UUID]
+    session: AsyncSession, principal: Principal, agreement_ids: list[uuid.UUID], *, on: date | None = None
 ) -> dict[uuid.UUID, list[CommitmentOut]]:
+    """The agreements' commitments with their progress; `on` a report's last day: progress as it stood then (nothing
+    after it counts, and no year after it is listed). A commitment recorded later still counts: what an agreement
+    committed to does not depend on when the department typed it in."""
     responsible = table(Institution).alias("responsible")
     rows = await session.execute(
         select(
@@ -411,7 +419,7 @@ async def commitments_of(
         ):
             links.setdefault(commitment_id, []).append(CommitmentLinkOut(record_type, record_id, label))
     grouped: dict[uuid.UUID, list[CommitmentOut]] = {}
-    computed = await measured(session, principal, [i.id for i in items])
+    computed = await measured(session, principal, [i.id for i in items], on)
     for item in items:
         item.links = links.get(item.id, [])
         item.may_update = may_change_part_of(principal, item.responsible_institution_id)

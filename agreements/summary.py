@@ -93,18 +93,20 @@ async def portfolio(session: AsyncSession, principal: Principal, start: date, en
             key: [{**row, "status": services.status_on(row["status"], row["effective_on"], row["expires_on"], today)} for row in rows]
             for key, rows in selected.items()
         },
-        "glance": await _commitments_at_a_glance(session, principal, selected["in_force"]),
+        "glance": await _commitments_at_a_glance(session, principal, selected["in_force"], today),
         "status_counts": await services.status_counts(session, principal),
         "expiring_days": EXPIRING_DAYS,
         "expiring_until": today + timedelta(days=EXPIRING_DAYS),
     }
 
 
-async def _commitments_at_a_glance(session: AsyncSession, principal: Principal, in_force: list[dict[str, Any]]) -> list[dict[str, Any]]:
+async def _commitments_at_a_glance(
+    session: AsyncSession, principal: Principal, in_force: list[dict[str, Any]], on: date
+) -> list[dict[str, Any]]:
     """Every commitment of the agreements in force, grouped by partner (the parties other than us), each with its
     measure and its state: met, on track, behind (measured by the records that fulfil it), or not measured."""
     home = await session.scalar(select(table(Institution).c.code).where(table(Institution).c.is_home.is_(True)))
-    commitments = await services.commitments_of(session, principal, [a["id"] for a in in_force])
+    commitments = await services.commitments_of(session, principal, [a["id"] for a in in_force], on=on)
     groups: dict[str, list[dict[str, Any]]] = {}
     for agreement in in_force:
         partners = ", ".join(code for code in agreement["parties"] if code != home) or "—"
@@ -121,7 +123,7 @@ async def partner(session: AsyncSession, principal: Principal, institution_id: u
     """Every agreement with the institution, each with its commitments and their progress."""
     party = exists(select(AP.id).where(AP.agreement_id == A.id, AP.institution_id == institution_id))
     agreements = await _select(session, principal, party)
-    commitments = await services.commitments_of(session, principal, [a["id"] for a in agreements])
+    commitments = await services.commitments_of(session, principal, [a["id"] for a in agreements], on=today)
     for agreement in agreements:
         agreement["commitments"] = [plain(c) for c in commitments.get(agreement["id"], [])]
     return {"agreements": agreements}

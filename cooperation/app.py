@@ -73,7 +73,7 @@ from cooperation.reports import views as report_views
 from cooperation.scheduler import Scheduler
 from cooperation.settings import PROJECT_ROOT, Settings
 from cooperation.settling import Settlement, settle_first
-from cooperation.web import JINJA_FILTERS, JINJA_GLOBALS, field_label, render, size_text
+from cooperation.web import JINJA_FILTERS, JINJA_GLOBALS, conditional, field_label, render, size_text
 from exchanges import wiring as exchanges_wiring
 from exchanges.expert_services import register_programmes
 from programs import wiring as programs_wiring
@@ -102,6 +102,15 @@ async def provide_db(request: Request[Any, Any, Any]) -> AsyncIterator[AsyncSess
 
 def provide_principal(request: Request[Any, Any, Any]) -> Principal:
     return request.user  # type: ignore[no-any-return]
+
+
+FAVICON = PROJECT_ROOT / "static" / "img" / "favicon.ico"
+
+
+@get("/favicon.ico", opt={PUBLIC_OPT: True}, include_in_schema=False, name="favicon")
+async def favicon(request: Request[Any, Any, Any]) -> Response[bytes]:
+    """What browsers, feed readers and bookmarks ask for at the root whatever the page says (pages name the SVG)."""
+    return conditional(request, FAVICON.read_bytes(), "image/x-icon", {"Cache-Control": "public, max-age=86400"})
 
 
 @get("/health/live", opt={PUBLIC_OPT: True}, include_in_schema=False, name="health_live")
@@ -405,6 +414,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     route_handlers: list[Any] = [
         health,
         health_live,
+        favicon,
         static,
         *auth_views.routes,
         *auth_api.routes,

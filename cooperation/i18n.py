@@ -175,6 +175,14 @@ def label(value: str | None) -> str:
     return gettext(text) if text is not None else str(value).replace("_", " ").capitalize()
 
 
+def as_recorded(value: Any) -> Any:
+    """A value as a record's history shows it: a registered stored value (on_display) in the reader's language,
+    anything else (typed text, a date, a number) as it is."""
+    if isinstance(value, str) and value in _value_labels:
+        return gettext(_value_labels[value])
+    return value
+
+
 def value_of(word: str, values: tuple[str, ...]) -> str | None:
     """The stored value a person typed as a word, in any of the languages: "đã tặng", "赠送", "offert" → given."""
     typed = word.strip().casefold()

@@ -368,6 +368,7 @@ JINJA_FILTERS = {
     "date": fmt_date,
     "instant": fmt_instant,
     "humanize": i18n.label,
+    "as_recorded": i18n.as_recorded,
     "number": fmt_number,
     "percent": i18n.format_percent,
     "money": i18n.format_money,

@@ -228,7 +228,8 @@ async def update_gift(session: AsyncSession, principal: Principal, gift_id: uuid
     changes = {k: v for k, v in changes_between(before, values).items() if k != "search_text"}
     summary = f"Gift “{values['description'][:80]}” edited"
     if "disposition" in changes and values["disposition"]:
-        summary = f"Gift “{values['description'][:80]}”: {values['disposition']}"
+        with i18n.using("en"):  # the history's summaries are kept in English, as every other one
+            summary = f"Gift “{values['description'][:80]}”: {i18n.label(values['disposition']).lower()}"
     audit.record(session, principal, "update", "gift", gift_id, summary=summary, changes=changes)
     await session.commit()
     return version

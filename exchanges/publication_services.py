@@ -820,7 +820,9 @@ async def balance(
 # ---- what other parts of LibCoop ask of the ledger ---------------------------------------------------------------
 
 
-async def commitment_measures(session: AsyncSession, principal: Principal, commitment_ids: list[uuid.UUID]) -> dict[uuid.UUID, Measured]:
+async def commitment_measures(
+    session: AsyncSession, principal: Principal, commitment_ids: list[uuid.UUID], on: date
+) -> dict[uuid.UUID, Measured]:
     """A commitment an arrangement names ("exchange 200 publications a year") measured by the items the responsible
     side shipped each year of the agreement's term: ours sent, the partner's received (both, with no one named)."""
     C = table(Commitment).c
@@ -849,14 +851,17 @@ async def commitment_measures(session: AsyncSession, principal: Principal, commi
         select(SH.arrangement_id, SH.direction, func.extract("year", SH.shipped_on), func.sum(SI.copies))
         .join_from(table(ShipmentItem), table(Shipment), SH.id == SI.shipment_id)
         .where(
-            SH.arrangement_id.in_([t.arrangement_id for t in targets]), SH.archived_at.is_(None), SH.status != ShipmentStatus.MISSING.value
+            SH.arrangement_id.in_([t.arrangement_id for t in targets]),
+            SH.archived_at.is_(None),
+            SH.status != ShipmentStatus.MISSING.value,
+            SH.shipped_on <= on,  # as the ledger stood on the day measured
         )
         .group_by(SH.arrangement_id, SH.direction, func.extract("year", SH.shipped_on))
     )
     by_year: dict[tuple[uuid.UUID, str], dict[int, int]] = {}
     for arrangement_id, direction, year, n in shipped:
         by_year.setdefault((arrangement_id, direction), {})[int(year)] = int(n or 0)
-    today = date.today()
+    today = on
     measured: dict[uuid.UUID, Measured] = {}
     for t in targets:
         directions = ("sent",) if t.is_home else ("received",) if t.responsible_institution_id else ("sent", "received")

@@ -770,7 +770,9 @@ async def set_archived(session: AsyncSession, principal: Principal, visit_id: uu
 # ---- commitments with a yearly target, measured by the visits and exchanges that fulfil them -------------------
 
 
-async def commitment_measures(session: AsyncSession, principal: Principal, commitment_ids: list[uuid.UUID]) -> dict[uuid.UUID, Measured]:
+async def commitment_measures(
+    session: AsyncSession, principal: Principal, commitment_ids: list[uuid.UUID], on: date
+) -> dict[uuid.UUID, Measured]:
     """A commitment with a yearly target ("two expert delegations a year") that visits or expert exchanges are linked
     to counts those completed, by the year they ended, over the agreement's term; it is on track while at least the
     target pro rata since the agreement took effect is done. Without a linked record it keeps what was typed."""
@@ -813,14 +815,14 @@ async def commitment_measures(session: AsyncSession, principal: Principal, commi
         linked.setdefault(r.commitment_id, [])
         if (when := ended.get((r.record_type, r.record_id))) is not None:
             linked[r.commitment_id].append(when)
-    today = date.today()
+    today = on
     measured: dict[uuid.UUID, Measured] = {}
     for t in targets:
         if t.id not in linked:
             continue
         start = t.effective_on or t.signed_on or min(linked[t.id], default=today)
         until = min(today, t.expires_on) if t.expires_on else today
-        done = [d for d in linked[t.id] if start <= d <= (t.expires_on or d)]
+        done = [d for d in linked[t.id] if start <= d <= until]  # nothing after the day measured, nor after the term
         by_year = {year: sum(1 for d in done if d.year == year) for year in range(start.year, until.year + 1)}
         # Over the whole term when it has an end; an open-ended agreement is measured year by year so far.
         end = t.expires_on or date(until.year, 12, 31)

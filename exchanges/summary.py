@@ -356,7 +356,8 @@ async def year_figures(session: AsyncSession, principal: Principal, first: date,
         (bool(is_received), count)
         for is_received, count in await session.execute(
             select(received, func.count())
-            .where(expert_services.exchange_visibility(principal), X.archived_at.is_(None), X.status != "cancelled")
+            # Experts who came or went: an exchange proposed and not yet confirmed is no expert sent.
+            .where(expert_services.exchange_visibility(principal), X.archived_at.is_(None), X.status.not_in(("cancelled", "proposed")))
             .where(X.starts_on >= first, X.starts_on <= last)
             .group_by(received)
         )

@@ -25,6 +25,9 @@ def progress_svg(series: Sequence[SeriesPoint], unit: str, target: int | None, *
             x_value_formatter=lambda day: day.strftime("%Y-%m"),
             no_data_text=i18n.gettext("No progress reported yet"),
             include_x_axis=True,
+            # With nothing reported there are no dates: pygal would label the empty axis from 1 January 1970.
+            show_x_labels=bool(series),
+            show_y_labels=bool(series),
         )
     )
     chart.add(i18n.label(unit).capitalize(), [(p.as_of, getattr(p, unit)) for p in series])

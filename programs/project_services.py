@@ -933,7 +933,9 @@ async def project_health(
     return health
 
 
-async def commitment_measures(session: AsyncSession, principal: Principal, commitment_ids: list[uuid.UUID]) -> dict[uuid.UUID, Measured]:
+async def commitment_measures(
+    session: AsyncSession, principal: Principal, commitment_ids: list[uuid.UUID], on: date
+) -> dict[uuid.UUID, Measured]:
     """Commitments measured by a project: their progress is the project's total against its target in the unit chosen."""
     rows = (
         (
@@ -956,7 +958,7 @@ async def commitment_measures(session: AsyncSession, principal: Principal, commi
         )
     ).mappings():
         by_project.setdefault(r["project_id"], []).append(r)
-    done = await totals_on(session, units, date.today())
+    done = await totals_on(session, units, on)
     measured = {}
     for r in rows:
         unit = units[r["id"]]
@@ -967,7 +969,7 @@ async def commitment_measures(session: AsyncSession, principal: Principal, commi
             if target
             else f"Project “{r['name']}”: {done[r['id']]:,} {unit}"
         )
-        state = pace(done[r["id"]], target or 0, r["starts_on"], r["ends_on"], date.today())
+        state = pace(done[r["id"]], target or 0, r["starts_on"], r["ends_on"], on)
         measured[r["commitment_id"]] = Measured(min(100, int(share or 0)), label, f"/projects/{r['id']}", state)
     return measured
 

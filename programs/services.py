@@ -457,7 +457,9 @@ async def check_exchange(
     )
 
 
-async def commitment_measures(session: AsyncSession, principal: Principal, commitment_ids: list[uuid.UUID]) -> dict[uuid.UUID, Measured]:
+async def commitment_measures(
+    session: AsyncSession, principal: Principal, commitment_ids: list[uuid.UUID], on: date
+) -> dict[uuid.UUID, Measured]:
     """Commitments measured by a programme: exchanges carried out against every year's quotas over the period."""
     programmes = (
         await session.execute(
@@ -478,7 +480,7 @@ async def commitment_measures(session: AsyncSession, principal: Principal, commi
         (programme_id, status): n
         for programme_id, status, n in await session.execute(
             select(X.programme_id, X.status, func.count())
-            .where(X.programme_id.in_(ids), X.archived_at.is_(None))
+            .where(X.programme_id.in_(ids), X.archived_at.is_(None), X.starts_on <= on)  # none begun after the day measured
             .group_by(X.programme_id, X.status)
         )
     }
@@ -496,7 +498,7 @@ async def commitment_measures(session: AsyncSession, principal: Principal, commi
         if planned:
             label += i18n.gettext(", %(planned)s more planned", planned=planned)
         share = round(100 * completed / capacity) if capacity else 0
-        state = pace(completed, capacity, p.starts_on, p.ends_on, date.today())
+        state = pace(completed, capacity, p.starts_on, p.ends_on, on)
         measured[p.commitment_id] = Measured(min(100, share), label, f"/programmes/{p.id}", state)
     return measured
 

@@ -119,7 +119,9 @@ async def decisions(session: AsyncSession, principal: Principal, today: date) ->
             )
             if quota.left < 0:
                 lines.append(DecisionLine(i18n.gettext("Quota overrun — %(what)s", what=said), programme.name, None, order=20))
-            elif quota.left <= 1:
+            elif quota.left == 0:  # as the programme's page says it: full
+                lines.append(DecisionLine(i18n.gettext("Quota full — %(what)s", what=said), programme.name, None, order=21))
+            elif quota.left == 1:
                 lines.append(DecisionLine(i18n.gettext("Quota nearly used — %(what)s", what=said), programme.name, None, order=21))
     for health in await project_services.project_health(session, principal, today=today):
         if health.risks:

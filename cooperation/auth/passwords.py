@@ -31,7 +31,10 @@ def problem(password: str, *, email: str | None = None) -> str | None:
         return i18n.gettext("is one of the most common passwords; choose another")
     if len(set(folded)) < 4:
         return i18n.gettext("repeats too few different characters")
-    local = (email or "").split("@", 1)[0].lower()
-    if len(local) >= 4 and local in folded:
+    address = (email or "").lower()
+    local = address.split("@", 1)[0]
+    if address and address in folded:
         return i18n.gettext("must not contain your e-mail address")
+    if len(local) >= 4 and local in folded:  # the name before the @ is the first thing an attacker tries
+        return i18n.gettext("must not contain the name in your e-mail address (%(local)s)", local=local)
     return None

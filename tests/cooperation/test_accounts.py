@@ -94,6 +94,8 @@ async def test_from_an_empty_database_to_a_partner_librarians_first_page(day_one
     assert page.status_code == 200 and "Trần Thị Lan" in page.text and "National Library of Vietnam" in page.text
     weak = await coordinator.form(path, {"password": "qwertyuiop12"})
     assert weak.status_code == 422 and "most common passwords" in weak.text
+    named = await coordinator.form(path, {"password": "lan@nlv.gov.vn is mine"})
+    assert named.status_code == 422 and "must not contain your e-mail address" in named.text
     accepted = await coordinator.form(path, {"password": "three words together"})
     assert accepted.status_code == 303
     assert (await coordinator.get(path)).status_code == 404  # once
@@ -456,3 +458,14 @@ async def test_the_forgotten_password_page_answers_before_anything_is_looked_up_
         controller.stop()
         app.state.reports.close()
         await app.state.engine.dispose()
+
+
+def test_a_password_rule_names_what_it_found():
+    """Only the part before the @ was in it: the rule says that part, not "your e-mail address"."""
+    from cooperation.auth import passwords
+
+    assert passwords.problem("blue thanh.ha river", email="thanh.ha@nlv.gov.vn") == (
+        "must not contain the name in your e-mail address (thanh.ha)"
+    )
+    assert passwords.problem("thanh.ha@nlv.gov.vn river", email="thanh.ha@nlv.gov.vn") == "must not contain your e-mail address"
+    assert passwords.problem("three words together", email="thanh.ha@nlv.gov.vn") is None

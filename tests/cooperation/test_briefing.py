@@ -107,7 +107,11 @@ async def test_a_quota_nearly_used_is_flagged_on_the_home_page(client_for, world
     )
     assert sent.status_code == 201, sent.text
     page = (await coordinator.get("/")).text
-    assert re.search(r"Outgoing 1/1 <span class=\"badge negotiating\">nearly used</span>", page), page[page.find("Quota use") :][:600]
+    # As the programme's page says it: full (one of one), not "nearly used".
+    assert re.search(r"Outgoing 1/1 <span class=\"badge\">full</span>", page), page[page.find("Quota use") :][:600]
+    assert "nearly used" not in page
+    # The exchange is proposed, not confirmed: no expert has been sent yet.
+    assert "<dt>Experts sent</dt><dd><strong>0</strong></dd>" in page, page[page.find("Experts sent") - 300 :][:600]
     assert "Incoming 0/4 <span" not in page
 
 

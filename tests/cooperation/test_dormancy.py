@@ -72,7 +72,7 @@ async def test_a_silent_partner_bound_by_an_agreement_is_dormant(app, db, client
     home = (await director.get("/")).text
     assert "Dormant partnerships" in home and "last: visit," in home and ">BNF</a>" in home and ">NLC</a>" not in home
     page = (await director.get(f"/institutions/{world.bnf}")).text
-    assert 'id="dormant"' in page and "nothing has happened for 12 months or more: the last was a visit on" in page
+    assert 'id="dormant"' in page and "nothing has happened for 12 months or more. Last activity: visit, " in page
     assert 'id="dormant"' not in (await director.get(f"/institutions/{world.nlc}")).text
     partner_page = await (await client_for("partner_b")).get(f"/institutions/{world.bnf}")
     assert partner_page.status_code == 200 and 'id="dormant"' not in partner_page.text
@@ -87,10 +87,12 @@ async def test_a_silent_partner_bound_by_an_agreement_is_dormant(app, db, client
     assert [d.code for d in await dormant_partners(db, world.principals["director"], TODAY, 1)] == ["NLC"]
 
 
-async def test_a_partner_with_nothing_recorded_yet_is_dormant_when_its_agreement_is_old(db, world):
+async def test_a_partner_with_nothing_recorded_yet_is_dormant_when_its_agreement_is_old(db, world, client_for):
     await bound(db, world, "NLV-NDL", world.ndl)
     (quiet,) = await dormant_partners(db, world.principals["coordinator"], TODAY, 12)
     assert (quiet.code, quiet.last_kind, quiet.last_day) == ("NDL", "agreement_signed", date(2019, 12, 1))
+    page = " ".join((await (await client_for("coordinator")).get(f"/institutions/{world.ndl}")).text.split())
+    assert "Last activity: agreement signed, " in page and "a agreement" not in page
     await bound(db, world, "NLV-NLC-NEW", world.nlc, signed=TODAY - timedelta(days=20))  # just signed: not dormant
     assert [d.code for d in await dormant_partners(db, world.principals["coordinator"], TODAY, 12)] == ["NDL"]
 

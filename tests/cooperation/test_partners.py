@@ -186,6 +186,8 @@ async def test_the_institution_page_is_the_partners_dossier(client_for, world, s
     assert internal.status_code == 201, internal.text
     page = (await coordinator.get(f"/institutions/{world.nlc}")).text
     assert "NLV-NLC-2025" in page and "NLV-NLC-INTERNAL" in page
+    row = page[page.index("NLV-NLC-2025</a>") :].split("</tr>")[0]
+    assert "<td>NLV · NLC</td>" in row  # the Parties column names them
     assert story["visit"]["title"] in page and "NLC → NLV" in page
     assert "NLV-BNF-2025" not in page and "Visite de la BnF" not in page  # other partners' records are not NLC's
     partner = await client_for("partner_a")

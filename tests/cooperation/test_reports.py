@@ -443,3 +443,37 @@ async def test_a_logo_is_fitted_to_what_a_cover_needs_and_a_pixel_bomb_refused(a
     digest = await db.scalar(select(Institution.logo_sha256).where(Institution.id == world.home))
     with Image.open(io.BytesIO(await files.storage(app.state.settings).get(digest))) as stored:
         assert stored.size == (1000, 250) and stored.mode == "RGBA"  # fitted, its transparency kept
+
+
+async def test_a_q4_2025_portfolio_counts_no_commitment_year_after_2025(app, db, client_for, world, people):
+    """ "2025: 1 of 1, 2026: 0 of 1" in a report for the last quarter of 2025: a report shows its period as it stood on
+    its last day — the visit that fulfilled the year counts, the years after are not listed."""
+    from tests.agreements.helpers import agreement_payload
+    from tests.exchanges.helpers import seed_visit_payload
+
+    coordinator = await client_for("coordinator")
+    terms = agreement_payload([world.home, world.nlc], effective_on="2025-04-10", expires_on="2030-04-09")
+    agreement = (await coordinator.api("POST", "/api/v1/agreements", json=terms)).json()
+    from sqlalchemy import update
+
+    from agreements.models import Agreement
+
+    await db.execute(update(Agreement).where(Agreement.id == uuid.UUID(agreement["id"])).values(status="in_force"))
+    await db.commit()
+    commitment = (
+        await coordinator.api(
+            "POST",
+            f"/api/v1/agreements/{agreement['id']}/commitments",
+            json={"text": "One expert delegation a year", "yearly_target": 1, "unit": "visits"},
+        )
+    ).json()
+    payload = seed_visit_payload(world, people, agreement_id=agreement["id"], commitment_ids=[commitment["id"]])
+    visit = (await coordinator.api("POST", "/api/v1/visits", json=payload)).json()
+    done = await coordinator.api("POST", f"/api/v1/visits/{visit['id']}/transition", json={"to": "completed", "version": 1})
+    assert done.status_code == 200, done.text
+    quarter = " ".join((await _report_text(app, coordinator, {"kind": "portfolio", "period": "2025-Q4", "language": "en"})).split())
+    assert "2025: 1 of 1" in quarter, quarter[-2000:]
+    assert "2026:" not in quarter
+    # The agreement's page, today, lists every year so far.
+    page = (await coordinator.api("GET", f"/api/v1/agreements/{agreement['id']}")).json()
+    assert "2026: 0 of 1" in next(c for c in page["commitments"] if c["id"] == commitment["id"])["measured_by"]

@@ -231,3 +231,13 @@ def test_a_form_that_does_not_show_a_boolean_keeps_its_default():
     shown = {"code": "NLC", "name": "National Library of China", "country": "CN", "_checkboxes": "active"}
     assert parse_form(InstitutionIn, shown).active is False
     assert parse_form(InstitutionIn, shown | {"active": "1"}).active is True
+
+
+async def test_the_favicon_is_there_for_whoever_asks_the_root(anonymous):
+    """Browsers and feed readers ask /favicon.ico whatever the page names: it answers, cached, and pages name the SVG."""
+    icon = await anonymous.get("/favicon.ico")
+    assert icon.status_code == 200 and icon.headers["content-type"].startswith("image/") and icon.content[:4] == b"\x00\x00\x01\x00"
+    assert "max-age" in icon.headers["cache-control"]
+    assert (await anonymous.get("/favicon.ico", headers={"if-none-match": icon.headers["etag"]})).status_code == 304
+    assert '<link rel="icon" href="/static/img/favicon.svg"' in (await anonymous.get("/setup")).text
+    assert (await anonymous.get("/static/img/favicon.svg")).status_code == 200

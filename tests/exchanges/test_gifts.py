@@ -65,6 +65,8 @@ async def test_a_visits_gifts_are_register_entries_that_keep_their_details(clien
     assert after["gifts"][0]["id"] == received["id"]
     page = await coordinator.get(f"/gifts/{received['id']}")
     assert "Phòng khách tầng 1" in page.text and "₫1,500,000" in page.text and "28 November 2025" in page.text
+    history = page.text[page.text.index('id="history"') :]
+    assert "On display" in history and "on_display" not in history  # the history speaks as the form does
     register = await coordinator.get("/gifts?year=2025")
     assert "Quà lưu niệm" not in register.text and "Sơn mài" in register.text  # the dropped one is archived
     assert "This gift is archived: it is kept" in (await coordinator.get(f"/gifts/{given['id']}")).text
