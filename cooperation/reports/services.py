@@ -5,6 +5,7 @@ import asyncio
 import hashlib
 import time
 import uuid
+from collections.abc import Coroutine
 from datetime import date, timedelta
 from typing import Any
 
@@ -70,10 +71,14 @@ class ReportWorker:
         self.settings = settings
         self.factory = factory
         self.renderer = PdfRenderer(settings.report_workers, settings.report_timeout_seconds, settings.files_dir)
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks: set[asyncio.Task[Any]] = set()
 
     def submit(self, run_id: uuid.UUID, html: str) -> None:
-        task = asyncio.get_running_loop().create_task(self.finish(run_id, html))
+        self.spawn(self.finish(run_id, html))
+
+    def spawn(self, work: Coroutine[Any, Any, Any]) -> None:
+        """Run `work` beside the requests (a report rendered, a report sent at once), drained at shutdown."""
+        task = asyncio.get_running_loop().create_task(work)
         self._tasks.add(task)  # kept until done: the loop holds tasks only weakly
         task.add_done_callback(self._tasks.discard)
 

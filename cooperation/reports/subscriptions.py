@@ -123,7 +123,8 @@ async def _clean(session: AsyncSession, principal: Principal, settings: Settings
     }
 
 
-def _visible(principal: Principal, *, stopped_too: bool = False) -> Any:
+def visible(principal: Principal, *, stopped_too: bool = False) -> Any:
+    """SQL: the subscriptions this person manages (their own; an administrator's: everyone's)."""
     mine = true() if principal.is_admin else RS.owner_id == principal.user_id
     return mine if stopped_too else mine & RS.archived_at.is_(None)
 
@@ -141,7 +142,7 @@ async def create(session: AsyncSession, principal: Principal, settings: Settings
 
 
 async def _row(session: AsyncSession, principal: Principal, subscription_id: uuid.UUID) -> Any:
-    where = (RS.id == subscription_id, _visible(principal, stopped_too=True))
+    where = (RS.id == subscription_id, visible(principal, stopped_too=True))
     row = (await session.execute(select(table(ReportSubscription)).where(*where))).mappings().first()
     if row is None:
         raise NotFoundError("report subscription")
@@ -197,7 +198,7 @@ async def list_subscriptions(session: AsyncSession, principal: Principal, *, onl
     statement = (
         select(table(ReportSubscription), U.name.label("owner_name"))
         .join(table(User), U.id == RS.owner_id)
-        .where(_visible(principal, stopped_too=only is not None))
+        .where(visible(principal, stopped_too=only is not None))
         .order_by(RS.created_at.desc())
     )
     if only is not None:

@@ -18,7 +18,7 @@ from cooperation.dashboard import Panel
 from cooperation.errors import ValidationFailed
 from cooperation.forms import parse_form
 from cooperation.partners.services import institution_choices
-from cooperation.reports import i18n, periods, services, subscriptions
+from cooperation.reports import delivery, i18n, periods, services, subscriptions
 from cooperation.reports.services import ReportRequestIn, RunOut
 from cooperation.web import form_dict, form_version, render, see_other
 
@@ -174,6 +174,7 @@ async def _subscriptions_page(
         choices=choices,
         languages=i18n.LANGUAGES,
         default_zone=principal.time_zone,
+        sent_now=bool(request.query_params.get("sent")),  # "Send me one now" was clicked: say it is on its way
     )
 
 
@@ -280,6 +281,20 @@ async def subscription_stop(
     return see_other("/reports/subscriptions")
 
 
+@post("/reports/subscriptions/{subscription_id:uuid}/send", name="report_subscription_send_now")
+async def subscription_send_now(
+    request: Request[Any, Any, Any],
+    db: NamedDependency[AsyncSession],
+    principal: NamedDependency[Principal],
+    subscription_id: FromPath[uuid.UUID],
+) -> Response[Any]:
+    """ "Send me one now": rendered and e-mailed beside the requests; the page says it is on its way."""
+    settings, worker = request.app.state.settings, request.app.state.reports
+    begun = await delivery.begin_send_now(db, principal, settings, subscription_id)
+    worker.spawn(delivery.finish_send_now(request.app.state.session_factory, settings, worker.renderer, begun))
+    return see_other(f"/reports/subscriptions?sent={begun.run_id}#archive")
+
+
 @post("/reports/runs/{run_id:uuid}/resend", name="report_resend")
 async def resend(
     request: Request[Any, Any, Any], db: NamedDependency[AsyncSession], principal: NamedDependency[Principal], run_id: FromPath[uuid.UUID]
@@ -347,6 +362,7 @@ routes += [
     subscription_update,
     subscription_create,
     subscription_stop,
+    subscription_send_now,
     resend,
     api_subscriptions,
     api_subscription_create,

@@ -398,6 +398,36 @@ async def test_a_subscription_made_on_the_page_is_sent_by_the_scheduler(mail_app
     assert "NLV-BNF-2025" in pdf_text(attachment.get_content())
 
 
+async def test_send_me_one_now_delivers_the_latest_period_at_once_and_leaves_the_timetable_alone(mail_app, inbox, world, story):
+    """ "Send me one now" on the subscriptions page: the director gets the report of the latest complete period in
+    a minute, with its PDF, alone; the archive address waits for the timetable, which then sends that period once."""
+    async with http_client(mail_app, "192.0.2.61") as raw:
+        director = Client(raw)
+        await director.sign_in(world.users["director"])
+        subscription = await due_subscription(mail_app, director, world)
+        listed = await director.get("/reports/subscriptions")
+        assert f'action="/reports/subscriptions/{subscription}/send"' in listed.text and "Send me one now" in listed.text
+        sent = await director.form(f"/reports/subscriptions/{subscription}/send", {})
+        assert sent.status_code == 303
+        said = await director.get(sent.headers["location"])
+        assert 'id="sent-now"' in said.text and world.users["director"] in said.text
+        assert await _wait_for(lambda: _sent_to(inbox, world.users["director"]), 60)
+        (message,) = inbox.to(world.users["director"])
+        attachment = next(message.iter_attachments())
+        assert attachment.get_content_type() == "application/pdf" and "NLV-BNF-2025" in pdf_text(attachment.get_content())
+        assert inbox.to(RECIPIENT) == []  # to the one who asked, alone
+        # Another's subscription is not theirs to send.
+        coordinator = Client(raw)
+        assert (await coordinator.form(f"/reports/subscriptions/{uuid.uuid4()}/send", {})).status_code == 404
+    # The timetable is as it was: its period is sent once, to everyone it names.
+    assert await mail_app.state.scheduler.catch_up() == 1
+    assert len(inbox.to(RECIPIENT)) == 1 and len(inbox.to(world.users["director"])) == 2
+
+
+async def _sent_to(inbox, address: str) -> bool:
+    return bool(inbox.to(address))
+
+
 async def test_a_fire_that_met_an_outage_is_made_up_by_the_next_poll(mail_app, inbox, client_for, world, story, monkeypatch):
     """The fire tries once; the database was away then. The next poll that goes through makes the period up, once."""
     from sqlalchemy.exc import OperationalError

@@ -129,6 +129,10 @@ async def test_a_director_subscribes_to_the_monthly_report(served_app, chromium_
         listing = page.locator("h2:has-text('Subscriptions') + table")
         await expect(listing).to_contain_text("vanphong@nlv.example")
         await expect(listing).to_contain_text("Monthly, on day 1 at 07:30")
+        # And one now, without waiting for the first of the month: the page says it is on its way.
+        await listing.locator("tr", has_text="vanphong@nlv.example").locator("button:has-text('Send me one now')").click()
+        await expect(page.locator("#sent-now")).to_contain_text("is being made now")
+        await expect(page.locator("#archive + table")).to_contain_text("portfolio")
         await browser.close()
 
 
