@@ -202,3 +202,8 @@ async def portal_agreements(session: AsyncSession, language: str, limit: int, of
         }
         for r in rows
     ]
+
+
+async def first_day(session: AsyncSession) -> date | None:
+    """The earliest day an agreement names (signed or in force): how far back reports can be asked for."""
+    return await session.scalar(select(func.min(func.coalesce(A.signed_on, A.effective_on))).where(A.archived_at.is_(None)))

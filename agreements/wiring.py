@@ -25,6 +25,7 @@ portfolio_sections = {"agreements": summary.portfolio}
 partner_sections = {"agreements": summary.partner}
 record_reports = {"agreement": summary.dossier}
 report_choices = {"agreement": summary.choices}
+first_days = [summary.first_day]
 portal_sections = [
     Section(
         name="agreements",

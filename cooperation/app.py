@@ -357,6 +357,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             share.register(shareable)
         for kind, source in getattr(domain, "report_choices", {}).items():
             report_views.register_choices(kind, source)
+        for first_day in getattr(domain, "first_days", []):
+            report_views.register_first_day(first_day)
     register_programmes(programs_wiring.exchange_hooks)
     for measure in [*programs_wiring.commitment_measures, *exchanges_wiring.commitment_measures]:
         register_measure_source(measure)

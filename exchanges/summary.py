@@ -27,7 +27,7 @@ from cooperation.reports.trends import KeyFigure
 from cooperation.review import Waiting
 from cooperation.settings import Settings
 from exchanges import expert_services, gift_services, photos, publication_services, services
-from exchanges.models import ExpertExchange, Visit, VisitOutcome, VisitParticipant
+from exchanges.models import ExpertExchange, Gift, Visit, VisitOutcome, VisitParticipant
 
 V = table(Visit).c
 VP = table(VisitParticipant).c
@@ -542,3 +542,14 @@ async def waiting_summaries(session: AsyncSession) -> list[Waiting]:
         .limit(500)
     )
     return [Waiting(id=r.id, record=r.title, url=f"/visits/{r.id}", text=r.purpose[:300]) for r in rows]
+
+
+async def first_day(session: AsyncSession) -> date | None:
+    """The earliest day a visit, an expert exchange, a shipment or a gift names: how far back reports can be asked for."""
+    days = [
+        await session.scalar(select(func.min(V.starts_on))),
+        await session.scalar(select(func.min(X.starts_on))),
+        await session.scalar(select(func.min(table(publication_services.Shipment).c.shipped_on))),
+        await session.scalar(select(func.min(table(Gift).c.given_on))),
+    ]
+    return min((d for d in days if d is not None), default=None)

@@ -42,6 +42,7 @@ partner_sections = {"exchanges": summary.partner}
 record_reports = {"visit": summary.visit}
 period_reports = {"gifts": summary.gift_register, "publications": summary.publications_report}
 report_choices = {"visit": summary.choices}
+first_days = [summary.first_day]
 portal_sections = [
     Section(
         name="visits",

@@ -6,7 +6,7 @@ from dataclasses import asdict
 from datetime import date
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cooperation import charts, i18n, versions
@@ -18,7 +18,7 @@ from cooperation.records import plain
 from cooperation.reports.trends import DecisionLine, KeyFigure
 from cooperation.review import Waiting
 from programs import chart, project_services, services
-from programs.models import DigitizationProject, ProjectParticipant
+from programs.models import DigitizationProject, ProgressReport, ProjectParticipant
 
 PP = table(ProjectParticipant).c
 
@@ -239,3 +239,12 @@ async def waiting_progress(session: AsyncSession) -> list[Waiting]:
         .limit(500)
     )
     return [Waiting(id=r.id, record=r.name, url=f"/projects/{r.id}", text=(r.description or "")[:300]) for r in rows]
+
+
+async def first_day(session: AsyncSession) -> date | None:
+    """The earliest progress report or project start: how far back reports can be asked for."""
+    days = [
+        await session.scalar(select(func.min(table(ProgressReport).c.as_of))),
+        await session.scalar(select(func.min(table(DigitizationProject).c.starts_on))),
+    ]
+    return min((d for d in days if d is not None), default=None)

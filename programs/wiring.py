@@ -22,6 +22,7 @@ attachment_owners = {"project": project_services.attachment_owner}
 record_kinds = {"programme": services.visible_ids, "project": project_services.visible_ids}  # access.may_see
 dashboard_panels = [views.dashboard_panel]
 year_figures = [summary.year_figures]
+first_days = [summary.first_day]
 demo_loaders = [demo.load_demo]
 daily_jobs = scheduled.daily_jobs
 key_figures = [summary.key_figures]

@@ -61,7 +61,7 @@ class ReportRun(SQLModel, table=True):
     id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
     kind: str = Field(max_length=20)  # portfolio / partner / agreement / visit
     scope_id: uuid.UUID | None = None  # the institution, agreement or visit; none for the whole portfolio
-    period_key: str | None = Field(default=None, max_length=10)
+    period_key: str | None = Field(default=None, max_length=30)  # 2025-11, 2025-Q4, 2025, 2025-W47, 2025-11-01..2025-11-30
     language: str = Field(max_length=8)
     title: str = Field(max_length=300)
     requested_by_id: uuid.UUID | None = Field(default=None, foreign_key="app_user.id", nullable=True, index=True)

@@ -1,5 +1,6 @@
-"""Report periods: a month, a quarter, a year or an ISO week, each with a stable key (2026-10, 2026-Q3, 2026,
-2026-W47) that names it in run records and claims, and a label in the report's language."""
+"""Report periods: a month, a quarter, a year, an ISO week or any range of days, each with a stable key (2026-10,
+2026-Q3, 2026, 2026-W47, 2025-11-01..2025-11-30) that names it in run records and claims, and a label in the report's
+language."""
 
 import calendar
 import re
@@ -9,7 +10,8 @@ from datetime import date, timedelta
 from cooperation import i18n
 from cooperation.errors import ValidationFailed
 
-KINDS = ("month", "quarter", "year", "week")
+KINDS = ("month", "quarter", "year", "week")  # what a subscription covers; a report asked for may also be a "range"
+EARLIEST = date(1900, 1, 1)  # no library's cooperation records go further back; anything before is a typing slip
 
 
 @dataclass(frozen=True)
@@ -30,6 +32,8 @@ class Period:
         if self.kind == "year":
             return str(self.start.year)
         dates = i18n.format_days(self.start, self.end, language)
+        if self.kind == "range":
+            return dates
         return catalogue.gettext("week %(number)s (%(dates)s)") % {"number": self.key[-2:], "dates": dates}
 
 
@@ -52,6 +56,19 @@ def week(iso_year: int, number: int) -> Period:
     return Period("week", start, start + timedelta(days=6), f"{iso_year}-W{number:02d}")
 
 
+def span(start: date, end: date) -> Period:
+    """Any range of days, both included."""
+    return Period("range", start, end, f"{start.isoformat()}..{end.isoformat()}")
+
+
+def shifted(day: date, years: int) -> date:
+    """The same day `years` years away (29 February: the 28th)."""
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:
+        return day.replace(year=day.year + years, day=28)
+
+
 def parse(key: str) -> Period:
     """A period from its key; a clear error for anything else."""
     key = key.strip()
@@ -64,9 +81,22 @@ def parse(key: str) -> Period:
             return year(int(m[1]))
         if m := re.fullmatch(r"(\d{4})-W(\d{2})", key, re.I):
             return week(int(m[1]), int(m[2]))
+        if m := re.fullmatch(r"(\d{4}-\d{2}-\d{2})\s*\.\.\s*(\d{4}-\d{2}-\d{2})", key):
+            start, end = date.fromisoformat(m[1]), date.fromisoformat(m[2])
+            if end < start:
+                raise ValidationFailed({"period": i18n.gettext("the period ends before it begins")})
+            if start < EARLIEST:
+                raise ValidationFailed({"period": i18n.gettext("the period begins before 1900")})
+            return span(start, end)
     except ValueError:
         pass
-    raise ValidationFailed({"period": i18n.gettext("%(key)s is not a period such as 2026-10, 2026-Q3, 2026 or 2026-W47", key=repr(key))})
+    raise ValidationFailed(
+        {
+            "period": i18n.gettext(
+                "%(key)s is not a period such as 2026-10, 2026-Q3, 2026, 2026-W47 or 2025-11-01..2025-11-30", key=repr(key)
+            )
+        }
+    )
 
 
 def containing(kind: str, day: date) -> Period:

@@ -45,12 +45,16 @@ async def figures(session: AsyncSession, principal: Principal, start: date, end:
 
 
 def before(period: periods.Period) -> periods.Period:
-    """The period just before: the previous month, quarter, year or week."""
+    """The period just before: the previous month, quarter, year or week; for a range, as many days just before."""
+    if period.kind == "range":
+        return periods.span(period.start - (period.end - period.start) - timedelta(days=1), period.start - timedelta(days=1))
     return periods.containing(period.kind, period.start - timedelta(days=1))
 
 
 def year_before(period: periods.Period) -> periods.Period:
     """The same period a year earlier (the same ISO week number for a week)."""
+    if period.kind == "range":
+        return periods.span(periods.shifted(period.start, -1), periods.shifted(period.end, -1))
     if period.kind == "week":
         iso = period.start.isocalendar()
         return periods.week(iso.year - 1, min(iso.week, date(iso.year - 1, 12, 28).isocalendar().week))

@@ -1,6 +1,7 @@
 """Report pages and API: ask for a report, follow its progress, download the PDF."""
 
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import date
 from typing import Any
 
@@ -32,18 +33,34 @@ def register_choices(kind: str, source: ChoiceSource) -> None:
     _choice_sources[kind] = source
 
 
-def _period_choices(today: date) -> list[tuple[str, str]]:
-    choices = []
-    month = periods.previous("month", today)
-    for _ in range(12):
-        choices.append((month.key, month.label(cooperation_i18n.current())))
-        month = periods.previous("month", month.start)
-    quarter = periods.previous("quarter", today)
-    for _ in range(4):
-        choices.append((quarter.key, quarter.label(cooperation_i18n.current())))
-        quarter = periods.previous("quarter", quarter.start)
-    choices += [(str(today.year), cooperation_i18n.gettext("%(year)s so far", year=today.year)), (str(today.year - 1), str(today.year - 1))]
-    return choices
+_first_days: list[Callable[[AsyncSession], Awaitable[date | None]]] = []
+
+
+def register_first_day(source: Callable[[AsyncSession], Awaitable[date | None]]) -> None:
+    """`source(session)`: the earliest day a domain's records name (reports can be asked for back to it)."""
+    if source not in _first_days:
+        _first_days.append(source)
+
+
+async def _first_day(session: AsyncSession, today: date) -> date:
+    found = [day for source in _first_days if (day := await source(session)) is not None]
+    return min([*found, date(today.year - 1, 1, 1)])
+
+
+def period_key(form: dict[str, Any]) -> str | None:
+    """The period the form's fields name: a month, a quarter, a year or a range of days (a key typed whole, as the
+    API takes it, too). None when nothing was chosen."""
+    if form.get("period"):
+        return str(form["period"])
+    kind = form.get("period_kind") or "month"
+    if kind == "month":
+        return str(form.get("period_month") or "") or None
+    if kind == "quarter":
+        return f"{form.get('period_quarter_year')}-Q{form.get('period_quarter')}" if form.get("period_quarter_year") else None
+    if kind == "year":
+        return str(form.get("period_year") or "") or None
+    start, end = form.get("period_from"), form.get("period_to")
+    return f"{start}..{end}" if start and end else None
 
 
 async def _page(
@@ -55,6 +72,7 @@ async def _page(
     status_code: int,
 ) -> Template:
     choices = {kind: await source(db, principal) for kind, source in _choice_sources.items()}
+    today = date.today()
     return render(
         request,
         "reports/pages/index.html",
@@ -64,7 +82,9 @@ async def _page(
         runs=await services.list_runs(db, principal, limit=20),
         institutions=[i for i in await institution_choices(db, principal) if not i.is_home],
         choices=choices,
-        period_choices=_period_choices(date.today()),
+        years=list(range(today.year, (await _first_day(db, today)).year - 1, -1)),  # back to the first record
+        last_month=periods.previous("month", today),
+        today=today,
         languages=i18n.LANGUAGES,
     )
 
@@ -79,7 +99,7 @@ async def ask(request: Request[Any, Any, Any], db: NamedDependency[AsyncSession]
     form = await form_dict(request)
     kind = str(form.get("kind") or "")
     # One form, several record lists: the one that matches the kind is the scope.
-    fields = {"kind": kind, "language": form.get("language"), "period": form.get("period"), "scope_id": form.get(f"scope_{kind}")}
+    fields = {"kind": kind, "language": form.get("language"), "period": period_key(form), "scope_id": form.get(f"scope_{kind}")}
     try:
         data = parse_form(ReportRequestIn, fields)
         run_id = await services.request_report(db, principal, request.app.state.settings, request.app.state.reports, data)

@@ -477,3 +477,39 @@ async def test_a_q4_2025_portfolio_counts_no_commitment_year_after_2025(app, db,
     # The agreement's page, today, lists every year so far.
     page = (await coordinator.api("GET", f"/api/v1/agreements/{agreement['id']}")).json()
     assert "2026: 0 of 1" in next(c for c in page["commitments"] if c["id"] == commitment["id"])["measured_by"]
+
+
+async def test_any_month_quarter_year_or_range_back_to_the_first_record(app, client_for, story):
+    """The page offered the last twelve months, four quarters and two years: November 2025 (the seed visit's month) was
+    out of reach, and no range. Every kind over a period now takes any month, quarter or year back to the first
+    record, or any range of days — on the page and in the API."""
+    director = await client_for("director")
+    page = (await director.get("/reports")).text
+    assert 'name="period_month"' in page and 'name="period_from"' in page and 'min="2025-01"' in page
+    assert '<option value="2025">2025</option>' in page  # the first record's year (the seed's agreement and visit)
+    asked = {
+        "month": {"period_kind": "month", "period_month": "2025-11"},
+        "quarter": {"period_kind": "quarter", "period_quarter": "4", "period_quarter_year": "2025"},
+        "year": {"period_kind": "year", "period_year": "2025"},
+        "range": {"period_kind": "range", "period_from": "2025-11-26", "period_to": "2025-11-29"},
+    }
+    titles = {}
+    for name, fields in asked.items():
+        made = await director.form("/reports", {"kind": "portfolio", "language": "en", **fields})
+        assert made.status_code == 303, (name, made.text[:300])
+        run = (await director.api("GET", "/api/v1/reports/" + made.headers["location"].rsplit("/", 1)[1])).json()
+        titles[name] = run["title"]
+    assert "November 2025" in titles["month"] and "Q4 2025" in titles["quarter"] and "2025" in titles["year"]
+    assert "26–29 Nov 2025" in titles["range"], titles
+    # The seed visit's days, as a range: the report tells of that visit.
+    text = await _report_text(app, director, {"kind": "portfolio", "period": "2025-11-26..2025-11-29", "language": "en"})
+    assert story["visit"]["title"] in " ".join(text.split())
+    # Every report over a period takes a range, in the API too; a range the wrong way round names the field.
+    coordinator = await client_for("coordinator")
+    for kind in ("publications", "gifts"):
+        answer = await coordinator.api("POST", "/api/v1/reports", json={"kind": kind, "period": "2025-01-01..2025-12-31", "language": "fr"})
+        assert answer.status_code == 202, answer.text
+    backwards = await director.form(
+        "/reports", {"kind": "portfolio", "language": "en", "period_kind": "range", "period_from": "2025-12-01", "period_to": "2025-11-01"}
+    )
+    assert backwards.status_code == 422 and "the period ends before it begins" in backwards.text

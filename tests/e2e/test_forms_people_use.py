@@ -136,6 +136,25 @@ async def test_a_director_subscribes_to_the_monthly_report(served_app, chromium_
         await browser.close()
 
 
+async def test_a_director_makes_the_report_of_the_seed_visits_month_from_the_page(served_app, chromium_path):
+    """November 2025, the month of the seed visit, chosen on the page (it was out of the list's reach), then a range."""
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
+        page = await browser.new_page()
+        await sign_in(page, served_app, "director")
+        await page.goto(f"{served_app}/reports")
+        await page.select_option("#f-kind", "portfolio")
+        await page.fill("#f-period_month", "2025-11")
+        await page.click("button:has-text('Make the report')")
+        await expect(page.locator("h1")).to_contain_text("November 2025")
+        await page.goto(f"{served_app}/reports")
+        await page.fill("#f-period_from", "2025-11-26")  # typing a date chooses "From … to …"
+        await page.fill("#f-period_to", "2025-11-29")
+        await page.click("button:has-text('Make the report')")
+        await expect(page.locator("h1")).to_contain_text("26–29 Nov 2025")
+        await browser.close()
+
+
 async def test_a_partner_librarian_imports_progress_as_csv(served_app, chromium_path, tmp_path):
     async with async_playwright() as p:
         browser = await p.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
