@@ -141,6 +141,9 @@ class VisitIn(msgspec.Struct, forbid_unknown_fields=True):
     report: Annotated[str, msgspec.Meta(max_length=50000)] = ""
     confirm_overlaps: bool = False  # a person in another visit at overlapping dates needs this to be saved
     public: bool = False  # on the public portal (COOP_PORTAL) once it is completed
+    # Where a new visit stands (read on creation; later changes are transitions), such as "completed" for a visit
+    # logged after the fact; left out: proposed. The page's form chooses as the dates say unless told otherwise.
+    status: VisitStatus | None = None
     # Created department only (a partner's own proposal is its institution's too); true shares it with the partners
     # taking part, as the page's "Share with the partners" does. Leaving it out changes nothing.
     shared: bool | None = None

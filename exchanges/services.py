@@ -99,6 +99,19 @@ def _date_refusal(target: VisitStatus, starts_on: date, ends_on: date, today: da
     return None
 
 
+def starting_status(data: VisitIn, today: date) -> VisitStatus:
+    """A new visit's status: as chosen (the dates must allow it; the page chooses as the dates say), or proposed."""
+    if data.status is None:
+        return S.PROPOSED
+    chosen = VisitStatus(data.status)
+    if chosen is S.CANCELLED:
+        raise ValidationFailed({"status": i18n.gettext("a visit is recorded first, then cancelled with a note saying why")})
+    refusal = _date_refusal(chosen, data.starts_on, data.ends_on, today)
+    if refusal:
+        raise ValidationFailed({"status": refusal})
+    return chosen
+
+
 def next_statuses(status: VisitStatus, starts_on: date, ends_on: date, today: date) -> list[VisitStatus]:
     """The statuses a visit may move to today (the dates decide whether it can be under way or completed)."""
     return [t for t in TRANSITIONS[status] if _date_refusal(t, starts_on, ends_on, today) is None]
@@ -308,7 +321,8 @@ async def create_visit(session: AsyncSession, principal: Principal, data: VisitI
     values = await _clean(session, principal, data)
     values["shared"] = shared_on_creation(principal, data.shared)
     people = values.pop("_people")
-    visit = Visit(**values, status=S.PROPOSED.value)
+    status = starting_status(data, date.today())
+    visit = Visit(**values, status=status.value)
     session.add(visit)
     await session.flush()
     session.add_all(_children(visit.id, data, people))
@@ -321,7 +335,7 @@ async def create_visit(session: AsyncSession, principal: Principal, data: VisitI
         "visit",
         visit.id,
         summary=f"Visit “{values['title']}” recorded",
-        changes={k: [None, v] for k, v in values.items() if k != "search_text"},
+        changes={k: [None, v] for k, v in (values | {"status": status.value}).items() if k != "search_text"},
     )
     await session.commit()
     return visit.id
@@ -330,6 +344,8 @@ async def create_visit(session: AsyncSession, principal: Principal, data: VisitI
 async def update_visit(session: AsyncSession, principal: Principal, visit_id: uuid.UUID, data: VisitUpdate) -> int:
     before = await _visible_row(session, principal, visit_id)
     require_manager(principal, N_("edit visits"))
+    if data.status is not None and data.status != before["status"]:
+        raise ValidationFailed({"status": i18n.gettext("a recorded visit changes status with its own actions (confirm, complete…)")})
     values = await _clean(session, principal, data, visit_id)
     if data.shared:  # sharing is one way here; it is also the page's own action (cooperation/share.py)
         values["shared"] = True

@@ -228,6 +228,8 @@ class VisitViews(Controller):
         if (add_row := form.get("add_row")) in ROW_KINDS:  # "add another" without JavaScript: the form again, one row more
             return await self._form(request, db, principal, form, rows, {}, add_row=add_row)
         if data is not None:
+            if data.status is None:  # the form's "as its dates say": a visit whose last day has passed is logged done
+                data.status = VisitStatus.COMPLETED if data.ends_on < date.today() else VisitStatus.PROPOSED
             try:
                 visit_id = await services.create_visit(db, principal, data)
                 return see_other(f"/visits/{visit_id}")

@@ -95,6 +95,7 @@ async def test_from_setup_to_a_partner_librarians_first_page(empty_instance, chr
         await coordinator.fill("#f-ends_on", "2025-11-29")
         await coordinator.click("button:has-text('Save')")
         await expect(coordinator.locator("h1")).to_contain_text("Working visit of National Library of China experts")
+        await expect(coordinator.locator(".actions .badge")).to_have_text("Completed")  # logged after the fact
         # A new visit is the department's own: shared with NLC explicitly, after reading who will gain access.
         await coordinator.click("text=Share with the partners…")
         await expect(coordinator.locator("#gaining")).to_contain_text("NLC · National Library of China")
