@@ -3,7 +3,7 @@
 import uuid
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import msgspec
 
@@ -114,6 +114,9 @@ class AgreementIn(msgspec.Struct, forbid_unknown_fields=True):
     translations: Versions = {}
     # "In case of divergence the Chinese text prevails": the language code of that text (vi, zh, fr, en…), if any.
     prevailing_language: Annotated[str, msgspec.Meta(max_length=8)] | None = None
+    # Where a new agreement stands now (read on creation: an agreement signed months ago is recorded in force in one
+    # save, its dates checked as its transitions check them); left out: draft. Later changes are transitions.
+    status: Literal["draft", "negotiating", "signed", "in_force"] | None = None
 
 
 class AgreementUpdate(AgreementIn, forbid_unknown_fields=True):

@@ -530,7 +530,7 @@ def _party_rows(agreement_id: uuid.UUID, data: AgreementIn) -> list[AgreementPar
             position=position,
             signatory_name=nfc(party.signatory_name.strip()) if party.signatory_name and party.signatory_name.strip() else None,
             signatory_title=nfc(party.signatory_title.strip()) if party.signatory_title and party.signatory_title.strip() else None,
-            signed_on=party.signed_on,
+            signed_on=party.signed_on or data.signed_on,  # a party signed when the agreement was, unless it says otherwise
         )
         for position, party in enumerate(data.parties)
     ]
@@ -556,18 +556,45 @@ async def create_agreement(
 ) -> uuid.UUID:
     require_manager(principal, N_("create agreements"))
     values = await _clean(session, principal, data)
-    agreement = Agreement(**values, status=S.DRAFT.value, predecessor_id=predecessor_id)
+    status = await _starting_status(session, data, values)
+    if status is S.SIGNED or status is S.IN_FORCE:
+        values["signed_on"] = values.get("signed_on") or max(p.signed_on for p in data.parties if p.signed_on)
+    agreement = Agreement(**values, status=status.value, predecessor_id=predecessor_id)
     session.add(agreement)
     await session.flush()
     parties = _party_rows(agreement.id, data)
     session.add_all(parties)
-    changes = {k: [None, v] for k, v in values.items() if k != "search_text"}
+    changes = {k: [None, v] for k, v in (values | {"status": status.value}).items() if k != "search_text"}
     changes["parties"] = [None, _party_snapshot(parties)]
     audit.record(
         session, principal, "create", "agreement", agreement.id, summary=f"Created agreement {values['reference']}", changes=changes
     )
     await session.flush()
     return agreement.id
+
+
+async def _starting_status(session: AsyncSession, data: AgreementIn, values: dict[str, Any]) -> AgreementStatus:
+    """A new agreement's status as chosen, reached through the same checks its transitions make one step at a time
+    (draft → negotiating → signed → in force): signed needs two parties, each with a signing date (the agreement's
+    by default); in force needs its effective date reached and its end not passed. Left out: draft."""
+    if data.status is None or data.status == S.DRAFT.value:
+        return S.DRAFT
+    target = AgreementStatus(data.status)
+    codes: dict[uuid.UUID, str] = dict(
+        (await session.execute(select(I.id, I.code).where(I.id.in_([p.institution_id for p in data.parties])))).all()
+    )
+    parties = [
+        PartyOut(p.institution_id, codes.get(p.institution_id, "?"), "", None, "", False, None, None, p.signed_on or data.signed_on)
+        for p in data.parties
+    ]
+    row = {"status": S.DRAFT.value, "effective_on": values.get("effective_on"), "expires_on": values.get("expires_on"), "signed_on": None}
+    path = [S.NEGOTIATING, S.SIGNED, S.IN_FORCE]
+    for step in path[: path.index(target) + 1]:
+        reason = _refusal(row, step, parties, None, today(), False)
+        if reason:
+            raise ValidationFailed({"status": reason})
+        row["status"] = step.value
+    return target
 
 
 async def create_agreement_and_commit(session: AsyncSession, principal: Principal, data: AgreementIn) -> uuid.UUID:
@@ -588,6 +615,10 @@ async def update_agreement(session: AsyncSession, principal: Principal, agreemen
                 "The agreement is %(status)s: its terms are fixed. Record changes as an addendum or renew it.",
                 status=i18n.gettext(STATUS_LABELS[status]),
             )
+        )
+    if data.status is not None and data.status != status.value:
+        raise ValidationFailed(
+            {"status": i18n.gettext("a recorded agreement changes status with its own actions (sign, bring into force…)")}
         )
     values = await _clean(session, principal, data, agreement_id=agreement_id)
     old_parties = await _parties(session, agreement_id)

@@ -127,3 +127,40 @@ async def test_a_stale_edit_in_a_second_tab_keeps_what_was_typed(client_for, wor
     assert ("Title", "Thỏa thuận hợp tác NLV–NLC", "Tiêu đề ở tab thứ hai") in rows
     assert not any(field == "Renews automatically" for field, _, _ in rows)  # a ticked box is what is stored
     assert (await coordinator.form(url, kept)).status_code == 303
+
+
+async def test_an_agreement_signed_in_april_2025_is_recorded_in_force_in_one_save(client_for, world):
+    """It took three status changes and a return to "Edit terms" (each party needed its own signing date). The form
+    takes the status it is in now, with the dates that status needs; a party's signing date is the agreement's."""
+    coordinator = await client_for("coordinator")
+    assert 'id="f-status"' in (await coordinator.get("/agreements/new")).text
+    typed = form_for(world, **{"party-0-signed_on": "", "party-1-signed_on": "", "signed_on": "2025-04-10", "status": "in_force"})
+    saved = await coordinator.form("/agreements", typed)
+    assert saved.status_code == 303, saved.text[:500]
+    agreement = (await coordinator.api("GET", saved.headers["location"].replace("/agreements", "/api/v1/agreements"))).json()
+    assert agreement["status"] == "in_force" and agreement["signed_on"] == "2025-04-10"
+    assert [p["signed_on"] for p in agreement["parties"]] == ["2025-04-10", "2025-04-10"]
+    history = (await coordinator.get(saved.headers["location"])).text
+    assert "In force" in history
+    # A status its dates do not allow is refused beside the field, nothing saved: in force before it takes effect…
+    early = form_for(
+        world, reference="NLV-NLC-2031", signed_on="2030-12-01", effective_on="2031-01-01", expires_on="2035-12-31", status="in_force"
+    )
+    refused = await coordinator.form("/agreements", early)
+    assert refused.status_code == 422 and "before its effective date" in refused.text, re.findall(r"<li>.*?</li>|error[^<]*<", refused.text)
+    # …signed with no signing date anywhere.
+    unsigned = form_for(world, reference="NLV-NLC-X", **{"party-0-signed_on": "", "party-1-signed_on": "", "status": "signed"})
+    refused = await coordinator.form("/agreements", unsigned)
+    assert refused.status_code == 422 and "has no signing date yet" in refused.text
+    assert (await coordinator.api("GET", "/api/v1/agreements", params={"q": "NLV-NLC-X"})).json()["total"] == 0
+    # Left out, as before: a draft.
+    draft = await coordinator.api("POST", "/api/v1/agreements", json={**_api_payload(world), "reference": "NLV-NLC-D"})
+    assert (
+        draft.status_code == 201 and (await coordinator.api("GET", f"/api/v1/agreements/{draft.json()['id']}")).json()["status"] == "draft"
+    )
+
+
+def _api_payload(world):
+    from tests.agreements.helpers import agreement_payload
+
+    return agreement_payload([world.home, world.nlc])
