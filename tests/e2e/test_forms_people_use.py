@@ -155,6 +155,34 @@ async def test_a_director_makes_the_report_of_the_seed_visits_month_from_the_pag
         await browser.close()
 
 
+async def test_a_records_pdf_is_one_click_from_its_page(served_app, chromium_path):
+    """The visit summary, the agreement dossier and the partner dossier from their records' pages: one click, the
+    progress shown while it renders, then the PDF to download — the visit's, in the reader's language."""
+    from tests.cooperation.test_reports import pdf_text
+
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
+        page = await browser.new_page()
+        await sign_in(page, served_app, "coordinator")
+        await page.click("nav >> text=Visits")
+        await page.click("text=Working visit of National Library of China experts")
+        title = (await page.locator("h1").inner_text()).strip()
+        await page.click("#pdf-visit button")
+        await expect(page.locator("#download")).to_be_visible(timeout=60_000)
+        async with page.expect_download() as downloading:
+            await page.click("#download")
+        pdf = Path(await (await downloading.value).path()).read_bytes()
+        assert title in " ".join(pdf_text(pdf).split())
+        await page.click("text=Back to the record")
+        await expect(page.locator("h1")).to_have_text(title)
+        for path, link, button in (("/agreements", "NLV-NLC-2025", "#pdf-agreement button"), ("/institutions", "NLC", "#pdf-partner button")):
+            await page.goto(served_app + path)
+            await page.locator("main").get_by_role("link", name=link, exact=True).first.click()
+            await page.click(button)
+            await expect(page.locator("#download")).to_be_visible(timeout=60_000)
+        await browser.close()
+
+
 async def test_a_partner_librarian_imports_progress_as_csv(served_app, chromium_path, tmp_path):
     async with async_playwright() as p:
         browser = await p.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
