@@ -7,6 +7,7 @@ department's), never another partner's. Staff who manage records create and edit
 status of the actions its institution owns. Each person sees the actions they own on their dashboard.
 """
 
+import dataclasses
 import uuid
 from datetime import date, datetime, timedelta
 from enum import StrEnum
@@ -260,6 +261,31 @@ async def record_progress(session: AsyncSession, principal: Principal, follow_up
     await session.commit()
     row = (await session.execute(_select().where(F.id == follow_up_id))).one()
     return _out(row, date.today(), principal)
+
+
+@dataclasses.dataclass(frozen=True)
+class Reachable:
+    """Someone an action can name, and how it reaches them."""
+
+    id: uuid.UUID
+    name: str
+    code: str
+    signs_in: bool  # linked to an account: on their home page and in the daily reminder
+    email: str | None  # else the daily reminder at this address; neither: the department follows it up itself
+
+
+async def reachable(session: AsyncSession, principal: Principal, institution_ids: list[uuid.UUID]) -> list[Reachable]:
+    """The people of these institutions (the department's and the record's partners') an action can be given to,
+    for the form that gives it (staff only: a partner gives no action)."""
+    if not principal.manages_records or not institution_ids:
+        return []
+    rows = await session.execute(
+        select(P.id, P.name, I.code, P.user_id.is_not(None), P.email)
+        .join_from(table(Person), table(Institution), I.id == P.institution_id)
+        .where(P.institution_id.in_(institution_ids), P.archived_at.is_(None))
+        .order_by(I.is_home.desc(), I.code, P.name)
+    )
+    return [Reachable(*row) for row in rows]
 
 
 def _visible_record(principal: Principal) -> Any:

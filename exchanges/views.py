@@ -348,6 +348,7 @@ class VisitViews(Controller):
             shared=await share.state(db, "visit", visit_id),
             may_contribute=owner.may_add,
             follow_up_statuses=list(followups.FollowUpStatus),
+            follow_up_people=await followups.reachable(db, principal, [visit.host_institution_id, visit.visiting_institution_id]),
         )
 
     @post("/{visit_id:uuid}/photos", name="visit_photo_create")

@@ -24,7 +24,7 @@ from cooperation import audit, i18n, mail
 from cooperation.auth import revocation
 from cooperation.auth.access import OPERATOR_ID, ROLE_LABELS, Principal, Role, require_admin
 from cooperation.auth.models import ApiToken, AuthSession, Invitation, PasswordReset, User, UserIdentity
-from cooperation.auth.services import create_user, hash_password, token_digest, verify_password
+from cooperation.auth.services import create_user, hash_password, link_person_by_email, token_digest, verify_password
 from cooperation.db import table, utcnow
 from cooperation.errors import ConflictError, NotFoundError, ValidationFailed
 from cooperation.i18n import N_
@@ -508,6 +508,8 @@ async def accept(session: AsyncSession, token: str, data: AcceptIn) -> User:
         await session.execute(
             update(Person).where(table(Person).c.id == row.person_id, table(Person).c.user_id.is_(None)).values(user_id=user.id)
         )
+    else:  # the invitation named nobody: the person of that institution with the same e-mail, if there is exactly one
+        await link_person_by_email(session, user)
     audit.record(session, None, "accept_invitation", "user", user.id, summary=f"{user.email} accepted the invitation")
     await session.commit()
     return user

@@ -11,7 +11,7 @@ from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -21,6 +21,7 @@ from cooperation.auth.access import Principal, Role
 from cooperation.auth.models import AuthSession, User
 from cooperation.db import table, utcnow
 from cooperation.errors import ConflictError, ValidationFailed
+from cooperation.partners.models import Person
 from cooperation.records import nfc
 
 _hasher = PasswordHasher()
@@ -147,7 +148,31 @@ async def start_session(
     )
     user.last_sign_in_at = now
     audit.record(session, principal_of(user), "sign_in", "user", user.id, summary=f"Signed in ({method})")
+    await link_person_by_email(session, user)
     return NewSession(token=token, expires_in_seconds=hours * 3600)
+
+
+async def link_person_by_email(session: AsyncSession, user: User) -> uuid.UUID | None:
+    """The first sign-in (or an accepted invitation) links the account to the person record of its institution with
+    the same e-mail, once: so the follow-up actions that name that person reach this account's home page. Nothing
+    happens when the account is linked already, or when no person — or more than one — has that address."""
+    P = table(Person).c
+    if await session.scalar(select(P.id).where(P.user_id == user.id).limit(1)) is not None:
+        return None
+    same = (
+        await session.scalars(
+            select(P.id)
+            .where(func.lower(P.email) == user.email.lower(), P.user_id.is_(None), P.archived_at.is_(None))
+            .where(P.institution_id == user.institution_id if user.institution_id else P.institution_id.is_not(None))
+            .limit(2)
+        )
+    ).all()
+    if len(same) != 1:
+        return None
+    await session.execute(update(Person).where(P.id == same[0], P.user_id.is_(None)).values(user_id=user.id))
+    said = f"Linked to the account {user.email} by its e-mail"
+    audit.record(session, principal_of(user), "link_account", "person", same[0], summary=said)
+    return same[0]
 
 
 class PrincipalCache:

@@ -216,3 +216,33 @@ async def test_linking_one_account_to_two_people_at_once_is_a_conflict(db, clien
     )
     assert sorted(a.status_code for a in answers) == [200, 409], [a.text for a in answers]
     assert "user_id" in next(a for a in answers if a.status_code == 409).json()["errors"]
+
+
+async def test_a_follow_up_reaches_its_person_once_they_sign_in_with_that_email(client_for, world, story):
+    """The follow-up form listed only the visit's people, and an action reached its owner's home page only if someone
+    had linked their person record to their account by hand. The form now offers the department's and the partner's
+    people, says how the action will reach each, and the first sign-in with a person's e-mail links them, once."""
+    coordinator = await client_for("coordinator")
+    email = world.users["director"]
+    ha = await coordinator.api("POST", "/api/v1/people", json={"name": "Trần Thu Hà", "institution_id": str(world.home), "email": email})
+    lan = await coordinator.api(
+        "POST", "/api/v1/people", json={"name": "Wang Lan", "institution_id": str(world.nlc), "email": "lan@nlc.example"}
+    )
+    page = (await coordinator.get(f"/visits/{story['visit']['id']}")).text
+    form = page[page.index('name="responsible_person_id"') :].split("</select>")[0]
+    assert "Trần Thu Hà (NLV) — by a daily reminder to " + email in form  # not a participant of the visit, offered all the same
+    assert "Wang Lan (NLC) — by a daily reminder to lan@nlc.example" in form
+    given = await coordinator.form(
+        f"/follow-ups/visit/{story['visit']['id']}",
+        {"text": "Send the RFID study", "responsible_institution_id": str(world.home), "responsible_person_id": ha.json()["id"]},
+    )
+    assert given.status_code == 303, given.text[:300]
+    assert lan.status_code == 201
+    director = await client_for("director")  # signs in with the person's e-mail: linked, once
+    assert [a["text"] for a in (await director.api("GET", "/api/v1/follow-ups/mine")).json()] == ["Send the RFID study"]
+    assert "Send the RFID study" in (await director.get("/")).text
+    page = (await coordinator.get(f"/visits/{story['visit']['id']}")).text
+    form = page[page.index('name="responsible_person_id"') :].split("</select>")[0]
+    assert "Trần Thu Hà (NLV) — on their home page and in a daily reminder" in form
+    person = (await coordinator.get(f"/people/{ha.json()['id']}")).text
+    assert "Not linked to an account" not in person

@@ -4,6 +4,7 @@ Three of these forms failed for everybody ("CSRF check failed") while the API te
 the way it is used, and the result is read on the page.
 """
 
+import asyncio
 import io
 from pathlib import Path
 
@@ -171,11 +172,12 @@ async def test_a_records_pdf_is_one_click_from_its_page(served_app, chromium_pat
         await expect(page.locator("#download")).to_be_visible(timeout=60_000)
         async with page.expect_download() as downloading:
             await page.click("#download")
-        pdf = Path(await (await downloading.value).path()).read_bytes()
+        pdf = await asyncio.to_thread(Path(await (await downloading.value).path()).read_bytes)
         assert title in " ".join(pdf_text(pdf).split())
         await page.click("text=Back to the record")
         await expect(page.locator("h1")).to_have_text(title)
-        for path, link, button in (("/agreements", "NLV-NLC-2025", "#pdf-agreement button"), ("/institutions", "NLC", "#pdf-partner button")):
+        records = (("/agreements", "NLV-NLC-2025", "#pdf-agreement button"), ("/institutions", "NLC", "#pdf-partner button"))
+        for path, link, button in records:
             await page.goto(served_app + path)
             await page.locator("main").get_by_role("link", name=link, exact=True).first.click()
             await page.click(button)
