@@ -8,6 +8,7 @@ status of the actions its institution owns. Each person sees the actions they ow
 """
 
 import dataclasses
+import re
 import uuid
 from datetime import date, datetime, timedelta
 from enum import StrEnum
@@ -387,9 +388,42 @@ async def page_add(
     owner_type: FromPath[str],
     owner_id: FromPath[uuid.UUID],
 ) -> Response[Any]:
-    """The record page's "add a follow-up action" form; a bad field comes back on an error page that names it."""
+    """The record page's "add a follow-up action" form, or several actions pasted as lines ("Text — NLC —
+    2026-01-31": the institution responsible by its code, the department's when left out; the due day if any). Every
+    line is read before any is recorded: a bad one names its line and none is added."""
     owner = await resolve_owner(db, principal, owner_type, owner_id)  # an unseen record is 404 before its form is read
-    await add(db, principal, owner_type, owner_id, parse_form(FollowUpIn, await form_dict(request)))
+    form = await form_dict(request)
+    if "lines" not in form:
+        await add(db, principal, owner_type, owner_id, parse_form(FollowUpIn, form))
+        return see_other(owner.url + "#follow-ups")
+    taking_part = or_(I.is_home.is_(True), I.id.in_(owner.partner_ids))
+    codes: dict[str, uuid.UUID] = dict((await db.execute(select(I.code, I.id).where(taking_part))).all())
+    home = await db.scalar(select(I.id).where(I.is_home.is_(True)))
+    actions: list[FollowUpIn] = []
+    errors: dict[str, str] = {}
+    for number, line in enumerate((raw.strip(" \t•-*·") for raw in str(form.get("lines") or "").splitlines()), start=1):
+        if not line:
+            continue
+        text, *rest = (part.strip() for part in re.split(r"\s+[—–]\s+|\s+--?\s+", line))
+        fields: dict[str, Any] = {"text": text, "responsible_institution_id": str(home or "")}
+        for part in rest:
+            if re.fullmatch(r"\d{4}-\d{2}-\d{2}", part):
+                fields["due_on"] = part
+            elif part.upper() in codes:
+                fields["responsible_institution_id"] = str(codes[part.upper()])
+            else:
+                said = i18n.gettext("%(part)s is neither an institution of this record nor a day (2026-01-31)", part=part)
+                errors[f"line {number}"] = said
+        try:
+            actions.append(parse_form(FollowUpIn, fields | {"audience": form.get("audience") or ""}))
+        except ValidationFailed as exc:
+            errors |= {f"line {number}": "; ".join(f"{k}: {v}" for k, v in exc.errors.items())}
+    if not actions and not errors:
+        errors["lines"] = i18n.gettext("one action a line: “Send the documentation — NLC — 2026-01-31”")
+    if errors:
+        raise ValidationFailed(errors)
+    for action in actions:
+        await add(db, principal, owner_type, owner_id, action)
     return see_other(owner.url + "#follow-ups")
 
 

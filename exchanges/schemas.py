@@ -101,6 +101,9 @@ class AgendaItemIn(msgspec.Struct, forbid_unknown_fields=True):
     presenters: list[uuid.UUID] = []
     notes: Annotated[str, msgspec.Meta(max_length=4000)] | None = None
     notes_audience: PieceAudience = "department"
+    # Presenters named rather than chosen (people typed into the same form have no id yet): matched by name among the
+    # visit's people when it is saved.
+    presenter_names: list[Annotated[str, msgspec.Meta(min_length=1, max_length=200)]] = []
 
 
 class OutcomeIn(msgspec.Struct, forbid_unknown_fields=True):

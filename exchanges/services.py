@@ -176,9 +176,27 @@ async def _add_new_people(session: AsyncSession, principal: Principal, data: Vis
             errors |= {f"participants.{index}.{field}": message for field, message in exc.errors.items()}
 
 
+async def _presenters_by_name(session: AsyncSession, data: VisitIn, errors: dict[str, str]) -> None:
+    """Agenda presenters given by name (pasted lines: "Title — Rong Jie"): each one of the visit's people."""
+    wanted = [item for item in data.agenda if item.presenter_names]
+    if not wanted:
+        return
+    ids = [p.person_id for p in data.participants if p.person_id]
+    names = {fold_for_search(n): i for i, n in await session.execute(select(P.id, P.name).where(P.id.in_(ids)))} if ids else {}
+    names |= {fold_for_search(n): i for i, n in await session.execute(select(P.id, P.name_native).where(P.id.in_(ids))) if n} if ids else {}
+    for index, item in enumerate(data.agenda):
+        for name in item.presenter_names:
+            found = names.get(fold_for_search(name))
+            if found is None:
+                errors[f"agenda.{index}.presenters"] = i18n.gettext("%(name)s is not one of the visit's people", name=name)
+            elif found not in item.presenters:
+                item.presenters.append(found)
+
+
 async def _clean(session: AsyncSession, principal: Principal, data: VisitIn, visit_id: uuid.UUID | None = None) -> dict[str, Any]:
     errors: dict[str, str] = {}
     await _add_new_people(session, principal, data, errors)
+    await _presenters_by_name(session, data, errors)
     if data.ends_on < data.starts_on:
         errors["ends_on"] = i18n.gettext("the visit cannot end before it starts")
     if data.host_institution_id == data.visiting_institution_id:

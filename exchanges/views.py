@@ -261,6 +261,16 @@ class VisitViews(Controller):
             roles=list(ParticipantRole),
         )
 
+    @post("/paste/{kind:str}", name="visit_form_paste")
+    async def form_paste(self, request: Request[Any, Any, Any], principal: NamedDependency[Principal], kind: FromPath[str]) -> Template:
+        """The rows pasted lines will add (htmx, as they are typed): seen before the form is saved."""
+        require_manager(principal, N_("record visits"))
+        if kind not in PASTE_KINDS:
+            raise NotFoundError("page")
+        form = await form_dict(request)
+        rows = pasted_rows(kind, str(form.get(f"paste-{kind}") or ""), form)[:MAX_ROWS]
+        return render(request, "exchanges/_paste_preview.html", kind=kind, rows=rows)
+
     @post("/overlaps", name="visit_form_overlaps")
     async def form_overlaps(
         self, request: Request[Any, Any, Any], db: NamedDependency[AsyncSession], principal: NamedDependency[Principal]
@@ -459,7 +469,7 @@ class PhotoRowIn(msgspec.Struct, forbid_unknown_fields=True):
 V = TypeVar("V", bound=VisitIn)
 # A row of people: someone chosen from the register, or a new person typed in (their institution defaults to their side's).
 PERSON_FIELDS = ("person_id", "name", "name_native", "institution_id", "role", "position", "department")
-AGENDA_FIELDS = ("day", "starts_at", "ends_at", "title", "place", "presenters", "notes", "notes_audience")
+AGENDA_FIELDS = ("day", "starts_at", "ends_at", "title", "place", "presenters", "presenter_names", "notes", "notes_audience")
 MEMBER_FIELDS = ("person_id", "role", "position_at_time", "department_at_time")
 SIDES = ("delegation", "host")
 ROW_KINDS = (*SIDES, "agenda", "outcome", "gift")
@@ -596,7 +606,65 @@ def row_errors(errors: dict[str, str], rows: dict[str, list[dict[str, Any]]]) ->
     return said
 
 
+PASTE_KINDS = ("delegation", "host", "agenda", "outcome")
+DASH = re.compile(r"\s+[—–]\s+|\s+--?\s+")  # "Title — Presenter": an em or en dash, or a hyphen, set apart by spaces
+DAY = re.compile(r"^(?:(\d{4}-\d{2}-\d{2})|(\d{1,2})/(\d{1,2}))\s+")
+TIME = re.compile(r"^(\d{1,2})[:h](\d{2})\s+")
+
+
+def pasted_rows(kind: str, text: str, form: dict[str, Any], *, first: bool = True) -> list[dict[str, Any]]:
+    """Lines pasted into a card of the visit's form, one row a line: "Name, position" for people, "[27/11] [09:00]
+    Title — Presenter, Presenter" for the programme (the day defaults to the visit's first), a sentence for what was
+    agreed. `first`: no row of that kind was typed above, so the first person pasted leads the side."""
+    rows: list[dict[str, Any]] = []
+    starts = str(form.get("starts_on") or "")
+    for line in (raw.strip(" \t•-*·") for raw in str(text or "").splitlines()):
+        if not line:
+            continue
+        if kind in SIDES:
+            name, _, position = (part.strip() for part in line.partition(","))
+            lead = "head_of_delegation" if kind == "delegation" else "chair"
+            follower = "member" if kind == "delegation" else "participant"
+            rows.append({"name": name, "position": position, "role": lead if first and not rows else follower})
+        elif kind == "agenda":
+            day = starts
+            if found := DAY.match(line):
+                line = line[found.end() :]
+                if found[1]:
+                    day = found[1]
+                elif len(starts) == 10:
+                    day = f"{starts[:4]}-{int(found[3]):02d}-{int(found[2]):02d}"
+            starts_at = ""
+            if found := TIME.match(line):
+                line, starts_at = line[found.end() :], f"{int(found[1]):02d}:{found[2]}"
+            title, *rest = DASH.split(line, maxsplit=1)
+            names = [n.strip() for n in re.split(r",|\s+(?:and|et|và|和)\s+", rest[0]) if n.strip()] if rest else []
+            rows.append({"day": day, "starts_at": starts_at, "title": title.strip(), "presenter_names": names})
+        else:
+            rows.append({"text": line})
+    return rows
+
+
+def expand_pastes(form: dict[str, Any]) -> dict[str, Any]:
+    """The form with each card's pasted lines turned into rows after the ones typed (the paste boxes emptied): what
+    the form shows again, every row editable, and what is saved."""
+    expanded = {k: v for k, v in form.items() if not k.startswith("paste-")}
+    for key, value in form.items():  # named presenters come back from the form as one field, comma-separated
+        if key.startswith("agenda-") and key.endswith("-presenter_names") and isinstance(value, str):
+            expanded[key] = [n.strip() for n in value.split(",") if n.strip()]
+    for kind in PASTE_KINDS:
+        prefix = "outcome" if kind == "outcome" else kind
+        typed = sorted({int(k.split("-")[1]) for k in form if k.startswith(f"{prefix}-") and k.split("-")[1].isdigit()})
+        named = [i for i in typed if any(str(form.get(f"{prefix}-{i}-{f}") or "").strip() for f in ("name", "person_id", "title", "text"))]
+        following = (typed[-1] + 1) if typed else 0
+        for offset, row in enumerate(pasted_rows(kind, str(form.get(f"paste-{kind}") or ""), form, first=not named)):
+            for field, value in row.items():
+                expanded[f"{prefix}-{following + offset}-{field}"] = value
+    return expanded
+
+
 def visit_from_form(form: dict[str, Any], struct: type[V]) -> tuple[V | None, dict[str, str], dict[str, list[dict[str, Any]]]]:
+    form = expand_pastes(form)
     rows, errors, participants = _people_rows(form)
     # Who reads a row's notes or an outcome comes preset (department only): it does not make a row by itself.
     rows["agenda"], agenda_errors, agenda = parse_rows(form, "agenda", AGENDA_FIELDS, AgendaItemIn, "agenda", counted_by=AGENDA_FIELDS[:-1])

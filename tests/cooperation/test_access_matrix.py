@@ -374,6 +374,7 @@ ROUTES: dict[str, tuple[str, list[str] | None]] = {
     "api_report_subscriptions": ("any", None),
     "api_report_subscription_create": ("any", None),
     "report_subscription_stop": ("subscription.own", None),
+    "report_subscription_send_now": ("subscription.own", None),  # "Send me one now": its owner's alone
     "report_subscription_edit": ("subscription.own", None),
     "report_subscription_update": ("subscription.own", None),
     "api_report_subscription": ("subscription.own", None),
@@ -413,6 +414,7 @@ ROUTES: dict[str, tuple[str, list[str] | None]] = {
     "visit_create": ("create", None),
     "visit_form_row": ("create", None),  # a blank row of the visit form
     "visit_form_overlaps": ("create", None),  # who else is away then: the form's warning, for those who record visits
+    "visit_form_paste": ("create", None),  # the rows pasted lines will add: the form's preview
     "visit": ("visit.read", VISIT_TARGETS),
     "visit_edit": ("visit.manage", VISIT_TARGETS),
     "visit_update": ("visit.manage", VISIT_TARGETS),
@@ -800,7 +802,7 @@ def request_for(method: str, path: str, name: str, target: str | None, scene: Sc
             return scene.user
         if key == "path":
             return "openapi.yaml"
-        if key == "kind" and name == "visit_form_row":
+        if key == "kind" and name in ("visit_form_row", "visit_form_paste"):
             return "host"
         if key == "kind" and name == "publication_decide":
             return "summary"

@@ -1,5 +1,6 @@
 """Delegation visits through the API: the seed visit round trip, lifecycle and date rules, overlaps, agreement checks."""
 
+import re
 import uuid
 from datetime import date, timedelta
 
@@ -650,3 +651,55 @@ async def test_a_visit_logged_after_the_fact_is_completed_as_it_is_saved(client_
     assert early.status_code == 422 and "cannot be completed before then" in early.text
     api = await coordinator.api("POST", "/api/v1/visits", json=base | {"status": "completed"})
     assert api.status_code == 201 and (await coordinator.api("GET", f"/api/v1/visits/{api.json()['id']}")).json()["status"] == "completed"
+
+
+async def test_pasted_lines_become_rows_and_actions(client_for, world, story):
+    """The people, the programme and what was agreed pasted as lines into the visit's form; follow-ups as lines on
+    its page. A preview shows the rows before they are added; a bad line names itself and adds nothing."""
+    coordinator = await client_for("coordinator")
+    preview = await coordinator.form(
+        "/visits/paste/agenda", {"starts_on": "2025-11-26", "paste-agenda": "27/11 09:45 Smart library services — Rong Jie, Luo Chong"}
+    )
+    assert preview.status_code == 200 and "2025-11-27 09:45" in preview.text and "Rong Jie, Luo Chong" in preview.text
+    base = {
+        "title": "Pasted visit",
+        "direction": "incoming",
+        "host_institution_id": str(world.home),
+        "visiting_institution_id": str(world.nlc),
+        "starts_on": "2025-11-26",
+        "ends_on": "2025-11-29",
+        "paste-delegation": "Wang Lei, Head of Digital Services\nZhao Min, Librarian",
+        "paste-host": "Phạm Thị Lan, Director",
+        "paste-agenda": "Opening — Phạm Thị Lan\n27/11 10:00 Digital services — Wang Lei and Zhao Min",
+        "paste-outcome": "A joint workshop in 2026\nAn exchange of staff",
+        "shared": "1",  # shared with NLC as it is saved: an action NLC is responsible for needs NLC to see the visit
+    }
+    saved = await coordinator.form("/visits", base)
+    assert saved.status_code == 303, saved.text[:500]
+    visit = (await coordinator.api("GET", saved.headers["location"].replace("/visits", "/api/v1/visits"))).json()
+    assert [(p["name"], p["role"], p["position_at_time"]) for p in visit["participants"]] == [
+        ("Wang Lei", "head_of_delegation", "Head of Digital Services"),
+        ("Zhao Min", "member", "Librarian"),
+        ("Phạm Thị Lan", "chair", "Director"),
+    ]
+    assert [(a["day"], a["title"], a["presenters"]) for a in visit["agenda"]] == [
+        ("2025-11-26", "Opening", ["Phạm Thị Lan"]),
+        ("2025-11-27", "Digital services", ["Wang Lei", "Zhao Min"]),
+    ]
+    assert [o["text"] for o in visit["outcomes"]] == ["A joint workshop in 2026", "An exchange of staff"]
+    # A presenter who is not one of the visit's people: the form comes back with the rows, editable, and the error.
+    wrong = await coordinator.form("/visits", base | {"title": "Again", "paste-agenda": "Opening — Somebody Else"})
+    assert wrong.status_code == 422 and "Somebody Else is not one of the visit&#39;s people" in wrong.text
+    assert 'name="agenda-' in wrong.text and 'value="Somebody Else"' in wrong.text
+    # Follow-ups as lines: the institution by its code, the due day; one bad line and none is added.
+    url = f"/follow-ups/visit/{visit['id']}"
+    bad = await coordinator.form(url, {"lines": "Send the documentation — NLC — 2026-01-31\nVisit Paris — BNF"})
+    assert bad.status_code == 422 and "BNF is neither an institution of this record" in bad.text
+    assert (await coordinator.api("GET", f"/api/v1/follow-ups/visit/{visit['id']}")).json() == []
+    added = await coordinator.form(url, {"lines": "Send the documentation — NLC — 2026-01-31\nPropose the 2026 programme"})
+    assert added.status_code == 303, re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", added.text))[-1500:]
+    actions = (await coordinator.api("GET", f"/api/v1/follow-ups/visit/{visit['id']}")).json()
+    assert {(a["text"], a["responsible_institution_code"], a["due_on"]) for a in actions} == {
+        ("Send the documentation", "NLC", "2026-01-31"),
+        ("Propose the 2026 programme", "NLV", None),
+    }
