@@ -12,6 +12,7 @@ PUBLIC = {
     ("GET", "/health"),
     ("GET", "/health/ready"),  # the same check, under the name orchestrators use
     ("GET", "/health/live"),  # answers without touching the database
+    ("GET", "/favicon.ico"),  # what browsers and feed readers ask of any site
     ("GET", "/login"),
     ("POST", "/login"),
     ("POST", "/login/demo"),
