@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any, BinaryIO, Literal, cast
 from urllib.parse import quote, unquote, urlsplit
 
-import aioboto3
 import filetype
 import msgspec
 from botocore.config import Config as BotoConfig
@@ -322,6 +321,8 @@ class S3Storage(Storage):
         parts = urlsplit(url)
         self.url, self.bucket, self.prefix = url, parts.netloc, parts.path.strip("/")
         self.endpoint, self.region = endpoint, region or "us-east-1"
+        import aioboto3  # imported only where files go to an object store: a local store never loads it
+
         self._session = aioboto3.Session(aws_access_key_id=access_key, aws_secret_access_key=secret_key, region_name=self.region)
         self._config = BotoConfig(
             connect_timeout=5, read_timeout=30, retries={"max_attempts": 3, "mode": "standard"}, s3={"addressing_style": "path"}

@@ -26,7 +26,6 @@ from litestar import Request, Response, get
 from litestar.di import NamedDependency
 from litestar.params import FromPath
 from litestar.response import Template
-from pygal_maps_world.maps import World  # pygal.maps.world is this, through an import hook Python 3.12 drops
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -175,6 +174,9 @@ async def partners(request: Request[Any, Any, Any], db: NamedDependency[AsyncSes
 def world_map(countries: tuple[str, ...], title: str) -> bytes:
     """The partners' countries on a world map (pygal's country shapes, drawn here: nothing fetched from elsewhere),
     compressed. It depends on nothing else, so it is drawn once per set of countries and language (80 ms)."""
+    charts.pygal_module()
+    from pygal_maps_world.maps import World  # pygal.maps.world is this, through an import hook Python 3.12 drops
+
     chart = World(**charts.options(width=800, height=420, title=title, show_legend=False, print_values=False))
     chart.add(title, dict.fromkeys((c.lower() for c in countries), 1))
     return gzip.compress(chart.render(is_unicode=True).encode(), 6)

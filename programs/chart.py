@@ -8,15 +8,13 @@ import asyncio
 from collections.abc import Sequence
 from datetime import date
 
-import pygal
-
 from cooperation import i18n
-from cooperation.charts import options, static_svg
+from cooperation.charts import options, pygal_module, static_svg
 from programs.project_schemas import SeriesPoint
 
 
 def progress_svg(series: Sequence[SeriesPoint], unit: str, target: int | None, *, title: str, ends_on: date | None = None) -> str:
-    chart = pygal.DateLine(
+    chart = pygal_module().DateLine(
         **options(
             width=860,
             height=340,
