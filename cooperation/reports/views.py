@@ -42,8 +42,11 @@ def register_first_day(source: Callable[[AsyncSession], Awaitable[date | None]])
         _first_days.append(source)
 
 
-async def _first_day(session: AsyncSession, today: date) -> date:
-    found = [day for source in _first_days if (day := await source(session)) is not None]
+async def _first_day(session: AsyncSession, principal: Principal, today: date) -> date:
+    """How far back the page offers periods: the department's first record. A partner is offered the last years
+    only — the first day of every record is the department's to know, not a partner's (an internal 2015 agreement
+    would show through the year list)."""
+    found = [day for source in _first_days if (day := await source(session)) is not None] if principal.reads_everything else []
     return min([*found, date(today.year - 1, 1, 1)])
 
 
@@ -82,7 +85,7 @@ async def _page(
         runs=await services.list_runs(db, principal, limit=20),
         institutions=[i for i in await institution_choices(db, principal) if not i.is_home],
         choices=choices,
-        years=list(range(today.year, (await _first_day(db, today)).year - 1, -1)),  # back to the first record
+        years=list(range(today.year, (await _first_day(db, principal, today)).year - 1, -1)),  # back to the first record
         last_month=periods.previous("month", today),
         today=today,
         languages=i18n.LANGUAGES,

@@ -478,7 +478,7 @@ async def test_a_q4_2025_portfolio_counts_no_commitment_year_after_2025(app, db,
     assert "2026: 0 of 1" in next(c for c in page["commitments"] if c["id"] == commitment["id"])["measured_by"]
 
 
-async def test_any_month_quarter_year_or_range_back_to_the_first_record(app, client_for, story):
+async def test_any_month_quarter_year_or_range_back_to_the_first_record(app, client_for, story, world):
     """The page offered the last twelve months, four quarters and two years: November 2025 (the seed visit's month) was
     out of reach, and no range. Every kind over a period now takes any month, quarter or year back to the first
     record, or any range of days — on the page and in the API."""
@@ -500,6 +500,15 @@ async def test_any_month_quarter_year_or_range_back_to_the_first_record(app, cli
         titles[name] = run["title"]
     assert "November 2025" in titles["month"] and "Q4 2025" in titles["quarter"] and "2025" in titles["year"]
     assert "26–29 Nov 2025" in titles["range"], titles
+    # An internal agreement of 2015 takes the department's list back to 2015; a partner's list does not tell of it.
+    from tests.agreements.helpers import agreement_payload
+
+    old = agreement_payload([world.home, world.bnf], reference="NLV-BNF-2015", effective_on="2015-03-01", expires_on="2020-02-28")
+    assert (
+        await (await client_for("coordinator")).api("POST", "/api/v1/agreements", json=old | {"confidentiality": "internal"})
+    ).status_code == 201
+    assert '<option value="2015">2015</option>' in (await director.get("/reports")).text
+    assert '<option value="2015">' not in (await (await client_for("partner_b")).get("/reports")).text
     # The seed visit's days, as a range: the report tells of that visit.
     text = await _report_text(app, director, {"kind": "portfolio", "period": "2025-11-26..2025-11-29", "language": "en"})
     assert story["visit"]["title"] in " ".join(text.split())
